@@ -293,12 +293,12 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
     con.execute("SET lock_configuration = true")
     columns = {f"c{i}": "VARCHAR" for i in range(len(header))}
     try:
-        table = con.execute(
+        table = con.sql(
             "SELECT * FROM read_csv($path, delim = $delim, quote = '\"', escape = '\"', header = true, "
             "skip = $skip, columns = $columns, auto_detect = false, strict_mode = true, null_padding = false, "
             "store_rejects = true, compression = 'none', max_line_size = $max_line, new_line = '\\n')",
-            {"path": str(clean_path), "delim": dialect.delimiter, "skip": dialect.skip_lines,
-             "columns": columns, "max_line": MAX_LINE_BYTES},
+            params={"path": str(clean_path), "delim": dialect.delimiter, "skip": dialect.skip_lines,
+                    "columns": columns, "max_line": MAX_LINE_BYTES},
         ).to_arrow_table()
         rejects = con.execute(
             "SELECT line, column_idx, error_type, error_message FROM reject_errors ORDER BY line, column_idx"

@@ -1,0 +1,486 @@
+"""Settings: funnel.toml loaded into frozen dataclasses, with a clear error for every bad value.
+
+The default file ships inside the package and documents every setting. A user's file only
+needs what it changes: it is merged over the defaults (tables merge key by key; lists and
+arrays of tables replace the default whole).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from funnel.errors import ConfigError
+
+DEFAULT_PATH = Path(__file__).with_name("funnel.toml")
+QUADRANTS = ("high_fit_high_intent", "high_fit_low_intent", "low_fit_high_intent", "low_fit_low_intent")
+SKIPPED_POLICIES = ("implicit", "strict")
+REGRESSION_POLICIES = ("reactivation_or_recycle",)
+
+
+@dataclass(frozen=True)
+class Ladders:
+    lifecycle: tuple[str, ...]
+    lifecycle_side: tuple[str, ...]
+    funnel: tuple[str, ...]
+    funnel_side: tuple[str, ...]
+
+    def stages(self, ladder: str) -> tuple[str, ...]:
+        """The ordered main stages of `ladder`."""
+        return {"lifecycle": self.lifecycle, "funnel": self.funnel}[ladder]
+
+    def side(self, ladder: str) -> tuple[str, ...]:
+        return {"lifecycle": self.lifecycle_side, "funnel": self.funnel_side}[ladder]
+
+
+@dataclass(frozen=True)
+class EvidenceRule:
+    stage: str
+    activity_types: tuple[str, ...]
+    min_count: int = 1
+    within_days: int = 0  # 0 = no window
+
+
+@dataclass(frozen=True)
+class FunnelRules:
+    evidence: tuple[EvidenceRule, ...]
+    reactivation_after_days: int = 90
+    not_meaningful: tuple[str, ...] = ("email_open",)
+    recycle_stage: str = "consideration"
+    regression: str = "reactivation_or_recycle"
+    opportunity_lifecycle: tuple[str, ...] = ("sql", "opportunity")
+    customer_lifecycle: tuple[str, ...] = ("customer",)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    window_days: int = 90
+    skipped_stages: str = "implicit"
+
+
+@dataclass(frozen=True)
+class Aging:
+    buckets: tuple[int, ...] = (7, 30, 90)
+    sla_days: dict[str, int] = field(default_factory=dict)
+
+    def bucket_labels(self) -> tuple[str, ...]:
+        """'0–7', '8–30', '31–90', '90+' for the default bounds."""
+        labels, low = [], 0
+        for high in self.buckets:
+            labels.append(f"{low}–{high}")
+            low = high + 1
+        labels.append(f"{self.buckets[-1]}+")
+        return tuple(labels)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    field: str
+    points: int = 0
+    values: tuple[str, ...] = ()
+    contains: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+
+    def describe(self) -> str:
+        """The rule in words, e.g. "industry is Software or SaaS"."""
+        parts = []
+        if self.values:
+            parts.append(f"{self.field} is {' or '.join(self.values)}")
+        if self.contains:
+            parts.append(f"{self.field} contains {' or '.join(self.contains)}")
+        if self.min is not None and self.max is not None:
+            parts.append(f"{self.field} between {self.min:g} and {self.max:g}")
+        elif self.min is not None:
+            parts.append(f"{self.field} at least {self.min:g}")
+        elif self.max is not None:
+            parts.append(f"{self.field} at most {self.max:g}")
+        return "; ".join(parts) or f"{self.field} present"
+
+
+@dataclass(frozen=True)
+class Icp:
+    name: str
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True)
+class Fit:
+    icps: tuple[Icp, ...]
+    high_threshold: float = 60
+
+
+@dataclass(frozen=True)
+class Intent:
+    weights: dict[str, float]
+    type_caps: dict[str, float] = field(default_factory=dict)
+    high_threshold: float = 40
+    half_life_days: float = 30
+    lookback_days: int = 180
+    cap: float = 100
+    account_surge_points: float = 15
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    rule: Criterion
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    quadrant: str
+    stages: tuple[str, ...]
+    owner: str
+    action: str
+    due_days: int
+
+
+@dataclass(frozen=True)
+class Segments:
+    size_bands: tuple[int, ...] = (50, 200, 1000, 5000)
+    min_sample: int = 30
+    alpha: float = 0.05
+    seniority: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def size_band_labels(self) -> tuple[str, ...]:
+        """'1–50', '51–200', …, '5000+'."""
+        labels, low = [], 1
+        for high in self.size_bands:
+            labels.append(f"{low}–{high}")
+            low = high + 1
+        labels.append(f"{self.size_bands[-1] + 1}+")
+        return tuple(labels)
+
+
+@dataclass(frozen=True)
+class Settings:
+    ladders: Ladders
+    lifecycle_values: dict[str, str]
+    conversion: Conversion
+    funnel_rules: FunnelRules
+    aging: Aging
+    fit: Fit
+    intent: Intent
+    segments: Segments
+    tags: tuple[Tag, ...]
+    actions: tuple[ActionRule, ...]
+    content: dict[str, str]
+    source: str = "defaults"
+
+    def lifecycle_stage(self, raw: str | None) -> str | None:
+        """A CRM lifecycle value on the ladder's names, or None when it maps to no stage."""
+        if raw is None:
+            return None
+        key = " ".join(raw.strip().lower().replace("_", " ").split())
+        known = self.ladders.lifecycle + self.ladders.lifecycle_side
+        compact = key.replace(" ", "_")
+        if compact in known:
+            return compact
+        if key.replace(" ", "") in known:
+            return key.replace(" ", "")
+        return self.lifecycle_values.get(key) or self.lifecycle_values.get(key.replace(" ", ""))
+
+
+def default_settings() -> Settings:
+    return load_settings(None)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Settings from `path` (or FUNNEL_CONFIG) merged over the packaged defaults."""
+    raw = toml_file(DEFAULT_PATH)
+    chosen = path if path is not None else os.environ.get("FUNNEL_CONFIG")
+    source = "defaults"
+    if chosen:
+        raw = merged(raw, toml_file(Path(chosen)))
+        source = str(chosen)
+    return settings_from(raw, source=source)
+
+
+def settings_from_text(text: str, *, source: str = "editor") -> Settings:
+    """Settings from TOML text (the Rules page), merged over the defaults."""
+    try:
+        user = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the settings are not valid TOML: {exc}", file=source,
+                          hint="Check quotes, brackets and '=' signs") from None
+    return settings_from(merged(toml_file(DEFAULT_PATH), user), source=source)
+
+
+def toml_file(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("the settings file does not exist", file=str(path),
+                          hint="Pass the path of a funnel.toml") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"the settings file is not valid TOML: {exc}", file=str(path),
+                          hint="Check quotes, brackets and '=' signs") from None
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` laid over `base`: tables merge key by key, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = merged(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------- validation
+
+
+class Reader:
+    """Typed access to one TOML table, with errors that name the setting."""
+
+    def __init__(self, data: Any, where: str, source: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where} must be a table", file=source, value=repr(data))
+        self.data, self.where, self.source = data, where, source
+        self.used: set[str] = set()
+
+    def fail(self, key: str, problem: str, value: Any = None) -> ConfigError:
+        return ConfigError(f"setting {self.path(key)} {problem}", file=self.source,
+                           value=None if value is None else repr(value),
+                           hint="Fix it in the settings file or on the Rules page")
+
+    def path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise self.fail(key, "is missing")
+            return default
+        return self.data[key]
+
+    def integer(self, key: str, default: Any = ..., *, low: int = 0, high: int | None = None) -> int:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, "must be a whole number", value)
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise self.fail(key, f"must be {bound}", value)
+        return value
+
+    def number(self, key: str, default: Any = ..., *, low: float = 0.0, high: float | None = None,
+               optional: bool = False) -> float | None:
+        value = self.get(key, default)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, "must be a number", value)
+        if value < low or (high is not None and value > high):
+            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            raise self.fail(key, f"must be {bound}", value)
+        return float(value)
+
+    def text(self, key: str, default: Any = ..., *, choices: tuple[str, ...] | None = None) -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be non-empty text", value)
+        if choices is not None and value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}", value)
+        return value
+
+    def texts(self, key: str, default: Any = ..., *, choices: tuple[str, ...] | None = None,
+              nonempty: bool = False) -> tuple[str, ...]:
+        value = self.get(key, default)
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(key, "must be a list of non-empty texts", value)
+        if nonempty and not value:
+            raise self.fail(key, "must not be empty")
+        if choices is not None:
+            bad = [v for v in value if v not in choices]
+            if bad:
+                raise self.fail(key, f"has unknown value(s) {', '.join(bad)}; allowed: {', '.join(choices)}")
+        if len(set(value)) != len(value):
+            raise self.fail(key, "lists a value twice", value)
+        return tuple(value)
+
+    def table(self, key: str, default: Any = ...) -> Reader:
+        return Reader(self.get(key, default), self.path(key), self.source)
+
+    def tables(self, key: str, default: Any = ...) -> list[Reader]:
+        value = self.get(key, default)
+        if not isinstance(value, list):
+            raise self.fail(key, "must be a list of tables ([[...]])", value)
+        return [Reader(item, f"{self.path(key)}[{i + 1}]", self.source) for i, item in enumerate(value)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "is not a known setting (misspelt?)")
+
+
+def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
+    """Validated settings from parsed TOML; the first invalid value raises ConfigError."""
+    top = Reader(raw, "", source)
+    ladders = ladders_from(top.table("ladders"))
+    lifecycle_all = ladders.lifecycle + ladders.lifecycle_side
+    funnel_all = ladders.funnel + ladders.funnel_side
+
+    values = top.table("lifecycle_values", {})
+    lifecycle_values = {}
+    for key in values.data:
+        lifecycle_values[" ".join(key.strip().lower().split())] = values.text(key, choices=lifecycle_all)
+    values.done()
+
+    conv = top.table("conversion")
+    conversion = Conversion(window_days=conv.integer("window_days", 90, low=1, high=3650),
+                            skipped_stages=conv.text("skipped_stages", "implicit", choices=SKIPPED_POLICIES))
+    conv.done()
+
+    fr = top.table("funnel_rules")
+    evidence = []
+    for rule in fr.tables("evidence"):
+        evidence.append(EvidenceRule(stage=rule.text("stage", choices=ladders.funnel),
+                                     activity_types=rule.texts("activity_types", nonempty=True),
+                                     min_count=rule.integer("min_count", 1, low=1, high=1000),
+                                     within_days=rule.integer("within_days", 0, low=0, high=3650)))
+        rule.done()
+    funnel_rules = FunnelRules(
+        evidence=tuple(evidence),
+        reactivation_after_days=fr.integer("reactivation_after_days", 90, low=1, high=3650),
+        not_meaningful=fr.texts("not_meaningful", ("email_open",)),
+        recycle_stage=fr.text("recycle_stage", "consideration", choices=ladders.funnel),
+        regression=fr.text("regression", "reactivation_or_recycle", choices=REGRESSION_POLICIES),
+        opportunity_lifecycle=fr.texts("opportunity_lifecycle", ("sql", "opportunity"), choices=lifecycle_all),
+        customer_lifecycle=fr.texts("customer_lifecycle", ("customer",), choices=lifecycle_all),
+    )
+    fr.done()
+
+    ag = top.table("aging")
+    buckets = tuple(ag.get("buckets", [7, 30, 90]))
+    if not buckets or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in buckets) \
+            or list(buckets) != sorted(set(buckets)):
+        raise ag.fail("buckets", "must be increasing whole numbers of days", list(buckets))
+    sla = ag.table("sla_days", {})
+    sla_days = {}
+    for stage in sla.data:
+        if stage not in lifecycle_all + funnel_all:
+            raise sla.fail(stage, "is not a stage of either ladder")
+        sla_days[stage] = sla.integer(stage, low=0, high=3650)
+    sla.done()
+    ag.done()
+    aging = Aging(buckets=buckets, sla_days=sla_days)
+
+    ft = top.table("fit")
+    icps = []
+    for icp in ft.tables("icp"):
+        criteria = tuple(criterion_from(c, with_points=True) for c in icp.tables("criteria"))
+        if not criteria:
+            raise icp.fail("criteria", "must list at least one criterion")
+        icps.append(Icp(name=icp.text("name"), criteria=criteria))
+        icp.done()
+    if not 1 <= len(icps) <= 4:
+        raise ft.fail("icp", f"must define 1 to 4 ideal customer profiles, not {len(icps)}")
+    if len({i.name for i in icps}) != len(icps):
+        raise ft.fail("icp", "has two profiles with the same name")
+    fit = Fit(icps=tuple(icps), high_threshold=ft.number("high_threshold", 60, low=0, high=100))
+    ft.done()
+
+    it = top.table("intent")
+    weights_r = it.table("weights")
+    weights = {k: weights_r.number(k, low=0, high=1000) for k in weights_r.data}
+    weights_r.done()
+    caps_r = it.table("type_caps", {})
+    type_caps = {k: caps_r.number(k, low=0, high=1000) for k in caps_r.data}
+    caps_r.done()
+    intent = Intent(weights=weights, type_caps=type_caps,
+                    high_threshold=it.number("high_threshold", 40, low=0, high=100),
+                    half_life_days=it.number("half_life_days", 30, low=0.5, high=3650),
+                    lookback_days=it.integer("lookback_days", 180, low=1, high=3650),
+                    cap=it.number("cap", 100, low=1, high=100),
+                    account_surge_points=it.number("account_surge_points", 15, low=0, high=100))
+    it.done()
+
+    sg = top.table("segments")
+    bands = tuple(sg.get("size_bands", [50, 200, 1000, 5000]))
+    if not bands or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in bands) \
+            or list(bands) != sorted(set(bands)):
+        raise sg.fail("size_bands", "must be increasing whole numbers of employees", list(bands))
+    sen = sg.table("seniority", {})
+    seniority = {level: sen.texts(level) for level in sen.data}
+    sen.done()
+    segments = Segments(size_bands=bands, min_sample=sg.integer("min_sample", 30, low=1, high=100000),
+                        alpha=sg.number("alpha", 0.05, low=0.0001, high=0.5), seniority=seniority)
+    sg.done()
+
+    tags = []
+    for tag in top.tables("tags", []):
+        tags.append(Tag(name=tag.text("name"), rule=criterion_from(tag, with_points=False)))
+    actions = []
+    for rule in top.tables("actions", []):
+        actions.append(ActionRule(quadrant=rule.text("quadrant", choices=QUADRANTS),
+                                  stages=rule.texts("stages", (), choices=funnel_all),
+                                  owner=rule.text("owner"), action=rule.text("action"),
+                                  due_days=rule.integer("due_days", 7, low=0, high=365)))
+        rule.done()
+    ct = top.table("content", {})
+    content = {}
+    for stage in ct.data:
+        if stage not in funnel_all:
+            raise ct.fail(stage, "is not a funnel stage")
+        content[stage] = ct.text(stage)
+    ct.done()
+    top.done()
+    return Settings(ladders=ladders, lifecycle_values=lifecycle_values, conversion=conversion,
+                    funnel_rules=funnel_rules, aging=aging, fit=fit, intent=intent, segments=segments,
+                    tags=tuple(tags), actions=tuple(actions), content=content, source=source)
+
+
+def ladders_from(r: Reader) -> Ladders:
+    ladders = Ladders(lifecycle=r.texts("lifecycle", nonempty=True), lifecycle_side=r.texts("lifecycle_side", ()),
+                      funnel=r.texts("funnel", nonempty=True), funnel_side=r.texts("funnel_side", ()))
+    r.done()
+    for name, stages in (("lifecycle", ladders.lifecycle + ladders.lifecycle_side),
+                         ("funnel", ladders.funnel + ladders.funnel_side)):
+        if len(set(stages)) != len(stages):
+            raise r.fail(name, "names a stage twice (main and side stages must differ)")
+        if len(stages) < 2:
+            raise r.fail(name, "needs at least two stages")
+    if ladders.funnel[-2:] != ("opportunity", "customer"):
+        raise r.fail("funnel", "must end with opportunity, customer (the stages deals prove)")
+    return ladders
+
+
+def criterion_from(r: Reader, *, with_points: bool) -> Criterion:
+    crit = Criterion(field=r.text("field"),
+                     points=r.integer("points", low=0, high=100) if with_points else 0,
+                     values=r.texts("values", ()), contains=r.texts("contains", ()),
+                     min=r.number("min", None, low=-1e18, optional=True),
+                     max=r.number("max", None, low=-1e18, optional=True))
+    if with_points:
+        r.done()
+    else:
+        r.used.add("name")
+        r.done()
+    if not (crit.values or crit.contains or crit.min is not None or crit.max is not None):
+        raise r.fail("field", "needs values, contains, min or max to match on")
+    if crit.min is not None and crit.max is not None and crit.min > crit.max:
+        raise r.fail("min", "is greater than max", crit.min)
+    return crit
+
+
+def documented_keys(path: Path = DEFAULT_PATH) -> set[str]:
+    """Every setting key that appears in the default file (used by the docs test)."""
+    keys: set[str] = set()
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                keys.add(f"{prefix}{k}")
+                walk(v, f"{prefix}{k}.")
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, prefix)
+
+    walk(toml_file(path), "")
+    return keys

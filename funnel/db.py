@@ -1,0 +1,138 @@
+"""The store: one persistent DuckDB file, opened locked down, with the canonical tables.
+
+This module owns every connection. Identifiers reach SQL only through `quote_ident`, and only
+from the schema or a user's saved mapping; values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from funnel.errors import StoreError
+from funnel.schema import (ATTRIBUTES, DUCKDB_TYPE, HISTORY_SUFFIX, IMPORT_ID, IMPORTS, SETTINGS_VERSIONS,
+                           SOURCE_ROW, TABLES, Table)
+
+DEFAULT_DB = Path("data") / "funnel.duckdb"
+TABLES_WITH_ATTRIBUTES = ("leads", "accounts", "deals")
+
+
+def default_db_path() -> Path:
+    """FUNNEL_DB when set, else data/funnel.duckdb under the working directory."""
+    return Path(os.environ.get("FUNNEL_DB") or DEFAULT_DB)
+
+
+def quote_ident(name: str) -> str:
+    """The one way an identifier enters SQL: double-quoted, inner quotes doubled."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise ValueError(f"not a usable SQL identifier: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A locked-down connection to the database file, its tables created when missing."""
+    db_path = Path(path) if path is not None else default_db_path()
+    if not read_only:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    elif not db_path.exists():
+        raise StoreError("the database does not exist yet", file=str(db_path),
+                         hint="Import a file first (funnel import, or the Data page)")
+    config = {"autoload_known_extensions": False, "autoinstall_known_extensions": False,
+              "allow_community_extensions": False,
+              "memory_limit": os.environ.get("FUNNEL_DUCKDB_MEMORY", "3GB")}
+    try:
+        con = duckdb.connect(str(db_path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreError("the database is in use by another process (is the dashboard running?)",
+                             file=str(db_path), hint="Stop the other process, or use another --db") from None
+        raise StoreError("the database file cannot be opened", file=str(db_path),
+                         hint="Check the path, or move the file aside to start fresh") from None
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    if not read_only:
+        ensure_schema(con)
+    return con
+
+
+def memory_connection() -> duckdb.DuckDBPyConnection:
+    """A locked-down in-memory store with the canonical tables (tests, notebooks)."""
+    con = duckdb.connect(":memory:", config={"autoload_known_extensions": False,
+                                             "autoinstall_known_extensions": False})
+    con.execute("SET enable_external_access = false")
+    ensure_schema(con)
+    return con
+
+
+def column_definitions(table: Table) -> list[str]:
+    cols = [f"{quote_ident(c.name)} {DUCKDB_TYPE[c.kind]}" for c in table.columns]
+    if table.name in TABLES_WITH_ATTRIBUTES:
+        cols.append(f"{quote_ident(ATTRIBUTES)} MAP(VARCHAR, VARCHAR)")
+    cols.append(f"{quote_ident(IMPORT_ID)} BIGINT")
+    cols.append(f"{quote_ident(SOURCE_ROW)} BIGINT")
+    return cols
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Creates any missing canonical, history and bookkeeping table."""
+    for table in TABLES.values():
+        cols = column_definitions(table)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(table.name)} ({', '.join(cols)})")
+        history = quote_ident(table.name + HISTORY_SUFFIX)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {history} ({', '.join(cols)}, _superseded_by BIGINT)")
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {IMPORTS} (
+            import_id BIGINT PRIMARY KEY,
+            file_name VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            table_name VARCHAR NOT NULL,
+            format VARCHAR,
+            rows BIGINT,
+            added BIGINT,
+            updated BIGINT,
+            unchanged BIGINT,
+            rejected BIGINT,
+            derived VARCHAR,
+            mapping VARCHAR,
+            warnings VARCHAR,
+            imported_at TIMESTAMP,
+            removed_at TIMESTAMP
+        )""")
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {SETTINGS_VERSIONS} (
+            version BIGINT PRIMARY KEY,
+            saved_at TIMESTAMP,
+            note VARCHAR,
+            toml VARCHAR
+        )""")
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> tuple | None:
+    """The first row of a query (the result is read to the end, as DuckDB 2 requires)."""
+    rows = con.execute(sql, params or {}).fetchall()
+    return rows[0] if rows else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    """The single value of a one-row, one-column query."""
+    row = first_row(con, sql, params)
+    return None if row is None else row[0]
+
+
+def arrow_table(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    """A query's result as an Arrow table (without the extra copy of a DB-API result)."""
+    return con.sql(sql, params=params or None).to_arrow_table()
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    """A query's result as a Polars DataFrame."""
+    import polars as pl
+
+    return pl.from_arrow(arrow_table(con, sql, params))
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per canonical table."""
+    return {name: scalar(con, f"SELECT count(*) FROM {quote_ident(name)}") for name in TABLES}

@@ -1,0 +1,573 @@
+"""Imports: parse in the worker, map to canonical rows, validate, then write in one transaction.
+
+Everything that can fail is checked before the database is touched. The write itself runs in a
+single transaction that either commits the whole file (and its audit row) or rolls back and
+leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from funnel.config import Settings, default_settings
+from funnel.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, frame, quote_ident, scalar
+from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
+from funnel.mapping import FileMapping, Mapping, identity_section, recognised_table
+from funnel.presets import recognised_preset
+from funnel.readers import ParsedFile
+from funnel.schema import (ACTIVITIES, ACTIVITY_ID, ACTIVITY_TYPE, ATTRIBUTES, CAMPAIGN, CHANNEL, DEALS,
+                           ENTERED_AT, FIRST_NAME, HISTORY_SUFFIX, IMPORT_ID, IMPORTS, LADDER, LAST_NAME, LEAD_ID,
+                           LEADS, LIFECYCLE, LIFECYCLE_STAGE, NAME, OCCURRED_AT, REASON, SOURCE_ROW, SOURCE_TYPE,
+                           STAGE, STAGE_EVENTS, TABLES, URL, WON, Kind, Table, normalise_name)
+from funnel.worker import parse_untrusted
+
+MAX_REPORTED = 50
+
+
+@dataclass
+class PreparedImport:
+    """A file mapped and validated, ready to write."""
+
+    file_name: str
+    sha256: str
+    format: str
+    table: str
+    frame: pl.DataFrame  # canonical columns, `attributes` as a list of {key, value}, `_source_row`
+    derived: dict[str, pl.DataFrame] = field(default_factory=dict)
+    mapping_name: str = ""
+    warnings: list[str] = field(default_factory=list)
+    source_columns: dict[str, str] = field(default_factory=dict)  # canonical column -> source header
+    unmapped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    file_name: str
+    table: str
+    status: str  # "imported" or "unchanged"
+    import_id: int | None
+    rows: int
+    added: int
+    updated: int
+    unchanged: int
+    derived: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """One line for the CLI and the Data page."""
+        if self.status == "unchanged":
+            return (f"{self.file_name}: identical to import #{self.import_id}; nothing changed")
+        text = (f"{self.file_name} → {self.table}: {self.rows} rows ({self.added} added, {self.updated} updated, "
+                f"{self.unchanged} unchanged) as import #{self.import_id}")
+        return text + (f"; {self.derived}" if self.derived else "")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def prepare_import(path: Path, *, name: str | None = None, table: str | None = None,
+                   mapping: Mapping | None = None, settings: Settings | None = None,
+                   sheet: str | None = None) -> PreparedImport:
+    """The file at `path` parsed (in the worker), mapped and validated; raises FunnelError."""
+    settings = settings or default_settings()
+    name = name or Path(path).name
+    if table is not None and table not in TABLES:
+        raise MappingError(f"there is no table {table!r}", file=name, hint=f"Use one of {', '.join(TABLES)}")
+    section_hint = mapping.files[0] if mapping and len(mapping.files) == 1 else None
+    parsed = parse_untrusted(Path(path), name=name,
+                             sheet=sheet or (section_hint.sheet if section_hint else None),
+                             header_row=section_hint.header_row if section_hint else None)
+    if mapping is None and table is None:
+        recognised = recognised_preset(parsed.header)
+        if recognised is not None:
+            mapping = recognised[0]
+    section = chosen_section(parsed, table=table, mapping=mapping)
+    frame = pl.from_arrow(parsed.table)
+    assert isinstance(frame, pl.DataFrame)
+    prepared = canonical_import(frame, section, file_name=name, settings=settings)
+    prepared.sha256 = file_sha256(Path(path))
+    prepared.format = parsed.format
+    prepared.mapping_name = mapping.name if mapping else ""
+    prepared.warnings = parsed.warnings + prepared.warnings
+    return prepared
+
+
+def chosen_section(parsed: ParsedFile, *, table: str | None, mapping: Mapping | None) -> FileMapping:
+    """The mapping section for this file: from the mapping, or the canonical names of the table."""
+    if mapping is not None:
+        section = mapping.section_for(parsed.header, table=table)
+        if section is None:
+            expected = "; ".join(", ".join(f.match) for f in mapping.files if f.match)
+            raise MappingError(f"no section of mapping {mapping.name!r} fits this file's columns", file=parsed.name,
+                               hint=f"The mapping recognises files with the columns: {expected}")
+        return section
+    chosen = table or recognised_table(parsed.header)
+    if chosen is None:
+        shown = ", ".join(parsed.header[:8]) + (" …" if len(parsed.header) > 8 else "")
+        raise MappingError(f"cannot tell which table the file feeds from its columns ({shown})", file=parsed.name,
+                           hint="Pass --table and a --mapping, or map the columns on the Data page")
+    return identity_section(chosen)
+
+
+# ------------------------------------------------------------------------------------ mapping rows
+
+
+def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: str,
+                     settings: Settings) -> PreparedImport:
+    """Source rows as canonical, typed rows; every bad cell reported with row, column and value."""
+    spec = TABLES[section.table]
+    by_norm: dict[str, str] = {}
+    for header in frame.columns:
+        if header != SOURCE_ROW:
+            by_norm.setdefault(normalise_name(header), header)
+    source_of: dict[str, str] = {}
+    for norm, canonical in section.columns.items():
+        if norm in by_norm and canonical not in source_of:
+            source_of[canonical] = by_norm[norm]
+    used = set(source_of.values()) | {by_norm[sd.column] for sd in section.stage_dates if sd.column in by_norm}
+    unmapped = [h for h in frame.columns if h != SOURCE_ROW and h not in used]
+    for sd in section.stage_dates:
+        if sd.column not in by_norm:
+            raise MappingError(f"the mapping's stage date column {sd.column!r} is not in the file", file=file_name,
+                               hint="Check the column name in the mapping's stage_dates")
+
+    missing = [c for c in spec.required if c not in source_of and c not in section.constants
+               and not (c == ACTIVITY_ID)]
+    if missing:
+        raise ValidationError(f"the file has no {missing[0]} column, which {spec.name} needs", file=file_name,
+                              column=missing[0], hint=f"Map one of its columns to {missing[0]} (columns: "
+                              f"{', '.join(h for h in frame.columns if h != SOURCE_ROW)[:200]})")
+
+    problems: list[ValidationError] = []
+    out: dict[str, pl.Series] = {}
+    for col in spec.columns:
+        if col.name in source_of:
+            raw = frame.get_column(source_of[col.name])
+        elif col.name in section.constants:
+            raw = pl.Series([section.constants[col.name]] * frame.height, dtype=pl.String)
+        else:
+            out[col.name] = pl.Series(col.name, [None] * frame.height, dtype=col.dtype)
+            continue
+        raw = raw.cast(pl.String).str.strip_chars()
+        raw = raw.set((raw == "").fill_null(False), None)
+        if col.name in section.values:
+            raw = mapped_values(raw, section.values[col.name])
+        parsed = typed(raw, col.kind, formats=section.date_formats, decimal=section.decimal)
+        bad = raw.is_not_null() & parsed.is_null()
+        if bad.any():
+            problems.append(cell_error(frame, bad, raw, file_name=file_name,
+                                       column=source_of.get(col.name, col.name), kind=col.kind))
+        out[col.name] = parsed.alias(col.name)
+    result = pl.DataFrame(out).with_columns(frame.get_column(SOURCE_ROW))
+    if problems:
+        raise merged_errors(problems)
+
+    warnings: list[str] = []
+    result = table_rules(result, spec, settings=settings, file_name=file_name, warnings=warnings)
+    check_required(result, spec, file_name=file_name, source_of=source_of)
+    result = deduplicated(result, spec, file_name=file_name, source_of=source_of, warnings=warnings)
+
+    if spec.name in TABLES_WITH_ATTRIBUTES:
+        result = result.with_columns(attribute_entries(frame, unmapped).alias(ATTRIBUTES))
+    elif unmapped:
+        warnings.append(f"Columns not used by {spec.name}: {', '.join(unmapped[:10])}"
+                        + (" …" if len(unmapped) > 10 else ""))
+
+    derived = {}
+    if section.stage_dates:
+        derived[STAGE_EVENTS.name] = stage_entries(frame, result, section, by_norm, settings=settings,
+                                                   file_name=file_name)
+    return PreparedImport(file_name=file_name, sha256="", format="", table=spec.name, frame=result,
+                          derived=derived, warnings=warnings, source_columns=source_of,
+                          unmapped=unmapped if spec.name in TABLES_WITH_ATTRIBUTES else [])
+
+
+def mapped_values(raw: pl.Series, value_map: dict[str, str]) -> pl.Series:
+    """Values replaced through a case-insensitive map; unmapped values kept."""
+    keys = raw.str.to_lowercase()
+    replaced = keys.replace_strict(value_map, default=None, return_dtype=pl.String)
+    return replaced.fill_null(raw) if raw.null_count() < len(raw) else raw
+
+
+def typed(raw: pl.Series, kind: Kind, *, formats: tuple[str, ...], decimal: str) -> pl.Series:
+    """Text parsed into the column's type; a value that does not parse becomes null (and is reported)."""
+    if kind == Kind.TEXT:
+        return raw
+    if kind == Kind.TIMESTAMP:
+        return parsed_timestamps(raw, formats)
+    if kind == Kind.BOOLEAN:
+        return parsed_booleans(raw)
+    numbers = parsed_numbers(raw, decimal=decimal)
+    if kind == Kind.INTEGER:
+        whole = numbers.is_not_null() & (numbers == numbers.round(0)) & (numbers.abs() < 9e15)
+        return numbers.set(~whole.fill_null(False), None).cast(pl.Int64)
+    return numbers
+
+
+def parsed_timestamps(raw: pl.Series, formats: tuple[str, ...]) -> pl.Series:
+    """Timestamps from text by the first matching format; a trailing zone (Z, +05:30) is dropped, not shifted."""
+    text = raw.str.replace(r"(?:Z|[+-]\d{2}:?\d{2})$", "")
+    out = pl.Series(raw.name, [None] * len(raw), dtype=pl.Datetime("us"))
+    for fmt in formats:
+        attempt = text.str.to_datetime(format=fmt, strict=False, time_unit="us")
+        out = out.fill_null(attempt)
+        if out.null_count() == raw.null_count():
+            break
+    bad_year = out.dt.year().is_between(1900, 2200).not_()
+    return out.set(bad_year.fill_null(False), None)
+
+
+def parsed_numbers(raw: pl.Series, *, decimal: str) -> pl.Series:
+    """Numbers from text: currency symbols, spaces and thousands separators understood; NaN and INF refused."""
+    text = raw.str.replace_all(r"[\s\u00a0$€£¥]|(?i:usd|eur|gbp)", "")
+    negative = text.str.starts_with("(") & text.str.ends_with(")")
+    text = text.str.strip_chars("()")
+    if decimal == ",":
+        text = text.str.replace_all(r"\.", "").str.replace(",", ".", literal=True)
+    else:
+        text = text.str.replace_all(",", "", literal=True)
+    valid = text.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+    numbers = text.set(~valid.fill_null(False), None).cast(pl.Float64, strict=False)
+    numbers = numbers.set(numbers.is_infinite().fill_null(False), None)
+    return pl.select(pl.when(negative).then(-numbers).otherwise(numbers)).to_series().alias(raw.name)
+
+
+TRUE_WORDS = ("true", "yes", "y", "1", "won", "closed won", "t")
+FALSE_WORDS = ("false", "no", "n", "0", "lost", "closed lost", "f")
+
+
+def parsed_booleans(raw: pl.Series) -> pl.Series:
+    lower = raw.str.to_lowercase()
+    return (pl.select(pl.when(lower.is_in(TRUE_WORDS)).then(True)
+                      .when(lower.is_in(FALSE_WORDS)).then(False)
+                      .otherwise(None)).to_series().alias(raw.name))
+
+
+KIND_WORDS = {Kind.TIMESTAMP: "is not a date the import understands",
+              Kind.NUMBER: "is not a number", Kind.INTEGER: "is not a whole number",
+              Kind.BOOLEAN: "is not true/false (yes/no, won/lost)"}
+KIND_HINTS = {Kind.TIMESTAMP: "Use ISO dates (2024-03-31 or 2024-03-31 14:05:00), or list the file's format "
+                              "in the mapping's date_formats",
+              Kind.NUMBER: "Use plain numbers (1234.56); set decimal = \",\" in the mapping for 1.234,56",
+              Kind.INTEGER: "Use whole numbers", Kind.BOOLEAN: "Use true/false"}
+
+
+def cell_error(frame: pl.DataFrame, bad: pl.Series, raw: pl.Series, *, file_name: str, column: str,
+               kind: Kind) -> ValidationError:
+    rows = frame.get_column(SOURCE_ROW).filter(bad)
+    values = raw.filter(bad)
+    details = [f"row {r}, column {column!r}: {v!r} {KIND_WORDS[kind]}" for r, v in
+               zip(rows.head(MAX_REPORTED).to_list(), values.head(MAX_REPORTED).to_list())]
+    more = f"; {len(rows) - 1} more row(s) in this column" if len(rows) > 1 else ""
+    return ValidationError(f"{KIND_WORDS[kind]}{more}", file=file_name, row=int(rows[0]), column=column,
+                           value=str(values[0]), hint=KIND_HINTS[kind] + "; nothing was imported", details=details)
+
+
+def merged_errors(problems: list[ValidationError]) -> ValidationError:
+    first = problems[0]
+    details = [d for p in problems for d in p.details][:MAX_REPORTED]
+    if len(problems) > 1:
+        others = ", ".join(repr(p.column) for p in problems[1:])
+        first = ValidationError(first.reason + f" (bad values also in {others})", file=first.file, row=first.row,
+                                column=first.column, value=first.value, hint=first.hint, details=details)
+    return first
+
+
+def table_rules(result: pl.DataFrame, spec: Table, *, settings: Settings, file_name: str,
+                warnings: list[str]) -> pl.DataFrame:
+    """The few rules that belong to one table: names, lifecycle values, stage names, deal outcomes."""
+    if spec.name == LEADS.name:
+        full = pl.concat_str([pl.col(FIRST_NAME), pl.col(LAST_NAME)], separator=" ", ignore_nulls=True)
+        result = result.with_columns(pl.coalesce(pl.col(NAME), pl.when(full != "").then(full)).alias(NAME))
+        lifecycle = result.get_column(LIFECYCLE_STAGE)
+        result = result.with_columns(
+            value_lookup(lifecycle, lambda v: settings.lifecycle_stage(v) or v).alias(LIFECYCLE_STAGE))
+        unmapped = result.filter(pl.col(LIFECYCLE_STAGE).is_not_null()
+                                 & ~pl.col(LIFECYCLE_STAGE).is_in(settings.ladders.lifecycle
+                                                                  + settings.ladders.lifecycle_side))
+        if unmapped.height:
+            values = unmapped.get_column(LIFECYCLE_STAGE).unique().sort().head(5).to_list()
+            warnings.append(f"{unmapped.height} lead(s) have a lifecycle value that maps to no stage "
+                            f"({', '.join(values)}); they are listed under hygiene. Map them in the settings' "
+                            "lifecycle_values.")
+    if spec.name == STAGE_EVENTS.name:
+        result = result.with_columns(pl.col(LADDER).fill_null(LIFECYCLE).str.to_lowercase())
+        result = result.with_columns(stage_names(result, settings).alias(STAGE))
+        bad_ladder = ~result.get_column(LADDER).is_in(["lifecycle", "funnel"])
+        bad_stage = result.get_column(STAGE).is_null()
+        if bad_ladder.any() or bad_stage.any():
+            rows = result.filter(bad_ladder | bad_stage).get_column(SOURCE_ROW).to_list()
+            raise ValidationError("a stage is not on its ladder", file=file_name, row=rows[0], column=STAGE,
+                                  hint="Map the CRM's stage names in the mapping's values.stage or the settings' "
+                                       "lifecycle_values; nothing was imported",
+                                  details=[f"row {r}" for r in rows[:MAX_REPORTED]])
+    if spec.name == DEALS.name:
+        stage_lower = pl.col(STAGE).str.to_lowercase()
+        inferred = pl.when(stage_lower.str.contains("won")).then(True).when(
+            stage_lower.str.contains("lost")).then(False)
+        result = result.with_columns(pl.coalesce(pl.col(WON), inferred).alias(WON))
+    if spec.name == ACTIVITIES.name:
+        result = result.with_columns(pl.col(ACTIVITY_TYPE).alias(SOURCE_TYPE) if result.get_column(
+            SOURCE_TYPE).null_count() == result.height else pl.col(SOURCE_TYPE))
+        result = result.with_columns(pl.col(ACTIVITY_TYPE).str.to_lowercase().str.replace_all(r"[\s-]+", "_"))
+    return result
+
+
+def value_lookup(values: pl.Series, translate) -> pl.Series:
+    """`translate` applied once per distinct value (fast on millions of rows with few distinct values)."""
+    distinct = values.drop_nulls().unique().to_list()
+    table = {v: translate(v) for v in distinct}
+    return values.replace_strict(table, default=None, return_dtype=pl.String) if table else values
+
+
+def stage_names(frame: pl.DataFrame, settings: Settings) -> pl.Series:
+    """Stage values on their ladder's canonical names (null when they map to none)."""
+    funnel_names = settings.ladders.funnel + settings.ladders.funnel_side
+
+    def one(pair: str) -> str | None:
+        ladder, _, raw = pair.partition("\x1f")
+        if ladder == "lifecycle":
+            return settings.lifecycle_stage(raw)
+        name = normalise_name(raw)
+        return name if name in funnel_names else None
+
+    pairs = frame.select(pl.concat_str([pl.col(LADDER), pl.col(STAGE)], separator="\x1f")).to_series()
+    return value_lookup(pairs, one).alias(STAGE)
+
+
+def check_required(result: pl.DataFrame, spec: Table, *, file_name: str, source_of: dict[str, str]) -> None:
+    for col in spec.required:
+        empty = result.get_column(col).is_null()
+        if empty.any():
+            rows = result.filter(empty).get_column(SOURCE_ROW).to_list()
+            more = f"; {len(rows) - 1} more row(s)" if len(rows) > 1 else ""
+            raise ValidationError(f"{col} is empty{more}", file=file_name, row=rows[0],
+                                  column=source_of.get(col, col),
+                                  hint="Every row needs it; fix those rows or remove them, nothing was imported",
+                                  details=[f"row {r}" for r in rows[:MAX_REPORTED]])
+
+
+def deduplicated(result: pl.DataFrame, spec: Table, *, file_name: str, source_of: dict[str, str],
+                 warnings: list[str]) -> pl.DataFrame:
+    """The rows with their key checked: repeated keys fail (activities: identical touches count once)."""
+    if spec.name == ACTIVITIES.name:
+        content = [LEAD_ID, ACTIVITY_TYPE, OCCURRED_AT, URL, CAMPAIGN, CHANNEL, SOURCE_TYPE]
+        derived_id = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in content], separator="|")
+        result = result.with_columns(pl.coalesce(pl.col(ACTIVITY_ID), derived_id.map_batches(digest_strings, return_dtype=pl.String))
+                                     .alias(ACTIVITY_ID))
+        before = result.height
+        result = result.unique(subset=[ACTIVITY_ID], keep="first", maintain_order=True)
+        if result.height < before:
+            warnings.append(f"{before - result.height} repeated activity row(s) were counted once.")
+        return result
+    dup = result.select(pl.struct(list(spec.key)).is_duplicated()).to_series()
+    if dup.any():
+        rows = result.filter(dup)
+        first_key = rows.row(0, named=True)
+        key_text = ", ".join(f"{k}={first_key[k]}" for k in spec.key)
+        raise ValidationError(f"{rows.height} rows share a key ({key_text} appears more than once)", file=file_name,
+                              row=int(rows.get_column(SOURCE_ROW)[0]), column=source_of.get(spec.key[0], spec.key[0]),
+                              value=str(first_key[spec.key[0]]),
+                              hint="Each row must have its own id; remove the repeats (nothing was imported)",
+                              details=[f"row {r}" for r in rows.get_column(SOURCE_ROW).to_list()[:MAX_REPORTED]])
+    return result
+
+
+def digest_strings(values: pl.Series) -> pl.Series:
+    """A stable 128-bit id per text (md5 hex): the same touch gets the same id in every export."""
+    con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+    try:
+        con.register("_texts", pl.DataFrame({"v": values}).to_arrow())
+        out = arrow_table(con, "SELECT md5(v) AS id FROM _texts")
+    finally:
+        con.close()
+    return pl.Series(out.column("id")).cast(pl.String)
+
+
+def attribute_entries(frame: pl.DataFrame, unmapped: list[str]) -> pl.Series:
+    """Unmapped columns kept per row as a list of {key, value} (empty values left out)."""
+    if not unmapped:
+        return pl.Series(ATTRIBUTES, [[]] * frame.height,
+                         dtype=pl.List(pl.Struct({"key": pl.String, "value": pl.String})))
+    entries = [pl.struct(pl.lit(h).alias("key"), pl.col(h).cast(pl.String).str.strip_chars().alias("value"))
+               for h in unmapped]
+    listed = frame.select(pl.concat_list(entries).list.filter(
+        pl.element().struct.field("value").is_not_null() & (pl.element().struct.field("value") != "")
+    ).alias(ATTRIBUTES))
+    return listed.to_series()
+
+
+def stage_entries(frame: pl.DataFrame, result: pl.DataFrame, section: FileMapping, by_norm: dict[str, str], *,
+                  settings: Settings, file_name: str) -> pl.DataFrame:
+    """Stage events from date columns ("Became a … Date"): one per non-empty date."""
+    lead_col = LEAD_ID if LEAD_ID in result.columns else None
+    if lead_col is None:
+        raise MappingError("stage dates need a lead id column in the same file", file=file_name,
+                           hint="Map the file's id column to lead_id")
+    parts = []
+    for sd in section.stage_dates:
+        raw = frame.get_column(by_norm[sd.column]).cast(pl.String).str.strip_chars()
+        raw = raw.set((raw == "").fill_null(False), None)
+        when = parsed_timestamps(raw, section.date_formats)
+        bad = raw.is_not_null() & when.is_null()
+        if bad.any():
+            raise cell_error(frame, bad, raw, file_name=file_name, column=by_norm[sd.column], kind=Kind.TIMESTAMP)
+        stage = settings.lifecycle_stage(sd.stage) if sd.ladder == LIFECYCLE else sd.stage
+        if stage is None:
+            raise MappingError(f"stage date column {sd.column!r} names stage {sd.stage!r}, which is not on the "
+                               f"{sd.ladder} ladder", file=file_name, hint="Use a stage name of the settings")
+        parts.append(pl.DataFrame({
+            LEAD_ID: result.get_column(LEAD_ID), LADDER: sd.ladder, STAGE: stage, ENTERED_AT: when,
+            REASON: f"from column {by_norm[sd.column]}", SOURCE_ROW: result.get_column(SOURCE_ROW),
+        }).filter(pl.col(ENTERED_AT).is_not_null() & pl.col(LEAD_ID).is_not_null()))
+    events = pl.concat(parts) if parts else pl.DataFrame(schema=STAGE_EVENTS.polars_schema())
+    return events.unique(subset=list(STAGE_EVENTS.key), keep="first", maintain_order=True)
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def write_imports(con: duckdb.DuckDBPyConnection, prepared: list[PreparedImport], *,
+                  now: datetime | None = None) -> list[ImportResult]:
+    """Writes each prepared file in its own transaction; a failure rolls that file back and raises."""
+    return [write_import(con, p, now=now) for p in prepared]
+
+
+def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
+                 now: datetime | None = None) -> ImportResult:
+    """One file written (rows upserted by key, audit row added) in a single transaction."""
+    same = first_row(con,
+        f"SELECT import_id FROM {IMPORTS} WHERE sha256 = $sha AND table_name = $t AND removed_at IS NULL "
+        "AND coalesce(mapping, '') = $m ORDER BY import_id DESC LIMIT 1",
+        {"sha": prepared.sha256, "t": prepared.table, "m": prepared.mapping_name})
+    if same:
+        return ImportResult(prepared.file_name, prepared.table, "unchanged", same[0], prepared.frame.height,
+                            0, 0, prepared.frame.height, warnings=tuple(prepared.warnings))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        import_id = scalar(con, f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORTS}")
+        added, updated, unchanged = upsert(con, TABLES[prepared.table], prepared.frame, import_id)
+        derived_parts = []
+        for name, frame in prepared.derived.items():
+            d_added, d_updated, _ = upsert(con, TABLES[name], frame, import_id)
+            derived_parts.append(f"{name}: {d_added} added, {d_updated} updated")
+        con.execute(
+            f"INSERT INTO {IMPORTS} VALUES ($id, $file, $sha, $table, $format, $rows, $added, $updated, "
+            "$unchanged, 0, $derived, $mapping, $warnings, $at, NULL)",
+            {"id": import_id, "file": prepared.file_name, "sha": prepared.sha256, "table": prepared.table,
+             "format": prepared.format, "rows": prepared.frame.height, "added": added, "updated": updated,
+             "unchanged": unchanged, "derived": "; ".join(derived_parts), "mapping": prepared.mapping_name,
+             "warnings": "\n".join(prepared.warnings), "at": now or datetime.now()})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return ImportResult(prepared.file_name, prepared.table, "imported", import_id, prepared.frame.height,
+                        added, updated, unchanged, "; ".join(derived_parts), tuple(prepared.warnings))
+
+
+def incoming_select(spec: Table, import_id: int) -> str:
+    cols = [quote_ident(c.name) for c in spec.columns]
+    if spec.name in TABLES_WITH_ATTRIBUTES:
+        cols.append(f"map_from_entries({quote_ident(ATTRIBUTES)}) AS {quote_ident(ATTRIBUTES)}")
+    cols.append(f"{int(import_id)}::BIGINT AS {quote_ident(IMPORT_ID)}")
+    cols.append(quote_ident(SOURCE_ROW))
+    return f"SELECT {', '.join(cols)} FROM _incoming_arrow"
+
+
+def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, import_id: int) -> tuple[int, int, int]:
+    """Rows inserted or replaced by key; replaced versions kept in history. Returns added, updated, unchanged."""
+    target = quote_ident(spec.name)
+    history = quote_ident(spec.name + HISTORY_SUFFIX)
+    con.register("_incoming_arrow", frame.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS {incoming_select(spec, import_id)}")
+    finally:
+        con.unregister("_incoming_arrow")
+    total = frame.height
+    if scalar(con, f"SELECT count(*) FROM {target}") == 0:
+        con.execute(f"INSERT INTO {target} SELECT * FROM _incoming")
+        con.execute("DROP TABLE _incoming")
+        return total, 0, 0
+    key_match = " AND ".join(f"t.{quote_ident(k)} = i.{quote_ident(k)}" for k in spec.key)
+    compared = [c.name for c in spec.columns if c.name not in spec.key]
+    if spec.name in TABLES_WITH_ATTRIBUTES:
+        compared.append(ATTRIBUTES)
+    differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM i.{quote_ident(c)}" for c in compared) or "false"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _changed AS
+        SELECT t.rowid AS target_rowid FROM {target} t JOIN _incoming i ON {key_match} WHERE {differs}""")
+    matched = scalar(con, f"SELECT count(*) FROM {target} t JOIN _incoming i ON {key_match}")
+    updated = scalar(con, "SELECT count(*) FROM _changed")
+    if updated:
+        con.execute(f"INSERT INTO {history} SELECT t.*, {int(import_id)} FROM {target} t "
+                    "WHERE t.rowid IN (SELECT target_rowid FROM _changed)")
+        con.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT target_rowid FROM _changed)")
+    con.execute(f"INSERT INTO {target} SELECT i.* FROM _incoming i "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_match})")
+    con.execute("DROP TABLE _incoming")
+    con.execute("DROP TABLE _changed")
+    return total - matched, updated, matched - updated
+
+
+def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None) -> None:
+    """Takes an import back out: its rows go, and the versions it replaced come back."""
+    row = first_row(con, f"SELECT removed_at FROM {IMPORTS} WHERE import_id = $id", {"id": import_id})
+    if row is None:
+        raise StoreError(f"there is no import #{import_id}", hint="See the import history for the numbers")
+    if row[0] is not None:
+        raise StoreError(f"import #{import_id} was already removed", hint="Nothing to do")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for spec in TABLES.values():
+            target = quote_ident(spec.name)
+            history = quote_ident(spec.name + HISTORY_SUFFIX)
+            keys = ", ".join(quote_ident(k) for k in spec.key)
+            cols = ", ".join(quote_ident(c) for c in arrow_table(con, f"SELECT * FROM {target} LIMIT 0").column_names)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT {keys} FROM {target} "
+                        f"WHERE {quote_ident(IMPORT_ID)} = $id", {"id": import_id})
+            con.execute(f"DELETE FROM {target} WHERE {quote_ident(IMPORT_ID)} = $id", {"id": import_id})
+            con.execute(f"INSERT INTO {target} SELECT {cols} FROM {history} "
+                        f"WHERE _superseded_by = $id AND ({keys}) IN (SELECT ({keys}) FROM _keys)", {"id": import_id})
+            con.execute(f"DELETE FROM {history} WHERE _superseded_by = $id AND ({keys}) IN (SELECT ({keys}) FROM _keys)",
+                        {"id": import_id})
+            con.execute(f"""UPDATE {history} h SET _superseded_by = x._superseded_by
+                FROM (SELECT {keys}, _superseded_by FROM {history} WHERE {quote_ident(IMPORT_ID)} = $id) x
+                WHERE h._superseded_by = $id AND {' AND '.join(f'h.{quote_ident(k)} = x.{quote_ident(k)}'
+                                                               for k in spec.key)}""", {"id": import_id})
+            con.execute(f"DELETE FROM {history} WHERE {quote_ident(IMPORT_ID)} = $id", {"id": import_id})
+            con.execute("DROP TABLE _keys")
+        con.execute(f"UPDATE {IMPORTS} SET removed_at = $at WHERE import_id = $id",
+                    {"id": import_id, "at": now or datetime.now()})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def import_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per import, newest first."""
+    return frame(con,
+        f"SELECT import_id, file_name, table_name, format, rows, added, updated, unchanged, derived, mapping, "
+        f"imported_at, removed_at, sha256 FROM {IMPORTS} ORDER BY import_id DESC")
+
+
+def import_paths(con: duckdb.DuckDBPyConnection, paths: list[Path], *, table: str | None = None,
+                 mapping: Mapping | None = None, settings: Settings | None = None) -> list[ImportResult]:
+    """Prepares every file first (so one bad file imports nothing), then writes them in order."""
+    prepared = [prepare_import(p, table=table, mapping=mapping, settings=settings) for p in paths]
+    return write_imports(con, prepared)
+
+
+__all__ = ["FunnelError", "ImportResult", "PreparedImport", "import_history", "import_paths", "prepare_import",
+           "remove_import", "write_import", "write_imports"]

@@ -1,0 +1,59 @@
+"""What the store holds: rows and date ranges per table, and what each analysis can use."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from funnel.db import first_row, quote_ident
+from funnel.importer import import_history
+from funnel.schema import TABLES, Kind
+
+# The date column that spans each table's history.
+DATE_COLUMN = {"leads": "created_at", "accounts": None, "stage_events": "entered_at", "activities": "occurred_at",
+               "deals": "created_at", "intent_signals": "observed_at"}
+
+
+def data_inventory(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per canonical table: rows, and the first and last date of its history."""
+    rows = []
+    for name in TABLES:
+        date_col = DATE_COLUMN[name]
+        if date_col:
+            n, first, last = first_row(con, f"SELECT count(*), min({quote_ident(date_col)}), "
+                                            f"max({quote_ident(date_col)}) FROM {quote_ident(name)}")
+        else:
+            n, first, last = first_row(con, f"SELECT count(*), NULL::TIMESTAMP, NULL::TIMESTAMP "
+                                            f"FROM {quote_ident(name)}")
+        rows.append({"table": name, "rows": n, "first": first, "last": last})
+    return pl.DataFrame(rows, schema={"table": pl.String, "rows": pl.Int64, "first": pl.Datetime("us"),
+                                      "last": pl.Datetime("us")})
+
+
+def newest_timestamp(con: duckdb.DuckDBPyConnection):
+    """The newest event timestamp in the data (the default as-of date), or None for an empty store."""
+    parts = []
+    for name, spec in TABLES.items():
+        for col in spec.columns:
+            if col.kind == Kind.TIMESTAMP and col.name not in ("next_action_at",):
+                parts.append(f"SELECT max({quote_ident(col.name)}) AS t FROM {quote_ident(name)}")
+    row = first_row(con, f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})")
+    return row[0] if row else None
+
+
+def store_summary(con: duckdb.DuckDBPyConnection) -> str:
+    """The `funnel info` text: tables with rows and date ranges, then the import history."""
+    inventory = data_inventory(con)
+    lines = ["table            rows        first                last"]
+    for r in inventory.iter_rows(named=True):
+        first = r["first"].isoformat(sep=" ") if r["first"] else "-"
+        last = r["last"].isoformat(sep=" ") if r["last"] else "-"
+        lines.append(f"{r['table']:<16} {r['rows']:>10}  {first:<20} {last}")
+    history = import_history(con)
+    lines.append("")
+    lines.append(f"imports: {history.height}")
+    for r in history.iter_rows(named=True):
+        state = "removed" if r["removed_at"] else "active"
+        lines.append(f"  #{r['import_id']} {r['file_name']} → {r['table_name']}: {r['rows']} rows, "
+                     f"{r['added']} added, {r['updated']} updated ({state}, {r['imported_at']:%Y-%m-%d %H:%M})")
+    return "\n".join(lines)

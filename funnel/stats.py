@@ -1,0 +1,339 @@
+"""Honest statistics for funnel rates and durations, in plain Python and polars (no numpy/scipy).
+
+Conventions:
+- A rate with an empty denominator is None, never 0: "no data" is not "zero percent".
+- Every rate is shown with a Wilson 95% interval and a small-sample flag.
+- Comparisons of a segment with the overall rate compare the segment with *the rest* of the
+  population (the overall rate contains the segment, so comparing with it understates the gap).
+- Many segments compared at once are corrected with Benjamini–Hochberg (false discovery rate).
+- Durations of still-open leads are censored: Kaplan–Meier estimates time-to-event quantiles
+  without pretending the open leads converted, or dropping them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import polars as pl
+
+__all__ = [
+    "benjamini_hochberg",
+    "bh_adjusted",
+    "kaplan_meier",
+    "km_quantile",
+    "km_quantiles_frame",
+    "normal_cdf",
+    "normal_quantile",
+    "quantile_column_name",
+    "rate",
+    "segment_vs_rest_p_value",
+    "small_sample",
+    "two_proportion_p_value",
+    "wilson_interval",
+]
+
+# Survival products accumulate rounding error (9/10 · 8/9 · … is not exactly 0.5 in binary), so a
+# quantile threshold is met when 1 − S(t) ≥ q − _KM_TOLERANCE. Both KM implementations use it.
+_KM_TOLERANCE = 1e-10
+
+
+# --- the normal distribution --------------------------------------------------------------------
+
+def normal_cdf(x: float) -> float:
+    """Φ(x), the standard normal cumulative distribution function."""
+    # 0.5·erfc(−x/√2) equals 0.5·(1 + erf(x/√2)) but keeps full precision in the lower tail.
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+# Acklam's rational approximation (relative error < 1.15e-9), then one Halley step (full precision).
+_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
+_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+      6.680131188771972e01, -1.328068155288572e01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+_P_LOW = 0.02425
+
+
+def normal_quantile(p: float) -> float:
+    """Φ⁻¹(p), the standard normal quantile; −inf at 0 and +inf at 1."""
+    if not 0.0 <= p <= 1.0 or math.isnan(p):
+        raise ValueError(f"normal_quantile needs 0 ≤ p ≤ 1, got {p!r}")
+    if p == 0.0:
+        return -math.inf
+    if p == 1.0:
+        return math.inf
+    if p < _P_LOW:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = (((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) / \
+            ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0)
+    elif p <= 1.0 - _P_LOW:
+        q = p - 0.5
+        r = q * q
+        x = (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q / \
+            (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0)
+    else:
+        q = math.sqrt(-2.0 * math.log1p(-p))
+        x = -(((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) / \
+            ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0)
+    # One Halley refinement step against the exact CDF.
+    if p < 0.5:
+        e = normal_cdf(x) - p
+    else:  # work with the upper tail so p close to 1 keeps its precision
+        e = (1.0 - p) - 0.5 * math.erfc(x / math.sqrt(2.0))
+    u = e * math.sqrt(2.0 * math.pi) * math.exp(x * x / 2.0)
+    return x - u / (1.0 + x * u / 2.0)
+
+
+# --- rates and intervals ------------------------------------------------------------------------
+
+def _check_counts(successes: int, trials: int) -> None:
+    if trials < 0 or successes < 0 or successes > trials:
+        raise ValueError(f"need 0 ≤ successes ≤ trials, got {successes}/{trials}")
+
+
+def rate(successes: int, trials: int) -> float | None:
+    """successes / trials, or None when there are no trials."""
+    _check_counts(successes, trials)
+    return successes / trials if trials else None
+
+
+def wilson_interval(
+    successes: int, trials: int, *, confidence: float = 0.95
+) -> tuple[float | None, float | None]:
+    """The Wilson score interval (low, high) for a rate; (None, None) when there are no trials."""
+    _check_counts(successes, trials)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    if trials == 0:
+        return None, None
+    z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)
+    n = float(trials)
+    p = successes / n
+    z2 = z * z
+    denominator = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    low = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if successes == trials else min(1.0, max(p, centre + half))
+    return low, high
+
+
+def small_sample(trials: int, successes: int, *, min_trials: int = 30) -> bool:
+    """True when a rate rests on too little data: n < min_trials, n·p < 5 or n·(1−p) < 5."""
+    _check_counts(successes, trials)
+    return trials < min_trials or successes < 5 or trials - successes < 5
+
+
+# --- comparisons --------------------------------------------------------------------------------
+
+def two_proportion_p_value(s1: int, n1: int, s2: int, n2: int) -> float | None:
+    """Two-sided p-value of the pooled two-proportion z-test; None when either group is empty or
+    the pooled rate is 0 or 1 (no variance to test against)."""
+    _check_counts(s1, n1)
+    _check_counts(s2, n2)
+    if n1 == 0 or n2 == 0:
+        return None
+    pooled = (s1 + s2) / (n1 + n2)
+    variance = pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)
+    if variance <= 0.0:
+        return None
+    z = (s1 / n1 - s2 / n2) / math.sqrt(variance)
+    return min(1.0, math.erfc(abs(z) / math.sqrt(2.0)))  # = 2·(1 − Φ(|z|)), exact in the tail
+
+
+def segment_vs_rest_p_value(seg_s: int, seg_n: int, total_s: int, total_n: int) -> float | None:
+    """Two-sided p-value comparing a segment's rate with the rate of everyone outside it."""
+    _check_counts(seg_s, seg_n)
+    _check_counts(total_s, total_n)
+    rest_s, rest_n = total_s - seg_s, total_n - seg_n
+    if rest_n < 0 or rest_s < 0 or rest_s > rest_n:
+        raise ValueError(
+            f"segment {seg_s}/{seg_n} is not contained in the total {total_s}/{total_n}"
+        )
+    return two_proportion_p_value(seg_s, seg_n, rest_s, rest_n)
+
+
+def _ranked_p_values(p_values: Sequence[float | None]) -> list[tuple[int, float]]:
+    ranked = []
+    for index, p in enumerate(p_values):
+        if p is None:
+            continue
+        if math.isnan(p) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"p-value at position {index} is not in [0, 1]: {p!r}")
+        ranked.append((index, float(p)))
+    ranked.sort(key=lambda pair: pair[1])
+    return ranked
+
+
+def benjamini_hochberg(
+    p_values: Sequence[float | None], *, alpha: float = 0.05
+) -> list[bool | None]:
+    """Per p-value, whether it is significant under Benjamini–Hochberg at false discovery rate
+    alpha (None stays None and does not count towards the number of tests)."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
+    ranked = _ranked_p_values(p_values)
+    m = len(ranked)
+    # Step-up: the largest rank k with p_(k) ≤ k·alpha/m; every p-value ranked 1..k is significant.
+    cutoff = 0
+    for k, (_, p) in enumerate(ranked, start=1):
+        if p <= k * alpha / m:
+            cutoff = k
+    flags: list[bool | None] = [None] * len(p_values)
+    for k, (index, _) in enumerate(ranked, start=1):
+        flags[index] = k <= cutoff
+    return flags
+
+
+def bh_adjusted(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini–Hochberg adjusted p-values (q-values), in input order; None stays None."""
+    ranked = _ranked_p_values(p_values)
+    m = len(ranked)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 1.0
+    for k in range(m, 0, -1):  # from the largest p down: q_(k) = min_{j ≥ k} p_(j)·m/j
+        index, p = ranked[k - 1]
+        running = min(running, max(p, p * m / k))  # max(): p·m/m may round below p
+        adjusted[index] = running
+    return adjusted
+
+
+# --- Kaplan–Meier -------------------------------------------------------------------------------
+
+_KM_SCHEMA = {
+    "time": pl.Float64,
+    "at_risk": pl.Int64,
+    "events": pl.Int64,
+    "censored": pl.Int64,
+    "survival": pl.Float64,
+}
+
+
+def _km_rows(
+    durations: Sequence[float], observed: Sequence[bool]
+) -> list[tuple[float, int, int, int, float]]:
+    if len(durations) != len(observed):
+        raise ValueError(
+            f"durations and observed differ in length: {len(durations)} vs {len(observed)}"
+        )
+    counts: dict[float, list[int]] = {}
+    for duration, event in zip(durations, observed, strict=True):
+        if duration is None or event is None:
+            raise ValueError("durations and observed must not contain None")
+        time = float(duration)
+        if math.isnan(time) or time < 0.0 or math.isinf(time):
+            raise ValueError(f"durations must be finite and ≥ 0, got {duration!r}")
+        tally = counts.setdefault(time, [0, 0])
+        tally[0 if event else 1] += 1
+    rows = []
+    at_risk = len(durations)
+    survival = 1.0
+    for time in sorted(counts):
+        events, censored = counts[time]
+        # Events at t happen before censorings at t: censored leads were still at risk at t.
+        survival *= 1.0 - events / at_risk
+        rows.append((time, at_risk, events, censored, survival))
+        at_risk -= events + censored
+    return rows
+
+
+def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> pl.DataFrame:
+    """The Kaplan–Meier table: one row per distinct time (events and censorings), with columns
+    time, at_risk, events, censored and survival S(t) just after t."""
+    return pl.DataFrame(_km_rows(durations, observed), schema=_KM_SCHEMA, orient="row")
+
+
+def _check_quantile(q: float) -> None:
+    if math.isnan(q) or not 0.0 < q <= 1.0:
+        raise ValueError(f"quantile must be in (0, 1], got {q!r}")
+
+
+def km_quantile(durations: Sequence[float], observed: Sequence[bool], q: float) -> float | None:
+    """The smallest time t with 1 − S(t) ≥ q under Kaplan–Meier; None when the curve never gets
+    there (too many leads still open)."""
+    _check_quantile(q)
+    for time, _, _, _, survival in _km_rows(durations, observed):
+        if 1.0 - survival >= q - _KM_TOLERANCE:
+            return time
+    return None
+
+
+def quantile_column_name(q: float) -> str:
+    """The column name for a quantile: 0.5 → "p50", 0.9 → "p90", 0.975 → "p97.5"."""
+    _check_quantile(q)
+    return f"p{q * 100:g}"
+
+
+def km_quantiles_frame(
+    frame: pl.DataFrame,
+    *,
+    duration: str,
+    observed: str,
+    by: list[str] | None,
+    quantiles: Sequence[float] = (0.5, 0.8, 0.9),
+) -> pl.DataFrame:
+    """One row per group (sorted by the group columns): the group keys, a Kaplan–Meier quantile
+    column per q (e.g. p50, p80, p90; null when the curve never reaches q), n, events and
+    censored."""
+    keys = list(by or [])
+    names = [quantile_column_name(q) for q in quantiles]
+    outputs = [*keys, *names, "n", "events", "censored"]
+    if len(set(outputs)) != len(outputs):
+        raise ValueError(f"output columns would repeat: {outputs}")
+    for column in (duration, observed, *keys):
+        if column not in frame.columns:
+            raise ValueError(f"column {column!r} is not in the frame")
+    if not frame.schema[duration].is_numeric():
+        raise TypeError(f"duration column {duration!r} must be numeric, not {frame.schema[duration]}")
+
+    # Work on internally named copies selected by position: user column names such as "*" or
+    # "^a.*$" would be read as patterns by pl.col, and may clash with our helper names.
+    key_names = [f"_key{i}" for i in range(len(keys))] or ["_all"]
+    work = frame.lazy().select(
+        *[pl.nth(frame.get_column_index(k)).alias(n) for k, n in zip(keys, key_names, strict=False)],
+        *([pl.lit(0).alias("_all")] if not keys else []),
+        pl.nth(frame.get_column_index(duration)).alias("_time"),
+        pl.nth(frame.get_column_index(observed)).alias("_event"),
+    )
+    checks = work.select(
+        pl.col("_time").null_count().alias("null_durations"),
+        pl.col("_event").null_count().alias("null_observed"),
+        (pl.col("_time") < 0).sum().alias("negative"),
+        (~pl.col("_time").cast(pl.Float64).is_finite()).sum().alias("not_finite"),
+    ).collect().row(0, named=True)
+    if any(checks.values()):
+        raise ValueError(f"durations must be known, finite and ≥ 0; found {checks}")
+
+    steps = (
+        work.with_columns(pl.col("_event").cast(pl.Boolean))
+        .group_by([*key_names, "_time"])
+        .agg(pl.col("_event").sum().cast(pl.Int64).alias("_events"), pl.len().cast(pl.Int64).alias("_removed"))
+        .sort([*key_names, "_time"], nulls_last=True)
+        # at risk at t: everyone whose duration is ≥ t (events come before censorings at a tie)
+        .with_columns(pl.col("_removed").cum_sum(reverse=True).over(key_names).alias("_at_risk"))
+        .with_columns(
+            (1.0 - pl.col("_events").cast(pl.Float64) / pl.col("_at_risk").cast(pl.Float64))
+            .cum_prod()
+            .over(key_names)
+            .alias("_survival")
+        )
+    )
+    result = (
+        steps.group_by(key_names, maintain_order=True)
+        .agg(
+            *[
+                pl.col("_time").filter(1.0 - pl.col("_survival") >= q - _KM_TOLERANCE).first().alias(name)
+                for q, name in zip(quantiles, names, strict=True)
+            ],
+            pl.col("_removed").sum().alias("n"),
+            pl.col("_events").sum().alias("events"),
+        )
+        .with_columns((pl.col("n") - pl.col("events")).alias("censored"))
+        .collect()
+    )
+    if not keys:
+        return result.drop("_all")
+    return result.rename(dict(zip(key_names, keys, strict=True)))
