@@ -1,0 +1,36 @@
+# The two commands a new user types: `make run` and `make test`. Each creates or refreshes .venv
+# from pyproject.toml (pinned by constraints.txt) itself, so nothing else needs installing first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8501
+
+.PHONY: run test bench lint sample constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)  ## open the dashboard (loads the bundled sample data on first start)
+	FUNNEL_LOAD_SAMPLE=1 $(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: $(STAMP)  ## run every test (browser tests skip when Debian's chromium is missing)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+bench: $(STAMP)  ## speed and memory at 100k and 1M leads (takes several minutes)
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check funnel pages app.py tests benchmarks
+
+sample: $(STAMP)  ## regenerate the bundled sample in sample_data/
+	$(BIN)/funnel sample --leads 3000 --out sample_data
+
+constraints:  ## re-pin the dependency versions after an upgrade
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

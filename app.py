@@ -1,0 +1,41 @@
+"""The dashboard's entry point: a router with the shared sidebar. Run with `make run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import ui
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="Lead funnel", page_icon=":material/filter_alt:", layout="wide")
+
+PAGES = {
+    "Funnel": [
+        ("pages/overview.py", "Overview", ":material/dashboard:"),
+        ("pages/distribution.py", "Distribution", ":material/stacked_bar_chart:"),
+        ("pages/conversion.py", "Conversion", ":material/trending_down:"),
+        ("pages/aging.py", "Aging", ":material/hourglass_bottom:"),
+        ("pages/segments.py", "Segments", ":material/category:"),
+    ],
+    "Leads": [
+        ("pages/lead.py", "Lead", ":material/person_search:"),
+        ("pages/matrix.py", "Fit × intent", ":material/grid_view:"),
+        ("pages/handoff.py", "Handoff & hygiene", ":material/handshake:"),
+    ],
+    "Setup": [
+        ("pages/data.py", "Data", ":material/upload_file:"),
+        ("pages/rules.py", "Rules", ":material/tune:"),
+    ],
+}
+
+ui.load_sample_if_empty()
+navigation = st.navigation({
+    section: [st.Page(HERE / path, title=title, icon=icon) for path, title, icon in entries
+              if (HERE / path).is_file()]
+    for section, entries in PAGES.items()
+})
+ui.sidebar_filters()
+navigation.run()
