@@ -11,6 +11,7 @@ from funnel.mapping import mapping_from_text
 from funnel.schema import TABLES
 from pages import ui
 
+ui.routed()
 st.title("Data")
 st.caption("Load CRM, marketing-automation, product-analytics, enrichment and intent exports (CSV, XLSX, "
            "Parquet). Files are checked first; nothing is written until you import, and a failed import "
@@ -94,17 +95,15 @@ else:
     st.dataframe(history.drop("sha256"), hide_index=True, key="history_table")
     active = history.filter(pl.col("removed_at").is_null())
     if active.height:
-        with st.form("remove_form"):
-            choice = st.selectbox("Remove an import (its rows go, the versions it replaced come back)",
-                                  active.get_column("import_id").to_list(), key="remove_choice")
-            if st.form_submit_button("Remove import", icon=":material/delete:"):
-                con = ui.cursor()
-                try:
-                    remove_import(con, int(choice))
-                    st.success(f"Import #{choice} removed.")
-                except FunnelError as exc:
-                    ui.show_error(exc)
-                finally:
-                    con.close()
-                st.cache_data.clear()
-                st.rerun()
+        choice = st.selectbox("Remove an import (its rows go, the versions it replaced come back)",
+                              active.get_column("import_id").to_list(), key="remove_choice")
+        if st.button("Remove import", icon=":material/delete:", key="remove_button"):
+            con = ui.cursor()
+            try:
+                remove_import(con, int(choice))
+            except FunnelError as exc:
+                ui.show_error(exc)
+            finally:
+                con.close()
+            st.cache_data.clear()
+            st.rerun()

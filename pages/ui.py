@@ -36,6 +36,18 @@ SAMPLE_FILES = ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv
 LADDER_LABELS = {LIFECYCLE: "Lifecycle (CRM)", FUNNEL: "Funnel (behaviour)"}
 
 
+def routed() -> None:
+    """Every page runs through app.py's router. Streamlit treats a folder named pages/ as an old-style
+    multipage app until the router has run once, so a deep link to a fresh server runs the page
+    alone: switch Streamlit to the router for later runs, and do the router's work for this one."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        load_sample_if_empty()
+        sidebar_filters()
+
+
 def ladder_label(ladder: str) -> str:
     return LADDER_LABELS[ladder]
 

@@ -1,0 +1,80 @@
+"""Every page runs under Streamlit's AppTest, on an empty store and on the sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py")
+               if p.name not in ("__init__.py", "ui.py"))
+
+
+def app(db: Path, monkeypatch, *, sample: bool) -> AppTest:
+    monkeypatch.setenv("FUNNEL_DB", str(db))
+    monkeypatch.setenv("FUNNEL_LOAD_SAMPLE", "1" if sample else "0")
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> Path:
+    """A store holding the bundled sample, loaded the way `make run` loads it."""
+    db = tmp_path_factory.mktemp("app") / "sample.duckdb"
+    mp = pytest.MonkeyPatch()
+    try:
+        at = app(db, mp, sample=True)
+        at.run()
+        assert not at.exception
+    finally:
+        mp.undo()
+    return db
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_explains_an_empty_store(page, tmp_path, monkeypatch):
+    at = app(tmp_path / "empty.duckdb", monkeypatch, sample=False)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    if page != "pages/data.py":
+        assert any("import" in i.value.lower() for i in at.info)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_the_sample(page, sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+
+
+def test_first_start_loads_the_sample_with_a_notice(tmp_path, monkeypatch):
+    at = app(tmp_path / "first.duckdb", monkeypatch, sample=True)
+    at.run()
+    assert not at.exception
+    assert any("sample" in c.value for c in at.sidebar.caption)
+
+
+def test_data_page_lists_tables_and_history(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    inventory = at.dataframe[0].value
+    assert set(inventory["table"]) >= {"leads", "activities", "deals"}
+    assert int(inventory.loc[inventory["table"] == "leads", "rows"].iloc[0]) == 3000
+    history = at.dataframe[-1].value
+    assert len(history) == 5 and set(history["mapping"]) == {"sample data"}
+
+
+def test_removing_an_import_from_the_data_page(tmp_path, monkeypatch):
+    at = app(tmp_path / "remove.duckdb", monkeypatch, sample=True)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.selectbox(key="remove_choice").select(5)
+    at.button(key="remove_button").click()
+    at.run()
+    assert not at.exception
+    history = at.dataframe[-1].value
+    assert history.loc[history["import_id"] == 5, "removed_at"].notna().all()
