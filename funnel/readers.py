@@ -275,6 +275,7 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
     if not data[:4096].strip(b" \t\r\n\x00\xef\xbb\xbf") and not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
         raise ExportFormatError("the file is empty", file=name, hint="Export it again with a header row and records")
     body, encoding, warnings = decoded_utf8(data, name=name)
+    unchanged = body is data
     del data
     dialect = csv_dialect(body, name=name)
     if body.count(b'"') % 2:
@@ -283,8 +284,9 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
                                 hint='Every value that starts with " must end with "; export the file again')
     header = unique_header(dialect.header)
     body_prefix = body[: 1 << 16]
-    clean_path = path.with_name(path.name + ".utf8.csv")
-    clean_path.write_bytes(body)
+    clean_path = path if unchanged else path.with_name(path.name + ".utf8.csv")
+    if not unchanged:
+        clean_path.write_bytes(body)
     del body
     con = duckdb.connect(config={"autoload_known_extensions": False, "autoinstall_known_extensions": False,
                                  "allow_community_extensions": False, "threads": 2})
@@ -308,7 +310,8 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
                                 hint=f"Check the delimiter and quoting ({type(exc).__name__})") from None
     finally:
         con.close()
-        clean_path.unlink(missing_ok=True)
+        if not unchanged:
+            clean_path.unlink(missing_ok=True)
     if rejects:
         raise rejected_records_error(rejects, header, name=name)
     if table.num_rows == 0:
