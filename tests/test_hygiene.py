@@ -1,0 +1,223 @@
+"""The hygiene report: given a few hand-made leads, expect each check to flag exactly the right ones."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from funnel import hygiene
+from funnel import schema as sc
+from funnel.config import default_settings
+from funnel.db import memory_connection
+from funnel.errors import FunnelError
+
+SETTINGS = default_settings()  # reactivation_after_days 90, not meaningful: email_open
+D = date(2026, 4, 30)
+RECENT = "2026-04-01 09:00"  # created recently: never "no engagement for 90 days"
+
+
+def store(**tables: list[dict]):
+    """A fresh in-memory store holding the given rows (table name → list of row dicts)."""
+    con = memory_connection()
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        spec = sc.TABLES[name]
+        columns = list(dict.fromkeys(c for row in rows for c in row))
+        incoming = pl.DataFrame([{c: row.get(c) for c in columns} for row in rows],
+                                schema={c: spec.column(c).dtype for c in columns}, orient="row")
+        con.register("incoming", incoming.to_arrow())
+        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming").fetchall()
+        con.unregister("incoming")
+    return con
+
+
+def t(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def lead(lead_id: str, *, name: str | None = None, email: str | None = None, owner: str | None = None,
+         created: str = RECENT, lifecycle: str | None = None, status: str | None = "Open",
+         next_action: str | None = None, account: str | None = None) -> dict:
+    return {sc.LEAD_ID: lead_id, sc.NAME: name or f"Person {lead_id}",
+            sc.EMAIL: email if email is not None else f"{lead_id.lower()}@example.com",
+            sc.OWNER: owner, sc.CREATED_AT: t(created), sc.LIFECYCLE_STAGE: lifecycle, sc.LEAD_STATUS: status,
+            sc.NEXT_ACTION_AT: t(next_action), sc.ACCOUNT_ID: account}
+
+
+def entry(lead_id: str, stage: str, at: str = RECENT) -> dict:
+    return {sc.LEAD_ID: lead_id, sc.LADDER: sc.LIFECYCLE, sc.STAGE: stage, sc.ENTERED_AT: t(at)}
+
+
+def activity(lead_id: str, kind: str, at: str) -> dict:
+    return {sc.ACTIVITY_ID: f"{lead_id}-{kind}-{at}", sc.LEAD_ID: lead_id, sc.ACTIVITY_TYPE: kind,
+            sc.OCCURRED_AT: t(at)}
+
+
+NEXT = "2026-05-05 09:00"
+OLD = "2025-12-01 09:00"
+LEADS = [
+    # duplicate e-mails: H1 and H2 are one address; H3's plus-address is kept apart
+    lead("H1", name="Ann Lee", email="ann.lee@acme.com"),
+    lead("H2", name="Ann Lee", email="  Ann.Lee@ACME.com "),
+    lead("H3", name="Annie Lee", email="ann.lee+news@acme.com"),
+    # same name at the same domain, different e-mails (H6 has none: its account's domain counts)
+    lead("H4", name="Bob Stone", email="bob@beta.io"),
+    lead("H5", name="bob  stone", email="robert.stone@beta.io"),
+    lead("H6", name="Bob Stone", email="", account="A1"),
+    # MQL or beyond without an owner (lifecycle ladder): H7, H8 (blank owner); H9 is only a lead
+    lead("H7"), lead("H8", owner="  "), lead("H9"),
+    lead("H10", owner="sdr@acme.test", next_action=NEXT),
+    # an unmapped lifecycle value; a mapped one (placed at MQL, owned)
+    lead("H11", lifecycle="Champion"),
+    lead("H12", lifecycle="Marketing Qualified Lead", owner="sdr@acme.test", next_action=NEXT),
+    # vague statuses; a clear one; none
+    lead("H13", status=" other "), lead("H14", status="Working"), lead("H15", status="Open"), lead("H15b", status=None),
+    # no meaningful engagement: 91 days (flagged), 90 days (not), only e-mail opens (flagged), a customer
+    lead("H16", created=OLD), lead("H17", created=OLD), lead("H18", created=OLD),
+    lead("H19", created=OLD, owner="ae@acme.test"),
+    # owned in an active stage without a next action (H20); with one (H21); an owned customer (H22)
+    lead("H20", owner="ae@acme.test"), lead("H21", owner="ae@acme.test", next_action=NEXT),
+    lead("H22", owner="ae@acme.test"),
+    # impossible: won before created (H23); stage before created (H24); deal closed before it was created
+    # (H25); same day is fine (H26)
+    lead("H23", created="2026-03-01 09:00"), lead("H24", created="2026-02-01 09:00", owner="sdr@acme.test", next_action=NEXT),
+    lead("H25", created="2026-01-01 09:00"), lead("H26", created="2026-03-01 15:00"),
+    # created after D: in no check, not even as a duplicate
+    lead("H27", name="Ann Lee", email="ann.lee@acme.com", created="2026-05-05 09:00"),
+]
+EVENTS = [
+    entry("H7", "mql"), entry("H8", "sql"), entry("H9", "lead"), entry("H10", "mql"),
+    entry("H16", "lead", OLD), entry("H17", "lead", OLD), entry("H18", "lead", OLD), entry("H19", "customer", OLD),
+    entry("H20", "sql"), entry("H21", "sql"), entry("H22", "customer"),
+    entry("H24", "lead", "2026-01-01 09:00"), entry("H24", "mql", "2026-02-10 09:00"),
+    entry("H26", "lead", "2026-03-01 00:00"),
+]
+ACTIVITIES = [
+    activity("H16", "page_view", "2026-01-29 18:00"),  # 91 days before D
+    activity("H17", "page_view", "2026-01-30 08:00"),  # 90 days before D
+    activity("H18", "email_open", "2026-04-20 08:00"),
+]
+DEALS = [
+    {sc.DEAL_ID: "X1", sc.LEAD_ID: "H23", sc.CREATED_AT: t("2026-01-10 09:00"), sc.CLOSED_AT: t("2026-02-01 09:00"),
+     sc.WON: True},
+    {sc.DEAL_ID: "X2", sc.LEAD_ID: "H25", sc.CREATED_AT: t("2026-03-10 09:00"), sc.CLOSED_AT: t("2026-03-05 09:00"),
+     sc.WON: False},
+]
+ACCOUNTS = [{sc.ACCOUNT_ID: "A1", sc.NAME: "Beta", sc.DOMAIN: "https://www.Beta.io/about"}]
+
+EXPECTED = {
+    "duplicate_email": ["H1", "H2"],
+    "same_name_domain": ["H4", "H5", "H6"],
+    "no_owner": ["H7", "H8"],
+    "unmapped_lifecycle": ["H11"],
+    "vague_status": ["H13", "H14"],
+    "no_engagement": ["H16", "H18"],
+    "no_next_action": ["H20"],
+    "impossible_sequence": ["H23", "H24", "H25"],
+}
+POPULATION = len(LEADS) - 1  # H27 is created after D
+
+
+@pytest.fixture
+def con(monkeypatch):
+    monkeypatch.setattr(hygiene, "_funnel_stages", lambda: None)  # the lifecycle fallback, unless a test fakes it
+    connection = store(leads=LEADS, stage_events=EVENTS, activities=ACTIVITIES, deals=DEALS, accounts=ACCOUNTS)
+    yield connection
+    connection.close()
+
+
+def flagged(con, check: str) -> list[str]:
+    return sorted(hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check=check).get_column(sc.LEAD_ID))
+
+
+def test_report_counts_every_check(con):
+    report = hygiene.hygiene_report(con, settings=SETTINGS, as_of=D)
+    assert report.columns == list(hygiene.REPORT_SCHEMA)
+    assert report.get_column("check").to_list() == list(hygiene.CHECKS)
+    assert dict(report.select("check", "leads").iter_rows()) == {k: len(v) for k, v in EXPECTED.items()}
+    shares = dict(report.select("check", "share").iter_rows())
+    assert shares["same_name_domain"] == pytest.approx(3 / POPULATION)
+    assert report.get_column("what_to_do").str.len_chars().min() > 0
+
+
+@pytest.mark.parametrize("check", list(EXPECTED))
+def test_each_check_lists_its_leads(con, check):
+    assert flagged(con, check) == EXPECTED[check]
+
+
+def test_details_say_what_failed(con):
+    dupes = hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check="duplicate_email")
+    assert set(dupes.get_column("group")) == {"ann.lee@acme.com"}
+    statuses = hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check="vague_status")
+    assert sorted(statuses.get_column("detail")) == ["lead status:  other ", "lead status: Working"]
+    stale = hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check="no_engagement")
+    assert dict(stale.select(sc.LEAD_ID, "detail").iter_rows()) == {
+        "H16": "91 days since the last meaningful engagement (lead)",
+        "H18": "no meaningful engagement since it was created, 150 days ago (lead)",
+    }
+    impossible = hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check="impossible_sequence")
+    assert dict(impossible.select(sc.LEAD_ID, "detail").iter_rows()) == {
+        "H23": "a deal closed before the lead was created",
+        "H24": "a stage entered before the lead was created",
+        "H25": "a deal closed before it was created",
+    }
+
+
+def test_funnel_ladder_decides_who_needs_an_owner(con, monkeypatch):
+    stages = pl.DataFrame({sc.LEAD_ID: ["H7", "H9", "H10", "H4", "H11"],
+                           "funnel_stage": ["intent", "consideration", "customer", "opportunity", "reactivation"]})
+    fake = SimpleNamespace(FUNNEL_STAGE="funnel_stage",
+                           funnel_history=lambda con, *, settings, as_of: stages,
+                           current_funnel_stage=lambda history, *, as_of, settings: history)
+    monkeypatch.setattr(hygiene, "_funnel_stages", lambda: fake)
+    assert flagged(con, "no_owner") == ["H4", "H7"]
+    report = hygiene.hygiene_report(con, settings=SETTINGS, as_of=D)
+    assert report.filter(pl.col("check") == "no_owner").get_column("description")[0].startswith("At funnel stage intent")
+
+
+def test_an_earlier_day_sees_less(con):
+    report = hygiene.hygiene_report(con, settings=SETTINGS, as_of=date(2026, 2, 15))
+    counts = dict(report.select("check", "leads").iter_rows())
+    # Only H16-H19, H24 and H25 exist then; H24's early stage entry is already visible.
+    assert counts["impossible_sequence"] == 1 and counts["duplicate_email"] == 0
+
+
+def test_unknown_check_is_refused(con):
+    with pytest.raises(FunnelError):
+        hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check="bad_vibes")
+
+
+def test_empty_store():
+    report = hygiene.hygiene_report(memory_connection(), settings=SETTINGS, as_of=D)
+    assert report.height == len(hygiene.CHECKS)
+    assert report.get_column("leads").to_list() == [0] * len(hygiene.CHECKS)
+    assert report.get_column("share").null_count() == len(hygiene.CHECKS)
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+def variants(address: str):
+    return st.sampled_from([address, address.upper(), f"  {address} ", address.title(),
+                            address.replace("@", "+x@")])
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(emails=st.lists(st.sampled_from(["a@x.io", "b@x.io", "a@y.io"]).flatmap(variants), max_size=10))
+def test_duplicates_are_the_leads_sharing_a_normalised_email(emails):
+    con = store(leads=[lead(f"E{i}", email=e) for i, e in enumerate(emails)])
+    keys = [e.strip().lower() for e in emails]
+    expected = sorted(f"E{i}" for i, k in enumerate(keys) if keys.count(k) > 1)
+    assert sorted(hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check="duplicate_email")
+                  .get_column(sc.LEAD_ID)) == expected
+    report = hygiene.hygiene_report(con, settings=SETTINGS, as_of=D)
+    for row in report.iter_rows(named=True):
+        assert row["leads"] <= len(emails)
+        assert row["share"] is None if not emails else 0.0 <= row["share"] <= 1.0
+        assert row["leads"] == hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check=row["check"]).height
