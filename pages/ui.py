@@ -7,6 +7,7 @@ inside markdown: labels and messages here are our own words.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import tempfile
@@ -110,15 +111,18 @@ def active_settings() -> Settings:
 def _computed(qualname: str, db: str, version: tuple[int, int], settings_key: str, kwargs: tuple) -> object:
     module_name, _, fn_name = qualname.rpartition(".")
     fn = getattr(__import__(module_name, fromlist=[fn_name]), fn_name)
+    options = dict(kwargs)
+    if "settings" in inspect.signature(fn).parameters:
+        options["settings"] = settings_for(settings_key)
     con = store(db).cursor()
     try:
-        return fn(con, settings=settings_for(settings_key), **dict(kwargs))
+        return fn(con, **options)
     finally:
         con.close()
 
 
 def computed(fn: Callable, **kwargs) -> object:
-    """`fn(con, settings=…, **kwargs)`, cached per database, data version, settings and arguments."""
+    """`fn(con, [settings=…,] **kwargs)`, cached per database, data version, settings and arguments."""
     qualname = f"{fn.__module__}.{fn.__name__}"
     return _computed(qualname, str(db_path()), data_version(), settings_text(), tuple(sorted(kwargs.items())))
 
@@ -291,3 +295,59 @@ def history() -> pl.DataFrame:
         return import_history(con)
     finally:
         con.close()
+
+
+def analysis(filters: Filters, by: tuple[str, ...] = ()) -> object:
+    """The prepared inputs of every core metric (history, population, segments), read once and cached."""
+    from funnel.analyses.inputs import analysis_inputs
+
+    return computed(analysis_inputs, filters=filters, by=by or None)
+
+
+def segment_dimensions(filters: Filters) -> list[str]:
+    """The lead attributes a page can segment by (source, industry, size band, ICP, quadrant, …)."""
+    from funnel.history import lead_frame
+    from funnel.history import segment_dimensions as dimensions
+
+    return dimensions(computed(lead_frame, as_of=filters.as_of))
+
+
+def segment_picker(filters: Filters, *, key: str, crossed: bool = True) -> tuple[str, ...]:
+    """A choice of one segment dimension (and optionally a second, crossed), kept in the URL."""
+    options = segment_dimensions(filters)
+    left, right = st.columns(2)
+    first = left.selectbox("Segment by", ["(none)", *options], key=f"{key}_by", bind="query-params")
+    chosen = () if first in (None, "(none)") else (first,)
+    if crossed and chosen:
+        second = right.selectbox("Crossed with", ["(none)", *[o for o in options if o != first]],
+                                 key=f"{key}_by2", bind="query-params")
+        if second not in (None, "(none)"):
+            chosen = (first, second)
+    return chosen
+
+
+def selected_row(event, frame: pl.DataFrame) -> dict | None:
+    """The row picked in a selectable st.dataframe, as a dict (None when nothing is selected)."""
+    rows = getattr(getattr(event, "selection", None), "rows", None) or []
+    return frame.row(rows[0], named=True) if rows and rows[0] < frame.height else None
+
+
+def segment_of(row: dict, by: tuple[str, ...]) -> dict[str, str] | None:
+    """The {dimension: value} of a table row (None for the total row)."""
+    if not by or any(row.get(d) is None for d in by):
+        return None
+    return {d: str(row[d]) for d in by}
+
+
+def notes(inputs) -> None:
+    """The plain-text notes an analysis carries (what history was used, what was left out)."""
+    for note in getattr(inputs, "notes", ()):
+        if note:
+            st.caption(note)
+
+
+def leads_table(frame: pl.DataFrame, *, title: str, base: str, as_of: date, key: str) -> None:
+    """The leads behind a number, with formula-safe CSV and XLSX downloads."""
+    st.text(f"{title}: {frame.height:,} rows")
+    st.dataframe(frame, hide_index=True, key=f"{key}_table", height=320)
+    download_buttons(frame, base=base, as_of=as_of, key=key)

@@ -1,0 +1,56 @@
+"""The Overview's numbers: headline KPIs and the stage changes between two dates, from the core analyses."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# (kpi label, column of segment_performance's total row, kind, help)
+KPIS: tuple[tuple[str, str, str, str], ...] = (
+    ("Leads", "leads", "count", "Leads created on or before the as-of date."),
+    ("Reached MQL", "reached_mql", "count", "Leads that ever entered MQL by the as-of date."),
+    ("Reached SQL", "reached_sql", "count", "Leads that ever entered SQL by the as-of date."),
+    ("Customers", "reached_customer", "count", "Leads that became customers by the as-of date."),
+    ("Lead → customer", "reached_customer_rate", "rate", "Share of all leads that became customers."),
+    ("Win rate", "win_rate", "rate", "Won deals / closed deals of these leads."),
+)
+
+
+def headline_kpis(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """One row per KPI: kpi, value (text), change (text vs `before`), delta_color, help.
+
+    `now` and `before` are `segment_performance` tables; their first row is the total."""
+    rows = []
+    if now.height == 0:
+        return pl.DataFrame(schema={"kpi": pl.String, "value": pl.String, "change": pl.String,
+                                    "delta_color": pl.String, "help": pl.String})
+    current = now.row(0, named=True)
+    previous = before.row(0, named=True) if before.height else {}
+    for label, column, kind, help_text in KPIS:
+        if column not in current:
+            continue
+        value, old = current.get(column), previous.get(column)
+        if kind == "count":
+            text = "–" if value is None else f"{int(value):,}"
+            change = None if value is None or old is None else f"{int(value) - int(old):+,}"
+        else:
+            text = "–" if value is None else f"{value:.1%}"
+            change = None if value is None or old is None else f"{(value - old) * 100:+.1f} pts"
+        rows.append({"kpi": label, "value": text, "change": change, "delta_color": "normal", "help": help_text})
+    return pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.String, "change": pl.String,
+                                      "delta_color": pl.String, "help": pl.String})
+
+
+def stage_changes(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """One row per stage: leads now, share now, leads at the earlier date, change (both
+    `stage_distribution` totals; the stage order of `now` is kept)."""
+    def totals(frame: pl.DataFrame) -> pl.DataFrame:
+        segment_columns = [c for c in frame.columns if c not in ("stage", "leads", "share")]
+        if segment_columns:
+            frame = frame.filter(pl.all_horizontal([pl.col(c).is_null() for c in segment_columns]))
+        return frame.select(pl.col("stage").cast(pl.String).fill_null("(no stage yet)"), "leads", "share")
+
+    current, earlier = totals(now), totals(before).rename({"leads": "leads_before", "share": "share_before"})
+    return (current.join(earlier, on="stage", how="left", maintain_order="left")
+            .with_columns(pl.col("leads_before").fill_null(0))
+            .with_columns((pl.col("leads") - pl.col("leads_before")).alias("change"))
+            .select("stage", "leads", "share", "leads_before", "change"))

@@ -1,0 +1,45 @@
+"""Aging: how long leads have sat in their current stage, and who is past the stage's SLA."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from funnel import charts
+from funnel.analyses import aging_buckets, leads_behind, stage_aging
+from pages import ui
+
+ui.routed()
+filters = ui.current_filters()
+settings = ui.active_settings()
+st.title("Aging")
+st.caption("Days in the current stage at the as-of date (the as-of date minus the day of the entry). Median and "
+           "percentiles count leads still in a stage as censored, so a stage that holds leads for long is not made "
+           "to look fast by leaving them out.")
+by = ui.segment_picker(filters, key="aging", crossed=False)
+ui.notes(ui.analysis(filters))
+
+table = ui.computed(stage_aging, filters=filters, by=by or None)
+buckets = ui.computed(aging_buckets, filters=filters, by=by or None)
+sla = settings.aging.sla_days
+if sla:
+    st.text("SLAs (days): " + ", ".join(f"{stage} {days}" for stage, days in sla.items()))
+
+st.plotly_chart(charts.aging_histogram(buckets, by=by), key="aging_chart")
+st.subheader("Per stage")
+st.caption("Select a row to list its leads, longest in the stage first.")
+event = st.dataframe(table, hide_index=True, key="aging_table", on_select="rerun", selection_mode="single-row")
+row = ui.selected_row(event, table)
+if row is not None:
+    only_breaches = st.toggle("Only leads over the SLA", key="aging_only_sla")
+    rows = ui.computed(leads_behind, filters=filters, kind="aging", stage=row["stage"],
+                       over_sla=True if only_breaches else None, segment=ui.segment_of(row, by))
+    ui.leads_table(rows, title=f"Leads in {row['stage']}", base=f"aging_{row['stage']}", as_of=filters.as_of,
+                   key="aging_leads")
+
+st.subheader("Over SLA")
+breaches = ui.computed(leads_behind, filters=filters, kind="aging", over_sla=True)
+if breaches.height == 0:
+    st.caption("No lead is past its stage's SLA at this date.")
+else:
+    ui.leads_table(breaches, title="Leads past their stage's SLA", base="over_sla", as_of=filters.as_of,
+                   key="aging_breaches")

@@ -1,0 +1,50 @@
+"""Segments: leads, reach, win rate and speed by any segment, with honest statistics."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from funnel import charts
+from funnel.analyses import leads_behind, segment_performance
+from funnel.analyses.segments import weak_segment_warning
+from pages import ui
+
+ui.routed()
+filters = ui.current_filters()
+settings = ui.active_settings()
+st.title("Segment performance")
+st.caption("Every rate carries a 95% Wilson interval. A segment is flagged as significant only when it differs from "
+           "the rest of the leads beyond chance after Benjamini–Hochberg correction over every rate in the table; "
+           f"segments with fewer than {settings.segments.min_sample} leads are marked as small samples.")
+by = ui.segment_picker(filters, key="seg", crossed=True)
+if not by:
+    st.info("Pick a segment (source, industry, size band, ICP, quadrant, owner, a tag or any attribute) to compare "
+            "its segments with each other; the row with empty segment columns is everyone.")
+table = ui.computed(segment_performance, filters=filters, by=by or None)
+ui.notes(ui.analysis(filters))
+
+if by:
+    warn, why = weak_segment_warning(table, by=by, min_sample=settings.segments.min_sample)
+    if warn:
+        st.warning("Most leads sit in the weakest segments.", icon=":material/warning:")
+        st.text(why)
+    rate_columns = [c for c in table.columns if c.endswith("_rate") and not c.startswith("_")]
+    rate = st.selectbox("Rate to chart", rate_columns, index=rate_columns.index("reached_customer_rate")
+                        if "reached_customer_rate" in rate_columns else 0, key="seg_rate", bind="query-params")
+    st.plotly_chart(charts.segment_rates_chart(table, by=by, rate=rate), key="seg_chart")
+
+percent = {c: st.column_config.NumberColumn(format="percent") for c in table.columns
+           if c == "share" or c.endswith("_rate") or c.endswith("_lo") or c.endswith("_hi")}
+st.caption("Select a row to list its leads.")
+event = st.dataframe(table, hide_index=True, key="seg_table", on_select="rerun", selection_mode="single-row",
+                     column_config=percent)
+row = ui.selected_row(event, table)
+if row is not None:
+    stages = [c.removeprefix("reached_") for c in table.columns
+              if c.startswith("reached_") and not c.endswith(("_rate", "_lo", "_hi", "_p_value", "_q_value",
+                                                               "_significant", "_small_sample"))]
+    reached = st.segmented_control("Only leads that reached", ["any", *stages], default="any", key="seg_reached")
+    rows = ui.computed(leads_behind, filters=filters, kind="segment",
+                       reached=None if reached in (None, "any") else reached, segment=ui.segment_of(row, by))
+    label = " / ".join(str(row[d]) for d in by) if ui.segment_of(row, by) else "all leads"
+    ui.leads_table(rows, title=f"Leads in {label}", base="segment_leads", as_of=filters.as_of, key="seg_leads")
