@@ -8,6 +8,7 @@ leaves the database exactly as it was.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import polars as pl
 from funnel.config import Settings, default_settings
 from funnel.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, frame, quote_ident, scalar
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
-from funnel.mapping import FileMapping, Mapping, identity_section, recognised_table
+from funnel.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
 from funnel.presets import recognised_preset
 from funnel.readers import ParsedFile
 from funnel.schema import (ACTIVITIES, ACTIVITY_ID, ACTIVITY_TYPE, ATTRIBUTES, CAMPAIGN, CHANNEL, DEALS,
@@ -131,16 +132,19 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
     for header in frame.columns:
         if header != SOURCE_ROW:
             by_norm.setdefault(normalise_name(header), header)
+    warnings: list[str] = []
+    frame = filtered_rows(with_null_values(frame, section.null_values), section, by_norm, warnings=warnings)
     source_of: dict[str, str] = {}
-    for norm, canonical in section.columns.items():
+    for norm, canonical in list(section.columns.items()) + list(section.extra_columns):
         if norm in by_norm and canonical not in source_of:
             source_of[canonical] = by_norm[norm]
-    used = set(source_of.values()) | {by_norm[sd.column] for sd in section.stage_dates if sd.column in by_norm}
-    unmapped = [h for h in frame.columns if h != SOURCE_ROW and h not in used]
     for sd in section.stage_dates:
-        if sd.column not in by_norm:
+        if sd.column not in by_norm and not sd.optional:
             raise MappingError(f"the mapping's stage date column {sd.column!r} is not in the file", file=file_name,
                                hint="Check the column name in the mapping's stage_dates")
+    stage_dates = tuple(sd for sd in section.stage_dates if sd.column in by_norm)
+    used = set(source_of.values()) | {by_norm[sd.column] for sd in stage_dates}
+    unmapped = [h for h in frame.columns if h != SOURCE_ROW and h not in used]
 
     missing = [c for c in spec.required if c not in source_of and c not in section.constants
                and not (c == ACTIVITY_ID)]
@@ -151,6 +155,7 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
 
     problems: list[ValidationError] = []
     out: dict[str, pl.Series] = {}
+    before_values: dict[str, pl.Series] = {}
     for col in spec.columns:
         if col.name in source_of:
             raw = frame.get_column(source_of[col.name])
@@ -161,8 +166,10 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
             continue
         raw = raw.cast(pl.String).str.strip_chars()
         raw = raw.set((raw == "").fill_null(False), None)
+        before_values[col.name] = raw
         if col.name in section.values:
             raw = mapped_values(raw, section.values[col.name])
+            raw = raw.set((raw == "").fill_null(False), None)
         parsed = typed(raw, col.kind, formats=section.date_formats, decimal=section.decimal)
         bad = raw.is_not_null() & parsed.is_null()
         if bad.any():
@@ -173,8 +180,11 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
     if problems:
         raise merged_errors(problems)
 
-    warnings: list[str] = []
+    if spec.name == ACTIVITIES.name and SOURCE_TYPE not in source_of and ACTIVITY_TYPE in before_values:
+        result = result.with_columns(before_values[ACTIVITY_TYPE].alias(SOURCE_TYPE))  # the tool's own name
     result = table_rules(result, spec, settings=settings, file_name=file_name, warnings=warnings)
+    if spec.name == ACTIVITIES.name and section.url_rules:
+        result = url_typed(result, section.url_rules)
     check_required(result, spec, file_name=file_name, source_of=source_of)
     result = deduplicated(result, spec, file_name=file_name, source_of=source_of, warnings=warnings)
 
@@ -185,12 +195,66 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
                         + (" …" if len(unmapped) > 10 else ""))
 
     derived = {}
-    if section.stage_dates:
-        derived[STAGE_EVENTS.name] = stage_entries(frame, result, section, by_norm, settings=settings,
-                                                   file_name=file_name)
+    if stage_dates:
+        derived[STAGE_EVENTS.name] = stage_entries(frame, result, stage_dates, section.date_formats, by_norm,
+                                                   settings=settings, file_name=file_name)
     return PreparedImport(file_name=file_name, sha256="", format="", table=spec.name, frame=result,
                           derived=derived, warnings=warnings, source_columns=source_of,
                           unmapped=unmapped if spec.name in TABLES_WITH_ATTRIBUTES else [])
+
+
+def with_null_values(frame: pl.DataFrame, null_values: tuple[str, ...]) -> pl.DataFrame:
+    """Cells holding one of the mapping's `null_values` (trimmed, any case) made empty, in every column."""
+    if not null_values:
+        return frame
+    listed = list(null_values)
+    return frame.with_columns(
+        pl.when(pl.col(h).cast(pl.String).str.strip_chars().str.to_lowercase().is_in(listed))
+        .then(None).otherwise(pl.col(h)).alias(h)
+        for h in frame.columns if h != SOURCE_ROW)
+
+
+def filtered_rows(frame: pl.DataFrame, section: FileMapping, by_norm: dict[str, str], *,
+                  warnings: list[str]) -> pl.DataFrame:
+    """The rows the mapping's `where` / `where_not` keep (values compared trimmed, any case; "" = empty)."""
+    keep = pl.lit(True)
+    used = []
+    for rules, wanted in ((section.where, True), (section.where_not, False)):
+        for norm, values in rules.items():
+            if norm not in by_norm:
+                warnings.append(f"The mapping's row filter on column {norm!r} was skipped: the file has no such "
+                                "column.")
+                continue
+            cell = pl.col(by_norm[norm]).cast(pl.String).str.strip_chars().str.to_lowercase().fill_null("")
+            hit = cell.is_in(list(values))
+            keep = keep & (hit if wanted else ~hit)
+            used.append(by_norm[norm])
+    if not used:
+        return frame
+    kept = frame.filter(keep)
+    if kept.height < frame.height:
+        warnings.append(f"{frame.height - kept.height} row(s) were left out by the mapping's row filters "
+                        f"(on {', '.join(used)}).")
+    return kept
+
+
+def url_typed(result: pl.DataFrame, rules: tuple[UrlRule, ...]) -> pl.DataFrame:
+    """Activity types refined by URL: the first rule whose fragment the URL contains (any case) wins."""
+    url = pl.col(URL).str.to_lowercase()
+    chain = None
+    for rule in rules:
+        when = [normalise_activity_type(t) for t in rule.when]
+        hit = pl.col(ACTIVITY_TYPE).is_in(when) & url.str.contains(rule.contains.lower(), literal=True)
+        chain = pl.when(hit) if chain is None else chain.when(hit)
+        chain = chain.then(pl.lit(normalise_activity_type(rule.activity_type)))
+    if chain is None:
+        return result
+    return result.with_columns(chain.otherwise(pl.col(ACTIVITY_TYPE)).alias(ACTIVITY_TYPE))
+
+
+def normalise_activity_type(name: str) -> str:
+    """An activity type as the importer stores it: lower-case, spaces and dashes as `_`."""
+    return re.sub(r"[\s-]+", "_", name.strip().lower())
 
 
 def mapped_values(raw: pl.Series, value_map: dict[str, str]) -> pl.Series:
@@ -408,7 +472,8 @@ def attribute_entries(frame: pl.DataFrame, unmapped: list[str]) -> pl.Series:
     return listed.to_series()
 
 
-def stage_entries(frame: pl.DataFrame, result: pl.DataFrame, section: FileMapping, by_norm: dict[str, str], *,
+def stage_entries(frame: pl.DataFrame, result: pl.DataFrame, stage_dates: tuple[StageDate, ...],
+                  date_formats: tuple[str, ...], by_norm: dict[str, str], *,
                   settings: Settings, file_name: str) -> pl.DataFrame:
     """Stage events from date columns ("Became a … Date"): one per non-empty date."""
     lead_col = LEAD_ID if LEAD_ID in result.columns else None
@@ -416,10 +481,10 @@ def stage_entries(frame: pl.DataFrame, result: pl.DataFrame, section: FileMappin
         raise MappingError("stage dates need a lead id column in the same file", file=file_name,
                            hint="Map the file's id column to lead_id")
     parts = []
-    for sd in section.stage_dates:
+    for sd in stage_dates:
         raw = frame.get_column(by_norm[sd.column]).cast(pl.String).str.strip_chars()
         raw = raw.set((raw == "").fill_null(False), None)
-        when = parsed_timestamps(raw, section.date_formats)
+        when = parsed_timestamps(raw, date_formats)
         bad = raw.is_not_null() & when.is_null()
         if bad.any():
             raise cell_error(frame, bad, raw, file_name=file_name, column=by_norm[sd.column], kind=Kind.TIMESTAMP)

@@ -19,6 +19,26 @@ A mapping is a small TOML file with one `[[file]]` section per export shape:
     [[file.stage_dates]]                             # date columns that become stage entries
     column = "first_contact_date"
     stage = "mql"
+    optional = true                                  # skip it when the file lacks the column
+
+A few more keys, all optional:
+
+    [[file]]
+    table = "accounts"
+    null_values = ["Select", "N/A"]                  # cell values meaning "empty", in every column
+    [file.columns]
+    account = ["account_id", "name"]                 # one source column feeding several columns
+    [file.where]                                     # keep only rows whose column holds one of these
+    "Field / Event" = ["Lead Status"]                # (compared trimmed, case-insensitively; "" = empty)
+    [file.where_not]                                 # leave out rows whose column holds one of these
+    event = ["$identify", "$set"]
+    [[file.url_rules]]                               # activities: a URL fragment retypes a touch
+    contains = "/pricing"
+    activity_type = "pricing_page_view"
+    when = ["page_view"]                             # (default) only touches already of these types
+
+A value map may map a value to "" (empty). Row filters naming a column the file lacks are skipped
+with a note; they run before anything else, so left-out rows are never checked or imported.
 
 Headers are compared normalised (trimmed, lower-case, words joined by `_`), so "Contact ID",
 "contact id" and "CONTACT_ID" are the same column. Vendor presets are mapping files too.
@@ -52,6 +72,7 @@ class StageDate:
     column: str  # normalised source column holding the date
     stage: str
     ladder: str = LIFECYCLE
+    optional: bool = False  # a missing column is skipped instead of refused
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,10 @@ class FileMapping:
     decimal: str = "."
     sheet: str | None = None
     header_row: int | None = None
+    extra_columns: tuple[tuple[str, str], ...] = ()  # (normalised source, canonical) beyond `columns`
+    null_values: tuple[str, ...] = ()  # lower-cased cell values read as empty
+    where: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised source -> kept values
+    where_not: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised source -> left-out values
 
     def matches(self, headers: set[str]) -> bool:
         """True when every `match` header is present (normalised)."""
@@ -138,7 +163,7 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
     for i, sec in enumerate(sections, start=1):
         where = f"file[{i}]"
         allowed = {"table", "match", "columns", "constants", "values", "stage_dates", "url_rules",
-                   "date_formats", "decimal", "sheet", "header_row"}
+                   "date_formats", "decimal", "sheet", "header_row", "null_values", "where", "where_not"}
         for key in sec:
             if key not in allowed:
                 raise fail(f"{where}.{key}", "is not a known key", key)
@@ -148,10 +173,17 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
         table = TABLES[table_name]
         canonical = set(table.column_names)
         columns = {}
+        extra_columns = []
         for src, dst in dict(sec.get("columns", {})).items():
-            if dst not in canonical:
-                raise fail(f"{where}.columns.{src}", f"maps to {dst!r}, which is not a column of {table_name}", dst)
-            columns[normalise_name(src)] = dst
+            targets = list(dst) if isinstance(dst, list) else [dst]
+            if not targets:
+                raise fail(f"{where}.columns.{src}", "maps to no column")
+            for target in targets:
+                if target not in canonical:
+                    raise fail(f"{where}.columns.{src}", f"maps to {target!r}, which is not a column of {table_name}",
+                               target)
+            columns[normalise_name(src)] = targets[0]
+            extra_columns.extend((normalise_name(src), t) for t in targets[1:])
         constants = {}
         for col, value in dict(sec.get("constants", {})).items():
             if col not in canonical:
@@ -169,7 +201,8 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
                 raise fail(f"{where}.stage_dates[{j}].ladder", f"must be one of {', '.join(LADDERS)}", ladder)
             if not sd.get("column") or not sd.get("stage"):
                 raise fail(f"{where}.stage_dates[{j}]", "needs a column and a stage")
-            stage_dates.append(StageDate(column=normalise_name(sd["column"]), stage=str(sd["stage"]), ladder=ladder))
+            stage_dates.append(StageDate(column=normalise_name(sd["column"]), stage=str(sd["stage"]), ladder=ladder,
+                                         optional=bool(sd.get("optional", False))))
         url_rules = []
         for j, rule in enumerate(sec.get("url_rules", []), start=1):
             if not rule.get("contains") or not rule.get("activity_type"):
@@ -179,6 +212,19 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
         decimal = sec.get("decimal", default_decimal)
         if decimal not in (".", ","):
             raise fail(f"{where}.decimal", "must be '.' or ','", decimal)
+        null_values = sec.get("null_values", [])
+        if not isinstance(null_values, list):
+            raise fail(f"{where}.null_values", "must be a list of values", null_values)
+        row_filters = {}
+        for key in ("where", "where_not"):
+            rules = sec.get(key, {})
+            if not isinstance(rules, dict):
+                raise fail(f"{where}.{key}", "must be a table of column = [values]", rules)
+            parsed_rules = {}
+            for src, kept in rules.items():
+                kept = kept if isinstance(kept, list) else [kept]
+                parsed_rules[normalise_name(src)] = tuple(str(v).strip().lower() for v in kept)
+            row_filters[key] = parsed_rules
         header_row = sec.get("header_row")
         if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
             raise fail(f"{where}.header_row", "must be a spreadsheet row number (1 = first row)", header_row)
@@ -188,6 +234,8 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
             url_rules=tuple(url_rules), date_formats=tuple(sec.get("date_formats", ())) or default_formats,
             decimal=decimal, sheet=sec.get("sheet"),
             header_row=None if header_row is None else header_row - 1,
+            extra_columns=tuple(extra_columns), null_values=tuple(str(v).strip().lower() for v in null_values),
+            where=row_filters["where"], where_not=row_filters["where_not"],
         ))
     return Mapping(name=str(raw.get("name", source)), description=str(raw.get("description", "")),
                    files=tuple(files), source=source, text=text)
