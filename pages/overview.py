@@ -27,7 +27,7 @@ for column, row in zip(columns * 3, kpis.iter_rows(named=True)):
     column.metric(row["kpi"], row["value"], row["change"], delta_color=row["delta_color"],
                   help=row["help"])
 
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
     cumulative = ui.computed(cumulative_conversion, filters=filters)
     st.plotly_chart(charts.funnel_chart(cumulative), key="overview_funnel")

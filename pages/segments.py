@@ -7,6 +7,7 @@ import streamlit as st
 from funnel import charts
 from funnel.analyses import leads_behind, segment_performance
 from funnel.analyses.segments import weak_segment_warning
+from funnel.segments_view import readable_segments
 from pages import ui
 
 ui.routed()
@@ -16,7 +17,7 @@ st.title("Segment performance")
 st.caption("Every rate carries a 95% Wilson interval. A segment is flagged as significant only when it differs from "
            "the rest of the leads beyond chance after Benjamini–Hochberg correction over every rate in the table; "
            f"segments with fewer than {settings.segments.min_sample} leads are marked as small samples.")
-by = ui.segment_picker(filters, key="seg", crossed=True)
+by = ui.segment_picker(filters, key="seg", crossed=True, default="source")
 if not by:
     st.info("Pick a segment (source, industry, size band, ICP, quadrant, owner, a tag or any attribute) to compare "
             "its segments with each other; the row with empty segment columns is everyone.")
@@ -33,10 +34,13 @@ if by:
                         if "reached_customer_rate" in rate_columns else 0, key="seg_rate", bind="query-params")
     st.plotly_chart(charts.segment_rates_chart(table, by=by, rate=rate), key="seg_chart")
 
-percent = {c: st.column_config.NumberColumn(format="percent") for c in table.columns
+full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
+shown = table if full else readable_segments(table, by=by)
+percent = {c: st.column_config.NumberColumn(format="percent") for c in shown.columns
            if c == "share" or c.endswith("_rate") or c.endswith("_lo") or c.endswith("_hi")}
-st.caption("Select a row to list its leads.")
-event = st.dataframe(table, hide_index=True, key="seg_table", on_select="rerun", selection_mode="single-row",
+st.caption("Rates are shown with their 95% interval; 'higher' or 'lower' means beyond chance against the rest of the "
+           "leads. Select a row to list its leads.")
+event = st.dataframe(shown, hide_index=True, key="seg_table", on_select="rerun", selection_mode="single-row",
                      column_config=percent)
 row = ui.selected_row(event, table)
 if row is not None:

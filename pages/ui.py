@@ -40,13 +40,18 @@ LADDER_LABELS = {LIFECYCLE: "Lifecycle (CRM)", FUNNEL: "Funnel (behaviour)"}
 def routed() -> None:
     """Every page runs through app.py's router. Streamlit treats a folder named pages/ as an old-style
     multipage app until the router has run once, so a deep link to a fresh server runs the page
-    alone: switch Streamlit to the router for later runs, and do the router's work for this one."""
+    alone: switch Streamlit to the router, then run again through it (on a session's first run,
+    where no click can be lost), or do the router's work for this run."""
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
+        if not st.session_state.get("_seen"):
+            st.session_state["_seen"] = True
+            st.rerun()
         load_sample_if_empty()
         sidebar_filters()
+    st.session_state["_seen"] = True
 
 
 def ladder_label(ladder: str) -> str:
@@ -312,11 +317,13 @@ def segment_dimensions(filters: Filters) -> list[str]:
     return dimensions(computed(lead_frame, as_of=filters.as_of))
 
 
-def segment_picker(filters: Filters, *, key: str, crossed: bool = True) -> tuple[str, ...]:
+def segment_picker(filters: Filters, *, key: str, crossed: bool = True, default: str | None = None) -> tuple[str, ...]:
     """A choice of one segment dimension (and optionally a second, crossed), kept in the URL."""
     options = segment_dimensions(filters)
     left, right = st.columns(2)
-    first = left.selectbox("Segment by", ["(none)", *options], key=f"{key}_by", bind="query-params")
+    choices = ["(none)", *options]
+    first = left.selectbox("Segment by", choices, index=choices.index(default) if default in choices else 0,
+                           key=f"{key}_by", bind="query-params")
     chosen = () if first in (None, "(none)") else (first,)
     if crossed and chosen:
         second = right.selectbox("Crossed with", ["(none)", *[o for o in options if o != first]],

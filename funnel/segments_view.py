@@ -1,0 +1,36 @@
+"""The segment table as a person reads it: one column per rate with its interval and verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+
+def rate_prefixes(performance: pl.DataFrame) -> list[str]:
+    """The rates of a `segment_performance` table, in order (reached_mql_rate, …, win_rate)."""
+    return [c for c in performance.columns if c.endswith("_rate") and f"{c}_lo" in performance.columns]
+
+
+def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.DataFrame:
+    """One row per segment (everyone first): the segment, leads, share, then per rate a text like
+    "26.5% (24.9–28.1)" and a verdict ("higher", "lower", "small sample" or empty), then the median
+    days to customer and the won amount."""
+    columns = [pl.col(d).cast(pl.String).fill_null("everyone" if i == 0 else "").alias(d)
+               for i, d in enumerate(by)] or [pl.lit("everyone").alias("segment")]
+    columns += [pl.col("leads"), pl.col("share")]
+    for prefix in rate_prefixes(performance):
+        label = prefix.removeprefix("reached_").removesuffix("_rate").replace("win", "win rate")
+        label = label if prefix == "win_rate" else f"→ {label}"
+        text = pl.when(pl.col(prefix).is_null()).then(pl.lit("–")).otherwise(
+            pl.format("{}% ({}–{})", (pl.col(prefix) * 100).round(1), (pl.col(f"{prefix}_lo") * 100).round(1),
+                      (pl.col(f"{prefix}_hi") * 100).round(1)))
+        columns.append(text.alias(label))
+        overall = performance.get_column(prefix)[0] if performance.height else None
+        verdict = (pl.when(pl.col(f"{prefix}_small_sample")).then(pl.lit("small sample"))
+                   .when(pl.col(f"{prefix}_significant") & (pl.col(prefix) > overall)).then(pl.lit("higher"))
+                   .when(pl.col(f"{prefix}_significant") & (pl.col(prefix) < overall)).then(pl.lit("lower"))
+                   .otherwise(pl.lit("")))
+        columns.append(verdict.alias(f"{label} vs rest"))
+    columns += [pl.col("median_days_to_customer"), pl.col("won_amount").round(0)]
+    return performance.select(columns)
