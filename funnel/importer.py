@@ -18,7 +18,7 @@ import polars as pl
 
 from funnel.config import Settings, default_settings
 from funnel.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, frame, quote_ident, scalar
-from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
+from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, shorten
 from funnel.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
 from funnel.presets import recognised_preset
 from funnel.readers import ParsedFile
@@ -115,7 +115,8 @@ def chosen_section(parsed: ParsedFile, *, table: str | None, mapping: Mapping | 
         return section
     chosen = table or recognised_table(parsed.header)
     if chosen is None:
-        shown = ", ".join(parsed.header[:8]) + (" …" if len(parsed.header) > 8 else "")
+        shown = ", ".join(shorten(h, 40) for h in parsed.header[:8])
+        shown += " …" if len(parsed.header) > 8 else ""
         raise MappingError(f"cannot tell which table the file feeds from its columns ({shown})", file=parsed.name,
                            hint="Pass --table and a --mapping, or map the columns on the Data page")
     return identity_section(chosen)
@@ -296,12 +297,16 @@ def parsed_numbers(raw: pl.Series, *, decimal: str) -> pl.Series:
     """Numbers from text: currency symbols, spaces and thousands separators understood; NaN and INF refused."""
     text = raw.str.replace_all(r"[\s\u00a0$€£¥]|(?i:usd|eur|gbp)", "")
     negative = text.str.starts_with("(") & text.str.ends_with(")")
-    text = text.str.strip_chars("()")
+    text = text.str.replace(r"^\((.*)\)$", "${1}")
+    # a thousands separator must group by three ("1,234.5"); "1.234,56" read with decimal "." is refused
+    sep, point = (".", ",") if decimal == "," else (",", ".")
+    grouped = text.str.contains(rf"^[+-]?\d{{1,3}}(\{sep}\d{{3}})+(\{point}\d*)?$")
+    misplaced = text.str.contains(sep, literal=True) & ~grouped
     if decimal == ",":
         text = text.str.replace_all(r"\.", "").str.replace(",", ".", literal=True)
     else:
         text = text.str.replace_all(",", "", literal=True)
-    valid = text.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+    valid = text.str.contains(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$") & ~misplaced
     numbers = text.set(~valid.fill_null(False), None).cast(pl.Float64, strict=False)
     numbers = numbers.set(numbers.is_infinite().fill_null(False), None)
     return pl.select(pl.when(negative).then(-numbers).otherwise(numbers)).to_series().alias(raw.name)

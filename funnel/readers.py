@@ -133,8 +133,17 @@ def decoded_utf8(data: bytes, *, name: str) -> tuple[bytes, str, list[str]]:
         body = body.replace(b"\x00", b"")
         warnings.append(f"Removed {count} NUL byte(s) that no spreadsheet can hold.")
     if b"\r" in body:
-        body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        body = unix_record_ends(body)
     return body, encoding, warnings
+
+
+def unix_record_ends(body: bytes) -> bytes:
+    """'\\r\\n' and lone '\\r' line ends as '\\n'; a line break inside a quoted value is kept as written."""
+    if b'"' not in body:
+        return body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    parts = body.split(b'"')  # even parts lie outside quotes, odd parts inside
+    parts[::2] = [p.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in p else p for p in parts[::2]]
+    return b'"'.join(parts)
 
 
 def strict_utf8(data: bytes, *, name: str) -> None:
@@ -284,6 +293,7 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
                                 hint='Every value that starts with " must end with "; export the file again')
     header = unique_header(dialect.header)
     body_prefix = body[: 1 << 16]
+    record_rows = spreadsheet_rows(body, dialect)
     clean_path = path if unchanged else path.with_name(path.name + ".utf8.csv")
     if not unchanged:
         clean_path.write_bytes(body)
@@ -298,7 +308,10 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
         table = con.sql(
             "SELECT * FROM read_csv($path, delim = $delim, quote = '\"', escape = '\"', header = true, "
             "skip = $skip, columns = $columns, auto_detect = false, strict_mode = true, null_padding = false, "
-            "store_rejects = true, compression = 'none', max_line_size = $max_line, new_line = '\\n')",
+            # parallel = false: the parallel scanner silently drops a record longer than its buffer
+            # (~32 MB) instead of rejecting it (DuckDB 2.0; cf. duckdb/duckdb#8320)
+            "store_rejects = true, compression = 'none', max_line_size = $max_line, new_line = '\\n', "
+            "parallel = false)",
             params={"path": str(clean_path), "delim": dialect.delimiter, "skip": dialect.skip_lines,
                     "columns": columns, "max_line": MAX_LINE_BYTES},
         ).to_arrow_table()
@@ -323,12 +336,40 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
         raise ExportFormatError("the file has a header but no data rows", file=name,
                                 hint="Export it again with at least one record")
     table = table.rename_columns(header)
-    rows = pa.array(range(2, table.num_rows + 2), type=pa.int64())
+    if record_rows is None or len(record_rows) != table.num_rows:
+        record_rows = range(2, table.num_rows + 2)
+    rows = pa.array(record_rows, type=pa.int64())
     table = table.append_column(SOURCE_ROW, rows)
     if len(header) == 1 and dialect.delimiter == ",":
         warnings.append("The file parsed as a single column; if it should have more, check its delimiter.")
     return ParsedFile(name=name, format="csv", table=table, header=header, encoding=encoding,
                       delimiter=dialect.delimiter, warnings=warnings)
+
+
+def spreadsheet_rows(body: bytes, dialect: Dialect) -> list[int] | None:
+    """Each record's row number when blank lines sit between records (DuckDB skips them, a spreadsheet
+    shows them as empty rows); None when there are none, and rows are simply 2, 3, …"""
+    start = 0
+    for _ in range(dialect.skip_lines + dialect.header_lines):
+        start = body.find(b"\n", start) + 1
+        if start == 0:
+            return None
+    end = len(body)
+    while end > start and body[end - 1] == 0x0A:
+        end -= 1
+    if len(dialect.header) < 2 or body.find(b"\n\n", start, end) == -1:
+        return None
+    rows, row = [], 1
+    reader = csv.reader(io.StringIO(body[start:end].decode("utf-8"), newline=""), delimiter=dialect.delimiter,
+                        quotechar='"')
+    try:
+        for record in reader:
+            row += 1
+            if record:
+                rows.append(row)
+    except csv.Error:
+        return None
+    return rows
 
 
 def lines_after(prefix: bytes, count: int) -> list[str]:

@@ -1,0 +1,91 @@
+"""Shared fixtures: the shared folder, a fresh database path, and a small canonical sample.
+
+`shared_dir` is the project's shared folder (the bad-input corpus lives in `data/badinput/`).
+It is found beside the repository, or at $FUNNEL_SHARED; tests that need it skip, naming the path
+they looked at, when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def shared_path() -> Path:
+    """Where the shared folder should be: $FUNNEL_SHARED, else `../shared` beside the repository."""
+    return Path(os.environ.get("FUNNEL_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The shared folder; the test skips when it is absent."""
+    path = shared_path()
+    if not path.is_dir():
+        pytest.skip(f"shared folder not found at {path} (set FUNNEL_SHARED to the shared folder)")
+    return path
+
+
+@pytest.fixture
+def tmp_db(tmp_path: Path) -> Path:
+    """A path for a fresh database file (not created yet)."""
+    return tmp_path / "funnel.duckdb"
+
+
+@pytest.fixture(scope="session")
+def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small generated canonical sample (300 leads): one CSV per table, by table name."""
+    from funnel.sample import write_sample
+
+    return write_sample(tmp_path_factory.mktemp("sample"), leads=300)
+
+
+class ParseOnce:
+    """`funnel.worker.parse_untrusted`, each file read once per session (the worker costs a process start).
+
+    Errors are remembered too and raised again as fresh copies. `prefetch` fills the cache with
+    several workers at once.
+    """
+
+    def __init__(self) -> None:
+        self.results: dict[tuple, object] = {}
+
+    def __call__(self, path: Path, *, name: str | None = None, sheet: str | None = None,
+                 header_row: int | None = None, **limits):
+        from dataclasses import replace
+
+        from funnel.errors import FunnelError
+        from funnel.worker import parse_untrusted
+
+        key = (str(Path(path).resolve()), name or Path(path).name, sheet, header_row)
+        if key not in self.results:
+            try:
+                self.results[key] = parse_untrusted(Path(path), name=name, sheet=sheet, header_row=header_row,
+                                                    **limits)
+            except FunnelError as exc:
+                self.results[key] = exc
+        result = self.results[key]
+        if isinstance(result, FunnelError):
+            raise replace(result)
+        return result
+
+    def prefetch(self, paths: list[Path], *, workers: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from funnel.errors import FunnelError
+
+        def one(path: Path) -> None:
+            try:
+                self(path)
+            except FunnelError:
+                pass
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, os.cpu_count() or 1))) as pool:
+            list(pool.map(one, paths))
+
+
+@pytest.fixture(scope="session")
+def parse_once() -> ParseOnce:
+    """A session-wide memo of parsed exports (see ParseOnce)."""
+    return ParseOnce()
