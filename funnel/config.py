@@ -379,8 +379,8 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
             raise icp.fail("criteria", "must list at least one criterion")
         icps.append(Icp(name=icp.text("name"), criteria=criteria))
         icp.done()
-    if not 1 <= len(icps) <= 4:
-        raise ft.fail("icp", f"must define 1 to 4 ideal customer profiles, not {len(icps)}")
+    if not 2 <= len(icps) <= 4:
+        raise ft.fail("icp", f"must define 2 to 4 ideal customer profiles, not {len(icps)}")
     if len({i.name for i in icps}) != len(icps):
         raise ft.fail("icp", "has two profiles with the same name")
     fit = Fit(icps=tuple(icps), high_threshold=ft.number("high_threshold", 60, low=0, high=100))

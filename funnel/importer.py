@@ -432,9 +432,12 @@ def deduplicated(result: pl.DataFrame, spec: Table, *, file_name: str, source_of
     """The rows with their key checked: repeated keys fail (activities: identical touches count once)."""
     if spec.name == ACTIVITIES.name:
         content = [LEAD_ID, ACTIVITY_TYPE, OCCURRED_AT, URL, CAMPAIGN, CHANNEL, SOURCE_TYPE]
-        derived_id = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in content], separator="|")
-        result = result.with_columns(pl.coalesce(pl.col(ACTIVITY_ID), derived_id.map_batches(digest_strings, return_dtype=pl.String))
-                                     .alias(ACTIVITY_ID))
+        missing_id = result.get_column(ACTIVITY_ID).is_null()
+        if missing_id.any():
+            derived_id = result.filter(missing_id).select(pl.concat_str(
+                [pl.col(c).cast(pl.String).fill_null("") for c in content], separator="|")).to_series()
+            ids = result.get_column(ACTIVITY_ID).scatter(missing_id.arg_true(), digest_strings(derived_id))
+            result = result.with_columns(ids.alias(ACTIVITY_ID))
         before = result.height
         result = result.unique(subset=[ACTIVITY_ID], keep="first", maintain_order=True)
         if result.height < before:
@@ -467,8 +470,8 @@ def digest_strings(values: pl.Series) -> pl.Series:
 def attribute_entries(frame: pl.DataFrame, unmapped: list[str]) -> pl.Series:
     """Unmapped columns kept per row as a list of {key, value} (empty values left out)."""
     if not unmapped:
-        return pl.Series(ATTRIBUTES, [[]] * frame.height,
-                         dtype=pl.List(pl.Struct({"key": pl.String, "value": pl.String})))
+        return pl.Series(ATTRIBUTES, [], dtype=pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
+                         ).extend_constant(None, frame.height)
     entries = [pl.struct(pl.lit(h).alias("key"), pl.col(h).cast(pl.String).str.strip_chars().alias("value"))
                for h in unmapped]
     listed = frame.select(pl.concat_list(entries).list.filter(

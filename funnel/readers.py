@@ -292,6 +292,12 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
         raise ExportFormatError("a quoted value is never closed", file=name, line=line,
                                 hint='Every value that starts with " must end with "; export the file again')
     header = unique_header(dialect.header)
+    # DuckDB's parallel scanner silently drops a record longer than its buffer (~32 MB) instead of
+    # rejecting it (DuckDB 2.0; cf. duckdb/duckdb#8320), so over-long lines are refused here first.
+    too_long = first_long_line(body, limit=MAX_LINE_BYTES)
+    if too_long is not None:
+        raise ExportFormatError("the record is longer than 1 MiB", file=name, line=too_long,
+                                hint="Remove or shorten that value, or export the file again; nothing was imported")
     body_prefix = body[: 1 << 16]
     record_rows = spreadsheet_rows(body, dialect)
     clean_path = path if unchanged else path.with_name(path.name + ".utf8.csv")
@@ -308,10 +314,7 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
         table = con.sql(
             "SELECT * FROM read_csv($path, delim = $delim, quote = '\"', escape = '\"', header = true, "
             "skip = $skip, columns = $columns, auto_detect = false, strict_mode = true, null_padding = false, "
-            # parallel = false: the parallel scanner silently drops a record longer than its buffer
-            # (~32 MB) instead of rejecting it (DuckDB 2.0; cf. duckdb/duckdb#8320)
-            "store_rejects = true, compression = 'none', max_line_size = $max_line, new_line = '\\n', "
-            "parallel = false)",
+            "store_rejects = true, compression = 'none', max_line_size = $max_line, new_line = '\\n')",
             params={"path": str(clean_path), "delim": dialect.delimiter, "skip": dialect.skip_lines,
                     "columns": columns, "max_line": MAX_LINE_BYTES},
         ).to_arrow_table()
@@ -370,6 +373,30 @@ def spreadsheet_rows(body: bytes, dialect: Dialect) -> list[int] | None:
     except csv.Error:
         return None
     return rows
+
+
+def first_long_line(body: bytes, *, limit: int) -> int | None:
+    """The number of the first physical line longer than `limit` bytes, or None (vectorised, in chunks)."""
+    import numpy as np
+
+    if len(body) <= limit:
+        return None
+    step = 1 << 26
+    last_break, lines_before = -1, 0
+    for start in range(0, len(body), step):
+        chunk = np.frombuffer(body, dtype=np.uint8, count=min(step, len(body) - start), offset=start)
+        breaks = np.flatnonzero(chunk == 0x0A) + start
+        ends = np.append(breaks, len(body)) if start + step >= len(body) else breaks
+        if ends.size:
+            gaps = np.diff(ends, prepend=last_break) - 1
+            over = np.flatnonzero(gaps > limit)
+            if over.size:
+                return lines_before + int(over[0]) + 1
+            last_break = int(ends[-1])
+            lines_before += int(breaks.size)
+        elif start + len(chunk) - last_break - 1 > limit:
+            return lines_before + 1
+    return None
 
 
 def lines_after(prefix: bytes, count: int) -> list[str]:
