@@ -1,0 +1,193 @@
+"""Speed and memory of the core analyses at 100k and 1M leads (a plain script: prints a table).
+
+    .venv/bin/python benchmarks/bench_metrics.py [--leads 100000 1000000] [--repeat 5]
+
+For each size, the canonical sample (`funnel.sample.write_sample`, about 10 activities per lead) is
+generated once into benchmarks/.cache and imported with `funnel.importer` into a DuckDB store there.
+Then, in the same run:
+
+* baselines — plain DuckDB scans of the same store (count and newest timestamp of the activities,
+  the stage log read into Arrow, the latest entry per lead);
+* each metric family — cold (a fresh process: open the store, compute once; median of the runs) and
+  warm (in this process after one warm-up; median of the runs), each the public function a page
+  calls, so the history and the lead population are rebuilt every time;
+* the whole `funnel metrics` process (JSON; also with --by source), wall time and peak RSS.
+
+Times are medians in seconds; "× scan" divides by the stage-log scan into Arrow, the least any
+stage analysis must do. Peak RSS comes from resource.getrusage of the process that did the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "benchmarks" / ".cache"
+TABLE_ORDER = ("accounts", "leads", "stage_events", "deals", "activities")
+
+FAMILIES = {
+    "distribution": "stage_distribution(con, f, settings=s)",
+    "conversion": "stage_conversion(con, f, settings=s)",
+    "aging": "stage_aging(con, f, settings=s)",
+    "segments": "segment_performance(con, f, settings=s)",
+    "segments by source": "segment_performance(con, f, settings=s, by='source')",
+    "trend": "distribution_trend(con, f, settings=s)",
+    "all four (report)": "metrics_report(con, f, settings=s)",
+}
+BASELINES = {
+    "activities count+max": "SELECT count(*), max(occurred_at) FROM activities",
+    "stage log → Arrow": "SELECT lead_id, stage, entered_at, reason FROM stage_events",
+    "latest entry per lead": "SELECT lead_id, arg_max(stage, entered_at) FROM stage_events GROUP BY lead_id",
+}
+SETUP = """
+import sys
+sys.path.insert(0, {root!r})
+from datetime import date
+from funnel.analyses import *
+from funnel.analyses.report import metrics_report
+from funnel.config import default_settings
+from funnel.db import connect
+from funnel.filters import Filters
+s = default_settings()
+con = connect({db!r}, read_only=True)
+f = Filters(as_of=date.fromisoformat({as_of!r}))
+"""
+
+
+def store_for(leads: int) -> Path:
+    """The DuckDB store of the `leads`-lead sample: generated and imported once, then reused."""
+    sys.path.insert(0, str(ROOT))
+    from funnel.db import connect
+    from funnel.importer import prepare_import, write_import
+    from funnel.sample import write_sample
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    (CACHE / ".gitignore").write_text("*\n")  # the cache never reaches the repository
+    db = CACHE / f"funnel-{leads}.duckdb"
+    done = CACHE / f"funnel-{leads}.complete"
+    if db.exists() and done.exists():
+        return db
+    print(f"preparing {leads:,} leads (once; cached in {CACHE.relative_to(ROOT)}) …", flush=True)
+    start = time.perf_counter()
+    paths = write_sample(CACHE / f"sample-{leads}", leads=leads, fmt="parquet")
+    for stale in (db, db.with_suffix(".duckdb.wal")):
+        stale.unlink(missing_ok=True)
+    con = connect(db)
+    try:
+        for table in TABLE_ORDER:
+            write_import(con, prepare_import(paths[table], table=table))
+    finally:
+        con.close()
+    done.write_text("ok\n")
+    print(f"  prepared in {time.perf_counter() - start:.0f} s", flush=True)
+    return db
+
+
+def median_of(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def child(code: str) -> tuple[float, float]:
+    """Wall seconds of `code` (after the setup is excluded) and the peak RSS in MB of its process."""
+    wrapper = (code + "\nimport json, resource\n"
+               "print(json.dumps({'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    return wall, json.loads(out.stdout.strip().splitlines()[-1])["rss"]
+
+
+def cold(db: Path, as_of: date, call: str, repeat: int) -> tuple[float, float]:
+    """Median wall of a fresh process computing `call` once (imports and opening the store included)."""
+    setup = SETUP.format(root=str(ROOT), db=str(db), as_of=as_of.isoformat())
+    runs = [child(setup + f"\n{call}\n") for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def whole_process(db: Path, args: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall and peak RSS of the `funnel metrics` command, output discarded."""
+    entry = ("import sys, io, contextlib\nsys.argv = ['funnel'] + {args!r}\n"
+             "from funnel.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n    code = main()\n"
+             "assert code == 0").format(args=["metrics", "--db", str(db), *args])
+    runs = [child(entry) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def bench(leads: int, repeat: int) -> list[tuple[str, float | None, float, float | None]]:
+    """(what, cold seconds, warm seconds, peak RSS MB) rows for one size."""
+    sys.path.insert(0, str(ROOT))
+    from funnel.db import connect, first_row
+    from funnel.history import newest_day
+
+    db = store_for(leads)
+    con = connect(db, read_only=True)
+    as_of = newest_day(con)
+    rows: list[tuple[str, float | None, float, float | None]] = []
+    for name, sql in BASELINES.items():
+        con.sql(sql).to_arrow_table()
+        rows.append((f"scan: {name}", None, median_of(lambda sql=sql: con.sql(sql).to_arrow_table(), repeat), None))
+    counts = first_row(con, "SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM activities), "
+                            "(SELECT count(*) FROM stage_events)")
+    con.close()
+
+    from funnel import analyses
+    from funnel.analyses.report import metrics_report
+    from funnel.config import default_settings
+    from funnel.filters import Filters
+
+    functions = {"metrics_report": metrics_report} | {n: getattr(analyses, n) for n in analyses.__all__}
+    settings, filters = default_settings(), Filters(as_of=as_of)
+    con = connect(db, read_only=True)
+    for name, call in FAMILIES.items():
+        function, _, rest = call.partition("(")
+        by = "source" if "by='source'" in rest else None
+        run = (lambda fn=functions[function], by=by:
+               fn(con, filters, settings=settings, **({"by": by} if by else {})))
+        run()  # warm-up
+        warm = median_of(run, repeat)
+        cold_s, rss = cold(db, as_of, call, repeat)
+        rows.append((name, cold_s, warm, rss))
+    con.close()
+    for label, args in (("funnel metrics (JSON)", []), ("funnel metrics --by source", ["--by", "source"])):
+        wall, rss = whole_process(db, args, repeat)
+        rows.append((f"process: {label}", wall, wall, rss))
+    print(f"\n{leads:,} leads · {counts[1]:,} activities · {counts[2]:,} stage events · as of {as_of} "
+          f"· medians of {repeat}")
+    return rows
+
+
+def report(rows: list[tuple[str, float | None, float, float | None]]) -> None:
+    scan = next(r[2] for r in rows if r[0] == "scan: stage log → Arrow")
+    print(f"{'':34} {'cold s':>8} {'warm s':>8} {'× scan':>8} {'peak RSS MB':>12}")
+    for what, cold_s, warm, rss in rows:
+        cold_text = f"{cold_s:8.3f}" if cold_s is not None else f"{'':8}"
+        rss_text = f"{rss:12.0f}" if rss is not None else f"{'':12}"
+        print(f"{what:34} {cold_text} {warm:8.3f} {warm / scan:8.1f} {rss_text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--leads", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    for leads in args.leads:
+        report(bench(leads, args.repeat))
+    print(f"\nthis process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

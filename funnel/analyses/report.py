@@ -1,0 +1,125 @@
+"""The `funnel metrics` report: the four core analyses as one JSON object or one flat CSV table.
+
+JSON: {"as_of", "ladder", "window_days", "skipped_stages", "period", "by", "notes", "distribution",
+"conversion", "aging", "segments"}. Rows for the whole population carry "segment": null; with a
+`by` dimension, rows for each of its values follow with "segment": value. CSV: the same rows in one
+table with a `section` column (distribution, conversion, aging, segments); segment reach is spread
+over reached_<stage> and reached_<stage>_rate columns.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from funnel.analyses.aging import stage_aging_of
+from funnel.analyses.conversion import deal_losses, stage_conversion_of
+from funnel.analyses.distribution import stage_distribution_of
+from funnel.analyses.inputs import analysis_inputs, conversion_policy
+from funnel.analyses.segments import lead_deals, reported_stages, segment_performance_of
+from funnel.config import Settings
+from funnel.filters import Filters
+
+__all__ = ["SECTIONS", "metrics_report", "report_table"]
+
+SECTIONS = ("distribution", "conversion", "aging", "segments")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: dates as ISO text, NaN as null, enums as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _records(frame: pl.DataFrame, by: str | None, columns: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.iter_rows(named=True):
+        record = {"segment": row[by] if by else None}
+        record.update({c: _clean(row[c]) for c in columns})
+        out.append(record)
+    return out
+
+
+def metrics_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
+                   by: str | None = None, window_days: int | None = None) -> dict[str, Any]:
+    """The four analyses as of filters.as_of as one JSON-ready dict (see the module docstring)."""
+    inputs = analysis_inputs(con, filters, settings=settings, by=by)
+    window, implicit = conversion_policy(inputs, window_days, None)
+    distribution = stage_distribution_of(inputs)
+    conversion = stage_conversion_of(inputs, deal_losses(con, as_of=filters.as_of), window_days=window)
+    aging = stage_aging_of(inputs)
+    segments = segment_performance_of(inputs, lead_deals(con, as_of=filters.as_of))
+    labels = list(settings.aging.bucket_labels())
+    stages = reported_stages(inputs)
+
+    segment_rows = []
+    for row in segments.iter_rows(named=True):
+        segment_rows.append({
+            "segment": row[by] if by else None,
+            "leads": row["leads"],
+            "share": _clean(row["share"]),
+            "small_sample": row["small_sample"],
+            "reached": {s: row[f"reached_{s}"] for s in stages},
+            "reached_rate": {s: _clean(row[f"reached_{s}_rate"]) for s in stages},
+            "reached_interval": {s: [_clean(row[f"reached_{s}_rate_lo"]), _clean(row[f"reached_{s}_rate_hi"])]
+                                 for s in stages},
+            "reached_significant": {s: row[f"reached_{s}_rate_significant"] for s in stages},
+            "closed_deals": row["closed_deals"],
+            "won_deals": row["won_deals"],
+            "win_rate": _clean(row["win_rate"]),
+            "win_rate_interval": [_clean(row["win_rate_lo"]), _clean(row["win_rate_hi"])],
+            "median_days_to_customer": _clean(row["median_days_to_customer"]),
+            "won_amount": _clean(row["won_amount"]),
+        })
+    aging_rows = _records(aging, by, ["stage", "leads", "median_days", "p80_days", "p90_days", "sla_days",
+                                      "over_sla"])
+    for record, row in zip(aging_rows, aging.iter_rows(named=True), strict=True):
+        record["buckets"] = {label: row[label] for label in labels}
+    return {
+        "as_of": filters.as_of.isoformat(),
+        "ladder": filters.ladder,
+        "window_days": window,
+        "skipped_stages": "implicit" if implicit else "strict",
+        "period": {"from": _clean(filters.period_start), "to": filters.cohort_end.isoformat()},
+        "by": by,
+        "notes": list(inputs.notes),
+        "distribution": _records(distribution, by, ["stage", "leads", "share"]),
+        "conversion": _records(conversion, by, ["from_stage", "to_stage", "entered", "advanced", "lost", "expired",
+                                                "open", "rate", "rate_lo", "rate_hi", "excluded", "implied"]),
+        "aging": aging_rows,
+        "segments": segment_rows,
+    }
+
+
+def report_table(report: dict[str, Any]) -> pl.DataFrame:
+    """The report as one flat table with a `section` column (for CSV)."""
+    rows: list[dict[str, Any]] = []
+    for section in SECTIONS:
+        for record in report[section]:
+            flat: dict[str, Any] = {"section": section}
+            for key, value in record.items():
+                if isinstance(value, dict):
+                    for stage, inner in value.items():
+                        if key == "buckets":
+                            flat[f"days_{stage}"] = inner
+                        elif key == "reached":
+                            flat[f"reached_{stage}"] = inner
+                        elif key == "reached_rate":
+                            flat[f"reached_{stage}_rate"] = inner
+                elif isinstance(value, list):
+                    continue
+                else:
+                    flat[key] = value
+            rows.append(flat)
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    data = {c: [row.get(c) for row in rows] for c in columns}
+    return pl.DataFrame(data, strict=False)

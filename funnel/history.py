@@ -1,0 +1,365 @@
+"""Stage histories and the lead frame: the two row-level inputs of every funnel analysis.
+
+`stage_history` gives one row per stage entry on a ladder as of a day D; `lead_frame` gives one row
+per lead with the dimensions it can be segmented by. Both read the store through the SQL files in
+`funnel/sql/` (loaded by `sql_text`, the one place those files are read), and neither looks at the
+clock: everything is as of the D passed in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from funnel import schema as sc
+from funnel.config import Settings
+from funnel.db import frame, quote_ident
+from funnel.errors import FunnelError
+
+__all__ = [
+    "BASIS_CURRENT_STAGE",
+    "BASIS_STAGE_EVENT",
+    "HISTORY_COLUMNS",
+    "UNKNOWN",
+    "conformed_history",
+    "history_note",
+    "lead_facts",
+    "lead_frame",
+    "lifecycle_history",
+    "newest_day",
+    "segment_dimensions",
+    "segment_values",
+    "sql_text",
+    "stage_history",
+    "stage_names",
+    "stage_timeline",
+    "until",
+]
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+# The columns of a stage history, in order (a funnel history may add evidence columns after them).
+HISTORY_COLUMNS: dict[str, pl.DataType] = {
+    sc.LEAD_ID: pl.String(),
+    sc.STAGE: pl.String(),
+    "stage_rank": pl.Int32(),
+    sc.ENTERED_AT: pl.Datetime("us"),
+    sc.REASON: pl.String(),
+    "is_side": pl.Boolean(),
+    "basis": pl.String(),
+}
+BASIS_STAGE_EVENT = "stage_event"  # a dated entry from the stage log (or the funnel stage engine)
+BASIS_CURRENT_STAGE = "current_stage"  # placed from leads.lifecycle_stage alone: no move is known
+
+UNKNOWN = "(unknown)"  # the segment value of a lead whose dimension is empty
+ATTRIBUTE_PREFIX = "attr:"
+SCORE_COLUMNS = ("icp", "quadrant", "tags")
+# Lead-frame columns that identify a lead or hold raw values, not segments.
+NOT_SEGMENTS = {sc.LEAD_ID, sc.ACCOUNT_ID, sc.COMPANY, sc.CREATED_AT, sc.EMPLOYEES, sc.TITLE}
+MAX_SEGMENT_VALUES = 200
+# Lead-frame columns read from leads alone (the others fall back to, or come from, the account).
+LEAD_ONLY = {sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS, sc.TITLE, sc.ACCOUNT_ID, sc.CREATED_AT}
+
+_TOKEN = re.compile(r"\{([a-z_]+)\}")
+
+
+@cache
+def _sql_file(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def sql_text(name: str, **relations: str) -> str:
+    """The query in funnel/sql/<name>.sql with each {relation} token replaced by a quoted name."""
+    text = _sql_file(name)
+
+    def relation(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token not in relations:
+            raise KeyError(f"{name}.sql needs the relation {{{token}}}")
+        return quote_ident(relations[token])
+
+    return _TOKEN.sub(relation, text)
+
+
+def until(as_of: date) -> datetime:
+    """The first moment after day D: everything before it happened "at D" (the end of day D)."""
+    return datetime.combine(as_of + timedelta(days=1), time())
+
+
+def stage_names(settings: Settings, ladder: str) -> tuple[str, ...]:
+    """Every stage of a ladder by rank: the main stages in order, then the side states."""
+    return settings.ladders.stages(ladder) + settings.ladders.side(ladder)
+
+
+def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Settings, as_of: date,
+                  facts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per stage entry at or before the end of day `as_of`, ordered by lead and time:
+    lead_id, stage, stage_rank, entered_at, reason, is_side, basis (see `history_note`)."""
+    names = stage_names(settings, ladder)
+    if ladder == sc.LIFECYCLE:
+        events = frame(con, sql_text("ladder_events"),
+                       {"ladder": sc.LIFECYCLE, "stages": list(names), "until": until(as_of)})
+        facts = lead_facts(con) if facts is None else facts
+        return lifecycle_history(events, facts, settings=settings, as_of=as_of)
+    if ladder == sc.FUNNEL:
+        try:
+            stages = importlib.import_module("funnel.stages")
+        except ModuleNotFoundError as exc:
+            if exc.name != "funnel.stages":
+                raise
+            raise FunnelError("the funnel ladder needs the stage engine (funnel.stages), which is not "
+                              "available yet", hint="Use the lifecycle ladder for now") from None
+        history = stages.funnel_history(con, settings=settings, as_of=as_of)
+        if "basis" not in history.columns:
+            history = history.with_columns(pl.lit(BASIS_STAGE_EVENT).alias("basis"))
+        history = history.filter(pl.col(sc.ENTERED_AT).is_null() | (pl.col(sc.ENTERED_AT) < until(as_of)))
+        return conformed_history(history, settings=settings, ladder=ladder)
+    raise ValueError(f"unknown ladder {ladder!r}; expected one of {', '.join(sc.LADDERS)}")
+
+
+def lead_facts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per lead, ordered by lead_id: lead_id, created_at, lifecycle_stage."""
+    return frame(con, sql_text("lead_facts")).sort(sc.LEAD_ID)
+
+
+def lifecycle_history(events: pl.DataFrame, facts: pl.DataFrame, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """The lifecycle history from the ladder's stage events (ladder_events.sql) and the lead facts:
+    logged entries in view, plus one entry at created_at (or undated) for the current
+    lifecycle_stage of each lead the log never mentions."""
+    names = stage_names(settings, sc.LIFECYCLE)
+    logged = conformed_history(
+        events.filter(pl.col("in_view")).select(sc.LEAD_ID, "stage_rank", sc.ENTERED_AT, sc.REASON,
+                                                pl.lit(BASIS_STAGE_EVENT).alias("basis")),
+        settings=settings, ladder=sc.LIFECYCLE, ranked=True)
+    logged_ids = logged.filter((pl.col(sc.LEAD_ID) != pl.col(sc.LEAD_ID).shift(1)).fill_null(True)).get_column(sc.LEAD_ID)
+    hidden = events.filter(~pl.col("in_view"))
+    if hidden.is_empty() and logged_ids.len() == facts.height and logged_ids.equals(facts.get_column(sc.LEAD_ID)):
+        return logged  # the log mentions every lead: nobody is placed from the current stage alone
+    mentioned = pl.concat([logged_ids.to_frame(), hidden.select(sc.LEAD_ID)])
+    placed = (
+        facts.join(mentioned, on=sc.LEAD_ID, how="anti")
+        .filter(pl.col(sc.LIFECYCLE_STAGE).is_in(names)
+                & (pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < until(as_of))))
+        .select(sc.LEAD_ID,
+                pl.col(sc.LIFECYCLE_STAGE).replace_strict(list(names), list(range(len(names))),
+                                                          return_dtype=pl.Int32).alias("stage_rank"),
+                pl.col(sc.CREATED_AT).alias(sc.ENTERED_AT), pl.lit(None, dtype=pl.String).alias(sc.REASON),
+                pl.lit(BASIS_CURRENT_STAGE).alias("basis"))
+    )
+    if placed.is_empty():
+        return logged
+    return conformed_history(pl.concat([logged.select(placed.columns), placed], how="vertical_relaxed"),
+                             settings=settings, ladder=sc.LIFECYCLE, ranked=True)
+
+
+def conformed_history(history: pl.DataFrame, *, settings: Settings, ladder: str, ranked: bool = False) -> pl.DataFrame:
+    """The contract columns first, typed, ranks and side flags from the settings, rows ordered by
+    lead, time (undated first) and place on the ladder (or the funnel engine's entry_order); a repeated entry into the stage the lead is
+    already in is dropped (it is not a new entry). `ranked`: stage_rank is given and stage is not."""
+    names = stage_names(settings, ladder)
+    main = len(settings.ladders.stages(ladder))
+    needed = (sc.LEAD_ID, "stage_rank" if ranked else sc.STAGE, sc.ENTERED_AT)
+    missing = [c for c in needed if c not in history.columns]
+    if missing:
+        raise FunnelError(f"the {ladder} stage history lacks the column(s) {', '.join(missing)}")
+    for column, default in ((sc.REASON, pl.lit(None, dtype=pl.String)), ("basis", pl.lit(BASIS_STAGE_EVENT))):
+        if column not in history.columns:
+            history = history.with_columns(default.alias(column))
+    if ranked:
+        history = history.with_columns(pl.col("stage_rank").replace_strict(
+            list(range(len(names))), list(names), default=None, return_dtype=pl.String).alias(sc.STAGE))
+    else:
+        history = history.with_columns(pl.col(sc.STAGE).cast(pl.String).replace_strict(
+            list(names), list(range(len(names))), default=None, return_dtype=pl.Int32).alias("stage_rank"))
+    conformed = (
+        history.filter(pl.col("stage_rank").is_not_null() & pl.col(sc.LEAD_ID).is_not_null())
+        .with_columns((pl.col("stage_rank") >= main).alias("is_side"))
+    )
+    if "entry_order" in conformed.columns:  # the funnel engine's own order of entries at one timestamp
+        conformed = conformed.sort([sc.LEAD_ID, sc.ENTERED_AT, "entry_order"], nulls_last=[False, False, True])
+    else:
+        conformed = conformed.sort([sc.LEAD_ID, sc.ENTERED_AT, "stage_rank", sc.REASON],
+                                   nulls_last=[False, False, False, True])
+    repeated = ((pl.col(sc.LEAD_ID) == pl.col(sc.LEAD_ID).shift(1))
+                & (pl.col("stage_rank") == pl.col("stage_rank").shift(1)))
+    conformed = conformed.filter(~repeated.fill_null(False))
+    extra = [c for c in conformed.columns if c not in HISTORY_COLUMNS]
+    return conformed.select([pl.col(c).cast(t) for c, t in HISTORY_COLUMNS.items()] + extra)
+
+
+def stage_timeline(history: pl.DataFrame) -> pl.DataFrame:
+    """The history (ordered as `stage_history` returns it) with each entry's neighbours: prev_rank,
+    prev_side, next_rank, next_side, next_at, next_reason (null at the lead's first/last entry),
+    is_first and is_last."""
+    same_prev = (pl.col(sc.LEAD_ID).shift(1) == pl.col(sc.LEAD_ID)).fill_null(False)
+    same_next = (pl.col(sc.LEAD_ID).shift(-1) == pl.col(sc.LEAD_ID)).fill_null(False)
+    return history.with_columns(
+        pl.when(same_prev).then(pl.col("stage_rank").shift(1)).alias("prev_rank"),
+        pl.when(same_prev).then(pl.col("is_side").shift(1)).alias("prev_side"),
+        pl.when(same_next).then(pl.col("stage_rank").shift(-1)).alias("next_rank"),
+        pl.when(same_next).then(pl.col("is_side").shift(-1)).alias("next_side"),
+        pl.when(same_next).then(pl.col(sc.ENTERED_AT).shift(-1)).alias("next_at"),
+        pl.when(same_next).then(pl.col(sc.REASON).shift(-1)).alias("next_reason"),
+        (~same_prev).alias("is_first"),
+        (~same_next).alias("is_last"),
+    )
+
+
+def history_note(history: pl.DataFrame) -> str:
+    """What a stage history was built from, in words a page can show next to the numbers."""
+    if history.is_empty():
+        return "No stage history at this date: no lead has a stage yet."
+    per_lead = history.group_by(sc.LEAD_ID).agg(
+        (pl.col("basis") == BASIS_CURRENT_STAGE).any().alias("placed"),
+        pl.col(sc.ENTERED_AT).is_null().all().alias("undated"),
+    )
+    placed = int(per_lead.get_column("placed").sum())
+    undated = int((per_lead.get_column("placed") & per_lead.get_column("undated")).sum())
+    logged = per_lead.height - placed
+    parts = [f"history from stage events: {logged:,} leads"] if logged else []
+    if placed:
+        text = f"current stage only: {placed:,} leads (placed at their created date"
+        text += f"; {undated:,} without any date)" if undated else ")"
+        parts.append(text)
+        parts.append("conversion and time-to-convert use dated stage events only; "
+                     "leads without a date count in the distribution but not in aging")
+    return "; ".join(parts) + "."
+
+
+# ------------------------------------------------------------------------------------ lead frame
+
+
+def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,
+               dimensions: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per lead: lead_id, source, owner, lifecycle_stage, lead_status, country, industry,
+    employees, size_band, seniority, title, account_id, company, created_at, one `attr:<key>` text
+    column per key of leads.attributes, and icp, quadrant, tags when funnel.scoring exists and
+    `as_of` is given. `dimensions` limits the columns (besides lead_id) to those named, and the
+    work to what they need."""
+    wanted = None if dimensions is None else list(dict.fromkeys(dimensions))
+    bands = settings.segments
+    base = [sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS, sc.COUNTRY, sc.INDUSTRY, sc.EMPLOYEES,
+            "size_band", sc.TITLE, sc.ACCOUNT_ID, sc.COMPANY, sc.CREATED_AT]
+    needed = base if wanted is None else [c for c in base if c in wanted or (c == sc.TITLE and "seniority" in wanted)]
+    columns = ", ".join(quote_ident(c) for c in [sc.LEAD_ID, *needed])
+    if set(needed) <= LEAD_ONLY:  # nothing from the account: skip the join
+        leads = frame(con, f"SELECT {columns} FROM {quote_ident(sc.LEADS.name)} "
+                           f"WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL")
+    else:
+        leads = frame(con, f"SELECT {columns} FROM ({sql_text('lead_dimensions')})",
+                      {"bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})
+    if wanted is None or "seniority" in wanted:
+        leads = leads.with_columns(seniority_by_title(leads.get_column(sc.TITLE), settings).alias("seniority"))
+    if wanted is None or any(w.startswith(ATTRIBUTE_PREFIX) for w in wanted):
+        attributes = attribute_columns(con)
+        if attributes is not None:
+            keep = [c for c in attributes.columns if wanted is None or c in wanted or c == sc.LEAD_ID]
+            leads = leads.join(attributes.select(keep), on=sc.LEAD_ID, how="left", maintain_order="left")
+    if as_of is not None and (wanted is None or any(w in SCORE_COLUMNS for w in wanted)):
+        scores = lead_scores(con, settings=settings, as_of=as_of)
+        if scores is not None:
+            leads = leads.join(scores, on=sc.LEAD_ID, how="left", maintain_order="left")
+    order = [sc.LEAD_ID, *base[:7], "size_band", "seniority", *base[8:]]
+    first = [c for c in order if c in leads.columns]
+    leads = leads.select(first + [c for c in leads.columns if c not in first])
+    if wanted is not None:
+        leads = leads.select(sc.LEAD_ID, *[c for c in wanted if c in leads.columns])
+    return leads
+
+
+def seniority_of(title: pl.Expr, settings: Settings) -> pl.Expr:
+    """The seniority level of a job title: the first level (config order) with a keyword that
+    appears in the title as whole words, case-insensitively; null when none does."""
+    result = pl.lit(None, dtype=pl.String)
+    for level, keywords in reversed(list(settings.segments.seniority.items())):
+        words = [r"\s+".join(re.escape(part) for part in k.lower().split()) for k in keywords if k.strip()]
+        if not words:
+            continue
+        pattern = r"(?i)\b(?:" + "|".join(words) + r")\b"
+        result = pl.when(title.str.contains(pattern)).then(pl.lit(level)).otherwise(result)
+    return result
+
+
+def seniority_by_title(titles: pl.Series, settings: Settings) -> pl.Series:
+    """`seniority_of` for a column of titles, matched once per distinct title."""
+    distinct = titles.drop_nulls().unique().to_frame(sc.TITLE)
+    levels = distinct.select(seniority_of(pl.col(sc.TITLE), settings).alias("seniority")).get_column("seniority")
+    return titles.replace_strict(distinct.get_column(sc.TITLE), levels, default=None, return_dtype=pl.String)
+
+
+def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """lead_id and one text column `attr:<key>` per key found in leads.attributes (None: no keys)."""
+    keys = frame(con, f"SELECT DISTINCT unnest(map_keys({quote_ident(sc.ATTRIBUTES)})) AS k "
+                      f"FROM {quote_ident(sc.LEADS.name)} ORDER BY k")
+    names = [k for k in keys.get_column("k").to_list() if k is not None]
+    if not names:
+        return None
+    # Identifiers go through quote_ident; the keys themselves are bound values.
+    params = {f"k{i}": k for i, k in enumerate(names)}
+    columns = ", ".join(f"map_extract_value({quote_ident(sc.ATTRIBUTES)}, ${p}) AS "
+                        f"{quote_ident(ATTRIBUTE_PREFIX + k)}" for p, k in params.items())
+    return frame(con, f"SELECT {quote_ident(sc.LEAD_ID)}, {columns} FROM {quote_ident(sc.LEADS.name)} "
+                      f"WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL "
+                      f"QUALIFY row_number() OVER (PARTITION BY {quote_ident(sc.LEAD_ID)}) = 1", params)
+
+
+def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
+    """lead_id, icp, quadrant and tags (as text) from funnel.scoring when it exists, else None."""
+    try:
+        scoring = importlib.import_module("funnel.scoring")
+    except ModuleNotFoundError as exc:
+        if exc.name != "funnel.scoring":
+            raise
+        return None
+    scores = scoring.lead_scores(con, settings=settings, as_of=as_of)
+    wanted = [c for c in SCORE_COLUMNS if c in scores.columns]
+    scores = scores.select(sc.LEAD_ID, *wanted)
+    if "tags" in wanted and isinstance(scores.schema["tags"], pl.List):
+        scores = scores.with_columns(pl.col("tags").list.sort().list.join(", ").alias("tags"))
+    return scores.with_columns([pl.col(c).cast(pl.String) for c in wanted])
+
+
+def segment_dimensions(leads: pl.DataFrame) -> list[str]:
+    """The lead-frame columns worth segmenting by: text columns with at least one value and at most
+    200 distinct ones (ids, names and raw numbers left out), in the frame's order."""
+    usable = []
+    for name, dtype in leads.schema.items():
+        if name in NOT_SEGMENTS or dtype not in (pl.String(), pl.Categorical()) and not isinstance(dtype, pl.Enum):
+            continue
+        column = leads.get_column(name)
+        distinct = column.drop_nulls().n_unique()
+        if 1 <= distinct <= MAX_SEGMENT_VALUES:
+            usable.append(name)
+    return usable
+
+
+def segment_values(leads: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
+    """lead_id and the given dimensions as text, empty values shown as "(unknown)"."""
+    missing = [d for d in dimensions if d not in leads.columns or d == sc.LEAD_ID]
+    if missing:
+        usable = ", ".join(segment_dimensions(leads)) or "none"
+        raise FunnelError(f"cannot segment by {', '.join(missing)}: no such lead column",
+                          column=missing[0], hint=f"Segment by one of: {usable}")
+    return leads.select(
+        sc.LEAD_ID,
+        *[pl.col(d).cast(pl.String).fill_null(UNKNOWN).alias(d) for d in dict.fromkeys(dimensions)],
+    )
+
+
+def newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The day of the newest timestamp in the store (the default as-of date), None when empty."""
+    from funnel.inventory import newest_timestamp
+
+    newest = newest_timestamp(con)
+    if newest is None:
+        return None
+    return newest.date() if isinstance(newest, datetime) else newest
+
+
