@@ -54,11 +54,11 @@ from typing import Any
 from funnel.errors import MappingError
 from funnel.schema import LADDERS, LIFECYCLE, TABLES, normalise_name
 
-DEFAULT_DATE_FORMATS: tuple[str, ...] = (
-    "%Y-%m-%d %H:%M:%S%.f",
+DEFAULT_DATE_FORMATS: tuple[str, ...] = (  # the most common first: each format is tried on the whole column
     "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d",
