@@ -106,7 +106,7 @@ def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Sett
     if ladder == sc.LIFECYCLE:
         events = frame(con, sql_text("ladder_events"),
                        {"ladder": sc.LIFECYCLE, "stages": list(names), "until": until(as_of)})
-        facts = lead_facts(con) if facts is None else facts
+        facts = lead_facts(con, settings=settings) if facts is None else facts
         return lifecycle_history(events, facts, settings=settings, as_of=as_of)
     if ladder == sc.FUNNEL:
         try:
@@ -124,16 +124,16 @@ def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Sett
     raise ValueError(f"unknown ladder {ladder!r}; expected one of {', '.join(sc.LADDERS)}")
 
 
-def lead_facts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """One row per lead, ordered by lead_id: lead_id, created_at, lifecycle_stage."""
-    return frame(con, sql_text("lead_facts")).sort(sc.LEAD_ID)
+def lead_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.DataFrame:
+    """One row per lead, ordered by lead_id: lead_id, created_at, lifecycle_rank (the rank of its
+    current lifecycle stage on the settings' lifecycle ladder; null when off the ladder)."""
+    return frame(con, sql_text("lead_facts"), {"stages": list(stage_names(settings, sc.LIFECYCLE))}).sort(sc.LEAD_ID)
 
 
 def lifecycle_history(events: pl.DataFrame, facts: pl.DataFrame, *, settings: Settings, as_of: date) -> pl.DataFrame:
     """The lifecycle history from the ladder's stage events (ladder_events.sql) and the lead facts:
     logged entries in view, plus one entry at created_at (or undated) for the current
     lifecycle_stage of each lead the log never mentions."""
-    names = stage_names(settings, sc.LIFECYCLE)
     logged = conformed_history(
         events.filter(pl.col("in_view")).select(sc.LEAD_ID, "stage_rank", sc.ENTERED_AT, sc.REASON,
                                                 pl.lit(BASIS_STAGE_EVENT).alias("basis")),
@@ -145,11 +145,9 @@ def lifecycle_history(events: pl.DataFrame, facts: pl.DataFrame, *, settings: Se
     mentioned = pl.concat([logged_ids.to_frame(), hidden.select(sc.LEAD_ID)])
     placed = (
         facts.join(mentioned, on=sc.LEAD_ID, how="anti")
-        .filter(pl.col(sc.LIFECYCLE_STAGE).is_in(names)
+        .filter(pl.col("lifecycle_rank").is_not_null()
                 & (pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < until(as_of))))
-        .select(sc.LEAD_ID,
-                pl.col(sc.LIFECYCLE_STAGE).replace_strict(list(names), list(range(len(names))),
-                                                          return_dtype=pl.Int32).alias("stage_rank"),
+        .select(sc.LEAD_ID, pl.col("lifecycle_rank").cast(pl.Int32).alias("stage_rank"),
                 pl.col(sc.CREATED_AT).alias(sc.ENTERED_AT), pl.lit(None, dtype=pl.String).alias(sc.REASON),
                 pl.lit(BASIS_CURRENT_STAGE).alias("basis"))
     )

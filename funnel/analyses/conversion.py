@@ -118,8 +118,7 @@ def conversion_entries_of(inputs: AnalysisInputs, losses: pl.DataFrame, *, windo
         .with_columns(pl.coalesce("lost_at", "next_at").alias("_event_at"))
         .with_columns((pl.col("_event_at").is_not_null() & (event_days <= window)).alias("_in"))
         .with_columns(
-            code.replace_strict(list(range(len(ALL_OUTCOMES))), list(ALL_OUTCOMES),
-                                return_dtype=OUTCOME_TYPE).alias("outcome"),
+            pl.lit(pl.Series(list(ALL_OUTCOMES), dtype=OUTCOME_TYPE)).gather(code).alias("outcome"),
             pl.when(pl.col("_in")).then(pl.col("_event_at")).alias("decided_at"),
             pl.when(pl.col("_in")).then(event_days).alias("days_to_decision"),
             pl.when(pl.col("_in") & ~by_deal).then(pl.col("next_rank")).alias("next_rank"),
@@ -141,12 +140,13 @@ def _with_deal_losses(inputs: AnalysisInputs, cohort: pl.DataFrame, losses: pl.D
     at_opportunity = cohort.filter(pl.col("stage_rank") == opportunity)
     if at_opportunity.is_empty():
         return empty
-    indexed = (losses.join(inputs.population.select(sc.LEAD_ID, "lead_index").filter(pl.col("lead_index").is_not_null()),
-                           on=sc.LEAD_ID, how="inner")
-               .select("lead_index", "lost_at", "lost_reason", pl.col("lost_at").alias("_at")).sort("_at"))
+    ids = inputs.lead_ids
     matched = (
-        at_opportunity.select("lead_index", sc.ENTERED_AT, "next_at").sort(sc.ENTERED_AT)
-        .join_asof(indexed, left_on=sc.ENTERED_AT, right_on="_at", by="lead_index", strategy="forward",
+        at_opportunity.select("lead_index", sc.ENTERED_AT, "next_at")
+        .with_columns(pl.lit(ids).gather(pl.col("lead_index")).alias(sc.LEAD_ID))
+        .sort(sc.ENTERED_AT)
+        .join_asof(losses.select(sc.LEAD_ID, "lost_at", "lost_reason", pl.col("lost_at").alias("_at")).sort("_at"),
+                   left_on=sc.ENTERED_AT, right_on="_at", by=sc.LEAD_ID, strategy="forward",
                    allow_exact_matches=False, check_sortedness=False)
         .filter(pl.col("lost_at").is_not_null()
                 & (pl.col("next_at").is_null() | (pl.col("lost_at") < pl.col("next_at"))))
@@ -163,11 +163,12 @@ def _with_deal_losses(inputs: AnalysisInputs, cohort: pl.DataFrame, losses: pl.D
 def _step_rows(inputs: AnalysisInputs, entries: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
     """Outcome counts per (segment, [extra], step), zero rows filled in, the total added, rates."""
     counts_by = [SEG, *extra, "stage_rank"]
-    counted = entries.group_by(counts_by).agg(
-        (pl.col("outcome") != "excluded").sum().alias("entered"),
-        *[(pl.col("outcome") == o).sum().alias(o) for o in OUTCOMES],
-        (pl.col("outcome") == "excluded").sum().alias("excluded"),
-        pl.col("implied").sum().alias("implied"),
+    per_outcome = (entries.group_by(*counts_by, "outcome")
+                   .agg(pl.len().cast(pl.Int64).alias("_n"), pl.col("implied").sum().cast(pl.Int64).alias("_implied")))
+    counted = per_outcome.group_by(counts_by).agg(
+        pl.col("_n").filter(pl.col("outcome") != "excluded").sum().alias("entered"),
+        *[pl.col("_n").filter(pl.col("outcome") == o).sum().alias(o) for o in ALL_OUTCOMES],
+        pl.col("_implied").sum().alias("implied"),
     )
     metrics = ["entered", *OUTCOMES, "excluded", "implied"]
     total = counted.group_by(*extra, "stage_rank").agg([pl.col(m).sum() for m in metrics]).with_columns(

@@ -51,6 +51,7 @@ class AnalysisInputs:
     population: pl.DataFrame  # one row per lead that exists at D (after filters): see population_of
     segments: pl.DataFrame  # seg_key and the `by` columns: one row per segment value (combination)
     notes: tuple[str, ...]
+    lead_ids: pl.Series  # the lead_id of every lead with history (before filters), at position lead_index
 
     @property
     def as_of(self) -> date:
@@ -76,9 +77,8 @@ class AnalysisInputs:
 
     def stage_column(self, rank: str, name: str) -> pl.Expr:
         """A rank column as the stage's name (Enum in ladder order; null stays null)."""
-        names = self.stage_names
-        return (pl.col(rank).replace_strict(list(range(len(names))), list(names), default=None,
-                                            return_dtype=pl.String).cast(self.stage_dtype).alias(name))
+        stages = pl.Series(list(self.stage_names), dtype=self.stage_dtype)
+        return pl.lit(stages).gather(pl.col(rank)).alias(name)
 
     def rank_of(self, stage: str, *, main_only: bool = False) -> int:
         """The rank of a stage by name; FunnelError naming the stages when it is not on the ladder."""
@@ -133,13 +133,14 @@ def analysis_inputs(con: duckdb.DuckDBPyConnection, filters: Filters, *, setting
     """The inputs of every metric for `filters` (as-of date, ladder, segment filter), segmented by
     `by` (lead-frame columns). `history` and `leads` may be passed when already computed."""
     dims = dimensions_of(by)
-    facts = lead_facts(con)
+    facts = lead_facts(con, settings=settings)
     if history is None:
         history = stage_history(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of, facts=facts)
     timeline = stage_timeline(history).with_columns(
         (pl.col("is_first").cum_sum() - 1).cast(pl.Int64).alias("lead_index"))
     main = settings.ladders.stages(filters.ladder)
-    population = population_of(facts, lead_summary(timeline, customer_rank=len(main) - 1), as_of=filters.as_of)
+    summary = lead_summary(timeline, customer_rank=len(main) - 1)
+    population = population_of(facts, summary, as_of=filters.as_of)
     notes = [history_note(history)]
 
     wanted = list(dims) + [d for d, _ in filters.segments if d not in dims]
@@ -174,7 +175,8 @@ def analysis_inputs(con: duckdb.DuckDBPyConnection, filters: Filters, *, setting
         notes.append(f"{undated:,} leads have no date at all: they are counted at every date and left "
                      "out of trends, aging and durations.")
     return AnalysisInputs(filters=filters, settings=settings, by=dims, history=history, timeline=timeline,
-                          population=population, segments=segments, notes=tuple(notes))
+                          population=population, segments=segments, notes=tuple(notes),
+                          lead_ids=summary.get_column(sc.LEAD_ID))
 
 
 def lead_summary(timeline: pl.DataFrame, *, customer_rank: int) -> pl.DataFrame:
