@@ -34,7 +34,7 @@ PAGES = {
 ui.load_sample_if_empty()
 navigation = st.navigation({
     section: [st.Page(HERE / path, title=title, icon=icon) for path, title, icon in entries
-              if (HERE / path).is_file()]
+              ]
     for section, entries in PAGES.items()
 })
 ui.sidebar_filters()

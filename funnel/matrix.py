@@ -1,0 +1,107 @@
+"""The fit × intent matrix: cells with counts, their later conversion with intervals, their action, and
+the work queues a team exports from them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+from funnel.config import QUADRANTS, Settings
+from funnel.scoring import lead_scores, quadrant_of
+from funnel.stages import funnel_history
+from funnel.stats import small_sample, wilson_interval
+
+QUADRANT_LABELS = {
+    "high_fit_high_intent": "High fit · high intent",
+    "high_fit_low_intent": "High fit · low intent",
+    "low_fit_high_intent": "Low fit · high intent",
+    "low_fit_low_intent": "Low fit · low intent",
+}
+QUEUES = {
+    "SDR queue": "high_fit_high_intent",
+    "Nurture list": "high_fit_low_intent",
+    "Qualify-carefully list": "low_fit_high_intent",
+    "Newsletter only": "low_fit_low_intent",
+}
+REACTIVATION_QUEUE = "Reactivation list"
+
+
+def with_thresholds(settings: Settings, *, fit: float, intent: float) -> Settings:
+    """The settings with other matrix thresholds (the page's sliders), everything else unchanged."""
+    return replace(settings, fit=replace(settings.fit, high_threshold=fit),
+                   intent=replace(settings.intent, high_threshold=intent))
+
+
+def quadrant_action(settings: Settings, quadrant: str) -> str:
+    """The first configured action for a quadrant, as owner: action."""
+    for rule in settings.actions:
+        if rule.quadrant == quadrant:
+            return f"{rule.owner}: {rule.action}"
+    return ""
+
+
+def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, fit_threshold: float,
+                 intent_threshold: float, outcome: str = "opportunity") -> pl.DataFrame:
+    """One row per quadrant: quadrant, label, leads, share (of scored leads at D), action; and the cell's
+    later conversion measured on history: of the leads in the cell one conversion window (W days)
+    before D that had not reached `outcome` yet, the share that entered it (or a later stage) after that
+    day and by D (converted, cohort, rate, rate_lo, rate_hi, small_sample; rate null for an empty cohort)."""
+    tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
+    now = lead_scores(con, settings=tuned, as_of=as_of)
+    now = now.with_columns(quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
+    cutoff = as_of - timedelta(days=settings.conversion.window_days)
+    then = lead_scores(con, settings=tuned, as_of=cutoff)
+    then = then.with_columns(quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
+    ladder = settings.ladders.funnel
+    later = ladder[ladder.index(outcome):] if outcome in ladder else ()
+    history = funnel_history(con, settings=tuned, as_of=as_of)
+    reached = (history.filter(pl.col("stage").is_in(later) & (pl.col("entered_at").dt.date() > cutoff))
+               .select("lead_id").unique().with_columns(pl.lit(True).alias("converted")))
+    cohort = (then.filter(~pl.col("funnel_stage").is_in(later))
+              .select("lead_id", "quadrant")
+              .join(reached, on="lead_id", how="left")
+              .with_columns(pl.col("converted").fill_null(False)))
+    counts = now.group_by("quadrant").agg(pl.len().alias("leads"))
+    later_rates = cohort.group_by("quadrant").agg(pl.len().alias("cohort"), pl.col("converted").sum())
+    rows = []
+    total = max(now.height, 1)
+    for quadrant in QUADRANTS:
+        n = counts.filter(pl.col("quadrant") == quadrant).get_column("leads")
+        c = later_rates.filter(pl.col("quadrant") == quadrant)
+        leads = int(n[0]) if n.len() else 0
+        trials = int(c.get_column("cohort")[0]) if c.height else 0
+        successes = int(c.get_column("converted")[0]) if c.height else 0
+        low, high = wilson_interval(successes, trials)
+        rows.append({"quadrant": quadrant, "label": QUADRANT_LABELS[quadrant], "leads": leads,
+                     "share": leads / total if now.height else None, "action": quadrant_action(settings, quadrant),
+                     "cohort": trials, "converted": successes,
+                     "rate": successes / trials if trials else None, "rate_lo": low, "rate_hi": high,
+                     "small_sample": small_sample(trials, successes, min_trials=settings.segments.min_sample)})
+    return pl.DataFrame(rows, schema={"quadrant": pl.String, "label": pl.String, "leads": pl.Int64,
+                                      "share": pl.Float64, "action": pl.String, "cohort": pl.Int64,
+                                      "converted": pl.Int64, "rate": pl.Float64, "rate_lo": pl.Float64,
+                                      "rate_hi": pl.Float64, "small_sample": pl.Boolean})
+
+
+def work_queue(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, queue: str,
+               fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    """The leads of one work queue, most urgent first: the quadrant's leads (not yet customers), or for
+    the reactivation list the leads gone cold; with contact details, scores, owner and next action."""
+    from funnel.db import frame
+
+    tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
+    scores = lead_scores(con, settings=tuned, as_of=as_of).with_columns(
+        quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
+    if queue == REACTIVATION_QUEUE:
+        chosen = scores.filter(pl.col("funnel_stage") == "reactivation")
+    else:
+        chosen = scores.filter((pl.col("quadrant") == QUEUES[queue])
+                               & ~pl.col("funnel_stage").is_in(["customer"]))
+    people = frame(con, "SELECT lead_id, name, email, company, title, owner FROM leads")
+    return (chosen.join(people, on="lead_id", how="left")
+            .sort(["intent_score", "fit_score"], descending=True)
+            .select("lead_id", "name", "email", "company", "title", "owner", "funnel_stage", "lifecycle_stage",
+                    "fit_score", "icp", "intent_score", "quadrant", "next_owner", "next_action", "next_action_due"))
