@@ -84,3 +84,49 @@ def run_metrics(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stdout.buffer.write(csv_bytes(report_table(report)))
     return 0
+
+
+def leads_arguments(p: argparse.ArgumentParser) -> None:
+    from funnel.cli import config_argument, db_argument
+
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="compute as of the end of this day (YYYY-MM-DD; "
+                   "default: the newest timestamp in the data)")
+    p.add_argument("--format", choices=("csv", "json"), required=True)
+
+
+@command("leads", leads_arguments)
+def run_leads(args: argparse.Namespace) -> int:
+    """Every lead with its funnel stage and evidence, fit, intent, quadrant, tags, next owner and action."""
+    import json
+    import sys
+    from datetime import datetime
+
+    import polars as pl
+
+    from funnel.config import load_settings
+    from funnel.db import connect
+    from funnel.errors import FunnelError
+    from funnel.export import csv_bytes
+    from funnel.inventory import newest_timestamp
+    from funnel.scoring import leads_report
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of
+        if as_of is None:
+            newest = newest_timestamp(con)
+            if newest is None:
+                raise FunnelError("the store holds no dated rows yet", hint="Import leads and activities first")
+            as_of = newest.date() if isinstance(newest, datetime) else newest
+        report = leads_report(con, settings=settings, as_of=as_of).with_columns(pl.col("intent_score").round(2))
+    finally:
+        con.close()
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report.to_dicts(), ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(csv_bytes(report.with_columns(pl.col("tags").list.join("; "))))
+    return 0

@@ -1,0 +1,707 @@
+"""Fit and intent scores, the fit × intent matrix, tags, the next owner and action, their
+explanations, and how well the scores predict later conversion.
+
+Definitions (all settings in funnel.toml, shown next to the numbers they change):
+
+- **Fields** a criterion can test: the lead's columns; the account's industry, employees,
+  annual_revenue, country and domain (the account's value wins, else the lead's); `seniority` (the
+  first `[segments.seniority]` level, from the top, with a keyword found in the title as whole
+  words); `attr:<key>` (the lead's custom attribute, else the account's). Firmographics are their
+  current values: fit does not change with the as-of date. A criterion matches when the value is one
+  of `values` (case-insensitive), contains one of `contains`, or lies in [min, max].
+- **Fit** (0–100): per ideal customer profile, the points of its matching criteria; a lead's fit is
+  its best profile's points, capped at 100; `icp` is that profile (the first one listed on a tie),
+  null when no criterion of any profile matched.
+- **Intent** (0–100): every activity in the lookback window (age 0 to `lookback_days` whole days
+  before D) adds weight × 0.5^(age / half_life_days); each type adds at most its `type_caps` points;
+  an account with an intent-vendor surge signal observed in the window adds `account_surge_points`
+  (once); the sum is capped at `cap`.
+- **Quadrant**: high fit when fit ≥ `fit.high_threshold`, high intent when intent ≥
+  `intent.high_threshold`.
+- **Next owner and action**, in this order: a former customer (lifecycle `former_customer` at D)
+  has "No active owner" and no action; a `[[actions]]` rule that names the lead's funnel stage
+  explicitly wins next; a customer goes to "Customer success" (adoption, renewal, expansion) and an
+  open opportunity to "AE" (advance the deal); otherwise the first rule whose quadrant matches and
+  whose stages are empty or include the stage. No matching rule: "No active owner". The due date is D
+  plus the rule's `due_days`.
+
+Every score has an explanation whose `counted` column adds up to it, caps included.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+from funnel import schema as sc
+from funnel import stages
+from funnel.config import QUADRANTS, Criterion, Settings
+from funnel.db import frame, quote_ident
+from funnel.errors import ConfigError, FunnelError
+from funnel.stats import normal_quantile, small_sample, wilson_interval
+
+__all__ = [
+    "SCORE_SCHEMA",
+    "fit_explanation",
+    "fit_scores",
+    "intent_explanation",
+    "intent_scores",
+    "lead_fields",
+    "lead_scores",
+    "leads_report",
+    "next_actions",
+    "rules_backtest",
+    "score_validation",
+    "seniority_of",
+]
+
+# Column names this module adds.
+SENIORITY = "seniority"
+FIT_SCORE = "fit_score"
+ICP = "icp"
+INTENT_SCORE = "intent_score"
+QUADRANT = "quadrant"
+TAGS = "tags"
+NEXT_OWNER = "next_owner"
+NEXT_ACTION = "next_action"
+NEXT_ACTION_DUE = "next_action_due"
+EVIDENCE = "evidence"
+ATTRIBUTE_PREFIX = "attr:"
+
+ACCOUNT_FIELDS = (sc.INDUSTRY, sc.EMPLOYEES, sc.ANNUAL_REVENUE, sc.COUNTRY, sc.DOMAIN)
+
+# Built-in routing (see the module docstring).
+NO_OWNER = "No active owner"
+FORMER_CUSTOMER_ACTION = "None: former customer (win-back campaigns only)"
+CUSTOMER_OWNER = "Customer success"
+CUSTOMER_ACTION = "Adoption, renewal and expansion check-in"
+CUSTOMER_DUE_DAYS = 30
+OPPORTUNITY_OWNER = "AE"
+OPPORTUNITY_ACTION = "Advance the open deal: confirm the next step and close date"
+OPPORTUNITY_DUE_DAYS = 7
+NO_RULE_ACTION = "No routing rule matches this lead"
+FORMER_CUSTOMER = "former_customer"
+
+SCORE_SCHEMA: dict[str, pl.DataType] = {
+    sc.LEAD_ID: pl.String(),
+    FIT_SCORE: pl.Int32(),
+    ICP: pl.String(),
+    INTENT_SCORE: pl.Float64(),
+    QUADRANT: pl.String(),
+    TAGS: pl.List(pl.String()),
+    SENIORITY: pl.String(),
+    stages.FUNNEL_STAGE: pl.String(),
+    sc.LIFECYCLE_STAGE: pl.String(),
+    NEXT_OWNER: pl.String(),
+    NEXT_ACTION: pl.String(),
+    NEXT_ACTION_DUE: pl.Date(),
+}
+
+
+# ------------------------------------------------------------------------------------- fields
+
+
+def seniority_of(title: pl.Expr, settings: Settings) -> pl.Expr:
+    """The seniority level of a job title: the first level (config order) with a keyword that
+    appears in the title as whole words, case-insensitively; null when none does."""
+    result = pl.lit(None, dtype=pl.String)
+    for level, keywords in reversed(list(settings.segments.seniority.items())):
+        words = [re.escape(k.strip().lower()).replace(r"\ ", r"\s+") for k in keywords if k.strip()]
+        if words:
+            pattern = r"(?i)\b(?:" + "|".join(words) + r")\b"
+            result = pl.when(title.str.contains(pattern)).then(pl.lit(level)).otherwise(result)
+    return result
+
+
+def _criteria(settings: Settings) -> list[Criterion]:
+    return [c for icp in settings.fit.icps for c in icp.criteria] + [t.rule for t in settings.tags]
+
+
+def lead_fields(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,
+                lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per lead (created at or before the end of `as_of` when given): the lead's columns,
+    the account's fields (account first), seniority, and the `attr:<key>` fields the criteria use."""
+    attribute_keys = sorted({c.field.removeprefix(ATTRIBUTE_PREFIX) for c in _criteria(settings)
+                             if c.field.startswith(ATTRIBUTE_PREFIX)})
+    lead_columns = [c for c in sc.LEADS.column_names if c not in ACCOUNT_FIELDS]
+    select = [f"l.{quote_ident(c)}" for c in lead_columns]
+    for field in ACCOUNT_FIELDS:
+        if field in sc.LEADS.column_names:
+            select.append(f"coalesce(a.{quote_ident(field)}, l.{quote_ident(field)}) AS {quote_ident(field)}")
+        else:
+            select.append(f"a.{quote_ident(field)} AS {quote_ident(field)}")
+    params: dict[str, object] = {}
+    for i, key in enumerate(attribute_keys):
+        params[f"k{i}"] = key
+        select.append(f"coalesce(map_extract_value(l.{quote_ident(sc.ATTRIBUTES)}, $k{i}), "
+                      f"map_extract_value(a.{quote_ident(sc.ATTRIBUTES)}, $k{i})) "
+                      f"AS {quote_ident(ATTRIBUTE_PREFIX + key)}")
+    where = [f"l.{quote_ident(sc.LEAD_ID)} IS NOT NULL"]
+    if as_of is not None:
+        params["until"] = stages.until(as_of)
+        where.append(f"(l.{quote_ident(sc.CREATED_AT)} IS NULL OR l.{quote_ident(sc.CREATED_AT)} < $until)")
+    if lead_ids is not None:
+        params["lead_ids"] = list(lead_ids)
+        where.append(f"list_contains($lead_ids, l.{quote_ident(sc.LEAD_ID)})")
+    sql = (f"SELECT {', '.join(select)} FROM {quote_ident(sc.LEADS.name)} AS l "
+           f"LEFT JOIN {quote_ident(sc.ACCOUNTS.name)} AS a ON a.{quote_ident(sc.ACCOUNT_ID)} = l.{quote_ident(sc.ACCOUNT_ID)} "
+           f"WHERE {' AND '.join(where)}")
+    fields = frame(con, sql, params)
+    return fields.with_columns(seniority_of(pl.col(sc.TITLE), settings).alias(SENIORITY))
+
+
+def _check_fields(fields: pl.DataFrame, settings: Settings) -> None:
+    for criterion in _criteria(settings):
+        if criterion.field not in fields.columns:
+            known = ", ".join(c for c in fields.columns if c != sc.ATTRIBUTES)
+            raise ConfigError(f"a fit or tag criterion tests the field {criterion.field!r}, which leads do not have",
+                              file=settings.source, value=criterion.field,
+                              hint=f"Use one of: {known}, or attr:<key> for a custom attribute")
+
+
+def matches(criterion: Criterion, fields: pl.DataFrame) -> pl.Expr:
+    """True where the lead's field matches the criterion (values, contains or [min, max]); an empty
+    field never matches."""
+    column = pl.col(criterion.field)
+    text = column.cast(pl.String).str.strip_chars().str.to_lowercase()
+    tests = []
+    if criterion.values:
+        tests.append(text.is_in([v.strip().lower() for v in criterion.values]))
+    if criterion.contains:
+        tests.append(pl.any_horizontal([text.str.contains(re.escape(c.strip().lower()))
+                                        for c in criterion.contains]))
+    if criterion.min is not None or criterion.max is not None:
+        dtype = fields.schema[criterion.field]
+        number = column.cast(pl.Float64) if dtype.is_numeric() else text.cast(pl.Float64, strict=False)
+        bounded = pl.lit(True)
+        if criterion.min is not None:
+            bounded = bounded & (number >= criterion.min)
+        if criterion.max is not None:
+            bounded = bounded & (number <= criterion.max)
+        tests.append(bounded)
+    return pl.any_horizontal(tests).fill_null(False)
+
+
+# ---------------------------------------------------------------------------------------- fit
+
+
+def fit_scores(fields: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
+    """One row per lead: lead_id, fit_score (0–100), icp, and each profile's points."""
+    _check_fields(fields, settings)
+    per_icp = []
+    for i, icp in enumerate(settings.fit.icps):
+        points = pl.sum_horizontal([matches(c, fields).cast(pl.Int32) * c.points for c in icp.criteria])
+        per_icp.append(points.alias(f"_icp{i}"))
+    scored = fields.select(sc.LEAD_ID, *per_icp)
+    names = [f"_icp{i}" for i in range(len(settings.fit.icps))]
+    best = pl.max_horizontal(names)
+    chosen = pl.lit(None, dtype=pl.String)
+    for i in reversed(range(len(names))):
+        chosen = pl.when(pl.col(names[i]) == best).then(pl.lit(settings.fit.icps[i].name)).otherwise(chosen)
+    return scored.with_columns(
+        pl.min_horizontal(best, pl.lit(100)).cast(pl.Int32).alias(FIT_SCORE),
+        pl.when(best > 0).then(chosen).alias(ICP),
+    ).select(sc.LEAD_ID, FIT_SCORE, ICP, *names)
+
+
+def tags_of(fields: pl.DataFrame, *, settings: Settings) -> pl.Expr:
+    """The tags (config order) whose rule the lead matches, as a list."""
+    if not settings.tags:
+        return pl.lit([], dtype=pl.List(pl.String))
+    flags = [pl.when(matches(t.rule, fields)).then(pl.lit(t.name)) for t in settings.tags]
+    return pl.concat_list(flags).list.drop_nulls()
+
+
+# ------------------------------------------------------------------------------------- intent
+
+
+def _intent_params(settings: Settings, as_of: date) -> dict[str, object]:
+    weights = {t: w for t, w in settings.intent.weights.items() if w > 0}
+    return {"until": stages.until(as_of), "since": as_of - timedelta(days=settings.intent.lookback_days),
+            "as_of": as_of, "types": list(weights), "weights": list(weights.values()),
+            "half_life": float(settings.intent.half_life_days)}
+
+
+def _type_points(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                 lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """lead_id, activity_type, points (weight × decay summed) of the activities in the lookback."""
+    params = _intent_params(settings, as_of)
+    lead_filter = ""
+    if lead_ids is not None:
+        params["lead_ids"] = list(lead_ids)
+        lead_filter = f" AND list_contains($lead_ids, {quote_ident(sc.LEAD_ID)})"
+    if not params["types"]:
+        return pl.DataFrame(schema={sc.LEAD_ID: pl.String, sc.ACTIVITY_TYPE: pl.String, "points": pl.Float64})
+    sql = f"""
+        SELECT {quote_ident(sc.LEAD_ID)} AS lead_id, {quote_ident(sc.ACTIVITY_TYPE)} AS activity_type,
+               sum($weights[list_position($types, {quote_ident(sc.ACTIVITY_TYPE)})]
+                   * pow(0.5, date_diff('day', CAST({quote_ident(sc.OCCURRED_AT)} AS DATE), $as_of) / $half_life))
+                   AS points
+        FROM {quote_ident(sc.ACTIVITIES.name)}
+        WHERE {quote_ident(sc.OCCURRED_AT)} < $until AND {quote_ident(sc.OCCURRED_AT)} >= $since
+          AND {quote_ident(sc.LEAD_ID)} IS NOT NULL
+          AND list_contains($types, {quote_ident(sc.ACTIVITY_TYPE)}){lead_filter}
+        GROUP BY ALL"""
+    return frame(con, sql, params).cast({"points": pl.Float64})
+
+
+def _surging_leads(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                   lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """lead_id and the newest surge observation of its account (by id or domain) in the lookback."""
+    params: dict[str, object] = {"until": stages.until(as_of),
+                                 "since": as_of - timedelta(days=settings.intent.lookback_days)}
+    lead_filter = ""
+    if lead_ids is not None:
+        params["lead_ids"] = list(lead_ids)
+        lead_filter = " AND list_contains($lead_ids, l.lead_id)"
+    sql = f"""
+        WITH surges AS (
+            SELECT lower(trim(account_id)) AS account_key, max(observed_at) AS observed_at, count(*) AS signals
+            FROM intent_signals
+            WHERE surge AND observed_at < $until AND observed_at >= $since AND account_id IS NOT NULL
+            GROUP BY 1
+        )
+        SELECT l.lead_id, max(s.observed_at) AS surge_at, sum(s.signals) AS surge_signals
+        FROM leads AS l
+        LEFT JOIN accounts AS a ON a.account_id = l.account_id
+        JOIN surges AS s ON s.account_key = lower(trim(l.account_id)) OR s.account_key = lower(trim(a.domain))
+        WHERE l.lead_id IS NOT NULL{lead_filter}
+        GROUP BY 1"""
+    return frame(con, sql, params)
+
+
+def intent_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                  lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per lead with intent in the lookback: lead_id, intent_score (capped), surge (bool)."""
+    caps = settings.intent.type_caps
+    points = _type_points(con, settings, as_of, lead_ids)
+    capped = points.with_columns(
+        pl.min_horizontal(pl.col("points"), pl.col(sc.ACTIVITY_TYPE).replace_strict(
+            list(caps), list(caps.values()), default=math.inf, return_dtype=pl.Float64)).alias("points"))
+    per_lead = capped.group_by(sc.LEAD_ID).agg(pl.col("points").sum().alias("activity_points"))
+    surging = _surging_leads(con, settings, as_of, lead_ids).select(sc.LEAD_ID, pl.lit(True).alias("surge"))
+    result = per_lead.join(surging, on=sc.LEAD_ID, how="full", coalesce=True).with_columns(
+        pl.col("activity_points").fill_null(0.0), pl.col("surge").fill_null(False))
+    total = pl.col("activity_points") + pl.when(pl.col("surge")).then(settings.intent.account_surge_points).otherwise(0.0)
+    return result.select(sc.LEAD_ID, pl.min_horizontal(total, pl.lit(settings.intent.cap)).alias(INTENT_SCORE),
+                         "surge")
+
+
+# ------------------------------------------------------------------------------------ routing
+
+
+def quadrant_of(fit: pl.Expr, intent: pl.Expr, settings: Settings) -> pl.Expr:
+    high_fit = fit >= settings.fit.high_threshold
+    high_intent = intent >= settings.intent.high_threshold
+    return (pl.when(high_fit & high_intent).then(pl.lit(QUADRANTS[0]))
+            .when(high_fit).then(pl.lit(QUADRANTS[1]))
+            .when(high_intent).then(pl.lit(QUADRANTS[2]))
+            .otherwise(pl.lit(QUADRANTS[3])))
+
+
+def next_actions(leads: pl.DataFrame, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """`leads` (lead_id, quadrant, funnel_stage, lifecycle_stage) with next_owner, next_action and
+    next_action_due added (precedence in the module docstring)."""
+    stage, quadrant = pl.col(stages.FUNNEL_STAGE), pl.col(QUADRANT)
+    customer, opportunity = settings.ladders.funnel[-1], settings.ladders.funnel[-2]
+
+    def rule_matches(rule, *, explicit: bool) -> pl.Expr:
+        in_stages = stage.is_in(list(rule.stages)) if rule.stages else pl.lit(not explicit)
+        return (quadrant == rule.quadrant) & in_stages.fill_null(False)
+
+    def due(days: int | None) -> pl.Expr:
+        return pl.lit(None if days is None else as_of + timedelta(days=days), dtype=pl.Date)
+
+    choices: list[tuple[pl.Expr, str, str, int | None]] = [
+        (pl.col(sc.LIFECYCLE_STAGE) == FORMER_CUSTOMER, NO_OWNER, FORMER_CUSTOMER_ACTION, None)]
+    choices += [(rule_matches(r, explicit=True), r.owner, r.action, r.due_days) for r in settings.actions if r.stages]
+    choices += [(stage == customer, CUSTOMER_OWNER, CUSTOMER_ACTION, CUSTOMER_DUE_DAYS),
+                (stage == opportunity, OPPORTUNITY_OWNER, OPPORTUNITY_ACTION, OPPORTUNITY_DUE_DAYS)]
+    choices += [(rule_matches(r, explicit=False), r.owner, r.action, r.due_days) for r in settings.actions]
+    owner = pl.lit(NO_OWNER)
+    action = pl.lit(NO_RULE_ACTION)
+    due_at = due(None)
+    for condition, who, what, days in reversed(choices):
+        hit = condition.fill_null(False)
+        owner = pl.when(hit).then(pl.lit(who)).otherwise(owner)
+        action = pl.when(hit).then(pl.lit(what)).otherwise(action)
+        due_at = pl.when(hit).then(due(days)).otherwise(due_at)
+    return leads.with_columns(owner.alias(NEXT_OWNER), action.alias(NEXT_ACTION), due_at.alias(NEXT_ACTION_DUE))
+
+
+def lifecycle_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """lead_id, lifecycle_stage at the end of `as_of`: the latest lifecycle stage event (same moment:
+    the higher stage), else the lead's current lifecycle_stage when it has no event at all."""
+    names = list(settings.ladders.lifecycle + settings.ladders.lifecycle_side)
+    sql = f"""
+        WITH logged AS (
+            SELECT lead_id, arg_max(stage, (entered_at, list_position($names, stage))) AS stage
+            FROM stage_events
+            WHERE coalesce(ladder, 'lifecycle') = 'lifecycle' AND lead_id IS NOT NULL AND entered_at < $until
+              AND list_contains($names, stage)
+            GROUP BY 1
+        ),
+        never_logged AS (
+            SELECT l.lead_id, l.lifecycle_stage AS stage FROM leads AS l
+            WHERE l.lead_id IS NOT NULL AND list_contains($names, l.lifecycle_stage)
+              AND NOT EXISTS (SELECT 1 FROM stage_events AS e WHERE e.lead_id = l.lead_id
+                              AND coalesce(e.ladder, 'lifecycle') = 'lifecycle')
+        )
+        SELECT lead_id, stage AS {quote_ident(sc.LIFECYCLE_STAGE)} FROM logged
+        UNION ALL SELECT lead_id, stage FROM never_logged"""
+    return frame(con, sql, {"names": names, "until": stages.until(as_of)}).unique(sc.LEAD_ID, keep="first")
+
+
+# ------------------------------------------------------------------------------------- scores
+
+
+def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+            fields: pl.DataFrame | None = None, fit: pl.DataFrame | None = None,
+            history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """lead_scores with parts that do not change between dates passed in (the backtest reuses them)."""
+    if fields is None:
+        fields = lead_fields(con, settings=settings)
+    fields = fields.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
+    if fit is None:
+        fit = fit_scores(fields, settings=settings)
+    if history is None:
+        history = stages.funnel_history(con, settings=settings, as_of=as_of)
+    current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
+    intent = intent_scores(con, settings=settings, as_of=as_of)
+    lifecycle = lifecycle_stages(con, settings=settings, as_of=as_of)
+    scored = (fields.select(sc.LEAD_ID, SENIORITY, tags_of(fields, settings=settings).alias(TAGS))
+              .join(fit.select(sc.LEAD_ID, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
+              .join(intent.select(sc.LEAD_ID, INTENT_SCORE), on=sc.LEAD_ID, how="left")
+              .join(current.select(sc.LEAD_ID, stages.FUNNEL_STAGE), on=sc.LEAD_ID, how="left")
+              .join(lifecycle, on=sc.LEAD_ID, how="left")
+              .with_columns(pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0)))
+    scored = scored.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
+    scored = next_actions(scored, settings=settings, as_of=as_of)
+    return scored.select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
+
+
+def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """One row per lead created at or before the end of `as_of`: lead_id, fit_score, icp,
+    intent_score, quadrant, tags, seniority, funnel_stage, lifecycle_stage, next_owner, next_action,
+    next_action_due."""
+    return _scores(con, settings=settings, as_of=as_of)
+
+
+# ------------------------------------------------------------------------------- explanations
+
+
+def fit_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Settings,
+                    as_of: date | None = None) -> pl.DataFrame:
+    """One row per criterion of every profile for one lead: icp, best (the profile that gives the
+    fit), field, rule, value (the lead's), matched, points, counted; `counted` adds up to the fit
+    score (the best profile's matched points; a last "cap" row when they pass 100). Fit uses current
+    firmographics, so `as_of` only limits the lead to those created by then."""
+    fields = lead_fields(con, settings=settings, as_of=as_of, lead_ids=[lead_id])
+    if fields.is_empty():
+        raise FunnelError("there is no such lead", value=lead_id)
+    fit = fit_scores(fields, settings=settings).row(0, named=True)
+    best_name = fit[ICP]
+    rows = []
+    for icp in settings.fit.icps:
+        for criterion in icp.criteria:
+            hit = bool(fields.select(matches(criterion, fields)).item())
+            value = fields.get_column(criterion.field)[0]
+            best = icp.name == best_name
+            rows.append({"icp": icp.name, "best": best, "field": criterion.field, "rule": criterion.describe(),
+                         "value": None if value is None else str(value), "matched": hit,
+                         "points": criterion.points, "counted": criterion.points if hit and best else 0})
+    total = sum(r["counted"] for r in rows)
+    if total > 100:
+        rows.append({"icp": best_name, "best": True, "field": None, "rule": "fit is capped at 100", "value": None,
+                     "matched": None, "points": None, "counted": 100 - total})
+    schema = {"icp": pl.String, "best": pl.Boolean, "field": pl.String, "rule": pl.String, "value": pl.String,
+              "matched": pl.Boolean, "points": pl.Int32, "counted": pl.Int32}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def intent_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Settings,
+                       as_of: date) -> pl.DataFrame:
+    """One row per activity in the lookback (newest first), then the account surge and the cap:
+    kind, activity_id, activity_type, occurred_at, url, age_days, weight, decay, points, counted,
+    note. `points` = weight × decay; `counted` is what reached the score after the type caps (filled
+    newest first) and the overall cap, so `counted` adds up to the intent score."""
+    params = _intent_params(settings, as_of) | {"lead": lead_id}
+    acts = frame(con, """
+        SELECT activity_id, activity_type, occurred_at, url,
+               date_diff('day', CAST(occurred_at AS DATE), $as_of) AS age_days
+        FROM activities
+        WHERE lead_id = $lead AND occurred_at < $until AND occurred_at >= $since""",
+                 {k: params[k] for k in ("lead", "until", "since", "as_of")})
+    weights, caps, half_life = settings.intent.weights, settings.intent.type_caps, settings.intent.half_life_days
+    acts = acts.with_columns(
+        pl.col(sc.ACTIVITY_TYPE).replace_strict(list(weights), list(weights.values()), default=0.0,
+                                                return_dtype=pl.Float64).alias("weight"),
+        (0.5 ** (pl.col("age_days").cast(pl.Float64) / half_life)).alias("decay"),
+    ).with_columns((pl.col("weight") * pl.col("decay")).alias("points"))
+    acts = acts.sort([sc.OCCURRED_AT, sc.ACTIVITY_ID], descending=[True, False], nulls_last=True)
+    cap_of = pl.col(sc.ACTIVITY_TYPE).replace_strict(list(caps), list(caps.values()), default=math.inf,
+                                                      return_dtype=pl.Float64)
+    before = pl.col("points").cum_sum().over(sc.ACTIVITY_TYPE) - pl.col("points")
+    acts = acts.with_columns(
+        pl.min_horizontal(pl.col("points"), pl.max_horizontal(cap_of - before, pl.lit(0.0))).alias("counted"),
+        pl.lit("activity").alias("kind"),
+    ).with_columns(
+        pl.when(pl.col("weight") == 0).then(pl.lit("weight 0: adds nothing"))
+        .when(pl.col("counted") < pl.col("points"))
+        .then(pl.format("type cap {} reached", cap_of.round(1)))
+        .otherwise(pl.lit(None, dtype=pl.String)).alias("note"))
+    columns = ["kind", sc.ACTIVITY_ID, sc.ACTIVITY_TYPE, sc.OCCURRED_AT, sc.URL, "age_days", "weight", "decay",
+               "points", "counted", "note"]
+    schema = {"kind": pl.String, sc.ACTIVITY_ID: pl.String, sc.ACTIVITY_TYPE: pl.String,
+              sc.OCCURRED_AT: pl.Datetime("us"), sc.URL: pl.String, "age_days": pl.Int64, "weight": pl.Float64,
+              "decay": pl.Float64, "points": pl.Float64, "counted": pl.Float64, "note": pl.String}
+    parts = [acts.select(columns).cast(schema)]
+    surge = _surging_leads(con, settings, as_of, [lead_id])
+    if surge.height:
+        s = surge.row(0, named=True)
+        points = settings.intent.account_surge_points
+        parts.append(pl.DataFrame([{"kind": "account surge", sc.OCCURRED_AT: s["surge_at"], "points": points,
+                                    "counted": points, "weight": points, "decay": 1.0,
+                                    "note": f"intent-data surge on the account ({s['surge_signals']} signal(s))"}],
+                                  schema=schema))
+    explained = pl.concat(parts)
+    total = float(explained.get_column("counted").sum())
+    if total > settings.intent.cap:
+        explained = pl.concat([explained, pl.DataFrame(
+            [{"kind": "cap", "counted": settings.intent.cap - total,
+              "note": f"intent is capped at {settings.intent.cap:g}"}], schema=schema)])
+    return explained
+
+
+# --------------------------------------------------------------------------------- validation
+
+
+def _decile_rates(scored: pl.DataFrame, column: str, *, min_sample: int) -> pl.DataFrame:
+    """Leads in ten groups by `column` (10 = highest); equal scores share a decile, so a score
+    with many ties makes its decile larger and leaves some deciles empty (not listed)."""
+    n = scored.height
+    ranked = scored.with_columns(
+        (((pl.col(column).rank("min") - 1) * 10) // max(n, 1) + 1).cast(pl.Int32).alias("decile"))
+    grouped = ranked.group_by("decile").agg(
+        pl.len().alias("leads"), pl.col("converted").sum().alias("converted"),
+        pl.col(column).min().alias("score_min"), pl.col(column).max().alias("score_max")).sort("decile")
+    return _with_rates(grouped, "leads", "converted", min_sample=min_sample)
+
+
+def _with_rates(df: pl.DataFrame, trials: str, successes: str, *, min_sample: int, prefix: str = "") -> pl.DataFrame:
+    rows = df.select(trials, successes).rows()
+    rate, low, high, small = [], [], [], []
+    for n, s in rows:
+        n, s = int(n or 0), int(s or 0)
+        lo, hi = wilson_interval(s, n)
+        rate.append(s / n if n else None)
+        low.append(lo)
+        high.append(hi)
+        small.append(small_sample(n, s, min_trials=min_sample))
+    return df.with_columns(pl.Series(f"{prefix}rate", rate, dtype=pl.Float64),
+                           pl.Series(f"{prefix}low", low, dtype=pl.Float64),
+                           pl.Series(f"{prefix}high", high, dtype=pl.Float64),
+                           pl.Series(f"{prefix}small_sample", small, dtype=pl.Boolean))
+
+
+def _lift(a: int, n1: int, c: int, n2: int) -> tuple[float | None, float | None, float | None]:
+    """Rate ratio (with / without) and its 95% interval (Katz log method; +0.5 to every cell when
+    one is empty)."""
+    if n1 == 0 or n2 == 0:
+        return None, None, None
+    lift = (a / n1) / (c / n2) if c else None
+    if a == 0 or c == 0 or a == n1 or c == n2:
+        a, n1, c, n2 = a + 0.5, n1 + 1.0, c + 0.5, n2 + 1.0
+    ratio = (a / n1) / (c / n2)
+    se = math.sqrt(max(1 / a - 1 / n1 + 1 / c - 1 / n2, 0.0))
+    z = normal_quantile(0.975)
+    return lift, ratio * math.exp(-z * se), ratio * math.exp(z * se)
+
+
+def _lift_table(flags: pl.DataFrame, keys: list[str], *, total: int, converted: int, min_sample: int) -> pl.DataFrame:
+    """Per key row: leads and conversions with the flag and without, rates with intervals, lift."""
+    rows = []
+    for row in flags.iter_rows(named=True):
+        n1, a = int(row["leads_with"]), int(row["converted_with"])
+        n2, c = total - n1, converted - a
+        lift, low, high = _lift(a, n1, c, n2)
+        rows.append({**{k: row[k] for k in keys}, "leads_with": n1, "converted_with": a, "leads_without": n2,
+                     "converted_without": c, "lift": lift, "lift_low": low, "lift_high": high})
+    schema = {**{k: flags.schema[k] for k in keys}, "leads_with": pl.Int64, "converted_with": pl.Int64,
+              "leads_without": pl.Int64, "converted_without": pl.Int64, "lift": pl.Float64,
+              "lift_low": pl.Float64, "lift_high": pl.Float64}
+    table = pl.DataFrame(rows, schema=schema)
+    table = _with_rates(table, "leads_with", "converted_with", min_sample=min_sample, prefix="with_")
+    table = _with_rates(table, "leads_without", "converted_without", min_sample=min_sample, prefix="without_")
+    return table.with_columns((pl.col("with_small_sample") | pl.col("without_small_sample")).alias("small_sample"))
+
+
+def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                     outcome: str = "opportunity") -> dict[str, pl.DataFrame]:
+    """How well fit and intent predicted later conversion. Scores are taken as of a cutoff one
+    conversion window (W days) before `as_of`; the leads are those created by then that had not yet
+    reached `outcome`; converted = reached `outcome` (or a later stage) within the W days after.
+
+    Frames: summary (one row), fit_deciles and intent_deciles (decile, leads, converted, score_min,
+    score_max, rate, low, high, small_sample; equal scores share a decile), criteria (per ICP criterion) and activity_types (per
+    type seen in the lookback before the cutoff): leads and conversions with and without it, rates
+    with Wilson intervals, lift = rate with / rate without with a 95% interval, small_sample."""
+    ladder = settings.ladders.funnel
+    if outcome not in ladder[1:]:
+        raise FunnelError(f"{outcome!r} is not a funnel stage after the first", value=outcome,
+                          hint=f"Use one of: {', '.join(ladder[1:])}")
+    rank = ladder.index(outcome)
+    window = settings.conversion.window_days
+    cutoff = as_of - timedelta(days=window)
+    min_sample = settings.segments.min_sample
+    history = stages.funnel_history(con, settings=settings, as_of=as_of)
+    reached = history.filter(~pl.col(stages.IS_SIDE) & (pl.col(stages.STAGE_RANK) >= rank))
+    before = reached.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)).select(sc.LEAD_ID).unique()
+    after = reached.filter(pl.col(sc.ENTERED_AT) >= stages.until(cutoff)).select(sc.LEAD_ID).unique()
+    fields = lead_fields(con, settings=settings, as_of=cutoff)
+    scores = _scores(con, settings=settings, as_of=cutoff, fields=fields,
+                     history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
+    population = (scores.join(before, on=sc.LEAD_ID, how="anti")
+                  .join(after.with_columns(pl.lit(True).alias("converted")), on=sc.LEAD_ID, how="left")
+                  .with_columns(pl.col("converted").fill_null(False)))
+    total, converted = population.height, int(population.get_column("converted").sum())
+    lo, hi = wilson_interval(converted, total)
+    summary = pl.DataFrame([{"outcome": outcome, "cutoff": cutoff, "as_of": as_of, "window_days": window,
+                             "leads": total, "converted": converted, "rate": converted / total if total else None,
+                             "low": lo, "high": hi, "small_sample": small_sample(total, converted,
+                                                                                  min_trials=min_sample)}])
+    frames = {"summary": summary,
+              "fit_deciles": _decile_rates(population, FIT_SCORE, min_sample=min_sample),
+              "intent_deciles": _decile_rates(population, INTENT_SCORE, min_sample=min_sample)}
+
+    at_risk = fields.join(population.select(sc.LEAD_ID, "converted"), on=sc.LEAD_ID, how="inner")
+    criteria = []
+    for icp in settings.fit.icps:
+        for i, criterion in enumerate(icp.criteria):
+            flag = at_risk.select(matches(criterion, at_risk).alias("f"), "converted")
+            criteria.append({"icp": icp.name, "criterion": i + 1, "field": criterion.field,
+                             "rule": criterion.describe(), "points": criterion.points,
+                             "leads_with": int(flag.get_column("f").sum()),
+                             "converted_with": int((flag.get_column("f") & flag.get_column("converted")).sum())})
+    criteria_frame = pl.DataFrame(criteria, schema={"icp": pl.String, "criterion": pl.Int32, "field": pl.String,
+                                                    "rule": pl.String, "points": pl.Int32, "leads_with": pl.Int64,
+                                                    "converted_with": pl.Int64})
+    frames["criteria"] = _lift_table(criteria_frame, ["icp", "criterion", "field", "rule", "points"],
+                                     total=total, converted=converted, min_sample=min_sample)
+    seen = frame(con, """
+        SELECT DISTINCT lead_id, activity_type FROM activities
+        WHERE occurred_at < $until AND occurred_at >= $since AND lead_id IS NOT NULL""",
+                 {"until": stages.until(cutoff), "since": cutoff - timedelta(days=settings.intent.lookback_days)})
+    by_type = (seen.join(population.select(sc.LEAD_ID, "converted"), on=sc.LEAD_ID, how="inner")
+               .group_by(sc.ACTIVITY_TYPE).agg(pl.len().alias("leads_with"),
+                                               pl.col("converted").sum().alias("converted_with"))
+               .sort(sc.ACTIVITY_TYPE))
+    frames["activity_types"] = _lift_table(by_type, [sc.ACTIVITY_TYPE], total=total, converted=converted,
+                                           min_sample=min_sample)
+    return frames
+
+
+# ---------------------------------------------------------------------------------- backtest
+
+
+def month_ends(as_of: date, months: int) -> list[date]:
+    """The last `months` month ends at or before `as_of`, oldest first."""
+    if months < 1:
+        raise ValueError(f"months must be at least 1, got {months}")
+    nxt = date(as_of.year + (as_of.month == 12), as_of.month % 12 + 1, 1)
+    end = as_of if nxt - timedelta(days=1) == as_of else date(as_of.year, as_of.month, 1) - timedelta(days=1)
+    ends = [end]
+    while len(ends) < months:
+        ends.append(date(ends[-1].year, ends[-1].month, 1) - timedelta(days=1))
+    return sorted(ends)
+
+
+_BACKTEST_SCHEMA = {"month_end": pl.Date, "settings": pl.String, "measure": pl.String, "category": pl.String,
+                    "value": pl.Float64, "leads": pl.Int64, "low": pl.Float64, "high": pl.Float64}
+
+
+def rules_backtest(con: duckdb.DuckDBPyConnection, *, current: Settings, proposed: Settings, as_of: date,
+                   months: int = 6) -> pl.DataFrame:
+    """Both settings replayed at each of the last `months` month ends (long format: month_end,
+    settings, measure, category, value, leads, low, high). Measures: `stage` (leads per funnel stage),
+    `entered_intent` (leads that entered intent during the month: the MQL-equivalent volume),
+    `quadrant` (leads per fit × intent quadrant), `routing` (leads per next owner), and `conversion`
+    (of the month's intent entrants, the share that reached opportunity within the conversion window,
+    open entries left out; leads = decided entries, with a Wilson interval)."""
+    ends = month_ends(as_of, months)
+    rows: list[dict] = []
+    for label, settings in (("current", current), ("proposed", proposed)):
+        ladder = settings.ladders.funnel
+        intent_rank = ladder.index("intent") if "intent" in ladder else len(ladder) - 3
+        opportunity_rank = len(ladder) - 2
+        window = settings.conversion.window_days
+        history = stages.funnel_history(con, settings=settings, as_of=as_of)
+        fields = lead_fields(con, settings=settings)
+        fit = fit_scores(fields, settings=settings)
+        main = history.filter(~pl.col(stages.IS_SIDE))
+        intent_entries = main.filter(pl.col(stages.STAGE_RANK) == intent_rank)
+        advanced = main.filter(pl.col(stages.STAGE_RANK) >= opportunity_rank).select(
+            sc.LEAD_ID, pl.col(sc.ENTERED_AT).alias("advanced_at"))
+        previous = None
+        for end in ends:
+            cut = history.filter(pl.col(sc.ENTERED_AT) < stages.until(end))
+            scores = _scores(con, settings=settings, as_of=end, fields=fields, fit=fit, history=cut)
+            for measure, column in (("stage", stages.FUNNEL_STAGE), (QUADRANT, QUADRANT), ("routing", NEXT_OWNER)):
+                counts = scores.filter(pl.col(column).is_not_null()).group_by(column).len()
+                rows += [{"month_end": end, "settings": label, "measure": measure, "category": k, "value": float(v)}
+                         for k, v in counts.sort(column).iter_rows()]
+            start = stages.until(previous) if previous else stages.until(date(end.year, end.month, 1) - timedelta(days=1))
+            entrants = intent_entries.filter((pl.col(sc.ENTERED_AT) >= start) & (pl.col(sc.ENTERED_AT) < stages.until(end)))
+            rows.append({"month_end": end, "settings": label, "measure": "entered_intent", "category": "intent",
+                         "value": float(entrants.get_column(sc.LEAD_ID).n_unique())})
+            outcome = (entrants.join(advanced, on=sc.LEAD_ID, how="left")
+                       .with_columns(((pl.col("advanced_at") > pl.col(sc.ENTERED_AT))
+                                      & (pl.col("advanced_at") < pl.col(sc.ENTERED_AT) + timedelta(days=window + 1)))
+                                     .fill_null(False).alias("hit"))
+                       .group_by(sc.LEAD_ID, sc.ENTERED_AT).agg(pl.col("hit").any()))
+            expired = outcome.filter(~pl.col("hit") & (pl.col(sc.ENTERED_AT) + timedelta(days=window + 1)
+                                                       <= stages.until(as_of)))
+            hits = int(outcome.get_column("hit").sum())
+            decided = hits + expired.height
+            low, high = wilson_interval(hits, decided)
+            rows.append({"month_end": end, "settings": label, "measure": "conversion", "category": "intent→opportunity",
+                         "value": hits / decided if decided else None, "leads": decided, "low": low, "high": high})
+            previous = end
+    return pl.DataFrame(rows, schema=_BACKTEST_SCHEMA)
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """One row per lead for `funnel leads`: lead_id, funnel_stage, lifecycle_stage, stage_entered_at,
+    fit_score, intent_score, quadrant, icp, tags, next_owner, next_action, next_action_due, evidence
+    (e.g. "intent: pricing_page_view on 2026-10-03 (/pricing)")."""
+    history = stages.funnel_history(con, settings=settings, as_of=as_of)
+    current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
+    scores = _scores(con, settings=settings, as_of=as_of, history=history)
+    is_activity = (pl.col(stages.EVIDENCE_ID).is_not_null() & ~pl.col(stages.EVIDENCE_TYPE).is_in([stages.CREATED, stages.DEAL])
+                   & ~pl.col(stages.EVIDENCE_TYPE).str.starts_with(stages.LIFECYCLE_PREFIX))
+    ids = current.filter(is_activity).select(pl.col(stages.EVIDENCE_ID).alias(sc.ACTIVITY_ID)).unique()
+    urls = pl.DataFrame(schema={sc.ACTIVITY_ID: pl.String, sc.URL: pl.String})
+    if ids.height:
+        name = "_funnel_evidence_ids"
+        con.register(name, ids.to_arrow())
+        try:
+            urls = frame(con, f"SELECT a.activity_id, a.url FROM activities AS a "
+                              f"JOIN {quote_ident(name)} AS e ON e.activity_id = a.activity_id")
+        finally:
+            con.unregister(name)
+    current = current.join(urls.unique(sc.ACTIVITY_ID), left_on=stages.EVIDENCE_ID, right_on=sc.ACTIVITY_ID,
+                           how="left").with_columns(
+        stages.evidence_texts(pl.col(stages.FUNNEL_STAGE), pl.col(stages.EVIDENCE_TYPE), pl.col(stages.EVIDENCE_AT),
+                              pl.col(sc.REASON), pl.col(stages.EVIDENCE_ID),
+                              pl.when(is_activity).then(pl.col(sc.URL)), pl.col(stages.IS_SIDE)).alias(EVIDENCE))
+    report = scores.join(current.select(sc.LEAD_ID, stages.STAGE_ENTERED_AT, EVIDENCE), on=sc.LEAD_ID, how="left")
+    return report.sort(sc.LEAD_ID).select(sc.LEAD_ID, stages.FUNNEL_STAGE, sc.LIFECYCLE_STAGE, stages.STAGE_ENTERED_AT, FIT_SCORE,
+                         INTENT_SCORE, QUADRANT, ICP, TAGS, NEXT_OWNER, NEXT_ACTION, NEXT_ACTION_DUE, EVIDENCE)

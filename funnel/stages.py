@@ -1,0 +1,802 @@
+"""The funnel-stage engine: every lead's entries on the behavioural funnel ladder, with evidence.
+
+The ladder and its evidence are settings (`[ladders]`, `[funnel_rules]`); the defaults are those of
+DOMAIN.md. As of a day D only data dated at or before the end of D is read, and the engine is
+causal: the entries up to any earlier day are exactly what that day's run gives, so a history
+computed at D can be cut at any earlier month end.
+
+How a lead moves (each rule is shown next to the numbers it changes):
+
+- **Evidence** puts a lead at a stage: lead creation or an awareness activity → the first stage; an
+  evidence rule ("3 page_view within 30 days") → its stage, entered at the activity that completes
+  the rule (the 3rd one, at most 30 calendar days after the 1st of those 3); a deal for the lead →
+  opportunity at the deal's creation, or a lifecycle entry into `opportunity_lifecycle`; a won deal
+  → customer at its close, or a lifecycle entry into `customer_lifecycle`. Activity rules never
+  prove opportunity or customer: those need human validation.
+- **Skipped stages** are recorded as they happened: only evidenced entries are rows (a lead can go
+  from awareness straight to intent); the conversion metrics apply the implicit/strict policy.
+- **Regression**: the stage only rises, except through
+  - *reactivation*: a lead at interest, consideration or intent (the stages between the first and
+    opportunity) that has had no meaningful engagement (activities not in `not_meaningful`, and
+    recycles) for more than `reactivation_after_days` (R) whole days enters reactivation, dated at
+    the start of day E + R + 1 (E = the day of its last engagement). It comes back at the stage its
+    *fresh* evidence supports: evidence counted only from activities at or after going cold (an
+    n-within-d rule needs all n of them after that point). A deal or lifecycle milestone brings it
+    back as usual. Stalled opportunities are not reactivated (aging, not reactivation).
+  - *recycle*: a lost deal (unless another deal of the lead is still open) or a lifecycle move from
+    an opportunity stage back below it (sql → lead) puts a lead that is above `recycle_stage` (and
+    not a customer) back at `recycle_stage`, with the lost reason or the stage log's reason. A
+    recycle also restarts the reactivation clock.
+- **Same moment**: evidence dated at a recycle's exact moment is applied before the recycle;
+  entries at one timestamp keep the order the engine applied them (`entry_order`).
+
+Results do not depend on row order (every sort has a complete tie-break), and adding an older
+activity never lowers the highest stage reached when every n-within-d rule's window is at most R
+days (the defaults): fresh evidence after a cold point cannot straddle it then.
+
+Heavy scans are SQL (funnel/sql/stages_*.sql, one window pass over the activities); the per-lead
+state machine is Polars, one vectorised step per cold point or recycle (not per lead).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from funnel import schema as sc
+from funnel.config import EvidenceRule, Settings
+from funnel.db import frame, quote_ident
+from funnel.errors import ConfigError
+
+__all__ = [
+    "HISTORY_SCHEMA",
+    "current_funnel_stage",
+    "evidence_text",
+    "evidence_texts",
+    "funnel_history",
+    "next_stage_gap",
+    "stage_explanation",
+    "until",
+]
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+# Column names this module adds (schema.py names the canonical tables' columns).
+STAGE_RANK = "stage_rank"
+IS_SIDE = "is_side"
+EVIDENCE_TYPE = "evidence_type"
+EVIDENCE_ID = "evidence_id"
+EVIDENCE_AT = "evidence_at"
+ENTRY_ORDER = "entry_order"
+FUNNEL_STAGE = "funnel_stage"
+STAGE_ENTERED_AT = "stage_entered_at"
+
+HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    sc.LEAD_ID: pl.String(),
+    sc.STAGE: pl.String(),
+    STAGE_RANK: pl.Int32(),
+    sc.ENTERED_AT: pl.Datetime("us"),
+    sc.REASON: pl.String(),
+    IS_SIDE: pl.Boolean(),
+    EVIDENCE_TYPE: pl.String(),
+    EVIDENCE_ID: pl.String(),
+    EVIDENCE_AT: pl.Datetime("us"),
+    ENTRY_ORDER: pl.Int32(),  # 1, 2, … per lead: the order the entries apply in (ties in entered_at)
+}
+
+CREATED = "created"
+DEAL = "deal"
+LIFECYCLE_PREFIX = "lifecycle:"
+
+# Engine-internal stage values (never in the output).
+_NOT_ON_LADDER = -2
+_COLD = -1
+_ACTIVITY, _MILESTONE, _RECYCLE = 0, 1, 2  # kinds of time-line rows
+_COLD_POINT = 3
+
+
+def until(as_of: date) -> datetime:
+    """The first moment after day D: everything before it happened "at D" (the end of day D)."""
+    return datetime.combine(as_of + timedelta(days=1), time())
+
+
+# ------------------------------------------------------------------------------------ the ladder
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The funnel ladder as the engine uses it: names, ranks and the rules grouped for the scan."""
+
+    stages: tuple[str, ...]
+    side: tuple[str, ...]
+    reactivation: str | None  # the side state a cold lead enters (None: no side state, no reactivation)
+    recycle_rank: int
+    reactivation_days: int
+    single: tuple[tuple[int, tuple[str, ...]], ...]  # (stage rank, activity types) of the one-activity rules
+    multi: tuple[tuple[int, int, EvidenceRule], ...]  # (rule index, stage rank, rule) of the n-activity rules
+    rules: tuple[EvidenceRule, ...]
+
+    @property
+    def opportunity_rank(self) -> int:
+        return len(self.stages) - 2
+
+    @property
+    def customer_rank(self) -> int:
+        return len(self.stages) - 1
+
+    @property
+    def warm_ranks(self) -> tuple[int, ...]:
+        """The stages a lead can go cold from: after the first, before opportunity."""
+        return tuple(range(1, self.opportunity_rank))
+
+    @property
+    def reactivation_rank(self) -> int:
+        return len(self.stages) + (self.side.index(self.reactivation) if self.reactivation else 0)
+
+    def name(self, rank: int) -> str:
+        return (self.stages + self.side)[rank]
+
+
+def ladder_of(settings: Settings) -> Ladder:
+    """The engine's view of the settings; ConfigError for a rule that would skip human validation."""
+    stages, side = settings.ladders.funnel, settings.ladders.funnel_side
+    rank = {s: i for i, s in enumerate(stages)}
+    opportunity = len(stages) - 2
+    single: dict[int, list[str]] = {}
+    multi = []
+    for index, rule in enumerate(settings.funnel_rules.evidence):
+        r = rank[rule.stage]
+        if r >= opportunity:
+            raise ConfigError(f"evidence rule {index + 1} puts leads at {rule.stage} from activities alone",
+                              file=settings.source, value=rule.stage,
+                              hint="Opportunity and customer need human validation: a deal or a lifecycle stage "
+                                   "(funnel_rules.opportunity_lifecycle, customer_lifecycle)")
+        if rule.min_count == 1:
+            types = single.setdefault(r, [])
+            types.extend(t for t in rule.activity_types if t not in types)
+        else:
+            multi.append((index, r, rule))
+    return Ladder(stages=stages, side=side, reactivation=side[0] if side else None,
+                  recycle_rank=rank[settings.funnel_rules.recycle_stage],
+                  reactivation_days=settings.funnel_rules.reactivation_after_days,
+                  single=tuple((r, tuple(types)) for r, types in sorted(single.items())),
+                  multi=tuple(multi), rules=settings.funnel_rules.evidence)
+
+
+# ---------------------------------------------------------------------------------------- SQL
+
+
+@cache
+def _sql_file(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _sql(name: str, fragments: dict[str, str] | None = None, relations: dict[str, str] | None = None) -> str:
+    """funnel/sql/<name>.sql with its /*@marker*/ fragments and {relation} names filled in.
+
+    Fragments are built here from fixed identifiers and $parameters only; relation names go
+    through quote_ident.
+    """
+    text = _sql_file(name)
+    for marker, fragment in (fragments or {}).items():
+        text = text.replace(f"/*@{marker}*/", fragment)
+    for token, relation in (relations or {}).items():
+        text = text.replace("{" + token + "}", quote_ident(relation))
+    return text
+
+
+def _lead_filter(lead_ids: Sequence[str] | None) -> str:
+    return "" if lead_ids is None else f" and list_contains($lead_ids, {quote_ident(sc.LEAD_ID)})"
+
+
+_RECYCLE_SCHEMA = {sc.LEAD_ID: pl.String, "t": pl.Datetime("us"), sc.REASON: pl.String,
+                   EVIDENCE_TYPE: pl.String, EVIDENCE_ID: pl.String}
+_MILESTONE_SCHEMA = {sc.LEAD_ID: pl.String, "t": pl.Datetime("us"), STAGE_RANK: pl.Int32, EVIDENCE_TYPE: pl.String,
+                     EVIDENCE_ID: pl.String}
+_DAY_US = 86_400_000_000
+_ENTRY_SCHEMA = {sc.LEAD_ID: pl.String, STAGE_RANK: pl.Int32, "at": pl.Datetime("us"), sc.REASON: pl.String,
+                 EVIDENCE_TYPE: pl.String, EVIDENCE_ID: pl.String, EVIDENCE_AT: pl.Datetime("us"),
+                 "rule_index": pl.Int32, "window_start": pl.Datetime("us")}
+
+
+def _typed(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return df.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+def _params(as_of: date, lead_ids: Sequence[str] | None, **values: object) -> dict[str, object]:
+    params: dict[str, object] = {"until": until(as_of), **values}
+    if lead_ids is not None:
+        params["lead_ids"] = list(lead_ids)
+    return params
+
+
+def _recycles(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+              lead_ids: Sequence[str] | None) -> pl.DataFrame:
+    lifecycle = settings.ladders.lifecycle
+    opportunity = settings.funnel_rules.opportunity_lifecycle
+    positions = [lifecycle.index(s) + 1 for s in opportunity if s in lifecycle]
+    params = _params(as_of, lead_ids, lifecycle=list(lifecycle), opportunity_lifecycle=list(opportunity),
+                     first_opportunity_position=min(positions) if positions else 0)
+    result = frame(con, _sql("stages_recycles", {"lead_filter": _lead_filter(lead_ids)}), params)
+    return _typed(result, _RECYCLE_SCHEMA)
+
+
+def _milestones(con: duckdb.DuckDBPyConnection, settings: Settings, ladder: Ladder, as_of: date,
+                lead_ids: Sequence[str] | None) -> pl.DataFrame:
+    params = _params(as_of, lead_ids, first_rank=0, opportunity_rank=ladder.opportunity_rank,
+                     customer_rank=ladder.customer_rank,
+                     opportunity_lifecycle=list(settings.funnel_rules.opportunity_lifecycle),
+                     customer_lifecycle=list(settings.funnel_rules.customer_lifecycle))
+    result = frame(con, _sql("stages_milestones", {"lead_filter": _lead_filter(lead_ids)}), params)
+    return _typed(result, _MILESTONE_SCHEMA)
+
+
+def _activity_types(con: duckdb.DuckDBPyConnection, as_of: date, lead_ids: Sequence[str] | None) -> list[str]:
+    """The activity types present at D, in a fixed order (the codes of the time line)."""
+    params = _params(as_of, lead_ids)
+    result = frame(con, f"SELECT DISTINCT {quote_ident(sc.ACTIVITY_TYPE)} AS activity_type "
+                        f"FROM {quote_ident(sc.ACTIVITIES.name)} WHERE {quote_ident(sc.OCCURRED_AT)} < $until"
+                        + _lead_filter(lead_ids), params)
+    return sorted(v for v in result.get_column("activity_type").to_list() if v is not None)
+
+
+_relation_names = itertools.count()
+
+
+def _timeline(con: duckdb.DuckDBPyConnection, as_of: date, types: list[str], ignored: list[str],
+              milestones: pl.DataFrame, recycles: pl.DataFrame, lead_ids: Sequence[str] | None) -> pl.DataFrame:
+    serial = next(_relation_names)
+    relations = {"milestones": f"_funnel_milestones_{serial}", "recycles": f"_funnel_recycles_{serial}"}
+    con.register(relations["milestones"], milestones.with_row_index("ref").to_arrow())
+    con.register(relations["recycles"], recycles.with_row_index("ref").to_arrow())
+    try:
+        return frame(con, _sql("stages_timeline", {"lead_filter": _lead_filter(lead_ids)}, relations),
+                     _params(as_of, lead_ids, types=types, ignored=ignored))
+    finally:
+        for name in relations.values():
+            con.unregister(name)
+
+
+# ------------------------------------------------------------------------------ state machine
+
+
+def _within_lead(values: np.ndarray, lead: np.ndarray, shift: int) -> np.ndarray:
+    """Index of the row `shift` rows back among the given rows of the same lead (-1 when none)."""
+    back = np.arange(len(values)) - shift
+    ok = back >= 0
+    ok[ok] = lead[back[ok]] == lead[np.flatnonzero(ok)]
+    return np.where(ok, back, -1)
+
+
+@dataclass
+class _Timeline:
+    """The sorted stream as numpy arrays, with the derived per-row facts the rules need."""
+
+    lead: np.ndarray  # dense lead number, nondecreasing
+    t: np.ndarray  # µs since the epoch
+    kind: np.ndarray
+    code: np.ndarray  # activities: type code (1-based); milestones: stage rank
+    activity_code: np.ndarray  # the type code, 0 for other rows
+    segment: np.ndarray  # how many of the lead's cold points and recycles precede the row
+    cold_rows: np.ndarray  # rows after which a cold point falls
+    cold_at: np.ndarray  # when (µs)
+    cold_segment: np.ndarray  # the segment index each cold point opens
+    recycle_rows: np.ndarray
+    recycle_segment: np.ndarray
+
+
+def _walk(stream: pl.DataFrame, *, types: list[str], settings: Settings, ladder: Ladder, as_of: date) -> _Timeline:
+    n = stream.height
+    lead_ids = stream.get_column(sc.LEAD_ID)
+    new_lead = (lead_ids != lead_ids.shift(1)).fill_null(True).to_numpy()
+    starts = np.flatnonzero(new_lead)
+    counts = np.diff(np.append(starts, n))
+    lead = np.repeat(np.arange(len(starts), dtype=np.int32), counts)
+    t = stream.get_column("t").dt.epoch("us").to_numpy()
+    kind = stream.get_column("kind").to_numpy()
+    code = stream.get_column("code").to_numpy()
+    not_meaningful = set(settings.funnel_rules.not_meaningful)
+    meaningful_code = np.array([True] + [ty not in not_meaningful for ty in types])
+    is_recycle = kind == _RECYCLE
+    activity_code = np.where(kind == _ACTIVITY, code, 0)
+    engaged = is_recycle | ((kind == _ACTIVITY) & meaningful_code[activity_code])
+
+    # Cold points: after an engagement on day E with the next one more than R + 1 days later (or none,
+    # and D - E > R), at the start of day E + R + 1.
+    day = t // _DAY_US
+    eng = np.flatnonzero(engaged)
+    after = np.full(len(eng), (as_of - date(1970, 1, 1)).days + 1, dtype=np.int64)
+    if len(eng) > 1:
+        same = lead[eng[1:]] == lead[eng[:-1]]
+        after[:-1] = np.where(same, day[eng[1:]], after[:-1])
+    cold = (after - day[eng]) > ladder.reactivation_days + 1
+    if ladder.reactivation is None:
+        cold[:] = False
+    cold_rows = eng[cold]
+    cold_at = (day[cold_rows] + ladder.reactivation_days + 1) * _DAY_US
+
+    # Segments: how many of its lead's boundaries precede each row. A cold point takes effect at the
+    # first row at or after its moment (rows between the engagement and that moment are not
+    # engagement); a recycle for the rows after it.
+    cold_end = starts[lead[cold_rows]] + counts[lead[cold_rows]]
+    position = cold_rows + 1
+    moving = np.flatnonzero(position < cold_end)
+    moving = moving[t[position[moving]] < cold_at[moving]]
+    while len(moving):
+        position[moving] += 1
+        moving = moving[position[moving] < cold_end[moving]]
+        moving = moving[t[position[moving]] < cold_at[moving]]
+    effect = np.zeros(n, dtype=np.int32)
+    inside = position < cold_end
+    effect[position[inside]] += 1
+    recycle_rows = np.flatnonzero(is_recycle)
+    recycle_next = recycle_rows + 1
+    inside = recycle_next < starts[lead[recycle_rows]] + counts[lead[recycle_rows]]
+    np.add.at(effect, recycle_next[inside], 1)
+    segment = np.cumsum(effect, dtype=np.int32)
+    segment -= np.repeat(segment[starts], counts)
+    return _Timeline(lead=lead, t=t, kind=kind, code=code, activity_code=activity_code, segment=segment, cold_rows=cold_rows, cold_at=cold_at,
+                     cold_segment=segment[cold_rows] + is_recycle[cold_rows] + 1, recycle_rows=recycle_rows,
+                     recycle_segment=segment[recycle_rows] + 1)
+
+
+def _candidates(line: _Timeline, *, types: list[str], ladder: Ladder) -> dict[str, np.ndarray]:
+    """Evidence that can move a lead: milestones, the first activity of each one-activity stage per
+    segment, and n-within-d completions (the first per segment and start segment)."""
+    code_of = {ty: i + 1 for i, ty in enumerate(types)}
+    rows, ranks, starts, rules = [], [], [], []
+    milestone = np.flatnonzero(line.kind == _MILESTONE)
+    rows.append(milestone)
+    ranks.append(line.code[milestone])
+    starts.append(milestone)
+    rules.append(np.full(len(milestone), -1))
+    for rank, stage_types in ladder.single:
+        member = np.zeros(len(types) + 1, dtype=bool)
+        member[[code_of[ty] for ty in stage_types if ty in code_of]] = True
+        idx = np.flatnonzero(member[line.activity_code])
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = (line.lead[idx[1:]] != line.lead[idx[:-1]]) | (line.segment[idx[1:]] != line.segment[idx[:-1]])
+        idx = idx[first]
+        rows.append(idx)
+        ranks.append(np.full(len(idx), rank))
+        starts.append(idx)
+        rules.append(np.full(len(idx), -1))
+    for index, rank, rule in ladder.multi:
+        member = np.zeros(len(types) + 1, dtype=bool)
+        member[[code_of[ty] for ty in rule.activity_types if ty in code_of]] = True
+        idx = np.flatnonzero(member[line.activity_code])
+        back = _within_lead(idx, line.lead[idx], rule.min_count - 1)
+        ok = back >= 0
+        start = np.where(ok, idx[np.clip(back, 0, None)], -1)
+        if rule.within_days:
+            ok &= (line.t[idx] // _DAY_US - line.t[np.clip(start, 0, None)] // _DAY_US) <= rule.within_days
+        idx, start = idx[ok], start[ok]
+        start_segment = line.segment[start]
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = ((line.lead[idx[1:]] != line.lead[idx[:-1]]) | (line.segment[idx[1:]] != line.segment[idx[:-1]])
+                     | (start_segment[1:] != start_segment[:-1]))
+        rows.append(idx[first])
+        ranks.append(np.full(int(first.sum()), rank))
+        starts.append(start[first])
+        rules.append(np.full(int(first.sum()), index))
+    return {"row": np.concatenate(rows), "rank": np.concatenate(ranks).astype(np.int64),
+            "start": np.concatenate(starts), "rule": np.concatenate(rules)}
+
+
+def _run_ladder(line: _Timeline, cand: dict[str, np.ndarray], ladder: Ladder) -> dict[str, np.ndarray]:
+    """The state machine: per segment index, every lead's boundary (cold point or recycle) first, then
+    its candidates in time order, each emitted when it raises the stage. Returns the entries in the
+    order they were applied: source (_ACTIVITY for evidence, _COLD_POINT, _RECYCLE), row (the stream
+    row of the evidence; for a cold point its last engagement), rank, at (µs), start (the window
+    start's row), rule (-1: none)."""
+    n_leads = int(line.lead[-1]) + 1 if len(line.lead) else 0
+    row, rank = cand["row"], cand["rank"]
+    segment = line.segment[row]
+    start_segment = line.segment[cand["start"]]
+    # time order within a segment: (lead, moment) in stream order, then rank, then stream order
+    by_row = np.argsort(row, kind="stable")
+    sorted_rows = row[by_row]
+    new_moment = np.ones(len(sorted_rows), dtype=bool)
+    new_moment[1:] = ((line.lead[sorted_rows[1:]] != line.lead[sorted_rows[:-1]])
+                      | (line.t[sorted_rows[1:]] != line.t[sorted_rows[:-1]]))
+    moment = np.empty(len(row), dtype=np.int64)
+    moment[by_row] = np.cumsum(new_moment)
+    bits = max(len(line.t).bit_length(), 1)
+    composite = (moment << (bits + 5)) | (rank << bits) | row
+    order = np.argsort(composite, kind="stable")
+    order = order[np.argsort(segment[order], kind="stable")]
+    row, rank, segment, start_segment = row[order], rank[order], segment[order], start_segment[order]
+    lead = line.lead[row]
+    cand_bounds = np.searchsorted(segment, np.arange(int(segment.max(initial=0)) + 2))
+
+    b_rows = np.concatenate([line.cold_rows, line.recycle_rows])
+    b_kind = np.concatenate([np.full(len(line.cold_rows), _COLD_POINT), np.full(len(line.recycle_rows), _RECYCLE)])
+    b_segment = np.concatenate([line.cold_segment, line.recycle_segment])
+    b_at = np.concatenate([line.cold_at, line.t[line.recycle_rows]])
+    b_order = np.argsort(b_segment, kind="stable")
+    b_rows, b_kind, b_segment, b_at = b_rows[b_order], b_kind[b_order], b_segment[b_order], b_at[b_order]
+    b_lead = line.lead[b_rows]
+    bound_bounds = np.searchsorted(b_segment, np.arange(int(b_segment.max(initial=0)) + 2))
+
+    stage = np.full(n_leads, _NOT_ON_LADDER, dtype=np.int64)
+    fresh_from = np.zeros(n_leads, dtype=np.int64)
+    warm = np.zeros(ladder.customer_rank + 1, dtype=bool)
+    warm[list(ladder.warm_ranks)] = True
+    big = ladder.customer_rank + 4
+    emitted: list[tuple[int, np.ndarray, np.ndarray]] = []  # (source, index into candidates or bounds, rank)
+    last = max(len(cand_bounds), len(bound_bounds)) - 2
+    for k in range(last + 1):
+        if k < len(bound_bounds) - 1 and bound_bounds[k] < bound_bounds[k + 1]:
+            sl = slice(bound_bounds[k], bound_bounds[k + 1])
+            keys, kinds = b_lead[sl], b_kind[sl]
+            now = stage[keys]
+            cold = (kinds == _COLD_POINT) & (now >= 0) & warm[np.clip(now, 0, ladder.customer_rank)]
+            recycled = (kinds == _RECYCLE) & (now > ladder.recycle_rank) & (now < ladder.customer_rank)
+            hit = cold | recycled
+            if hit.any():
+                new_rank = np.where(cold, ladder.reactivation_rank, ladder.recycle_rank)
+                emitted.append((_RECYCLE, np.arange(sl.start, sl.stop)[hit], new_rank[hit]))
+                stage[keys[cold]] = _COLD
+                fresh_from[keys[cold]] = k
+                stage[keys[recycled]] = ladder.recycle_rank
+        if k >= len(cand_bounds) - 1 or cand_bounds[k] == cand_bounds[k + 1]:
+            continue
+        lo, hi = cand_bounds[k], cand_bounds[k + 1]
+        keys, ranks = lead[lo:hi], rank[lo:hi]
+        fresh = np.flatnonzero(start_segment[lo:hi] >= fresh_from[keys])
+        keys, ranks = keys[fresh], ranks[fresh]
+        running = np.maximum.accumulate(keys * big + ranks)
+        best_before = np.full(len(keys), _NOT_ON_LADDER, dtype=np.int64)
+        if len(keys) > 1:
+            same = keys[1:] == keys[:-1]
+            best_before[1:] = np.where(same, running[:-1] - keys[1:] * big, _NOT_ON_LADDER)
+        emit = ranks > np.maximum(best_before, stage[keys])
+        if emit.any():
+            chosen = lo + fresh[emit]
+            emitted.append((_ACTIVITY, chosen, ranks[emit]))
+            np.maximum.at(stage, keys[emit], ranks[emit])
+    starts, rules = cand["start"][order], cand["rule"][order]
+    parts = {"source": [], "row": [], "rank": [], "at": [], "start": [], "rule": []}
+    for source, index, ranks in emitted:
+        if source == _ACTIVITY:
+            rows = row[index]
+            parts["source"].append(np.full(len(index), _ACTIVITY, dtype=np.int8))
+            parts["at"].append(line.t[rows])
+            parts["start"].append(starts[index])
+            parts["rule"].append(rules[index])
+        else:
+            rows = b_rows[index]
+            parts["source"].append(np.where(b_kind[index] == _COLD_POINT, _COLD_POINT, _RECYCLE).astype(np.int8))
+            parts["at"].append(b_at[index])
+            parts["start"].append(rows)
+            parts["rule"].append(np.full(len(index), -1))
+        parts["row"].append(rows)
+        parts["rank"].append(ranks)
+    return {name: np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64) for name, chunks in parts.items()}
+
+
+def _datetimes(us: np.ndarray, name: str) -> pl.Series:
+    return pl.Series(name, us, dtype=pl.Int64).cast(pl.Datetime("us"))
+
+
+def _engine(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+            lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """The entries with the engine's extra columns (rule_index, window_start) for explanations."""
+    ladder = ladder_of(settings)
+    recycles = _recycles(con, settings, as_of, lead_ids)
+    milestones = _milestones(con, settings, ladder, as_of, lead_ids)
+    types = _activity_types(con, as_of, lead_ids)
+    named = {t for rule in ladder.rules for t in rule.activity_types}
+    ignored = [t for t in settings.funnel_rules.not_meaningful if t not in named]
+    stream = _timeline(con, as_of, types, ignored, milestones, recycles, lead_ids)
+    if stream.is_empty():
+        return _named(pl.DataFrame(schema={**_ENTRY_SCHEMA, ENTRY_ORDER: pl.Int32}), ladder)
+    line = _walk(stream, types=types, settings=settings, ladder=ladder, as_of=as_of)
+    entry = _run_ladder(line, _candidates(line, types=types, ladder=ladder), ladder)
+    if not len(entry["row"]):
+        return _named(pl.DataFrame(schema={**_ENTRY_SCHEMA, ENTRY_ORDER: pl.Int32}), ladder)
+
+    # Entries were applied segment by segment; a stable sort by lead gives each lead's own order.
+    order = np.argsort(line.lead[entry["row"]], kind="stable")
+    entry = {name: values[order] for name, values in entry.items()}
+    rows, source = entry["row"], entry["source"]
+    lead_of = line.lead[rows]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = lead_of[1:] != lead_of[:-1]
+    position = np.arange(len(rows))
+    entry_order = position - np.maximum.accumulate(np.where(first, position, 0)) + 1
+
+    take = pl.Series(rows, dtype=pl.Int64)
+    kinds = line.kind[rows]
+    refs = stream.get_column("ref").gather(take).fill_null(0)
+    type_names = pl.Series(["(unknown)", *types], dtype=pl.String)
+
+    def looked_up(table: pl.DataFrame, column: str) -> pl.Series:
+        if table.is_empty():
+            return pl.Series([None] * len(rows), dtype=pl.String)
+        return table.get_column(column).gather(refs.clip(0, table.height - 1))
+
+    result = pl.DataFrame({
+        sc.LEAD_ID: stream.get_column(sc.LEAD_ID).gather(take),
+        STAGE_RANK: pl.Series(entry["rank"], dtype=pl.Int32),
+        "at": _datetimes(entry["at"], "at"),
+        "source": pl.Series(source, dtype=pl.Int8),
+        "kind": pl.Series(kinds, dtype=pl.Int8),
+        "activity_type": type_names.gather(pl.Series(np.where(kinds == _ACTIVITY, line.code[rows], 0), dtype=pl.Int64)),
+        "milestone_type": looked_up(milestones, EVIDENCE_TYPE),
+        "recycle_type": looked_up(recycles, EVIDENCE_TYPE),
+        "recycle_reason": looked_up(recycles, sc.REASON),
+        EVIDENCE_ID: stream.get_column(EVIDENCE_ID).gather(take),
+        EVIDENCE_AT: _datetimes(line.t[rows], EVIDENCE_AT),
+        "rule_index": pl.Series(entry["rule"], dtype=pl.Int32),
+        "window_start": _datetimes(line.t[entry["start"]], "window_start"),
+        ENTRY_ORDER: pl.Series(entry_order, dtype=pl.Int32),
+    })
+    cold_reason = pl.format("no meaningful engagement for more than {} days (last on {})",
+                            pl.lit(ladder.reactivation_days), pl.col(EVIDENCE_AT).dt.date().cast(pl.String))
+    result = result.with_columns(
+        pl.when(pl.col("source") == _COLD_POINT).then(cold_reason)
+        .when(pl.col("source") == _RECYCLE).then(pl.col("recycle_reason")).alias(sc.REASON),
+        pl.when(pl.col("kind") == _ACTIVITY).then(pl.col("activity_type"))
+        .when(pl.col("kind") == _MILESTONE).then(pl.col("milestone_type"))
+        .otherwise(pl.col("recycle_type")).alias(EVIDENCE_TYPE),
+        pl.when(pl.col("rule_index") >= 0).then(pl.col("rule_index")).alias("rule_index"),
+        pl.when(pl.col("source") == _ACTIVITY).then(pl.col("window_start")).alias("window_start"),
+    )
+    return _named(result, ladder)
+
+
+def _named(entries: pl.DataFrame, ladder: Ladder) -> pl.DataFrame:
+    names = list(ladder.stages + ladder.side)
+    return entries.select(
+        sc.LEAD_ID,
+        pl.col(STAGE_RANK).replace_strict(list(range(len(names))), names, return_dtype=pl.String).alias(sc.STAGE),
+        STAGE_RANK, pl.col("at").alias(sc.ENTERED_AT), sc.REASON,
+        (pl.col(STAGE_RANK) >= len(ladder.stages)).alias(IS_SIDE), EVIDENCE_TYPE, EVIDENCE_ID, EVIDENCE_AT,
+        ENTRY_ORDER, "rule_index", "window_start",
+    )
+
+
+# --------------------------------------------------------------------------------- public API
+
+
+def funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                   lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per funnel-stage entry at or before the end of day `as_of` (ordered by lead and
+    entry_order): lead_id, stage, stage_rank, entered_at, reason, is_side, evidence_type,
+    evidence_id, evidence_at, entry_order. `lead_ids` limits the leads (an explanation page)."""
+    history = _engine(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
+    return history.select([pl.col(c).cast(t) for c, t in HISTORY_SCHEMA.items()])
+
+
+def current_funnel_stage(history: pl.DataFrame, *, as_of: date, settings: Settings) -> pl.DataFrame:
+    """One row per lead with an entry at or before the end of day `as_of`: lead_id, funnel_stage,
+    stage_rank, is_side, stage_entered_at, reason, evidence_type, evidence_id, evidence_at.
+
+    The latest entry wins; entries at the same timestamp apply in `entry_order`. `history` must come
+    from `funnel_history` run as of `as_of` or later (a later run cut at `as_of` is the same)."""
+    del settings  # the history already carries names and ranks; kept for a uniform signature
+    order = [sc.ENTERED_AT, ENTRY_ORDER] if ENTRY_ORDER in history.columns else [sc.ENTERED_AT, STAGE_RANK]
+    latest = (history.filter(pl.col(sc.ENTERED_AT) < until(as_of))
+              .sort([sc.LEAD_ID, *order])
+              .group_by(sc.LEAD_ID, maintain_order=True).last())
+    return latest.select(
+        sc.LEAD_ID, pl.col(sc.STAGE).alias(FUNNEL_STAGE), STAGE_RANK, IS_SIDE,
+        pl.col(sc.ENTERED_AT).alias(STAGE_ENTERED_AT), sc.REASON, EVIDENCE_TYPE, EVIDENCE_ID, EVIDENCE_AT)
+
+
+# ------------------------------------------------------------------------------- explanations
+
+
+def evidence_texts(stage: pl.Expr, evidence_type: pl.Expr, evidence_at: pl.Expr, reason: pl.Expr,
+                   evidence_id: pl.Expr, detail: pl.Expr, is_side: pl.Expr) -> pl.Expr:
+    """A short line per stage entry, e.g. "intent: pricing_page_view on 2026-10-03 (/pricing)",
+    "opportunity: deal D0001 created on 2026-09-01", "consideration: deal D0001 lost on 2026-09-20
+    (Price)", "reactivation: no meaningful engagement for more than 90 days (last on 2026-05-02:
+    page_view)". `detail` (a URL, say) is added in parentheses to activity evidence."""
+    when = evidence_at.dt.date().cast(pl.String).fill_null("?")
+    deal = pl.concat_str(pl.lit("deal "), evidence_id, ignore_nulls=True)
+    cold = pl.concat_str(stage, pl.lit(": "), reason.str.strip_suffix(")"), pl.lit(": "), evidence_type, pl.lit(")"))
+    text = (
+        pl.when(is_side.fill_null(False) & reason.is_not_null()).then(cold)
+        .when(evidence_type.is_null()).then(pl.concat_str(stage, pl.lit(" on "), when))
+        .when(evidence_type == CREATED).then(pl.concat_str(stage, pl.lit(": lead created on "), when))
+        .when((evidence_type == DEAL) & reason.is_not_null())
+        .then(pl.concat_str(stage, pl.lit(": "), deal, pl.lit(" lost on "), when, pl.lit(" ("), reason, pl.lit(")")))
+        .when(evidence_type == DEAL)
+        .then(pl.concat_str(stage, pl.lit(": "), deal,
+                            pl.when(stage == "customer").then(pl.lit(" won on ")).otherwise(pl.lit(" created on ")),
+                            when))
+        .when(evidence_type.str.starts_with(LIFECYCLE_PREFIX))
+        .then(pl.concat_str(stage, pl.lit(": lifecycle "), evidence_type.str.strip_prefix(LIFECYCLE_PREFIX),
+                            pl.lit(" on "), when,
+                            pl.when(reason.is_not_null()).then(pl.concat_str(pl.lit(" ("), reason, pl.lit(")")))
+                            .otherwise(pl.lit(""))))
+        .otherwise(pl.concat_str(stage, pl.lit(": "), evidence_type, pl.lit(" on "), when))
+    )
+    with_detail = pl.concat_str(text, pl.lit(" ("), detail, pl.lit(")"))
+    return pl.when(detail.is_not_null() & ~is_side.fill_null(False)).then(with_detail).otherwise(text)
+
+
+def evidence_text(stage: str, evidence_type: str | None, evidence_at: datetime | None, *,
+                  reason: str | None = None, detail: str | None = None, evidence_id: str | None = None,
+                  is_side: bool = False) -> str:
+    """The evidence line of one stage entry (see `evidence_texts`)."""
+    row = pl.DataFrame({"s": [stage], "t": [evidence_type], "a": [evidence_at], "r": [reason], "i": [evidence_id],
+                        "d": [detail], "x": [is_side]},
+                       schema={"s": pl.String, "t": pl.String, "a": pl.Datetime("us"), "r": pl.String,
+                               "i": pl.String, "d": pl.String, "x": pl.Boolean})
+    return row.select(evidence_texts(pl.col("s"), pl.col("t"), pl.col("a"), pl.col("r"), pl.col("i"),
+                                     pl.col("d"), pl.col("x"))).item()
+
+
+def _rule_text(rule: EvidenceRule) -> str:
+    types = " or ".join(rule.activity_types)
+    if rule.min_count == 1:
+        return f"a {types}"
+    window = f" within {rule.within_days} days" if rule.within_days else ""
+    return f"{rule.min_count} × {types}{window}"
+
+
+def stage_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Settings,
+                      as_of: date) -> pl.DataFrame:
+    """The lead's timeline at the end of day `as_of`, one row per activity, deal event, lifecycle
+    entry and funnel-stage entry, in time order: at, kind, what, detail, row_id, caused (the stage
+    this row put the lead in), rule (the evidence rule it completed), stage (for stage rows),
+    reason. Every stage entry names the row that caused it."""
+    ladder = ladder_of(settings)
+    history = _engine(con, settings=settings, as_of=as_of, lead_ids=[lead_id])
+    end = until(as_of)
+    params = {"lead": lead_id, "until": end}
+    activities = frame(con, f"SELECT {quote_ident(sc.ACTIVITY_ID)} AS row_id, {quote_ident(sc.ACTIVITY_TYPE)} AS what, "
+                            f"{quote_ident(sc.OCCURRED_AT)} AS at, {quote_ident(sc.URL)} AS detail "
+                            f"FROM {quote_ident(sc.ACTIVITIES.name)} WHERE {quote_ident(sc.LEAD_ID)} = $lead "
+                            f"AND {quote_ident(sc.OCCURRED_AT)} < $until", params)
+    not_meaningful = settings.funnel_rules.not_meaningful
+    activities = activities.with_columns(
+        pl.lit("activity").alias("kind"),
+        pl.when(pl.col("what").is_in(list(not_meaningful))).then(pl.lit("not meaningful engagement"))
+        .otherwise(pl.col("detail")).alias("detail"))
+    deals = frame(con, """
+        SELECT deal_id AS row_id, 'deal created' AS what, created_at AS at, name AS detail FROM deals
+        WHERE lead_id = $lead AND created_at < $until
+        UNION ALL
+        SELECT deal_id, CASE WHEN won THEN 'deal won' ELSE 'deal lost' END, closed_at,
+               CASE WHEN won THEN name ELSE coalesce(lost_reason, name) END FROM deals
+        WHERE lead_id = $lead AND won IS NOT NULL AND closed_at < $until""", params)
+    deals = deals.with_columns(pl.lit("deal").alias("kind"))
+    lifecycle = frame(con, """
+        SELECT CAST(NULL AS VARCHAR) AS row_id, 'lifecycle ' || stage AS what, entered_at AS at, reason AS detail
+        FROM stage_events WHERE lead_id = $lead AND coalesce(ladder, 'lifecycle') = 'lifecycle'
+        AND entered_at < $until""", params).with_columns(pl.lit("lifecycle").alias("kind"))
+    created = frame(con, "SELECT CAST(NULL AS VARCHAR) AS row_id, 'lead created' AS what, created_at AS at, "
+                         "source AS detail FROM leads WHERE lead_id = $lead AND created_at < $until", params)
+    created = created.with_columns(pl.lit("created").alias("kind"))
+    columns = ["at", "kind", "what", "detail", "row_id"]
+    rows = pl.concat([_typed(f.select(columns), {"at": pl.Datetime("us"), "kind": pl.String, "what": pl.String,
+                                                 "detail": pl.String, "row_id": pl.String})
+                      for f in (activities, deals, lifecycle, created)])
+
+    # Which source row caused each entry (reactivation is caused by the calendar: its row is the last
+    # engagement, shown on the stage row itself).
+    caused = history.filter(~pl.col(IS_SIDE)).with_columns(
+        pl.when(pl.col(EVIDENCE_TYPE) == CREATED).then(pl.lit("created"))
+        .when(pl.col(EVIDENCE_TYPE) == DEAL).then(pl.lit("deal"))
+        .when(pl.col(EVIDENCE_TYPE).str.starts_with(LIFECYCLE_PREFIX)).then(pl.lit("lifecycle"))
+        .otherwise(pl.lit("activity")).alias("kind"),
+        pl.when(pl.col(EVIDENCE_TYPE) == DEAL)
+        .then(pl.when(pl.col(sc.REASON).is_not_null()).then(pl.lit("deal lost"))
+              .when(pl.col(STAGE_RANK) == ladder.customer_rank).then(pl.lit("deal won"))
+              .otherwise(pl.lit("deal created")))
+        .when(pl.col(EVIDENCE_TYPE).str.starts_with(LIFECYCLE_PREFIX))
+        .then(pl.concat_str(pl.lit("lifecycle "), pl.col(EVIDENCE_TYPE).str.strip_prefix(LIFECYCLE_PREFIX)))
+        .when(pl.col(EVIDENCE_TYPE) == CREATED).then(pl.lit("lead created"))
+        .otherwise(pl.col(EVIDENCE_TYPE)).alias("what"),
+    )
+    rule_texts = {i: _rule_text(r) for i, r in enumerate(ladder.rules)}
+    caused = caused.with_columns(
+        pl.col("rule_index").replace_strict(list(rule_texts), list(rule_texts.values()), default=None,
+                                            return_dtype=pl.String).alias("rule"),
+        pl.concat_str(pl.lit("→ "), pl.col(sc.STAGE)).alias("caused"),
+    ).select(pl.col(EVIDENCE_AT).alias("at"), "kind", "what", pl.col(EVIDENCE_ID).alias("row_id"), "caused", "rule",
+             pl.col("window_start"))
+    caused = caused.group_by("at", "kind", "what", "row_id", maintain_order=True).agg(
+        pl.col("caused").str.join(", "), pl.col("rule").drop_nulls().str.join("; "), pl.col("window_start").min())
+    rows = rows.join(caused.with_columns(pl.col("rule").replace("", None)), on=["at", "kind", "what", "row_id"],
+                     how="left", nulls_equal=True)
+    rows = rows.with_columns(
+        pl.when(pl.col("window_start").is_not_null() & (pl.col("window_start") != pl.col("at")))
+        .then(pl.concat_str(pl.col("rule"), pl.lit(", counted from "), pl.col("window_start").dt.date().cast(pl.String)))
+        .otherwise(pl.col("rule")).alias("rule")).drop("window_start")
+    rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias(sc.STAGE), pl.lit(None, dtype=pl.String)
+                             .alias(sc.REASON), pl.lit(1, dtype=pl.Int32).alias("_part"),
+                             pl.lit(0, dtype=pl.Int32).alias(ENTRY_ORDER))
+    stage_rows = history.select(
+        pl.col(sc.ENTERED_AT).alias("at"), pl.lit("stage").alias("kind"),
+        pl.concat_str(pl.lit("entered "), pl.col(sc.STAGE)).alias("what"),
+        pl.when(pl.col(IS_SIDE)).then(pl.concat_str(pl.lit("last engagement: "), pl.col(EVIDENCE_TYPE),
+                                                    pl.lit(" on "), pl.col(EVIDENCE_AT).dt.date().cast(pl.String)))
+        .otherwise(pl.concat_str(pl.lit("evidence: "), pl.col(EVIDENCE_TYPE))).alias("detail"),
+        pl.col(EVIDENCE_ID).alias("row_id"), pl.lit(None, dtype=pl.String).alias("caused"),
+        pl.lit(None, dtype=pl.String).alias("rule"), sc.STAGE, sc.REASON, pl.lit(2, dtype=pl.Int32).alias("_part"),
+        ENTRY_ORDER)
+    timeline = pl.concat([rows, stage_rows]).sort("at", "_part", ENTRY_ORDER, "kind", "what", "row_id",
+                                                  nulls_last=True)
+    return timeline.drop("_part", ENTRY_ORDER)
+
+
+def _runs(times: list[datetime], *, start: datetime | None, within_days: int, as_of: date) -> int:
+    """How many of the rule's activities (fresh: at or after `start`) would still count for a run
+    completed today: those at most `within_days` calendar days before `as_of` (all when 0)."""
+    fresh = [t for t in times if start is None or t >= start]
+    if within_days:
+        fresh = [t for t in fresh if (as_of - t.date()).days <= within_days]
+    return len(fresh)
+
+
+def next_stage_gap(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Settings,
+                   as_of: date) -> list[dict]:
+    """What would move the lead to its next stage at the end of day `as_of`: one dict per way in,
+    with keys stage, rule, have, need, by (the last day the partial run still counts), text.
+
+    For a lead in reactivation the target is the stage it held before going cold, with evidence
+    counted from the cold point; for a customer the list is empty."""
+    ladder = ladder_of(settings)
+    history = _engine(con, settings=settings, as_of=as_of, lead_ids=[lead_id])
+    if history.is_empty():
+        target, fresh_from = 0, None
+    else:
+        last = history.row(-1, named=True)
+        if last[IS_SIDE]:
+            before = history.filter(~pl.col(IS_SIDE))
+            target = before.row(-1, named=True)[STAGE_RANK] if before.height else 0
+            fresh_from = last[sc.ENTERED_AT]
+        else:
+            target, fresh_from = last[STAGE_RANK] + 1, None
+            cold = history.filter(pl.col(IS_SIDE))
+            fresh_from = cold.row(-1, named=True)[sc.ENTERED_AT] if cold.height else None
+    if target > ladder.customer_rank:
+        return []
+    stage = ladder.name(target)
+    if target == ladder.opportunity_rank:
+        lifecycle = " or ".join(settings.funnel_rules.opportunity_lifecycle)
+        return [{"stage": stage, "rule": "sales acceptance", "have": 0, "need": 1, "by": None,
+                 "text": f"a deal (sales acceptance), or lifecycle {lifecycle}"}]
+    if target == ladder.customer_rank:
+        lifecycle = " or ".join(settings.funnel_rules.customer_lifecycle)
+        return [{"stage": stage, "rule": "a won deal", "have": 0, "need": 1, "by": None,
+                 "text": f"a won deal, or lifecycle {lifecycle}"}]
+    acts = frame(con, f"SELECT {quote_ident(sc.ACTIVITY_TYPE)} AS t, {quote_ident(sc.OCCURRED_AT)} AS at "
+                      f"FROM {quote_ident(sc.ACTIVITIES.name)} WHERE {quote_ident(sc.LEAD_ID)} = $lead "
+                      f"AND {quote_ident(sc.OCCURRED_AT)} < $until",
+                 {"lead": lead_id, "until": until(as_of)}).sort("at")
+    gaps = []
+    for rule in ladder.rules:
+        if rule.stage != stage:
+            continue
+        if rule.min_count == 1:
+            types = " or ".join(rule.activity_types)
+            gaps.append({"stage": stage, "rule": _rule_text(rule), "have": 0, "need": 1, "by": None,
+                         "text": f"a {types}"})
+            continue
+        times = acts.filter(pl.col("t").is_in(list(rule.activity_types))).get_column("at").to_list()
+        have = min(_runs(times, start=fresh_from, within_days=rule.within_days, as_of=as_of), rule.min_count - 1)
+        need = rule.min_count - have
+        counted = sorted(t for t in times if fresh_from is None or t >= fresh_from)[-have:] if have else []
+        by = (counted[0].date() + timedelta(days=rule.within_days)) if (counted and rule.within_days) else None
+        types = " or ".join(rule.activity_types)
+        window = f" within {rule.within_days} days" if rule.within_days else ""
+        text = f"{need} more {types}{window}"
+        if by is not None:
+            text += f" (by {by.isoformat()})"
+        gaps.append({"stage": stage, "rule": _rule_text(rule), "have": have, "need": need, "by": by, "text": text})
+    return gaps
+
