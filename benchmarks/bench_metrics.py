@@ -13,8 +13,9 @@ Then, in the same run:
   calls, so the history and the lead population are rebuilt every time;
 * the whole `funnel metrics` process (JSON; also with --by source), wall time and peak RSS.
 
-Times are medians in seconds; "× scan" divides by the stage-log scan into Arrow, the least any
-stage analysis must do. Peak RSS comes from resource.getrusage of the process that did the work.
+Times are medians in seconds; "cold cpu" is the fresh process's own user + system CPU time (steady
+when the machine is busy, unlike wall time); "warm × scan" divides by the stage-log scan into
+Arrow, the least any stage analysis must do. Peak RSS is the fresh process's own high-water mark.
 """
 
 from __future__ import annotations
@@ -101,34 +102,49 @@ def median_of(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def child(code: str) -> tuple[float, float]:
-    """Wall seconds of `code` (after the setup is excluded) and the peak RSS in MB of its process."""
-    wrapper = (code + "\nimport json, resource\n"
-               "print(json.dumps({'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+# Peak RSS of the child itself: VmHWM is per process image (ru_maxrss would carry the parent's over
+# from the fork); CPU seconds (user + system) are the child's own and hardly move with machine load.
+REPORT = """
+import json, resource
+usage = resource.getrusage(resource.RUSAGE_SELF)
+hwm = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))
+print(json.dumps({'rss': hwm / 1024, 'cpu': usage.ru_utime + usage.ru_stime}))
+"""
+
+
+def child(code: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of a fresh Python process running `code`."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code + REPORT], capture_output=True, text=True, check=True,
+                         cwd=ROOT)
     wall = time.perf_counter() - start
-    return wall, json.loads(out.stdout.strip().splitlines()[-1])["rss"]
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    return wall, measured["cpu"], measured["rss"]
 
 
-def cold(db: Path, as_of: date, call: str, repeat: int) -> tuple[float, float]:
-    """Median wall of a fresh process computing `call` once (imports and opening the store included)."""
+def medians(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs))
+
+
+def cold(db: Path, as_of: date, call: str, repeat: int) -> tuple[float, float, float]:
+    """A fresh process computing `call` once (imports and opening the store included)."""
     setup = SETUP.format(root=str(ROOT), db=str(db), as_of=as_of.isoformat())
-    runs = [child(setup + f"\n{call}\n") for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    return medians([child(setup + f"\n{call}\n") for _ in range(repeat)])
 
 
-def whole_process(db: Path, args: list[str], repeat: int) -> tuple[float, float]:
-    """Median wall and peak RSS of the `funnel metrics` command, output discarded."""
+def whole_process(db: Path, args: list[str], repeat: int) -> tuple[float, float, float]:
+    """The `funnel metrics` command (output discarded)."""
     entry = ("import sys, io, contextlib\nsys.argv = ['funnel'] + {args!r}\n"
              "from funnel.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n    code = main()\n"
              "assert code == 0").format(args=["metrics", "--db", str(db), *args])
-    runs = [child(entry) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    return medians([child(entry) for _ in range(repeat)])
 
 
-def bench(leads: int, repeat: int) -> list[tuple[str, float | None, float, float | None]]:
-    """(what, cold seconds, warm seconds, peak RSS MB) rows for one size."""
+Row = tuple[str, float | None, float | None, float, float | None]
+
+
+def bench(leads: int, repeat: int) -> list[Row]:
+    """(what, cold seconds, cold CPU seconds, warm seconds, peak RSS MB) rows for one size."""
     sys.path.insert(0, str(ROOT))
     from funnel.db import connect, first_row
     from funnel.history import newest_day
@@ -136,10 +152,11 @@ def bench(leads: int, repeat: int) -> list[tuple[str, float | None, float, float
     db = store_for(leads)
     con = connect(db, read_only=True)
     as_of = newest_day(con)
-    rows: list[tuple[str, float | None, float, float | None]] = []
+    rows: list[Row] = []
     for name, sql in BASELINES.items():
         con.sql(sql).to_arrow_table()
-        rows.append((f"scan: {name}", None, median_of(lambda sql=sql: con.sql(sql).to_arrow_table(), repeat), None))
+        rows.append((f"scan: {name}", None, None, median_of(lambda sql=sql: con.sql(sql).to_arrow_table(), repeat),
+                     None))
     counts = first_row(con, "SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM activities), "
                             "(SELECT count(*) FROM stage_events)")
     con.close()
@@ -159,24 +176,28 @@ def bench(leads: int, repeat: int) -> list[tuple[str, float | None, float, float
                fn(con, filters, settings=settings, **({"by": by} if by else {})))
         run()  # warm-up
         warm = median_of(run, repeat)
-        cold_s, rss = cold(db, as_of, call, repeat)
-        rows.append((name, cold_s, warm, rss))
+        cold_s, cpu, rss = cold(db, as_of, call, repeat)
+        rows.append((name, cold_s, cpu, warm, rss))
     con.close()
     for label, args in (("funnel metrics (JSON)", []), ("funnel metrics --by source", ["--by", "source"])):
-        wall, rss = whole_process(db, args, repeat)
-        rows.append((f"process: {label}", wall, wall, rss))
+        wall, cpu, rss = whole_process(db, args, repeat)
+        rows.append((f"process: {label}", wall, cpu, None, rss))
     print(f"\n{leads:,} leads · {counts[1]:,} activities · {counts[2]:,} stage events · as of {as_of} "
           f"· medians of {repeat}")
     return rows
 
 
-def report(rows: list[tuple[str, float | None, float, float | None]]) -> None:
-    scan = next(r[2] for r in rows if r[0] == "scan: stage log → Arrow")
-    print(f"{'':34} {'cold s':>8} {'warm s':>8} {'× scan':>8} {'peak RSS MB':>12}")
-    for what, cold_s, warm, rss in rows:
-        cold_text = f"{cold_s:8.3f}" if cold_s is not None else f"{'':8}"
-        rss_text = f"{rss:12.0f}" if rss is not None else f"{'':12}"
-        print(f"{what:34} {cold_text} {warm:8.3f} {warm / scan:8.1f} {rss_text}")
+def report(rows: list[Row]) -> None:
+    scan = next(r[3] for r in rows if r[0] == "scan: stage log → Arrow")
+
+    def cell(value: float | None, width: int, digits: int = 3) -> str:
+        return f"{value:{width}.{digits}f}" if value is not None else " " * width
+
+    print(f"{'':36} {'cold s':>7} {'cold cpu':>8} {'warm s':>7} {'warm × scan':>11} {'peak RSS MB':>11}")
+    for what, cold_s, cpu, warm, rss in rows:
+        ratio = None if warm is None else warm / scan
+        print(f"{what:36} {cell(cold_s, 7)} {cell(cpu, 8, 2)} {cell(warm, 7)} {cell(ratio, 11, 1)} "
+              f"{cell(rss, 11, 0)}")
 
 
 def main() -> None:

@@ -221,7 +221,8 @@ def history_note(history: pl.DataFrame) -> str:
     placed = int(per_lead.get_column("placed").sum())
     undated = int((per_lead.get_column("placed") & per_lead.get_column("undated")).sum())
     logged = per_lead.height - placed
-    parts = [f"history from stage events: {logged:,} leads"] if logged else []
+    source = "the funnel stage engine's evidence" if "evidence_type" in history.columns else "stage events"
+    parts = [f"history from {source}: {logged:,} leads"] if logged else []
     if placed:
         text = f"current stage only: {placed:,} leads (placed at their created date"
         text += f"; {undated:,} without any date)" if undated else ")"

@@ -39,7 +39,7 @@ __all__ = ["AnalysisInputs", "analysis_inputs", "dimensions_of"]
 SEG = "seg_key"  # internal: which segment a lead is in (0 when not segmented)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AnalysisInputs:
     """One as-of date, ladder, filter and segmentation, prepared for the metric functions."""
 
@@ -88,10 +88,6 @@ class AnalysisInputs:
                               value=str(stage), hint=f"Use one of: {', '.join(names)}")
         return names.index(stage)
 
-    @property
-    def implicit_default(self) -> bool:
-        return self.settings.conversion.skipped_stages == "implicit"
-
     def in_period(self, column: str) -> pl.Expr:
         """Whether a timestamp's day lies in the cohort period [period_start, cohort_end]."""
         day = pl.col(column).dt.date()
@@ -131,7 +127,8 @@ def analysis_inputs(con: duckdb.DuckDBPyConnection, filters: Filters, *, setting
                     by: str | Sequence[str] | None = None, history: pl.DataFrame | None = None,
                     leads: pl.DataFrame | None = None) -> AnalysisInputs:
     """The inputs of every metric for `filters` (as-of date, ladder, segment filter), segmented by
-    `by` (lead-frame columns). `history` and `leads` may be passed when already computed."""
+    `by` (lead-frame columns). `history` (stage_history of the same ladder and as-of date) and
+    `leads` (a lead_frame) may be passed when already computed."""
     dims = dimensions_of(by)
     facts = lead_facts(con, settings=settings)
     if history is None:
