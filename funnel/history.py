@@ -59,6 +59,7 @@ BASIS_STAGE_EVENT = "stage_event"  # a dated entry from the stage log (or the fu
 BASIS_CURRENT_STAGE = "current_stage"  # placed from leads.lifecycle_stage alone: no move is known
 
 UNKNOWN = "(unknown)"  # the segment value of a lead whose dimension is empty
+NO_TAGS = "(no tags)"  # the tags segment of a lead no tag rule matched
 ATTRIBUTE_PREFIX = "attr:"
 SCORE_COLUMNS = ("icp", "quadrant", "tags")
 # Lead-frame columns that identify a lead or hold raw values, not segments.
@@ -310,7 +311,8 @@ def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
-    """lead_id, icp, quadrant and tags (as text) from funnel.scoring when it exists, else None."""
+    """lead_id, icp, quadrant and tags (its sorted tags joined by ", ", or "(no tags)") from
+    funnel.scoring when it exists, else None."""
     try:
         scoring = importlib.import_module("funnel.scoring")
     except ModuleNotFoundError as exc:
@@ -320,8 +322,10 @@ def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: da
     scores = scoring.lead_scores(con, settings=settings, as_of=as_of)
     wanted = [c for c in SCORE_COLUMNS if c in scores.columns]
     scores = scores.select(sc.LEAD_ID, *wanted)
-    if "tags" in wanted and isinstance(scores.schema["tags"], pl.List):
-        scores = scores.with_columns(pl.col("tags").list.sort().list.join(", ").alias("tags"))
+    if "tags" in wanted and isinstance(scores.schema["tags"], pl.List):  # one segment per set of tags
+        joined = pl.col("tags").list.sort().list.join(", ")
+        scores = scores.with_columns(pl.when(pl.col("tags").list.len() > 0).then(joined)
+                                     .otherwise(pl.lit(NO_TAGS)).alias("tags"))
     return scores.with_columns([pl.col(c).cast(pl.String) for c in wanted])
 
 

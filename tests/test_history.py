@@ -130,3 +130,11 @@ def test_seniority_follows_the_configured_order():
     titles = pl.Series(["Chief Marketing Officer", "Marketing Manager", "Team Lead", "Intern", "Owner", None, "Chef"])
     assert seniority_by_title(titles, SETTINGS).to_list() == [
         "executive", "manager", "manager", "entry", "executive", None, None]
+
+
+def test_lead_frame_takes_icp_quadrant_and_tags_from_the_scores():
+    pytest.importorskip("funnel.scoring")
+    frame = lead_frame(scenario(), settings=SETTINGS, as_of=AS_OF, dimensions=["quadrant", "tags", "icp"])
+    assert frame.columns == ["lead_id", "quadrant", "tags", "icp"]
+    scored = frame.filter(pl.col("quadrant").is_not_null())
+    assert scored.height > 0 and "" not in scored.get_column("tags").to_list()
