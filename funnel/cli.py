@@ -109,13 +109,19 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def registered() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]]:
+    """Every subcommand, as registered in the `funnel.cli` module (also when this file runs as __main__)."""
+    import funnel.cli
     import funnel.commands  # noqa: F401  (registers the analysis subcommands)
 
+    return funnel.cli.COMMANDS
+
+
+def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="funnel", description="Lead-funnel segmentation: import, inspect, measure.")
     subs = top.add_subparsers(dest="command", required=True)
-    for name, (arguments, _) in COMMANDS.items():
-        sub = subs.add_parser(name, help=(COMMANDS[name][1].__doc__ or "").strip().split("\n")[0] or None)
+    for name, (arguments, run) in registered().items():
+        sub = subs.add_parser(name, help=(run.__doc__ or "").strip().split("\n")[0] or None)
         arguments(sub)
     return top
 
@@ -123,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return COMMANDS[args.command][1](args)
+        return registered()[args.command][1](args)
     except FunnelError as exc:
         print(f"funnel {args.command}: {exc.message()}", file=sys.stderr)
         return 2

@@ -310,11 +310,12 @@ def analysis(filters: Filters, by: tuple[str, ...] = ()) -> object:
 
 
 def segment_dimensions(filters: Filters) -> list[str]:
-    """The lead attributes a page can segment by (source, industry, size band, ICP, quadrant, …)."""
-    from funnel.history import lead_frame
+    """The lead attributes a page can segment by (source, industry, size band, …, then ICP, quadrant and
+    tags). Listing them reads no scores: those are computed only when a page segments by them."""
+    from funnel.history import SCORE_COLUMNS, lead_frame
     from funnel.history import segment_dimensions as dimensions
 
-    return dimensions(computed(lead_frame, as_of=filters.as_of))
+    return [*dimensions(computed(lead_frame)), *SCORE_COLUMNS]
 
 
 def segment_picker(filters: Filters, *, key: str, crossed: bool = True, default: str | None = None) -> tuple[str, ...]:
