@@ -123,14 +123,19 @@ def _criteria(settings: Settings) -> list[Criterion]:
 
 
 def lead_fields(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,
-                lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
-    """One row per lead (created at or before the end of `as_of` when given): the lead's columns,
-    the account's fields (account first), seniority, and the `attr:<key>` fields the criteria use."""
-    attribute_keys = sorted({c.field.removeprefix(ATTRIBUTE_PREFIX) for c in _criteria(settings)
+                lead_ids: Sequence[str] | None = None, every_column: bool = False) -> pl.DataFrame:
+    """One row per lead (created at or before the end of `as_of` when given): lead_id, created_at,
+    title, seniority and every field the fit criteria and tags test (all the lead's columns when
+    `every_column`): the account's fields (account first, else the lead's) and `attr:<key>`."""
+    criteria = _criteria(settings)
+    attribute_keys = sorted({c.field.removeprefix(ATTRIBUTE_PREFIX) for c in criteria
                              if c.field.startswith(ATTRIBUTE_PREFIX)})
-    lead_columns = [c for c in sc.LEADS.column_names if c not in ACCOUNT_FIELDS]
+    wanted = {sc.LEAD_ID, sc.CREATED_AT, sc.TITLE} | {c.field for c in criteria}
+    lead_columns = [c for c in sc.LEADS.column_names if c not in ACCOUNT_FIELDS and (every_column or c in wanted)]
     select = [f"l.{quote_ident(c)}" for c in lead_columns]
     for field in ACCOUNT_FIELDS:
+        if not every_column and field not in wanted:
+            continue
         if field in sc.LEADS.column_names:
             select.append(f"coalesce(a.{quote_ident(field)}, l.{quote_ident(field)}) AS {quote_ident(field)}")
         else:
@@ -151,14 +156,15 @@ def lead_fields(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: da
     sql = (f"SELECT {', '.join(select)} FROM {quote_ident(sc.LEADS.name)} AS l "
            f"LEFT JOIN {quote_ident(sc.ACCOUNTS.name)} AS a ON a.{quote_ident(sc.ACCOUNT_ID)} = l.{quote_ident(sc.ACCOUNT_ID)} "
            f"WHERE {' AND '.join(where)}")
-    fields = frame(con, sql, params)
-    return fields.with_columns(seniority_of(pl.col(sc.TITLE), settings).alias(SENIORITY))
+    fields = frame(con, sql, params).with_columns(seniority_of(pl.col(sc.TITLE), settings).alias(SENIORITY))
+    _check_fields(fields, settings)
+    return fields
 
 
 def _check_fields(fields: pl.DataFrame, settings: Settings) -> None:
     for criterion in _criteria(settings):
         if criterion.field not in fields.columns:
-            known = ", ".join(c for c in fields.columns if c != sc.ATTRIBUTES)
+            known = ", ".join(dict.fromkeys([*sc.LEADS.column_names, *ACCOUNT_FIELDS, SENIORITY]))
             raise ConfigError(f"a fit or tag criterion tests the field {criterion.field!r}, which leads do not have",
                               file=settings.source, value=criterion.field,
                               hint=f"Use one of: {known}, or attr:<key> for a custom attribute")
@@ -369,9 +375,10 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
     fields = fields.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
     if fit is None:
         fit = fit_scores(fields, settings=settings)
-    if history is None:
-        history = stages.funnel_history(con, settings=settings, as_of=as_of)
-    current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
+    current = stages.current_funnel_stage(
+        history if history is not None else stages.funnel_history(con, settings=settings, as_of=as_of),
+        as_of=as_of, settings=settings).select(sc.LEAD_ID, stages.FUNNEL_STAGE)
+    del history
     intent = intent_scores(con, settings=settings, as_of=as_of)
     lifecycle = lifecycle_stages(con, settings=settings, as_of=as_of)
     scored = (fields.select(sc.LEAD_ID, SENIORITY, tags_of(fields, settings=settings).alias(TAGS))

@@ -10,14 +10,14 @@
 -- (types that are neither meaningful engagement nor named by a rule: they cannot move a lead).
 -- /*@lead_filter*/ limits the leads.
 -- Order within a lead: time; at one moment activities, then milestones, then recycles (evidence at a
--- recycle's exact moment applies before it); then by type and id, so the order never depends on
--- how the rows were stored.
+-- recycle's exact moment applies before it); then by type (code; milestones by rank and evidence type)
+-- and id, so the order never depends on how the rows were stored.
 with
 
 activity_rows as (
     select lead_id, occurred_at as t, 0 as kind,
            coalesce(list_position($types, activity_type), 0) as code,
-           cast(null as bigint) as ref, activity_id as evidence_id, activity_type as tie
+           cast(null as bigint) as ref, activity_id as evidence_id, cast(null as varchar) as tie
     from activities
     where occurred_at < $until and lead_id is not null
       and not list_contains($ignored, activity_type) /*@lead_filter*/
