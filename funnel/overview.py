@@ -34,7 +34,8 @@ def headline_kpis(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
             change = None if value is None or old is None else f"{int(value) - int(old):+,}"
         else:
             text = "–" if value is None else f"{value:.1%}"
-            change = None if value is None or old is None else f"{(value - old) * 100:+.1f} pts"
+            # `+ 0.0` turns a change that rounds to -0.0 into +0.0: no red "-0.0 pts" for no change
+            change = None if value is None or old is None else f"{round((value - old) * 100, 1) + 0.0:+.1f} pts"
         rows.append({"kpi": label, "value": text, "change": change, "delta_color": "normal", "help": help_text})
     return pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.String, "change": pl.String,
                                       "delta_color": pl.String, "help": pl.String})

@@ -20,13 +20,12 @@ def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.Dat
                for i, d in enumerate(by)] or [pl.lit("everyone").alias("segment")]
     columns += [pl.col("leads"), pl.col("share")]
     for prefix in rate_prefixes(performance):
-        label = prefix.removeprefix("reached_").removesuffix("_rate").replace("win", "win rate")
-        label = label if prefix == "win_rate" else f"→ {label}"
+        label = "win rate" if prefix == "win_rate" else f"→ {prefix.removeprefix('reached_').removesuffix('_rate')}"
         text = pl.when(pl.col(prefix).is_null()).then(pl.lit("–")).otherwise(
             pl.format("{}% ({}–{})", (pl.col(prefix) * 100).round(1), (pl.col(f"{prefix}_lo") * 100).round(1),
                       (pl.col(f"{prefix}_hi") * 100).round(1)))
         columns.append(text.alias(label))
-        overall = performance.get_column(prefix)[0] if performance.height else None
+        overall = pl.lit(performance.get_column(prefix)[0] if performance.height else None, dtype=pl.Float64)
         verdict = (pl.when(pl.col(f"{prefix}_small_sample")).then(pl.lit("small sample"))
                    .when(pl.col(f"{prefix}_significant") & (pl.col(prefix) > overall)).then(pl.lit("higher"))
                    .when(pl.col(f"{prefix}_significant") & (pl.col(prefix) < overall)).then(pl.lit("lower"))
