@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import child, sample_dir  # noqa: E402
+from common import child, sample_dir
 
 TABLES = ("accounts", "leads", "stage_events", "deals", "activities")
 

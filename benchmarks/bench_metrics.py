@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
 TABLE_ORDER = ("accounts", "leads", "stage_events", "deals", "activities")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import median_seconds
+
 FAMILIES = {
     "distribution": "stage_distribution(con, f, settings=s)",
     "conversion": "stage_conversion(con, f, settings=s)",
@@ -94,12 +97,7 @@ def store_for(leads: int) -> Path:
 
 
 def median_of(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeat=repeat)
 
 
 # Peak RSS of the child itself: VmHWM is per process image (ru_maxrss would carry the parent's over

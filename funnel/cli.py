@@ -111,8 +111,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def registered() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]]:
     """Every subcommand, as registered in the `funnel.cli` module (also when this file runs as __main__)."""
-    import funnel.cli
-    import funnel.commands  # noqa: F401  (registers the analysis subcommands)
+    import funnel.cli  # noqa: PLW0406  (the registry, also when this file runs as __main__)
+    import funnel.commands
 
     return funnel.cli.COMMANDS
 

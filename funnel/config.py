@@ -21,6 +21,15 @@ SKIPPED_POLICIES = ("implicit", "strict")
 REGRESSION_POLICIES = ("reactivation_or_recycle",)
 
 
+def range_labels(bounds: tuple[int, ...], *, first: int, open_from: int) -> tuple[str, ...]:
+    """Labels of consecutive ranges up to each bound ('0–7', '8–30', …), then the open-ended 'N+'."""
+    labels, low = [], first
+    for high in bounds:
+        labels.append(f"{low}–{high}")
+        low = high + 1
+    return (*labels, f"{open_from}+")
+
+
 @dataclass(frozen=True)
 class Ladders:
     lifecycle: tuple[str, ...]
@@ -67,13 +76,8 @@ class Aging:
     sla_days: dict[str, int] = field(default_factory=dict)
 
     def bucket_labels(self) -> tuple[str, ...]:
-        """'0–7', '8–30', '31–90', '90+' for the default bounds."""
-        labels, low = [], 0
-        for high in self.buckets:
-            labels.append(f"{low}–{high}")
-            low = high + 1
-        labels.append(f"{self.buckets[-1]}+")
-        return tuple(labels)
+        """'0–7', '8–30', '31–90', '90+' for the default bounds (DOMAIN's labels)."""
+        return range_labels(self.buckets, first=0, open_from=self.buckets[-1])
 
 
 @dataclass(frozen=True)
@@ -147,13 +151,8 @@ class Segments:
     seniority: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def size_band_labels(self) -> tuple[str, ...]:
-        """'1–50', '51–200', …, '5000+'."""
-        labels, low = [], 1
-        for high in self.size_bands:
-            labels.append(f"{low}–{high}")
-            low = high + 1
-        labels.append(f"{self.size_bands[-1] + 1}+")
-        return tuple(labels)
+        """'1–50', '51–200', …, '5001+'."""
+        return range_labels(self.size_bands, first=1, open_from=self.size_bands[-1] + 1)
 
 
 @dataclass(frozen=True)

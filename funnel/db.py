@@ -12,8 +12,17 @@ from pathlib import Path
 import duckdb
 
 from funnel.errors import StoreError
-from funnel.schema import (ATTRIBUTES, DUCKDB_TYPE, HISTORY_SUFFIX, IMPORT_ID, IMPORTS, SETTINGS_VERSIONS,
-                           SOURCE_ROW, TABLES, Table)
+from funnel.schema import (
+    ATTRIBUTES,
+    DUCKDB_TYPE,
+    HISTORY_SUFFIX,
+    IMPORT_ID,
+    IMPORTS,
+    SETTINGS_VERSIONS,
+    SOURCE_ROW,
+    TABLES,
+    Table,
+)
 
 DEFAULT_DB = Path("data") / "funnel.duckdb"
 TABLES_WITH_ATTRIBUTES = ("leads", "accounts", "deals")

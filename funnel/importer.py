@@ -22,10 +22,39 @@ from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
 from funnel.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
 from funnel.presets import recognised_preset
 from funnel.readers import ParsedFile
-from funnel.schema import (ACTIVITIES, ACTIVITY_ID, ACTIVITY_TYPE, ATTRIBUTES, CAMPAIGN, CHANNEL, DEALS,
-                           ENTERED_AT, FIRST_NAME, HISTORY_SUFFIX, IMPORT_ID, IMPORTS, LADDER, LAST_NAME, LEAD_ID,
-                           LEADS, LIFECYCLE, LIFECYCLE_STAGE, NAME, OCCURRED_AT, REASON, SOURCE_ROW, SOURCE_TYPE,
-                           STAGE, STAGE_EVENTS, TABLES, URL, WON, Kind, Table, normalise_name)
+from funnel.schema import (
+    ACTIVITIES,
+    ACTIVITY_ID,
+    ACTIVITY_TYPE,
+    ATTRIBUTES,
+    CAMPAIGN,
+    CHANNEL,
+    DEALS,
+    ENTERED_AT,
+    FIRST_NAME,
+    HISTORY_SUFFIX,
+    IMPORT_ID,
+    IMPORTS,
+    LADDER,
+    LAST_NAME,
+    LEAD_ID,
+    LEADS,
+    LIFECYCLE,
+    LIFECYCLE_STAGE,
+    NAME,
+    OCCURRED_AT,
+    REASON,
+    SOURCE_ROW,
+    SOURCE_TYPE,
+    STAGE,
+    STAGE_EVENTS,
+    TABLES,
+    URL,
+    WON,
+    Kind,
+    Table,
+    normalise_name,
+)
 from funnel.worker import parse_untrusted
 
 MAX_REPORTED = 50
@@ -148,7 +177,7 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
     unmapped = [h for h in frame.columns if h != SOURCE_ROW and h not in used]
 
     missing = [c for c in spec.required if c not in source_of and c not in section.constants
-               and not (c == ACTIVITY_ID)]
+               and c != ACTIVITY_ID]
     if missing:
         raise ValidationError(f"the file has no {missing[0]} column, which {spec.name} needs", file=file_name,
                               column=missing[0], hint=f"Map one of its columns to {missing[0]} (columns: "

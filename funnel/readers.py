@@ -62,7 +62,7 @@ def file_format(head: bytes, *, name: str) -> str:
     suffix = Path(name).suffix.lower()
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         if suffix in (".xlsx", ".xlsm", ".zip", ""):
             return "xlsx"
         raise ExportFormatError(f"the file is a ZIP or XLSX workbook, not a {suffix[1:].upper()} file",
@@ -104,7 +104,7 @@ def decoded_utf8(data: bytes, *, name: str) -> tuple[bytes, str, list[str]]:
     if data.startswith(codecs.BOM_UTF8):
         encoding, body = "utf-8 (with BOM)", data[3:]
         strict_utf8(body, name=name)
-    elif data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         big = data.startswith(codecs.BOM_UTF16_BE)
         encoding = "utf-16-be" if big else "utf-16-le"
         try:
@@ -448,7 +448,7 @@ def xlsx_file(path: Path, *, name: str, sheet: str | None, header_row: int | Non
     check_zip(path, name=name)
     try:
         reader = fastexcel.read_excel(path.read_bytes())
-    except Exception:  # calamine raises its own types for every corrupt workbook
+    except Exception:  # noqa: BLE001  (calamine raises its own types for every corrupt workbook)
         raise ExportFormatError("the workbook is corrupt or not an XLSX file", file=name,
                                 hint="Open it in Excel and save it again as .xlsx") from None
     names = list(reader.sheet_names)
@@ -537,7 +537,7 @@ def parquet_file(path: Path, *, name: str) -> ParsedFile:
 
     try:
         table = pq.read_table(path)
-    except Exception:  # Arrow raises several types for corrupt files
+    except Exception:  # noqa: BLE001  (Arrow raises several types for corrupt files)
         raise ExportFormatError("not a valid Parquet file (corrupt or truncated)", file=name,
                                 hint="Export it again") from None
     nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]

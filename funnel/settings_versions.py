@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from funnel.config import DEFAULT_PATH, settings_from_text
-from funnel.db import frame, first_row, scalar
+from funnel.db import first_row, frame, scalar
 from funnel.schema import SETTINGS_VERSIONS
 
 

@@ -43,7 +43,7 @@ def parse_untrusted(path: Path, *, name: str | None = None, sheet: str | None = 
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "funnel.worker", str(work / "request.json")],
-                capture_output=True, timeout=timeout_s, env=env,
+                check=False, capture_output=True, timeout=timeout_s, env=env,
                 preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
             )
         except subprocess.TimeoutExpired:

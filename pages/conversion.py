@@ -5,8 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel import charts
-from funnel.analyses import (conversion_cohorts, cumulative_conversion, leads_behind, previous_period,
-                             stage_conversion, stage_flows, time_to_convert, time_to_convert_curve)
+from funnel.analyses import (
+    conversion_cohorts,
+    cumulative_conversion,
+    leads_behind,
+    previous_period,
+    stage_conversion,
+    stage_flows,
+    time_to_convert,
+    time_to_convert_curve,
+)
 from funnel.config import SKIPPED_POLICIES
 from funnel.conversion_view import period_comparison
 from pages import ui

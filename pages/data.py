@@ -71,21 +71,20 @@ for upload in uploads or []:
         for name, derived in item.derived.items():
             st.text(f"Also derived: {derived.height:,} rows for {name}")
 
-if prepared:
-    if st.button(f"Import {len(prepared)} file(s)", type="primary", key="import_button",
-                 icon=":material/download_done:"):
-        con = ui.cursor()
-        progress = st.progress(0.0, text="Importing…")
-        try:
-            for i, item in enumerate(prepared, start=1):
-                result = write_import(con, item)
-                st.success(result.summary(), icon=":material/check_circle:")
-                progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
-        except FunnelError as exc:
-            ui.show_error(exc)
-        finally:
-            con.close()
-        st.cache_data.clear()
+if prepared and st.button(f"Import {len(prepared)} file(s)", type="primary", key="import_button",
+             icon=":material/download_done:"):
+    con = ui.cursor()
+    progress = st.progress(0.0, text="Importing…")
+    try:
+        for i, item in enumerate(prepared, start=1):
+            result = write_import(con, item)
+            st.success(result.summary(), icon=":material/check_circle:")
+            progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
+    except FunnelError as exc:
+        ui.show_error(exc)
+    finally:
+        con.close()
+    st.cache_data.clear()
 
 st.subheader("Import history")
 history = ui.history()

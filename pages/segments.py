@@ -37,7 +37,7 @@ if by:
 full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
 shown = table if full else readable_segments(table, by=by)
 percent = {c: st.column_config.NumberColumn(format="percent") for c in shown.columns
-           if c == "share" or c.endswith("_rate") or c.endswith("_lo") or c.endswith("_hi")}
+           if c == "share" or c.endswith(("_rate", "_lo", "_hi"))}
 st.caption("Rates are shown with their 95% interval; 'higher' or 'lower' means beyond chance against the rest of the "
            "leads. Select a row to list its leads.")
 event = st.dataframe(shown, hide_index=True, key="seg_table", on_select="rerun", selection_mode="single-row",

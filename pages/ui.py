@@ -26,8 +26,8 @@ from funnel.db import connect, default_db_path, first_row, scalar
 from funnel.errors import FunnelError
 from funnel.filters import Filters
 from funnel.importer import PreparedImport, import_history, prepare_import, write_import
-from funnel.mapping import mapping_from_text
 from funnel.inventory import data_inventory, newest_timestamp
+from funnel.mapping import mapping_from_text
 from funnel.schema import FUNNEL, IMPORTS, LADDERS, LIFECYCLE, SETTINGS_VERSIONS
 
 ROOT = Path(__file__).resolve().parent.parent

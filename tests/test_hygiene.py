@@ -16,26 +16,13 @@ from funnel import schema as sc
 from funnel.config import default_settings
 from funnel.db import memory_connection
 from funnel.errors import FunnelError
+from tests.stores import store
 
 SETTINGS = default_settings()  # reactivation_after_days 90, not meaningful: email_open
 D = date(2026, 4, 30)
 RECENT = "2026-04-01 09:00"  # created recently: never "no engagement for 90 days"
 
 
-def store(**tables: list[dict]):
-    """A fresh in-memory store holding the given rows (table name → list of row dicts)."""
-    con = memory_connection()
-    for name, rows in tables.items():
-        if not rows:
-            continue
-        spec = sc.TABLES[name]
-        columns = list(dict.fromkeys(c for row in rows for c in row))
-        incoming = pl.DataFrame([{c: row.get(c) for c in columns} for row in rows],
-                                schema={c: spec.column(c).dtype for c in columns}, orient="row")
-        con.register("incoming", incoming.to_arrow())
-        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming").fetchall()
-        con.unregister("incoming")
-    return con
 
 
 def t(text: str | None) -> datetime | None:

@@ -18,6 +18,7 @@ from funnel import stages
 from funnel.config import default_settings, settings_from_text
 from funnel.db import memory_connection
 from funnel.errors import ConfigError
+from tests.stores import store
 
 SETTINGS = default_settings()  # R = 90; 3 page_view within 30 days; 2 email_click within 30 days
 DAY0 = date(2026, 1, 1)
@@ -32,20 +33,6 @@ def d(day: int) -> date:
     return DAY0 + timedelta(days=day)
 
 
-def store(**tables: list[dict]):
-    """A fresh in-memory store holding the given rows (table name → list of row dicts)."""
-    con = memory_connection()
-    for name, rows in tables.items():
-        if not rows:
-            continue
-        spec = sc.TABLES[name]
-        columns = list(dict.fromkeys(c for row in rows for c in row))
-        incoming = pl.DataFrame([{c: row.get(c) for c in columns} for row in rows],
-                                schema={c: spec.column(c).dtype for c in columns}, orient="row")
-        con.register("incoming", incoming.to_arrow())
-        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming").fetchall()
-        con.unregister("incoming")
-    return con
 
 
 def lead(lead_id: str = "L1", created: datetime | None = None, **extra) -> dict:
@@ -492,10 +479,11 @@ def sequences(history: pl.DataFrame) -> dict[str, list[tuple[int, datetime]]]:
     return out
 
 
-PROPERTY = hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def examples(n: int):
+    return hsettings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@PROPERTY
+@examples(60)
 @given(rows=stores(), tight=st.booleans(), as_of=st.integers(100, 420))
 def test_engine_matches_the_event_by_event_reference(rows, tight, as_of):
     settings = TIGHT if tight else SETTINGS
@@ -503,7 +491,7 @@ def test_engine_matches_the_event_by_event_reference(rows, tight, as_of):
     assert sequences(h) == reference(rows, settings, d(as_of))
 
 
-@PROPERTY
+@examples(30)
 @given(rows=stores(), tight=st.booleans(), seed=st.integers(0, 10**6))
 def test_results_do_not_depend_on_row_order(rows, tight, seed):
     settings = TIGHT if tight else SETTINGS
@@ -513,7 +501,7 @@ def test_results_do_not_depend_on_row_order(rows, tight, seed):
     assert a.equals(b)
 
 
-@PROPERTY
+@examples(40)
 @given(rows=stores(), tight=st.booleans())
 def test_a_stage_drops_only_through_reactivation_or_recycle(rows, tight):
     settings = TIGHT if tight else SETTINGS
@@ -529,7 +517,7 @@ def test_a_stage_drops_only_through_reactivation_or_recycle(rows, tight):
         assert seq.get_column(sc.ENTERED_AT).is_sorted()
 
 
-@PROPERTY
+@examples(30)
 @given(rows=stores(), kind=st.sampled_from(TYPES), day=st.integers(0, 400), tight=st.booleans())
 def test_adding_an_older_activity_never_lowers_the_highest_stage_reached(rows, kind, day, tight):
     # holds when every n-within-d window is at most R days (both settings here: 30 ≤ 90 and 10 ≤ 20)
