@@ -8,6 +8,8 @@ DuckDB file under benchmarks/.cache (git-ignored by a `.gitignore` the cache wri
 Every measurement runs in a fresh Python process opening the store read-only, so peak RSS is that
 step's own (DuckDB included). Targets: funnel_history ≤ 10 s and ≤ 4 GB.
 
+Wall time depends on what else the machine runs; CPU seconds (all threads) are shown beside it.
+
 Steps:
 - scan: a plain DuckDB aggregate over every activity (count per type, distinct leads, newest time);
 - sorted scan: every activity sorted by lead and time and fetched (the floor of any per-lead pass);
@@ -84,6 +86,7 @@ from funnel.inventory import newest_timestamp
 con = db.connect({store!r}, read_only=True)
 settings = default_settings()
 as_of = newest_timestamp(con).date()
+usage = resource.getrusage(resource.RUSAGE_SELF)
 start = time.perf_counter()
 """
 
@@ -112,8 +115,9 @@ out = {'leads': scores.height, 'quadrants': dict(scores.group_by('quadrant').len
 
 EPILOGUE = """
 wall = time.perf_counter() - start
-print(json.dumps({'wall': wall, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **out},
-                 default=str))
+now = resource.getrusage(resource.RUSAGE_SELF)
+cpu = now.ru_utime - usage.ru_utime + now.ru_stime - usage.ru_stime
+print(json.dumps({'wall': wall, 'cpu': cpu, 'peak_mb': now.ru_maxrss / 1024, **out}, default=str))
 """
 
 
@@ -128,7 +132,7 @@ def measure(store: Path, step: str, *, repeat: int) -> dict:
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     result = dict(runs[-1])
     result.update(step=step, wall=statistics.median(r["wall"] for r in runs), walls=[r["wall"] for r in runs],
-                  peak_mb=max(r["peak_mb"] for r in runs))
+                  cpu=statistics.median(r["cpu"] for r in runs), peak_mb=max(r["peak_mb"] for r in runs))
     return result
 
 
@@ -145,13 +149,14 @@ def main() -> int:
     print(f"cpus: {os.cpu_count()}, load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}, "
           f"DuckDB memory limit: {os.environ.get('FUNNEL_DUCKDB_MEMORY', '3GB (default)')}")
     results = []
-    print(f"{'step':<12} {'median s':>9} {'runs':<24} {'peak MB':>8}  result")
+    print(f"{'step':<12} {'median s':>9} {'runs':<24} {'cpu s':>6} {'peak MB':>8}  result")
     for step in args.steps.split(","):
         r = measure(store, step.strip(), repeat=args.repeat)
         results.append(r)
-        detail = {k: v for k, v in r.items() if k not in ("step", "wall", "walls", "peak_mb")}
+        detail = {k: v for k, v in r.items() if k not in ("step", "wall", "walls", "cpu", "peak_mb")}
         runs = ", ".join(f"{w:.2f}" for w in r["walls"])
-        print(f"{r['step']:<12} {r['wall']:>9.2f} {runs:<24} {r['peak_mb']:>8.0f}  {json.dumps(detail, default=str)[:150]}")
+        print(f"{r['step']:<12} {r['wall']:>9.2f} {runs:<24} {r['cpu']:>6.1f} {r['peak_mb']:>8.0f}  "
+              f"{json.dumps(detail, default=str)[:120]}")
     by = {r["step"]: r for r in results}
     if "stages" in by:
         s = by["stages"]

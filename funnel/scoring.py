@@ -18,7 +18,8 @@ Definitions (all settings in funnel.toml, shown next to the numbers they change)
   (once); the sum is capped at `cap`.
 - **Quadrant**: high fit when fit ≥ `fit.high_threshold`, high intent when intent ≥
   `intent.high_threshold`.
-- **Next owner and action**, in this order: a former customer (lifecycle `former_customer` at D)
+- **Next owner and action**, in this order: a former customer (a lifecycle side stage such as
+  `former_customer` at D)
   has "No active owner" and no action; a `[[actions]]` rule that names the lead's funnel stage
   explicitly wins next; a customer goes to "Customer success" (adoption, renewal, expansion) and an
   open opportunity to "AE" (advance the deal); otherwise the first rule whose quadrant matches and
@@ -43,7 +44,7 @@ from funnel import stages
 from funnel.config import QUADRANTS, Criterion, Settings
 from funnel.db import frame, quote_ident
 from funnel.errors import ConfigError, FunnelError
-from funnel.stats import normal_quantile, small_sample, wilson_interval
+from funnel.stats import small_sample, wilson_interval
 
 __all__ = [
     "SCORE_SCHEMA",
@@ -323,8 +324,9 @@ def next_actions(leads: pl.DataFrame, *, settings: Settings, as_of: date) -> pl.
     def due(days: int | None) -> pl.Expr:
         return pl.lit(None if days is None else as_of + timedelta(days=days), dtype=pl.Date)
 
+    former = list(settings.ladders.lifecycle_side) or [FORMER_CUSTOMER]
     choices: list[tuple[pl.Expr, str, str, int | None]] = [
-        (pl.col(sc.LIFECYCLE_STAGE) == FORMER_CUSTOMER, NO_OWNER, FORMER_CUSTOMER_ACTION, None)]
+        (pl.col(sc.LIFECYCLE_STAGE).is_in(former), NO_OWNER, FORMER_CUSTOMER_ACTION, None)]
     choices += [(rule_matches(r, explicit=True), r.owner, r.action, r.due_days) for r in settings.actions if r.stages]
     choices += [(stage == customer, CUSTOMER_OWNER, CUSTOMER_ACTION, CUSTOMER_DUE_DAYS),
                 (stage == opportunity, OPPORTUNITY_OWNER, OPPORTUNITY_ACTION, OPPORTUNITY_DUE_DAYS)]
@@ -517,17 +519,22 @@ def _with_rates(df: pl.DataFrame, trials: str, successes: str, *, min_sample: in
 
 
 def _lift(a: int, n1: int, c: int, n2: int) -> tuple[float | None, float | None, float | None]:
-    """Rate ratio (with / without) and its 95% interval (Katz log method; +0.5 to every cell when
-    one is empty)."""
-    if n1 == 0 or n2 == 0:
+    """Rate ratio (a/n1) / (c/n2) and its 95% interval by MOVER on the log scale from the two Wilson
+    intervals (Donner & Zou), which stays honest for rates near 0 or 1. An empty group gives no
+    numbers; no conversions without the flag gives no ratio (infinite) but a lower bound."""
+    if n1 == 0 or n2 == 0 or (a == 0 and c == 0):
         return None, None, None
-    lift = (a / n1) / (c / n2) if c else None
-    if a == 0 or c == 0 or a == n1 or c == n2:
-        a, n1, c, n2 = a + 0.5, n1 + 1.0, c + 0.5, n2 + 1.0
-    ratio = (a / n1) / (c / n2)
-    se = math.sqrt(max(1 / a - 1 / n1 + 1 / c - 1 / n2, 0.0))
-    z = normal_quantile(0.975)
-    return lift, ratio * math.exp(-z * se), ratio * math.exp(z * se)
+    l1, u1 = wilson_interval(a, n1)
+    l2, u2 = wilson_interval(c, n2)
+    p1, p2 = a / n1, c / n2
+    if c == 0:
+        return None, l1 / u2, None
+    if a == 0:
+        return 0.0, 0.0, u1 / l2 if l2 else None
+    log_ratio = math.log(p1) - math.log(p2)
+    down = math.sqrt((math.log(p1) - math.log(l1)) ** 2 + (math.log(u2) - math.log(p2)) ** 2)
+    up = math.sqrt((math.log(u1) - math.log(p1)) ** 2 + (math.log(p2) - math.log(l2)) ** 2)
+    return p1 / p2, math.exp(log_ratio - down), math.exp(log_ratio + up)
 
 
 def _lift_table(flags: pl.DataFrame, keys: list[str], *, total: int, converted: int, min_sample: int) -> pl.DataFrame:
@@ -557,7 +564,9 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     Frames: summary (one row), fit_deciles and intent_deciles (decile, leads, converted, score_min,
     score_max, rate, low, high, small_sample; equal scores share a decile), criteria (per ICP criterion) and activity_types (per
     type seen in the lookback before the cutoff): leads and conversions with and without it, rates
-    with Wilson intervals, lift = rate with / rate without with a 95% interval, small_sample."""
+    with Wilson intervals, lift = rate with / rate without with a 95% interval (MOVER from the two
+    Wilson intervals), small_sample (either group below `segments.min_sample`, or under 5
+    conversions or non-conversions)."""
     ladder = settings.ladders.funnel
     if outcome not in ladder[1:]:
         raise FunnelError(f"{outcome!r} is not a funnel stage after the first", value=outcome,
@@ -639,47 +648,86 @@ def rules_backtest(con: duckdb.DuckDBPyConnection, *, current: Settings, propose
     `entered_intent` (leads that entered intent during the month: the MQL-equivalent volume),
     `quadrant` (leads per fit × intent quadrant), `routing` (leads per next owner), and `conversion`
     (of the month's intent entrants, the share that reached opportunity within the conversion window,
-    open entries left out; leads = decided entries, with a Wilson interval)."""
+    open entries left out; leads = decided entries, with a Wilson interval).
+
+    Whatever the two settings share (the stage history, fit, intent at a month end, the lifecycle
+    stages) is computed once; the engine's history is causal, so one run as of `as_of` is cut at
+    every month end."""
     ends = month_ends(as_of, months)
+    cache: dict[tuple, pl.DataFrame] = {}
+
+    def once(key: tuple, compute) -> pl.DataFrame:
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     rows: list[dict] = []
     for label, settings in (("current", current), ("proposed", proposed)):
         ladder = settings.ladders.funnel
         intent_rank = ladder.index("intent") if "intent" in ladder else len(ladder) - 3
         opportunity_rank = len(ladder) - 2
         window = settings.conversion.window_days
-        history = stages.funnel_history(con, settings=settings, as_of=as_of)
-        fields = lead_fields(con, settings=settings)
-        fit = fit_scores(fields, settings=settings)
-        main = history.filter(~pl.col(stages.IS_SIDE))
-        intent_entries = main.filter(pl.col(stages.STAGE_RANK) == intent_rank)
-        advanced = main.filter(pl.col(stages.STAGE_RANK) >= opportunity_rank).select(
-            sc.LEAD_ID, pl.col(sc.ENTERED_AT).alias("advanced_at"))
-        previous = None
+        history = once(("history", repr(settings.ladders), repr(settings.funnel_rules), repr(settings.lifecycle_values)),
+                       lambda s=settings: stages.funnel_history(con, settings=s, as_of=as_of).select(
+                           sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT, stages.IS_SIDE, stages.ENTRY_ORDER))
+
+        def fit_of(s: Settings = settings) -> pl.DataFrame:
+            fields = lead_fields(con, settings=s)
+            return fields.select(sc.LEAD_ID, sc.CREATED_AT).join(
+                fit_scores(fields, settings=s).select(sc.LEAD_ID, FIT_SCORE), on=sc.LEAD_ID, how="left")
+
+        fit = once(("fit", repr(settings.fit), repr(settings.segments.seniority)), fit_of)
         for end in ends:
-            cut = history.filter(pl.col(sc.ENTERED_AT) < stages.until(end))
-            scores = _scores(con, settings=settings, as_of=end, fields=fields, fit=fit, history=cut)
+            stage = _latest_stages(history, end)
+            intent = once(("intent", repr(settings.intent), end),
+                          lambda s=settings, e=end: intent_scores(con, settings=s, as_of=e).select(sc.LEAD_ID, INTENT_SCORE))
+            lifecycle = once(("lifecycle", repr(settings.ladders), end),
+                             lambda s=settings, e=end: lifecycle_stages(con, settings=s, as_of=e))
+            scores = (fit.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(end)))
+                      .join(stage, on=sc.LEAD_ID, how="left").join(intent, on=sc.LEAD_ID, how="left")
+                      .join(lifecycle, on=sc.LEAD_ID, how="left")
+                      .with_columns(pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0)))
+            scores = scores.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
+            scores = next_actions(scores, settings=settings, as_of=end)
             for measure, column in (("stage", stages.FUNNEL_STAGE), (QUADRANT, QUADRANT), ("routing", NEXT_OWNER)):
                 counts = scores.filter(pl.col(column).is_not_null()).group_by(column).len()
                 rows += [{"month_end": end, "settings": label, "measure": measure, "category": k, "value": float(v)}
                          for k, v in counts.sort(column).iter_rows()]
-            start = stages.until(previous) if previous else stages.until(date(end.year, end.month, 1) - timedelta(days=1))
-            entrants = intent_entries.filter((pl.col(sc.ENTERED_AT) >= start) & (pl.col(sc.ENTERED_AT) < stages.until(end)))
-            rows.append({"month_end": end, "settings": label, "measure": "entered_intent", "category": "intent",
-                         "value": float(entrants.get_column(sc.LEAD_ID).n_unique())})
-            outcome = (entrants.join(advanced, on=sc.LEAD_ID, how="left")
-                       .with_columns(((pl.col("advanced_at") > pl.col(sc.ENTERED_AT))
-                                      & (pl.col("advanced_at") < pl.col(sc.ENTERED_AT) + timedelta(days=window + 1)))
-                                     .fill_null(False).alias("hit"))
-                       .group_by(sc.LEAD_ID, sc.ENTERED_AT).agg(pl.col("hit").any()))
-            expired = outcome.filter(~pl.col("hit") & (pl.col(sc.ENTERED_AT) + timedelta(days=window + 1)
-                                                       <= stages.until(as_of)))
-            hits = int(outcome.get_column("hit").sum())
-            decided = hits + expired.height
-            low, high = wilson_interval(hits, decided)
-            rows.append({"month_end": end, "settings": label, "measure": "conversion", "category": "intent→opportunity",
-                         "value": hits / decided if decided else None, "leads": decided, "low": low, "high": high})
-            previous = end
+            rows += _intent_volumes(history, end, label=label, as_of=as_of, window=window, intent_rank=intent_rank,
+                                    opportunity_rank=opportunity_rank)
     return pl.DataFrame(rows, schema=_BACKTEST_SCHEMA)
+
+
+def _latest_stages(history: pl.DataFrame, end: date) -> pl.DataFrame:
+    """lead_id, funnel_stage at the end of `end` from a history in entry order."""
+    cut = history.filter(pl.col(sc.ENTERED_AT) < stages.until(end))
+    latest = cut.filter(pl.col(stages.ENTRY_ORDER) == pl.col(stages.ENTRY_ORDER).max().over(sc.LEAD_ID))
+    return latest.select(sc.LEAD_ID, pl.col(sc.STAGE).alias(stages.FUNNEL_STAGE))
+
+
+def _intent_volumes(history: pl.DataFrame, end: date, *, label: str, as_of: date, window: int, intent_rank: int,
+                    opportunity_rank: int) -> list[dict]:
+    """The month's intent entrants, and how many of them reached opportunity within the window."""
+    start = stages.until(date(end.year, end.month, 1) - timedelta(days=1))
+    main = history.filter(~pl.col(stages.IS_SIDE))
+    entrants = main.filter((pl.col(stages.STAGE_RANK) == intent_rank) & (pl.col(sc.ENTERED_AT) >= start)
+                           & (pl.col(sc.ENTERED_AT) < stages.until(end))).select(sc.LEAD_ID, sc.ENTERED_AT)
+    advanced = main.filter(pl.col(stages.STAGE_RANK) >= opportunity_rank).select(
+        sc.LEAD_ID, pl.col(sc.ENTERED_AT).alias("advanced_at")).join(entrants.select(sc.LEAD_ID).unique(),
+                                                                    on=sc.LEAD_ID, how="semi")
+    days_after = (pl.col("advanced_at").dt.date() - pl.col(sc.ENTERED_AT).dt.date()).dt.total_days()
+    outcome = (entrants.join(advanced, on=sc.LEAD_ID, how="left")
+               .with_columns(((pl.col("advanced_at") > pl.col(sc.ENTERED_AT)) & (days_after <= window))
+                             .fill_null(False).alias("hit"))
+               .group_by(sc.LEAD_ID, sc.ENTERED_AT).agg(pl.col("hit").any()))
+    age = (pl.lit(as_of) - pl.col(sc.ENTERED_AT).dt.date()).dt.total_days()
+    hits = int(outcome.get_column("hit").sum())
+    decided = hits + outcome.filter(~pl.col("hit") & (age > window)).height
+    low, high = wilson_interval(hits, decided)
+    return [{"month_end": end, "settings": label, "measure": "entered_intent", "category": "intent",
+             "value": float(entrants.get_column(sc.LEAD_ID).n_unique())},
+            {"month_end": end, "settings": label, "measure": "conversion", "category": "intent→opportunity",
+             "value": hits / decided if decided else None, "leads": decided, "low": low, "high": high}]
 
 
 # ------------------------------------------------------------------------------------- report

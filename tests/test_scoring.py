@@ -242,7 +242,7 @@ def test_intent_explanation_shows_the_surge_and_the_overall_cap():
     assert explained.get_column("counted").sum() == pytest.approx(100.0)
 
 
-@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(acts=st.lists(st.tuples(st.sampled_from(sorted(SETTINGS.intent.weights)), st.integers(0, 200)), max_size=25),
        surge=st.booleans())
 def test_explanations_always_add_up_to_scores_in_range(acts, surge):
@@ -300,12 +300,15 @@ def test_score_validation_compares_scores_at_a_cutoff_with_later_conversion():
         scoring.score_validation(converting_store(), settings=SETTINGS, as_of=AS_OF, outcome="awareness")
 
 
-def test_lift_interval_and_small_samples():
+def test_lift_interval_stays_honest_at_the_edges():
     lift, low, high = scoring._lift(30, 40, 4, 40)
-    assert lift == pytest.approx(7.5) and low < 7.5 < high
-    lift, low, high = scoring._lift(3, 3, 0, 5)
-    assert lift is None and low is not None and high > low
-    assert scoring._lift(1, 0, 1, 4) == (None, None, None)
+    assert lift == pytest.approx(7.5) and 1 < low < 7.5 < high
+    lift, low, high = scoring._lift(11, 11, 8000, 1_000_000)  # 11 of 11: a wide interval, not a narrow one
+    assert lift == pytest.approx(125) and low < 100 < high  # the Wilson bounds of 11/11 are (0.74, 1)
+    lift, low, high = scoring._lift(3, 3, 0, 5)  # nobody converted without it: no ratio, a lower bound
+    assert lift is None and low > 0 and high is None
+    assert scoring._lift(0, 10, 5, 10)[:2] == (0.0, 0.0)
+    assert scoring._lift(1, 0, 1, 4) == (None, None, None) and scoring._lift(0, 5, 0, 5) == (None, None, None)
 
 
 # -------------------------------------------------------------------------------- backtest
