@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -260,9 +261,10 @@ def show_error(error: FunnelError) -> None:
 def download_buttons(frame: pl.DataFrame, *, base: str, as_of: date, key: str) -> None:
     """CSV and XLSX downloads of `frame`, every formula-like cell neutralised."""
     left, right = st.columns(2)
-    left.download_button("Download CSV", export.csv_bytes(frame), file_name=export.download_name(
+    # The files are written only when a button is clicked (a callable), not on every rerun.
+    left.download_button("Download CSV", partial(export.csv_bytes, frame), file_name=export.download_name(
         base, as_of=as_of, ext="csv"), mime="text/csv", key=f"{key}_csv", icon=":material/download:")
-    right.download_button("Download XLSX", export.xlsx_bytes(frame), file_name=export.download_name(
+    right.download_button("Download XLSX", partial(export.xlsx_bytes, frame), file_name=export.download_name(
         base, as_of=as_of, ext="xlsx"), key=f"{key}_xlsx", icon=":material/download:",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if export.truncated_cells(frame):

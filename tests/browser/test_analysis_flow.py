@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.browser.conftest import ROOT, wait_for_app
@@ -33,6 +35,11 @@ def test_as_of_date_changes_the_numbers_and_a_row_opens_its_leads(server, page):
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "distribution_drilldown.png"), full_page=True)
     page.get_by_text("Download CSV").first.wait_for(timeout=30_000)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_text("Download CSV").first.click()
+    body = Path(download.value.path()).read_bytes()
+    assert body.startswith(b"\xef\xbb\xbf") and b'"lead_id"' in body.splitlines()[0]
+    assert body.count(b"\n") >= 600  # the 607 leads in "lead" on that day, plus the header
 
     shared = page.url  # the view travels with its link
     page.goto(shared)
