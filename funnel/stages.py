@@ -12,7 +12,10 @@ How a lead moves (each rule is shown next to the numbers it changes):
   the rule (the 3rd one, at most 30 calendar days after the 1st of those 3); a deal for the lead →
   opportunity at the deal's creation, or a lifecycle entry into `opportunity_lifecycle`; a won deal
   → customer at its close, or a lifecycle entry into `customer_lifecycle`. Activity rules never
-  prove opportunity or customer: those need human validation.
+  prove opportunity or customer: those need human validation. A lead the lifecycle log never
+  mentions, whose current lifecycle value is such a stage, is placed there at its creation
+  (evidence_id "current value"), as the lifecycle ladder places it. Deals with an account but no
+  lead are not evidence for any lead, and undated evidence is left out.
 - **Skipped stages** are recorded as they happened: only evidenced entries are rows (a lead can go
   from awareness straight to intent); the conversion metrics apply the implicit/strict policy.
 - **Regression**: the stage only rises, except through
@@ -664,6 +667,7 @@ def evidence_texts(stage: pl.Expr, evidence_type: pl.Expr, evidence_at: pl.Expr,
         .then(pl.concat_str(stage, pl.lit(": lifecycle "), evidence_type.str.strip_prefix(LIFECYCLE_PREFIX),
                             pl.lit(" on "), when,
                             pl.when(reason.is_not_null()).then(pl.concat_str(pl.lit(" ("), reason, pl.lit(")")))
+                            .when(evidence_id.is_not_null()).then(pl.concat_str(pl.lit(" ("), evidence_id, pl.lit(")")))
                             .otherwise(pl.lit(""))))
         .otherwise(pl.concat_str(stage, pl.lit(": "), evidence_type, pl.lit(" on "), when))
     )
@@ -721,7 +725,14 @@ def stage_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings:
     lifecycle = frame(con, """
         SELECT CAST(NULL AS VARCHAR) AS row_id, 'lifecycle ' || stage AS what, entered_at AS at, reason AS detail
         FROM stage_events WHERE lead_id = $lead AND coalesce(ladder, 'lifecycle') = 'lifecycle'
-        AND entered_at < $until""", params).with_columns(pl.lit("lifecycle").alias("kind"))
+        AND entered_at < $until
+        UNION ALL
+        SELECT 'current value', 'lifecycle ' || lifecycle_stage, created_at,
+               'the current lifecycle value (no dated stage event): placed at the lead''s creation'
+        FROM leads WHERE lead_id = $lead AND created_at < $until AND lifecycle_stage IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM stage_events WHERE lead_id = $lead
+                        AND coalesce(ladder, 'lifecycle') = 'lifecycle')""", params).with_columns(
+        pl.lit("lifecycle").alias("kind"))
     created = frame(con, "SELECT CAST(NULL AS VARCHAR) AS row_id, 'lead created' AS what, created_at AS at, "
                          "source AS detail FROM leads WHERE lead_id = $lead AND created_at < $until", params)
     created = created.with_columns(pl.lit("created").alias("kind"))

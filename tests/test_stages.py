@@ -570,3 +570,16 @@ def test_current_stage_takes_the_latest_entry_and_breaks_ties_by_entry_order():
     assert (cur[stages.FUNNEL_STAGE], cur[stages.STAGE_ENTERED_AT]) == ("consideration", t(5))
     early = stages.current_funnel_stage(history, as_of=d(4), settings=SETTINGS)
     assert early.get_column(stages.FUNNEL_STAGE).to_list() == ["awareness"]
+
+
+def test_a_current_lifecycle_value_without_a_log_places_the_lead_at_its_creation():
+    con = store(leads=[lead("L1", lifecycle_stage="customer"), lead("L2", lifecycle_stage="sql"),
+                       lead("L3", lifecycle_stage="customer")],
+                stage_events=[life("lead", t(2), lead_id="L3")])  # L3 has a log: its current value is not used
+    h = stages.funnel_history(con, settings=SETTINGS, as_of=d(10))
+    last = {r[sc.LEAD_ID]: (r[sc.STAGE], r[sc.ENTERED_AT], r[stages.EVIDENCE_ID]) for r in
+            h.group_by(sc.LEAD_ID, maintain_order=True).last().iter_rows(named=True)}
+    assert last == {"L1": ("customer", t(0, 9), "current value"), "L2": ("opportunity", t(0, 9), "current value"),
+                    "L3": ("awareness", t(0, 9), None)}
+    timeline = stages.stage_explanation(con, "L1", settings=SETTINGS, as_of=d(10))
+    assert timeline.filter(pl.col("caused") == "→ customer").get_column("what").to_list() == ["lifecycle customer"]

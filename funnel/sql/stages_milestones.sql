@@ -6,7 +6,9 @@
 -- * created: the lead is known to us -> the first funnel stage, at created_at.
 -- * a deal for the lead -> opportunity at the deal's created_at; a won deal -> customer at closed_at.
 -- * a lifecycle entry into an opportunity (customer) lifecycle stage -> opportunity (customer).
--- Undated evidence (a deal without created_at, a won deal without closed_at) is left out.
+-- * a lead the lifecycle log never mentions whose current lifecycle_stage is such a stage: placed
+--   there at its created_at (evidence_id 'current value'), as the lifecycle ladder places it.
+-- Other undated evidence (a deal without created_at, a won deal without closed_at) is left out.
 with
 
 created as (
@@ -42,11 +44,24 @@ lifecycle_reached as (
       and (list_contains($opportunity_lifecycle, stage) or list_contains($customer_lifecycle, stage))
 ),
 
+current_lifecycle as (
+    select l.lead_id, l.created_at as t,
+           case when list_contains($customer_lifecycle, l.lifecycle_stage) then $customer_rank
+                else $opportunity_rank end as stage_rank,
+           'lifecycle:' || l.lifecycle_stage as evidence_type, 'current value' as evidence_id
+    from leads as l
+    where l.lead_id is not null and l.created_at < $until /*@lead_filter*/
+      and (list_contains($opportunity_lifecycle, l.lifecycle_stage) or list_contains($customer_lifecycle, l.lifecycle_stage))
+      and not exists (select 1 from stage_events as e
+                      where e.lead_id = l.lead_id and coalesce(e.ladder, 'lifecycle') = 'lifecycle')
+),
+
 final as (
     select * from created
     union all select * from deal_opened
     union all select * from deal_won
     union all select * from lifecycle_reached
+    union all select * from current_lifecycle
 )
 
 select * from final
