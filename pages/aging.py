@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel import charts
-from funnel.analyses import aging_buckets, leads_behind, stage_aging
+from funnel.analyses import aging_buckets_of, stage_aging_of
 from pages import ui
 
 ui.routed()
@@ -18,8 +18,8 @@ st.caption("Days in the current stage at the as-of date (the as-of date minus th
 by = ui.segment_picker(filters, key="aging", crossed=False)
 ui.notes(ui.analysis(filters))
 
-table = ui.computed(stage_aging, filters=filters, by=by or None)
-buckets = ui.computed(aging_buckets, filters=filters, by=by or None)
+table = ui.derived(stage_aging_of, filters, by)
+buckets = ui.derived(aging_buckets_of, filters, by)
 sla = settings.aging.sla_days
 if sla:
     st.text("SLAs (days): " + ", ".join(f"{stage} {days}" for stage, days in sla.items()))
@@ -31,13 +31,13 @@ event = st.dataframe(table, hide_index=True, key="aging_table", on_select="rerun
 row = ui.selected_row(event, table)
 if row is not None:
     only_breaches = st.toggle("Only leads over the SLA", key="aging_only_sla")
-    rows = ui.computed(leads_behind, filters=filters, kind="aging", stage=row["stage"],
-                       over_sla=True if only_breaches else None, segment=ui.segment_of(row, by))
+    rows = ui.behind(filters, kind="aging", stage=row["stage"], over_sla=True if only_breaches else None,
+                     segment=ui.segment_of(row, by))
     ui.leads_table(rows, title=f"Leads in {row['stage']}", base=f"aging_{row['stage']}", as_of=filters.as_of,
                    key="aging_leads")
 
 st.subheader("Over SLA")
-breaches = ui.computed(leads_behind, filters=filters, kind="aging", over_sla=True)
+breaches = ui.behind(filters, kind="aging", over_sla=True)
 if breaches.height == 0:
     st.caption("No lead is past its stage's SLA at this date.")
 else:

@@ -6,14 +6,13 @@ import streamlit as st
 
 from funnel import charts
 from funnel.analyses import (
-    conversion_cohorts,
-    cumulative_conversion,
-    leads_behind,
+    conversion_cohorts_of,
+    cumulative_conversion_of,
     previous_period,
-    stage_conversion,
-    stage_flows,
-    time_to_convert,
+    stage_conversion_of,
+    stage_flows_of,
     time_to_convert_curve,
+    time_to_convert_of,
 )
 from funnel.config import SKIPPED_POLICIES
 from funnel.conversion_view import period_comparison
@@ -37,8 +36,8 @@ with right:
     by = ui.segment_picker(filters, key="conv", crossed=False)
 ui.notes(ui.analysis(filters))
 
-steps = ui.computed(stage_conversion, filters=filters, window_days=int(window), skipped=skipped, by=by or None)
-cumulative = ui.computed(cumulative_conversion, filters=filters, skipped=skipped, by=by or None)
+steps = ui.derived(stage_conversion_of, filters, by, window_days=int(window), skipped=skipped)
+cumulative = ui.derived(cumulative_conversion_of, filters, by, skipped=skipped)
 
 chart_left, chart_right = st.columns(2)
 chart_left.plotly_chart(charts.funnel_chart(cumulative, by=by), key="conv_funnel")
@@ -53,9 +52,9 @@ row = ui.selected_row(event, steps)
 if row is not None:
     outcome = st.segmented_control("Outcome", ["all", "advanced", "lost", "expired", "open"], default="all",
                                    key="conv_outcome")
-    rows = ui.computed(leads_behind, filters=filters, kind="conversion", from_stage=row["from_stage"],
-                       outcome=None if outcome in (None, "all") else outcome, window_days=int(window),
-                       skipped=skipped, segment=ui.segment_of(row, by))
+    rows = ui.behind(filters, kind="conversion", from_stage=row["from_stage"],
+                     outcome=None if outcome in (None, "all") else outcome, window_days=int(window),
+                     skipped=skipped, segment=ui.segment_of(row, by))
     ui.leads_table(rows, title=f"Entries into {row['from_stage']}", base=f"entries_{row['from_stage']}",
                    as_of=filters.as_of, key="conv_leads")
 
@@ -65,8 +64,8 @@ if earlier is None:
     st.caption("Set a cohort period in the sidebar (for example a whole month) to compare it with the same-length "
                "period before it, seen the same number of days after its end.")
 else:
-    before = ui.computed(stage_conversion, filters=earlier, window_days=int(window), skipped=skipped)
-    now = ui.computed(stage_conversion, filters=filters, window_days=int(window), skipped=skipped)
+    before = ui.derived(stage_conversion_of, earlier, window_days=int(window), skipped=skipped)
+    now = ui.derived(stage_conversion_of, filters, window_days=int(window), skipped=skipped)
     st.text(f"This period: {filters.period_start} to {filters.cohort_end}; previous: {earlier.period_start} to "
             f"{earlier.cohort_end} (as of {earlier.as_of}).")
     st.dataframe(period_comparison(now, before), hide_index=True, key="conv_compare",
@@ -74,11 +73,11 @@ else:
                                 for c in ("rate", "rate_before")})
 
 st.subheader("Cohorts by entry month")
-cohorts = ui.computed(conversion_cohorts, filters=filters, window_days=int(window), skipped=skipped)
+cohorts = ui.derived(conversion_cohorts_of, filters, window_days=int(window), skipped=skipped)
 st.plotly_chart(charts.cohort_heatmap(cohorts), key="conv_cohorts")
 
 st.subheader("How leads moved between stages")
-flows = ui.computed(stage_flows, filters=filters)
+flows = ui.derived(stage_flows_of, filters)
 if flows.height:
     st.plotly_chart(charts.stage_flow_sankey(flows), key="conv_sankey")
 else:
@@ -92,8 +91,7 @@ from_stage = pick_left.selectbox("From", stages[:-1], index=min(2, len(stages) -
 to_choices = stages[stages.index(from_stage) + 1:]
 to_stage = pick_right.selectbox("To", to_choices, index=len(to_choices) - 1, key="ttc_to")
 curve = ui.computed(time_to_convert_curve, filters=filters, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
-summary = ui.computed(time_to_convert, filters=filters, from_stage=from_stage, to_stage=to_stage, skipped=skipped,
-                      by=by or None)
+summary = ui.derived(time_to_convert_of, filters, by, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 st.caption("Kaplan–Meier: leads that have not converted yet count as censored at the as-of date, not as failures, "
            "so slow segments are not flattered by leaving their open leads out.")
 if curve.height:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel import charts
-from funnel.analyses import distribution_trend, leads_behind, stage_distribution
+from funnel.analyses import distribution_trend_of, stage_distribution_of
 from funnel.analyses.drilldown import NO_STAGE
 from pages import ui
 
@@ -16,8 +16,8 @@ st.caption("Each lead created on or before the as-of date, counted once in the s
            "before that date. Select a row to see the leads behind it.")
 by = ui.segment_picker(filters, key="dist", crossed=True)
 
-table = ui.computed(stage_distribution, filters=filters, by=by or None)
-trend = ui.computed(distribution_trend, filters=filters, by=by or None)
+table = ui.derived(stage_distribution_of, filters, by)
+trend = ui.derived(distribution_trend_of, filters, by)
 ui.notes(ui.analysis(filters))
 
 left, right = st.columns([2, 3])
@@ -32,7 +32,6 @@ with right:
 
 row = ui.selected_row(event, shown)
 if row is not None:
-    rows = ui.computed(leads_behind, filters=filters, kind="distribution", stage=row["stage"],
-                       segment=ui.segment_of(row, by))
+    rows = ui.behind(filters, kind="distribution", stage=row["stage"], segment=ui.segment_of(row, by))
     ui.leads_table(rows, title=f"Leads in {row['stage']}", base=f"leads_{row['stage']}", as_of=filters.as_of,
                    key="dist_leads")

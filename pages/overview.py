@@ -8,7 +8,7 @@ from datetime import timedelta
 import streamlit as st
 
 from funnel import charts
-from funnel.analyses import cumulative_conversion, segment_performance, stage_distribution
+from funnel.analyses import cumulative_conversion_of, segment_performance_of, stage_distribution_of
 from funnel.overview import headline_kpis, stage_changes
 from pages import ui
 
@@ -18,8 +18,8 @@ st.title("Overview")
 ui.sample_notice()
 month_ago = replace(filters, as_of=filters.as_of - timedelta(days=30))
 
-now = ui.computed(segment_performance, filters=filters)
-before = ui.computed(segment_performance, filters=month_ago)
+now = ui.derived(segment_performance_of, filters)
+before = ui.derived(segment_performance_of, month_ago)
 kpis = headline_kpis(now, before)
 st.caption(f"As of the end of {filters.as_of:%d %b %Y}, compared with 30 days earlier.")
 columns = st.columns(len(kpis.rows()) if kpis.height <= 6 else 6)
@@ -29,12 +29,12 @@ for column, row in zip(columns * 3, kpis.iter_rows(named=True)):
 
 left, right = st.columns([1, 1])
 with left:
-    cumulative = ui.computed(cumulative_conversion, filters=filters)
+    cumulative = ui.derived(cumulative_conversion_of, filters)
     st.plotly_chart(charts.funnel_chart(cumulative), key="overview_funnel")
 with right:
     st.subheader("What moved since 30 days earlier")
-    changes = stage_changes(ui.computed(stage_distribution, filters=filters),
-                            ui.computed(stage_distribution, filters=month_ago))
+    changes = stage_changes(ui.derived(stage_distribution_of, filters),
+                            ui.derived(stage_distribution_of, month_ago))
     st.dataframe(changes, hide_index=True, key="overview_changes",
                  column_config={"share": st.column_config.NumberColumn(format="percent"),
                                 "change": st.column_config.NumberColumn(format="%+d")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel import charts
-from funnel.analyses import leads_behind, segment_performance
+from funnel.analyses import segment_performance_of
 from funnel.analyses.segments import weak_segment_warning
 from funnel.segments_view import readable_segments
 from pages import ui
@@ -21,7 +21,7 @@ by = ui.segment_picker(filters, key="seg", crossed=True, default="source")
 if not by:
     st.info("Pick a segment (source, industry, size band, ICP, quadrant, owner, a tag or any attribute) to compare "
             "its segments with each other; the row with empty segment columns is everyone.")
-table = ui.computed(segment_performance, filters=filters, by=by or None)
+table = ui.derived(segment_performance_of, filters, by)
 ui.notes(ui.analysis(filters))
 
 if by:
@@ -48,7 +48,7 @@ if row is not None:
               if c.startswith("reached_") and not c.endswith(("_rate", "_lo", "_hi", "_p_value", "_q_value",
                                                                "_significant", "_small_sample"))]
     reached = st.segmented_control("Only leads that reached", ["any", *stages], default="any", key="seg_reached")
-    rows = ui.computed(leads_behind, filters=filters, kind="segment",
-                       reached=None if reached in (None, "any") else reached, segment=ui.segment_of(row, by))
+    rows = ui.behind(filters, kind="segment", reached=None if reached in (None, "any") else reached,
+                     segment=ui.segment_of(row, by))
     label = " / ".join(str(row[d]) for d in by) if ui.segment_of(row, by) else "all leads"
     ui.leads_table(rows, title=f"Leads in {label}", base="segment_leads", as_of=filters.as_of, key="seg_leads")

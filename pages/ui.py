@@ -304,11 +304,55 @@ def history() -> pl.DataFrame:
         con.close()
 
 
-def analysis(filters: Filters, by: tuple[str, ...] = ()) -> object:
-    """The prepared inputs of every core metric (history, population, segments), read once and cached."""
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _analysis(db: str, version: tuple[int, int], settings_key: str, filters: Filters, by: tuple[str, ...]) -> object:
     from funnel.analyses.inputs import analysis_inputs
 
-    return computed(analysis_inputs, filters=filters, by=by or None)
+    con = store(db).cursor()
+    try:
+        return analysis_inputs(con, filters, settings=settings_for(settings_key), by=by or None)
+    finally:
+        con.close()
+
+
+def analysis(filters: Filters, by: tuple[str, ...] = ()) -> object:
+    """The prepared inputs of every core metric (history, population, segments): read from the store
+    once per data version, settings, filters and segmentation, and shared (never copied) by the pages."""
+    return _analysis(str(db_path()), data_version(), settings_text(), filters, tuple(by))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _derived(qualname: str, db: str, version: tuple[int, int], settings_key: str, filters: Filters,
+             by: tuple[str, ...], kwargs: tuple) -> object:
+    module_name, _, fn_name = qualname.rpartition(".")
+    fn = getattr(__import__(module_name, fromlist=[fn_name]), fn_name)
+    options = dict(kwargs)
+    parameters = inspect.signature(fn).parameters
+    if "losses" in parameters:
+        options["losses"] = _computed("funnel.analyses.conversion.deal_losses", db, version, settings_key,
+                                      (("as_of", filters.as_of),))
+    if "deals" in parameters:
+        options["deals"] = _computed("funnel.analyses.segments.lead_deals", db, version, settings_key,
+                                     (("as_of", filters.as_of),))
+    return fn(_analysis(db, version, settings_key, filters, by), **options)
+
+
+def derived(fn: Callable, filters: Filters, by: tuple[str, ...] = (), **kwargs) -> object:
+    """A metric's `…_of(inputs, …)` form on the shared prepared inputs, its result cached."""
+    return _derived(f"{fn.__module__}.{fn.__name__}", str(db_path()), data_version(), settings_text(), filters,
+                    tuple(by), tuple(sorted(kwargs.items())))
+
+
+def behind(filters: Filters, **selectors) -> pl.DataFrame:
+    """The leads behind a number (`leads_behind`), reusing the prepared stage history."""
+    from funnel.analyses import leads_behind
+
+    inputs = analysis(filters)
+    con = cursor()
+    try:
+        return leads_behind(con, filters, settings=active_settings(), history=inputs.history, **selectors)
+    finally:
+        con.close()
 
 
 def segment_dimensions(filters: Filters) -> list[str]:
