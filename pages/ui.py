@@ -343,16 +343,23 @@ def derived(fn: Callable, filters: Filters, by: tuple[str, ...] = (), **kwargs) 
                     tuple(by), tuple(sorted(kwargs.items())))
 
 
-def behind(filters: Filters, **selectors) -> pl.DataFrame:
-    """The leads behind a number (`leads_behind`), reusing the prepared stage history."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def _behind(db: str, version: tuple[int, int], settings_key: str, filters: Filters, selectors: tuple) -> pl.DataFrame:
     from funnel.analyses import leads_behind
 
-    inputs = analysis(filters)
-    con = cursor()
+    options = {k: dict(v) if k == "segment" and v is not None else v for k, v in selectors}
+    inputs = _analysis(db, version, settings_key, filters, ())
+    con = store(db).cursor()
     try:
-        return leads_behind(con, filters, settings=active_settings(), history=inputs.history, **selectors)
+        return leads_behind(con, filters, settings=settings_for(settings_key), history=inputs.history, **options)
     finally:
         con.close()
+
+
+def behind(filters: Filters, **selectors) -> pl.DataFrame:
+    """The leads behind a number (`leads_behind`), reusing the prepared stage history; cached."""
+    frozen = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v) for k, v in selectors.items()))
+    return _behind(str(db_path()), data_version(), settings_text(), filters, frozen)
 
 
 def segment_dimensions(filters: Filters) -> list[str]:
