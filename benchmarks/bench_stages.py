@@ -117,7 +117,9 @@ EPILOGUE = """
 wall = time.perf_counter() - start
 now = resource.getrusage(resource.RUSAGE_SELF)
 cpu = now.ru_utime - usage.ru_utime + now.ru_stime - usage.ru_stime
-print(json.dumps({'wall': wall, 'cpu': cpu, 'peak_mb': now.ru_maxrss / 1024, **out}, default=str))
+# VmHWM: this process's own peak (ru_maxrss can carry the parent's size across fork and exec)
+peak = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM')) / 1024
+print(json.dumps({'wall': wall, 'cpu': cpu, 'peak_mb': peak, **out}, default=str))
 """
 
 
