@@ -20,9 +20,11 @@ How a lead moves (each rule is shown next to the numbers it changes):
   from awareness straight to intent); the conversion metrics apply the implicit/strict policy.
 - **Regression**: the stage only rises, except through
   - *reactivation*: a lead at interest, consideration or intent (the stages between the first and
-    opportunity) that has had no meaningful engagement (activities not in `not_meaningful`, and
-    recycles) for more than `reactivation_after_days` (R) whole days enters reactivation, dated at
-    the start of day E + R + 1 (E = the day of its last engagement). It comes back at the stage its
+    opportunity) that has had no meaningful engagement (activities not in `not_meaningful`, and the
+    sales milestones: creation, deals, lifecycle opportunity/customer entries, recycles) for more
+    than `reactivation_after_days` (R) whole days enters reactivation, dated at the start of day
+    E + R + 1 (E = the day of its last engagement). Engagement on day E + R + 1 itself means the lead
+    was never cold at the end of any day, so nothing else is ever dated at a cold point's moment. It comes back at the stage its
     *fresh* evidence supports: evidence counted only from activities at or after going cold (an
     n-within-d rule needs all n of them after that point). A deal or lifecycle milestone brings it
     back as usual. Stalled opportunities are not reactivated (aging, not reactivation).
@@ -343,7 +345,7 @@ def _walk(stream: pa.Table, *, types: list[str], settings: Settings, ladder: Lad
     meaningful_code = np.array([True] + [ty not in not_meaningful for ty in types])
     is_recycle = kind == _RECYCLE
     activity_code = np.where(kind == _ACTIVITY, code, 0).astype(np.int16)
-    engaged = is_recycle | ((kind == _ACTIVITY) & meaningful_code[activity_code])
+    engaged = is_recycle | (kind == _MILESTONE) | ((kind == _ACTIVITY) & meaningful_code[activity_code])
 
     # Cold points: after an engagement on day E with the next one more than R + 1 days later (or none,
     # and D - E > R), at the start of day E + R + 1.

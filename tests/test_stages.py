@@ -385,19 +385,25 @@ def reference(rows: dict[str, list[dict]], settings, as_of: date) -> dict[str, l
         events = sorted((r for r in rows.get("stage_events", []) if r[sc.LEAD_ID] == lid and r[sc.ENTERED_AT] < end),
                         key=lambda r: (r[sc.ENTERED_AT], lifecycle.index(r[sc.STAGE]), r[sc.STAGE]))
         cands = []  # (t, rank, window_start)
+        milestone_times = []  # sales milestones (creation, deals, lifecycle stages) are engagement too
         for r in rows.get("leads", []):
             if r[sc.LEAD_ID] == lid and r[sc.CREATED_AT] is not None and r[sc.CREATED_AT] < end:
                 cands.append((r[sc.CREATED_AT], 0, r[sc.CREATED_AT]))
+                milestone_times.append(r[sc.CREATED_AT])
         for dl in deals:
             if dl[sc.CREATED_AT] is not None and dl[sc.CREATED_AT] < end:
                 cands.append((dl[sc.CREATED_AT], opp, dl[sc.CREATED_AT]))
+                milestone_times.append(dl[sc.CREATED_AT])
             if dl[sc.WON] and dl[sc.CLOSED_AT] is not None and dl[sc.CLOSED_AT] < end:
                 cands.append((dl[sc.CLOSED_AT], cust, dl[sc.CLOSED_AT]))
+                milestone_times.append(dl[sc.CLOSED_AT])
         for e in events:
             if e[sc.STAGE] in fr.customer_lifecycle:
                 cands.append((e[sc.ENTERED_AT], cust, e[sc.ENTERED_AT]))
+                milestone_times.append(e[sc.ENTERED_AT])
             elif e[sc.STAGE] in fr.opportunity_lifecycle:
                 cands.append((e[sc.ENTERED_AT], opp, e[sc.ENTERED_AT]))
+                milestone_times.append(e[sc.ENTERED_AT])
         for rule in fr.evidence:
             rank = funnel.index(rule.stage)
             mine = [a[sc.OCCURRED_AT] for a in acts if a[sc.ACTIVITY_TYPE] in rule.activity_types]
@@ -418,7 +424,7 @@ def reference(rows: dict[str, list[dict]], settings, as_of: date) -> dict[str, l
             if prev[sc.STAGE] in fr.opportunity_lifecycle and lifecycle.index(e[sc.STAGE]) < first_opp:
                 recycles.setdefault(e[sc.ENTERED_AT], True)
         engaged = sorted([a[sc.OCCURRED_AT] for a in acts if a[sc.ACTIVITY_TYPE] not in fr.not_meaningful]
-                         + list(recycles))
+                         + list(recycles) + milestone_times)
         colds = []
         for i, e in enumerate(engaged):
             nxt = engaged[i + 1].date() if i + 1 < len(engaged) else as_of + timedelta(days=1)
@@ -583,3 +589,9 @@ def test_a_current_lifecycle_value_without_a_log_places_the_lead_at_its_creation
                     "L3": ("awareness", t(0, 9), None)}
     timeline = stages.stage_explanation(con, "L1", settings=SETTINGS, as_of=d(10))
     assert timeline.filter(pl.col("caused") == "→ customer").get_column("what").to_list() == ["lifecycle customer"]
+
+
+def test_a_deal_on_the_day_a_lead_would_go_cold_keeps_it_warm():
+    # date-only exports: the deal is dated at midnight of day 91, exactly when the lead would go cold
+    con = store(leads=[lead()], activities=[act("form_fill", t(0))], deals=[deal("D1", t(91, 0))])
+    assert stage_names(con, d(100)) == ["awareness", "interest", "opportunity"]
