@@ -55,12 +55,13 @@ def run_import(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     mapping = load_mapping(args.mapping) if args.mapping else (preset_for(args.preset) if args.preset else None)
+    saved = saved_mappings_of(args.db)
     prepared = []
     for path in args.files:
         if not path.is_file():
             raise FunnelError("the file does not exist", file=str(path), hint="Check the path")
         prepared.append(prepare_import(path, table=args.table, mapping=mapping, settings=settings,
-                                       sheet=args.sheet))
+                                       sheet=args.sheet, saved=saved))
     con = connect(args.db)
     try:
         for result in write_imports(con, prepared):
@@ -70,6 +71,21 @@ def run_import(args: argparse.Namespace) -> int:
     finally:
         con.close()
     return 0
+
+
+def saved_mappings_of(db: Path | None) -> tuple:
+    """The mappings saved on the Data page of this database (none when it does not exist yet)."""
+    from funnel.db import connect, default_db_path
+    from funnel.mapping_guess import saved_mappings
+
+    path = db or default_db_path()
+    if not Path(path).is_file():
+        return ()
+    con = connect(path, read_only=True)
+    try:
+        return saved_mappings(con)
+    finally:
+        con.close()
 
 
 def info_arguments(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from funnel.schema import (
     HISTORY_SUFFIX,
     IMPORT_ID,
     IMPORTS,
+    SAVED_MAPPINGS,
     SETTINGS_VERSIONS,
     SOURCE_ROW,
     TABLES,
@@ -108,6 +109,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             warnings VARCHAR,
             imported_at TIMESTAMP,
             removed_at TIMESTAMP
+        )""")
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {SAVED_MAPPINGS} (
+            name VARCHAR PRIMARY KEY,
+            saved_at TIMESTAMP,
+            toml VARCHAR
         )""")
     con.execute(f"""
         CREATE TABLE IF NOT EXISTS {SETTINGS_VERSIONS} (

@@ -108,8 +108,10 @@ def file_sha256(path: Path) -> str:
 
 def prepare_import(path: Path, *, name: str | None = None, table: str | None = None,
                    mapping: Mapping | None = None, settings: Settings | None = None,
-                   sheet: str | None = None) -> PreparedImport:
-    """The file at `path` parsed (in the worker), mapped and validated; raises FunnelError."""
+                   sheet: str | None = None, saved: tuple[Mapping, ...] = ()) -> PreparedImport:
+    """The file at `path` parsed (in the worker), mapped and validated; raises FunnelError. Without a
+    mapping or table, the user's `saved` mappings are tried first, then the vendor presets, then the
+    canonical column names."""
     settings = settings or default_settings()
     name = name or Path(path).name
     if table is not None and table not in TABLES:
@@ -119,8 +121,11 @@ def prepare_import(path: Path, *, name: str | None = None, table: str | None = N
                              sheet=sheet or (section_hint.sheet if section_hint else None),
                              header_row=section_hint.header_row if section_hint else None)
     if mapping is None and table is None:
+        mine = [m for m in saved if m.section_for(parsed.header) is not None and any(f.match for f in m.files)]
         recognised = recognised_preset(parsed.header)
-        if recognised is not None:
+        if mine:
+            mapping = mine[0]
+        elif recognised is not None:
             mapping = recognised[0]
     section = chosen_section(parsed, table=table, mapping=mapping)
     frame = pl.from_arrow(parsed.table)

@@ -268,6 +268,7 @@ CANONICAL_ACTIVITY_TYPES: tuple[str, ...] = (
 IMPORTS = "imports"
 HISTORY_SUFFIX = "__history"
 SETTINGS_VERSIONS = "settings_versions"
+SAVED_MAPPINGS = "saved_mappings"
 
 
 def normalise_name(raw: str) -> str:

@@ -5,13 +5,60 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from funnel.errors import FunnelError
+from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.importer import remove_import, write_import
 from funnel.mapping import mapping_from_text
+from funnel.mapping_guess import mapping_text as drafted_mapping
+from funnel.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
 from funnel.schema import TABLES
 from pages import ui
 
 ui.routed()
+
+
+def guided_mapping(upload, number: int):
+    """Map an unrecognised export column by column: a proposal, the user's corrections, a preview, what
+    is still missing for each analysis, and a saved mapping so next month's export imports in one step."""
+    sample = ui.upload_sample(upload.getvalue(), upload.name)
+    if isinstance(sample, FunnelError):
+        return sample
+    with st.expander("Map its columns", expanded=True, icon=":material/schema:"):
+        st.caption("Proposed from the column names and values (dates, e-mails, numbers). Correct any choice; the "
+                   "preview and the list of what is still missing update as you go.")
+        headers = [h for h in sample.columns if not h.startswith("_")]
+        proposed = proposed_table(sample)
+        table = st.selectbox("This file feeds", list(TABLES), index=list(TABLES).index(proposed),
+                             key=f"map_table_{number}")
+        guess = proposed_columns(sample, table)
+        options = ["(none)", *headers]
+        choices = {}
+        grid = st.columns(3)
+        for i, column in enumerate(TABLES[table].columns):
+            default = guess.get(column.name)
+            label = f"{column.name} (required)" if column.required else column.name
+            picked = grid[i % 3].selectbox(label, options, index=options.index(default) if default in options else 0,
+                                           key=f"map_{number}_{table}_{column.name}", help=column.doc)
+            choices[column.name] = None if picked == "(none)" else picked
+        for problem in missing_for_analyses(table, choices):
+            st.text(f"• {problem}")
+        name = st.text_input("Save this mapping as", value=f"{upload.name.rsplit('.', 1)[0]} ({table})",
+                             key=f"map_name_{number}")
+        text = drafted_mapping(name, table=table, columns=choices)
+        item = ui.prepared_upload(upload.getvalue(), upload.name, text, table, ui.settings_text())
+        left, right = st.columns(2)
+        if left.button("Save mapping", key=f"map_save_{number}", icon=":material/save:",
+                       disabled=isinstance(item, FunnelError)):
+            con = ui.cursor()
+            try:
+                save_mapping(con, name=name, text=text)
+            finally:
+                con.close()
+            st.success("Saved: the next export with these columns is recognised and imports in one step.")
+        right.download_button("Download mapping (.toml)", text, file_name="mapping.toml", mime="application/toml",
+                              key=f"map_download_{number}")
+    return item
+
+
 st.title("Data")
 st.caption("Load CRM, marketing-automation, product-analytics, enrichment and intent exports (CSV, XLSX, "
            "Parquet). Files are checked first; nothing is written until you import, and a failed import "
@@ -42,13 +89,19 @@ if mapping_upload is not None:
         mapping_text = ""
 
 prepared = []
-for upload in uploads or []:
+saved = ui.saved_mapping_texts()
+for number, upload in enumerate(uploads or []):
     with st.container(border=True):
         st.text(upload.name)
         with st.spinner("Checking the file…"):
             item = ui.prepared_upload(upload.getvalue(), upload.name, mapping_text,
                                       None if table_choice.startswith("recognise") else table_choice,
-                                      ui.settings_text())
+                                      ui.settings_text(), saved)
+        if isinstance(item, (MappingError, ValidationError)) and not mapping_text:
+            ui.show_error(item)
+            item = guided_mapping(upload, number)
+        if item is None:
+            continue
         if isinstance(item, FunnelError):
             ui.show_error(item)
             continue

@@ -29,6 +29,7 @@ from funnel.filters import Filters
 from funnel.importer import PreparedImport, import_history, prepare_import, write_import
 from funnel.inventory import data_inventory, newest_timestamp
 from funnel.mapping import mapping_from_text
+from funnel.mapping_guess import saved_mappings
 from funnel.schema import FUNNEL, IMPORTS, LADDERS, LIFECYCLE, SETTINGS_VERSIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,18 +283,43 @@ def saved_upload(data: bytes, name: str) -> Path:
     return path
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def prepared_upload(data: bytes, name: str, mapping_text: str, table: str | None,
-                    settings_key: str) -> PreparedImport | FunnelError:
+@st.cache_data(max_entries=16, show_spinner=False)
+def prepared_upload(data: bytes, name: str, mapping_text: str, table: str | None, settings_key: str,
+                    saved_texts: tuple[tuple[str, str], ...] = ()) -> PreparedImport | FunnelError:
     """An uploaded file parsed and validated (or the error saying why not), cached per content."""
     path = saved_upload(data, name)
     try:
-        mapping = mapping_from_text(mapping_text, source="uploaded mapping") if mapping_text else None
-        return prepare_import(path, name=name, table=table, mapping=mapping, settings=settings_for(settings_key))
+        mapping = mapping_from_text(mapping_text, source="mapping") if mapping_text else None
+        saved = tuple(mapping_from_text(text, source=label) for label, text in saved_texts)
+        return prepare_import(path, name=name, table=table, mapping=mapping, settings=settings_for(settings_key),
+                              saved=saved)
     except FunnelError as exc:
         return exc
     finally:
         path.unlink(missing_ok=True)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def upload_sample(data: bytes, name: str) -> pl.DataFrame | FunnelError:
+    """The first rows of an upload, all as text, for the guided mapper (parsed by the worker)."""
+    from funnel.worker import parse_untrusted
+
+    path = saved_upload(data, name)
+    try:
+        return pl.from_arrow(parse_untrusted(path, name=name).table).head(500)
+    except FunnelError as exc:
+        return exc
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def saved_mapping_texts() -> tuple[tuple[str, str], ...]:
+    """(name, TOML) of every mapping saved from the guided mapper, newest first."""
+    con = cursor()
+    try:
+        return tuple((m.source, m.text) for m in saved_mappings(con))
+    finally:
+        con.close()
 
 
 def history() -> pl.DataFrame:
