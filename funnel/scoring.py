@@ -44,6 +44,7 @@ from funnel import stages
 from funnel.config import QUADRANTS, Criterion, Settings
 from funnel.db import frame, quote_ident
 from funnel.errors import ConfigError, FunnelError
+from funnel.history import seniority_of
 from funnel.stats import small_sample, wilson_interval
 
 __all__ = [
@@ -105,18 +106,6 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
 
 
 # ------------------------------------------------------------------------------------- fields
-
-
-def seniority_of(title: pl.Expr, settings: Settings) -> pl.Expr:
-    """The seniority level of a job title: the first level (config order) with a keyword that
-    appears in the title as whole words, case-insensitively; null when none does."""
-    result = pl.lit(None, dtype=pl.String)
-    for level, keywords in reversed(list(settings.segments.seniority.items())):
-        words = [re.escape(k.strip().lower()).replace(r"\ ", r"\s+") for k in keywords if k.strip()]
-        if words:
-            pattern = r"(?i)\b(?:" + "|".join(words) + r")\b"
-            result = pl.when(title.str.contains(pattern)).then(pl.lit(level)).otherwise(result)
-    return result
 
 
 def _criteria(settings: Settings) -> list[Criterion]:
