@@ -7,6 +7,7 @@ import streamlit as st
 from funnel import charts
 from funnel.analyses import segment_performance_of
 from funnel.analyses.segments import weak_segment_warning
+from funnel.deal_view import DEAL_DIMENSIONS, deal_performance
 from funnel.segments_view import readable_segments
 from pages import ui
 
@@ -52,3 +53,16 @@ if row is not None:
                      segment=ui.segment_of(row, by))
     label = " / ".join(str(row[d]) for d in by) if ui.segment_of(row, by) else "all leads"
     ui.leads_table(rows, title=f"Leads in {label}", base="segment_leads", as_of=filters.as_of, key="seg_leads")
+
+st.subheader("Deals by their account")
+st.caption("Every deal, also those that belong to an account rather than a lead: win rate (won ÷ closed, 95% "
+           "interval), cycle length from created to closed (Kaplan–Meier: open deals censored at the as-of date), "
+           "and how long open deals have been open.")
+if ui.table_rows("deals") == 0:
+    st.caption("No deals imported yet: import a deals or opportunities export to see win rates and cycle lengths.")
+else:
+    deal_by = st.selectbox("Deals by", DEAL_DIMENSIONS, key="seg_deal_by", bind="query-params")
+    deals = ui.computed(deal_performance, as_of=filters.as_of, by=deal_by)
+    st.dataframe(deals, hide_index=True, key="seg_deals",
+                 column_config={c: st.column_config.NumberColumn(format="percent")
+                                for c in ("win_rate", "win_rate_lo", "win_rate_hi")})

@@ -1,0 +1,63 @@
+"""Deals by the dimensions of their account: win rate, cycle length and open-deal age, for stores whose
+deals belong to accounts rather than leads (Maven-style pipeline exports) as much as for lead funnels."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import polars as pl
+
+from funnel.config import Settings
+from funnel.db import frame
+from funnel.history import sql_text
+from funnel.stats import km_quantiles_frame, small_sample, wilson_interval
+
+DEAL_DIMENSIONS = ("industry", "size_band", "product", "owner", "country", "pipeline", "source")
+
+
+def deal_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """One row per deal created by the end of D, with its account's industry, country and size band."""
+    bands = settings.segments
+    return frame(con, sql_text("deal_facts"), {
+        "until": datetime.combine(as_of + timedelta(days=1), time()), "as_of": as_of,
+        "bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})
+
+
+def deal_performance(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, by: str) -> pl.DataFrame:
+    """One row per value of `by` (everyone first, `by` null): deals, closed, won, win_rate with its Wilson
+    interval and small-sample flag (null without closed deals), median and p80 cycle days (Kaplan–Meier:
+    open deals censored at D), open deals and their median age in days, won amount."""
+    if by not in DEAL_DIMENSIONS:
+        raise ValueError(f"deals cannot be segmented by {by!r}")
+    deals = deal_facts(con, settings=settings, as_of=as_of).with_columns(
+        pl.col(by).cast(pl.String).fill_null("(unknown)").alias("segment"), pl.col("won").fill_null(False).alias("won_"))
+    if deals.height == 0:
+        return pl.DataFrame(schema={by: pl.String, "deals": pl.Int64, "closed": pl.Int64, "won": pl.Int64,
+                                    "win_rate": pl.Float64, "win_rate_lo": pl.Float64, "win_rate_hi": pl.Float64,
+                                    "small_sample": pl.Boolean, "median_cycle_days": pl.Float64,
+                                    "p80_cycle_days": pl.Float64, "open_deals": pl.Int64,
+                                    "median_open_age_days": pl.Float64, "won_amount": pl.Float64})
+    sums = [pl.len().alias("deals"), pl.col("closed").sum().alias("closed"),
+            (pl.col("won_") & pl.col("closed")).sum().alias("won"), (~pl.col("closed")).sum().alias("open_deals"),
+            pl.col("cycle_days").filter(~pl.col("closed")).median().alias("median_open_age_days"),
+            pl.col("amount").filter(pl.col("won_") & pl.col("closed")).sum().alias("won_amount")]
+    table = pl.concat([deals.select(sums).with_columns(pl.lit(None, dtype=pl.String).alias("segment")),
+                       deals.group_by("segment").agg(sums).sort("segment")], how="diagonal_relaxed")
+    cycle = deals.filter(pl.col("cycle_days") >= 0).with_columns(pl.col("cycle_days").cast(pl.Float64))
+    everyone = km_quantiles_frame(cycle, duration="cycle_days", observed="closed", by=None, quantiles=(0.5, 0.8))
+    per = km_quantiles_frame(cycle, duration="cycle_days", observed="closed", by=["segment"], quantiles=(0.5, 0.8))
+    km = pl.concat([everyone.with_columns(pl.lit(None, dtype=pl.String).alias("segment")), per],
+                   how="diagonal_relaxed").select("segment", pl.col("p50").alias("median_cycle_days"),
+                                                  pl.col("p80").alias("p80_cycle_days"))
+    table = table.join(km, on="segment", how="left", nulls_equal=True)
+    rows = []
+    for row in table.iter_rows(named=True):
+        low, high = wilson_interval(row["won"], row["closed"])
+        rows.append({"win_rate": row["won"] / row["closed"] if row["closed"] else None, "win_rate_lo": low,
+                     "win_rate_hi": high, "small_sample": small_sample(row["closed"], row["won"],
+                                                                         min_trials=settings.segments.min_sample)})
+    table = pl.concat([table, pl.DataFrame(rows)], how="horizontal")
+    return table.select(pl.col("segment").alias(by), "deals", "closed", "won", "win_rate", "win_rate_lo",
+                        "win_rate_hi", "small_sample", "median_cycle_days", "p80_cycle_days", "open_deals",
+                        "median_open_age_days", "won_amount")
