@@ -9,8 +9,14 @@ import polars as pl
 from funnel.cli import main
 from funnel.db import connect
 from funnel.mapping import mapping_from_text
-from funnel.mapping_guess import (mapping_text, missing_for_analyses, proposed_columns, proposed_table,
-                                  save_mapping, value_kinds)
+from funnel.mapping_guess import (
+    mapping_text,
+    missing_for_analyses,
+    proposed_columns,
+    proposed_table,
+    save_mapping,
+    value_kinds,
+)
 
 EXPORT = pl.DataFrame({
     "mql_id": ["a1", "a2", "a3"],
