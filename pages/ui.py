@@ -170,6 +170,7 @@ def sidebar_filters() -> Filters | None:
     with st.sidebar:
         if newest is None:
             st.caption("No data yet: import exports on the Data page.")
+            database_choice()
             st.session_state["_filters"] = None
             return None
         default_as_of = newest.date()
@@ -204,9 +205,18 @@ def current_filters() -> Filters:
 
 def data_status(frame: pl.DataFrame) -> None:
     total = int(frame.get_column("rows").sum())
-    st.caption(f"Database: {db_path().name} · {total:,} rows")
+    st.text(f"Database: {db_path().name} · {total:,} rows")
+    database_choice()
     if sample_loaded():
         st.caption("Showing the bundled sample data (generated, not real leads).")
+
+
+def database_choice() -> None:
+    """A sidebar field to open another database file (this server's user's own files)."""
+    with st.expander("Database file"):
+        st.text_input("Path of a DuckDB file (created when missing)", key="db_path",
+                      placeholder=str(cli_db_argument() or default_db_path()),
+                      help="Overrides --db and FUNNEL_DB for this browser session.")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -78,3 +78,13 @@ def test_removing_an_import_from_the_data_page(tmp_path, monkeypatch):
     assert not at.exception
     history = at.dataframe[-1].value
     assert history.loc[history["import_id"] == 5, "removed_at"].notna().all()
+
+
+def test_the_sidebar_opens_another_database(sample_db, tmp_path, monkeypatch):
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    assert any("3,000" in t.value or "39," in t.value for t in at.sidebar.text)
+    at.sidebar.text_input(key="db_path").input(str(tmp_path / "other.duckdb")).run()
+    assert not at.exception
+    assert any("No data yet" in c.value for c in at.sidebar.caption)
+    assert (tmp_path / "other.duckdb").exists()
