@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
 SAMPLE_LABEL = "sample data"
 SAMPLE_FILES = ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv", "deals.csv")
+COMPUTING = "Computing from the database… the first view after an import takes longest; later views are cached."
 LADDER_LABELS = {LIFECYCLE: "Lifecycle (CRM)", FUNNEL: "Funnel (behaviour)"}
 
 
@@ -114,7 +115,7 @@ def active_settings() -> Settings:
     return settings_for(settings_text())
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=COMPUTING)
 def _computed(qualname: str, db: str, version: tuple[int, int], settings_key: str, kwargs: tuple) -> object:
     module_name, _, fn_name = qualname.rpartition(".")
     fn = getattr(__import__(module_name, fromlist=[fn_name]), fn_name)
@@ -340,7 +341,7 @@ def history() -> pl.DataFrame:
         con.close()
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _analysis(db: str, version: tuple[int, int], settings_key: str, filters: Filters, by: tuple[str, ...]) -> object:
     from funnel.analyses.inputs import analysis_inputs
 
@@ -357,7 +358,7 @@ def analysis(filters: Filters, by: tuple[str, ...] = ()) -> object:
     return _analysis(str(db_path()), data_version(), settings_text(), filters, tuple(by))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=COMPUTING)
 def _derived(qualname: str, db: str, version: tuple[int, int], settings_key: str, filters: Filters,
              by: tuple[str, ...], kwargs: tuple) -> object:
     module_name, _, fn_name = qualname.rpartition(".")
@@ -379,7 +380,7 @@ def derived(fn: Callable, filters: Filters, by: tuple[str, ...] = (), **kwargs) 
                     tuple(by), tuple(sorted(kwargs.items())))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
 def _behind(db: str, version: tuple[int, int], settings_key: str, filters: Filters, selectors: tuple) -> pl.DataFrame:
     from funnel.analyses import leads_behind
 
