@@ -271,3 +271,30 @@ def test_every_real_data_mapping_loads():
     for f in load_mapping(MAPPINGS / "olist.toml").files:
         by_table[f.table].append(f)
     assert set(by_table) == {"leads", "deals"}
+
+
+@needs(MAVEN_FILES)
+def test_maven_deals_by_sector_on_the_segments_page_match_the_raw_files(maven):
+    """The dashboard's deal view (deals belong to accounts here) gives the raw files' win rates per sector."""
+    from datetime import date
+
+    from funnel.config import default_settings
+    from funnel.deal_view import deal_performance
+
+    con, _, _ = maven
+    fix = {"technolgy": "technology"}
+    sector = {a["account"]: fix.get(a["sector"], a["sector"]) for a in raw(MAVEN_FILES[1])}
+    won, closed = Counter(), Counter()
+    for d in raw(MAVEN_FILES[0]):
+        if d["account"] and d["deal_stage"] in ("Won", "Lost"):
+            closed[sector[d["account"]]] += 1
+            won[sector[d["account"]]] += d["deal_stage"] == "Won"
+    table = deal_performance(con, settings=default_settings(), as_of=date(2017, 12, 31), by="industry")
+    rows = {r["industry"]: r for r in table.iter_rows(named=True)}
+    for name, trials in closed.items():
+        assert rows[name]["closed"] == trials and rows[name]["won"] == won[name]
+        assert rows[name]["win_rate"] == pytest.approx(won[name] / trials)
+        assert rows[name]["win_rate_lo"] <= rows[name]["win_rate"] <= rows[name]["win_rate_hi"]
+    # Open deals: the Engaging ones have an engage date; Prospecting ones have none and are left out of timing.
+    engaging = sum(1 for d in raw(MAVEN_FILES[0]) if d["deal_stage"] == "Engaging")
+    assert rows[None]["open_deals"] == engaging
