@@ -608,7 +608,7 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, imp
     target = quote_ident(spec.name)
     history = quote_ident(spec.name + HISTORY_SUFFIX)
     total = frame.height
-    con.register("_incoming_arrow", frame.to_arrow())
+    con.register("_incoming_arrow", frame.to_arrow(compat_level=pl.CompatLevel.newest()))  # no string copy
     try:
         if scalar(con, f"SELECT count(*) FROM {target}") == 0:
             con.execute(f"INSERT INTO {target} {incoming_select(spec, import_id)}")
