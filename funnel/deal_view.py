@@ -3,13 +3,14 @@ deals belong to accounts rather than leads (Maven-style pipeline exports) as muc
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 import duckdb
 import polars as pl
 
 from funnel.config import Settings
 from funnel.db import frame
+from funnel.filters import until
 from funnel.history import sql_text
 from funnel.stats import km_quantiles_frame, small_sample, wilson_interval
 
@@ -20,7 +21,7 @@ def deal_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
     """One row per deal created by the end of D, with its account's industry, country and size band."""
     bands = settings.segments
     return frame(con, sql_text("deal_facts"), {
-        "until": datetime.combine(as_of + timedelta(days=1), time()), "as_of": as_of,
+        "until": until(as_of), "as_of": as_of,
         "bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})
 
 

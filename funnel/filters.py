@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from funnel.schema import LADDERS, LIFECYCLE
 
@@ -29,3 +29,8 @@ class Filters:
 
     def segment_values(self) -> dict[str, tuple[str, ...]]:
         return dict(self.segments)
+
+
+def until(as_of: date) -> datetime:
+    """The first moment after day D: everything before it happened "at D" (the end of day D)."""
+    return datetime.combine(as_of + timedelta(days=1), time())

@@ -29,7 +29,7 @@ owner at the time).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import duckdb
 import polars as pl
@@ -38,7 +38,7 @@ from funnel import schema as sc
 from funnel.config import Settings
 from funnel.db import frame, quote_ident
 from funnel.errors import FunnelError
-from funnel.filters import Filters
+from funnel.filters import Filters, until
 from funnel.stats import km_quantiles_frame, small_sample, wilson_interval
 
 __all__ = [
@@ -98,9 +98,6 @@ REASONS_SCHEMA: dict[str, pl.DataType] = {
 LEAD_COLUMNS = (sc.NAME, sc.EMAIL, sc.COMPANY, sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS)
 
 
-def until(as_of: date) -> datetime:
-    """The first moment after day D: everything before it happened "at D" (the end of day D)."""
-    return datetime.combine(as_of + timedelta(days=1), time())
 
 
 # --------------------------------------------------------------------------------------- SQL

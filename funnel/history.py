@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from funnel import schema as sc
 from funnel.config import Settings
 from funnel.db import frame, quote_ident
 from funnel.errors import FunnelError
+from funnel.filters import until
 
 __all__ = [
     "BASIS_CURRENT_STAGE",
@@ -89,9 +90,6 @@ def sql_text(name: str, **relations: str) -> str:
     return _TOKEN.sub(relation, text)
 
 
-def until(as_of: date) -> datetime:
-    """The first moment after day D: everything before it happened "at D" (the end of day D)."""
-    return datetime.combine(as_of + timedelta(days=1), time())
 
 
 def stage_names(settings: Settings, ladder: str) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -68,6 +68,7 @@ from funnel import schema as sc
 from funnel.config import EvidenceRule, Settings
 from funnel.db import arrow_table, frame, quote_ident
 from funnel.errors import ConfigError
+from funnel.filters import until
 
 __all__ = [
     "HISTORY_SCHEMA",
@@ -117,9 +118,6 @@ _COLD_POINT = 3  # a boundary that is not a row
 _BOUNDARY = 4  # an entry made by a boundary (cold point or recycle)
 
 
-def until(as_of: date) -> datetime:
-    """The first moment after day D: everything before it happened "at D" (the end of day D)."""
-    return datetime.combine(as_of + timedelta(days=1), time())
 
 
 # ------------------------------------------------------------------------------------ the ladder

@@ -5,31 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+
+from tests.apptest import app, loaded_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py")
                if p.name not in ("__init__.py", "ui.py"))
 
 
-def app(db: Path, monkeypatch, *, sample: bool) -> AppTest:
-    monkeypatch.setenv("FUNNEL_DB", str(db))
-    monkeypatch.setenv("FUNNEL_LOAD_SAMPLE", "1" if sample else "0")
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-
-
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory) -> Path:
     """A store holding the bundled sample, loaded the way `make run` loads it."""
-    db = tmp_path_factory.mktemp("app") / "sample.duckdb"
-    mp = pytest.MonkeyPatch()
-    try:
-        at = app(db, mp, sample=True)
-        at.run()
-        assert not at.exception
-    finally:
-        mp.undo()
-    return db
+    return loaded_sample(tmp_path_factory.mktemp("app"))
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from funnel.matrix import QUEUES, REACTIVATION_QUEUE
+from tests.apptest import app, loaded_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LEADS = pl.read_csv(ROOT / "sample_data" / "leads.csv", infer_schema_length=0)
@@ -20,25 +21,6 @@ FIRST_LEAD = SAMPLE_LEADS.get_column("lead_id")[0]
 FIRST_SUBSCRIBER = SAMPLE_LEADS.filter(pl.col("lifecycle_stage") == "subscriber").get_column("lead_id")[0]
 QUEUE_COLUMNS = ["lead_id", "name", "email", "company", "title", "owner", "funnel_stage", "lifecycle_stage",
                  "fit_score", "icp", "intent_score", "quadrant", "next_owner", "next_action", "next_action_due"]
-
-
-def app(db: Path, monkeypatch, *, sample: bool) -> AppTest:
-    monkeypatch.setenv("FUNNEL_DB", str(db))
-    monkeypatch.setenv("FUNNEL_LOAD_SAMPLE", "1" if sample else "0")
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-
-
-def loaded_sample(folder: Path) -> Path:
-    """A store holding the bundled sample, loaded the way `make run` loads it (tests/test_app.py does the same)."""
-    db = folder / "sample.duckdb"
-    mp = pytest.MonkeyPatch()
-    try:
-        at = app(db, mp, sample=True)
-        at.run()
-        assert not at.exception
-    finally:
-        mp.undo()
-    return db
 
 
 @pytest.fixture(scope="module")
