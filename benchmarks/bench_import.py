@@ -25,7 +25,7 @@ def bench(leads: int, *, repeat: int) -> list[dict]:
                         f"con.execute('CREATE OR REPLACE TABLE t AS SELECT * FROM read_csv(?)', [{str(path)!r}])\n"
                         "con.close()")
             ours = (f"from pathlib import Path\nimport os\nPath({str(Path(tmp) / 'ours.duckdb')!r}).unlink(missing_ok=True)\n"
-                    "from funnel.cli import main\n"
+                    "from funnel.cli.main import main\n"
                     f"assert main(['import', '--db', {str(Path(tmp) / 'ours.duckdb')!r}, {str(path)!r}]) == 0")
             base_s, base_mb = child(baseline, repeat=repeat)
             our_s, our_mb = child(ours, repeat=repeat)

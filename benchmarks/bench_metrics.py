@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_metrics.py [--leads 100000 1000000] [--repeat 5]
 
-For each size, the canonical sample (`funnel.sample.write_sample`, about 10 activities per lead) is
-generated once into benchmarks/.cache and imported with `funnel.importer` into a DuckDB store there.
+For each size, the canonical sample (`funnel.ingest.sample.write_sample`, about 10 activities per lead) is
+generated once into benchmarks/.cache and imported with `funnel.ingest.importer` into a DuckDB store there.
 Then, in the same run:
 
 * baselines — plain DuckDB scans of the same store (count and newest timestamp of the activities,
@@ -59,7 +59,7 @@ from datetime import date
 from funnel.analyses import *
 from funnel.analyses.report import metrics_report
 from funnel.config import default_settings
-from funnel.db import connect
+from funnel.store.db import connect
 from funnel.filters import Filters
 s = default_settings()
 con = connect({db!r}, read_only=True)
@@ -70,9 +70,9 @@ f = Filters(as_of=date.fromisoformat({as_of!r}))
 def store_for(leads: int) -> Path:
     """The DuckDB store of the `leads`-lead sample: generated and imported once, then reused."""
     sys.path.insert(0, str(ROOT))
-    from funnel.db import connect
-    from funnel.importer import prepare_import, write_import
-    from funnel.sample import write_sample
+    from funnel.ingest.importer import prepare_import, write_import
+    from funnel.ingest.sample import write_sample
+    from funnel.store.db import connect
 
     CACHE.mkdir(parents=True, exist_ok=True)
     (CACHE / ".gitignore").write_text("*\n")  # the cache never reaches the repository
@@ -133,7 +133,7 @@ def cold(db: Path, as_of: date, call: str, repeat: int) -> tuple[float, float, f
 def whole_process(db: Path, args: list[str], repeat: int) -> tuple[float, float, float]:
     """The `funnel metrics` command (output discarded)."""
     entry = ("import sys, io, contextlib\nsys.argv = ['funnel'] + {args!r}\n"
-             "from funnel.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n    code = main()\n"
+             "from funnel.cli.main import main\nwith contextlib.redirect_stdout(io.StringIO()):\n    code = main()\n"
              "assert code == 0").format(args=["metrics", "--db", str(db), *args])
     return medians([child(entry) for _ in range(repeat)])
 
@@ -144,8 +144,8 @@ Row = tuple[str, float | None, float | None, float, float | None]
 def bench(leads: int, repeat: int) -> list[Row]:
     """(what, cold seconds, cold CPU seconds, warm seconds, peak RSS MB) rows for one size."""
     sys.path.insert(0, str(ROOT))
-    from funnel.db import connect, first_row
-    from funnel.history import newest_day
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect, first_row
 
     db = store_for(leads)
     con = connect(db, read_only=True)

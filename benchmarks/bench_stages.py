@@ -3,7 +3,7 @@ plain DuckDB scans of the same activities in the same run.
 
     .venv/bin/python benchmarks/bench_stages.py [--leads 1000000] [--repeat 3] [--json PATH]
 
-The store is generated once with `funnel.sample.write_sample` (Parquet, seed 7) and loaded into a
+The store is generated once with `funnel.ingest.sample.write_sample` (Parquet, seed 7) and loaded into a
 DuckDB file under benchmarks/.cache (git-ignored by a `.gitignore` the cache writes for itself).
 Every measurement runs in a fresh Python process opening the store read-only, so peak RSS is that
 step's own (DuckDB included). Targets: funnel_history ≤ 10 s and ≤ 4 GB.
@@ -39,9 +39,9 @@ def cached_store(leads: int, *, seed: int = 7) -> Path:
     sys.path.insert(0, str(REPO))
     import polars as pl
 
-    from funnel import db
-    from funnel.sample import write_sample
+    from funnel.ingest.sample import write_sample
     from funnel.schema import IMPORT_ID, SOURCE_ROW, TABLES
+    from funnel.store import db
 
     CACHE.mkdir(parents=True, exist_ok=True)
     ignore = CACHE / ".gitignore"
@@ -80,9 +80,11 @@ PRELUDE = """
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 from datetime import datetime
-from funnel import db, stages, scoring
+from funnel.store import db
+from funnel.model import stages
+from funnel.model import scoring
 from funnel.config import default_settings
-from funnel.inventory import newest_timestamp
+from funnel.store.inventory import newest_timestamp
 con = db.connect({store!r}, read_only=True)
 settings = default_settings()
 as_of = newest_timestamp(con).date()

@@ -16,7 +16,7 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 
 def sample_dir(leads: int) -> Path:
     """Canonical CSVs for `leads` leads (about 10 activities each), generated once and cached."""
-    from funnel.sample import write_sample
+    from funnel.ingest.sample import write_sample
 
     out = CACHE / f"sample_{leads}"
     if not (out / "activities.csv").exists():

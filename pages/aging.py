@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel import charts
 from funnel.analyses import aging_buckets_of, stage_aging_of
+from funnel.charts import ladder as charts
 from pages import ui
 
 ui.routed()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel import charts
 from funnel.analyses import (
     conversion_cohorts_of,
     cumulative_conversion_of,
@@ -14,8 +13,9 @@ from funnel.analyses import (
     time_to_convert_curve,
     time_to_convert_of,
 )
+from funnel.charts import ladder as charts
 from funnel.config import SKIPPED_POLICIES
-from funnel.conversion_view import period_comparison
+from funnel.display.conversion import period_comparison
 from pages import ui
 
 ui.routed()

@@ -6,10 +6,10 @@ import polars as pl
 import streamlit as st
 
 from funnel.errors import FunnelError, MappingError, ValidationError
-from funnel.importer import remove_import, write_import
-from funnel.mapping import mapping_from_text
-from funnel.mapping_guess import mapping_text as drafted_mapping
-from funnel.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
+from funnel.ingest.importer import remove_import, write_import
+from funnel.ingest.mapping import mapping_from_text
+from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
+from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
 from funnel.schema import TABLES
 from pages import ui
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel import charts
 from funnel.analyses import distribution_trend_of, stage_distribution_of
 from funnel.analyses.drilldown import NO_STAGE
+from funnel.charts import ladder as charts
 from pages import ui
 
 ui.routed()

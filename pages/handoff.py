@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from funnel import charts_handoff, handoff, hygiene
+from funnel.analyses import handoff, hygiene
+from funnel.charts import handoff as charts_handoff
 from funnel.errors import FunnelError
 from pages import ui
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from funnel.analyses.lead_search import lead_card, matching_leads
 from funnel.errors import FunnelError
-from funnel.lead_search import lead_card, matching_leads
-from funnel.scoring import fit_explanation, intent_explanation, leads_report
-from funnel.stages import next_stage_gap, stage_explanation
+from funnel.model.scoring import fit_explanation, intent_explanation, leads_report
+from funnel.model.stages import next_stage_gap, stage_explanation
 from pages import ui
 
 ui.routed()

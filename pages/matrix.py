@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel import charts_matrix
-from funnel.matrix import QUEUES, REACTIVATION_QUEUE, matrix_cells, work_queue
-from funnel.scoring import score_validation
+from funnel.charts import matrix as charts_matrix
+from funnel.model.matrix import QUEUES, REACTIVATION_QUEUE, matrix_cells, work_queue
+from funnel.model.scoring import score_validation
 from pages import ui
 
 ui.routed()

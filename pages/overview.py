@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from funnel import charts
 from funnel.analyses import cumulative_conversion_of, segment_performance_of, stage_distribution_of
-from funnel.overview import headline_kpis, stage_changes
+from funnel.charts import ladder as charts
+from funnel.display.overview import headline_kpis, stage_changes
 from pages import ui
 
 ui.routed()

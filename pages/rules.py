@@ -7,7 +7,7 @@ import streamlit as st
 
 from funnel.config import DEFAULT_PATH, settings_from_text
 from funnel.errors import ConfigError
-from funnel.settings_versions import active_text, save_version, saved_versions
+from funnel.store.settings_versions import active_text, save_version, saved_versions
 from pages import ui
 
 ui.routed()
@@ -67,7 +67,7 @@ else:
     filters = ui.current_filters()
     months = st.slider("Months to replay", 1, 12, 6, key="rules_months")
     try:
-        from funnel.scoring import rules_backtest
+        from funnel.model.scoring import rules_backtest
     except ImportError:
         st.info("The backtest needs the funnel-stage engine, which is not installed in this build.")
     else:

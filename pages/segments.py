@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel import charts
 from funnel.analyses import segment_performance_of
+from funnel.analyses.deals import DEAL_DIMENSIONS, deal_performance
 from funnel.analyses.segments import weak_segment_warning
-from funnel.deal_view import DEAL_DIMENSIONS, deal_performance
-from funnel.segments_view import readable_segments
+from funnel.charts import ladder as charts
+from funnel.display.segments import readable_segments
 from pages import ui
 
 ui.routed()

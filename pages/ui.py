@@ -23,14 +23,14 @@ import streamlit as st
 
 from funnel import export
 from funnel.config import Settings, load_settings, settings_from_text
-from funnel.db import connect, default_db_path, first_row, scalar
 from funnel.errors import FunnelError
 from funnel.filters import Filters
-from funnel.importer import PreparedImport, import_history, prepare_import, write_import
-from funnel.inventory import data_inventory, newest_timestamp
-from funnel.mapping import mapping_from_text
-from funnel.mapping_guess import saved_mappings
+from funnel.ingest.importer import PreparedImport, prepare_import, write_import
+from funnel.ingest.mapping import mapping_from_text
+from funnel.ingest.mapping_guess import saved_mappings
 from funnel.schema import FUNNEL, IMPORTS, LADDERS, LIFECYCLE, SETTINGS_VERSIONS
+from funnel.store.db import connect, default_db_path, first_row, scalar
+from funnel.store.inventory import data_inventory, import_history, newest_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_data"
@@ -313,7 +313,7 @@ def prepared_upload(data: bytes, name: str, mapping_text: str, table: str | None
 @st.cache_data(max_entries=16, show_spinner=False)
 def upload_sample(data: bytes, name: str) -> pl.DataFrame | FunnelError:
     """The first rows of an upload, all as text, for the guided mapper (parsed by the worker)."""
-    from funnel.worker import parse_untrusted
+    from funnel.ingest.worker import parse_untrusted
 
     path = saved_upload(data, name)
     try:
@@ -402,8 +402,8 @@ def behind(filters: Filters, **selectors) -> pl.DataFrame:
 def segment_dimensions(filters: Filters) -> list[str]:
     """The lead attributes a page can segment by (source, industry, size band, …, then ICP, quadrant and
     tags). Listing them reads no scores: those are computed only when a page segments by them."""
-    from funnel.history import SCORE_COLUMNS, lead_frame
-    from funnel.history import segment_dimensions as dimensions
+    from funnel.model.history import SCORE_COLUMNS, lead_frame
+    from funnel.model.history import segment_dimensions as dimensions
 
     return [*dimensions(computed(lead_frame)), *SCORE_COLUMNS]
 

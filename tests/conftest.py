@@ -36,13 +36,13 @@ def tmp_db(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small generated canonical sample (300 leads): one CSV per table, by table name."""
-    from funnel.sample import write_sample
+    from funnel.ingest.sample import write_sample
 
     return write_sample(tmp_path_factory.mktemp("sample"), leads=300)
 
 
 class ParseOnce:
-    """`funnel.worker.parse_untrusted`, each file read once per session (the worker costs a process start).
+    """`funnel.ingest.worker.parse_untrusted`, each file read once per session (the worker costs a process start).
 
     Errors are remembered too and raised again as fresh copies. `prefetch` fills the cache with
     several workers at once.
@@ -56,7 +56,7 @@ class ParseOnce:
         from dataclasses import replace
 
         from funnel.errors import FunnelError
-        from funnel.worker import parse_untrusted
+        from funnel.ingest.worker import parse_untrusted
 
         key = (str(Path(path).resolve()), name or Path(path).name, sheet, header_row)
         if key not in self.results:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from funnel import schema as sc
-from funnel.db import memory_connection
+from funnel.store.db import memory_connection
 
 
 def store(**tables: list[dict]):

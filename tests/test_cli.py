@@ -9,7 +9,7 @@ import sys
 import polars as pl
 import pytest
 
-from funnel.cli import main
+from funnel.cli.main import main
 
 TABLES = ("leads", "accounts", "activities", "stage_events", "deals")
 

@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.conversion_view import period_comparison
+from funnel.display.conversion import period_comparison
 
 LADDER = ["subscriber", "lead", "mql", "sql", "opportunity", "customer"]
 STAGE = pl.Enum(LADDER)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from funnel.analyses.deals import deal_performance
 from funnel.config import default_settings
-from funnel.deal_view import deal_performance
 from tests.stores import store
 
 AS_OF = date(2024, 6, 30)

@@ -11,12 +11,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from funnel import charts_handoff, handoff
 from funnel import schema as sc
+from funnel.analyses import handoff
+from funnel.charts import handoff as charts_handoff
 from funnel.config import default_settings
-from funnel.db import connect, memory_connection
 from funnel.errors import FunnelError
 from funnel.filters import Filters
+from funnel.store.db import connect, memory_connection
 
 SETTINGS = default_settings()  # window 90 days, MQL SLA 5 days, min_sample 30
 D = date(2026, 4, 30)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date, datetime
 
 import polars as pl
 import pytest
 
-from funnel.errors import FunnelError
-from funnel.history import (
+from funnel.model.history import (
     HISTORY_COLUMNS,
     history_note,
     lead_frame,
@@ -93,12 +91,6 @@ def test_history_note_says_what_was_used():
     assert history_note(history.head(0)).startswith("No stage history")
 
 
-def test_funnel_ladder_without_the_stage_engine_says_so(monkeypatch):
-    monkeypatch.setitem(sys.modules, "funnel.stages", None)
-    with pytest.raises(FunnelError, match="stage engine"):
-        stage_history(scenario(), ladder="funnel", settings=SETTINGS, as_of=AS_OF)
-
-
 def test_lead_frame_dimensions():
     con = store(
         accounts=[{"account_id": "C1", "name": "Acme", "industry": "Software", "employees": 120, "country": "DE"}],
@@ -133,7 +125,7 @@ def test_seniority_follows_the_configured_order():
 
 
 def test_lead_frame_takes_icp_quadrant_and_tags_from_the_scores():
-    pytest.importorskip("funnel.scoring")
+    pytest.importorskip("funnel.model.scoring")
     frame = lead_frame(scenario(), settings=SETTINGS, as_of=AS_OF, dimensions=["quadrant", "tags", "icp"])
     assert frame.columns == ["lead_id", "quadrant", "tags", "icp"]
     scored = frame.filter(pl.col("quadrant").is_not_null())

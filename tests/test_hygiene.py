@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from funnel import hygiene
 from funnel import schema as sc
+from funnel.analyses import hygiene
 from funnel.config import default_settings
-from funnel.db import memory_connection
 from funnel.errors import FunnelError
+from funnel.store.db import memory_connection
 from tests.stores import store
 
 SETTINGS = default_settings()  # reactivation_after_days 90, not meaningful: email_open
@@ -58,7 +58,7 @@ LEADS = [
     lead("H4", name="Bob Stone", email="bob@beta.io"),
     lead("H5", name="bob  stone", email="robert.stone@beta.io"),
     lead("H6", name="Bob Stone", email="", account="A1"),
-    # MQL or beyond without an owner (lifecycle ladder): H7, H8 (blank owner); H9 is only a lead
+    # owners: H7 none (MQL only), H8 blank (SQL); H9 is only a lead
     lead("H7"), lead("H8", owner="  "), lead("H9"),
     lead("H10", owner="sdr@acme.test", next_action=NEXT),
     # an unmapped lifecycle value; a mapped one (placed at MQL, owned)
@@ -102,7 +102,9 @@ ACCOUNTS = [{sc.ACCOUNT_ID: "A1", sc.NAME: "Beta", sc.DOMAIN: "https://www.Beta.
 EXPECTED = {
     "duplicate_email": ["H1", "H2"],
     "same_name_domain": ["H4", "H5", "H6"],
-    "no_owner": ["H7", "H8"],
+    # at funnel intent or beyond without an owner: H8 (lifecycle SQL → opportunity, blank owner), H23 (a won
+    # deal → customer), H25 (a deal → opportunity); H7 is only MQL, which no sales evidence backs (awareness)
+    "no_owner": ["H23", "H25", "H8"],
     "unmapped_lifecycle": ["H11"],
     "vague_status": ["H13", "H14"],
     "no_engagement": ["H16", "H18"],
@@ -114,7 +116,6 @@ POPULATION = len(LEADS) - 1  # H27 is created after D
 
 @pytest.fixture
 def con(monkeypatch):
-    monkeypatch.setattr(hygiene, "_funnel_stages", lambda: None)  # the lifecycle fallback, unless a test fakes it
     connection = store(leads=LEADS, stage_events=EVENTS, activities=ACTIVITIES, deals=DEALS, accounts=ACCOUNTS)
     yield connection
     connection.close()
@@ -163,7 +164,7 @@ def test_funnel_ladder_decides_who_needs_an_owner(con, monkeypatch):
     fake = SimpleNamespace(FUNNEL_STAGE="funnel_stage",
                            funnel_history=lambda con, *, settings, as_of: stages,
                            current_funnel_stage=lambda history, *, as_of, settings: history)
-    monkeypatch.setattr(hygiene, "_funnel_stages", lambda: fake)
+    monkeypatch.setattr(hygiene, "stages", fake)
     assert flagged(con, "no_owner") == ["H4", "H7"]
     report = hygiene.hygiene_report(con, settings=SETTINGS, as_of=D)
     assert report.filter(pl.col("check") == "no_owner").get_column("description")[0].startswith("At funnel stage intent")

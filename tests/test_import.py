@@ -1,4 +1,4 @@
-"""Tests for funnel.importer: typed canonical rows, mappings, history, removal, and atomic failure.
+"""Tests for funnel.ingest.importer: typed canonical rows, mappings, history, removal, and atomic failure.
 
 Every file is parsed by the real worker. Corpus files go through `parse_once` (the worker's result
 for each file, computed once per session, see conftest), so running the real CLI against every file
@@ -17,13 +17,20 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from funnel import cli, importer
+from funnel.cli import main as cli
 from funnel.config import default_settings
-from funnel.db import connect, frame, memory_connection, scalar, table_counts
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
-from funnel.importer import canonical_import, import_history, prepare_import, remove_import, write_import
-from funnel.mapping import identity_section, load_mapping, mapping_from_text
+from funnel.ingest import importer
+from funnel.ingest.importer import (
+    canonical_import,
+    prepare_import,
+    remove_import,
+    write_import,
+)
+from funnel.ingest.mapping import identity_section, load_mapping, mapping_from_text
 from funnel.schema import DUCKDB_TYPE, IMPORTS, SOURCE_ROW, TABLES
+from funnel.store.db import connect, frame, memory_connection, scalar, table_counts
+from funnel.store.inventory import import_history
 
 SETTINGS = default_settings()
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnel.db import memory_connection, scalar
-from funnel.importer import prepare_import, write_import
-from funnel.lead_search import CARD_FIELDS, lead_card, matching_leads
+from funnel.analyses.lead_search import CARD_FIELDS, lead_card, matching_leads
+from funnel.ingest.importer import prepare_import, write_import
+from funnel.store.db import memory_connection, scalar
 
 # (lead_id, email, name, company, lifecycle_stage, owner)
 LEADS = [

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
-from funnel.cli import main
-from funnel.db import connect
-from funnel.mapping import mapping_from_text
-from funnel.mapping_guess import (
+from funnel.cli.main import main
+from funnel.ingest.mapping import mapping_from_text
+from funnel.ingest.mapping_guess import (
     mapping_text,
     missing_for_analyses,
     proposed_columns,
@@ -17,6 +16,7 @@ from funnel.mapping_guess import (
     save_mapping,
     value_kinds,
 )
+from funnel.store.db import connect
 
 EXPORT = pl.DataFrame({
     "mql_id": ["a1", "a2", "a3"],

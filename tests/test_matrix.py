@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnel.config import QUADRANTS, load_settings
-from funnel.db import connect, memory_connection
-from funnel.importer import prepare_import, write_import
-from funnel.matrix import (
+from funnel.ingest.importer import prepare_import, write_import
+from funnel.ingest.sample import write_sample
+from funnel.model.matrix import (
     QUADRANT_LABELS,
     QUEUES,
     REACTIVATION_QUEUE,
@@ -22,8 +22,8 @@ from funnel.matrix import (
     with_thresholds,
     work_queue,
 )
-from funnel.sample import write_sample
-from funnel.scoring import lead_scores
+from funnel.model.scoring import lead_scores
+from funnel.store.db import connect, memory_connection
 
 SETTINGS = load_settings()
 D = date(2026, 6, 30)                 # the window is 90 days: the cohort is taken at the end of 2026-04-01

@@ -14,7 +14,6 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from funnel import charts
 from funnel.analyses import (
     aging_buckets,
     conversion_cohorts,
@@ -25,6 +24,7 @@ from funnel.analyses import (
     stage_flows,
     time_to_convert_curve,
 )
+from funnel.charts import ladder as charts
 from tests.test_metrics_support import SETTINGS, filters, scenario
 
 GOLDEN = Path(__file__).with_name("golden")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from funnel import schema as sc
-from funnel.cli import main
-from funnel.db import connect, quote_ident
-from funnel.sample import sample_tables
+from funnel.cli.main import main
+from funnel.ingest.sample import sample_tables
+from funnel.store.db import connect, quote_ident
 
 SECTIONS = ("distribution", "conversion", "aging", "segments")
 
@@ -94,7 +94,7 @@ def test_mistakes_end_in_one_line(sample_db, tmp_path, capsys):
 
 
 def test_the_whole_process(sample_db):
-    entry = "import sys; from funnel.cli import main; sys.exit(main())"  # what the `funnel` script runs
+    entry = "import sys; from funnel.cli.main import main; sys.exit(main())"  # what the `funnel` script runs
     done = subprocess.run([sys.executable, "-c", entry, "metrics", "--db", str(sample_db)],
                           capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(done.stdout)["distribution"][0]["stage"] == "subscriber"

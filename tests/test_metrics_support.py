@@ -10,8 +10,8 @@ import polars as pl
 
 from funnel import schema as sc
 from funnel.config import default_settings
-from funnel.db import memory_connection, quote_ident
 from funnel.filters import Filters
+from funnel.store.db import memory_connection, quote_ident
 
 SETTINGS = default_settings()
 

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.overview import KPIS, headline_kpis, stage_changes
+from funnel.display.overview import KPIS, headline_kpis, stage_changes
 
 STAGES = ["subscriber", "lead", "mql", "sql", "opportunity", "customer", "former_customer"]
 STAGE = pl.Enum(STAGES)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from funnel.matrix import QUEUES, REACTIVATION_QUEUE
+from funnel.model.matrix import QUEUES, REACTIVATION_QUEUE
 from tests.apptest import app, loaded_sample
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,13 +16,13 @@ import pytest
 
 from funnel import schema as sc
 from funnel.config import default_settings
-from funnel.db import memory_connection
 from funnel.errors import MappingError
-from funnel.importer import canonical_import, prepare_import, write_import
-from funnel.mapping import identity_section, mapping_from_text
-from funnel.presets import PRESET_DIR, all_presets, recognised_preset
-from funnel.readers import read_export
-from funnel.sample import write_sample
+from funnel.ingest.importer import canonical_import, prepare_import, write_import
+from funnel.ingest.mapping import identity_section, mapping_from_text
+from funnel.ingest.presets import PRESET_DIR, all_presets, recognised_preset
+from funnel.ingest.readers import read_export
+from funnel.ingest.sample import write_sample
+from funnel.store.db import memory_connection
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "presets"
 SHARED = Path(os.environ.get("FUNNEL_SHARED") or Path(__file__).resolve().parents[2] / "shared")
@@ -38,7 +38,7 @@ def parse_in_process(monkeypatch, request):
 
     def read(path, *, name=None, sheet=None, header_row=None, **_):
         return read_export(Path(path), name=name or Path(path).name, sheet=sheet, header_row=header_row)
-    monkeypatch.setattr("funnel.importer.parse_untrusted", read)
+    monkeypatch.setattr("funnel.ingest.importer.parse_untrusted", read)
 
 
 def header_of(path: Path) -> list[str]:

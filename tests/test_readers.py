@@ -1,4 +1,4 @@
-"""Tests for funnel.readers and funnel.worker: every untrusted export becomes a text table or one clear error.
+"""Tests for funnel.ingest.readers and funnel.ingest.worker: every untrusted export becomes a text table or one clear error.
 
 The corpus tests walk shared/data/badinput/MANIFEST.csv. Each file goes through the real worker
 process once per session (`parse_once`), several at a time, and its outcome is checked against
@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 
 from funnel.config import default_settings
 from funnel.errors import ExportFormatError, ValidationError
-from funnel.importer import canonical_import
-from funnel.mapping import identity_section
-from funnel.readers import MAX_COLUMNS, MAX_LINE_BYTES, MAX_XLSX_UNCOMPRESSED, read_export
+from funnel.ingest.importer import canonical_import
+from funnel.ingest.mapping import identity_section
+from funnel.ingest.readers import MAX_COLUMNS, MAX_LINE_BYTES, MAX_XLSX_UNCOMPRESSED, read_export
+from funnel.ingest.worker import parse_untrusted
 from funnel.schema import SOURCE_ROW
-from funnel.worker import parse_untrusted
 
 
 def manifest_rows() -> list[dict[str, str]]:

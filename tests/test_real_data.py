@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from funnel.cli import main
-from funnel.db import memory_connection
-from funnel.importer import prepare_import, write_import
-from funnel.mapping import load_mapping
-from funnel.readers import read_export
+from funnel.cli.main import main
+from funnel.ingest.importer import prepare_import, write_import
+from funnel.ingest.mapping import load_mapping
+from funnel.ingest.readers import read_export
+from funnel.store.db import memory_connection
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = ROOT / "sample_data" / "mappings"
@@ -58,7 +58,7 @@ def prepared(path: Path, mapping):
     def read(path, *, name=None, sheet=None, header_row=None, **_):
         return read_export(Path(path), name=name or Path(path).name, sheet=sheet, header_row=header_row)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("funnel.importer.parse_untrusted", read)
+        mp.setattr("funnel.ingest.importer.parse_untrusted", read)
         return prepare_import(path, mapping=mapping)
 
 
@@ -278,8 +278,8 @@ def test_maven_deals_by_sector_on_the_segments_page_match_the_raw_files(maven):
     """The dashboard's deal view (deals belong to accounts here) gives the raw files' win rates per sector."""
     from datetime import date
 
+    from funnel.analyses.deals import deal_performance
     from funnel.config import default_settings
-    from funnel.deal_view import deal_performance
 
     con, _, _ = maven
     fix = {"technolgy": "technology"}

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from funnel import schema as sc
-from funnel.sample import SAMPLE_TABLES, sample_tables, write_sample
+from funnel.ingest.sample import SAMPLE_TABLES, sample_tables, write_sample
 
 N = 5_000
 END = date(2026, 10, 31)

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from funnel import schema
 from funnel.config import default_settings
-from funnel.db import TABLES_WITH_ATTRIBUTES
 from funnel.schema import normalise_name
+from funnel.store.db import TABLES_WITH_ATTRIBUTES
 
 # Key-column entries of DOMAIN's table that are not one column name.
 COMPOSITES = {

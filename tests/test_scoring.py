@@ -14,9 +14,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from funnel import schema as sc
-from funnel import scoring, stages
 from funnel.config import default_settings, settings_from_text
 from funnel.errors import ConfigError, FunnelError
+from funnel.model import scoring, stages
 from tests.test_stages import store
 
 SETTINGS = default_settings()  # half-life 30, lookback 180, cap 100, surge 15, fit ≥ 60, intent ≥ 40
@@ -320,7 +320,7 @@ def test_month_ends():
 
 
 def test_rules_backtest_replays_both_settings_at_each_month_end():
-    from funnel.sample import sample_tables
+    from funnel.ingest.sample import sample_tables
 
     tables = sample_tables(leads=400, seed=11)
     con = store(**{name: frame.to_dicts() for name, frame in tables.items()})
@@ -348,9 +348,9 @@ def test_rules_backtest_replays_both_settings_at_each_month_end():
 
 
 def test_funnel_leads_cli_csv_and_json(tmp_path, capsysbinary):
-    from funnel.cli import main
-    from funnel.db import connect
-    from funnel.sample import sample_tables
+    from funnel.cli.main import main
+    from funnel.ingest.sample import sample_tables
+    from funnel.store.db import connect
 
     path = tmp_path / "store.duckdb"
     con = connect(path)

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.segments_view import rate_prefixes, readable_segments
+from funnel.display.segments import rate_prefixes, readable_segments
 
 SUFFIXES = ("", "_lo", "_hi", "_p_value", "_q_value", "_significant", "_small_sample")
 

@@ -14,10 +14,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from funnel import schema as sc
-from funnel import stages
 from funnel.config import default_settings, settings_from_text
-from funnel.db import memory_connection
 from funnel.errors import ConfigError
+from funnel.model import stages
+from funnel.store.db import memory_connection
 from tests.stores import store
 
 SETTINGS = default_settings()  # R = 90; 3 page_view within 30 days; 2 email_click within 30 days

@@ -16,10 +16,10 @@ from funnel.analyses.distribution import current_stages_of
 from funnel.analyses.inputs import SEG, analysis_inputs
 from funnel.analyses.segments import lead_deals, reported_stages, segment_leads_of
 from funnel.config import Settings
-from funnel.db import frame
 from funnel.errors import FunnelError
 from funnel.filters import Filters
-from funnel.history import sql_text
+from funnel.store.db import frame
+from funnel.store.queries import sql_text
 
 __all__ = ["KINDS", "NO_STAGE", "leads_behind"]
 

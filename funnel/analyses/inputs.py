@@ -20,7 +20,7 @@ from funnel import schema as sc
 from funnel.config import SKIPPED_POLICIES, Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters
-from funnel.history import (
+from funnel.model.history import (
     BASIS_CURRENT_STAGE,
     UNKNOWN,
     history_note,

@@ -29,11 +29,11 @@ from funnel.analyses.inputs import (
     with_intervals,
 )
 from funnel.config import Settings
-from funnel.db import frame
 from funnel.errors import FunnelError
-from funnel.filters import Filters
-from funnel.history import sql_text, until
+from funnel.filters import Filters, until
 from funnel.stats import benjamini_hochberg, bh_adjusted, km_quantiles_frame
+from funnel.store.db import frame
+from funnel.store.queries import sql_text
 
 __all__ = [
     "lead_deals",

@@ -36,10 +36,10 @@ import polars as pl
 
 from funnel import schema as sc
 from funnel.config import Settings
-from funnel.db import frame, quote_ident
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
 from funnel.stats import km_quantiles_frame, small_sample, wilson_interval
+from funnel.store.db import frame, quote_ident
 
 __all__ = [
     "KINDS",

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from funnel.errors import MappingError
-from funnel.mapping import FileMapping, Mapping, load_mapping
+from funnel.ingest.mapping import FileMapping, Mapping, load_mapping
 from funnel.schema import normalise_name
 
 PRESET_DIR = Path(__file__).with_name("presets")

@@ -8,21 +8,20 @@ clock: everything is as of the D passed in.
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from functools import cache
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from funnel import schema as sc
 from funnel.config import Settings
-from funnel.db import frame, quote_ident
 from funnel.errors import FunnelError
 from funnel.filters import until
+from funnel.model import scoring, stages
+from funnel.model.scoring import seniority_by_title
+from funnel.store.db import frame, quote_ident
+from funnel.store.queries import sql_text
 
 __all__ = [
     "BASIS_CURRENT_STAGE",
@@ -37,14 +36,11 @@ __all__ = [
     "newest_day",
     "segment_dimensions",
     "segment_values",
-    "sql_text",
     "stage_history",
     "stage_names",
     "stage_timeline",
-    "until",
 ]
 
-SQL_DIR = Path(__file__).with_name("sql")
 
 # The columns of a stage history, in order (a funnel history may add evidence columns after them).
 HISTORY_COLUMNS: dict[str, pl.DataType] = {
@@ -69,27 +65,6 @@ MAX_SEGMENT_VALUES = 200
 # Lead-frame columns read from leads alone (the others fall back to, or come from, the account).
 LEAD_ONLY = {sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS, sc.TITLE, sc.ACCOUNT_ID, sc.CREATED_AT}
 
-_TOKEN = re.compile(r"\{([a-z_]+)\}")
-
-
-@cache
-def _sql_file(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def sql_text(name: str, **relations: str) -> str:
-    """The query in funnel/sql/<name>.sql with each {relation} token replaced by a quoted name."""
-    text = _sql_file(name)
-
-    def relation(match: re.Match[str]) -> str:
-        token = match.group(1)
-        if token not in relations:
-            raise KeyError(f"{name}.sql needs the relation {{{token}}}")
-        return quote_ident(relations[token])
-
-    return _TOKEN.sub(relation, text)
-
-
 
 
 def stage_names(settings: Settings, ladder: str) -> tuple[str, ...]:
@@ -108,13 +83,6 @@ def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Sett
         facts = lead_facts(con, settings=settings) if facts is None else facts
         return lifecycle_history(events, facts, settings=settings, as_of=as_of)
     if ladder == sc.FUNNEL:
-        try:
-            stages = importlib.import_module("funnel.stages")
-        except ModuleNotFoundError as exc:
-            if exc.name != "funnel.stages":
-                raise
-            raise FunnelError("the funnel ladder needs the stage engine (funnel.stages), which is not "
-                              "available yet", hint="Use the lifecycle ladder for now") from None
         history = stages.funnel_history(con, settings=settings, as_of=as_of)
         if "basis" not in history.columns:
             history = history.with_columns(pl.lit(BASIS_STAGE_EVENT).alias("basis"))
@@ -238,7 +206,7 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
                dimensions: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per lead: lead_id, source, owner, lifecycle_stage, lead_status, country, industry,
     employees, size_band, seniority, title, account_id, company, created_at, one `attr:<key>` text
-    column per key of leads.attributes, and icp, quadrant, tags when funnel.scoring exists and
+    column per key of leads.attributes, and icp, quadrant, tags when funnel.model.scoring exists and
     `as_of` is given. `dimensions` limits the columns (besides lead_id) to those named, and the
     work to what they need."""
     wanted = None if dimensions is None else list(dict.fromkeys(dimensions))
@@ -272,26 +240,6 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
     return leads
 
 
-def seniority_of(title: pl.Expr, settings: Settings) -> pl.Expr:
-    """The seniority level of a job title: the first level (config order) with a keyword that
-    appears in the title as whole words, case-insensitively; null when none does."""
-    result = pl.lit(None, dtype=pl.String)
-    for level, keywords in reversed(list(settings.segments.seniority.items())):
-        words = [r"\s+".join(re.escape(part) for part in k.lower().split()) for k in keywords if k.strip()]
-        if not words:
-            continue
-        pattern = r"(?i)\b(?:" + "|".join(words) + r")\b"
-        result = pl.when(title.str.contains(pattern)).then(pl.lit(level)).otherwise(result)
-    return result
-
-
-def seniority_by_title(titles: pl.Series, settings: Settings) -> pl.Series:
-    """`seniority_of` for a column of titles, matched once per distinct title."""
-    distinct = titles.drop_nulls().unique().to_frame(sc.TITLE)
-    levels = distinct.select(seniority_of(pl.col(sc.TITLE), settings).alias("seniority")).get_column("seniority")
-    return titles.replace_strict(distinct.get_column(sc.TITLE), levels, default=None, return_dtype=pl.String)
-
-
 def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """lead_id and one text column `attr:<key>` per key found in leads.attributes (None: no keys)."""
     keys = frame(con, f"SELECT DISTINCT unnest(map_keys({quote_ident(sc.ATTRIBUTES)})) AS k "
@@ -309,14 +257,7 @@ def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
-    """lead_id, icp, quadrant and tags (its sorted tags joined by ", ", or "(no tags)") from
-    funnel.scoring when it exists, else None."""
-    try:
-        scoring = importlib.import_module("funnel.scoring")
-    except ModuleNotFoundError as exc:
-        if exc.name != "funnel.scoring":
-            raise
-        return None
+    """lead_id, icp, quadrant and tags (its sorted tags joined by ", ", or "(no tags)")."""
     scores = scoring.lead_scores(con, settings=settings, as_of=as_of)
     wanted = [c for c in SCORE_COLUMNS if c in scores.columns]
     scores = scores.select(sc.LEAD_ID, *wanted)
@@ -356,7 +297,7 @@ def segment_values(leads: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFra
 
 def newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
     """The day of the newest timestamp in the store (the default as-of date), None when empty."""
-    from funnel.inventory import newest_timestamp
+    from funnel.store.inventory import newest_timestamp
 
     newest = newest_timestamp(con)
     if newest is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from funnel.matrix import QUADRANT_LABELS
+from funnel.model.matrix import QUADRANT_LABELS
 
 POSITION = {"high_fit_high_intent": (1, 1), "high_fit_low_intent": (0, 1),
             "low_fit_high_intent": (1, 0), "low_fit_low_intent": (0, 0)}

@@ -17,11 +17,11 @@ import duckdb
 import polars as pl
 
 from funnel.config import Settings, default_settings
-from funnel.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, frame, quote_ident, scalar
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, shorten
-from funnel.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
-from funnel.presets import recognised_preset
-from funnel.readers import ParsedFile
+from funnel.ingest.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
+from funnel.ingest.presets import recognised_preset
+from funnel.ingest.readers import ParsedFile
+from funnel.ingest.worker import parse_untrusted
 from funnel.schema import (
     ACTIVITIES,
     ACTIVITY_ID,
@@ -55,7 +55,7 @@ from funnel.schema import (
     Table,
     normalise_name,
 )
-from funnel.worker import parse_untrusted
+from funnel.store.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, quote_ident, scalar
 
 MAX_REPORTED = 50
 
@@ -671,13 +671,6 @@ def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: dateti
         raise
 
 
-def import_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """One row per import, newest first."""
-    return frame(con,
-        f"SELECT import_id, file_name, table_name, format, rows, added, updated, unchanged, derived, mapping, "
-        f"imported_at, removed_at, sha256 FROM {IMPORTS} ORDER BY import_id DESC")
-
-
 def import_paths(con: duckdb.DuckDBPyConnection, paths: list[Path], *, table: str | None = None,
                  mapping: Mapping | None = None, settings: Settings | None = None) -> list[ImportResult]:
     """Prepares every file first (so one bad file imports nothing), then writes them in order."""
@@ -685,5 +678,5 @@ def import_paths(con: duckdb.DuckDBPyConnection, paths: list[Path], *, table: st
     return write_imports(con, prepared)
 
 
-__all__ = ["FunnelError", "ImportResult", "PreparedImport", "import_history", "import_paths", "prepare_import",
+__all__ = ["FunnelError", "ImportResult", "PreparedImport", "import_paths", "prepare_import",
            "remove_import", "write_import", "write_imports"]

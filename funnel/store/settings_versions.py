@@ -8,8 +8,8 @@ import duckdb
 import polars as pl
 
 from funnel.config import DEFAULT_PATH, settings_from_text
-from funnel.db import first_row, frame, scalar
 from funnel.schema import SETTINGS_VERSIONS
+from funnel.store.db import first_row, frame, scalar
 
 
 def saved_versions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

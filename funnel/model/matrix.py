@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 
 from funnel.config import QUADRANTS, Settings
-from funnel.scoring import lead_scores, quadrant_of
-from funnel.stages import funnel_history
+from funnel.model.scoring import lead_scores, quadrant_of
+from funnel.model.stages import funnel_history
 from funnel.stats import small_sample, wilson_interval
 
 QUADRANT_LABELS = {
@@ -90,7 +90,7 @@ def work_queue(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
                fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     """The leads of one work queue, most urgent first: the quadrant's leads (not yet customers), or for
     the reactivation list the leads gone cold; with contact details, scores, owner and next action."""
-    from funnel.db import frame
+    from funnel.store.db import frame
 
     tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
     scores = lead_scores(con, settings=tuned, as_of=as_of).with_columns(

@@ -9,10 +9,10 @@ import duckdb
 import polars as pl
 
 from funnel.config import Settings
-from funnel.db import frame
 from funnel.filters import until
-from funnel.history import sql_text
 from funnel.stats import km_quantiles_frame, small_sample, wilson_interval
+from funnel.store.db import frame
+from funnel.store.queries import sql_text
 
 DEAL_DIMENSIONS = ("industry", "size_band", "product", "owner", "country", "pipeline", "source")
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from funnel.db import first_row, quote_ident
-from funnel.importer import import_history
-from funnel.schema import TABLES, Kind
+from funnel.schema import IMPORTS, TABLES, Kind
+from funnel.store.db import first_row, frame, quote_ident
 
 # The date column that spans each table's history.
 DATE_COLUMN = {"leads": "created_at", "accounts": None, "stage_events": "entered_at", "activities": "occurred_at",
@@ -57,3 +56,10 @@ def store_summary(con: duckdb.DuckDBPyConnection) -> str:
         lines.append(f"  #{r['import_id']} {r['file_name']} → {r['table_name']}: {r['rows']} rows, "
                      f"{r['added']} added, {r['updated']} updated ({state}, {r['imported_at']:%Y-%m-%d %H:%M})")
     return "\n".join(lines)
+
+
+def import_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per import, newest first."""
+    return frame(con,
+        f"SELECT import_id, file_name, table_name, format, rows, added, updated, unchanged, derived, mapping, "
+        f"imported_at, removed_at, sha256 FROM {IMPORTS} ORDER BY import_id DESC")

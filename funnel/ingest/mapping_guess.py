@@ -10,9 +10,9 @@ import duckdb
 import polars as pl
 
 from funnel.config import Settings
-from funnel.db import frame, scalar
-from funnel.mapping import DEFAULT_DATE_FORMATS, Mapping, identity_section, mapping_from_text
+from funnel.ingest.mapping import DEFAULT_DATE_FORMATS, Mapping, identity_section, mapping_from_text
 from funnel.schema import SAVED_MAPPINGS, TABLES, Kind, normalise_name
+from funnel.store.db import frame, scalar
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NUMBER = re.compile(r"^[\s$€£(+-]*\d[\d,.\s]*\)?\s*$")

@@ -40,12 +40,11 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel import stages
 from funnel.config import QUADRANTS, Criterion, Settings
-from funnel.db import frame, quote_ident
 from funnel.errors import ConfigError, FunnelError
-from funnel.history import seniority_of
+from funnel.model import stages
 from funnel.stats import small_sample, wilson_interval
+from funnel.store.db import frame, quote_ident
 
 __all__ = [
     "SCORE_SCHEMA",
@@ -59,6 +58,7 @@ __all__ = [
     "next_actions",
     "rules_backtest",
     "score_validation",
+    "seniority_by_title",
     "seniority_of",
 ]
 
@@ -106,6 +106,26 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
 
 
 # ------------------------------------------------------------------------------------- fields
+
+
+def seniority_of(title: pl.Expr, settings: Settings) -> pl.Expr:
+    """The seniority level of a job title: the first level (config order) with a keyword that
+    appears in the title as whole words, case-insensitively; null when none does."""
+    result = pl.lit(None, dtype=pl.String)
+    for level, keywords in reversed(list(settings.segments.seniority.items())):
+        words = [r"\s+".join(re.escape(part) for part in k.lower().split()) for k in keywords if k.strip()]
+        if not words:
+            continue
+        pattern = r"(?i)\b(?:" + "|".join(words) + r")\b"
+        result = pl.when(title.str.contains(pattern)).then(pl.lit(level)).otherwise(result)
+    return result
+
+
+def seniority_by_title(titles: pl.Series, settings: Settings) -> pl.Series:
+    """`seniority_of` for a column of titles, matched once per distinct title."""
+    distinct = titles.drop_nulls().unique().to_frame(sc.TITLE)
+    levels = distinct.select(seniority_of(pl.col(sc.TITLE), settings).alias("seniority")).get_column("seniority")
+    return titles.replace_strict(distinct.get_column(sc.TITLE), levels, default=None, return_dtype=pl.String)
 
 
 def _criteria(settings: Settings) -> list[Criterion]:

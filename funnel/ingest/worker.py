@@ -2,7 +2,7 @@
 
 DuckDB, Arrow and calamine treat the files they read as trusted: a crafted file may crash the
 process or allocate without bound. So the dashboard and the CLI never parse an upload
-themselves. They start `python -m funnel.worker REQUEST`, which reads the file, writes the
+themselves. They start `python -m funnel.ingest.worker REQUEST`, which reads the file, writes the
 parsed table as an Arrow IPC file, and exits. A crash, an out-of-memory kill or a timeout costs
 only the worker, and the caller gets an `ExportFormatError`.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from funnel.errors import ExportFormatError, FunnelError
-from funnel.readers import ParsedFile, read_export
+from funnel.ingest.readers import ParsedFile, read_export
 
 DEFAULT_TIMEOUT_S = float(os.environ.get("FUNNEL_WORKER_TIMEOUT", "600"))
 DEFAULT_MEMORY_MB = int(os.environ.get("FUNNEL_WORKER_MEMORY_MB", "8192"))
@@ -42,7 +42,7 @@ def parse_untrusted(path: Path, *, name: str | None = None, sheet: str | None = 
         env = {**os.environ, "POLARS_MAX_THREADS": "2"}
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "funnel.worker", str(work / "request.json")],
+                [sys.executable, "-m", "funnel.ingest.worker", str(work / "request.json")],
                 check=False, capture_output=True, timeout=timeout_s, env=env,
                 preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
             )

@@ -1,6 +1,6 @@
 """Readers for CSV, XLSX and Parquet exports: bytes in, one all-text Arrow table out.
 
-These run inside the worker subprocess (`funnel.worker`), because DuckDB, Arrow and calamine all
+These run inside the worker subprocess (`funnel.ingest.worker`), because DuckDB, Arrow and calamine all
 assume the files they read are trusted. Every check here exists because a real export broke a
 naive reader: see shared/notes/safety.md and the bad-input corpus.
 

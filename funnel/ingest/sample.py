@@ -13,7 +13,7 @@ strings and files), so a million leads with ten million activities take seconds,
 
 Quick check::
 
-    python -c "from pathlib import Path; from funnel.sample import write_sample; \\
+    python -c "from pathlib import Path; from funnel.ingest.sample import write_sample; \\
         print(write_sample(Path('/tmp/funnel-sample'), leads=5000))"
 """
 

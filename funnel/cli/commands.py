@@ -1,10 +1,105 @@
-"""Subcommands beyond import/info/sample, registered with `funnel.cli.command`."""
+"""Every `funnel` subcommand: its arguments and what it runs, registered in `funnel.cli.registry`.
+
+Modules a command needs are imported when it runs, so `funnel --help` starts fast."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from funnel.cli import command
+from funnel.cli.registry import command, config_argument, db_argument
+from funnel.errors import FunnelError
+
+
+def import_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--table", default=None, help="the canonical table the files feed (default: recognised)")
+    p.add_argument("--mapping", type=Path, default=None, help="a mapping .toml for non-canonical exports")
+    p.add_argument("--preset", default=None, help="a vendor preset by name (see `funnel presets`)")
+    p.add_argument("--sheet", default=None, help="the sheet to read from XLSX workbooks")
+    p.add_argument("files", nargs="+", type=Path, help="CSV, XLSX or Parquet exports")
+
+
+@command("import", import_arguments)
+def run_import(args: argparse.Namespace) -> int:
+    from funnel.config import load_settings
+    from funnel.ingest.importer import prepare_import, write_imports
+    from funnel.ingest.mapping import load_mapping
+    from funnel.ingest.presets import preset_for
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    mapping = load_mapping(args.mapping) if args.mapping else (preset_for(args.preset) if args.preset else None)
+    saved = saved_mappings_of(args.db)
+    prepared = []
+    for path in args.files:
+        if not path.is_file():
+            raise FunnelError("the file does not exist", file=str(path), hint="Check the path")
+        prepared.append(prepare_import(path, table=args.table, mapping=mapping, settings=settings,
+                                       sheet=args.sheet, saved=saved))
+    con = connect(args.db)
+    try:
+        for result in write_imports(con, prepared):
+            print(result.summary())
+            for warning in result.warnings:
+                print(f"  note: {warning}")
+    finally:
+        con.close()
+    return 0
+
+
+def saved_mappings_of(db: Path | None) -> tuple:
+    """The mappings saved on the Data page of this database (none when it does not exist yet)."""
+    from funnel.ingest.mapping_guess import saved_mappings
+    from funnel.store.db import connect, default_db_path
+
+    path = db or default_db_path()
+    if not Path(path).is_file():
+        return ()
+    con = connect(path, read_only=True)
+    try:
+        return saved_mappings(con)
+    finally:
+        con.close()
+
+
+def info_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+
+
+@command("info", info_arguments)
+def run_info(args: argparse.Namespace) -> int:
+    from funnel.store.db import connect
+    from funnel.store.inventory import store_summary
+
+    con = connect(args.db, read_only=True)
+    try:
+        summary = store_summary(con)
+    finally:
+        con.close()
+    print(summary)
+    return 0
+
+
+def sample_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--leads", type=int, default=5000, help="number of leads (default 5000)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the canonical CSV files to")
+    p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+
+
+@command("sample", sample_arguments)
+def run_sample(args: argparse.Namespace) -> int:
+    from funnel.ingest.sample import write_sample
+
+    if args.leads < 1:
+        raise FunnelError("--leads must be at least 1", value=str(args.leads))
+    paths = write_sample(args.out, leads=args.leads, seed=args.seed, fmt=args.format)
+    for table, path in paths.items():
+        print(f"{table}: {path}")
+    return 0
 
 
 def presets_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,7 +111,7 @@ def run_presets(args: argparse.Namespace) -> int:
     """List the vendor presets and the files each recognises."""
     import json
 
-    from funnel.presets import PRESET_DIR, all_presets
+    from funnel.ingest.presets import PRESET_DIR, all_presets
 
     rows = [{"preset": path.stem, "name": preset.name, "description": preset.description,
              "tables": sorted({f.table for f in preset.files})}
@@ -30,7 +125,6 @@ def run_presets(args: argparse.Namespace) -> int:
 
 
 def metrics_arguments(p: argparse.ArgumentParser) -> None:
-    from funnel.cli import config_argument, db_argument
 
     db_argument(p)
     config_argument(p)
@@ -58,15 +152,14 @@ def _day(text: str):
 def run_metrics(args: argparse.Namespace) -> int:
     """Stage distribution, conversion, aging and segment performance as of a date (JSON or CSV)."""
     import json
-    import sys
 
     from funnel.analyses.report import metrics_report, report_table
     from funnel.config import load_settings
-    from funnel.db import connect
     from funnel.errors import FunnelError
     from funnel.export import csv_bytes
     from funnel.filters import Filters
-    from funnel.history import newest_day
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
 
     settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
@@ -87,7 +180,6 @@ def run_metrics(args: argparse.Namespace) -> int:
 
 
 def leads_arguments(p: argparse.ArgumentParser) -> None:
-    from funnel.cli import config_argument, db_argument
 
     db_argument(p)
     config_argument(p)
@@ -100,17 +192,16 @@ def leads_arguments(p: argparse.ArgumentParser) -> None:
 def run_leads(args: argparse.Namespace) -> int:
     """Every lead with its funnel stage and evidence, fit, intent, quadrant, tags, next owner and action."""
     import json
-    import sys
     from datetime import datetime
 
     import polars as pl
 
     from funnel.config import load_settings
-    from funnel.db import connect
     from funnel.errors import FunnelError
     from funnel.export import csv_bytes
-    from funnel.inventory import newest_timestamp
-    from funnel.scoring import leads_report
+    from funnel.model.scoring import leads_report
+    from funnel.store.db import connect
+    from funnel.store.inventory import newest_timestamp
 
     settings = load_settings(args.config)
     con = connect(args.db, read_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from funnel.db import frame
+from funnel.store.db import frame
 
 
 def matching_leads(con: duckdb.DuckDBPyConnection, *, query: str, limit: int = 50) -> pl.DataFrame:

@@ -55,8 +55,6 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -66,9 +64,10 @@ import pyarrow.compute as pc
 
 from funnel import schema as sc
 from funnel.config import EvidenceRule, Settings
-from funnel.db import arrow_table, frame, quote_ident
 from funnel.errors import ConfigError
 from funnel.filters import until
+from funnel.store.db import arrow_table, frame, quote_ident
+from funnel.store.queries import sql_text
 
 __all__ = [
     "HISTORY_SCHEMA",
@@ -78,10 +77,8 @@ __all__ = [
     "funnel_history",
     "next_stage_gap",
     "stage_explanation",
-    "until",
 ]
 
-SQL_DIR = Path(__file__).with_name("sql")
 
 # Column names this module adds (schema.py names the canonical tables' columns).
 STAGE_RANK = "stage_rank"
@@ -186,25 +183,6 @@ def ladder_of(settings: Settings) -> Ladder:
 # ---------------------------------------------------------------------------------------- SQL
 
 
-@cache
-def _sql_file(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def _sql(name: str, fragments: dict[str, str] | None = None, relations: dict[str, str] | None = None) -> str:
-    """funnel/sql/<name>.sql with its /*@marker*/ fragments and {relation} names filled in.
-
-    Fragments are built here from fixed identifiers and $parameters only; relation names go
-    through quote_ident.
-    """
-    text = _sql_file(name)
-    for marker, fragment in (fragments or {}).items():
-        text = text.replace(f"/*@{marker}*/", fragment)
-    for token, relation in (relations or {}).items():
-        text = text.replace("{" + token + "}", quote_ident(relation))
-    return text
-
-
 def _lead_filter(lead_ids: Sequence[str] | None) -> str:
     return "" if lead_ids is None else f" and list_contains($lead_ids, {quote_ident(sc.LEAD_ID)})"
 
@@ -237,7 +215,7 @@ def _recycles(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
     positions = [lifecycle.index(s) + 1 for s in opportunity if s in lifecycle]
     params = _params(as_of, lead_ids, lifecycle=list(lifecycle), opportunity_lifecycle=list(opportunity),
                      first_opportunity_position=min(positions) if positions else 0)
-    result = frame(con, _sql("stages_recycles", {"lead_filter": _lead_filter(lead_ids)}), params)
+    result = frame(con, sql_text("stages_recycles", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
     return _typed(result, _RECYCLE_SCHEMA)
 
 
@@ -247,7 +225,7 @@ def _milestones(con: duckdb.DuckDBPyConnection, settings: Settings, ladder: Ladd
                      customer_rank=ladder.customer_rank,
                      opportunity_lifecycle=list(settings.funnel_rules.opportunity_lifecycle),
                      customer_lifecycle=list(settings.funnel_rules.customer_lifecycle))
-    result = frame(con, _sql("stages_milestones", {"lead_filter": _lead_filter(lead_ids)}), params)
+    result = frame(con, sql_text("stages_milestones", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
     return _typed(result, _MILESTONE_SCHEMA)
 
 
@@ -272,7 +250,7 @@ def _timeline(con: duckdb.DuckDBPyConnection, as_of: date, types: list[str], ign
     con.register(relations["milestones"], milestones.with_row_index("ref").to_arrow())
     con.register(relations["recycles"], recycles.with_row_index("ref").to_arrow())
     try:
-        return arrow_table(con, _sql("stages_timeline", {"lead_filter": _lead_filter(lead_ids)}, relations),
+        return arrow_table(con, sql_text("stages_timeline", fragments={"lead_filter": _lead_filter(lead_ids)}, **relations),
                            _params(as_of, lead_ids, types=types, ignored=ignored))
     finally:
         for name in relations.values():

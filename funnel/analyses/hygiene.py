@@ -13,7 +13,6 @@ have none); "" is in the list for stores written by other means.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,10 +20,11 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
+from funnel.analyses.handoff import lifecycle_entries_sql, lifecycle_params
 from funnel.config import Settings
-from funnel.db import frame, quote_ident, scalar
 from funnel.errors import FunnelError
-from funnel.handoff import lifecycle_entries_sql, lifecycle_params
+from funnel.model import stages
+from funnel.store.db import frame, quote_ident, scalar
 
 __all__ = [
     "ACTIVE_LIFECYCLE",
@@ -50,10 +50,9 @@ class Check:
     what_to_do: str
 
 
-def _checks(settings: Settings, *, funnel_ladder: bool) -> tuple[Check, ...]:
+def _checks(settings: Settings) -> tuple[Check, ...]:
     days = settings.funnel_rules.reactivation_after_days
-    owner_scope = ("At funnel stage intent or beyond" if funnel_ladder
-                   else "At lifecycle MQL or beyond (funnel stages unavailable)")
+    owner_scope = "At funnel stage intent or beyond"
     return (
         Check("duplicate_email", "Same e-mail address as another lead (trimmed, any case; plus-addresses "
               "are kept apart)", "Merge the records in the CRM (keep the oldest), then re-import the leads."),
@@ -270,41 +269,13 @@ def _query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> pl.DataFr
     return frame(con, sql, used).cast(FLAG_SCHEMA)
 
 
-def _lifecycle_current(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFrame:
-    """lead_id and stage: each lead's lifecycle stage at D."""
-    sql = (f"with\n{lifecycle_entries_sql()}\n\nselect lead_id, arg_max(stage, seq) as stage "
-           f"from entries group by lead_id")
-    used = {k: v for k, v in params.items() if f"${k}" in sql}
-    return frame(con, sql, used)
-
-
-def _funnel_stages():
-    """funnel.stages when it exists (imported lazily: it is optional), else None."""
-    try:
-        return importlib.import_module("funnel.stages")
-    except ModuleNotFoundError as exc:
-        if exc.name != "funnel.stages":
-            raise
-        return None
-
-
 def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, params: dict) -> pl.DataFrame:
-    """Leads at intent or beyond on the funnel ladder (or MQL or beyond on the lifecycle ladder when
-    the funnel stage engine is not available) whose owner is empty."""
-    stages = _funnel_stages()
-    if stages is not None:
-        history = stages.funnel_history(con, settings=settings, as_of=as_of)
-        current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
-        column = getattr(stages, "FUNNEL_STAGE", sc.STAGE)
-        ladder = settings.ladders.funnel
-        start = INTENT if INTENT in ladder else ladder[-2]
-    else:
-        current = _lifecycle_current(con, params)
-        column = sc.STAGE
-        ladder = settings.ladders.lifecycle
-        start = "mql" if "mql" in ladder else ladder[-2]
-    if column not in current.columns or sc.LEAD_ID not in current.columns:
-        raise FunnelError("the funnel stage engine returned no stage column", hint="Use the lifecycle ladder")
+    """Leads at intent or beyond on the funnel ladder whose owner is empty."""
+    history = stages.funnel_history(con, settings=settings, as_of=as_of)
+    current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
+    column = stages.FUNNEL_STAGE
+    ladder = settings.ladders.funnel
+    start = INTENT if INTENT in ladder else ladder[-2]
     beyond = list(ladder[ladder.index(start):])
     at_stage = current.filter(pl.col(column).cast(pl.String).is_in(beyond)).select(
         sc.LEAD_ID, pl.col(column).cast(pl.String).alias("stage"))
@@ -353,7 +324,7 @@ def hygiene_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
                              f"WHERE {quote_ident(sc.CREATED_AT)} IS NULL OR {quote_ident(sc.CREATED_AT)} < $until",
                         {"until": params["until"]})
     rows = []
-    for check in _checks(settings, funnel_ladder=_funnel_stages() is not None):
+    for check in _checks(settings):
         flagged = _flags(con, check.check, settings=settings, as_of=as_of, params=params)
         leads = flagged.get_column(sc.LEAD_ID).n_unique()
         rows.append({"check": check.check, "description": check.description, "leads": leads,

@@ -1,0 +1,28 @@
+"""The registry of `funnel` subcommands and the arguments several of them share."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]] = {}
+
+
+def command(name: str, arguments: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
+    """Registers a subcommand: its argument definitions and the function that runs it."""
+    def register(run: Command) -> Command:
+        COMMANDS[name] = (arguments, run)
+        return run
+    return register
+
+
+def db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, default=None,
+                        help="database file (default: $FUNNEL_DB or data/funnel.duckdb)")
+
+
+def config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="settings file merged over the defaults (default: $FUNNEL_CONFIG)")

@@ -1,0 +1,36 @@
+"""The one loader of the SQL files in `funnel/store/sql/`: each query read once, its {relation} names
+quoted through `quote_ident` and its /*@marker*/ fragments (built from fixed identifiers and $parameters
+only) filled in. Values are always bound parameters, never text."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from funnel.store.db import quote_ident
+
+SQL_DIR = Path(__file__).with_name("sql")
+_TOKEN = re.compile(r"\{([a-z_]+)\}")
+
+
+@cache
+def sql_file(name: str) -> str:
+    """The text of `sql/<name>.sql`, as written."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def sql_text(name: str, *, fragments: dict[str, str] | None = None, **relations: str) -> str:
+    """The query in `sql/<name>.sql` with each {relation} token replaced by a quoted name and each
+    /*@marker*/ by its fragment; a token without a relation is an error, never left in the SQL."""
+    text = sql_file(name)
+    for marker, fragment in (fragments or {}).items():
+        text = text.replace(f"/*@{marker}*/", fragment)
+
+    def relation(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token not in relations:
+            raise KeyError(f"{name}.sql needs the relation {{{token}}}")
+        return quote_ident(relations[token])
+
+    return _TOKEN.sub(relation, text)
