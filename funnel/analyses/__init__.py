@@ -3,7 +3,7 @@
 Every function takes a connection, the shared `Filters` and the `Settings`, computes as of
 `filters.as_of` (never the clock) and returns a tidy Polars frame whose docstring states its grain.
 Each also has an `…_of(inputs, …)` form that works on one `analysis_inputs(...)` preparation, so a
-caller needing several metrics reads the store once.
+caller needing several metrics reads the store once. May import the model, the store and the foundation.
 """
 
 from funnel.analyses.aging import (
