@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel.charts import ladder as charts
+from funnel.display.aging import sla_text
 from pages.ui import cache, sidebar, store, widgets
 
 sidebar.routed()
 filters = sidebar.current_filters()
-settings = store.active_settings()
 st.title("Aging")
 st.caption("Days in the current stage at the as-of date (the as-of date minus the day of the entry). Median and "
            "percentiles count leads still in a stage as censored, so a stage that holds leads for long is not made "
@@ -19,9 +19,9 @@ widgets.notes(filters)
 
 table = cache.stage_aging(filters, by)
 buckets = cache.aging_buckets(filters, by)
-sla = settings.aging.sla_days
+sla = sla_text(store.active_settings())
 if sla:
-    st.text("SLAs (days): " + ", ".join(f"{stage} {days}" for stage, days in sla.items()))
+    st.text(sla)
 
 st.plotly_chart(charts.aging_histogram(buckets, by=by), key="aging_chart")
 st.subheader("Per stage")

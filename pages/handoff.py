@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.charts import handoff as charts_handoff
-from funnel.display.handoff import BY_LABELS, KIND_LABELS, handoff_details, handoff_total
+from funnel.display.handoff import BY_LABELS, handoff_details, handoff_total
 from funnel.errors import FunnelError
 from pages.ui import cache, handoff, sidebar, store, widgets
 
@@ -50,21 +49,8 @@ def handoff_section() -> None:
 
     st.subheader("By segment")
     segment = handoff.segment_table(review, by)
-    st.subheader("The handoffs behind the numbers")
-    st.caption("Select a row of the table above to list one segment; otherwise every handoff in the period is listed.")
-    if segment is not None:
-        st.text(f"{BY_LABELS[by]}: {segment}")
-    kind = st.segmented_control("Show the handoffs that are", list(KIND_LABELS), default="breached",
-                                key="handoff_kind", format_func=KIND_LABELS.get, required=True) or "breached"
-    leads = cache.handoff_leads(filters, kind=kind, by=by if segment is not None else None, segment=segment)
-    handoff.lead_list(leads, key="handoff_leads", base=f"handoff_{kind}", as_of=filters.as_of,
-                      empty="No handoff in this list.")
-
-    st.subheader("Why handoffs came back")
-    if reasons.is_empty():
-        st.caption("No handoff in this period came back to nurture.")
-    else:
-        st.plotly_chart(charts_handoff.recycle_reasons_figure(reasons), key="recycle_reasons_chart")
+    handoff.handoffs_behind(filters, by=by, segment=segment)
+    handoff.recycle_reasons(reasons)
 
 
 def hygiene_section() -> None:

@@ -135,3 +135,18 @@ def test_the_settings_summary_and_a_saved_versions_text(tmp_path: Path):
     save_version(con, "[conversion]\nwindow_days = 45\n")
     save_version(con, "[conversion]\nwindow_days = 60\n")
     assert version_text(saved_versions(con), 1) == "[conversion]\nwindow_days = 45\n"
+
+
+def test_the_sla_line_and_the_rows_stored(sample_store):
+    from dataclasses import replace
+
+    from funnel.display.aging import sla_text
+    from funnel.store.inventory import data_inventory
+    from funnel.store.status import stored_rows
+
+    settings = default_settings()
+    assert sla_text(replace(settings, aging=replace(settings.aging, sla_days={}))) is None
+    assert sla_text(replace(settings, aging=replace(settings.aging, sla_days={"mql": 5, "sql": 14}))) \
+        == "SLAs (days): mql 5, sql 14"
+    inventory = data_inventory(sample_store)
+    assert stored_rows(inventory) == sum(inventory.get_column("rows").to_list()) > 300

@@ -36,3 +36,8 @@ def import_count(con: duckdb.DuckDBPyConnection, *, mapping: str | None = None) 
 def active_import_ids(history: pl.DataFrame) -> list[int]:
     """The ids of the imports of an `import_history` frame that were not removed, newest first."""
     return history.filter(pl.col("removed_at").is_null()).get_column("import_id").to_list()
+
+
+def stored_rows(inventory: pl.DataFrame) -> int:
+    """All rows the store holds, from a `data_inventory` frame."""
+    return int(inventory.get_column("rows").sum())

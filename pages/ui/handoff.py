@@ -8,7 +8,10 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from funnel.display.handoff import BY_LABELS, handoff_segments
+from funnel.charts import handoff as charts_handoff
+from funnel.display.handoff import BY_LABELS, KIND_LABELS, handoff_segments
+from funnel.filters import Filters
+from pages.ui import cache
 from pages.ui.widgets import download_buttons, selected_row
 
 DATETIME = "YYYY-MM-DD HH:mm"
@@ -61,6 +64,27 @@ def segment_table(review: pl.DataFrame, by: str) -> str | None:
         column_config={"segment": st.column_config.TextColumn(BY_LABELS[by], pinned=True), **SEGMENT_CONFIG})
     row = selected_row(selection, review)
     return None if row is None else row["segment"]
+
+
+def handoffs_behind(filters: Filters, *, by: str, segment: str | None) -> None:
+    """The handoffs of one kind (over the SLA, pending, sent back, …) in the selected segment, or in all."""
+    st.subheader("The handoffs behind the numbers")
+    st.caption("Select a row of the table above to list one segment; otherwise every handoff in the period is listed.")
+    if segment is not None:
+        st.text(f"{BY_LABELS[by]}: {segment}")
+    kind = st.segmented_control("Show the handoffs that are", list(KIND_LABELS), default="breached",
+                                key="handoff_kind", format_func=KIND_LABELS.get, required=True) or "breached"
+    leads = cache.handoff_leads(filters, kind=kind, by=by if segment is not None else None, segment=segment)
+    lead_list(leads, key="handoff_leads", base=f"handoff_{kind}", as_of=filters.as_of, empty="No handoff in this list.")
+
+
+def recycle_reasons(reasons: pl.DataFrame) -> None:
+    """Why handoffs came back to nurture, as a chart."""
+    st.subheader("Why handoffs came back")
+    if reasons.is_empty():
+        st.caption("No handoff in this period came back to nurture.")
+    else:
+        st.plotly_chart(charts_handoff.recycle_reasons_figure(reasons), key="recycle_reasons_chart")
 
 
 def selected_check(report: pl.DataFrame) -> str | None:

@@ -22,7 +22,7 @@ from funnel.ingest.mapping_guess import saved_mappings
 from funnel.ingest.upload import load_bundled_sample
 from funnel.store.db import connect, default_db_path
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
-from funnel.store.status import data_version, import_count, saved_settings_text
+from funnel.store.status import data_version, import_count, saved_settings_text, stored_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = ROOT / "sample_data"
@@ -117,8 +117,7 @@ def table_rows(table: str) -> int:
 
 
 def total_rows() -> int:
-    frame, _ = inventory()
-    return int(frame.get_column("rows").sum())
+    return stored_rows(inventory()[0])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
