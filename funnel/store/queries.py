@@ -23,14 +23,13 @@ def sql_file(name: str) -> str:
 def sql_text(name: str, *, fragments: dict[str, str] | None = None, **relations: str) -> str:
     """The query in `sql/<name>.sql` with each {relation} token replaced by a quoted name and each
     /*@marker*/ by its fragment; a token without a relation is an error, never left in the SQL."""
-    text = sql_file(name)
-    for marker, fragment in (fragments or {}).items():
-        text = text.replace(f"/*@{marker}*/", fragment)
-
     def relation(match: re.Match[str]) -> str:
         token = match.group(1)
         if token not in relations:
             raise KeyError(f"{name}.sql needs the relation {{{token}}}")
         return quote_ident(relations[token])
 
-    return _TOKEN.sub(relation, text)
+    text = _TOKEN.sub(relation, sql_file(name))
+    for marker, fragment in (fragments or {}).items():  # after the relations: a fragment is never read for tokens
+        text = text.replace(f"/*@{marker}*/", fragment)
+    return text
