@@ -6,6 +6,7 @@ import duckdb
 import polars as pl
 
 from funnel.store.db import frame
+from funnel.store.queries import sql_text
 
 
 def matching_leads(con: duckdb.DuckDBPyConnection, *, query: str, limit: int = 50) -> pl.DataFrame:
@@ -14,13 +15,7 @@ def matching_leads(con: duckdb.DuckDBPyConnection, *, query: str, limit: int = 5
     if not text:
         return pl.DataFrame(schema={"lead_id": pl.String, "name": pl.String, "email": pl.String,
                                     "company": pl.String, "lifecycle_stage": pl.String, "owner": pl.String})
-    return frame(con, """
-        SELECT lead_id, name, email, company, lifecycle_stage, owner
-        FROM leads
-        WHERE contains(lower(lead_id), $q) OR contains(lower(coalesce(email, '')), $q)
-           OR contains(lower(coalesce(name, '')), $q)
-        ORDER BY lower(lead_id) = $q DESC, lead_id
-        LIMIT $limit""", {"q": text, "limit": limit})
+    return frame(con, sql_text("lead_search"), {"q": text, "limit": limit})
 
 
 CARD_FIELDS = (("funnel stage", "funnel_stage"), ("since", "stage_entered_at"), ("lifecycle stage", "lifecycle_stage"),

@@ -56,6 +56,7 @@ from funnel.schema import (
     normalise_name,
 )
 from funnel.store.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, quote_ident, scalar
+from funnel.store.queries import sql_text
 
 MAX_REPORTED = 50
 
@@ -564,9 +565,7 @@ def write_imports(con: duckdb.DuckDBPyConnection, prepared: list[PreparedImport]
 def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
                  now: datetime | None = None) -> ImportResult:
     """One file written (rows upserted by key, audit row added) in a single transaction."""
-    same = first_row(con,
-        f"SELECT import_id FROM {IMPORTS} WHERE sha256 = $sha AND table_name = $t AND removed_at IS NULL "
-        "AND coalesce(mapping, '') = $m ORDER BY import_id DESC LIMIT 1",
+    same = first_row(con, sql_text("import_previous", imports=IMPORTS),
         {"sha": prepared.sha256, "t": prepared.table, "m": prepared.mapping_name})
     if same:
         return ImportResult(prepared.file_name, prepared.table, "unchanged", same[0], prepared.frame.height,
@@ -579,9 +578,7 @@ def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
         for name, frame in prepared.derived.items():
             d_added, d_updated, _ = upsert(con, TABLES[name], frame, import_id)
             derived_parts.append(f"{name}: {d_added} added, {d_updated} updated")
-        con.execute(
-            f"INSERT INTO {IMPORTS} VALUES ($id, $file, $sha, $table, $format, $rows, $added, $updated, "
-            "$unchanged, 0, $derived, $mapping, $warnings, $at, NULL)",
+        con.execute(sql_text("import_record", imports=IMPORTS),
             {"id": import_id, "file": prepared.file_name, "sha": prepared.sha256, "table": prepared.table,
              "format": prepared.format, "rows": prepared.frame.height, "added": added, "updated": updated,
              "unchanged": unchanged, "derived": "; ".join(derived_parts), "mapping": prepared.mapping_name,
@@ -606,7 +603,7 @@ def incoming_select(spec: Table, import_id: int) -> str:
 def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, import_id: int) -> tuple[int, int, int]:
     """Rows inserted or replaced by key; replaced versions kept in history. Returns added, updated, unchanged."""
     target = quote_ident(spec.name)
-    history = quote_ident(spec.name + HISTORY_SUFFIX)
+    tables = {"target": spec.name, "history": spec.name + HISTORY_SUFFIX}
     total = frame.height
     con.register("_incoming_arrow", frame.to_arrow(compat_level=pl.CompatLevel.newest()))  # no string copy
     try:
@@ -621,16 +618,13 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, imp
     if spec.name in TABLES_WITH_ATTRIBUTES:
         compared.append(ATTRIBUTES)
     differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM i.{quote_ident(c)}" for c in compared) or "false"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _changed AS
-        SELECT t.rowid AS target_rowid FROM {target} t JOIN _incoming i ON {key_match} WHERE {differs}""")
+    con.execute(sql_text("import_changed", fragments={"key_match": key_match, "differs": differs}, target=spec.name))
     matched = scalar(con, f"SELECT count(*) FROM {target} t JOIN _incoming i ON {key_match}")
     updated = scalar(con, "SELECT count(*) FROM _changed")
     if updated:
-        con.execute(f"INSERT INTO {history} SELECT t.*, {int(import_id)} FROM {target} t "
-                    "WHERE t.rowid IN (SELECT target_rowid FROM _changed)")
+        con.execute(sql_text("import_supersede", **tables), {"import_id": int(import_id)})
         con.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT target_rowid FROM _changed)")
-    con.execute(f"INSERT INTO {target} SELECT i.* FROM _incoming i "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_match})")
+    con.execute(sql_text("import_new_rows", fragments={"key_match": key_match}, target=spec.name))
     con.execute("DROP TABLE _incoming")
     con.execute("DROP TABLE _changed")
     return total - matched, updated, matched - updated
@@ -648,19 +642,17 @@ def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: dateti
         for spec in TABLES.values():
             target = quote_ident(spec.name)
             history = quote_ident(spec.name + HISTORY_SUFFIX)
+            tables = {"target": spec.name, "history": spec.name + HISTORY_SUFFIX}
             keys = ", ".join(quote_ident(k) for k in spec.key)
             cols = ", ".join(quote_ident(c) for c in arrow_table(con, f"SELECT * FROM {target} LIMIT 0").column_names)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT {keys} FROM {target} "
-                        f"WHERE {quote_ident(IMPORT_ID)} = $id", {"id": import_id})
+            con.execute(sql_text("import_removed_keys", fragments={"keys": keys}, target=spec.name), {"id": import_id})
             con.execute(f"DELETE FROM {target} WHERE {quote_ident(IMPORT_ID)} = $id", {"id": import_id})
-            con.execute(f"INSERT INTO {target} SELECT {cols} FROM {history} "
-                        f"WHERE _superseded_by = $id AND ({keys}) IN (SELECT ({keys}) FROM _keys)", {"id": import_id})
+            con.execute(sql_text("import_restore", fragments={"columns": cols, "keys": keys}, **tables), {"id": import_id})
             con.execute(f"DELETE FROM {history} WHERE _superseded_by = $id AND ({keys}) IN (SELECT ({keys}) FROM _keys)",
                         {"id": import_id})
-            con.execute(f"""UPDATE {history} h SET _superseded_by = x._superseded_by
-                FROM (SELECT {keys}, _superseded_by FROM {history} WHERE {quote_ident(IMPORT_ID)} = $id) x
-                WHERE h._superseded_by = $id AND {' AND '.join(f'h.{quote_ident(k)} = x.{quote_ident(k)}'
-                                                               for k in spec.key)}""", {"id": import_id})
+            key_pairs = " AND ".join(f"h.{quote_ident(k)} = x.{quote_ident(k)}" for k in spec.key)
+            con.execute(sql_text("import_reattach", fragments={"keys": keys, "key_pairs": key_pairs}, history=tables["history"]),
+                        {"id": import_id})
             con.execute(f"DELETE FROM {history} WHERE {quote_ident(IMPORT_ID)} = $id", {"id": import_id})
             con.execute("DROP TABLE _keys")
         con.execute(f"UPDATE {IMPORTS} SET removed_at = $at WHERE import_id = $id",

@@ -45,6 +45,7 @@ from funnel.errors import ConfigError, FunnelError
 from funnel.model import stages
 from funnel.stats import small_sample, wilson_interval
 from funnel.store.db import frame, quote_ident
+from funnel.store.queries import sql_text
 
 __all__ = [
     "SCORE_SCHEMA",
@@ -163,9 +164,7 @@ def lead_fields(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: da
     if lead_ids is not None:
         params["lead_ids"] = list(lead_ids)
         where.append(f"list_contains($lead_ids, l.{quote_ident(sc.LEAD_ID)})")
-    sql = (f"SELECT {', '.join(select)} FROM {quote_ident(sc.LEADS.name)} AS l "
-           f"LEFT JOIN {quote_ident(sc.ACCOUNTS.name)} AS a ON a.{quote_ident(sc.ACCOUNT_ID)} = l.{quote_ident(sc.ACCOUNT_ID)} "
-           f"WHERE {' AND '.join(where)}")
+    sql = sql_text("lead_fields", fragments={"columns": ", ".join(select), "conditions": " AND ".join(where)})
     fields = frame(con, sql, params).with_columns(seniority_of(pl.col(sc.TITLE), settings).alias(SENIORITY))
     _check_fields(fields, settings)
     return fields
@@ -257,16 +256,7 @@ def _type_points(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date
         lead_filter = f" AND list_contains($lead_ids, {quote_ident(sc.LEAD_ID)})"
     if not params["types"]:
         return pl.DataFrame(schema={sc.LEAD_ID: pl.String, sc.ACTIVITY_TYPE: pl.String, "points": pl.Float64})
-    sql = f"""
-        SELECT {quote_ident(sc.LEAD_ID)} AS lead_id, {quote_ident(sc.ACTIVITY_TYPE)} AS activity_type,
-               sum($weights[list_position($types, {quote_ident(sc.ACTIVITY_TYPE)})]
-                   * pow(0.5, date_diff('day', CAST({quote_ident(sc.OCCURRED_AT)} AS DATE), $as_of) / $half_life))
-                   AS points
-        FROM {quote_ident(sc.ACTIVITIES.name)}
-        WHERE {quote_ident(sc.OCCURRED_AT)} < $until AND {quote_ident(sc.OCCURRED_AT)} >= $since
-          AND {quote_ident(sc.LEAD_ID)} IS NOT NULL
-          AND list_contains($types, {quote_ident(sc.ACTIVITY_TYPE)}){lead_filter}
-        GROUP BY ALL"""
+    sql = sql_text("intent_points", fragments={"lead_filter": lead_filter})
     return frame(con, sql, params).cast({"points": pl.Float64})
 
 
@@ -279,19 +269,7 @@ def _surging_leads(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
     if lead_ids is not None:
         params["lead_ids"] = list(lead_ids)
         lead_filter = " AND list_contains($lead_ids, l.lead_id)"
-    sql = f"""
-        WITH surges AS (
-            SELECT lower(trim(account_id)) AS account_key, max(observed_at) AS observed_at, count(*) AS signals
-            FROM intent_signals
-            WHERE surge AND observed_at < $until AND observed_at >= $since AND account_id IS NOT NULL
-            GROUP BY 1
-        )
-        SELECT l.lead_id, max(s.observed_at) AS surge_at, sum(s.signals) AS surge_signals
-        FROM leads AS l
-        LEFT JOIN accounts AS a ON a.account_id = l.account_id
-        JOIN surges AS s ON s.account_key = lower(trim(l.account_id)) OR s.account_key = lower(trim(a.domain))
-        WHERE l.lead_id IS NOT NULL{lead_filter}
-        GROUP BY 1"""
+    sql = sql_text("intent_surges", fragments={"lead_filter": lead_filter})
     return frame(con, sql, params)
 
 
@@ -359,23 +337,7 @@ def lifecycle_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     """lead_id, lifecycle_stage at the end of `as_of`: the latest lifecycle stage event (same moment:
     the higher stage), else the lead's current lifecycle_stage when it has no event at all."""
     names = list(settings.ladders.lifecycle + settings.ladders.lifecycle_side)
-    sql = f"""
-        WITH logged AS (
-            SELECT lead_id, arg_max(stage, (entered_at, list_position($names, stage))) AS stage
-            FROM stage_events
-            WHERE coalesce(ladder, 'lifecycle') = 'lifecycle' AND lead_id IS NOT NULL AND entered_at < $until
-              AND list_contains($names, stage)
-            GROUP BY 1
-        ),
-        never_logged AS (
-            SELECT l.lead_id, l.lifecycle_stage AS stage FROM leads AS l
-            WHERE l.lead_id IS NOT NULL AND list_contains($names, l.lifecycle_stage)
-              AND NOT EXISTS (SELECT 1 FROM stage_events AS e WHERE e.lead_id = l.lead_id
-                              AND coalesce(e.ladder, 'lifecycle') = 'lifecycle')
-        )
-        SELECT lead_id, stage AS {quote_ident(sc.LIFECYCLE_STAGE)} FROM logged
-        UNION ALL SELECT lead_id, stage FROM never_logged"""
-    return frame(con, sql, {"names": names, "until": stages.until(as_of)}).unique(sc.LEAD_ID, keep="first")
+    return frame(con, sql_text("lifecycle_stages"), {"names": names, "until": stages.until(as_of)}).unique(sc.LEAD_ID, keep="first")
 
 
 # ------------------------------------------------------------------------------------- scores
@@ -453,11 +415,7 @@ def intent_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings
     note. `points` = weight × decay; `counted` is what reached the score after the type caps (filled
     newest first) and the overall cap, so `counted` adds up to the intent score."""
     params = _intent_params(settings, as_of) | {"lead": lead_id}
-    acts = frame(con, """
-        SELECT activity_id, activity_type, occurred_at, url,
-               date_diff('day', CAST(occurred_at AS DATE), $as_of) AS age_days
-        FROM activities
-        WHERE lead_id = $lead AND occurred_at < $until AND occurred_at >= $since""",
+    acts = frame(con, sql_text("intent_activities"),
                  {k: params[k] for k in ("lead", "until", "since", "as_of")})
     weights, caps, half_life = settings.intent.weights, settings.intent.type_caps, settings.intent.half_life_days
     acts = acts.with_columns(
@@ -622,9 +580,7 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
                                                     "converted_with": pl.Int64})
     frames["criteria"] = _lift_table(criteria_frame, ["icp", "criterion", "field", "rule", "points"],
                                      total=total, converted=converted, min_sample=min_sample)
-    seen = frame(con, """
-        SELECT DISTINCT lead_id, activity_type FROM activities
-        WHERE occurred_at < $until AND occurred_at >= $since AND lead_id IS NOT NULL""",
+    seen = frame(con, sql_text("intent_types_seen"),
                  {"until": stages.until(cutoff), "since": cutoff - timedelta(days=settings.intent.lookback_days)})
     by_type = (seen.join(population.select(sc.LEAD_ID, "converted"), on=sc.LEAD_ID, how="inner")
                .group_by(sc.ACTIVITY_TYPE).agg(pl.len().alias("leads_with"),
@@ -764,8 +720,7 @@ def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
         name = "_funnel_evidence_ids"
         con.register(name, ids.to_arrow())
         try:
-            urls = frame(con, f"SELECT a.activity_id, a.url FROM activities AS a "
-                              f"JOIN {quote_ident(name)} AS e ON e.activity_id = a.activity_id")
+            urls = frame(con, sql_text("evidence_urls", evidence_ids=name))
         finally:
             con.unregister(name)
     current = current.join(urls.unique(sc.ACTIVITY_ID), left_on=stages.EVIDENCE_ID, right_on=sc.ACTIVITY_ID,

@@ -232,9 +232,7 @@ def _milestones(con: duckdb.DuckDBPyConnection, settings: Settings, ladder: Ladd
 def _activity_types(con: duckdb.DuckDBPyConnection, as_of: date, lead_ids: Sequence[str] | None) -> list[str]:
     """The activity types present at D, in a fixed order (the codes of the time line)."""
     params = _params(as_of, lead_ids)
-    result = frame(con, f"SELECT DISTINCT {quote_ident(sc.ACTIVITY_TYPE)} AS activity_type "
-                        f"FROM {quote_ident(sc.ACTIVITIES.name)} WHERE {quote_ident(sc.OCCURRED_AT)} < $until"
-                        + _lead_filter(lead_ids), params)
+    result = frame(con, sql_text("activity_types", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
     return sorted(v for v in result.get_column("activity_type").to_list() if v is not None)
 
 
@@ -683,36 +681,17 @@ def stage_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings:
     history = _engine(con, settings=settings, as_of=as_of, lead_ids=[lead_id])
     end = until(as_of)
     params = {"lead": lead_id, "until": end}
-    activities = frame(con, f"SELECT {quote_ident(sc.ACTIVITY_ID)} AS row_id, {quote_ident(sc.ACTIVITY_TYPE)} AS what, "
-                            f"{quote_ident(sc.OCCURRED_AT)} AS at, {quote_ident(sc.URL)} AS detail "
-                            f"FROM {quote_ident(sc.ACTIVITIES.name)} WHERE {quote_ident(sc.LEAD_ID)} = $lead "
-                            f"AND {quote_ident(sc.OCCURRED_AT)} < $until", params)
+    activities = frame(con, sql_text("explanation_activities"), params)
     not_meaningful = settings.funnel_rules.not_meaningful
     activities = activities.with_columns(
         pl.lit("activity").alias("kind"),
         pl.when(pl.col("what").is_in(list(not_meaningful))).then(pl.lit("not meaningful engagement"))
         .otherwise(pl.col("detail")).alias("detail"))
-    deals = frame(con, """
-        SELECT deal_id AS row_id, 'deal created' AS what, created_at AS at, name AS detail FROM deals
-        WHERE lead_id = $lead AND created_at < $until
-        UNION ALL
-        SELECT deal_id, CASE WHEN won THEN 'deal won' ELSE 'deal lost' END, closed_at,
-               CASE WHEN won THEN name ELSE coalesce(lost_reason, name) END FROM deals
-        WHERE lead_id = $lead AND won IS NOT NULL AND closed_at < $until""", params)
+    deals = frame(con, sql_text("explanation_deals"), params)
     deals = deals.with_columns(pl.lit("deal").alias("kind"))
-    lifecycle = frame(con, """
-        SELECT CAST(NULL AS VARCHAR) AS row_id, 'lifecycle ' || stage AS what, entered_at AS at, reason AS detail
-        FROM stage_events WHERE lead_id = $lead AND coalesce(ladder, 'lifecycle') = 'lifecycle'
-        AND entered_at < $until
-        UNION ALL
-        SELECT 'current value', 'lifecycle ' || lifecycle_stage, created_at,
-               'the current lifecycle value (no dated stage event): placed at the lead''s creation'
-        FROM leads WHERE lead_id = $lead AND created_at < $until AND lifecycle_stage IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM stage_events WHERE lead_id = $lead
-                        AND coalesce(ladder, 'lifecycle') = 'lifecycle')""", params).with_columns(
+    lifecycle = frame(con, sql_text("explanation_lifecycle"), params).with_columns(
         pl.lit("lifecycle").alias("kind"))
-    created = frame(con, "SELECT CAST(NULL AS VARCHAR) AS row_id, 'lead created' AS what, created_at AS at, "
-                         "source AS detail FROM leads WHERE lead_id = $lead AND created_at < $until", params)
+    created = frame(con, sql_text("explanation_created"), params)
     created = created.with_columns(pl.lit("created").alias("kind"))
     columns = ["at", "kind", "what", "detail", "row_id"]
     rows = pl.concat([_typed(f.select(columns), {"at": pl.Datetime("us"), "kind": pl.String, "what": pl.String,
@@ -808,9 +787,7 @@ def next_stage_gap(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Se
         lifecycle = " or ".join(settings.funnel_rules.customer_lifecycle)
         return [{"stage": stage, "rule": "a won deal", "have": 0, "need": 1, "by": None,
                  "text": f"a won deal, or lifecycle {lifecycle}"}]
-    acts = frame(con, f"SELECT {quote_ident(sc.ACTIVITY_TYPE)} AS t, {quote_ident(sc.OCCURRED_AT)} AS at "
-                      f"FROM {quote_ident(sc.ACTIVITIES.name)} WHERE {quote_ident(sc.LEAD_ID)} = $lead "
-                      f"AND {quote_ident(sc.OCCURRED_AT)} < $until",
+    acts = frame(con, sql_text("lead_activity_times"),
                  {"lead": lead_id, "until": until(as_of)}).sort("at")
     gaps = []
     for rule in ladder.rules:

@@ -27,6 +27,15 @@ from funnel.schema import (
 
 DEFAULT_DB = Path("data") / "funnel.duckdb"
 TABLES_WITH_ATTRIBUTES = ("leads", "accounts", "deals")
+# The store's own bookkeeping tables: column definitions, in order (the importer writes rows by position).
+BOOKKEEPING_COLUMNS: dict[str, tuple[str, ...]] = {
+    IMPORTS: ("import_id BIGINT PRIMARY KEY", "file_name VARCHAR NOT NULL", "sha256 VARCHAR NOT NULL",
+              "table_name VARCHAR NOT NULL", "format VARCHAR", "rows BIGINT", "added BIGINT", "updated BIGINT",
+              "unchanged BIGINT", "rejected BIGINT", "derived VARCHAR", "mapping VARCHAR", "warnings VARCHAR",
+              "imported_at TIMESTAMP", "removed_at TIMESTAMP"),
+    SAVED_MAPPINGS: ("name VARCHAR PRIMARY KEY", "saved_at TIMESTAMP", "toml VARCHAR"),
+    SETTINGS_VERSIONS: ("version BIGINT PRIMARY KEY", "saved_at TIMESTAMP", "note VARCHAR", "toml VARCHAR"),
+}
 
 
 def default_db_path() -> Path:
@@ -92,37 +101,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(table.name)} ({', '.join(cols)})")
         history = quote_ident(table.name + HISTORY_SUFFIX)
         con.execute(f"CREATE TABLE IF NOT EXISTS {history} ({', '.join(cols)}, _superseded_by BIGINT)")
-    con.execute(f"""
-        CREATE TABLE IF NOT EXISTS {IMPORTS} (
-            import_id BIGINT PRIMARY KEY,
-            file_name VARCHAR NOT NULL,
-            sha256 VARCHAR NOT NULL,
-            table_name VARCHAR NOT NULL,
-            format VARCHAR,
-            rows BIGINT,
-            added BIGINT,
-            updated BIGINT,
-            unchanged BIGINT,
-            rejected BIGINT,
-            derived VARCHAR,
-            mapping VARCHAR,
-            warnings VARCHAR,
-            imported_at TIMESTAMP,
-            removed_at TIMESTAMP
-        )""")
-    con.execute(f"""
-        CREATE TABLE IF NOT EXISTS {SAVED_MAPPINGS} (
-            name VARCHAR PRIMARY KEY,
-            saved_at TIMESTAMP,
-            toml VARCHAR
-        )""")
-    con.execute(f"""
-        CREATE TABLE IF NOT EXISTS {SETTINGS_VERSIONS} (
-            version BIGINT PRIMARY KEY,
-            saved_at TIMESTAMP,
-            note VARCHAR,
-            toml VARCHAR
-        )""")
+    for name, cols in BOOKKEEPING_COLUMNS.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(name)} ({', '.join(cols)})")
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> tuple | None:

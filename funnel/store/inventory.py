@@ -7,6 +7,7 @@ import polars as pl
 
 from funnel.schema import IMPORTS, TABLES, Kind
 from funnel.store.db import first_row, frame, quote_ident
+from funnel.store.queries import sql_text
 
 # The date column that spans each table's history.
 DATE_COLUMN = {"leads": "created_at", "accounts": None, "stage_events": "entered_at", "activities": "occurred_at",
@@ -18,12 +19,8 @@ def data_inventory(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     rows = []
     for name in TABLES:
         date_col = DATE_COLUMN[name]
-        if date_col:
-            n, first, last = first_row(con, f"SELECT count(*), min({quote_ident(date_col)}), "
-                                            f"max({quote_ident(date_col)}) FROM {quote_ident(name)}")
-        else:
-            n, first, last = first_row(con, f"SELECT count(*), NULL::TIMESTAMP, NULL::TIMESTAMP "
-                                            f"FROM {quote_ident(name)}")
+        span = f"min({quote_ident(date_col)}), max({quote_ident(date_col)})" if date_col else "NULL::TIMESTAMP, NULL::TIMESTAMP"
+        n, first, last = first_row(con, f"SELECT count(*), {span} FROM {quote_ident(name)}")
         rows.append({"table": name, "rows": n, "first": first, "last": last})
     return pl.DataFrame(rows, schema={"table": pl.String, "rows": pl.Int64, "first": pl.Datetime("us"),
                                       "last": pl.Datetime("us")})
@@ -60,6 +57,4 @@ def store_summary(con: duckdb.DuckDBPyConnection) -> str:
 
 def import_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per import, newest first."""
-    return frame(con,
-        f"SELECT import_id, file_name, table_name, format, rows, added, updated, unchanged, derived, mapping, "
-        f"imported_at, removed_at, sha256 FROM {IMPORTS} ORDER BY import_id DESC")
+    return frame(con, sql_text("import_history", imports=IMPORTS))

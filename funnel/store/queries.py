@@ -11,7 +11,7 @@ from pathlib import Path
 from funnel.store.db import quote_ident
 
 SQL_DIR = Path(__file__).with_name("sql")
-_TOKEN = re.compile(r"\{([a-z_]+)\}")
+_TOKEN = re.compile(r"\{([a-z_]+)\}|/\*@([a-z_]+)\*/")  # a {relation} or a /*@marker*/
 
 
 @cache
@@ -23,14 +23,14 @@ def sql_file(name: str) -> str:
 def sql_text(name: str, *, fragments: dict[str, str] | None = None, **relations: str) -> str:
     """The query in `sql/<name>.sql` with each {relation} token replaced by a quoted name and each
     /*@marker*/ by its fragment; a token without a relation is an error, never left in the SQL."""
-    text = sql_file(name)
-    for marker, fragment in (fragments or {}).items():
-        text = text.replace(f"/*@{marker}*/", fragment)
+    fragments = fragments or {}
 
-    def relation(match: re.Match[str]) -> str:
-        token = match.group(1)
+    def filled(match: re.Match[str]) -> str:
+        token, marker = match.group(1), match.group(2)
+        if marker is not None:
+            return fragments.get(marker, match.group(0))
         if token not in relations:
             raise KeyError(f"{name}.sql needs the relation {{{token}}}")
         return quote_ident(relations[token])
 
-    return _TOKEN.sub(relation, text)
+    return _TOKEN.sub(filled, sql_file(name))  # one pass: what is filled in is never read again

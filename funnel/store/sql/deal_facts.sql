@@ -1,7 +1,7 @@
--- Deals with their account's dimensions, as of D: one row per deal created by the end of D.
--- Columns: deal_id, owner, product, pipeline, industry, country, size_band, source (the lead's), won
--- (null while open at D), closed (closed at or before D), cycle_days (created → closed, or → D while
--- open: censored), amount.
+-- Deals with their account's dimensions, as of D.
+-- Grain: deal_id (deals created by the end of D). Columns: deal_id, owner, product, pipeline,
+-- industry, country, size_band, source (the lead's), amount, closed (closed at or before D), won
+-- (null while open at D), cycle_days (created → closed, or → D while open: censored).
 -- Params: $until (the end of day D), $as_of (D), $bands, $band_labels (size bands as in lead_dimensions).
 with
 

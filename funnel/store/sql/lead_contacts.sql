@@ -1,5 +1,6 @@
 -- Who a lead is, for the rows behind a number: one row per lead.
 -- Grain: lead_id. Columns: lead_id, name, email, company, owner, source, lead_status.
+-- Params: none.
 with
 
 companies as (

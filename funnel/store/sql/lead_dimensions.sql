@@ -1,8 +1,8 @@
 -- The lead frame: one row per lead with the dimensions it can be segmented by.
--- Grain: lead_id (the store keeps one row per lead id and per account id). Columns: lead_id, source, owner, lifecycle_stage, lead_status, country (the
--- lead's, else its account's), industry (the account's, else the lead's), employees (the account's,
--- else the lead's), size_band, title, account_id, company (the account's name, else the lead's
--- company), created_at.
+-- Grain: lead_id (the store keeps one row per lead id and per account id). Columns: lead_id,
+-- source, owner, lifecycle_stage, lead_status, country (the lead's, else its account's), industry
+-- (the account's, else the lead's), employees (the account's, else the lead's), size_band, title,
+-- account_id, company (the account's name, else the lead's company), created_at.
 -- Params: $bands (ascending upper bounds of the size bands), $band_labels (one more than bounds).
 with
 

@@ -1,8 +1,9 @@
--- Milestone evidence for the funnel stage engine (funnel/stages.py): lead creation, deals and
+-- Milestone evidence for the funnel stage engine (funnel/model/stages.py): lead creation, deals and
 -- lifecycle stages. Grain: one row per piece of evidence. Columns: lead_id, t, stage_rank,
 -- evidence_type, evidence_id.
 -- Params: $until (the first moment after day D), $first_rank, $opportunity_rank, $customer_rank,
--- $opportunity_lifecycle, $customer_lifecycle. /*@lead_filter*/ limits the leads.
+-- $opportunity_lifecycle, $customer_lifecycle.
+-- Fragment: @lead_filter (limits the leads to $lead_ids, or empty).
 -- * created: the lead is known to us -> the first funnel stage, at created_at.
 -- * a deal for the lead -> opportunity at the deal's created_at; a won deal -> customer at closed_at.
 -- * a lifecycle entry into an opportunity (customer) lifecycle stage -> opportunity (customer).

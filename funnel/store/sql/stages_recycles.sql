@@ -1,9 +1,10 @@
--- Recycles: the moments sales sent a lead back to nurture (funnel stage engine, funnel/stages.py).
+-- Recycles: the moments sales sent a lead back to nurture (funnel stage engine, funnel/model/stages.py).
 -- Grain: lead_id × t (one row per lead and moment). Columns: lead_id, t, reason, evidence_type,
 -- evidence_id.
 -- Params: $until (the first moment after day D), $lifecycle (main lifecycle stages in order),
 -- $opportunity_lifecycle (lifecycle stages that prove an opportunity), $first_opportunity_position
--- (1-based position on $lifecycle of the lowest of them). /*@lead_filter*/ limits the leads.
+-- (1-based position on $lifecycle of the lowest of them).
+-- Fragment: @lead_filter (limits the leads to $lead_ids, or empty).
 -- * A lost deal recycles its lead unless another deal of that lead is still open at that moment.
 -- * A lifecycle entry below the opportunity stages straight after one of them (sql -> lead, say)
 --   recycles the lead; the entry's reason, else "moved back from <previous> to <stage>".

@@ -1,4 +1,4 @@
--- Every lead's time line for the funnel stage engine (funnel/stages.py): its activities, recycles
+-- Every lead's time line for the funnel stage engine (funnel/model/stages.py): its activities, recycles
 -- and milestones in one stream, sorted by lead and time. This sort is the engine's one heavy scan;
 -- the rules are then applied by O(n) passes over the sorted stream.
 -- Grain: one row per activity, recycle or milestone. Columns: lead_id, t, kind (0 activity,
@@ -8,7 +8,7 @@
 -- Relations: {milestones} (stages_milestones.sql), {recycles} (stages_recycles.sql).
 -- Params: $until (the first moment after day D), $types (the activity types present), $ignored
 -- (types that are neither meaningful engagement nor named by a rule: they cannot move a lead).
--- /*@lead_filter*/ limits the leads.
+-- Fragment: @lead_filter (limits the leads to $lead_ids, or empty). tie: for the order only.
 -- Order within a lead: time; at one moment activities, then milestones, then recycles (evidence at a
 -- recycle's exact moment applies before it); then by type (code; milestones by rank and evidence type)
 -- and id, so the order never depends on how the rows were stored.
@@ -33,12 +33,16 @@ recycle_rows as (
     from {recycles}
 ),
 
-final as (
+stream as (
     select * from activity_rows
     union all select * from milestone_rows
     union all select * from recycle_rows
+),
+
+final as (
+    select lead_id, t, cast(kind as tinyint) as kind, cast(code as smallint) as code, ref, evidence_id, tie
+    from stream
 )
 
-select lead_id, t, cast(kind as tinyint) as kind, cast(code as smallint) as code, ref, evidence_id
-from final
+select * exclude (tie) from final
 order by lead_id, t, kind, code, tie, evidence_id, ref

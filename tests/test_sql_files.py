@@ -1,0 +1,150 @@
+"""Guard: every query in funnel/store/sql/ parses and runs on a tiny store (its {relations},
+/*@fragments*/ and $params filled as the callers fill them), is written dbt-style (named CTEs ending
+in `select * from final`) and says in its header comment its grain and every parameter it binds."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from funnel.store.db import quote_ident
+from funnel.store.queries import SQL_DIR, sql_file, sql_text
+from tests.stores import store
+
+FILES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+
+# A value for every $parameter name the queries bind, shaped as the callers pass it.
+LIFECYCLE = ["subscriber", "lead", "mql", "sql", "opportunity", "customer"]
+PARAM_VALUES: dict[str, object] = {
+    "until": datetime(2026, 2, 1), "as_of": date(2026, 1, 31), "since": date(2025, 11, 1),
+    "stages": LIFECYCLE + ["disqualified"], "names": LIFECYCLE + ["disqualified"], "lifecycle": LIFECYCLE,
+    "ladder": "lifecycle", "bands": [10, 100], "band_labels": ["1-10", "11-100", "101+"],
+    "types": ["email_open", "demo_request"], "weights": [1.0, 5.0], "half_life": 14.0,
+    "ignored": ["email_open"], "lead": "L1", "lead_ids": ["L1", "L2"], "q": "l1", "limit": 50,
+    "first_rank": 0, "opportunity_rank": 3, "customer_rank": 4, "opportunity_lifecycle": ["opportunity"],
+    "customer_lifecycle": ["customer"], "first_opportunity_position": 5, "k0": "tier",
+    "sha": "abc", "t": "leads", "m": "", "id": 1, "import_id": 2, "file": "leads.csv", "table": "leads",
+    "format": "csv", "rows": 2, "added": 2, "updated": 0, "unchanged": 0, "derived": "", "mapping": None,
+    "warnings": "", "at": datetime(2026, 2, 1, 9, 30),
+}
+
+# {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
+RELATIONS = {"imports": "imports", "target": "leads", "history": "leads__history"}
+FRAMES = {
+    "milestones": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 5)], "stage_rank": [0],
+                                "evidence_type": ["created"], "evidence_id": [None]},
+                               schema_overrides={"evidence_id": pl.String}).with_row_index("ref"),
+    "recycles": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 20)], "reason": ["deal lost"],
+                              "evidence_type": ["deal"], "evidence_id": ["D2"]}).with_row_index("ref"),
+    "evidence_ids": pl.DataFrame({"activity_id": ["A1"]}),
+}
+
+# /*@fragments*/ as the callers build them (identifiers quoted, values as $params); unlisted ones empty.
+LEAD_FILTER = ' and list_contains($lead_ids, "lead_id")'
+FRAGMENTS: dict[str, dict[str, str]] = {
+    "activity_types": {"lead_filter": LEAD_FILTER},
+    "stages_milestones": {"lead_filter": LEAD_FILTER},
+    "stages_recycles": {"lead_filter": LEAD_FILTER},
+    "stages_timeline": {"lead_filter": LEAD_FILTER},
+    "intent_points": {"lead_filter": ' AND list_contains($lead_ids, "lead_id")'},
+    "intent_surges": {"lead_filter": " AND list_contains($lead_ids, l.lead_id)"},
+    "lead_fields": {"columns": 'l."lead_id", l."title", coalesce(a."industry", l."industry") AS "industry", '
+                               'coalesce(map_extract_value(l."attributes", $k0), '
+                               'map_extract_value(a."attributes", $k0)) AS "attr:tier"',
+                    "conditions": 'l."lead_id" IS NOT NULL AND (l."created_at" IS NULL OR l."created_at" < $until)'},
+    "import_changed": {"key_match": 't."lead_id" = i."lead_id"',
+                       "differs": 't."email" IS DISTINCT FROM i."email" OR t."title" IS DISTINCT FROM i."title"'},
+    "import_new_rows": {"key_match": 't."lead_id" = i."lead_id"'},
+    "import_removed_keys": {"keys": '"lead_id"'},
+    "import_restore": {"keys": '"lead_id"', "columns": 'COLUMNS'},
+    "import_reattach": {"keys": '"lead_id"', "key_pairs": 'h."lead_id" = x."lead_id"'},
+}
+
+
+def tiny_store():
+    """Two leads, one account, a few stage events, activities, deals and a surge; plus the temp tables
+    the import statements read (_incoming, _changed, _keys) and one audit row."""
+    con = store(
+        leads=[{"lead_id": "L1", "email": "ada@example.com", "name": "Ada", "title": "VP Sales", "account_id": "A",
+                "created_at": datetime(2026, 1, 5), "source": "web", "lifecycle_stage": "customer",
+                "employees": 40},
+               {"lead_id": "L2", "email": "bo@example.com", "created_at": datetime(2026, 1, 6),
+                "lifecycle_stage": "lead"}],
+        accounts=[{"account_id": "A", "name": "Acme", "domain": "acme.test", "industry": "software", "employees": 50}],
+        stage_events=[{"lead_id": "L1", "ladder": "lifecycle", "stage": "opportunity",
+                       "entered_at": datetime(2026, 1, 10)},
+                      {"lead_id": "L1", "ladder": "lifecycle", "stage": "lead", "entered_at": datetime(2026, 1, 20)}],
+        activities=[{"activity_id": "A1", "lead_id": "L1", "activity_type": "demo_request",
+                     "occurred_at": datetime(2026, 1, 8), "url": "https://acme.test/pricing"},
+                    {"activity_id": "A2", "lead_id": "L2", "activity_type": "email_open",
+                     "occurred_at": datetime(2026, 1, 9)}],
+        deals=[{"deal_id": "D1", "lead_id": "L1", "name": "first", "amount": 100.0, "created_at": datetime(2026, 1, 11),
+                "closed_at": datetime(2026, 1, 25), "won": True},
+               {"deal_id": "D2", "lead_id": "L1", "name": "second", "created_at": datetime(2026, 1, 12),
+                "closed_at": datetime(2026, 1, 20), "won": False, "lost_reason": "budget"}],
+        intent_signals=[{"account_id": "A", "topic": "crm", "surge": True, "observed_at": datetime(2026, 1, 15)}],
+    )
+    con.execute("UPDATE leads SET _import_id = 1, attributes = MAP {'tier': 'gold'}")
+    con.execute("INSERT INTO leads__history SELECT *, 1 FROM leads")
+    con.execute("CREATE TEMP TABLE _incoming AS SELECT * FROM leads")
+    con.execute("CREATE TEMP TABLE _changed AS SELECT rowid AS target_rowid FROM leads")
+    con.execute("CREATE TEMP TABLE _keys AS SELECT lead_id FROM leads")
+    con.execute("INSERT INTO imports (import_id, file_name, sha256, table_name) VALUES (7, 'leads.csv', 'abc', 'leads')")
+    return con
+
+
+def header(name: str) -> str:
+    """The comment lines at the top of the file."""
+    lines = sql_file(name).splitlines()
+    return "\n".join(line for line in lines[:next(i for i, line in enumerate(lines) if not line.startswith("--"))])
+
+
+def body(name: str) -> str:
+    """The SQL without its comments."""
+    return re.sub(r"--[^\n]*", "", sql_file(name))
+
+
+def params_of(sql: str) -> set[str]:
+    return set(re.findall(r"\$([a-z_][a-z0-9_]*)", re.sub(r"--[^\n]*", "", sql)))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sql_file_runs_on_a_tiny_store(name):
+    tokens = set(re.findall(r"\{([a-z_]+)\}", body(name)))
+    con = tiny_store()
+    for token in tokens & FRAMES.keys():
+        con.register(token, FRAMES[token].to_arrow())
+    relations = {t: RELATIONS.get(t, t) for t in tokens}
+    markers = set(re.findall(r"/\*@([a-z_]+)\*/", body(name)))
+    fragments = {m: FRAGMENTS.get(name, {}).get(m, "") for m in markers}
+    if fragments.get("columns") == "COLUMNS":  # the target's columns, as remove_import lists them
+        fragments["columns"] = ", ".join(quote_ident(d[0]) for d in con.execute("SELECT * FROM leads LIMIT 0").description)
+    sql = sql_text(name, fragments=fragments, **relations)
+    missing = params_of(sql) - PARAM_VALUES.keys()
+    assert not missing, f"{name}.sql binds {missing}: add a value to PARAM_VALUES"
+    params = {p: PARAM_VALUES[p] for p in params_of(sql)}
+    con.execute(sql, params).fetchall()
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sql_file_is_a_chain_of_named_ctes_ending_in_final(name):
+    text = " ".join(body(name).lower().split())
+    assert re.search(r"\bwith \w+ as \(", text), f"{name}.sql: no named CTEs"
+    assert re.search(r"\bfinal as \(", text), f"{name}.sql: no final CTE"
+    assert re.search(r"select \*( exclude \([^)]*\))? from final\b", text), f"{name}.sql: not ending in select * from final"
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sql_file_header_gives_grain_and_parameters(name):
+    top = header(name)
+    assert "Grain:" in top, f"{name}.sql: the header comment names no grain"
+    assert "Params:" in top, f"{name}.sql: the header comment has no Params: line (say 'Params: none.')"
+    unnamed = {p for p in params_of(sql_file(name)) if f"${p}" not in top}
+    assert not unnamed, f"{name}.sql binds {unnamed} without naming them in its header"
+    for token in set(re.findall(r"\{([a-z_]+)\}", body(name))):
+        assert f"{{{token}}}" in top, f"{name}.sql uses the relation {{{token}}} without naming it in its header"
+    for marker in set(re.findall(r"/\*@([a-z_]+)\*/", body(name))):
+        assert f"@{marker}" in top, f"{name}.sql has the fragment @{marker} without naming it in its header"
