@@ -11,6 +11,7 @@ from funnel import config
 from funnel.config import (
     DEFAULT_PATH,
     ActionRule,
+    AlertRule,
     Aging,
     Conversion,
     Criterion,
@@ -20,9 +21,14 @@ from funnel.config import (
     Icp,
     Intent,
     Ladders,
+    NurtureTrack,
+    Owner,
+    Routing,
+    RoutingRule,
     Segments,
     Settings,
     Tag,
+    Territory,
     default_settings,
     documented_keys,
     load_settings,
@@ -86,7 +92,9 @@ LOCATIONS: dict[type, tuple[str, ...]] = {
     Settings: ("",), Ladders: ("ladders",), Conversion: ("conversion",), FunnelRules: ("funnel_rules",),
     EvidenceRule: ("funnel_rules.evidence",), Aging: ("aging",), Fit: ("fit",), Icp: ("fit.icp",),
     Criterion: ("fit.icp.criteria", "tags"), Intent: ("intent",), Segments: ("segments",), Tag: ("tags",),
-    ActionRule: ("actions",),
+    ActionRule: ("actions",), Routing: ("routing",), Owner: ("routing.owners",),
+    Territory: ("routing.territories",), RoutingRule: ("routing.rules",), NurtureTrack: ("routing.tracks",),
+    AlertRule: ("routing.alerts",),
 }
 RENAMED = {(Fit, "icps"): "icp", (Settings, "source"): None, (Tag, "rule"): None}  # None: not a TOML key
 

@@ -629,7 +629,7 @@ def rules_backtest(con: duckdb.DuckDBPyConnection, *, current: Settings, propose
 
         def fit_of(s: Settings = settings) -> pl.DataFrame:
             fields = lead_fields(con, settings=s)
-            return fields.drop(SENIORITY).with_columns(tags_of(fields, settings=s).alias(TAGS)).join(
+            return fields.with_columns(tags_of(fields, settings=s).alias(TAGS)).drop(SENIORITY).join(
                 fit_scores(fields, settings=s).select(sc.LEAD_ID, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
 
         fit = once(("fit", repr(settings.fit), repr(settings.segments.seniority), repr(settings.tags),
