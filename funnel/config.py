@@ -193,7 +193,7 @@ class AlertRule:
     name: str
     kind: str
     activity_types: tuple[str, ...] = ()
-    icp_only: bool = False
+    high_fit_only: bool = False
     teams: tuple[str, ...] = ()
     stages: tuple[str, ...] = ()
 
@@ -570,7 +570,7 @@ def routing_from(r: Reader, *, ladders: Ladders, fit: Fit, tags: tuple[Tag, ...]
     alerts = []
     for a in r.tables("alerts", []):
         alerts.append(AlertRule(name=a.text("name"), kind=a.text("kind", choices=ALERT_KINDS),
-                                activity_types=a.texts("activity_types", ()), icp_only=bool(_flag(a, "icp_only")),
+                                activity_types=a.texts("activity_types", ()), high_fit_only=bool(_flag(a, "high_fit_only")),
                                 teams=a.texts("teams", ()), stages=a.texts("stages", (), choices=funnel_all)))
         a.done()
     holidays = r.texts("holidays", ())

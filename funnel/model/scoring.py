@@ -92,6 +92,7 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     TEAM: pl.String(),
     ROUTE_RULE: pl.String(),
     TRACK: pl.String(),
+    routing.RECYCLE_REASON: pl.String(),
 }
 
 
@@ -351,7 +352,7 @@ def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: da
                 fields: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead created at or before the end of `as_of`: lead_id, fit_score, icp,
     intent_score, quadrant, tags, seniority, funnel_stage, lifecycle_stage, next_owner, next_action,
-    next_action_due, team, route_rule, track. `fields` (from `lead_fields`) and `history` (from
+    next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) and `history` (from
     `funnel_history` as of `as_of` or later) may be passed in when replaying several dates."""
     return _scores(con, settings=settings, as_of=as_of, fields=fields, history=history)
 
