@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -633,3 +633,29 @@ def documented_keys(path: Path = DEFAULT_PATH) -> set[str]:
 
     walk(toml_file(path), "")
     return keys
+
+
+ROUTING_HEADER = "[routing]"
+
+
+def default_routing_text() -> str:
+    """The `[routing]` part of the packaged defaults, as written (the Routing page's starting edit)."""
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    return text[text.index("\n" + ROUTING_HEADER) + 1:]
+
+
+def with_routing_text(settings: Settings, text: str, *, source: str = "routing edit") -> Settings:
+    """`settings` with the routing of `text` (TOML holding only a [routing] table) in place of its own."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the routing edit is not valid TOML: {exc}", file=source,
+                          hint="Check quotes, brackets and '=' signs") from None
+    others = sorted(set(raw) - {"routing"})
+    if others:
+        raise ConfigError(f"the routing edit may only hold [routing], not [{others[0]}]", file=source,
+                          value=others[0], hint="Edit other settings on the Rules page")
+    top = Reader(raw, "", source)
+    routing = routing_from(top.table("routing", {}), ladders=settings.ladders, fit=settings.fit, tags=settings.tags,
+                           segments=settings.segments)
+    return replace(settings, routing=routing)

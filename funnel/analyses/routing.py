@@ -35,7 +35,7 @@ import polars as pl
 
 from funnel import schema as sc
 from funnel.analyses.handoff import SALES_TOUCH
-from funnel.config import Settings
+from funnel.config import Settings, with_routing_text
 from funnel.filters import until
 from funnel.model import routing, stages
 from funnel.model.scoring import SENIORITY, lead_fields, lead_scores
@@ -45,7 +45,10 @@ from funnel.store.queries import sql_text
 
 __all__ = [
     "content_next_stage",
+    "edit_lint",
+    "edit_whatif",
     "import_alerts",
+    "import_alerts_since_last",
     "routing_inputs",
     "routing_lint",
     "routing_whatif",
@@ -291,6 +294,22 @@ def _with_wilson(table: pl.DataFrame, trials: str, successes: str) -> pl.DataFra
         pl.Series("high", [b[1] for b in bounds], dtype=pl.Float64))
 
 
+def edit_lint(con: duckdb.DuckDBPyConnection, *, settings: Settings, routing_text: str,
+              as_of: date) -> dict[str, pl.DataFrame]:
+    """`routing_lint` of the leads at D routed by `settings` with the routing of `routing_text` (an
+    unsaved [routing] edit), plus `leads` (those routed leads)."""
+    proposed = with_routing_text(settings, routing_text)
+    leads = routing_inputs(con, settings=proposed, as_of=as_of)
+    return routing_lint(leads, settings=proposed) | {"leads": leads}
+
+
+def edit_whatif(con: duckdb.DuckDBPyConnection, *, settings: Settings, routing_text: str, as_of: date,
+                weeks: int) -> dict[str, pl.DataFrame]:
+    """`routing_whatif` of the active settings against the same with the routing of `routing_text`."""
+    proposed = with_routing_text(settings, routing_text)
+    return routing_whatif(con, current=settings, proposed=proposed, as_of=as_of, weeks=weeks)
+
+
 # ---------------------------------------------------------------------------------------- tracks
 
 
@@ -392,3 +411,8 @@ def import_alerts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
         parts.append(hit.select(pl.lit(rule.name).alias("alert"), sc.LEAD_ID, "owner", routing.TEAM, "at", "detail",
                                 routing.ROUTE_RULE).cast(ALERT_SCHEMA))
     return pl.concat(parts).sort("owner", "at", sc.LEAD_ID, nulls_last=True)
+
+
+def import_alerts_since_last(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """`import_alerts` since the last import (`since_last_import`)."""
+    return import_alerts(con, settings=settings, as_of=as_of, since=since_last_import(con))
