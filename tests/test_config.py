@@ -11,8 +11,8 @@ from funnel import config
 from funnel.config import (
     DEFAULT_PATH,
     ActionRule,
-    AlertRule,
     Aging,
+    AlertRule,
     Conversion,
     Criterion,
     EvidenceRule,

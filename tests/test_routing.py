@@ -396,3 +396,34 @@ def test_every_lead_gets_exactly_one_owner_and_action(rows, keep, capacity):
         load = out.group_by("next_owner").len()
         named = {o.name for o in owners_}
         assert (load.filter(pl.col("next_owner").is_in(named))["len"].max() or 0) <= capacity
+
+
+# ------------------------------------------------------------------------------------------ alerts
+
+
+def test_alerts_list_what_newly_meets_a_rule_since_a_moment():
+    from funnel.analyses.routing import import_alerts
+    from funnel.schema import ACTIVITY_ID, ACTIVITY_TYPE, CREATED_AT, LEAD_ID, OCCURRED_AT
+    from tests.stores import store
+
+    def ago(days: int) -> datetime:
+        return datetime(2026, 10, 31, 10) - timedelta(days=days)
+
+    fit = {"industry": "Software", "employees": 200, "title": "VP Sales", "country": "US"}
+    con = store(leads=[{LEAD_ID: "H", CREATED_AT: ago(100), **fit}, {LEAD_ID: "S", CREATED_AT: ago(100), **fit},
+                       {LEAD_ID: "L", CREATED_AT: ago(100), "industry": "Retail"}],
+                activities=[{ACTIVITY_ID: "a1", LEAD_ID: "H", ACTIVITY_TYPE: "demo_request", OCCURRED_AT: ago(1)},
+                            {ACTIVITY_ID: "a2", LEAD_ID: "L", ACTIVITY_TYPE: "pricing_page_view", OCCURRED_AT: ago(1)},
+                            {ACTIVITY_ID: "a3", LEAD_ID: "S", ACTIVITY_TYPE: "demo_request", OCCURRED_AT: ago(10)}])
+
+    def alerts(since):
+        got = import_alerts(con, settings=BASE, as_of=AS_OF, since=since)
+        return {(r["alert"], r["lead_id"]) for r in got.iter_rows(named=True)}
+
+    icp, sla = "ICP lead asked for a demo or saw pricing", "SDR task over its SLA"
+    # S entered intent 10 days ago: past the 2-day SLA from day 3 after entry (7 days ago).
+    assert alerts(ago(3)) == {(icp, "H")}
+    assert alerts(ago(8)) == {(icp, "H"), (sla, "S")}
+    assert alerts(None) == {(icp, "H"), (icp, "S"), (sla, "S")}
+    owners = import_alerts(con, settings=BASE, as_of=AS_OF, since=None)
+    assert set(owners["team"]) == {"SDR"} and set(owners["owner"]) <= {"sdr.ana@acme.test", "sdr.ben@acme.test"}

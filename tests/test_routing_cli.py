@@ -9,6 +9,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -42,9 +43,9 @@ def test_rules_check_lists_rules_and_findings(db, capsys):
 
 
 class Recorder(BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802 (the http.server API)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Recorder.received.append((self.headers["Content-Type"], json.loads(body)))
         self.send_response(204)
