@@ -49,6 +49,7 @@ __all__ = [
     "edit_whatif",
     "import_alerts",
     "import_alerts_since_last",
+    "owner_comparison",
     "routing_inputs",
     "routing_lint",
     "routing_whatif",
@@ -416,3 +417,15 @@ def import_alerts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
 def import_alerts_since_last(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
     """`import_alerts` since the last import (`since_last_import`)."""
     return import_alerts(con, settings=settings, as_of=as_of, since=since_last_import(con))
+
+
+def owner_comparison(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """One row per lead at D: lead_id, owner (the CRM's), next_owner, team, route_rule, same_owner
+    (case-insensitive; null when the CRM records no owner): the owner each lead got against the one
+    the rules give, for the handoff review."""
+    recorded = frame(con, "SELECT lead_id, owner FROM leads WHERE lead_id IS NOT NULL").unique(sc.LEAD_ID, keep="first")
+    routed = lead_scores(con, settings=settings, as_of=as_of).select(sc.LEAD_ID, routing.NEXT_OWNER, routing.TEAM,
+                                                                      routing.ROUTE_RULE)
+    same = pl.col(sc.OWNER).str.strip_chars().str.to_lowercase() == pl.col(routing.NEXT_OWNER).str.to_lowercase()
+    return routed.join(recorded, on=sc.LEAD_ID, how="left").select(
+        sc.LEAD_ID, sc.OWNER, routing.NEXT_OWNER, routing.TEAM, routing.ROUTE_RULE, same.alias("same_owner"))
