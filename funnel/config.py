@@ -136,15 +136,6 @@ class Tag:
 
 
 @dataclass(frozen=True)
-class ActionRule:
-    quadrant: str
-    stages: tuple[str, ...]
-    owner: str
-    action: str
-    due_days: int
-
-
-@dataclass(frozen=True)
 class Owner:
     name: str
     team: str
@@ -237,7 +228,6 @@ class Settings:
     intent: Intent
     segments: Segments
     tags: tuple[Tag, ...]
-    actions: tuple[ActionRule, ...]
     content: dict[str, str]
     source: str = "defaults"
     routing: Routing = field(default_factory=Routing)
@@ -487,13 +477,8 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
     tags = []
     for tag in top.tables("tags", []):
         tags.append(Tag(name=tag.text("name"), rule=criterion_from(tag, with_points=False)))
-    actions = []
-    for rule in top.tables("actions", []):
-        actions.append(ActionRule(quadrant=rule.text("quadrant", choices=QUADRANTS),
-                                  stages=rule.texts("stages", (), choices=funnel_all),
-                                  owner=rule.text("owner"), action=rule.text("action"),
-                                  due_days=rule.integer("due_days", 7, low=0, high=365)))
-        rule.done()
+    if "actions" in top.data:
+        raise top.fail("actions", "was replaced by [[routing.rules]]: move each next-action rule there")
     ct = top.table("content", {})
     content = {}
     for stage in ct.data:
@@ -505,7 +490,7 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
     top.done()
     return Settings(ladders=ladders, lifecycle_values=lifecycle_values, conversion=conversion,
                     funnel_rules=funnel_rules, aging=aging, fit=fit, intent=intent, segments=segments,
-                    tags=tuple(tags), actions=tuple(actions), content=content, source=source, routing=routing)
+                    tags=tuple(tags), content=content, source=source, routing=routing)
 
 
 ASSIGN_METHODS = ("team", "round_robin", "territory")
