@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +136,73 @@ class Tag:
 
 
 @dataclass(frozen=True)
-class ActionRule:
-    quadrant: str
-    stages: tuple[str, ...]
-    owner: str
+class Owner:
+    name: str
+    team: str
+    capacity: int = 0  # 0 = no limit
+
+
+@dataclass(frozen=True)
+class Territory:
+    name: str
+    field: str
+    values: tuple[str, ...]
+    owners: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    name: str
+    team: str
     action: str
-    due_days: int
+    assign: str = "team"
+    due_business_days: int | None = None
+    owners: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    quadrants: tuple[str, ...] = ()
+    icps: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    lifecycle: tuple[str, ...] = ()
+    territories: tuple[str, ...] = ()
+    size_bands: tuple[str, ...] = ()
+    recycled: bool | None = None
+    when: tuple[Criterion, ...] = ()
+
+
+@dataclass(frozen=True)
+class NurtureTrack:
+    name: str
+    content: str
+    stages: tuple[str, ...] = ()
+    quadrants: tuple[str, ...] = ()
+    icps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    kind: str
+    activity_types: tuple[str, ...] = ()
+    high_fit_only: bool = False
+    teams: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Routing:
+    owners: tuple[Owner, ...] = ()
+    territories: tuple[Territory, ...] = ()
+    rules: tuple[RoutingRule, ...] = ()
+    tracks: tuple[NurtureTrack, ...] = ()
+    alerts: tuple[AlertRule, ...] = ()
+    holidays: tuple[str, ...] = ()
+    content_types: tuple[str, ...] = ()
+
+    def criteria(self) -> tuple[Criterion, ...]:
+        """Every criterion the routing reads a lead field for: the rules' `when` and the territories."""
+        return (*(c for r in self.rules for c in r.when),
+                *(Criterion(field=t.field, values=t.values) for t in self.territories))
 
 
 @dataclass(frozen=True)
@@ -166,9 +228,9 @@ class Settings:
     intent: Intent
     segments: Segments
     tags: tuple[Tag, ...]
-    actions: tuple[ActionRule, ...]
     content: dict[str, str]
     source: str = "defaults"
+    routing: Routing = field(default_factory=Routing)
 
     def lifecycle_stage(self, raw: str | None) -> str | None:
         """A CRM lifecycle value on the ladder's names, or None when it maps to no stage."""
@@ -415,13 +477,8 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
     tags = []
     for tag in top.tables("tags", []):
         tags.append(Tag(name=tag.text("name"), rule=criterion_from(tag, with_points=False)))
-    actions = []
-    for rule in top.tables("actions", []):
-        actions.append(ActionRule(quadrant=rule.text("quadrant", choices=QUADRANTS),
-                                  stages=rule.texts("stages", (), choices=funnel_all),
-                                  owner=rule.text("owner"), action=rule.text("action"),
-                                  due_days=rule.integer("due_days", 7, low=0, high=365)))
-        rule.done()
+    if "actions" in top.data:
+        raise top.fail("actions", "was replaced by [[routing.rules]]: move each next-action rule there")
     ct = top.table("content", {})
     content = {}
     for stage in ct.data:
@@ -429,10 +486,88 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
             raise ct.fail(stage, "is not a funnel stage")
         content[stage] = ct.text(stage)
     ct.done()
+    routing = routing_from(top.table("routing", {}), ladders=ladders, fit=fit, tags=tuple(tags), segments=segments)
     top.done()
     return Settings(ladders=ladders, lifecycle_values=lifecycle_values, conversion=conversion,
                     funnel_rules=funnel_rules, aging=aging, fit=fit, intent=intent, segments=segments,
-                    tags=tuple(tags), actions=tuple(actions), content=content, source=source)
+                    tags=tuple(tags), content=content, source=source, routing=routing)
+
+
+ASSIGN_METHODS = ("team", "round_robin", "territory")
+ALERT_KINDS = ("activity", "over_sla")
+
+
+def _flag(r: Reader, key: str) -> bool | None:
+    value = r.get(key, None)
+    if value is not None and not isinstance(value, bool):
+        raise r.fail(key, "must be true or false", value)
+    return value
+
+
+def routing_from(r: Reader, *, ladders: Ladders, fit: Fit, tags: tuple[Tag, ...], segments: Segments) -> Routing:
+    """The [routing] section: owners, territories, ordered rules, nurture tracks and alert rules."""
+    funnel_all = ladders.funnel + ladders.funnel_side
+    lifecycle_all = ladders.lifecycle + ladders.lifecycle_side
+    owners = []
+    for o in r.tables("owners", []):
+        owners.append(Owner(name=o.text("name"), team=o.text("team"), capacity=o.integer("capacity", 0, low=0)))
+        o.done()
+    names = [o.name for o in owners]
+    if len(set(names)) != len(names):
+        raise r.fail("owners", "names an owner twice")
+    territories = []
+    for t in r.tables("territories", []):
+        territories.append(Territory(name=t.text("name"), field=t.text("field"), values=t.texts("values", nonempty=True),
+                                     owners=t.texts("owners", (), choices=tuple(names))))
+        t.done()
+    territory_names = tuple(t.name for t in territories)
+    if len(set(territory_names)) != len(territory_names):
+        raise r.fail("territories", "names a territory twice")
+    rules = []
+    for rule in r.tables("rules", []):
+        when = tuple(criterion_from(c, with_points=False) for c in rule.tables("when", []))
+        assign = rule.text("assign", "team", choices=ASSIGN_METHODS)
+        rules.append(RoutingRule(
+            name=rule.text("name"), team=rule.text("team"), action=rule.text("action"), assign=assign,
+            due_business_days=rule.integer("due_business_days", low=0, high=260)
+            if "due_business_days" in rule.data else None,
+            owners=rule.texts("owners", (), choices=tuple(names)),
+            stages=rule.texts("stages", (), choices=funnel_all),
+            quadrants=rule.texts("quadrants", (), choices=QUADRANTS),
+            icps=rule.texts("icps", (), choices=tuple(i.name for i in fit.icps)),
+            tags=rule.texts("tags", (), choices=tuple(t.name for t in tags)),
+            sources=rule.texts("sources", ()),
+            lifecycle=rule.texts("lifecycle", (), choices=lifecycle_all),
+            territories=rule.texts("territories", (), choices=territory_names),
+            size_bands=rule.texts("size_bands", (), choices=segments.size_band_labels()),
+            recycled=_flag(rule, "recycled"), when=when))
+        rule.done()
+    rule_names = [x.name for x in rules]
+    if len(set(rule_names)) != len(rule_names):
+        raise r.fail("rules", "names a rule twice")
+    tracks = []
+    for t in r.tables("tracks", []):
+        tracks.append(NurtureTrack(name=t.text("name"), content=t.text("content"),
+                                   stages=t.texts("stages", (), choices=funnel_all),
+                                   quadrants=t.texts("quadrants", (), choices=QUADRANTS),
+                                   icps=t.texts("icps", (), choices=tuple(i.name for i in fit.icps))))
+        t.done()
+    alerts = []
+    for a in r.tables("alerts", []):
+        alerts.append(AlertRule(name=a.text("name"), kind=a.text("kind", choices=ALERT_KINDS),
+                                activity_types=a.texts("activity_types", ()), high_fit_only=bool(_flag(a, "high_fit_only")),
+                                teams=a.texts("teams", ()), stages=a.texts("stages", (), choices=funnel_all)))
+        a.done()
+    holidays = r.texts("holidays", ())
+    for day in holidays:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise r.fail("holidays", "must list dates as YYYY-MM-DD", day) from None
+    routing = Routing(owners=tuple(owners), territories=tuple(territories), rules=tuple(rules), tracks=tuple(tracks),
+                      alerts=tuple(alerts), holidays=holidays, content_types=r.texts("content_types", ()))
+    r.done()
+    return routing
 
 
 def ladders_from(r: Reader) -> Ladders:
@@ -483,3 +618,29 @@ def documented_keys(path: Path = DEFAULT_PATH) -> set[str]:
 
     walk(toml_file(path), "")
     return keys
+
+
+ROUTING_HEADER = "[routing]"
+
+
+def default_routing_text() -> str:
+    """The `[routing]` part of the packaged defaults, as written (the Routing page's starting edit)."""
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    return text[text.index("\n" + ROUTING_HEADER) + 1:]
+
+
+def with_routing_text(settings: Settings, text: str, *, source: str = "routing edit") -> Settings:
+    """`settings` with the routing of `text` (TOML holding only a [routing] table) in place of its own."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the routing edit is not valid TOML: {exc}", file=source,
+                          hint="Check quotes, brackets and '=' signs") from None
+    others = sorted(set(raw) - {"routing"})
+    if others:
+        raise ConfigError(f"the routing edit may only hold [routing], not [{others[0]}]", file=source,
+                          value=others[0], hint="Edit other settings on the Rules page")
+    top = Reader(raw, "", source)
+    routing = routing_from(top.table("routing", {}), ladders=settings.ladders, fit=settings.fit, tags=settings.tags,
+                           segments=settings.segments)
+    return replace(settings, routing=routing)

@@ -10,8 +10,8 @@ import pytest
 from funnel import config
 from funnel.config import (
     DEFAULT_PATH,
-    ActionRule,
     Aging,
+    AlertRule,
     Conversion,
     Criterion,
     EvidenceRule,
@@ -20,9 +20,14 @@ from funnel.config import (
     Icp,
     Intent,
     Ladders,
+    NurtureTrack,
+    Owner,
+    Routing,
+    RoutingRule,
     Segments,
     Settings,
     Tag,
+    Territory,
     default_settings,
     documented_keys,
     load_settings,
@@ -48,7 +53,7 @@ def test_defaults_load_with_domains_values():
     assert 2 <= len(s.fit.icps) <= 4
     assert s.intent.half_life_days == 30
     assert set(s.intent.weights) <= set(CANONICAL_ACTIVITY_TYPES)
-    assert {a.quadrant for a in s.actions} == set(config.QUADRANTS)
+    assert {q for r in s.routing.rules for q in r.quadrants} == set(config.QUADRANTS)
     assert set(s.content) == set(s.ladders.funnel + s.ladders.funnel_side)
     assert s.segments.size_band_labels()[0] == "1–50" and s.segments.size_band_labels()[-1] == "5001+"
 
@@ -86,7 +91,9 @@ LOCATIONS: dict[type, tuple[str, ...]] = {
     Settings: ("",), Ladders: ("ladders",), Conversion: ("conversion",), FunnelRules: ("funnel_rules",),
     EvidenceRule: ("funnel_rules.evidence",), Aging: ("aging",), Fit: ("fit",), Icp: ("fit.icp",),
     Criterion: ("fit.icp.criteria", "tags"), Intent: ("intent",), Segments: ("segments",), Tag: ("tags",),
-    ActionRule: ("actions",),
+    Routing: ("routing",), Owner: ("routing.owners",),
+    Territory: ("routing.territories",), RoutingRule: ("routing.rules",), NurtureTrack: ("routing.tracks",),
+    AlertRule: ("routing.alerts",),
 }
 RENAMED = {(Fit, "icps"): "icp", (Settings, "source"): None, (Tag, "rule"): None}  # None: not a TOML key
 
@@ -211,7 +218,7 @@ points = 40
     ('[[funnel_rules.evidence]]\nstage = "hot"\nactivity_types = ["page_view"]\n', "funnel_rules.evidence[1].stage"),
     ('[[funnel_rules.evidence]]\nstage = "intent"\nactivity_types = []\n', "funnel_rules.evidence[1].activity_types"),
     ('[[tags]]\nname = "X"\nfield = "industry"\n', "tags[1]"),
-    ('[[actions]]\nquadrant = "hot"\nowner = "SDR"\naction = "Call"\n', "actions[1].quadrant"),
+    ('[[actions]]\nquadrant = "hot"\nowner = "SDR"\naction = "Call"\n', "actions"),
     ("[intent.weights]\npage_view = -1\n", "intent.weights.page_view"),
     ('[lifecycle_values]\n"hot lead" = "warm"\n', "lifecycle_values.hot lead"),
     ('[ladders]\nfunnel = ["awareness", "customer", "opportunity"]\n', "ladders.funnel"),

@@ -85,7 +85,7 @@ def test_matrix_cells_given_expect(hand):
     assert cells.select(expect.columns).equals(expect)
     assert cells.get_column("label").to_list() == [QUADRANT_LABELS[q] for q in QUADRANTS]
     assert cells.get_column("action").to_list() == [
-        "SDR: Call within one business day: route to sales now", "Marketing: Nurture with stage content",
+        "SDR: Route to sales now: reach out within one business day", "Marketing: Nurture with stage content",
         "SDR: Qualify carefully: confirm need, budget and fit", "Marketing: Newsletter only: limit effort"]
     lo, hi = cells.row(1, named=True)["rate_lo"], cells.row(1, named=True)["rate_hi"]
     assert lo == pytest.approx(0.0945, abs=1e-4) and hi == pytest.approx(0.9055, abs=1e-4)   # Wilson 1 of 2
@@ -125,7 +125,9 @@ def test_before_any_lead_every_cell_is_empty(hand):
 def test_quadrant_action_and_thresholds():
     assert quadrant_action(SETTINGS, "high_fit_low_intent") == "Marketing: Nurture with stage content"
     assert quadrant_action(SETTINGS, "no such quadrant") == ""
-    assert quadrant_action(replace(SETTINGS, actions=()), "high_fit_high_intent") == ""
+    assert quadrant_action(SETTINGS, "high_fit_high_intent") == (
+        "SDR: Route to sales now: reach out within one business day")
+    assert quadrant_action(replace(SETTINGS, routing=replace(SETTINGS.routing, rules=())), "high_fit_high_intent") == ""
     tuned = with_thresholds(SETTINGS, fit=75, intent=12.5)
     assert (tuned.fit.high_threshold, tuned.intent.high_threshold) == (75, 12.5)
     assert (SETTINGS.fit.high_threshold, SETTINGS.intent.high_threshold) == (60, 40)     # not mutated

@@ -174,39 +174,6 @@ def test_quadrant_thresholds_are_inclusive():
     assert got == ["high_fit_high_intent", "low_fit_high_intent", "high_fit_low_intent", "low_fit_low_intent"]
 
 
-def routing(rows: list[dict], settings=SETTINGS) -> dict[str, tuple]:
-    frame = pl.DataFrame(rows, schema={sc.LEAD_ID: pl.String, scoring.QUADRANT: pl.String,
-                                       stages.FUNNEL_STAGE: pl.String, sc.LIFECYCLE_STAGE: pl.String})
-    out = scoring.next_actions(frame, settings=settings, as_of=AS_OF)
-    return {r[sc.LEAD_ID]: (r[scoring.NEXT_OWNER], r[scoring.NEXT_ACTION_DUE]) for r in out.iter_rows(named=True)}
-
-
-def test_next_owner_and_due_date():
-    got = routing([
-        {sc.LEAD_ID: "hot", scoring.QUADRANT: "high_fit_high_intent", stages.FUNNEL_STAGE: "intent"},
-        {sc.LEAD_ID: "nurture", scoring.QUADRANT: "high_fit_low_intent", stages.FUNNEL_STAGE: "interest"},
-        {sc.LEAD_ID: "careful", scoring.QUADRANT: "low_fit_high_intent", stages.FUNNEL_STAGE: "intent"},
-        {sc.LEAD_ID: "cold", scoring.QUADRANT: "low_fit_low_intent", stages.FUNNEL_STAGE: "reactivation"},
-        {sc.LEAD_ID: "deal", scoring.QUADRANT: "high_fit_high_intent", stages.FUNNEL_STAGE: "opportunity"},
-        {sc.LEAD_ID: "won", scoring.QUADRANT: "high_fit_high_intent", stages.FUNNEL_STAGE: "customer"},
-        {sc.LEAD_ID: "gone", scoring.QUADRANT: "high_fit_high_intent", stages.FUNNEL_STAGE: "customer",
-         sc.LIFECYCLE_STAGE: "former_customer"},
-    ])
-    assert got == {"hot": ("SDR", date(2026, 11, 1)), "nurture": ("Marketing", date(2026, 11, 7)),
-                   "careful": ("SDR", date(2026, 11, 3)), "cold": ("Marketing", date(2026, 11, 30)),
-                   "deal": ("AE", date(2026, 11, 7)), "won": ("Customer success", date(2026, 11, 30)),
-                   "gone": ("No active owner", None)}
-
-
-def test_a_rule_naming_the_stage_wins_over_the_built_in_owner():
-    custom = settings_from_text('[[actions]]\nquadrant = "high_fit_high_intent"\nstages = ["opportunity"]\n'
-                                'owner = "Account executive"\naction = "Book the demo"\ndue_days = 2\n')
-    got = routing([{sc.LEAD_ID: "deal", scoring.QUADRANT: "high_fit_high_intent", stages.FUNNEL_STAGE: "opportunity"},
-                   {sc.LEAD_ID: "other", scoring.QUADRANT: "low_fit_low_intent", stages.FUNNEL_STAGE: "interest"}],
-                  custom)
-    assert got == {"deal": ("Account executive", date(2026, 11, 2)), "other": ("No active owner", None)}
-
-
 def test_lead_scores_has_one_row_per_lead_created_by_the_date():
     con = store(leads=[lead("L1"), lead("L2", created=-3)], activities=[act("demo_request", 1)],
                 stage_events=[{sc.LEAD_ID: "L1", sc.LADDER: "lifecycle", sc.STAGE: "mql", sc.ENTERED_AT: ago(1)}])
@@ -364,7 +331,8 @@ def test_funnel_leads_cli_csv_and_json(tmp_path, capsysbinary):
     assert out.startswith(b"\xef\xbb\xbf") and b"\r\n" in out
     header = out[3:].split(b"\r\n")[0].decode()
     assert header == ('"lead_id","funnel_stage","lifecycle_stage","stage_entered_at","fit_score","intent_score",'
-                      '"quadrant","icp","tags","next_owner","next_action","next_action_due","evidence"')
+                      '"quadrant","icp","tags","next_owner","next_action","next_action_due","team","route_rule",'
+                      '"evidence"')
     assert out.count(b"\r\n") == 151
     assert main(["leads", "--db", str(path), "--format", "json", "--as-of", "2026-06-30"]) == 0
     rows = json.loads(capsysbinary.readouterr().out)

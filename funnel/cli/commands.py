@@ -221,3 +221,174 @@ def run_leads(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stdout.buffer.write(csv_bytes(report.with_columns(pl.col("tags").list.join("; "))))
     return 0
+
+
+def _as_of_of(con, as_of):
+    """`as_of`, else the newest day in the store (an error when it holds no dated rows)."""
+    from funnel.model.history import newest_day
+
+    day = as_of or newest_day(con)
+    if day is None:
+        raise FunnelError("the store holds no dated rows yet", hint="Import leads and activities first")
+    return day
+
+
+def rules_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("check",), help="check: lint the routing rules against the leads")
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="lint the leads as of this day (default: newest)")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                   help="text: rules and findings; json: also the leads behind each finding; csv: those leads")
+
+
+@command("rules", rules_arguments)
+def run_rules(args: argparse.Namespace) -> int:
+    """The routing rule lint: uncovered leads, leads two rules claim, dead rules, capacity, territories.
+    Exit status 1 when a lead is uncovered or a rule matches nothing."""
+    import json
+
+    from funnel.analyses.routing import NOTHING, UNCOVERED, routing_inputs, routing_lint
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = _as_of_of(con, args.as_of)
+        lint = routing_lint(routing_inputs(con, settings=settings, as_of=as_of), settings=settings)
+    finally:
+        con.close()
+    if args.format == "json":
+        sys.stdout.write(json.dumps({k: v.to_dicts() for k, v in lint.items()}, ensure_ascii=False) + "\n")
+    elif args.format == "csv":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(csv_bytes(lint["finding_leads"]))
+    else:
+        print(f"Routing rules as of {as_of} (first match wins):")
+        for r in lint["rules"].iter_rows(named=True):
+            print(f"  {r['position']:>2}. {r['rule']:<40} {r['team']:<18} matches {r['matches']:>7}  "
+                  f"wins {r['wins']:>7}  loses {r['loses']:>7}")
+        findings = lint["findings"]
+        print(f"{findings.height} finding(s):" if findings.height else "No findings.")
+        for f in findings.iter_rows(named=True):
+            print(f"  [{f['kind']}] {f['subject']}: {f['leads']} lead(s): {f['detail']}")
+    serious = lint["findings"].filter(lint["findings"]["kind"].is_in([UNCOVERED, NOTHING])).height
+    return 1 if serious else 0
+
+
+def alerts_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="alerts as of this day (default: newest)")
+    p.add_argument("--since", default="LAST_IMPORT",
+                   help="LAST_IMPORT (default: what the latest import brought) or a day YYYY-MM-DD")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--per-owner", type=Path, default=None, help="also write one CSV per owner into this folder")
+    p.add_argument("--webhook", default=None, help="POST the alerts as JSON to this http(s) URL")
+
+
+@command("alerts", alerts_arguments)
+def run_alerts(args: argparse.Namespace) -> int:
+    """The leads that newly meet an alert rule since the last import (or a day), with their owner."""
+    import json
+    from datetime import datetime, time
+
+    from funnel.analyses.routing import import_alerts, since_last_import
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes, download_name
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = _as_of_of(con, args.as_of)
+        if args.since == "LAST_IMPORT":
+            since = since_last_import(con)
+        else:
+            since = datetime.combine(_day_or_fail(args.since, "--since"), time())
+        alerts = import_alerts(con, settings=settings, as_of=as_of, since=since)
+    finally:
+        con.close()
+    rows = alerts.to_dicts()
+    if args.webhook:
+        post_json(args.webhook, {"as_of": as_of.isoformat(), "since": since.isoformat() if since else None,
+                                 "alerts": rows})
+    if args.per_owner:
+        args.per_owner.mkdir(parents=True, exist_ok=True)
+        for (owner,), part in alerts.partition_by("owner", as_dict=True).items():
+            name = download_name(f"alerts_{owner or 'no_owner'}", as_of=as_of, ext="csv")
+            (args.per_owner / name).write_bytes(csv_bytes(part))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(csv_bytes(alerts))
+    return 0
+
+
+def _day_or_fail(text: str, option: str):
+    try:
+        return _day(text)
+    except argparse.ArgumentTypeError:
+        raise FunnelError(f"{option} must be LAST_IMPORT or a day YYYY-MM-DD", value=text) from None
+
+
+def post_json(url: str, payload: dict) -> None:
+    """POST `payload` as JSON to an http(s) URL; a clear error when it fails."""
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise FunnelError("the webhook must be an http:// or https:// URL", value=url)
+    body = json.dumps(payload, ensure_ascii=False, default=lambda v: v.isoformat()).encode("utf-8")
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            response.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise FunnelError(f"the webhook did not accept the alerts: {exc}", value=url,
+                          hint="Check the URL and that the service is up") from None
+
+
+def export_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--tool", choices=("hubspot", "salesforce", "klaviyo", "mailchimp"), required=True)
+    p.add_argument("--as-of", type=_day, default=None, help="route the leads as of this day (default: newest)")
+    p.add_argument("--rule", default=None, help="only leads the named routing rule gave owner and action")
+    p.add_argument("--team", default=None, help="only leads routed to this team")
+    p.add_argument("--owner", default=None, help="only leads routed to this owner")
+    p.add_argument("--track", default=None, help="only leads on this nurture track")
+    p.add_argument("--stage", default=None, help="only leads at this funnel stage")
+    p.add_argument("--quadrant", default=None, help="only leads in this fit × intent quadrant")
+    p.add_argument("--out", type=Path, required=True, help="the CSV file to write")
+
+
+@command("export", export_arguments)
+def run_export(args: argparse.Namespace) -> int:
+    """A segment, queue or track as an import file for HubSpot, Salesforce, Klaviyo or Mailchimp."""
+    from funnel.analyses.routing import routing_inputs
+    from funnel.analyses.tool_exports import lead_names, segment_of, tool_export
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = _as_of_of(con, args.as_of)
+        leads = routing_inputs(con, settings=settings, as_of=as_of)
+        names = lead_names(con)
+    finally:
+        con.close()
+    chosen = segment_of(leads, {"route_rule": args.rule, "team": args.team, "next_owner": args.owner,
+                                "track": args.track, "funnel_stage": args.stage, "quadrant": args.quadrant})
+    table, left_out = tool_export(chosen, names, tool=args.tool)
+    args.out.write_bytes(csv_bytes(table))
+    note = f" ({left_out} without an e-mail address left out)" if left_out else ""
+    print(f"{args.out}: {table.height} lead(s) for {args.tool}{note}")
+    return 0

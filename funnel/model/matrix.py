@@ -36,10 +36,11 @@ def with_thresholds(settings: Settings, *, fit: float, intent: float) -> Setting
 
 
 def quadrant_action(settings: Settings, quadrant: str) -> str:
-    """The first configured action for a quadrant, as owner: action."""
-    for rule in settings.actions:
-        if rule.quadrant == quadrant:
-            return f"{rule.owner}: {rule.action}"
+    """The routing of a quadrant as team: action: the first routing rule that names the quadrant and
+    no stage, else the first that names it; "" when none does."""
+    naming = [r for r in settings.routing.rules if quadrant in r.quadrants]
+    for rule in [r for r in naming if not r.stages] + naming:
+        return f"{rule.team}: {rule.action}"
     return ""
 
 

@@ -18,13 +18,8 @@ Definitions (all settings in funnel.toml, shown next to the numbers they change)
   (once); the sum is capped at `cap`.
 - **Quadrant**: high fit when fit ≥ `fit.high_threshold`, high intent when intent ≥
   `intent.high_threshold`.
-- **Next owner and action**, in this order: a former customer (a lifecycle side stage such as
-  `former_customer` at D)
-  has "No active owner" and no action; a `[[actions]]` rule that names the lead's funnel stage
-  explicitly wins next; a customer goes to "Customer success" (adoption, renewal, expansion) and an
-  open opportunity to "AE" (advance the deal); otherwise the first rule whose quadrant matches and
-  whose stages are empty or include the stage. No matching rule: "No active owner". The due date is D
-  plus the rule's `due_days`.
+- **Next owner and action**: team, named owner, action, due date, nurture track and the rule that
+  gave them, from the ordered `[routing]` rules (funnel/model/routing.py).
 
 Every score has an explanation whose `counted` column adds up to it, caps included.
 """
@@ -42,7 +37,8 @@ import polars as pl
 from funnel import schema as sc
 from funnel.config import QUADRANTS, Criterion, Settings
 from funnel.errors import ConfigError, FunnelError
-from funnel.model import stages
+from funnel.model import routing, stages
+from funnel.model.criteria import matches
 from funnel.stats import small_sample, wilson_interval
 from funnel.store.db import frame, quote_ident
 from funnel.store.queries import sql_text
@@ -56,7 +52,6 @@ __all__ = [
     "lead_fields",
     "lead_scores",
     "leads_report",
-    "next_actions",
     "rules_backtest",
     "score_validation",
     "seniority_by_title",
@@ -78,17 +73,9 @@ ATTRIBUTE_PREFIX = "attr:"
 
 ACCOUNT_FIELDS = (sc.INDUSTRY, sc.EMPLOYEES, sc.ANNUAL_REVENUE, sc.COUNTRY, sc.DOMAIN)
 
-# Built-in routing (see the module docstring).
-NO_OWNER = "No active owner"
-FORMER_CUSTOMER_ACTION = "None: former customer (win-back campaigns only)"
-CUSTOMER_OWNER = "Customer success"
-CUSTOMER_ACTION = "Adoption, renewal and expansion check-in"
-CUSTOMER_DUE_DAYS = 30
-OPPORTUNITY_OWNER = "AE"
-OPPORTUNITY_ACTION = "Advance the open deal: confirm the next step and close date"
-OPPORTUNITY_DUE_DAYS = 7
-NO_RULE_ACTION = "No routing rule matches this lead"
-FORMER_CUSTOMER = "former_customer"
+ROUTE_RULE = routing.ROUTE_RULE
+TEAM = routing.TEAM
+TRACK = routing.TRACK
 
 SCORE_SCHEMA: dict[str, pl.DataType] = {
     sc.LEAD_ID: pl.String(),
@@ -103,6 +90,10 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     NEXT_OWNER: pl.String(),
     NEXT_ACTION: pl.String(),
     NEXT_ACTION_DUE: pl.Date(),
+    TEAM: pl.String(),
+    ROUTE_RULE: pl.String(),
+    TRACK: pl.String(),
+    routing.RECYCLE_REASON: pl.String(),
 }
 
 
@@ -130,7 +121,8 @@ def seniority_by_title(titles: pl.Series, settings: Settings) -> pl.Series:
 
 
 def _criteria(settings: Settings) -> list[Criterion]:
-    return [c for icp in settings.fit.icps for c in icp.criteria] + [t.rule for t in settings.tags]
+    return ([c for icp in settings.fit.icps for c in icp.criteria] + [t.rule for t in settings.tags]
+            + list(settings.routing.criteria()))
 
 
 def lead_fields(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,
@@ -141,7 +133,7 @@ def lead_fields(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: da
     criteria = _criteria(settings)
     attribute_keys = sorted({c.field.removeprefix(ATTRIBUTE_PREFIX) for c in criteria
                              if c.field.startswith(ATTRIBUTE_PREFIX)})
-    wanted = {sc.LEAD_ID, sc.CREATED_AT, sc.TITLE} | {c.field for c in criteria}
+    wanted = {sc.LEAD_ID, sc.CREATED_AT, sc.TITLE, *routing.FIELDS} | {c.field for c in criteria}
     lead_columns = [c for c in sc.LEADS.column_names if c not in ACCOUNT_FIELDS and (every_column or c in wanted)]
     select = [f"l.{quote_ident(c)}" for c in lead_columns]
     for field in ACCOUNT_FIELDS:
@@ -177,29 +169,6 @@ def _check_fields(fields: pl.DataFrame, settings: Settings) -> None:
             raise ConfigError(f"a fit or tag criterion tests the field {criterion.field!r}, which leads do not have",
                               file=settings.source, value=criterion.field,
                               hint=f"Use one of: {known}, or attr:<key> for a custom attribute")
-
-
-def matches(criterion: Criterion, fields: pl.DataFrame) -> pl.Expr:
-    """True where the lead's field matches the criterion (values, contains or [min, max]); an empty
-    field never matches."""
-    column = pl.col(criterion.field)
-    text = column.cast(pl.String).str.strip_chars().str.to_lowercase()
-    tests = []
-    if criterion.values:
-        tests.append(text.is_in([v.strip().lower() for v in criterion.values]))
-    if criterion.contains:
-        tests.append(pl.any_horizontal([text.str.contains(re.escape(c.strip().lower()))
-                                        for c in criterion.contains]))
-    if criterion.min is not None or criterion.max is not None:
-        dtype = fields.schema[criterion.field]
-        number = column.cast(pl.Float64) if dtype.is_numeric() else text.cast(pl.Float64, strict=False)
-        bounded = pl.lit(True)
-        if criterion.min is not None:
-            bounded = bounded & (number >= criterion.min)
-        if criterion.max is not None:
-            bounded = bounded & (number <= criterion.max)
-        tests.append(bounded)
-    return pl.any_horizontal(tests).fill_null(False)
 
 
 # ---------------------------------------------------------------------------------------- fit
@@ -302,37 +271,6 @@ def quadrant_of(fit: pl.Expr, intent: pl.Expr, settings: Settings) -> pl.Expr:
             .otherwise(pl.lit(QUADRANTS[3])))
 
 
-def next_actions(leads: pl.DataFrame, *, settings: Settings, as_of: date) -> pl.DataFrame:
-    """`leads` (lead_id, quadrant, funnel_stage, lifecycle_stage) with next_owner, next_action and
-    next_action_due added (precedence in the module docstring)."""
-    stage, quadrant = pl.col(stages.FUNNEL_STAGE), pl.col(QUADRANT)
-    customer, opportunity = settings.ladders.funnel[-1], settings.ladders.funnel[-2]
-
-    def rule_matches(rule, *, explicit: bool) -> pl.Expr:
-        in_stages = stage.is_in(list(rule.stages)) if rule.stages else pl.lit(not explicit)
-        return (quadrant == rule.quadrant) & in_stages.fill_null(False)
-
-    def due(days: int | None) -> pl.Expr:
-        return pl.lit(None if days is None else as_of + timedelta(days=days), dtype=pl.Date)
-
-    former = list(settings.ladders.lifecycle_side) or [FORMER_CUSTOMER]
-    choices: list[tuple[pl.Expr, str, str, int | None]] = [
-        (pl.col(sc.LIFECYCLE_STAGE).is_in(former), NO_OWNER, FORMER_CUSTOMER_ACTION, None)]
-    choices += [(rule_matches(r, explicit=True), r.owner, r.action, r.due_days) for r in settings.actions if r.stages]
-    choices += [(stage == customer, CUSTOMER_OWNER, CUSTOMER_ACTION, CUSTOMER_DUE_DAYS),
-                (stage == opportunity, OPPORTUNITY_OWNER, OPPORTUNITY_ACTION, OPPORTUNITY_DUE_DAYS)]
-    choices += [(rule_matches(r, explicit=False), r.owner, r.action, r.due_days) for r in settings.actions]
-    owner = pl.lit(NO_OWNER)
-    action = pl.lit(NO_RULE_ACTION)
-    due_at = due(None)
-    for condition, who, what, days in reversed(choices):
-        hit = condition.fill_null(False)
-        owner = pl.when(hit).then(pl.lit(who)).otherwise(owner)
-        action = pl.when(hit).then(pl.lit(what)).otherwise(action)
-        due_at = pl.when(hit).then(due(days)).otherwise(due_at)
-    return leads.with_columns(owner.alias(NEXT_OWNER), action.alias(NEXT_ACTION), due_at.alias(NEXT_ACTION_DUE))
-
-
 def lifecycle_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
     """lead_id, lifecycle_stage at the end of `as_of`: the latest lifecycle stage event (same moment:
     the higher stage), else the lead's current lifecycle_stage when it has no event at all."""
@@ -354,26 +292,31 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
         fit = fit_scores(fields, settings=settings)
     current = stages.current_funnel_stage(
         history if history is not None else stages.funnel_history(con, settings=settings, as_of=as_of),
-        as_of=as_of, settings=settings).select(sc.LEAD_ID, stages.FUNNEL_STAGE)
+        as_of=as_of, settings=settings).select(
+        sc.LEAD_ID, stages.FUNNEL_STAGE,
+        routing.recycle_reason_of(pl.col(stages.IS_SIDE), pl.col(sc.REASON)).alias(routing.RECYCLE_REASON))
     del history
     intent = intent_scores(con, settings=settings, as_of=as_of)
     lifecycle = lifecycle_stages(con, settings=settings, as_of=as_of)
     scored = (fields.select(sc.LEAD_ID, SENIORITY, tags_of(fields, settings=settings).alias(TAGS))
               .join(fit.select(sc.LEAD_ID, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
               .join(intent.select(sc.LEAD_ID, INTENT_SCORE), on=sc.LEAD_ID, how="left")
-              .join(current.select(sc.LEAD_ID, stages.FUNNEL_STAGE), on=sc.LEAD_ID, how="left")
+              .join(current, on=sc.LEAD_ID, how="left")
               .join(lifecycle, on=sc.LEAD_ID, how="left")
               .with_columns(pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0)))
     scored = scored.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
-    scored = next_actions(scored, settings=settings, as_of=as_of)
+    scored = routing.routed_leads(scored.join(fields.drop(SENIORITY), on=sc.LEAD_ID, how="left"),
+                                  settings=settings, as_of=as_of)
     return scored.select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
 
 
-def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                fields: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead created at or before the end of `as_of`: lead_id, fit_score, icp,
     intent_score, quadrant, tags, seniority, funnel_stage, lifecycle_stage, next_owner, next_action,
-    next_action_due."""
-    return _scores(con, settings=settings, as_of=as_of)
+    next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) and `history` (from
+    `funnel_history` as of `as_of` or later) may be passed in when replaying several dates."""
+    return _scores(con, settings=settings, as_of=as_of, fields=fields, history=history)
 
 
 # ------------------------------------------------------------------------------- explanations
@@ -638,14 +581,16 @@ def rules_backtest(con: duckdb.DuckDBPyConnection, *, current: Settings, propose
         window = settings.conversion.window_days
         history = once(("history", repr(settings.ladders), repr(settings.funnel_rules), repr(settings.lifecycle_values)),
                        lambda s=settings: stages.funnel_history(con, settings=s, as_of=as_of).select(
-                           sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT, stages.IS_SIDE, stages.ENTRY_ORDER))
+                           sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT, stages.IS_SIDE, stages.ENTRY_ORDER,
+                           sc.REASON))
 
         def fit_of(s: Settings = settings) -> pl.DataFrame:
             fields = lead_fields(con, settings=s)
-            return fields.select(sc.LEAD_ID, sc.CREATED_AT).join(
-                fit_scores(fields, settings=s).select(sc.LEAD_ID, FIT_SCORE), on=sc.LEAD_ID, how="left")
+            return fields.with_columns(tags_of(fields, settings=s).alias(TAGS)).drop(SENIORITY).join(
+                fit_scores(fields, settings=s).select(sc.LEAD_ID, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
 
-        fit = once(("fit", repr(settings.fit), repr(settings.segments.seniority)), fit_of)
+        fit = once(("fit", repr(settings.fit), repr(settings.segments.seniority), repr(settings.tags),
+                    repr(settings.routing.criteria())), fit_of)
         for end in ends:
             stage = _latest_stages(history, end)
             intent = once(("intent", repr(settings.intent), end),
@@ -657,7 +602,7 @@ def rules_backtest(con: duckdb.DuckDBPyConnection, *, current: Settings, propose
                       .join(lifecycle, on=sc.LEAD_ID, how="left")
                       .with_columns(pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0)))
             scores = scores.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
-            scores = next_actions(scores, settings=settings, as_of=end)
+            scores = routing.routed_leads(scores, settings=settings, as_of=end)
             for measure, column in (("stage", stages.FUNNEL_STAGE), (QUADRANT, QUADRANT), ("routing", NEXT_OWNER)):
                 counts = scores.filter(pl.col(column).is_not_null()).group_by(column).len()
                 rows += [{"month_end": end, "settings": label, "measure": measure, "category": k, "value": float(v)}
@@ -668,10 +613,12 @@ def rules_backtest(con: duckdb.DuckDBPyConnection, *, current: Settings, propose
 
 
 def _latest_stages(history: pl.DataFrame, end: date) -> pl.DataFrame:
-    """lead_id, funnel_stage at the end of `end` from a history in entry order."""
+    """lead_id, funnel_stage, recycle_reason at the end of `end` from a history in entry order."""
     cut = history.filter(pl.col(sc.ENTERED_AT) < stages.until(end))
     latest = cut.filter(pl.col(stages.ENTRY_ORDER) == pl.col(stages.ENTRY_ORDER).max().over(sc.LEAD_ID))
-    return latest.select(sc.LEAD_ID, pl.col(sc.STAGE).alias(stages.FUNNEL_STAGE))
+    return latest.select(sc.LEAD_ID, pl.col(sc.STAGE).alias(stages.FUNNEL_STAGE),
+                         routing.recycle_reason_of(pl.col(stages.IS_SIDE), pl.col(sc.REASON))
+                         .alias(routing.RECYCLE_REASON))
 
 
 def _intent_volumes(history: pl.DataFrame, end: date, *, label: str, as_of: date, window: int, intent_rank: int,
@@ -705,9 +652,9 @@ def _intent_volumes(history: pl.DataFrame, end: date, *, label: str, as_of: date
 def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
                  lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per lead for `funnel leads`: lead_id, funnel_stage, lifecycle_stage, stage_entered_at,
-    fit_score, intent_score, quadrant, icp, tags, next_owner, next_action, next_action_due, evidence
-    (e.g. "intent: pricing_page_view on 2026-10-03 (/pricing)"). `lead_ids` limits the leads computed
-    (the Lead page's card)."""
+    fit_score, intent_score, quadrant, icp, tags, next_owner, next_action, next_action_due, team,
+    route_rule (the routing rule that gave owner and action), evidence (e.g. "intent:
+    pricing_page_view on 2026-10-03 (/pricing)"). `lead_ids` limits the leads computed (the Lead page's card)."""
     history = stages.funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
     current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
     fields = None if lead_ids is None else lead_fields(con, settings=settings, lead_ids=lead_ids)
@@ -730,4 +677,5 @@ def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
                               pl.when(is_activity).then(pl.col(sc.URL)), pl.col(stages.IS_SIDE)).alias(EVIDENCE))
     report = scores.join(current.select(sc.LEAD_ID, stages.STAGE_ENTERED_AT, EVIDENCE), on=sc.LEAD_ID, how="left")
     return report.sort(sc.LEAD_ID).select(sc.LEAD_ID, stages.FUNNEL_STAGE, sc.LIFECYCLE_STAGE, stages.STAGE_ENTERED_AT, FIT_SCORE,
-                         INTENT_SCORE, QUADRANT, ICP, TAGS, NEXT_OWNER, NEXT_ACTION, NEXT_ACTION_DUE, EVIDENCE)
+                         INTENT_SCORE, QUADRANT, ICP, TAGS, NEXT_OWNER, NEXT_ACTION, NEXT_ACTION_DUE, TEAM, ROUTE_RULE,
+                         EVIDENCE)

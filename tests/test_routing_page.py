@@ -1,0 +1,55 @@
+"""The Routing page under AppTest: lint beside the rules with the leads behind a finding, the what-if of
+an edit, tracks, alerts and the tool exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from funnel.config import default_routing_text
+from tests.apptest import app, loaded_sample
+
+
+def frame_with(at, column: str):
+    """The first table on the page with `column` (tables without selection carry no key under AppTest)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> Path:
+    return loaded_sample(tmp_path_factory.mktemp("routing_page"))
+
+
+def test_the_routing_page_lints_replays_an_edit_and_exports(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/routing.py").run()
+    assert not at.exception
+    rules = frame_with(at, "wins")
+    assert "SDR task: high fit at intent" in list(rules["rule"])
+    findings = at.dataframe(key="routing_findings").value
+    assert "rule never wins" in set(findings["kind"])
+    preview = frame_with(at, "Record ID")
+    assert list(preview.columns)[:2] == ["Record ID", "Email"]
+    at.selectbox(key="routing_x_tool").set_value("mailchimp").run()
+    assert not at.exception
+    assert list(frame_with(at, "Email Address").columns) == [
+        "Email Address", "First Name", "Last Name", "Tags"]
+    edited = default_routing_text().replace('capacity = 80', 'capacity = 5')
+    at.text_area(key="routing_edit").set_value(edited).run()
+    assert not at.exception
+    kinds = set(at.dataframe(key="routing_findings").value["kind"])
+    assert "owner at capacity" in kinds
+    weekly = frame_with(at, "received")
+    assert set(weekly["settings"]) == {"current", "proposed"}
+
+
+def test_an_invalid_routing_edit_is_named_not_raised(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/routing.py").run()
+    at.text_area(key="routing_edit").set_value('[routing]\n[[routing.rules]]\nname = "x"\nteam = "SDR"\n').run()
+    assert not at.exception
+    assert any("routing" in e.value.lower() for e in at.error)
+    assert any("action" in t.value for t in at.text)
