@@ -28,7 +28,7 @@ PARAM_VALUES: dict[str, object] = {
     "customer_lifecycle": ["customer"], "first_opportunity_position": 5, "k0": "tier",
     "sha": "abc", "t": "leads", "m": "", "id": 1, "import_id": 2, "file": "leads.csv", "table": "leads",
     "format": "csv", "rows": 2, "added": 2, "updated": 0, "unchanged": 0, "derived": "", "mapping": None,
-    "warnings": "", "at": datetime(2026, 2, 1, 9, 30),
+    "warnings": "", "at": datetime(2026, 2, 1, 9, 30), "window": 30, "touch": "sales_touch",
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
@@ -40,6 +40,9 @@ FRAMES = {
     "recycles": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 20)], "reason": ["deal lost"],
                               "evidence_type": ["deal"], "evidence_id": ["D2"]}).with_row_index("ref"),
     "evidence_ids": pl.DataFrame({"activity_id": ["A1"]}),
+    "spans": pl.DataFrame({"lead_id": ["L1"], "stage": ["interest"], "stage_rank": [1],
+                           "entered_at": [datetime(2026, 1, 5)], "next_at": [datetime(2026, 1, 20)],
+                           "next_rank": [2], "next_side": [False]}),
 }
 
 # /*@fragments*/ as the callers build them (identifiers quoted, values as $params); unlisted ones empty.
