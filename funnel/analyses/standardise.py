@@ -6,7 +6,8 @@ The match keys are for suggesting merges in the CRM (`funnel.analyses.duplicates
 further than the identity join (plus-tags and Gmail dots are dropped, company legal suffixes too),
 so they live here under their own names (`hygiene_email_key`, `hygiene_domain_key`, …).
 
-Libraries, not hand-written tables, where a maintained one exists: `phonenumbers` (Google's
+Libraries, not hand-written similarity, where a maintained one exists: rapidfuzz scores misspelt
+industries; `phonenumbers` (Google's
 libphonenumber) parses and formats phone numbers as E.164; `pycountry` (the ISO 3166 database)
 names countries and their subdivisions. Each value is looked up once per distinct value.
 """
@@ -20,6 +21,7 @@ from functools import lru_cache
 import phonenumbers
 import polars as pl
 import pycountry
+from rapidfuzz import fuzz, process
 
 __all__ = [
     "FREE_MAIL_DOMAINS",
@@ -244,10 +246,13 @@ _INDUSTRY_LOOKUP = {w: canonical for canonical, words in INDUSTRIES.items() for 
 @lru_cache(maxsize=4096)
 def _industry(raw: str) -> str | None:
     key = " ".join(re.sub(r"[^0-9a-z]+", " ", raw.lower().replace("&", " and ")).split())
-    return _INDUSTRY_LOOKUP.get(key)
+    if key in _INDUSTRY_LOOKUP:
+        return _INDUSTRY_LOOKUP[key]
+    best = process.extractOne(key, list(_INDUSTRY_LOOKUP), scorer=fuzz.ratio, score_cutoff=88)
+    return _INDUSTRY_LOOKUP[best[0]] if best else None
 
 
 def industry_of(values: pl.Series) -> pl.Series:
-    """Each industry spelling on the one list (INDUSTRIES: "COMPUTER_SOFTWARE", "SaaS" → Software);
-    null when the spelling is not known."""
+    """Each industry spelling on the one list (INDUSTRIES: "COMPUTER_SOFTWARE", "SaaS" → Software),
+    a misspelling by rapidfuzz's ratio ≥ 88 to a known spelling ("Helthcare"); null otherwise."""
     return _mapped(values.cast(pl.String), _industry, name="industry_standard")
