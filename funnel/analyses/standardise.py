@@ -36,6 +36,7 @@ __all__ = [
     "hygiene_phone_key",
     "industry_of",
     "job_function_of",
+    "phone_national",
     "state_code",
 ]
 
@@ -122,16 +123,37 @@ def hygiene_phone_key(phones: pl.Series, regions: pl.Series | None = None) -> pl
     return _mapped(keyed.set(pairs["p"].is_null(), None), _e164, name="phone_key")
 
 
-@lru_cache(maxsize=65536)
-def _e164(keyed: str) -> str | None:
+def phone_national(phones: pl.Series, regions: pl.Series) -> pl.Series:
+    """Phone numbers in their country's national format ("(415) 555-2671" in the US), for rows
+    whose ISO country is known and whose number belongs to it; null otherwise. Unlike E.164 it never
+    starts with "+", so it survives a formula-safe CSV unchanged."""
+    pairs = pl.DataFrame({"p": phones.cast(pl.String), "r": regions.cast(pl.String)})
+    keyed = pairs.select(pl.concat_str(pl.col("r"), pl.lit("|"), pl.col("p")).alias("k")).to_series()
+    return _mapped(keyed, _national, name="phone_national")
+
+
+def _parsed(keyed: str) -> phonenumbers.PhoneNumber | None:
     region, _, raw = keyed.partition("|")
     try:
         number = phonenumbers.parse(raw, region or None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+@lru_cache(maxsize=65536)
+def _e164(keyed: str) -> str | None:
+    number = _parsed(keyed)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else None
+
+
+@lru_cache(maxsize=65536)
+def _national(keyed: str) -> str | None:
+    number = _parsed(keyed)
+    region = keyed.partition("|")[0]
+    if number is None or phonenumbers.region_code_for_number(number) != region:
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 # Spellings pycountry does not know (lower case, no dots) → ISO 3166-1 alpha-2.
