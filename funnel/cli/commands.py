@@ -221,3 +221,80 @@ def run_leads(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stdout.buffer.write(csv_bytes(report.with_columns(pl.col("tags").list.join("; "))))
     return 0
+
+
+def hygiene_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="audit as of the end of this day (default: newest data)")
+    p.add_argument("--threshold", type=float, default=0.9, help="match probability from which a pair is a duplicate")
+    p.add_argument("--survivor", choices=("oldest", "most_complete", "most_recent_activity"), default="oldest",
+                   help="which lead a merge keeps")
+    p.add_argument("--crm", choices=("hubspot", "salesforce"), default="hubspot", help="fix-file columns")
+    p.add_argument("--out", type=Path, default=None, help="folder for the pairs, merges, findings and fix files")
+
+
+@command("hygiene", hygiene_arguments)
+def run_hygiene(args: argparse.Namespace) -> int:
+    """CRM audit: duplicate people and companies (Splink, blocked), merge suggestions, standardisation
+    findings; with --out, one CSV per finding and a fix file per table in the CRM's import columns."""
+    from funnel.analyses.crm_audit import crm_audit
+    from funnel.analyses.fix_files import fix_file_bytes
+    from funnel.export import csv_bytes
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
+        audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
+        fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
+    finally:
+        con.close()
+    print(f"CRM audit as of {as_of}")
+    for finding, now, before, change in audit.summary.iter_rows():
+        trend = f" (a month before: {before}, change {change:+d})" if before is not None else ""
+        print(f"  {finding}: {now}{trend}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name in ("person_pairs", "company_pairs", "person_merges", "company_merges", "lead_findings",
+                     "account_findings"):
+            (args.out / f"{name}.csv").write_bytes(csv_bytes(getattr(audit, name)))
+        for table, data in fixes.items():
+            (args.out / f"{table}_fix_{args.crm}.csv").write_bytes(data)
+        print(f"wrote the findings and fix files to {args.out}")
+    return 0
+
+
+def capture_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="audit as of the end of this day (default: newest data)")
+    p.add_argument("--by", choices=("source", "campaign", "url"), default="source", help="entry point")
+    p.add_argument("--stage", default="sql", help="the lifecycle stage that counts as converted")
+
+
+@command("capture", capture_arguments)
+def run_capture(args: argparse.Namespace) -> int:
+    """Capture audit: fill rate per segmentation field by entry point, and each field's lift on
+    conversion (Wilson intervals, Benjamini–Hochberg q-values), as CSV on stdout."""
+    import polars as pl
+
+    from funnel.analyses.capture import capture_frame, field_conversion_lift, field_fill_rates
+    from funnel.export import csv_bytes
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
+        captured = capture_frame(con, as_of=as_of, stage=args.stage)
+    finally:
+        con.close()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(csv_bytes(field_fill_rates(captured, by=args.by)))
+    sys.stdout.buffer.write(b"\r\n")
+    sys.stdout.buffer.write(csv_bytes(field_conversion_lift(captured).with_columns(pl.col(pl.Float64).round(4))))
+    return 0
