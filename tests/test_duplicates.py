@@ -4,7 +4,7 @@ hand-made messy HubSpot export."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl

@@ -19,9 +19,9 @@ from typing import Literal
 
 import duckdb
 import polars as pl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from funnel import schema as sc
 from funnel.analyses.standardise import (

@@ -269,32 +269,48 @@ def run_hygiene(args: argparse.Namespace) -> int:
 
 def capture_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
+    config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="audit as of the end of this day (default: newest data)")
-    p.add_argument("--by", choices=("source", "campaign", "url"), default="source", help="entry point")
-    p.add_argument("--stage", default="sql", help="the lifecycle stage that counts as converted")
+    p.add_argument("--section", choices=("fill", "age", "forms", "lift"), default="fill",
+                   help="fill rate by entry point, fill rate by lead age, form funnels, or each field's lift")
+    p.add_argument("--by", choices=("source", "campaign", "url"), default="source", help="entry point (fill)")
+    p.add_argument("--stage", default="sql", help="the lifecycle stage that counts as converted (lift)")
 
 
 @command("capture", capture_arguments)
 def run_capture(args: argparse.Namespace) -> int:
-    """Capture audit: fill rate per segmentation field by entry point, and each field's lift on
-    conversion (Wilson intervals, Benjamini–Hochberg q-values), as CSV on stdout."""
+    """Capture audit as CSV on stdout: fill rate per segmentation field by entry point or lead age,
+    form funnels (60% completion target marked), or each field's lift on conversion (Wilson
+    intervals, Benjamini–Hochberg q-values)."""
     import polars as pl
 
-    from funnel.analyses.capture import capture_frame, field_conversion_lift, field_fill_rates
+    from funnel.analyses.capture import (
+        capture_frame,
+        field_conversion_lift,
+        field_fill_rates,
+        fill_by_age,
+        form_funnels,
+    )
+    from funnel.config import load_settings
     from funnel.export import csv_bytes
     from funnel.model.history import newest_day
     from funnel.store.db import connect
 
+    settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
         as_of = args.as_of or newest_day(con)
         if as_of is None:
             raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
-        captured = capture_frame(con, as_of=as_of, stage=args.stage)
+        if args.section == "forms":
+            table = form_funnels(con, as_of=as_of)
+        else:
+            captured = capture_frame(con, settings=settings, as_of=as_of, stage=args.stage)
+            table = {"fill": lambda: field_fill_rates(captured, by=args.by),
+                     "age": lambda: fill_by_age(captured, as_of=as_of),
+                     "lift": lambda: field_conversion_lift(captured)}[args.section]()
     finally:
         con.close()
     sys.stdout.flush()
-    sys.stdout.buffer.write(csv_bytes(field_fill_rates(captured, by=args.by)))
-    sys.stdout.buffer.write(b"\r\n")
-    sys.stdout.buffer.write(csv_bytes(field_conversion_lift(captured).with_columns(pl.col(pl.Float64).round(4))))
+    sys.stdout.buffer.write(csv_bytes(table.with_columns(pl.col(pl.Float64).round(4))))
     return 0

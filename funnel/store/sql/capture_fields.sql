@@ -1,5 +1,6 @@
 -- Grain: one row per lead (its latest stored row) with its entry point and whether each
--- segmentation field is filled (lead value, else its account's), and whether it reached `$stage`.
+-- segmentation field is filled (lead value, else its account's), its created_at, title text and
+-- attributes, and whether it reached `$stage`.
 -- Relations: {leads}, {accounts}, {stage_events}, {activities}. Parameters: $stage, $until.
 with
 
@@ -41,7 +42,9 @@ final as (
            coalesce(l.employees, a.employees) is not null as employees,
            coalesce(nullif(trim(l.country), ''), a.country) is not null as country,
            nullif(trim(l.owner), '') is not null as owner,
-           l.created_at is not null as created_at,
+           l.created_at,
+           l.title as title_text,
+           l.attributes,
            r.lead_id is not null as converted
     from leads as l
     left join accounts as a on a.account_id = l.account_id
