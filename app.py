@@ -28,6 +28,7 @@ PAGES = {
     "Setup": [
         ("pages/data.py", "Data", ":material/upload_file:"),
         ("pages/rules.py", "Rules", ":material/tune:"),
+        ("pages/data_quality.py", "Data quality", ":material/cleaning_services:"),
     ],
 }
 

@@ -22,6 +22,7 @@ form completion rate; a form with no recorded views has no completion rate (null
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import duckdb
@@ -35,7 +36,8 @@ from funnel.stats import bh_adjusted, two_proportion_p_value, wilson_interval
 from funnel.store.db import frame
 from funnel.store.queries import sql_text
 
-__all__ = ["CAPTURE_FIELDS", "ENTRY_POINTS", "FORM_TYPES", "audited_fields", "capture_frame", "data_quality_note",
+__all__ = ["CAPTURE_FIELDS", "ENTRY_POINTS", "FORM_TYPES", "CaptureAudit", "audited_fields", "capture_audit",
+           "capture_frame", "data_quality_note",
            "field_conversion_lift", "field_fill_rates", "fill_by_age", "form_funnels"]
 
 CAPTURE_FIELDS: tuple[str, ...] = ("title", "seniority", "phone", "company", "industry", "employees", "country")
@@ -157,3 +159,22 @@ def form_funnels(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame
         pl.when(pl.col("viewers") > 0).then(pl.col("viewed_then_submitted") / pl.col("viewers"))
         .otherwise(None).alias("completion")
     ).with_columns((pl.col("completion") < FORM_COMPLETION_TARGET).alias("below_target")).sort("form")
+
+
+@dataclass(frozen=True)
+class CaptureAudit:
+    """The capture audit's tables (each documented where it is made)."""
+
+    fill: pl.DataFrame  # field_fill_rates
+    age: pl.DataFrame  # fill_by_age
+    forms: pl.DataFrame  # form_funnels
+    lift: pl.DataFrame  # field_conversion_lift
+    quality: pl.DataFrame  # data_quality_note over every lead
+
+
+def capture_audit(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, by: str = "source",
+                  stage: str = "sql") -> CaptureAudit:
+    """Every capture table as of D, from one read of the store."""
+    captured = capture_frame(con, settings=settings, as_of=as_of, stage=stage)
+    return CaptureAudit(field_fill_rates(captured, by=by), fill_by_age(captured, as_of=as_of),
+                        form_funnels(con, as_of=as_of), field_conversion_lift(captured), data_quality_note(captured))
