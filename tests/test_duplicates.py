@@ -123,6 +123,13 @@ def test_companies_match_on_domain_and_name_but_not_a_longer_name_at_another_dom
     assert set(zip(found["id_l"], found["id_r"], strict=True)) == {("C1", "C2"), ("C1", "C3"), ("C2", "C3")}
 
 
+def test_precision_and_recall_are_transitive():
+    found = pl.DataFrame({"id_l": ["a", "b", "x"], "id_r": ["c", "c", "y"]})  # a~c, b~c → a~b too
+    labelled = pl.DataFrame({"id_l": ["a", "a"], "id_r": ["b", "c"]})
+    assert dup.precision_recall(found, labelled) == (3 / 4, 1.0)
+    assert dup.precision_recall(found.clear(), labelled) == (None, 0.0)
+
+
 def test_a_bad_threshold_is_a_clear_error():
     with pytest.raises(FunnelError, match="threshold"):
         dup.person_duplicate_pairs(pl.DataFrame(), threshold=0)
@@ -197,18 +204,13 @@ def test_fix_file_round_trip_removes_the_findings_and_keeps_everything_else(tmp_
 
 # ------------------------------------------------------------------------- precision/recall
 
-def precision_recall(found: set, truth: set) -> tuple[float, float]:
-    hit = len(found & truth)
-    return hit / len(found), hit / len(truth)
-
-
 def test_precision_and_recall_on_the_samples_planted_duplicates():
     tables = sample_tables(leads=3000, seed=7)
     con = store(**{name: f.to_dicts() for name, f in tables.items() if name in ("leads", "accounts")})
-    truth = {tuple(sorted(p)) for p in planted_duplicate_pairs(leads=3000, seed=7).iter_rows()}
+    planted = planted_duplicate_pairs(leads=3000, seed=7).rename({"lead_id": "id_l", "original_id": "id_r"})
     found = dup.person_duplicate_pairs(dup.person_records(con), threshold=0.9)
-    precision, recall = precision_recall(set(zip(found["id_l"], found["id_r"], strict=True)), truth)
-    print(f"sample 3000 leads: {len(truth)} planted pairs, precision {precision:.3f}, recall {recall:.3f}")
+    precision, recall = dup.precision_recall(found, planted)
+    print(f"sample 3000 leads: {planted.height} planted pairs, precision {precision:.3f}, recall {recall:.3f}")
     assert precision >= 0.95 and recall >= 0.95
 
 
@@ -216,10 +218,10 @@ def test_precision_and_recall_on_a_hand_made_messy_hubspot_export():
     con = memory_connection()
     write_import(con, prepare_import(FIXTURES / "messy_crm_contacts.csv"))
     labels = pl.read_csv(FIXTURES / "messy_crm_contacts.csv", infer_schema=False)
-    truth = {tuple(sorted((a, b))) for a, b in labels.select("Record ID", "duplicate_of").drop_nulls().iter_rows()}
+    truth = labels.select(pl.col("Record ID").alias("id_l"), pl.col("duplicate_of").alias("id_r")).drop_nulls()
     found = dup.person_duplicate_pairs(dup.person_records(con), threshold=0.9)
-    precision, recall = precision_recall(set(zip(found["id_l"], found["id_r"], strict=True)), truth)
-    print(f"messy export: {len(truth)} labelled pairs, {found.height} found, precision {precision:.3f}, "
+    precision, recall = dup.precision_recall(found, truth)
+    print(f"messy export: {truth.height} labelled pairs, {found.height} found, precision {precision:.3f}, "
           f"recall {recall:.3f}")
     assert recall == 1.0 and precision >= 0.8
     assert ("101", "102") not in set(zip(found["id_l"], found["id_r"], strict=True))  # Jon vs Jan Park

@@ -46,6 +46,7 @@ __all__ = [
     "merge_suggestions",
     "person_duplicate_pairs",
     "person_records",
+    "precision_recall",
 ]
 
 PersonSurvivor = Literal["oldest", "most_complete", "most_recent_activity"]
@@ -334,3 +335,19 @@ def merge_suggestions(records: pl.DataFrame, pairs: pl.DataFrame, *, id_column: 
         pl.lit(None, dtype=pl.String).alias("from_id"), pl.lit(None, dtype=pl.String).alias("change"))
     full = changes.join(groups.select("cluster", "merged"), on="cluster").select(list(out_schema))
     return pl.concat([full.cast(out_schema), bare.cast(out_schema)]).sort(["cluster", "field"], nulls_last=True)
+
+
+def _closure(pairs: pl.DataFrame) -> set[tuple[str, str]]:
+    """Every pair of ids in one connected component of `pairs` (id_l < id_r)."""
+    clusters = duplicate_clusters(pairs)
+    both = clusters.join(clusters, on="cluster", suffix="_r").filter(pl.col("id") < pl.col("id_r"))
+    return set(zip(both["id"].to_list(), both["id_r"].to_list(), strict=True))
+
+
+def precision_recall(found: pl.DataFrame, labelled: pl.DataFrame) -> tuple[float | None, float | None]:
+    """Pairwise precision and recall of `found` pairs against `labelled` true pairs (both with
+    id_l, id_r), each taken transitively (two duplicates of one record are duplicates of each
+    other); None when there are no found or no labelled pairs."""
+    got, truth = _closure(found), _closure(labelled)
+    hit = len(got & truth)
+    return (hit / len(got) if got else None), (hit / len(truth) if truth else None)
