@@ -93,3 +93,12 @@ def test_data_quality_note_for_the_leads_behind_a_number(captured):
     assert some["lacking"].to_list() == [0, 1, 1] and some["share"].to_list() == [0.0, 0.5, 0.5]
     none = cap.data_quality_note(captured, lead_ids=pl.Series([], dtype=pl.String))
     assert none["share"].to_list() == [None, None, None]
+
+
+def test_common_attribute_keys_are_audited_like_fields():
+    con = con_of()
+    con.execute("UPDATE leads SET attributes = MAP {'Budget': '10k', 'Empty': ' '} WHERE lead_id = '1'")
+    captured = cap.capture_frame(con, settings=default_settings(), as_of=D)
+    assert "attr:Budget" in captured.columns and "attr:Empty" not in captured.columns
+    rates = cap.field_fill_rates(captured).filter(pl.col("field") == "attr:Budget")
+    assert rates.select("source", "leads", "filled").rows() == [("Paid", 4, 1), ("Referral", 1, 0)]

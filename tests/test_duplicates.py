@@ -184,13 +184,15 @@ def test_fix_file_round_trip_removes_the_findings_and_keeps_everything_else(tmp_
     }).with_columns(**{c: pl.lit(None, dtype=sc.LEADS.column(c).dtype) for c in sc.LEADS.column_names
                        if c not in ("lead_id", "email", "first_name", "last_name", "name", "created_at",
                                     "lifecycle_stage", "country", "industry", "phone", "owner")}
-                    ).select(sc.LEADS.column_names).with_columns(pl.lit([], dtype=pl.List(pl.Struct(
-                        {"key": pl.String, "value": pl.String}))).alias(sc.ATTRIBUTES), pl.lit(1).alias(sc.SOURCE_ROW))
+                    ).select(sc.LEADS.column_names).with_columns(pl.Series(sc.ATTRIBUTES, [
+                        [{"key": "State/Region", "value": "California"}, {"key": "Segment", "value": "=1+1"}],
+                        [{"key": "State/Region", "value": "CA"}], []],
+                        dtype=pl.List(pl.Struct({"key": pl.String, "value": pl.String}))), pl.lit(1).alias(sc.SOURCE_ROW))
     upsert(con, sc.LEADS, leads, 1)
     before = standardisation_findings(con, table="leads")
     assert sorted(before.select("id", "field", "suggested").iter_rows()) == [
-        ("1", "country", "US"), ("1", "industry", "Software"), ("1", "phone", "(415) 555-2671"),
-        ("3", "country", "DE"), ("3", "industry", "Financial Services")]
+        ("1", "attr:State/Region", "CA"), ("1", "country", "US"), ("1", "industry", "Software"),
+        ("1", "phone", "(415) 555-2671"), ("3", "country", "DE"), ("3", "industry", "Financial Services")]
     assert fix_file(con, table="leads").columns[:4] == ["Record ID", "First Name", "Last Name", "Email"]
     path = tmp_path / "leads_fix.csv"
     path.write_bytes(fix_file_bytes(con, table="leads"))
@@ -198,8 +200,10 @@ def test_fix_file_round_trip_removes_the_findings_and_keeps_everything_else(tmp_
     result = write_import(con, prepare_import(path))
     assert result.updated == 2 and result.added == 0
     assert standardisation_findings(con, table="leads").is_empty()
-    after = con.execute("select lead_id, owner, lifecycle_stage, created_at, name from leads order by 1").fetchall()
-    assert after[0] == ("1", "sdr.ana", "mql", datetime(2026, 1, 2, 3, 4, 5), "Ana Silva")
+    after = con.execute("select lead_id, owner, lifecycle_stage, created_at, name, attributes from leads "
+                        "order by 1").fetchall()
+    assert after[0] == ("1", "sdr.ana", "mql", datetime(2026, 1, 2, 3, 4, 5), "Ana Silva",
+                        {"State/Region": "CA", "Segment": "'=1+1"})  # the neutralising quote is kept
 
 
 # ------------------------------------------------------------------------- precision/recall

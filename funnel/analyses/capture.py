@@ -66,7 +66,7 @@ def capture_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
                    stage_events=sc.STAGE_EVENTS.name, activities=sc.ACTIVITIES.name)
     raw = frame(con, sql, {"stage": stage, "until": _until(as_of)})
     out = raw.with_columns(seniority_of(pl.col("title_text"), settings).is_not_null().alias("seniority"))
-    if isinstance(out.schema.get(sc.ATTRIBUTES), pl.List):  # DuckDB's MAP arrives as a list of {key, value}
+    if isinstance(out.schema.get(sc.ATTRIBUTES), pl.List):  # map_entries: a list of {key, value}
         filled = (out.select(sc.LEAD_ID, sc.ATTRIBUTES).explode(sc.ATTRIBUTES).unnest(sc.ATTRIBUTES)
                   .filter(pl.col("value").str.strip_chars().str.len_chars() > 0))
         common = filled.group_by("key").len().sort(["len", "key"], descending=[True, False]).head(MAX_ATTRIBUTES)

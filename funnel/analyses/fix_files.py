@@ -6,7 +6,9 @@ domain, a phone number not in its country's national format (E.164 starts with "
 formula-safe CSV must neutralise; the country is in its own column). A fix file is one CSV per table in the CRM's own import
 columns (HubSpot or Salesforce), one row per record with a finding, every column of the record
 present (this product's import replaces a record by its id, so a partial row would blank the
-rest), the suggested values in place, written formula-safe by `funnel.export.csv_bytes`.
+rest; the record's extra columns, kept here as attributes, are written back under their own
+headers), the suggested values in place, written formula-safe by `funnel.export.csv_bytes`. US
+states and Canadian provinces live in such extra columns ("State/Region", "Billing State").
 
 Importing a HubSpot fix file into this product (its HubSpot preset) updates those records and the
 findings are gone. Salesforce's lead export has no account id or next-action column, so a
@@ -20,7 +22,7 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel.analyses.standardise import country_code, hygiene_domain_key, industry_of, phone_national
+from funnel.analyses.standardise import country_code, hygiene_domain_key, industry_of, phone_national, state_code
 from funnel.errors import FunnelError
 from funnel.export import csv_bytes
 from funnel.store.db import frame, quote_ident
@@ -66,14 +68,20 @@ CRM_COLUMNS: dict[str, dict[str, dict[str, str]]] = {
     },
 }
 _ID = {sc.LEADS.name: sc.LEAD_ID, sc.ACCOUNTS.name: sc.ACCOUNT_ID}
+# Attribute columns (kept from the export under their own header) that hold a US state or Canadian
+# province, by normalised header; their standard form is the two-letter code.
+STATE_HEADERS: tuple[str, ...] = ("state", "state_region", "state_province", "province", "billing_state",
+                                  "state_code", "mailing_state")
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def _records(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
-    """The stored rows of a table, the last import's row per id, canonical columns only."""
+    """The stored rows of a table, the last import's row per id: canonical columns and attributes
+    (a list of {key, value})."""
     spec = sc.TABLES[table]
     key = quote_ident(_ID[table])
-    cols = ", ".join(quote_ident(c) for c in spec.column_names)
+    cols = ", ".join([*(quote_ident(c) for c in spec.column_names),
+                      f"map_entries({quote_ident(sc.ATTRIBUTES)}) AS {quote_ident(sc.ATTRIBUTES)}"])
     return frame(con, f"SELECT {cols} FROM {quote_ident(table)} WHERE {key} IS NOT NULL "
                       f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {quote_ident(sc.IMPORT_ID)} DESC) = 1")
 
@@ -89,7 +97,26 @@ def _suggestions(records: pl.DataFrame, table: str) -> pl.DataFrame:
         out = out.with_columns(phone_national(records.get_column(sc.PHONE), codes).alias(f"{sc.PHONE}__suggested"))
     else:
         out = out.with_columns(hygiene_domain_key(pl.col(sc.DOMAIN)).alias(f"{sc.DOMAIN}__suggested"))
+    for header in _attribute_keys(records):
+        if sc.normalise_name(header) in STATE_HEADERS:
+            value = _attribute(header)
+            out = out.with_columns(value.alias(f"attr:{header}")).with_columns(
+                state_code(out.select(value).to_series(), codes).alias(f"attr:{header}__suggested"))
     return out
+
+
+def _attribute_keys(records: pl.DataFrame) -> list[str]:
+    """The attribute headers the records carry, in first-seen order."""
+    if records.is_empty() or not isinstance(records.schema.get(sc.ATTRIBUTES), pl.List):
+        return []
+    keys = records.select(pl.col(sc.ATTRIBUTES).list.eval(pl.element().struct.field("key")).explode().drop_nulls())
+    return list(dict.fromkeys(keys.to_series().to_list()))
+
+
+def _attribute(header: str) -> pl.Expr:
+    """The value of one attribute of each record (null when absent)."""
+    return (pl.col(sc.ATTRIBUTES).list.eval(pl.element().filter(pl.element().struct.field("key") == header)
+                                            .struct.field("value")).list.first())
 
 
 _RULES = {sc.COUNTRY: "country as its ISO 3166-1 alpha-2 code", sc.INDUSTRY: "industry on the one list",
@@ -103,7 +130,9 @@ def standardisation_findings(con: duckdb.DuckDBPyConnection, *, table: str) -> p
         raise FunnelError(f"there are no standardisation checks for {table!r}", hint="Use leads or accounts")
     records = _suggestions(_records(con, table), table)
     parts = []
-    for field, rule in _RULES.items():
+    rules = _RULES | {c.removesuffix("__suggested"): "US state or Canadian province as its two-letter code"
+                      for c in records.columns if c.startswith("attr:") and c.endswith("__suggested")}
+    for field, rule in rules.items():
         column = f"{field}__suggested"
         if column not in records.columns:
             continue
@@ -122,15 +151,19 @@ def fix_file(con: duckdb.DuckDBPyConnection, *, table: str, crm: str = "hubspot"
     findings = standardisation_findings(con, table=table)
     records = _records(con, table).join(findings.select(pl.col("id").alias(_ID[table])).unique(), on=_ID[table],
                                         how="semi")
-    for field in findings.get_column("field").unique().to_list():
+    columns = CRM_COLUMNS[crm][table]
+    named = set(columns.values())
+    extra = [h for h in _attribute_keys(records) if h not in named]  # kept so a re-import keeps them
+    records = records.with_columns([_attribute(h).alias(f"attr:{h}") for h in extra])
+    for field in findings.get_column("field").unique().sort().to_list():
         fixes = findings.filter(pl.col("field") == field).select(pl.col("id").alias(_ID[table]),
                                                                  pl.col("suggested").alias("_fix"))
         records = (records.join(fixes, on=_ID[table], how="left")
                    .with_columns(pl.coalesce("_fix", pl.col(field).cast(pl.String)).alias(field)).drop("_fix"))
-    columns = CRM_COLUMNS[crm][table]
     return records.sort(_ID[table]).select(
         [(pl.col(c).dt.strftime(_DATETIME_FORMAT) if records.schema[c] == pl.Datetime("us") else pl.col(c))
-         .alias(header) for c, header in columns.items()])
+         .alias(header) for c, header in columns.items()]
+        + [pl.col(f"attr:{h}").alias(h) for h in extra])
 
 
 def fix_file_bytes(con: duckdb.DuckDBPyConnection, *, table: str, crm: str = "hubspot") -> bytes:

@@ -1,6 +1,6 @@
 -- Grain: one row per lead (its latest stored row) with its entry point and whether each
 -- segmentation field is filled (lead value, else its account's), its created_at, title text and
--- attributes, and whether it reached `$stage`.
+-- attributes (a list of {key, value}), and whether it reached `$stage`.
 -- Relations: {leads}, {accounts}, {stage_events}, {activities}. Parameters: $stage, $until.
 with
 
@@ -44,7 +44,7 @@ final as (
            nullif(trim(l.owner), '') is not null as owner,
            l.created_at,
            l.title as title_text,
-           l.attributes,
+           map_entries(l.attributes) as attributes,
            r.lead_id is not null as converted
     from leads as l
     left join accounts as a on a.account_id = l.account_id
