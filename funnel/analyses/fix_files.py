@@ -22,7 +22,13 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel.analyses.standardise import country_code, hygiene_domain_key, industry_of, phone_national, state_code
+from funnel.analyses.standardise import (
+    country_code,
+    hygiene_domain_key,
+    industry_of,
+    phone_national,
+    state_code,
+)
 from funnel.errors import FunnelError
 from funnel.export import csv_bytes
 from funnel.store.db import frame, quote_ident
