@@ -229,3 +229,17 @@ def test_precision_and_recall_on_a_hand_made_messy_hubspot_export():
           f"recall {recall:.3f}")
     assert recall == 1.0 and precision >= 0.8
     assert ("101", "102") not in set(zip(found["id_l"], found["id_r"], strict=True))  # Jon vs Jan Park
+
+
+def test_precision_and_recall_of_company_matching_on_a_hand_made_messy_export():
+    con = memory_connection()
+    write_import(con, prepare_import(FIXTURES / "messy_crm_companies.csv"))
+    labels = pl.read_csv(FIXTURES / "messy_crm_companies.csv", infer_schema=False)
+    truth = labels.select(pl.col("Record ID").alias("id_l"), pl.col("duplicate_of").alias("id_r")).drop_nulls()
+    found = dup.company_duplicate_pairs(dup.company_records(con), threshold=0.9)
+    precision, recall = dup.precision_recall(found, truth)
+    print(f"messy companies: {truth.height} labelled pairs, {found.height} found, precision {precision:.3f}, "
+          f"recall {recall:.3f}")
+    pairs = set(zip(found["id_l"], found["id_r"], strict=True))
+    assert ("201", "203") not in pairs and ("202", "203") not in pairs  # Acme vs Acme Health
+    assert {("201", "202"), ("204", "205"), ("208", "209")} <= pairs
