@@ -102,3 +102,9 @@ def test_common_attribute_keys_are_audited_like_fields():
     assert "attr:Budget" in captured.columns and "attr:Empty" not in captured.columns
     rates = cap.field_fill_rates(captured).filter(pl.col("field") == "attr:Budget")
     assert rates.select("source", "leads", "filled").rows() == [("Paid", 4, 1), ("Referral", 1, 0)]
+
+
+def test_lead_data_quality_reads_the_store_for_the_leads_behind_a_number():
+    note = cap.lead_data_quality(con_of(), settings=default_settings(), as_of=D, lead_ids=("1", "3"))
+    assert note.select("need", "lacking").rows() == [("creation date", 0), ("owner", 1),
+                                                     ("firmographics (industry and size)", 1)]

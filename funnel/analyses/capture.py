@@ -38,7 +38,7 @@ from funnel.store.queries import sql_text
 
 __all__ = ["CAPTURE_FIELDS", "ENTRY_POINTS", "FORM_TYPES", "CaptureAudit", "audited_fields", "capture_audit",
            "capture_frame", "data_quality_note",
-           "field_conversion_lift", "field_fill_rates", "fill_by_age", "form_funnels"]
+           "field_conversion_lift", "field_fill_rates", "fill_by_age", "form_funnels", "lead_data_quality"]
 
 CAPTURE_FIELDS: tuple[str, ...] = ("title", "seniority", "phone", "company", "industry", "employees", "country")
 FORM_TYPES: tuple[str, ...] = ("form_fill", "demo_request", "contact_form", "trial_signup", "newsletter_signup",
@@ -178,3 +178,13 @@ def capture_audit(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     captured = capture_frame(con, settings=settings, as_of=as_of, stage=stage)
     return CaptureAudit(field_fill_rates(captured, by=by), fill_by_age(captured, as_of=as_of),
                         form_funnels(con, as_of=as_of), field_conversion_lift(captured), data_quality_note(captured))
+
+
+def lead_data_quality(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                      lead_ids: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """`data_quality_note` read from the store: for the leads behind a page's numbers (`lead_ids`, a
+    tuple so a page can cache the call; None = every lead at D), what share lacked a creation date,
+    an owner, or firmographics. One row per need."""
+    captured = capture_frame(con, settings=settings, as_of=as_of)
+    ids = None if lead_ids is None else pl.Series(sc.LEAD_ID, list(lead_ids), dtype=pl.String)
+    return data_quality_note(captured, lead_ids=ids)
