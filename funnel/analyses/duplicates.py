@@ -14,6 +14,7 @@ components), picks a survivor by a configurable rule and lists the fields the me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -138,21 +139,28 @@ def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         return raw
     full_name = pl.coalesce(pl.col(sc.NAME), pl.concat_str(sc.FIRST_NAME, sc.LAST_NAME, separator=" ",
                                                            ignore_nulls=True))
-    keyed = raw.with_columns(
-        hygiene_email_key(pl.col(sc.EMAIL)).alias("email_key"),
-        hygiene_name_key(full_name).alias("name_key"),
-    ).with_columns(
+    keyed = raw.lazy().with_columns(
+        hygiene_email_key(pl.col(sc.EMAIL)).alias("email_key"), full_name.alias("_full_name"),
+    ).with_columns(pl.col("email_key").str.split("@").list.last().alias("_mail_host"))
+    keyed = _keyed_once(keyed, "_full_name", hygiene_name_key, "name_key")
+    keyed = _keyed_once(keyed, "_mail_host", hygiene_domain_key, "_mail_domain")
+    keyed = _keyed_once(keyed, "account_domain", hygiene_domain_key, "_account_domain")
+    keyed = _keyed_once(keyed, sc.COMPANY, hygiene_company_key, "company_key")
+    keyed = keyed.with_columns(
         pl.col("name_key").str.split(" ").list.first().alias("first_key"),
         pl.col("name_key").str.split(" ").list.last().alias("last_key"),
-        hygiene_domain_key(pl.col("email_key")).alias("_mail_domain"),
-        hygiene_domain_key(pl.col("account_domain")).alias("_account_domain"),
-        hygiene_company_key(pl.col(sc.COMPANY)).alias("company_key"),
-    ).with_columns(
         pl.when(pl.col("_mail_domain").is_in(FREE_MAIL_DOMAINS).not_()).then(pl.col("_mail_domain"))
         .otherwise(pl.col("_account_domain")).alias("org_domain"),
-    ).drop("_mail_domain", "_account_domain")
+    ).drop("_full_name", "_mail_host", "_mail_domain", "_account_domain").collect()
     regions = country_code(keyed.get_column(sc.COUNTRY))
     return keyed.with_columns(hygiene_phone_key(keyed.get_column(sc.PHONE), regions).alias("phone_key"))
+
+
+def _keyed_once(records: pl.LazyFrame, source: str, key: Callable[[pl.Expr], pl.Expr], alias: str) -> pl.LazyFrame:
+    """The records with `key(source)` as `alias`, computed once per distinct value (domains, company
+    and person names repeat across leads)."""
+    distinct = records.select(source).unique().with_columns(key(pl.col(source)).alias(alias))
+    return records.join(distinct, on=source, how="left", nulls_equal=True)
 
 
 def _prior(records: int, expected_duplicate_share: float) -> float:
@@ -225,10 +233,10 @@ def company_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per account: its stored fields, its number of leads, and the match keys (domain_key,
     company_key, compact_key = the name key without spaces)."""
     raw = frame(con, sql_text("hygiene_companies", accounts=sc.ACCOUNTS.name, leads=sc.LEADS.name))
-    return raw.with_columns(
+    return raw.lazy().with_columns(
         hygiene_domain_key(pl.col(sc.DOMAIN)).alias("domain_key"),
         hygiene_company_key(pl.col(sc.NAME)).alias("company_key"),
-    ).with_columns(pl.col("company_key").str.replace_all(" ", "").alias("compact_key"))
+    ).with_columns(pl.col("company_key").str.replace_all(" ", "").alias("compact_key")).collect()
 
 
 def company_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9,

@@ -69,13 +69,13 @@ def _plain(text: pl.Expr) -> pl.Expr:
 def hygiene_email_key(email: pl.Expr) -> pl.Expr:
     """The address a person means: spaces dropped, lower case, `+tag` dropped, dots dropped for
     Gmail (googlemail.com read as gmail.com); null when it is not `local@domain`."""
-    cleaned = email.str.replace_all(r"\s+", "").str.to_lowercase()
-    local = cleaned.str.extract(r"^([^@]+)@[^@]+\.[^@]+$", 1).str.replace(r"\+.*$", "")
-    domain = cleaned.str.extract(r"^[^@]+@([^@]+\.[^@]+)$", 1).str.strip_chars(".")
+    parts = email.str.replace_all(r"\s", "").str.to_lowercase().str.split("@")
+    local = parts.list.first().str.split("+").list.first()
+    domain = parts.list.last().str.strip_chars(".")
     domain = pl.when(domain == "googlemail.com").then(pl.lit("gmail.com")).otherwise(domain)
-    local = pl.when(domain.is_in(_GMAIL)).then(local.str.replace_all(".", "", literal=True)).otherwise(local)
-    return pl.when((local.str.len_chars() > 0) & domain.is_not_null()).then(
-        pl.concat_str(local, pl.lit("@"), domain)).otherwise(None)
+    local = pl.when(domain == "gmail.com").then(local.str.replace_all(".", "", literal=True)).otherwise(local)
+    valid = (parts.list.len() == 2) & (local.str.len_bytes() > 0) & domain.str.contains(".", literal=True)
+    return pl.when(valid).then(pl.concat_str(local, pl.lit("@"), domain)).otherwise(None)
 
 
 def hygiene_domain_key(value: pl.Expr) -> pl.Expr:
