@@ -13,9 +13,10 @@ import pytest
 from funnel import schema as sc
 from funnel.analyses import duplicates as dup
 from funnel.analyses import standardise as st
-from funnel.analyses.fix_files import fix_file, fix_file_bytes, standardisation_findings
+from funnel.analyses.fix_files import CRM_COLUMNS, fix_file, fix_file_bytes, standardisation_findings
 from funnel.errors import FunnelError
 from funnel.ingest.importer import prepare_import, write_import
+from funnel.ingest.presets import recognised_preset
 from funnel.ingest.sample import planted_duplicate_pairs, sample_tables
 from funnel.store.db import memory_connection
 from tests.stores import store
@@ -243,3 +244,12 @@ def test_precision_and_recall_of_company_matching_on_a_hand_made_messy_export():
     pairs = set(zip(found["id_l"], found["id_r"], strict=True))
     assert ("201", "203") not in pairs and ("202", "203") not in pairs  # Acme vs Acme Health
     assert {("201", "202"), ("204", "205"), ("208", "209")} <= pairs
+
+
+@pytest.mark.parametrize(("crm", "table"), [(c, t) for c, tables in CRM_COLUMNS.items() for t in tables])
+def test_every_fix_file_header_is_read_back_by_that_crms_preset(crm, table):
+    headers = list(CRM_COLUMNS[crm][table].values())
+    mapping, section = recognised_preset(headers)
+    assert mapping.name.lower() == crm and section.table == table
+    for canonical, header in CRM_COLUMNS[crm][table].items():
+        assert section.columns[sc.normalise_name(header)] == canonical
