@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel.analyses.capture import FORM_COMPLETION_TARGET, capture_audit
-from funnel.analyses.crm_audit import crm_audit
+from funnel.analyses.crm_audit import crm_audit, hygiene_trend
 from funnel.analyses.duplicates import PERSON_SURVIVOR_RULES
 from funnel.analyses.fix_files import CRM_COLUMNS, fix_file
 from funnel.errors import FunnelError
@@ -70,6 +70,8 @@ def hygiene_section() -> None:
         ui.show_error(error)
         return
     st.dataframe(audit.summary, hide_index=True)
+    st.caption("The hygiene checks now and at the end of the previous month.")
+    st.dataframe(ui.computed(hygiene_trend, as_of=filters.as_of), hide_index=True)
     st.subheader("Duplicate people")
     st.dataframe(audit.person_pairs, hide_index=True)
     st.subheader("Merge suggestions")

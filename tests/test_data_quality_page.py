@@ -43,6 +43,7 @@ def test_hygiene_command_prints_counts_and_writes_the_files(cli_db, tmp_path, ca
     out = capsys.readouterr().out
     assert code == 0
     assert "duplicate person pairs:" in out and "a month before" in out
+    assert "no_owner:" in out
     for name in ("person_pairs", "person_merges", "company_pairs", "lead_findings", "leads_fix_hubspot",
                  "accounts_fix_hubspot"):
         assert (tmp_path / f"{name}.csv").is_file()

@@ -4,7 +4,7 @@ hand-made messy HubSpot export."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -253,3 +253,17 @@ def test_every_fix_file_header_is_read_back_by_that_crms_preset(crm, table):
     assert mapping.name.lower() == crm and section.table == table
     for canonical, header in CRM_COLUMNS[crm][table].items():
         assert section.columns[sc.normalise_name(header)] == canonical
+
+
+def test_hygiene_trend_compares_each_check_with_the_previous_month_end():
+    from funnel.analyses.crm_audit import hygiene_trend
+    from funnel.analyses.hygiene import CHECKS
+    from funnel.config import default_settings
+
+    tables = sample_tables(leads=600, seed=3)
+    con = store(**{name: f.to_dicts() for name, f in tables.items() if name != "activities"})
+    trend = hygiene_trend(con, settings=default_settings(), as_of=date(2026, 10, 31))
+    assert trend["check"].to_list() == list(CHECKS)
+    assert (trend["change"] == trend["leads"] - trend["month_before"]).all()
+    dup_row = trend.filter(pl.col("check") == "duplicate_email").row(0, named=True)
+    assert dup_row["month_before"] <= dup_row["leads"]  # duplicates only accumulate

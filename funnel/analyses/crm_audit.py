@@ -1,6 +1,7 @@
 """The CRM audit the hygiene tools sell, in one call: duplicate people and companies with merge
 suggestions, standardisation findings and their fix files, with counts now and a month before.
 
+`hygiene_trend` is the existing hygiene report now and at the previous month end.
 `crm_audit_rows` returns rows in `funnel.analyses.hygiene.REPORT_SCHEMA` (check, description,
 leads, share, what_to_do) so the hygiene report can list them after its own checks.
 """
@@ -16,6 +17,8 @@ import polars as pl
 from funnel import schema as sc
 from funnel.analyses import duplicates as dup
 from funnel.analyses.fix_files import standardisation_findings
+from funnel.analyses.hygiene import hygiene_report
+from funnel.config import Settings
 
 
 @dataclass(frozen=True)
@@ -92,3 +95,13 @@ def crm_audit_rows(audit: CrmAudit, *, population: int) -> pl.DataFrame:
     return pl.DataFrame(rows).with_columns(
         (pl.col("leads") / population if population else pl.lit(None, dtype=pl.Float64)).alias("share")
     ).select("check", "description", "leads", "share", "what_to_do")
+
+
+def hygiene_trend(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """One row per hygiene-report check: check, leads flagged at D, month_before (flagged at the end
+    of the previous month, replayed; fields read as exported are read the same both times), change."""
+    now = hygiene_report(con, settings=settings, as_of=as_of).select("check", "leads")
+    before = hygiene_report(con, settings=settings, as_of=_month_before(as_of)).select(
+        "check", pl.col("leads").alias("month_before"))
+    return now.join(before, on="check", how="left", maintain_order="left").with_columns(
+        (pl.col("leads") - pl.col("month_before")).alias("change"))

@@ -225,6 +225,7 @@ def run_leads(args: argparse.Namespace) -> int:
 
 def hygiene_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
+    config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="audit as of the end of this day (default: newest data)")
     p.add_argument("--threshold", type=float, default=0.9, help="match probability from which a pair is a duplicate")
     p.add_argument("--survivor", choices=("oldest", "most_complete", "most_recent_activity"), default="oldest",
@@ -237,25 +238,30 @@ def hygiene_arguments(p: argparse.ArgumentParser) -> None:
 def run_hygiene(args: argparse.Namespace) -> int:
     """CRM audit: duplicate people and companies (Splink, blocked), merge suggestions, standardisation
     findings; with --out, one CSV per finding and a fix file per table in the CRM's import columns."""
-    from funnel.analyses.crm_audit import crm_audit
+    from funnel.analyses.crm_audit import crm_audit, hygiene_trend
     from funnel.analyses.fix_files import fix_file_bytes
+    from funnel.config import load_settings
     from funnel.export import csv_bytes
     from funnel.model.history import newest_day
     from funnel.store.db import connect
 
+    settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
         as_of = args.as_of or newest_day(con)
         if as_of is None:
             raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
         audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
+        checks = hygiene_trend(con, settings=settings, as_of=as_of)
         fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
     finally:
         con.close()
     print(f"CRM audit as of {as_of}")
     for finding, now, before, change in audit.summary.iter_rows():
-        trend = f" (a month before: {before}, change {change:+d})" if before is not None else ""
-        print(f"  {finding}: {now}{trend}")
+        since = f" (a month before: {before}, change {change:+d})" if before is not None else ""
+        print(f"  {finding}: {now}{since}")
+    for check, leads, before, change in checks.iter_rows():
+        print(f"  {check}: {leads} leads (a month before: {before}, change {change:+d})")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         for name in ("person_pairs", "company_pairs", "person_merges", "company_merges", "lead_findings",
