@@ -29,6 +29,7 @@ PAGES = {
         ("pages/data.py", "Data", ":material/upload_file:"),
         ("pages/rules.py", "Rules", ":material/tune:"),
         ("pages/routing.py", "Routing", ":material/alt_route:"),
+        ("pages/data_quality.py", "Data quality", ":material/cleaning_services:"),
     ],
 }
 

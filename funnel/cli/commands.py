@@ -392,3 +392,102 @@ def run_export(args: argparse.Namespace) -> int:
     note = f" ({left_out} without an e-mail address left out)" if left_out else ""
     print(f"{args.out}: {table.height} lead(s) for {args.tool}{note}")
     return 0
+
+
+def hygiene_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="audit as of the end of this day (default: newest data)")
+    p.add_argument("--threshold", type=float, default=0.9, help="match probability from which a pair is a duplicate")
+    p.add_argument("--survivor", choices=("oldest", "most_complete", "most_recent_activity"), default="oldest",
+                   help="which lead a merge keeps")
+    p.add_argument("--crm", choices=("hubspot", "salesforce"), default="hubspot", help="fix-file columns")
+    p.add_argument("--out", type=Path, default=None, help="folder for the pairs, merges, findings and fix files")
+
+
+@command("hygiene", hygiene_arguments)
+def run_hygiene(args: argparse.Namespace) -> int:
+    """CRM audit: duplicate people and companies (Splink, blocked), merge suggestions, standardisation
+    findings; with --out, one CSV per finding and a fix file per table in the CRM's import columns."""
+    from funnel.analyses.crm_audit import crm_audit, hygiene_trend
+    from funnel.analyses.fix_files import fix_file_bytes
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
+        audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
+        checks = hygiene_trend(con, settings=settings, as_of=as_of)
+        fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
+    finally:
+        con.close()
+    print(f"CRM audit as of {as_of}")
+    for finding, now, before, change in audit.summary.iter_rows():
+        since = f" (a month before: {before}, change {change:+d})" if before is not None else ""
+        print(f"  {finding}: {now}{since}")
+    for check, leads, before, change in checks.iter_rows():
+        print(f"  {check}: {leads} leads (a month before: {before}, change {change:+d})")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name in ("person_pairs", "company_pairs", "person_merges", "company_merges", "lead_findings",
+                     "account_findings"):
+            (args.out / f"{name}.csv").write_bytes(csv_bytes(getattr(audit, name)))
+        for table, data in fixes.items():
+            (args.out / f"{table}_fix_{args.crm}.csv").write_bytes(data)
+        print(f"wrote the findings and fix files to {args.out}")
+    return 0
+
+
+def capture_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="audit as of the end of this day (default: newest data)")
+    p.add_argument("--section", choices=("fill", "age", "forms", "lift"), default="fill",
+                   help="fill rate by entry point, fill rate by lead age, form funnels, or each field's lift")
+    p.add_argument("--by", choices=("source", "campaign", "url"), default="source", help="entry point (fill)")
+    p.add_argument("--stage", default="sql", help="the lifecycle stage that counts as converted (lift)")
+
+
+@command("capture", capture_arguments)
+def run_capture(args: argparse.Namespace) -> int:
+    """Capture audit as CSV on stdout: fill rate per segmentation field by entry point or lead age,
+    form funnels (60% completion target marked), or each field's lift on conversion (Wilson
+    intervals, Benjamini–Hochberg q-values)."""
+    import polars as pl
+
+    from funnel.analyses.capture import (
+        capture_frame,
+        field_conversion_lift,
+        field_fill_rates,
+        fill_by_age,
+        form_funnels,
+    )
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
+        if args.section == "forms":
+            table = form_funnels(con, as_of=as_of)
+        else:
+            captured = capture_frame(con, settings=settings, as_of=as_of, stage=args.stage)
+            table = {"fill": lambda: field_fill_rates(captured, by=args.by),
+                     "age": lambda: fill_by_age(captured, as_of=as_of),
+                     "lift": lambda: field_conversion_lift(captured)}[args.section]()
+    finally:
+        con.close()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(csv_bytes(table.with_columns(pl.col(pl.Float64).round(4))))
+    return 0

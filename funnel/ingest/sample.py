@@ -825,3 +825,15 @@ def write_sample(out_dir: Path, *, leads: int, seed: int = 7, fmt: str = "csv") 
             frame.write_parquet(path, statistics=True)
         paths[table] = path
     return paths
+
+
+def planted_duplicate_pairs(*, leads: int, seed: int = 7, activities_per_lead: float = 10.0,
+                            end: date = date(2026, 10, 31)) -> pl.DataFrame:
+    """The duplicates `sample_tables` plants with the same arguments: one row per pair, `lead_id`
+    (the later record, the same person entered again) and `original_id` (the record it repeats)."""
+    gen = _Generator(leads, seed, activities_per_lead, end)
+    gen.accounts()
+    gen.people()
+    ids = _ids("L", leads, 7)
+    return pl.DataFrame({sc.LEAD_ID: ids.gather(pl.Series(gen.dup, dtype=pl.UInt32)),
+                         "original_id": ids.gather(pl.Series(gen.dup_orig, dtype=pl.UInt32))})

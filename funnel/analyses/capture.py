@@ -1,0 +1,190 @@
+"""Capture audit: which segmentation fields leads carry, by entry point, and which fields earn
+their place on a form (how much knowing them goes with later conversion).
+
+A field is filled when the lead has it, or its account does (firmographics). The entry point is
+the lead's source, or the campaign or URL of its first recorded activity. Conversion is reaching a
+lifecycle stage (default `sql`) by D. Lift is a difference in conversion between leads with and
+without the field, with Wilson intervals for each rate and a two-proportion test, Benjamini–
+Hochberg controlled across the fields; it is association, not cause (fields filled late are
+often filled *because* sales worked the lead).
+
+Fill by age (`fill_by_age`) is a cross-section at D: leads 0–7, 8–30, 31–90 and 90+ days old,
+each with the values the store holds now. It is not the same leads followed from creation to 30
+and 90 days later: that needs each record's value over time, which one export does not hold (the
+store keeps replaced versions per import, so monthly imports would allow it; this version does
+not compute that panel). Older leads were also captured by older forms.
+
+Form funnels (`form_funnels`) count known leads only: a view is any recorded activity of a lead
+on the form's page (a page-view type, VIEW_TYPES) before it submitted. Anonymous visitors who never submitted are in web
+analytics, not in CRM or marketing exports, so completion here is an upper bound on the true
+form completion rate; a form with no recorded views has no completion rate (null), not 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import polars as pl
+
+from funnel import schema as sc
+from funnel.config import Settings
+from funnel.errors import FunnelError
+from funnel.model.scoring import seniority_of
+from funnel.stats import bh_adjusted, two_proportion_p_value, wilson_interval
+from funnel.store.db import frame
+from funnel.store.queries import sql_text
+
+__all__ = ["CAPTURE_FIELDS", "ENTRY_POINTS", "FORM_TYPES", "CaptureAudit", "audited_fields", "capture_audit",
+           "capture_frame", "data_quality_note",
+           "field_conversion_lift", "field_fill_rates", "fill_by_age", "form_funnels", "lead_data_quality"]
+
+CAPTURE_FIELDS: tuple[str, ...] = ("title", "seniority", "phone", "company", "industry", "employees", "country")
+FORM_TYPES: tuple[str, ...] = ("form_fill", "demo_request", "contact_form", "trial_signup", "newsletter_signup",
+                               "webinar_registration", "content_download")
+VIEW_TYPES: tuple[str, ...] = ("page_view", "content_view", "pricing_page_view", "product_page_view",
+                               "case_study_view", "comparison_page_view", "integration_page_view",
+                               "implementation_page_view")
+AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (("0-7 days", 0, 7), ("8-30 days", 8, 30),
+                                                         ("31-90 days", 31, 90), ("90+ days", 91, None))
+MAX_ATTRIBUTES = 20  # attribute keys audited: the most common ones
+ENTRY_POINTS: tuple[str, ...] = ("source", "campaign", "url")
+FORM_COMPLETION_TARGET = 0.60  # seed two: form completion above 60%
+
+
+def _until(as_of: date) -> datetime:
+    return datetime.combine(as_of + timedelta(days=1), time())
+
+
+def capture_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                  stage: str = "sql") -> pl.DataFrame:
+    """One row per lead created by D (or undated): lead_id, source, campaign, url, created_at, a
+    boolean per field in CAPTURE_FIELDS (seniority = the title names a level of the settings), one
+    boolean per common attribute key (`attr:<key>`), owner, converted (reached `stage` by D)."""
+    sql = sql_text("capture_fields", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name,
+                   stage_events=sc.STAGE_EVENTS.name, activities=sc.ACTIVITIES.name)
+    raw = frame(con, sql, {"stage": stage, "until": _until(as_of)})
+    out = raw.with_columns(seniority_of(pl.col("title_text"), settings).is_not_null().alias("seniority"))
+    if isinstance(out.schema.get(sc.ATTRIBUTES), pl.List):  # map_entries: a list of {key, value}
+        filled = (out.select(sc.LEAD_ID, sc.ATTRIBUTES).explode(sc.ATTRIBUTES).unnest(sc.ATTRIBUTES)
+                  .filter(pl.col("value").str.strip_chars().str.len_chars() > 0))
+        common = filled.group_by("key").len().sort(["len", "key"], descending=[True, False]).head(MAX_ATTRIBUTES)
+        for key in common.get_column("key").to_list():
+            has = filled.filter(pl.col("key") == key).get_column(sc.LEAD_ID).unique()
+            out = out.with_columns(pl.col(sc.LEAD_ID).is_in(has.implode()).alias(f"attr:{key}"))
+    return out.drop("title_text", sc.ATTRIBUTES, strict=False)
+
+
+def audited_fields(captured: pl.DataFrame) -> list[str]:
+    """The fields a capture frame audits: CAPTURE_FIELDS, then its attribute keys."""
+    return [*CAPTURE_FIELDS, *(c for c in captured.columns if c.startswith("attr:"))]
+
+
+def field_fill_rates(captured: pl.DataFrame, *, by: str = "source") -> pl.DataFrame:
+    """One row per entry-point value and field: by value (null = unknown), field, leads, filled,
+    fill_rate, below_target (fill rate under the seed's 60%)."""
+    if by not in ENTRY_POINTS:
+        raise FunnelError(f"there is no entry point called {by!r}", hint=f"Use one of: {', '.join(ENTRY_POINTS)}")
+    long = captured.unpivot(index=[by], on=audited_fields(captured), variable_name="field", value_name="filled")
+    return (long.group_by(by, "field").agg(pl.len().alias("leads"), pl.col("filled").sum().alias("filled"))
+            .with_columns((pl.col("filled") / pl.col("leads")).alias("fill_rate"))
+            .with_columns((pl.col("fill_rate") < FORM_COMPLETION_TARGET).alias("below_target"))
+            .sort([by, "field"], nulls_last=True))
+
+
+def field_conversion_lift(captured: pl.DataFrame) -> pl.DataFrame:
+    """One row per field: with/without leads and conversions, both rates with Wilson intervals,
+    lift (rate with − rate without; null when a group is empty), p_value, q_value (BH)."""
+    rows = []
+    for field in audited_fields(captured):
+        g = captured.group_by(field).agg(pl.len().alias("n"), pl.col("converted").sum().alias("s"))
+        got = {k: (int(n), int(s)) for k, n, s in g.iter_rows()}
+        n1, s1 = got.get(True, (0, 0))
+        n0, s0 = got.get(False, (0, 0))
+        r1 = s1 / n1 if n1 else None
+        r0 = s0 / n0 if n0 else None
+        lo1, hi1 = wilson_interval(s1, n1)
+        lo0, hi0 = wilson_interval(s0, n0)
+        rows.append({"field": field, "leads_with": n1, "converted_with": s1, "rate_with": r1, "with_low": lo1,
+                     "with_high": hi1, "leads_without": n0, "converted_without": s0, "rate_without": r0,
+                     "without_low": lo0, "without_high": hi0,
+                     "lift": r1 - r0 if r1 is not None and r0 is not None else None,
+                     "p_value": two_proportion_p_value(s1, n1, s0, n0)})
+    floats = ("rate_with", "with_low", "with_high", "rate_without", "without_low", "without_high", "lift", "p_value")
+    schema = {k: (pl.Float64() if k in floats else pl.String() if k == "field" else pl.Int64()) for k in rows[0]}
+    out = pl.DataFrame(rows, schema=schema)
+    return out.with_columns(pl.Series("q_value", bh_adjusted(out["p_value"].to_list()), dtype=pl.Float64))
+
+
+def data_quality_note(captured: pl.DataFrame, *, lead_ids: pl.Series | None = None) -> pl.DataFrame:
+    """One row per thing a page's numbers need (creation date, owner, firmographics = industry and
+    employees): leads (those behind the numbers, all when `lead_ids` is None), lacking, share
+    (null when there are none)."""
+    leads = captured if lead_ids is None else captured.join(lead_ids.to_frame(sc.LEAD_ID), on=sc.LEAD_ID, how="semi")
+    needs = {"creation date": pl.col(sc.CREATED_AT).is_not_null(), "owner": pl.col("owner"),
+             "firmographics (industry and size)": pl.col("industry") & pl.col("employees")}
+    n = leads.height
+    rows = [{"need": need, "leads": n, "lacking": int(leads.select((~expr).sum()).item() or 0)}
+            for need, expr in needs.items()]
+    return pl.DataFrame(rows).with_columns(
+        pl.when(pl.col("leads") > 0).then(pl.col("lacking") / pl.col("leads")).otherwise(None).alias("share"))
+
+
+def fill_by_age(captured: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
+    """One row per age bucket at D (AGE_BUCKETS, then "undated") and field: age, field, leads,
+    filled, fill_rate. A cross-section at D, not a panel (see the module note)."""
+    days = (pl.lit(as_of) - pl.col(sc.CREATED_AT).dt.date()).dt.total_days()
+    bucket = pl.lit("undated")
+    for name, low, high in reversed(AGE_BUCKETS):
+        inside = (days >= low) if high is None else days.is_between(low, high)
+        bucket = pl.when(pl.col(sc.CREATED_AT).is_not_null() & inside).then(pl.lit(name)).otherwise(bucket)
+    order = [b[0] for b in AGE_BUCKETS] + ["undated"]
+    long = (captured.with_columns(bucket.alias("age"))
+            .unpivot(index=["age"], on=audited_fields(captured), variable_name="field", value_name="filled"))
+    return (long.group_by("age", "field").agg(pl.len().alias("leads"), pl.col("filled").sum().alias("filled"))
+            .with_columns((pl.col("filled") / pl.col("leads")).alias("fill_rate"),
+                          pl.col("age").cast(pl.Enum(order)))
+            .sort(["age", "field"]).with_columns(pl.col("age").cast(pl.String)))
+
+
+def form_funnels(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
+    """One row per form (URL path of a submission): form, viewers, submitters, viewed_then_submitted,
+    completion (viewed_then_submitted / viewers; null with no recorded views), below_target (< 60%),
+    known leads only (see the module note)."""
+    sql = sql_text("form_funnels", activities=sc.ACTIVITIES.name)
+    forms = frame(con, sql, {"forms": list(FORM_TYPES), "views": list(VIEW_TYPES),
+                                "until": _until(as_of)})
+    return forms.with_columns(
+        pl.when(pl.col("viewers") > 0).then(pl.col("viewed_then_submitted") / pl.col("viewers"))
+        .otherwise(None).alias("completion")
+    ).with_columns((pl.col("completion") < FORM_COMPLETION_TARGET).alias("below_target")).sort("form")
+
+
+@dataclass(frozen=True)
+class CaptureAudit:
+    """The capture audit's tables (each documented where it is made)."""
+
+    fill: pl.DataFrame  # field_fill_rates
+    age: pl.DataFrame  # fill_by_age
+    forms: pl.DataFrame  # form_funnels
+    lift: pl.DataFrame  # field_conversion_lift
+    quality: pl.DataFrame  # data_quality_note over every lead
+
+
+def capture_audit(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, by: str = "source",
+                  stage: str = "sql") -> CaptureAudit:
+    """Every capture table as of D, from one read of the store."""
+    captured = capture_frame(con, settings=settings, as_of=as_of, stage=stage)
+    return CaptureAudit(field_fill_rates(captured, by=by), fill_by_age(captured, as_of=as_of),
+                        form_funnels(con, as_of=as_of), field_conversion_lift(captured), data_quality_note(captured))
+
+
+def lead_data_quality(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                      lead_ids: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """`data_quality_note` read from the store: for the leads behind a page's numbers (`lead_ids`, a
+    tuple so a page can cache the call; None = every lead at D), what share lacked a creation date,
+    an owner, or firmographics. One row per need."""
+    captured = capture_frame(con, settings=settings, as_of=as_of)
+    ids = None if lead_ids is None else pl.Series(sc.LEAD_ID, list(lead_ids), dtype=pl.String)
+    return data_quality_note(captured, lead_ids=ids)

@@ -1,0 +1,361 @@
+"""Duplicate people and companies, scored pair by pair, and the merges a CRM admin would make.
+
+Matching is Splink's (Fellegi–Sunter record linkage on DuckDB, the same model runs on Spark):
+records are compared only within blocks (same e-mail key, same phone, same organisation domain
+and last or first name, same company and last name; for companies the same name key, the same
+name without spaces, the same domain), never all pairs. The m and u probabilities are fixed
+priors written below (not trained by expectation maximisation, which is fragile on CRM data), and
+the prior that two records match is `expected_duplicate_share / (records − 1)`.
+
+Each pair carries its match probability, match weight and the evidence in words (which fields
+agree and how). `merge_suggestions` groups pairs above the threshold into clusters (connected
+components), picks a survivor by a configurable rule and lists the fields the merge would fill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import duckdb
+import polars as pl
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from funnel import schema as sc
+from funnel.analyses.standardise import (
+    FREE_MAIL_DOMAINS,
+    country_code,
+    hygiene_company_key,
+    hygiene_domain_key,
+    hygiene_email_key,
+    hygiene_name_key,
+    hygiene_phone_key,
+)
+from funnel.errors import FunnelError
+from funnel.store.db import frame
+from funnel.store.queries import sql_text
+
+__all__ = [
+    "COMPANY_SURVIVOR_RULES",
+    "PAIR_SCHEMA",
+    "PERSON_SURVIVOR_RULES",
+    "company_duplicate_pairs",
+    "company_records",
+    "merge_suggestions",
+    "person_duplicate_pairs",
+    "person_records",
+    "precision_recall",
+]
+
+PersonSurvivor = Literal["oldest", "most_complete", "most_recent_activity"]
+PERSON_SURVIVOR_RULES: tuple[str, ...] = ("oldest", "most_complete", "most_recent_activity")
+COMPANY_SURVIVOR_RULES: tuple[str, ...] = ("most_complete", "most_leads")
+
+# The lead and account fields a merge carries over (a survivor's empty field takes a duplicate's value).
+PERSON_FIELDS: tuple[str, ...] = (sc.EMAIL, sc.NAME, sc.FIRST_NAME, sc.LAST_NAME, sc.TITLE, sc.PHONE, sc.ACCOUNT_ID,
+                                  sc.COMPANY, sc.SOURCE, sc.OWNER, sc.LEAD_STATUS, sc.INDUSTRY, sc.EMPLOYEES,
+                                  sc.COUNTRY)
+COMPANY_FIELDS: tuple[str, ...] = (sc.NAME, sc.DOMAIN, sc.INDUSTRY, sc.EMPLOYEES, sc.ANNUAL_REVENUE, sc.COUNTRY,
+                                   sc.OWNER)
+
+PAIR_SCHEMA: dict[str, pl.DataType] = {
+    "id_l": pl.String(), "id_r": pl.String(), "match_probability": pl.Float64(), "match_weight": pl.Float64(),
+    "evidence": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One comparison level: its words in the evidence, and P(level | same) and P(level | different)."""
+
+    words: str
+    m: float
+    u: float
+
+
+# --------------------------------------------------------------------------------- people
+
+# Priors: of true duplicates, ~75% keep the same address once case, spaces, +tags and Gmail dots
+# are ignored and ~15% retype it as an initial form (j.smith@ for john.smith@); of different
+# people, almost none share an address. Names of one person agree exactly ~80% of the time.
+_EMAIL_LEVELS = (Level("same e-mail", 0.75, 1e-6),
+                 Level("e-mail in initial form (j.smith@ / john.smith@)", 0.15, 1e-5),
+                 Level("different e-mails", 0.10, 1.0 - 1.1e-5))
+_NAME_LEVELS = (Level("same name", 0.80, 0.0005), Level("name nearly the same (Jaro-Winkler ≥ 0.95)", 0.10, 0.001),
+                Level("similar name (Jaro-Winkler ≥ 0.88)", 0.05, 0.01),
+                Level("different names", 0.05, 1.0 - 0.0115))
+_ORG_LEVELS = (Level("same organisation domain", 0.90, 0.002), Level("same company name", 0.06, 0.001),
+               Level("different organisations", 0.04, 1.0 - 0.003))
+_PHONE_LEVELS = (Level("same phone", 0.60, 1e-5), Level("different phones", 0.40, 1.0 - 1e-5))
+
+_INITIAL_FORM = ("split_part(email_key_l, '@', 2) = split_part(email_key_r, '@', 2) "
+                 "and left(email_key_l, 1) = left(email_key_r, 1) "
+                 "and (regexp_matches(split_part(email_key_l, '@', 1), '^[a-z]\\.[^.]+$') "
+                 "or regexp_matches(split_part(email_key_r, '@', 1), '^[a-z]\\.[^.]+$')) "
+                 "and regexp_extract(split_part(email_key_l, '@', 1), '[^.]+$') "
+                 "= regexp_extract(split_part(email_key_r, '@', 1), '[^.]+$')")
+
+
+def _levels(column: str, null: bool, levels: tuple[Level, ...], conditions: list) -> list:
+    out = [cll.NullLevel(column)] if null else []
+    for level, condition in zip(levels, conditions, strict=True):
+        out.append(condition.configure(m_probability=level.m, u_probability=level.u,
+                                       label_for_charts=level.words))
+    return out
+
+
+def _person_comparisons() -> list:
+    email = cl.CustomComparison(output_column_name="email_key", comparison_levels=_levels(
+        "email_key", True, _EMAIL_LEVELS,
+        [cll.ExactMatchLevel("email_key"), cll.CustomLevel(_INITIAL_FORM), cll.ElseLevel()]))
+    name = cl.CustomComparison(output_column_name="name_key", comparison_levels=_levels(
+        "name_key", True, _NAME_LEVELS,
+        [cll.ExactMatchLevel("name_key"), cll.JaroWinklerLevel("name_key", 0.95),
+         cll.JaroWinklerLevel("name_key", 0.88), cll.ElseLevel()]))
+    org = cl.CustomComparison(output_column_name="org_domain", comparison_levels=[
+        cll.CustomLevel("(org_domain_l is null or org_domain_r is null) "
+                        "and (company_key_l is null or company_key_r is null)").configure(is_null_level=True),
+        *_levels("org_domain", False, _ORG_LEVELS,
+                 [cll.ExactMatchLevel("org_domain"), cll.ExactMatchLevel("company_key"), cll.ElseLevel()])])
+    phone = cl.CustomComparison(output_column_name="phone_key", comparison_levels=_levels(
+        "phone_key", True, _PHONE_LEVELS, [cll.ExactMatchLevel("phone_key"), cll.ElseLevel()]))
+    return [email, name, org, phone]
+
+
+PERSON_BLOCKING: tuple[tuple[str, ...], ...] = (("email_key",), ("phone_key",), ("org_domain", "last_key"),
+                                                 ("org_domain", "first_key"), ("company_key", "last_key"))
+
+
+def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per lead: the stored fields merges read, plus the match keys (email_key, name_key,
+    first_key, last_key, org_domain (the e-mail's domain unless free mail, else the account's),
+    company_key, phone_key)."""
+    raw = frame(con, sql_text("hygiene_people", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name,
+                              activities=sc.ACTIVITIES.name))
+    if raw.is_empty():
+        return raw
+    full_name = pl.coalesce(pl.col(sc.NAME), pl.concat_str(sc.FIRST_NAME, sc.LAST_NAME, separator=" ",
+                                                           ignore_nulls=True))
+    keyed = raw.lazy().with_columns(
+        hygiene_email_key(pl.col(sc.EMAIL)).alias("email_key"), full_name.alias("_full_name"),
+    ).with_columns(pl.col("email_key").str.split("@").list.last().alias("_mail_host"))
+    keyed = _keyed_once(keyed, "_full_name", hygiene_name_key, "name_key")
+    keyed = _keyed_once(keyed, "_mail_host", hygiene_domain_key, "_mail_domain")
+    keyed = _keyed_once(keyed, "account_domain", hygiene_domain_key, "_account_domain")
+    keyed = _keyed_once(keyed, sc.COMPANY, hygiene_company_key, "company_key")
+    keyed = keyed.with_columns(
+        pl.col("name_key").str.split(" ").list.first().alias("first_key"),
+        pl.col("name_key").str.split(" ").list.last().alias("last_key"),
+        pl.when(pl.col("_mail_domain").is_in(FREE_MAIL_DOMAINS).not_()).then(pl.col("_mail_domain"))
+        .otherwise(pl.col("_account_domain")).alias("org_domain"),
+    ).drop("_full_name", "_mail_host", "_mail_domain", "_account_domain").collect()
+    regions = country_code(keyed.get_column(sc.COUNTRY))
+    return keyed.with_columns(hygiene_phone_key(keyed.get_column(sc.PHONE), regions).alias("phone_key"))
+
+
+def _keyed_once(records: pl.LazyFrame, source: str, key: Callable[[pl.Expr], pl.Expr], alias: str) -> pl.LazyFrame:
+    """The records with `key(source)` as `alias`, computed once per distinct value (domains, company
+    and person names repeat across leads)."""
+    distinct = records.select(source).unique().with_columns(key(pl.col(source)).alias(alias))
+    return records.join(distinct, on=source, how="left", nulls_equal=True)
+
+
+def _prior(records: int, expected_duplicate_share: float) -> float:
+    return min(0.5, expected_duplicate_share / max(records - 1, 1))
+
+
+def _scored_pairs(records: pl.DataFrame, *, id_column: str, keys: list[str], comparisons: list,
+                  blocking: tuple[tuple[str, ...], ...], prior: float, threshold: float,
+                  words: dict[str, tuple[Level, ...]]) -> pl.DataFrame:
+    """Splink's predictions above `threshold` for the records' keys, as PAIR_SCHEMA rows."""
+    if records.height < 2:
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    data = records.select(pl.col(id_column).alias("unique_id"), *keys)
+    connection = duckdb.connect()  # Splink's own scratch database, never the store
+    db = DuckDBAPI(connection)
+    try:
+        table = db.register(data.to_arrow(), table_name="records")
+        settings = SettingsCreator(
+            link_type="dedupe_only", unique_id_column_name="unique_id", probability_two_random_records_match=prior,
+            comparisons=comparisons, blocking_rules_to_generate_predictions=[block_on(*b) for b in blocking],
+            retain_intermediate_calculation_columns=True, retain_matching_columns=True)
+        linker = Linker(table, settings, log_level="WARNING")
+        predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+        pairs = predictions.as_duckdbpyrelation().pl()
+    finally:
+        connection.close()
+    if pairs.is_empty():
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    parts = []
+    for column, levels in words.items():
+        gamma = pl.col(f"gamma_{column}")
+        top = len(levels) - 1
+        said = pl.lit(None, dtype=pl.String)
+        for i, level in enumerate(levels):  # gamma counts down from the best level; -1 is null
+            said = pl.when(gamma == top - i).then(pl.lit(level.words)).otherwise(said)
+        parts.append(said)
+    return pairs.select(
+        pl.min_horizontal("unique_id_l", "unique_id_r").alias("id_l"),
+        pl.max_horizontal("unique_id_l", "unique_id_r").alias("id_r"),
+        "match_probability", "match_weight",
+        pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("evidence"),
+    ).cast(PAIR_SCHEMA).sort(["match_probability", "id_l", "id_r"], descending=[True, False, False])
+
+
+def person_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9,
+                           expected_duplicate_share: float = 0.05) -> pl.DataFrame:
+    """One row per pair of leads that are probably one person (match probability ≥ threshold):
+    id_l < id_r, match_probability, match_weight, evidence. `records` is `person_records(...)`."""
+    _check_threshold(threshold)
+    return _scored_pairs(records, id_column=sc.LEAD_ID,
+                         keys=["email_key", "name_key", "first_key", "last_key", "org_domain", "company_key",
+                               "phone_key"],
+                         comparisons=_person_comparisons(), blocking=PERSON_BLOCKING,
+                         prior=_prior(records.height, expected_duplicate_share), threshold=threshold,
+                         words={"email_key": _EMAIL_LEVELS, "name_key": _NAME_LEVELS, "org_domain": _ORG_LEVELS,
+                                "phone_key": _PHONE_LEVELS})
+
+
+# ------------------------------------------------------------------------------- companies
+
+_DOMAIN_LEVELS = (Level("same domain", 0.85, 1e-4), Level("different domains", 0.15, 1.0 - 1e-4))
+_COMPANY_NAME_LEVELS = (Level("same name (legal form ignored)", 0.70, 0.0005),
+                        Level("name nearly the same (Jaro-Winkler ≥ 0.95)", 0.15, 0.001),
+                        Level("similar name (Jaro-Winkler ≥ 0.9)", 0.10, 0.005),
+                        Level("different names", 0.05, 1.0 - 0.0065))
+COMPANY_BLOCKING: tuple[tuple[str, ...], ...] = (("domain_key",), ("company_key",), ("compact_key",))
+
+
+def company_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per account: its stored fields, its number of leads, and the match keys (domain_key,
+    company_key, compact_key = the name key without spaces)."""
+    raw = frame(con, sql_text("hygiene_companies", accounts=sc.ACCOUNTS.name, leads=sc.LEADS.name))
+    return raw.lazy().with_columns(
+        hygiene_domain_key(pl.col(sc.DOMAIN)).alias("domain_key"),
+        hygiene_company_key(pl.col(sc.NAME)).alias("company_key"),
+    ).with_columns(pl.col("company_key").str.replace_all(" ", "").alias("compact_key")).collect()
+
+
+def company_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9,
+                            expected_duplicate_share: float = 0.05) -> pl.DataFrame:
+    """One row per pair of accounts that are probably one company: id_l < id_r, match_probability,
+    match_weight, evidence. `records` is `company_records(...)`."""
+    _check_threshold(threshold)
+    domain = cl.CustomComparison(output_column_name="domain_key", comparison_levels=_levels(
+        "domain_key", True, _DOMAIN_LEVELS, [cll.ExactMatchLevel("domain_key"), cll.ElseLevel()]))
+    name = cl.CustomComparison(output_column_name="company_key", comparison_levels=_levels(
+        "company_key", True, _COMPANY_NAME_LEVELS,
+        [cll.ExactMatchLevel("company_key"), cll.JaroWinklerLevel("company_key", 0.95),
+         cll.JaroWinklerLevel("company_key", 0.9), cll.ElseLevel()]))
+    return _scored_pairs(records, id_column=sc.ACCOUNT_ID, keys=["domain_key", "company_key", "compact_key"],
+                         comparisons=[domain, name], blocking=COMPANY_BLOCKING,
+                         prior=_prior(records.height, expected_duplicate_share), threshold=threshold,
+                         words={"domain_key": _DOMAIN_LEVELS, "company_key": _COMPANY_NAME_LEVELS})
+
+
+def _check_threshold(threshold: float) -> None:
+    if not 0.0 < threshold <= 1.0:
+        raise FunnelError(f"the match threshold must be above 0 and at most 1, got {threshold}",
+                          hint="Use e.g. 0.9 (probably one record) or 0.5 (worth a look)")
+
+
+# --------------------------------------------------------------------------------- merges
+
+def duplicate_clusters(pairs: pl.DataFrame) -> pl.DataFrame:
+    """One row per record in a duplicate group: id, cluster (the smallest id of its connected
+    component over the pairs)."""
+    if pairs.is_empty():
+        return pl.DataFrame(schema={"id": pl.String(), "cluster": pl.String()})
+    edges = pairs.select("id_l", "id_r")
+    ids = pl.concat([edges["id_l"], edges["id_r"]]).unique().sort()
+    label = dict(zip(ids.to_list(), ids.to_list(), strict=True))
+    while True:  # label propagation: each id takes the smallest label among its neighbours
+        lab = pl.DataFrame({"id": list(label), "cluster": list(label.values())})
+        nxt = (pl.concat([edges.select(pl.col("id_l").alias("id"), pl.col("id_r").alias("other")),
+                          edges.select(pl.col("id_r").alias("id"), pl.col("id_l").alias("other"))])
+               .join(lab.rename({"id": "other", "cluster": "c"}), on="other")
+               .group_by("id").agg(pl.col("c").min())
+               .join(lab, on="id").select("id", pl.min_horizontal("c", "cluster").alias("cluster")))
+        changed = {r: c for r, c in nxt.iter_rows() if c < label[r]}
+        if not changed:
+            return lab.sort("id")
+        label.update(changed)
+
+
+def merge_suggestions(records: pl.DataFrame, pairs: pl.DataFrame, *, id_column: str,
+                      survivor: str, fields: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """One row per duplicate group and field the merge would change: cluster, survivor (the record
+    kept, by rule `survivor`), merged (the other ids, "; "-joined), field, current (the survivor's
+    value), suggested (the newest-created duplicate's value, or the largest id's), from_id, change
+    ("fill" when the survivor's field is empty, else "differs: survivor's value kept"); a group with
+    nothing to change has one row with no field.
+
+    Rules: oldest (earliest created_at), most_complete (most filled fields), most_recent_activity
+    (latest activity or engagement), most_leads (accounts: most leads); ties go to the smallest id."""
+    if id_column == sc.LEAD_ID:
+        allowed, fields = PERSON_SURVIVOR_RULES, fields or PERSON_FIELDS
+    else:
+        allowed, fields = COMPANY_SURVIVOR_RULES, fields or COMPANY_FIELDS
+    if survivor not in allowed:
+        raise FunnelError(f"there is no survivor rule called {survivor!r}", hint=f"Use one of: {', '.join(allowed)}")
+    out_schema = {"cluster": pl.String(), "survivor": pl.String(), "merged": pl.String(), "field": pl.String(),
+                  "current": pl.String(), "suggested": pl.String(), "from_id": pl.String(), "change": pl.String()}
+    clusters = duplicate_clusters(pairs)
+    if clusters.is_empty():
+        return pl.DataFrame(schema=out_schema)
+    members = records.join(clusters.rename({"id": id_column}), on=id_column, how="inner")
+    filled = pl.sum_horizontal([pl.col(f).is_not_null().cast(pl.Int32) for f in fields]).alias("_filled")
+    members = members.with_columns(filled)
+    order = {
+        "oldest": ([sc.CREATED_AT, id_column], [False, False]),
+        "most_complete": (["_filled", id_column], [True, False]),
+        "most_recent_activity": (["last_activity_at", id_column], [True, False]),
+        "most_leads": (["leads", id_column], [True, False]),
+    }[survivor]
+    ranked = members.sort(order[0], descending=order[1], nulls_last=True).with_columns(
+        pl.int_range(pl.len()).over("cluster").alias("_rank"))
+    kept = ranked.filter(pl.col("_rank") == 0)
+    others = ranked.filter(pl.col("_rank") > 0)
+    merged = others.group_by("cluster").agg(pl.col(id_column).sort().str.join("; ").alias("merged"))
+    donor_order = [sc.CREATED_AT, id_column] if sc.CREATED_AT in others.columns else [id_column]
+    rows = []
+    for field in fields:
+        donors = (others.filter(pl.col(field).is_not_null())
+                  .sort(donor_order, descending=True, nulls_last=True)
+                  .group_by("cluster", maintain_order=True).first()
+                  .select("cluster", pl.col(field).cast(pl.String).alias("suggested"),
+                          pl.col(id_column).alias("from_id")))
+        rows.append(kept.select("cluster", pl.col(id_column).alias("survivor"), pl.lit(field).alias("field"),
+                                pl.col(field).cast(pl.String).alias("current"))
+                    .join(donors, on="cluster", how="inner")
+                    .filter(pl.col("current").is_null() | (pl.col("current") != pl.col("suggested")))
+                    .with_columns(pl.when(pl.col("current").is_null()).then(pl.lit("fill"))
+                                  .otherwise(pl.lit("differs: survivor's value kept")).alias("change")))
+    groups = kept.select("cluster", pl.col(id_column).alias("survivor")).join(merged, on="cluster")
+    changes = pl.concat(rows) if rows else pl.DataFrame(schema=out_schema)
+    # A group with nothing to fill still needs merging: one row with no field says so.
+    bare = groups.join(changes.select("cluster").unique(), on="cluster", how="anti").select(
+        "cluster", "survivor", "merged", pl.lit(None, dtype=pl.String).alias("field"),
+        pl.lit(None, dtype=pl.String).alias("current"), pl.lit(None, dtype=pl.String).alias("suggested"),
+        pl.lit(None, dtype=pl.String).alias("from_id"), pl.lit(None, dtype=pl.String).alias("change"))
+    full = changes.join(groups.select("cluster", "merged"), on="cluster").select(list(out_schema))
+    return pl.concat([full.cast(out_schema), bare.cast(out_schema)]).sort(["cluster", "field"], nulls_last=True)
+
+
+def _closure(pairs: pl.DataFrame) -> set[tuple[str, str]]:
+    """Every pair of ids in one connected component of `pairs` (id_l < id_r)."""
+    clusters = duplicate_clusters(pairs)
+    both = clusters.join(clusters, on="cluster", suffix="_r").filter(pl.col("id") < pl.col("id_r"))
+    return set(zip(both["id"].to_list(), both["id_r"].to_list(), strict=True))
+
+
+def precision_recall(found: pl.DataFrame, labelled: pl.DataFrame) -> tuple[float | None, float | None]:
+    """Pairwise precision and recall of `found` pairs against `labelled` true pairs (both with
+    id_l, id_r), each taken transitively (two duplicates of one record are duplicates of each
+    other); None when there are no found or no labelled pairs."""
+    got, truth = _closure(found), _closure(labelled)
+    hit = len(got & truth)
+    return (hit / len(got) if got else None), (hit / len(truth) if truth else None)

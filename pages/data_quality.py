@@ -1,0 +1,98 @@
+"""Data quality: which fields leads carry and which earn their place on a form, and the CRM audit
+(duplicates with merge suggestions, values not in standard form, fix files for the CRM)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from funnel.analyses.capture import FORM_COMPLETION_TARGET, capture_audit
+from funnel.analyses.crm_audit import crm_audit, hygiene_trend
+from funnel.analyses.duplicates import PERSON_SURVIVOR_RULES
+from funnel.analyses.fix_files import CRM_COLUMNS, fix_file
+from funnel.errors import FunnelError
+from pages import ui
+
+ui.routed()
+st.title("Data quality")
+st.caption("Which segmentation fields your leads carry, by entry point and age, and which of them go with "
+           "conversion; then the CRM audit: duplicate people and companies, values not in a standard form, "
+           "and fix files to import back into the CRM.")
+
+filters = ui.current_filters()
+settings = ui.active_settings()
+ui.require_tables("leads", what="The data-quality review")
+
+ENTRY_LABELS = {"source": "Source", "campaign": "First campaign", "url": "First page"}
+SURVIVOR_LABELS = {"oldest": "Oldest record", "most_complete": "Most complete record",
+                   "most_recent_activity": "Most recent activity"}
+PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+def capture_section() -> None:
+    st.header("Capture: which fields leads carry")
+    by = st.selectbox("Entry point", list(ENTRY_LABELS), format_func=ENTRY_LABELS.get, key="dq_entry")
+    audit = ui.computed(capture_audit, as_of=filters.as_of, by=by)
+    st.subheader("What the numbers on other pages rest on")
+    st.dataframe(audit.quality, hide_index=True, column_config={"share": PERCENT})
+    st.subheader("Fill rate by entry point")
+    st.caption(f"A field counts as filled when the lead has it or its account does. Below "
+               f"{FORM_COMPLETION_TARGET:.0%} is marked.")
+    st.dataframe(audit.fill, hide_index=True, column_config={"fill_rate": PERCENT})
+    st.subheader("Fill rate by lead age")
+    st.caption("Leads of each age today, not the same leads followed over time: a single export cannot show "
+               "how a record filled up after creation.")
+    st.dataframe(audit.age, hide_index=True, column_config={"fill_rate": PERCENT})
+    st.subheader("Form funnels")
+    st.caption(f"Known leads only (anonymous visitors are in web analytics, not here), so completion is an "
+               f"upper bound; target {FORM_COMPLETION_TARGET:.0%}. A form with no recorded views has no rate.")
+    if audit.forms.is_empty():
+        st.info("No form submissions with a page address in the activities.", icon=":material/info:")
+    else:
+        st.dataframe(audit.forms, hide_index=True, column_config={"completion": PERCENT})
+    st.subheader("Which fields go with conversion")
+    st.caption("Conversion to SQL with and without each field (Wilson intervals; q-values control the false "
+               "discovery rate across fields). Association, not cause.")
+    st.dataframe(audit.lift, hide_index=True,
+                 column_config={c: PERCENT for c in ("rate_with", "with_low", "with_high", "rate_without",
+                                                     "without_low", "without_high", "lift")})
+
+
+def hygiene_section() -> None:
+    st.header("CRM audit")
+    left, right = st.columns(2)
+    threshold = left.slider("Match probability from which a pair is a duplicate", 0.5, 0.99, 0.9, 0.01,
+                            key="dq_threshold")
+    survivor = right.selectbox("Record a merge keeps", PERSON_SURVIVOR_RULES, format_func=SURVIVOR_LABELS.get,
+                               key="dq_survivor")
+    try:
+        audit = ui.computed(crm_audit, as_of=filters.as_of, threshold=threshold, person_survivor=survivor)
+    except FunnelError as error:
+        ui.show_error(error)
+        return
+    st.dataframe(audit.summary, hide_index=True)
+    st.caption("The hygiene checks now and at the end of the previous month.")
+    st.dataframe(ui.computed(hygiene_trend, as_of=filters.as_of), hide_index=True)
+    st.subheader("Duplicate people")
+    st.dataframe(audit.person_pairs, hide_index=True)
+    st.subheader("Merge suggestions")
+    st.dataframe(audit.person_merges, hide_index=True)
+    ui.download_buttons(audit.person_merges, base="merge_suggestions", as_of=filters.as_of, key="dq_merges")
+    st.subheader("Duplicate companies")
+    st.dataframe(audit.company_pairs, hide_index=True)
+    st.dataframe(audit.company_merges, hide_index=True)
+    st.subheader("Values not in standard form")
+    st.dataframe(audit.lead_findings, hide_index=True)
+    st.dataframe(audit.account_findings, hide_index=True)
+    st.subheader("Fix files")
+    st.caption("One file per table in your CRM's import columns, every column of each record present, with the "
+               "suggested values. Importing the HubSpot file here (Data page) updates the records too.")
+    crm = st.selectbox("CRM", list(CRM_COLUMNS), key="dq_crm")
+    for table in ("leads", "accounts"):
+        fixes = ui.computed(fix_file, table=table, crm=crm)
+        st.text(f"{table}: {fixes.height} records to update")
+        if fixes.height:
+            ui.download_buttons(fixes, base=f"{table}_fix_{crm}", as_of=filters.as_of, key=f"dq_fix_{table}")
+
+
+capture_section()
+hygiene_section()

@@ -1,0 +1,110 @@
+"""Given/expect tests of the capture audit: fill rates by entry point and age, form funnels, each
+field's lift on conversion, and the data-quality note."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from funnel import schema as sc
+from funnel.analyses import capture as cap
+from funnel.config import default_settings
+from funnel.errors import FunnelError
+from tests.stores import store
+
+D = date(2026, 3, 31)
+
+
+def con_of():
+    leads = [
+        # four paid leads, two with an industry (one converts); two referral leads without (none converts)
+        {sc.LEAD_ID: "1", sc.SOURCE: "Paid", sc.INDUSTRY: "Software", sc.TITLE: "VP Sales", sc.OWNER: "ana",
+         sc.CREATED_AT: datetime(2026, 3, 30)},
+        {sc.LEAD_ID: "2", sc.SOURCE: "Paid", sc.INDUSTRY: "Retail", sc.TITLE: "Intern", sc.OWNER: None,
+         sc.CREATED_AT: datetime(2026, 3, 1)},
+        {sc.LEAD_ID: "3", sc.SOURCE: "Paid", sc.ACCOUNT_ID: "A", sc.CREATED_AT: datetime(2026, 1, 1)},
+        {sc.LEAD_ID: "4", sc.SOURCE: "Paid", sc.CREATED_AT: None},
+        {sc.LEAD_ID: "5", sc.SOURCE: "Referral", sc.CREATED_AT: datetime(2026, 3, 25)},
+        {sc.LEAD_ID: "6", sc.SOURCE: "Referral", sc.CREATED_AT: datetime(2026, 4, 2)},  # after D: not counted
+    ]
+    return store(
+        leads=leads,
+        accounts=[{sc.ACCOUNT_ID: "A", sc.INDUSTRY: "Healthcare", sc.EMPLOYEES: 50}],
+        stage_events=[{sc.LEAD_ID: "1", sc.LADDER: "lifecycle", sc.STAGE: "sql", sc.ENTERED_AT: datetime(2026, 3, 31)},
+                      {sc.LEAD_ID: "3", sc.LADDER: "lifecycle", sc.STAGE: "sql", sc.ENTERED_AT: datetime(2026, 2, 1)}],
+        activities=[
+            {sc.ACTIVITY_ID: "a1", sc.LEAD_ID: "1", sc.ACTIVITY_TYPE: "page_view", sc.URL: "/demo?utm=x",
+             sc.OCCURRED_AT: datetime(2026, 3, 30, 9)},
+            {sc.ACTIVITY_ID: "a2", sc.LEAD_ID: "1", sc.ACTIVITY_TYPE: "demo_request", sc.URL: "/demo",
+             sc.OCCURRED_AT: datetime(2026, 3, 30, 10)},
+            {sc.ACTIVITY_ID: "a3", sc.LEAD_ID: "2", sc.ACTIVITY_TYPE: "page_view", sc.URL: "/Demo",
+             sc.OCCURRED_AT: datetime(2026, 3, 2)},
+            {sc.ACTIVITY_ID: "a4", sc.LEAD_ID: "5", sc.ACTIVITY_TYPE: "form_fill", sc.URL: "/lp/guide",
+             sc.OCCURRED_AT: datetime(2026, 3, 25)},
+        ])
+
+
+@pytest.fixture(scope="module")
+def captured():
+    return cap.capture_frame(con_of(), settings=default_settings(), as_of=D)
+
+
+def test_fill_rate_by_source_counts_the_accounts_firmographics(captured):
+    rates = cap.field_fill_rates(captured, by="source").filter(pl.col("field").is_in(["industry", "employees"]))
+    got = {(s, f): (n, k, r) for s, f, n, k, r, _ in rates.iter_rows()}
+    assert got[("Paid", "industry")] == (4, 3, 0.75)
+    assert got[("Paid", "employees")] == (4, 1, 0.25)
+    assert got[("Referral", "industry")] == (1, 0, 0.0)
+    with pytest.raises(FunnelError, match="entry point"):
+        cap.field_fill_rates(captured, by="nope")
+
+
+def test_fill_by_age_is_a_cross_section_at_d(captured):
+    ages = cap.fill_by_age(captured, as_of=D).filter(pl.col("field") == "industry")
+    assert ages.select("age", "leads", "filled").rows() == [("0-7 days", 2, 1), ("8-30 days", 1, 1),
+                                                            ("31-90 days", 1, 1), ("undated", 1, 0)]  # Jan 1 is 89 days before D
+
+
+def test_lift_of_knowing_a_field_with_intervals_and_bh(captured):
+    lift = cap.field_conversion_lift(captured).filter(pl.col("field") == "industry").row(0, named=True)
+    assert (lift["leads_with"], lift["converted_with"], lift["leads_without"], lift["converted_without"]) == (3, 2, 2, 0)
+    assert lift["lift"] == pytest.approx(2 / 3)
+    assert 0 <= lift["with_low"] <= 2 / 3 <= lift["with_high"] <= 1
+    assert lift["q_value"] >= lift["p_value"]
+    phone = cap.field_conversion_lift(captured).filter(pl.col("field") == "phone").row(0, named=True)
+    assert phone["leads_with"] == 0 and phone["rate_with"] is None and phone["lift"] is None
+
+
+def test_form_funnels_count_views_before_submission_and_leave_unviewed_forms_null():
+    forms = cap.form_funnels(con_of(), as_of=D)
+    got = {f: (v, s, both, c) for f, v, s, both, c, _ in forms.iter_rows()}
+    assert got["/demo"] == (2, 1, 1, 0.5)
+    assert got["/lp/guide"] == (0, 1, 0, None)
+    assert forms.filter(pl.col("form") == "/demo")["below_target"].item() is True
+
+
+def test_data_quality_note_for_the_leads_behind_a_number(captured):
+    note = cap.data_quality_note(captured)
+    assert note.select("need", "leads", "lacking").rows() == [
+        ("creation date", 5, 1), ("owner", 5, 4), ("firmographics (industry and size)", 5, 4)]
+    some = cap.data_quality_note(captured, lead_ids=pl.Series(["1", "3"]))
+    assert some["lacking"].to_list() == [0, 1, 1] and some["share"].to_list() == [0.0, 0.5, 0.5]
+    none = cap.data_quality_note(captured, lead_ids=pl.Series([], dtype=pl.String))
+    assert none["share"].to_list() == [None, None, None]
+
+
+def test_common_attribute_keys_are_audited_like_fields():
+    con = con_of()
+    con.execute("UPDATE leads SET attributes = MAP {'Budget': '10k', 'Empty': ' '} WHERE lead_id = '1'")
+    captured = cap.capture_frame(con, settings=default_settings(), as_of=D)
+    assert "attr:Budget" in captured.columns and "attr:Empty" not in captured.columns
+    rates = cap.field_fill_rates(captured).filter(pl.col("field") == "attr:Budget")
+    assert rates.select("source", "leads", "filled").rows() == [("Paid", 4, 1), ("Referral", 1, 0)]
+
+
+def test_lead_data_quality_reads_the_store_for_the_leads_behind_a_number():
+    note = cap.lead_data_quality(con_of(), settings=default_settings(), as_of=D, lead_ids=("1", "3"))
+    assert note.select("need", "lacking").rows() == [("creation date", 0), ("owner", 1),
+                                                     ("firmographics (industry and size)", 1)]

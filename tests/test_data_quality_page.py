@@ -1,0 +1,65 @@
+"""The Data quality page and the `funnel hygiene` / `funnel capture` commands on the sample."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from funnel.cli.main import main
+from tests.apptest import app, loaded_sample
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> Path:
+    return loaded_sample(tmp_path_factory.mktemp("dq"))
+
+
+@pytest.fixture(scope="module")
+def cli_db(tmp_path_factory) -> Path:
+    """A store of its own (the page's test holds the other one open in this process)."""
+    folder = tmp_path_factory.mktemp("dq_cli")
+    assert main(["sample", "--leads", "1500", "--out", str(folder / "s")]) == 0
+    assert main(["import", "--db", str(folder / "db.duckdb"), *map(str, sorted((folder / "s").glob("*.csv")))]) == 0
+    return folder / "db.duckdb"
+
+
+def test_the_page_recomputes_for_another_survivor_rule_and_crm(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/data_quality.py").run()
+    assert not at.exception
+    at.selectbox(key="dq_survivor").set_value("most_complete").run()
+    at.selectbox(key="dq_crm").set_value("salesforce").run()
+    at.selectbox(key="dq_entry").set_value("campaign").run()
+    assert not at.exception
+    assert any("records to update" in t.value for t in at.text)
+
+
+def test_hygiene_command_prints_counts_and_writes_the_files(cli_db, tmp_path, capsys):
+    code = main(["hygiene", "--db", str(cli_db), "--out", str(tmp_path), "--survivor", "most_complete"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "duplicate person pairs:" in out and "a month before" in out
+    assert "no_owner:" in out
+    for name in ("person_pairs", "person_merges", "company_pairs", "lead_findings", "leads_fix_hubspot",
+                 "accounts_fix_hubspot"):
+        assert (tmp_path / f"{name}.csv").is_file()
+    pairs = list(csv.DictReader(io.StringIO((tmp_path / "person_pairs.csv").read_text(encoding="utf-8-sig"))))
+    assert pairs and all(float(p["match_probability"]) >= 0.9 and p["evidence"] for p in pairs)
+
+
+@pytest.mark.parametrize("section", ["fill", "age", "forms", "lift"])
+def test_capture_command_writes_each_section_as_csv(cli_db, capsysbinary, section):
+    capsysbinary.readouterr()
+    assert main(["capture", "--db", str(cli_db), "--section", section]) == 0
+    rows = list(csv.reader(io.StringIO(capsysbinary.readouterr().out.decode("utf-8-sig"))))
+    assert len(rows) > 1
+
+
+def test_hygiene_with_a_bad_threshold_is_one_line_and_exit_2(cli_db, capsys):
+    assert main(["hygiene", "--db", str(cli_db), "--threshold", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert "threshold" in err and "Traceback" not in err
