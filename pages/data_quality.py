@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.analyses.capture import FORM_COMPLETION_TARGET, capture_audit
-from funnel.analyses.crm_audit import crm_audit, hygiene_trend
+from funnel.analyses.capture import FORM_COMPLETION_TARGET
 from funnel.analyses.duplicates import PERSON_SURVIVOR_RULES
-from funnel.analyses.fix_files import CRM_COLUMNS, fix_file
+from funnel.analyses.fix_files import CRM_COLUMNS
 from funnel.errors import FunnelError
-from pages import ui
+from pages.ui import cache, sidebar, store, widgets
 
-ui.routed()
+sidebar.routed()
 st.title("Data quality")
 st.caption("Which segmentation fields your leads carry, by entry point and age, and which of them go with "
            "conversion; then the CRM audit: duplicate people and companies, values not in a standard form, "
            "and fix files to import back into the CRM.")
 
-filters = ui.current_filters()
-settings = ui.active_settings()
-ui.require_tables("leads", what="The data-quality review")
+filters = sidebar.current_filters()
+settings = store.active_settings()
+sidebar.require_tables("leads", what="The data-quality review")
 
 ENTRY_LABELS = {"source": "Source", "campaign": "First campaign", "url": "First page"}
 SURVIVOR_LABELS = {"oldest": "Oldest record", "most_complete": "Most complete record",
@@ -31,7 +30,7 @@ PERCENT = st.column_config.NumberColumn(format="percent")
 def capture_section() -> None:
     st.header("Capture: which fields leads carry")
     by = st.selectbox("Entry point", list(ENTRY_LABELS), format_func=ENTRY_LABELS.get, key="dq_entry")
-    audit = ui.computed(capture_audit, as_of=filters.as_of, by=by)
+    audit = cache.capture_audit(filters.as_of, by=by)
     st.subheader("What the numbers on other pages rest on")
     st.dataframe(audit.quality, hide_index=True, column_config={"share": PERCENT})
     st.subheader("Fill rate by entry point")
@@ -65,18 +64,18 @@ def hygiene_section() -> None:
     survivor = right.selectbox("Record a merge keeps", PERSON_SURVIVOR_RULES, format_func=SURVIVOR_LABELS.get,
                                key="dq_survivor")
     try:
-        audit = ui.computed(crm_audit, as_of=filters.as_of, threshold=threshold, person_survivor=survivor)
+        audit = cache.crm_audit(filters.as_of, threshold=threshold, person_survivor=survivor)
     except FunnelError as error:
-        ui.show_error(error)
+        widgets.show_error(error)
         return
     st.dataframe(audit.summary, hide_index=True)
     st.caption("The hygiene checks now and at the end of the previous month.")
-    st.dataframe(ui.computed(hygiene_trend, as_of=filters.as_of), hide_index=True)
+    st.dataframe(cache.hygiene_trend(filters.as_of), hide_index=True)
     st.subheader("Duplicate people")
     st.dataframe(audit.person_pairs, hide_index=True)
     st.subheader("Merge suggestions")
     st.dataframe(audit.person_merges, hide_index=True)
-    ui.download_buttons(audit.person_merges, base="merge_suggestions", as_of=filters.as_of, key="dq_merges")
+    widgets.download_buttons(audit.person_merges, base="merge_suggestions", as_of=filters.as_of, key="dq_merges")
     st.subheader("Duplicate companies")
     st.dataframe(audit.company_pairs, hide_index=True)
     st.dataframe(audit.company_merges, hide_index=True)
@@ -88,10 +87,10 @@ def hygiene_section() -> None:
                "suggested values. Importing the HubSpot file here (Data page) updates the records too.")
     crm = st.selectbox("CRM", list(CRM_COLUMNS), key="dq_crm")
     for table in ("leads", "accounts"):
-        fixes = ui.computed(fix_file, table=table, crm=crm)
+        fixes = cache.fix_file(table=table, crm=crm)
         st.text(f"{table}: {fixes.height} records to update")
         if fixes.height:
-            ui.download_buttons(fixes, base=f"{table}_fix_{crm}", as_of=filters.as_of, key=f"dq_fix_{table}")
+            widgets.download_buttons(fixes, base=f"{table}_fix_{crm}", as_of=filters.as_of, key=f"dq_fix_{table}")
 
 
 capture_section()

@@ -9,28 +9,22 @@ from functools import partial
 import polars as pl
 import streamlit as st
 
-from funnel.analyses.routing import (
-    content_next_stage,
-    edit_lint,
-    edit_whatif,
-    import_alerts_since_last,
-    track_summary,
-)
-from funnel.analyses.tool_exports import TOOLS, lead_names, segment_of, tool_export
+from funnel.analyses.routing import track_summary
+from funnel.analyses.tool_exports import TOOLS, segment_of, tool_export
 from funnel.config import default_routing_text, with_routing_text
 from funnel.errors import ConfigError
 from funnel.export import csv_bytes, download_name
-from pages import ui
+from pages.ui import cache, sidebar, store, widgets
 
-ui.routed()
-filters = ui.current_filters()
-ui.require_tables("leads", what="Routing")
+sidebar.routed()
+filters = sidebar.current_filters()
+sidebar.require_tables("leads", what="Routing")
 st.title("Routing")
 st.caption("Ordered rules give every lead one team, named owner, next action and due date (business days); the "
            "first rule that matches wins, and every lead carries the rule that routed it. Edit the [routing] "
            "settings below to check and replay them before saving on the Rules page.")
 
-settings = ui.active_settings()
+settings = store.active_settings()
 edit = st.text_area("Routing rules (TOML: only the [routing] table; unsaved)", value=default_routing_text(),
                     height=300, key="routing_edit")
 try:
@@ -40,7 +34,7 @@ except ConfigError as exc:
     st.text(exc.message())
     st.stop()
 
-lint = ui.computed(edit_lint, routing_text=edit, as_of=filters.as_of)
+lint = cache.edit_lint(routing_text=edit, as_of=filters.as_of)
 rules_col, findings_col = st.columns(2)
 with rules_col:
     st.subheader("Rules, in order")
@@ -54,13 +48,13 @@ with findings_col:
     else:
         event = st.dataframe(findings, hide_index=True, key="routing_findings", on_select="rerun",
                              selection_mode="single-row")
-        chosen = ui.selected_row(event, findings)
+        chosen = widgets.selected_row(event, findings)
         if chosen is None:
             st.caption("Select a finding to see the leads behind it.")
         else:
             behind = lint["finding_leads"].filter((pl.col("kind") == chosen["kind"])
                                                   & (pl.col("subject") == chosen["subject"]))
-            ui.leads_table(behind, title=f"{chosen['kind']}: {chosen['subject']}", base="routing_finding",
+            widgets.leads_table(behind, title=f"{chosen['kind']}: {chosen['subject']}", base="routing_finding",
                            as_of=filters.as_of, key="routing_behind")
 
 st.subheader("What-if: the last weeks routed by this edit")
@@ -69,7 +63,7 @@ if edit.strip() == default_routing_text().strip() and not st.toggle("Replay the 
                                                                     key="routing_replay_same"):
     st.caption("Change the rules above to compare them with the rules in force (or switch the toggle).")
 else:
-    whatif = ui.computed(edit_whatif, routing_text=edit, as_of=filters.as_of, weeks=weeks)
+    whatif = cache.edit_whatif(routing_text=edit, as_of=filters.as_of, weeks=weeks)
     st.caption("Leads each owner would have received per week; SLA breaches at the observed speed-to-lead (first "
                "sales touch); conversion of each route's leads to a higher stage within the conversion window "
                "(open leads are not counted as failures).")
@@ -81,14 +75,14 @@ else:
 leads = lint["leads"]
 st.subheader("Nurture tracks")
 st.dataframe(track_summary(leads, settings=with_routing_text(settings, edit)), hide_index=True, key="routing_tracks")
-content = ui.computed(content_next_stage, as_of=filters.as_of)
+content = cache.content_next_stage(filters.as_of)
 st.caption("Content seen at each stage, and how often the next stage followed within the conversion window "
            "(rate with 95% interval; days from the first view to the next stage).")
 st.dataframe(content, hide_index=True, key="routing_content")
 
 st.subheader("Alerts since the last import")
-alerts = ui.computed(import_alerts_since_last, as_of=filters.as_of)
-ui.leads_table(alerts, title="Alerts", base="routing_alerts", as_of=filters.as_of, key="routing_alerts")
+alerts = cache.import_alerts(filters.as_of)
+widgets.leads_table(alerts, title="Alerts", base="routing_alerts", as_of=filters.as_of, key="routing_alerts")
 
 st.subheader("Send a segment back to a tool")
 cols = st.columns(4)
@@ -97,7 +91,7 @@ team = cols[1].selectbox("Team", [None, *sorted(leads.get_column("team").unique(
 track = cols[2].selectbox("Track", [None, *sorted(leads.get_column("track").drop_nulls().unique().to_list())],
                           key="routing_x_track")
 tool = cols[3].selectbox("Tool", TOOLS, key="routing_x_tool")
-names = ui.computed(lead_names)
+names = cache.lead_names()
 table, left_out = tool_export(segment_of(leads, {"route_rule": rule, "team": team, "track": track}), names, tool=tool)
 st.text(f"{table.height:,} leads in {tool}'s import columns" + (f"; {left_out:,} without an e-mail left out" if left_out else ""))
 st.dataframe(table.head(200), hide_index=True, key="routing_export_preview")

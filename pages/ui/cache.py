@@ -11,10 +11,22 @@ import polars as pl
 import streamlit as st
 
 from funnel.analyses import aging as aging_analyses
-from funnel.analyses import conversion, distribution, drilldown, inputs, lead_search, segments
+from funnel.analyses import (
+    capture,
+    conversion,
+    distribution,
+    drilldown,
+    fix_files,
+    inputs,
+    lead_search,
+    segments,
+    tool_exports,
+)
+from funnel.analyses import crm_audit as crm_audit_analyses
 from funnel.analyses import deals as deal_analyses
 from funnel.analyses import handoff as handoff_analyses
 from funnel.analyses import hygiene as hygiene_analyses
+from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
 from funnel.model import history, matrix, scoring, stages
@@ -350,3 +362,98 @@ def _hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
 
 def hygiene_leads(as_of: date, *, check: str) -> pl.DataFrame:
     return _hygiene_leads(key(), as_of, check)
+
+
+# ------------------------------------------------------------------------ data quality and routing
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _capture_audit(at: StoreKey, as_of: date, by: str) -> capture.CaptureAudit:
+    with at.opened() as con:
+        return capture.capture_audit(con, settings=at.settings, as_of=as_of, by=by)
+
+
+def capture_audit(as_of: date, *, by: str) -> capture.CaptureAudit:
+    return _capture_audit(key(), as_of, by)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _crm_audit(at: StoreKey, as_of: date, threshold: float, person_survivor: str) -> crm_audit_analyses.CrmAudit:
+    with at.opened() as con:
+        return crm_audit_analyses.crm_audit(con, as_of=as_of, threshold=threshold, person_survivor=person_survivor)
+
+
+def crm_audit(as_of: date, *, threshold: float, person_survivor: str) -> crm_audit_analyses.CrmAudit:
+    return _crm_audit(key(), as_of, threshold, person_survivor)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _hygiene_trend(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return crm_audit_analyses.hygiene_trend(con, settings=at.settings, as_of=as_of)
+
+
+def hygiene_trend(as_of: date) -> pl.DataFrame:
+    return _hygiene_trend(key(), as_of)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _fix_file(at: StoreKey, table: str, crm: str) -> pl.DataFrame:
+    with at.opened() as con:
+        return fix_files.fix_file(con, table=table, crm=crm)
+
+
+def fix_file(*, table: str, crm: str) -> pl.DataFrame:
+    return _fix_file(key(), table, crm)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _edit_lint(at: StoreKey, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
+    with at.opened() as con:
+        return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of)
+
+
+def edit_lint(*, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
+    return _edit_lint(key(), routing_text, as_of)
+
+
+@st.cache_data(max_entries=4, show_spinner=COMPUTING)
+def _edit_whatif(at: StoreKey, routing_text: str, as_of: date, weeks: int) -> dict[str, pl.DataFrame]:
+    with at.opened() as con:
+        return routing_analyses.edit_whatif(con, settings=at.settings, routing_text=routing_text, as_of=as_of,
+                                            weeks=weeks)
+
+
+def edit_whatif(*, routing_text: str, as_of: date, weeks: int) -> dict[str, pl.DataFrame]:
+    return _edit_whatif(key(), routing_text, as_of, weeks)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _content_next_stage(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return routing_analyses.content_next_stage(con, settings=at.settings, as_of=as_of)
+
+
+def content_next_stage(as_of: date) -> pl.DataFrame:
+    return _content_next_stage(key(), as_of)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _import_alerts(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return routing_analyses.import_alerts_since_last(con, settings=at.settings, as_of=as_of)
+
+
+def import_alerts(as_of: date) -> pl.DataFrame:
+    """The leads that newly met an alert rule with the latest import, with their owner."""
+    return _import_alerts(key(), as_of)
+
+
+@st.cache_data(max_entries=4, show_spinner=COMPUTING)
+def _lead_names(at: StoreKey) -> pl.DataFrame:
+    with at.opened() as con:
+        return tool_exports.lead_names(con)
+
+
+def lead_names() -> pl.DataFrame:
+    return _lead_names(key())
