@@ -85,7 +85,7 @@ def handoff_section() -> None:
     far.metric("SLA breaches", total["sla_breaches"], format="%,d", border=True,
                help="Handoffs that sat at MQL longer than the MQL SLA (aging.sla_days on the Rules page) before "
                     "their first move, or are still waiting.")
-    low, high, p90 = total["acceptance_low"], total["acceptance_high"], total["speed_to_lead_p90_hours"]
+    low, high, p90 = total["acceptance_rate_lo"], total["acceptance_rate_hi"], total["speed_to_lead_p90_hours"]
     sla = settings.aging.sla_days.get("mql")
     st.text("  ·  ".join([
         "acceptance 95% interval: " + ("–" if low is None else f"{low:.0%}–{high:.0%}")
@@ -109,8 +109,8 @@ def handoff_section() -> None:
             "pending": st.column_config.NumberColumn("Pending", format="%d"),
             "recycled": st.column_config.NumberColumn("Sent back", format="%d"),
             "acceptance_rate": st.column_config.NumberColumn("Acceptance", format="percent"),
-            "acceptance_low": st.column_config.NumberColumn("95% low", format="percent"),
-            "acceptance_high": st.column_config.NumberColumn("95% high", format="percent"),
+            "acceptance_rate_lo": st.column_config.NumberColumn("95% low", format="percent"),
+            "acceptance_rate_hi": st.column_config.NumberColumn("95% high", format="percent"),
             "small_sample": st.column_config.CheckboxColumn("Small sample"),
             "speed_to_lead_median_hours": st.column_config.NumberColumn("Median hours to touch", format="%.1f"),
             "speed_to_lead_p90_hours": st.column_config.NumberColumn("p90 hours to touch", format="%.1f"),
