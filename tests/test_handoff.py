@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -281,7 +282,6 @@ def journey_store(leads):
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(leads=journeys, as_of_day=st.integers(0, 200), window=st.sampled_from([0, 7, 90]))
 def test_outcomes_add_up_and_breakdowns_sum_to_the_total(leads, as_of_day, window):
-    from dataclasses import replace
 
     settings = replace(SETTINGS, conversion=replace(SETTINGS.conversion, window_days=window))
     con = journey_store(leads)
@@ -317,3 +317,68 @@ def test_outcomes_add_up_and_breakdowns_sum_to_the_total(leads, as_of_day, windo
     narrowed = handoff.handoff_review(con, settings=settings, by=None, filters=Filters(
         as_of=filters.as_of, period_start=(START + timedelta(days=30)).date()))
     assert narrowed.row(0, named=True)["mqls"] <= total["mqls"]
+
+
+# --- one classification: the Handoff page's acceptance is the Conversion page's MQL → SQL rate ------
+
+PAIRS = (("mqls", "entered"), ("accepted", "advanced"), ("recycled", "lost"), ("expired", "expired"),
+         ("pending", "open"), ("acceptance_rate", "rate"), ("acceptance_rate_lo", "rate_lo"),
+         ("acceptance_rate_hi", "rate_hi"))
+
+
+def assert_handoff_matches_conversion(con, filters: Filters, *, settings=SETTINGS, by: str | None = None) -> None:
+    """Every handoff row (total and per `by` value) has the counts and rate of the MQL → SQL row of
+    stage_conversion on the same filters and settings."""
+    from funnel.analyses.conversion import stage_conversion
+
+    review_rows = handoff.handoff_review(con, settings=settings, filters=filters, by=by)
+    steps = stage_conversion(con, filters, settings=settings, by=by).filter(
+        pl.col("from_stage").cast(pl.String) == "mql")
+    conversion = {(row[by] if by else None): row for row in steps.iter_rows(named=True)}
+    for row in review_rows.iter_rows(named=True):
+        step = conversion[row["segment"]]
+        assert {h: row[h] for h, _ in PAIRS} == {h: step[c] for h, c in PAIRS}, row["segment"]
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(as_of=D), Filters(as_of=date(2026, 2, 10)),
+    Filters(as_of=D, period_start=date(2026, 2, 1), period_end=date(2026, 3, 31)),
+    Filters(as_of=D, segments=(("source", ("Paid", "Event")),)),
+])
+def test_acceptance_is_the_conversion_mql_rate_on_a_hand_made_store(con, filters):
+    assert_handoff_matches_conversion(con, filters)
+    assert_handoff_matches_conversion(con, filters, by="source")
+    strict = replace(SETTINGS, conversion=replace(SETTINGS.conversion, skipped_stages="strict", window_days=30))
+    assert_handoff_matches_conversion(con, filters, settings=strict)
+
+
+@pytest.fixture(scope="module")
+def sample_store():
+    """The bundled sample in memory, imported file by file as `make run` loads it."""
+    from funnel.ingest.importer import prepare_import, write_import
+
+    con = memory_connection()
+    folder = Path(__file__).resolve().parents[1] / "sample_data"
+    for name in ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv", "deals.csv"):
+        write_import(con, prepare_import(folder / name, settings=SETTINGS))
+    yield con
+    con.close()
+
+
+def test_acceptance_is_the_conversion_mql_rate_on_the_sample(sample_store):
+    for as_of in (date(2026, 10, 31), date(2026, 6, 30)):
+        assert_handoff_matches_conversion(sample_store, Filters(as_of=as_of))
+        assert_handoff_matches_conversion(sample_store, Filters(as_of=as_of, period_start=date(2026, 1, 1)), by="source")
+        assert_handoff_matches_conversion(sample_store, Filters(as_of=as_of, segments=(("source", ("Organic search",)),)))
+    total = handoff.handoff_review(sample_store, settings=SETTINGS, filters=Filters(as_of=date(2026, 10, 31))).row(0, named=True)
+    assert total["accepted"] > 0 and total["recycled"] > 0 and total["expired"] > 0  # the sample exercises each
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(leads=journeys, as_of_day=st.integers(0, 200), window=st.sampled_from([0, 7, 90]),
+       skipped=st.sampled_from(["implicit", "strict"]))
+def test_acceptance_is_the_conversion_mql_rate_for_any_journeys(leads, as_of_day, window, skipped):
+    settings = replace(SETTINGS, conversion=replace(SETTINGS.conversion, window_days=window, skipped_stages=skipped))
+    con = journey_store(leads)
+    assert_handoff_matches_conversion(con, Filters(as_of=(START + timedelta(days=as_of_day)).date()),
+                                      settings=settings, by="source")
