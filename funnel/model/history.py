@@ -197,8 +197,7 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
     needed = base if wanted is None else [c for c in base if c in wanted or (c == sc.TITLE and "seniority" in wanted)]
     columns = ", ".join(quote_ident(c) for c in [sc.LEAD_ID, *needed])
     if set(needed) <= LEAD_ONLY:  # nothing from the account: skip the join
-        leads = frame(con, f"SELECT {columns} FROM {quote_ident(sc.LEADS.name)} "
-                           f"WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL")
+        leads = frame(con, f"SELECT {columns} FROM leads WHERE lead_id IS NOT NULL")
     else:
         leads = frame(con, f"SELECT {columns} FROM ({sql_text('lead_dimensions')})",
                       {"bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})
@@ -223,18 +222,15 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
 
 def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """lead_id and one text column `attr:<key>` per key found in leads.attributes (None: no keys)."""
-    keys = frame(con, f"SELECT DISTINCT unnest(map_keys({quote_ident(sc.ATTRIBUTES)})) AS k "
-                      f"FROM {quote_ident(sc.LEADS.name)} ORDER BY k")
+    keys = frame(con, "SELECT DISTINCT unnest(map_keys(attributes)) AS k FROM leads ORDER BY k")
     names = [k for k in keys.get_column("k").to_list() if k is not None]
     if not names:
         return None
     # Identifiers go through quote_ident; the keys themselves are bound values.
     params = {f"k{i}": k for i, k in enumerate(names)}
-    columns = ", ".join(f"map_extract_value({quote_ident(sc.ATTRIBUTES)}, ${p}) AS "
-                        f"{quote_ident(ATTRIBUTE_PREFIX + k)}" for p, k in params.items())
-    return frame(con, f"SELECT {quote_ident(sc.LEAD_ID)}, {columns} FROM {quote_ident(sc.LEADS.name)} "
-                      f"WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL "
-                      f"QUALIFY row_number() OVER (PARTITION BY {quote_ident(sc.LEAD_ID)}) = 1", params)
+    columns = ", ".join(f"map_extract_value(attributes, ${p}) AS {quote_ident(ATTRIBUTE_PREFIX + k)}"
+                        for p, k in params.items())
+    return frame(con, f"SELECT lead_id, {columns} FROM ({sql_text('lead_rows')})", params)
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
