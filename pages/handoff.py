@@ -32,7 +32,7 @@ KIND_LABELS = {
 DATETIME = "YYYY-MM-DD HH:mm"
 LEAD_LIST_CONFIG = {
     "mql_at": st.column_config.DatetimeColumn("MQL at", format=DATETIME),
-    "decided_at": st.column_config.DatetimeColumn("First move at", format=DATETIME),
+    "decided_at": st.column_config.DatetimeColumn("Decided at", format=DATETIME),
     "first_touch_at": st.column_config.DatetimeColumn("First sales touch", format=DATETIME),
     "returned_at": st.column_config.DatetimeColumn("Back to nurture at", format=DATETIME),
     "hours_to_touch": st.column_config.NumberColumn("Hours to touch", format="%.1f"),
@@ -57,9 +57,10 @@ def handoff_section() -> None:
                 "\"Became a … Date\" columns, on the Data page.", icon=":material/upload_file:")
         return
     st.caption("Read from the lifecycle (CRM) ladder whatever ladder the sidebar shows. Each entry into MQL is a "
-               "handoff; it is accepted when it moves to SQL or later within the conversion window, sent back when "
-               "its first move is down to lead or subscriber, expired when the window passed without either, and "
-               "pending while the window is still open. The rate leaves pending handoffs out.")
+               "handoff, counted as the Conversion page's MQL step counts it; it is accepted when its next move is to "
+               "SQL or later within the conversion window, sent back when that move is down (or to a side state), "
+               "expired when the window passed without either, and pending while the window is still open. The "
+               "rate leaves pending handoffs out, so it is the Conversion page's MQL → SQL rate.")
     by = st.segmented_control("Break down by", list(BY_LABELS), default="source", key="handoff_by",
                               format_func=BY_LABELS.get, required=True) or "source"
     try:

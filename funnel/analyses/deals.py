@@ -10,6 +10,7 @@ import polars as pl
 
 from funnel.config import Settings
 from funnel.filters import until
+from funnel.model.history import UNKNOWN
 from funnel.stats import km_quantiles_frame, with_rate
 from funnel.store.db import frame
 from funnel.store.queries import sql_text
@@ -32,7 +33,7 @@ def deal_performance(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     if by not in DEAL_DIMENSIONS:
         raise ValueError(f"deals cannot be segmented by {by!r}")
     deals = deal_facts(con, settings=settings, as_of=as_of).with_columns(
-        pl.col(by).cast(pl.String).fill_null("(unknown)").alias("segment"), pl.col("won").fill_null(False).alias("won_"))
+        pl.col(by).cast(pl.String).fill_null(UNKNOWN).alias("segment"), pl.col("won").fill_null(False).alias("won_"))
     if deals.height == 0:
         return pl.DataFrame(schema={by: pl.String, "deals": pl.Int64, "closed": pl.Int64, "won": pl.Int64,
                                     "win_rate": pl.Float64, "win_rate_lo": pl.Float64, "win_rate_hi": pl.Float64,

@@ -53,7 +53,6 @@ __all__ = [
     "NO_REASON",
     "OUTCOMES",
     "REVIEW_SCHEMA",
-    "UNKNOWN",
     "handoff_leads",
     "handoff_review",
     "recycle_reasons",
@@ -71,7 +70,6 @@ OUTCOMES = (ACCEPTED, RECYCLED, EXPIRED, PENDING)
 CONVERSION_OUTCOMES = {"advanced": ACCEPTED, "lost": RECYCLED, "expired": EXPIRED, "open": PENDING}
 # The lists behind the counts of `handoff_review`.
 KINDS = ("pending", "breached", "recycled", "bounced", "untouched", "accepted", "expired")
-UNKNOWN = "(unknown)"  # the segment of a lead whose column is empty
 NO_REASON = "(no reason given)"
 
 REVIEW_SCHEMA: dict[str, pl.DataType] = {
