@@ -3,8 +3,9 @@
 -- Grain: one row per stage entry at or before the end of day D, consecutive repeats of a stage
 -- dropped. Columns: lead_id, stage_rank (0-based place among $stages), entered_at, reason,
 -- basis ('stage_event': from the stage log; 'current_stage': placed from leads.lifecycle_stage at
--- created_at, for a lead the log never mentions), seq (1, 2, … per lead in ladder order: time,
--- undated first, then rank, then reason), prev_rank (the rank of the entry before, null at seq 1).
+-- created_at, for a lead the log never mentions), seq (increasing per lead in ladder order: time,
+-- undated first, then rank, then reason; repeats dropped leave gaps), prev_rank (the rank of the
+-- entry before, null at the first).
 -- Params: $ladder (stage_events rows whose ladder is empty count as lifecycle), $stages (main
 -- stages in order, then side states), $until (the first moment after day D).
 -- A lead the log mentions at any date, or with a stage off the ladder, is never placed from its
@@ -42,24 +43,15 @@ placed as (
       and (l.created_at is null or l.created_at < $until)
 ),
 
-ordered as (
-    select *,
-           row_number() over (partition by lead_id
-                              order by entered_at asc nulls first, stage_rank, reason nulls last) as raw_seq
-    from (select * from logged union all select * from placed)
-),
-
-deduped as (
-    select *
-    from ordered
-    qualify coalesce(lag(stage_rank) over (partition by lead_id order by raw_seq) <> stage_rank, true)
-),
-
 final as (
     select lead_id, stage_rank, entered_at, reason, basis,
-           row_number() over (partition by lead_id order by raw_seq) as seq,
-           lag(stage_rank) over (partition by lead_id order by raw_seq) as prev_rank
-    from deduped
+           row_number() over w as seq,
+           lag(stage_rank) over w as prev_rank
+    from (select * from logged union all select * from placed)
+    window w as (partition by lead_id order by entered_at asc nulls first, stage_rank, reason nulls last)
+    -- a repeat of the stage the lead is already in is no new entry; the entry before a kept one
+    -- has the rank of the last kept entry, so prev_rank is the rank the lead left
+    qualify coalesce(lag(stage_rank) over w <> stage_rank, true)
 )
 
 select * from final
