@@ -27,10 +27,12 @@ __all__ = [
     "normal_quantile",
     "quantile_column_name",
     "rate",
+    "rate_or_null",
     "segment_vs_rest_p_value",
     "small_sample",
     "two_proportion_p_value",
     "wilson_interval",
+    "with_rate",
 ]
 
 # Survival products accumulate rounding error (9/10 · 8/9 · … is not exactly 0.5 in binary), so a
@@ -125,6 +127,35 @@ def small_sample(trials: int, successes: int, *, min_trials: int = 30) -> bool:
     """True when a rate rests on too little data: n < min_trials, n·p < 5 or n·(1−p) < 5."""
     _check_counts(successes, trials)
     return trials < min_trials or successes < 5 or trials - successes < 5
+
+
+def rate_or_null(successes: pl.Expr, trials: pl.Expr) -> pl.Expr:
+    """successes / trials as a polars expression, null when there are no trials."""
+    return pl.when(trials > 0).then(successes / trials).otherwise(None)
+
+
+def with_rate(frame: pl.DataFrame, *, successes: str, trials: str, name: str = "rate",
+              min_trials: int | None = None, flag: str = "small_sample") -> pl.DataFrame:
+    """The one way a metric frame gets a rate: adds <name> = successes / trials (null when there are
+    no trials), its Wilson 95% interval <name>_lo and <name>_hi, and, when `min_trials` is given,
+    the small-sample flag column `flag` (see `small_sample`). Null counts count as 0."""
+    rates: list[float | None] = []
+    lows: list[float | None] = []
+    highs: list[float | None] = []
+    smalls: list[bool] = []
+    for s, n in zip(frame.get_column(successes).to_list(), frame.get_column(trials).to_list(), strict=True):
+        s, n = int(s or 0), int(n or 0)
+        low, high = wilson_interval(s, n)
+        rates.append(rate(s, n))
+        lows.append(low)
+        highs.append(high)
+        if min_trials is not None:
+            smalls.append(small_sample(n, s, min_trials=min_trials))
+    columns = [pl.Series(name, rates, dtype=pl.Float64), pl.Series(f"{name}_lo", lows, dtype=pl.Float64),
+               pl.Series(f"{name}_hi", highs, dtype=pl.Float64)]
+    if min_trials is not None:
+        columns.append(pl.Series(flag, smalls, dtype=pl.Boolean))
+    return frame.with_columns(columns)
 
 
 # --- comparisons --------------------------------------------------------------------------------

@@ -25,9 +25,10 @@ def handoff_section() -> None:
                 "\"Became a … Date\" columns, on the Data page.", icon=":material/upload_file:")
         return
     st.caption("Read from the lifecycle (CRM) ladder whatever ladder the sidebar shows. Each entry into MQL is a "
-               "handoff; it is accepted when it moves to SQL or later within the conversion window, sent back when "
-               "its first move is down to lead or subscriber, expired when the window passed without either, and "
-               "pending while the window is still open. The rate leaves pending handoffs out.")
+               "handoff, counted as the Conversion page's MQL step counts it; it is accepted when its next move is to "
+               "SQL or later within the conversion window, sent back when that move is down (or to a side state), "
+               "expired when the window passed without either, and pending while the window is still open. The "
+               "rate leaves pending handoffs out, so it is the Conversion page's MQL → SQL rate.")
     by = st.segmented_control("Break down by", list(BY_LABELS), default="source", key="handoff_by",
                               format_func=BY_LABELS.get, required=True) or "source"
     try:

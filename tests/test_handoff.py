@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -62,8 +63,9 @@ def touch(lead_id: str, at: str, activity_type: str = "sales_touch") -> dict:
 # Given: L1 accepted exactly at the window's end (90 days); L2 accepted a day too late (expired);
 # L3 sent back from MQL after exactly 5 days (the SLA's edge) with a reason; L4 ping-pong: accepted,
 # recycled after acceptance, back at MQL (bounced, pending, over the SLA, never touched again);
-# L5 a fresh pending MQL without a source; L6 skipped MQL (no handoff); L7 became MQL after D;
-# L8 has no stage log (placed at MQL from lifecycle_stage on its created date); L9 sent back to
+# L5 a fresh pending MQL without a source; L6 skipped MQL (lead → SQL: under the implicit policy an
+# entry into MQL accepted at once, as the conversion step counts it); L7 became MQL after D; L8 has
+# no stage log (placed at MQL from its current stage: not a move, so no handoff); L9 sent back to
 # subscriber without a reason, never touched. Email opens are not sales touches.
 LEADS = [lead("L1", "Paid"), lead("L2", "Paid"), lead("L3", "Event"), lead("L4", "Event"), lead("L5", None),
          lead("L6", "Paid"), lead("L7", "Paid"),
@@ -108,11 +110,11 @@ def review(con, **kwargs) -> pl.DataFrame:
 def test_total_row_hand_computed(con):
     total = review(con).row(0, named=True)
     assert total == {
-        "segment": None, "mqls": 8, "leads": 7, "accepted": 2, "recycled": 2, "expired": 1, "pending": 3,
-        "acceptance_rate": pytest.approx(0.4), "acceptance_low": pytest.approx(0.1176, abs=1e-4),
-        "acceptance_high": pytest.approx(0.7693, abs=1e-4), "small_sample": True,
+        "segment": None, "mqls": 8, "leads": 7, "accepted": 3, "recycled": 2, "expired": 1, "pending": 2,
+        "acceptance_rate": pytest.approx(0.5), "acceptance_rate_lo": pytest.approx(0.1876, abs=1e-4),
+        "acceptance_rate_hi": pytest.approx(0.8124, abs=1e-4), "small_sample": True,
         "touched": 4, "untouched": 4,
-        # Kaplan–Meier over 2, 3, 4, 24 hours (touched) and 36, 254, 1239, 2871 hours (censored at D
+        # Kaplan–Meier over 2, 3, 4, 24 hours (touched) and 254, 1239, 2127, 2871 hours (censored at D
         # or at the next MQL entry): S(24) = 4/8, so the median is 24 h; p90 is never reached.
         "speed_to_lead_median_hours": 24.0, "speed_to_lead_p90_hours": None,
         "sla_breaches": 3, "bounced": 1, "recycled_after_acceptance": 1,
@@ -126,17 +128,18 @@ def test_breakdown_by_source(con):
                          "acceptance_rate", "speed_to_lead_median_hours").rows()
     assert picked[1:] == [
         ("Event", 3, 2, 1, 1, 0, 1, 0.5, 24.0),
-        ("Paid", 3, 3, 1, 0, 1, 1, 0.5, None),
+        ("Paid", 3, 3, 2, 0, 1, 0, 2 / 3, None),
         ("(unknown)", 1, 1, 0, 0, 0, 1, None, 2.0),
         ("Referral", 1, 1, 0, 1, 0, 0, 0.0, None),
     ]
     unknown = rows.row(3, named=True)
-    assert unknown["acceptance_low"] is None and unknown["small_sample"] is True
+    assert unknown["acceptance_rate_lo"] is None and unknown["small_sample"] is True
 
 
 def test_window_boundary_and_sla_boundary(con):
     rows = handoff.handoff_leads(con, settings=SETTINGS, filters=Filters(as_of=D), kind="accepted")
-    assert rows.select(sc.LEAD_ID, "days_at_mql", "sla_breached").rows() == [("L1", 90, True), ("L4", 2, False)]
+    assert rows.select(sc.LEAD_ID, "days_at_mql", "sla_breached").rows() == [("L1", 90, True), ("L6", 0, False),
+                                                                                ("L4", 2, False)]
     expired = handoff.handoff_leads(con, settings=SETTINGS, filters=Filters(as_of=D), kind="expired")
     assert expired.select(sc.LEAD_ID, "days_at_mql").rows() == [("L2", 91)]
     recycled = handoff.handoff_leads(con, settings=SETTINGS, filters=Filters(as_of=D), kind="recycled")
@@ -149,10 +152,10 @@ def test_lists_behind_each_count(con):
         rows = handoff.handoff_leads(con, settings=SETTINGS, filters=Filters(as_of=D), kind=kind, **kwargs)
         return rows.get_column(sc.LEAD_ID).to_list()
 
-    assert ids("pending") == ["L4", "L5", "L8"]
+    assert ids("pending") == ["L4", "L5"]
     assert ids("breached") == ["L1", "L2", "L4"]
     assert ids("bounced") == ["L4"]
-    assert ids("untouched") == ["L2", "L9", "L4", "L8"]
+    assert ids("untouched") == ["L2", "L6", "L9", "L4"]
     assert ids("pending", by="source", segment="(unknown)") == ["L5"]
     assert ids("recycled", by="source", segment="Event") == ["L3"]
     with pytest.raises(FunnelError):
@@ -178,14 +181,15 @@ def test_recycle_reasons(con):
 
 def test_as_of_replays_an_earlier_day(con):
     total = handoff.handoff_review(con, settings=SETTINGS, filters=Filters(as_of=date(2026, 2, 10))).row(0, named=True)
-    # L1 and L2 still wait (their SQL entries lie after D); L4 is accepted and not yet recycled.
-    assert (total["mqls"], total["accepted"], total["pending"], total["recycled_after_acceptance"]) == (3, 1, 2, 0)
+    # L1 and L2 still wait (their SQL entries lie after D); L4 is accepted and not yet recycled; L6
+    # skipped MQL on 02-01 (accepted at once).
+    assert (total["mqls"], total["accepted"], total["pending"], total["recycled_after_acceptance"]) == (4, 2, 2, 0)
     assert total["acceptance_rate"] == 1.0
 
 
 def test_period_limits_the_cohort(con):
     total = review(con, period_start=date(2026, 2, 1), period_end=date(2026, 3, 31)).row(0, named=True)
-    assert (total["mqls"], total["accepted"], total["recycled"], total["bounced"]) == (3, 1, 2, 0)
+    assert (total["mqls"], total["accepted"], total["recycled"], total["bounced"]) == (4, 2, 2, 0)  # L3, L4, L6, L9
 
 
 def test_end_of_day_counts():
@@ -278,7 +282,6 @@ def journey_store(leads):
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(leads=journeys, as_of_day=st.integers(0, 200), window=st.sampled_from([0, 7, 90]))
 def test_outcomes_add_up_and_breakdowns_sum_to_the_total(leads, as_of_day, window):
-    from dataclasses import replace
 
     settings = replace(SETTINGS, conversion=replace(SETTINGS.conversion, window_days=window))
     con = journey_store(leads)
@@ -292,9 +295,9 @@ def test_outcomes_add_up_and_breakdowns_sum_to_the_total(leads, as_of_day, windo
         assert row["leads"] <= row["mqls"] and row["bounced"] <= row["mqls"] and row["sla_breaches"] <= row["mqls"]
         decided = row["accepted"] + row["recycled"] + row["expired"]
         if decided == 0:
-            assert row["acceptance_rate"] is None and row["acceptance_low"] is None
+            assert row["acceptance_rate"] is None and row["acceptance_rate_lo"] is None
         else:
-            assert 0.0 <= row["acceptance_low"] <= row["acceptance_rate"] <= row["acceptance_high"] <= 1.0
+            assert 0.0 <= row["acceptance_rate_lo"] <= row["acceptance_rate"] <= row["acceptance_rate_hi"] <= 1.0
     segments = rows.slice(1)
     for column in COUNTS:
         if column != "leads":  # a lead sits in one segment, so leads add up too
@@ -305,10 +308,77 @@ def test_outcomes_add_up_and_breakdowns_sum_to_the_total(leads, as_of_day, windo
                          ("bounced", "bounced"), ("untouched", "untouched"), ("accepted", "accepted")):
         assert handoff.handoff_leads(con, settings=settings, filters=filters, kind=kind).height == total[column]
     reasons = handoff.recycle_reasons(con, settings=settings, filters=filters)
-    assert reasons.get_column("leads").sum() == total["recycled"] + total["recycled_after_acceptance"]
+    returned = handoff.handoff_leads(con, settings=settings, filters=filters, kind="recycled")
+    assert reasons.get_column("after_acceptance").sum() == total["recycled_after_acceptance"]
+    assert reasons.get_column("leads").sum() >= returned.filter(pl.col("returned_at").is_not_null()).height
     if reasons.height:
         assert reasons.get_column("share").sum() == pytest.approx(1.0)
 
     narrowed = handoff.handoff_review(con, settings=settings, by=None, filters=Filters(
         as_of=filters.as_of, period_start=(START + timedelta(days=30)).date()))
     assert narrowed.row(0, named=True)["mqls"] <= total["mqls"]
+
+
+# --- one classification: the Handoff page's acceptance is the Conversion page's MQL → SQL rate ------
+
+PAIRS = (("mqls", "entered"), ("accepted", "advanced"), ("recycled", "lost"), ("expired", "expired"),
+         ("pending", "open"), ("acceptance_rate", "rate"), ("acceptance_rate_lo", "rate_lo"),
+         ("acceptance_rate_hi", "rate_hi"))
+
+
+def assert_handoff_matches_conversion(con, filters: Filters, *, settings=SETTINGS, by: str | None = None) -> None:
+    """Every handoff row (total and per `by` value) has the counts and rate of the MQL → SQL row of
+    stage_conversion on the same filters and settings."""
+    from funnel.analyses.conversion import stage_conversion
+
+    review_rows = handoff.handoff_review(con, settings=settings, filters=filters, by=by)
+    steps = stage_conversion(con, filters, settings=settings, by=by).filter(
+        pl.col("from_stage").cast(pl.String) == "mql")
+    conversion = {(row[by] if by else None): row for row in steps.iter_rows(named=True)}
+    for row in review_rows.iter_rows(named=True):
+        step = conversion[row["segment"]]
+        assert {h: row[h] for h, _ in PAIRS} == {h: step[c] for h, c in PAIRS}, row["segment"]
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(as_of=D), Filters(as_of=date(2026, 2, 10)),
+    Filters(as_of=D, period_start=date(2026, 2, 1), period_end=date(2026, 3, 31)),
+    Filters(as_of=D, segments=(("source", ("Paid", "Event")),)),
+])
+def test_acceptance_is_the_conversion_mql_rate_on_a_hand_made_store(con, filters):
+    assert_handoff_matches_conversion(con, filters)
+    assert_handoff_matches_conversion(con, filters, by="source")
+    strict = replace(SETTINGS, conversion=replace(SETTINGS.conversion, skipped_stages="strict", window_days=30))
+    assert_handoff_matches_conversion(con, filters, settings=strict)
+
+
+@pytest.fixture(scope="module")
+def sample_store():
+    """The bundled sample in memory, imported file by file as `make run` loads it."""
+    from funnel.ingest.importer import prepare_import, write_import
+
+    con = memory_connection()
+    folder = Path(__file__).resolve().parents[1] / "sample_data"
+    for name in ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv", "deals.csv"):
+        write_import(con, prepare_import(folder / name, settings=SETTINGS))
+    yield con
+    con.close()
+
+
+def test_acceptance_is_the_conversion_mql_rate_on_the_sample(sample_store):
+    for as_of in (date(2026, 10, 31), date(2026, 6, 30)):
+        assert_handoff_matches_conversion(sample_store, Filters(as_of=as_of))
+        assert_handoff_matches_conversion(sample_store, Filters(as_of=as_of, period_start=date(2026, 1, 1)), by="source")
+        assert_handoff_matches_conversion(sample_store, Filters(as_of=as_of, segments=(("source", ("Organic search",)),)))
+    total = handoff.handoff_review(sample_store, settings=SETTINGS, filters=Filters(as_of=date(2026, 10, 31))).row(0, named=True)
+    assert total["accepted"] > 0 and total["recycled"] > 0 and total["expired"] > 0  # the sample exercises each
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(leads=journeys, as_of_day=st.integers(0, 200), window=st.sampled_from([0, 7, 90]),
+       skipped=st.sampled_from(["implicit", "strict"]))
+def test_acceptance_is_the_conversion_mql_rate_for_any_journeys(leads, as_of_day, window, skipped):
+    settings = replace(SETTINGS, conversion=replace(SETTINGS.conversion, window_days=window, skipped_stages=skipped))
+    con = journey_store(leads)
+    assert_handoff_matches_conversion(con, Filters(as_of=(START + timedelta(days=as_of_day)).date()),
+                                      settings=settings, by="source")

@@ -114,12 +114,12 @@ def test_the_segment_tables_stages_are_the_reported_stages(sample_store, ladder,
 
 def test_the_handoff_line_and_table_as_shown():
     settings = default_settings()
-    total = {"acceptance_low": 0.5316, "acceptance_high": 0.601, "small_sample": False,
+    total = {"acceptance_rate_lo": 0.5316, "acceptance_rate_hi": 0.601, "small_sample": False,
              "speed_to_lead_p90_hours": 272.84}
     line = handoff_details(total, settings)
     assert line.startswith("acceptance 95% interval: 53%–60%  ·  p90 speed-to-lead: 272.8 hours  ·  ")
     assert f"conversion window: {settings.conversion.window_days} days" in line
-    empty = handoff_details({**total, "acceptance_low": None, "small_sample": True,
+    empty = handoff_details({**total, "acceptance_rate_lo": None, "small_sample": True,
                              "speed_to_lead_p90_hours": None}, settings)
     assert empty.startswith("acceptance 95% interval: – (small sample)  ·  p90 speed-to-lead: not reached")
     shown = handoff_segments(pl.DataFrame({"segment": [None, "Event"], "mqls": [3, 1]}))

@@ -39,13 +39,11 @@ from funnel.analyses.inputs import (
     entered_masks,
     has_rank_bit,
     moves_known,
-    rate_or_null,
-    with_intervals,
 )
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.stats import kaplan_meier, km_quantiles_frame
+from funnel.stats import kaplan_meier, km_quantiles_frame, rate_or_null, with_rate
 from funnel.store.db import frame
 from funnel.store.queries import sql_text
 
@@ -184,7 +182,7 @@ def _step_rows(inputs: AnalysisInputs, entries: pl.DataFrame, *, extra: Sequence
         .with_columns((pl.col("stage_rank") + 1).alias("to_rank"),
                       (pl.col("advanced") + pl.col("lost") + pl.col("expired")).alias("decided"))
     )
-    rows = with_intervals(rows, successes="advanced", trials="decided", prefix="rate")
+    rows = with_rate(rows, successes="advanced", trials="decided", name="rate")
     rows = (
         rows.with_columns(pl.col(SEG).is_null().alias("_total"))
         .sort(["_total", SEG, *extra, "stage_rank"], descending=[True, False] + [False] * (len(extra) + 1),
@@ -282,7 +280,7 @@ def cumulative_conversion_of(inputs: AnalysisInputs, *, skipped: str | None = No
         .sort(SEG, "stage_rank", nulls_last=False)
         .with_columns(rate_or_null(pl.col("both"), pl.col("reached").shift(1).over(SEG)).alias("step_rate"))
     )
-    rows = with_intervals(rows, successes="reached", trials="cohort", prefix="rate").select(
+    rows = with_rate(rows, successes="reached", trials="cohort", name="rate").select(
         SEG, inputs.stage_column("stage_rank", "stage"), "cohort", "reached", "rate", "rate_lo", "rate_hi", "step_rate")
     return inputs.with_segments(rows)
 

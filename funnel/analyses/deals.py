@@ -10,7 +10,8 @@ import polars as pl
 
 from funnel.config import Settings
 from funnel.filters import until
-from funnel.stats import km_quantiles_frame, small_sample, wilson_interval
+from funnel.model.history import UNKNOWN
+from funnel.stats import km_quantiles_frame, with_rate
 from funnel.store.db import frame
 from funnel.store.queries import sql_text
 
@@ -32,7 +33,7 @@ def deal_performance(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     if by not in DEAL_DIMENSIONS:
         raise ValueError(f"deals cannot be segmented by {by!r}")
     deals = deal_facts(con, settings=settings, as_of=as_of).with_columns(
-        pl.col(by).cast(pl.String).fill_null("(unknown)").alias("segment"), pl.col("won").fill_null(False).alias("won_"))
+        pl.col(by).cast(pl.String).fill_null(UNKNOWN).alias("segment"), pl.col("won").fill_null(False).alias("won_"))
     if deals.height == 0:
         return pl.DataFrame(schema={by: pl.String, "deals": pl.Int64, "closed": pl.Int64, "won": pl.Int64,
                                     "win_rate": pl.Float64, "win_rate_lo": pl.Float64, "win_rate_hi": pl.Float64,
@@ -52,13 +53,8 @@ def deal_performance(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
                    how="diagonal_relaxed").select("segment", pl.col("p50").alias("median_cycle_days"),
                                                   pl.col("p80").alias("p80_cycle_days"))
     table = table.join(km, on="segment", how="left", nulls_equal=True)
-    rows = []
-    for row in table.iter_rows(named=True):
-        low, high = wilson_interval(row["won"], row["closed"])
-        rows.append({"win_rate": row["won"] / row["closed"] if row["closed"] else None, "win_rate_lo": low,
-                     "win_rate_hi": high, "small_sample": small_sample(row["closed"], row["won"],
-                                                                         min_trials=settings.segments.min_sample)})
-    table = pl.concat([table, pl.DataFrame(rows)], how="horizontal")
+    table = with_rate(table, successes="won", trials="closed", name="win_rate",
+                      min_trials=settings.segments.min_sample)
     return table.select(pl.col("segment").alias(by), "deals", "closed", "won", "win_rate", "win_rate_lo",
                         "win_rate_hi", "small_sample", "median_cycle_days", "p80_cycle_days", "open_deals",
                         "median_open_age_days", "won_amount")

@@ -14,9 +14,10 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, rate_or_null
+from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs
 from funnel.config import Settings
 from funnel.filters import Filters
+from funnel.stats import rate_or_null
 
 __all__ = [
     "current_stages_of",

@@ -1,55 +1,60 @@
 """The marketing → sales handoff: were MQLs accepted, how fast were they touched, what came back and why.
 
-The unit is a **handoff**: one entry into MQL on the lifecycle ladder. A lead that returns to MQL
-starts a new handoff, so a lead can count twice (the `leads` column counts people). Everything is
-as of a day D (the end of day D counts), read from the lifecycle stage log; a lead the log never
-mentions is placed at its current `lifecycle_stage` on its created date.
+The unit is a **handoff**: one entry into MQL on the lifecycle ladder, exactly as the MQL → SQL step
+of the conversion analysis counts it (funnel.analyses.conversion): dated moves from the stage log
+only (a lead placed at MQL from its current stage alone is no handoff), and, under the "implicit"
+skipped-stage policy, a jump from below MQL to above it counts as an entry into MQL, accepted at
+once ("strict" leaves out a handoff whose acceptance skips SQL). A lead that returns to MQL starts a
+new handoff, so a lead can count twice (the `leads` column counts people). Everything is as of a
+day D (the end of day D counts).
 
-Each handoff in the period ends in exactly one outcome at D, decided by the handoff's first move
-off MQL on the main ladder (side states such as former_customer are not a decision):
+Each handoff's outcome at D is the conversion step's outcome, under the handoff's names, so the
+acceptance rate here is the Conversion page's MQL → SQL rate on the same filters:
 
-- **accepted**: the first move is up the ladder (SQL or later) at most W days after the MQL entry
-  (W = `conversion.window_days`, whole calendar days);
-- **recycled**: the first move is back down (lead, subscriber): sales sent it back to nurture;
-- **expired**: neither, and more than W days have passed at D (a later acceptance counts here);
-- **pending**: neither, and at most W days have passed.
+- **accepted** (advanced): the lead's next entry is up the main ladder at most W days after the
+  MQL entry (W = `conversion.window_days`, whole calendar days);
+- **recycled** (lost): the next entry is back down (lead, subscriber) or a side state, at most W days after;
+- **expired**: neither within W days, and more than W days have passed at D;
+- **pending** (open): neither yet, and at most W days have passed.
 
 acceptance rate = accepted / (accepted + recycled + expired); pending handoffs are shown, not failed.
 
-Also per handoff: **SLA breach** when it sat at MQL (until its first move, or until D) more than
+Also per handoff: **SLA breach** when it sat at MQL (until its next entry, or until D) more than
 `aging.sla_days["mql"]` days; **speed-to-lead** from the MQL entry to the first `sales_touch`
-activity before the lead's next MQL entry (Kaplan–Meier: a handoff never touched is censored at D,
-or at its next MQL entry); **bounced** when the lead had an earlier handoff that went above MQL
-and came back to MQL again (ping-pong); **recycled after acceptance** when it went up and later
-returned below MQL (before any new handoff).
+activity before the lead's next handoff (Kaplan–Meier: a handoff never touched is censored at D,
+or at its next handoff); **bounced** when it is an entry into MQL after an earlier handoff of the
+lead went above MQL (ping-pong); **recycled after acceptance** when its first move was up and it
+later returned below MQL (before any new handoff); the **reason** of a return below MQL.
 
-Segments (`by`) are lead columns as they stand in the leads table (the current owner, not the
-owner at the time).
+Segments (`by`) and segment filters are lead-frame columns (funnel.model.history.lead_frame), as
+for the conversion analysis: the current value, not the value at the time.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from dataclasses import replace
 
 import duckdb
 import polars as pl
 
 from funnel import schema as sc
+from funnel.analyses.conversion import conversion_entries_of, deal_losses
+from funnel.analyses.inputs import SEG, analysis_inputs, conversion_policy
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.stats import km_quantiles_frame, small_sample, wilson_interval
-from funnel.store.db import frame, quote_ident
+from funnel.model.history import lifecycle_params
+from funnel.stats import km_quantiles_frame, with_rate
+from funnel.store.db import frame
+from funnel.store.queries import sql_file, sql_text
 
 __all__ = [
     "KINDS",
     "NO_REASON",
     "OUTCOMES",
     "REVIEW_SCHEMA",
-    "UNKNOWN",
     "handoff_leads",
     "handoff_review",
-    "lifecycle_entries_sql",
     "recycle_reasons",
     "segmentable_columns",
     "until",
@@ -61,9 +66,10 @@ assert MQL in sc.LIFECYCLE_STAGES and SALES_TOUCH in sc.CANONICAL_ACTIVITY_TYPES
 
 ACCEPTED, RECYCLED, EXPIRED, PENDING = "accepted", "recycled", "expired", "pending"
 OUTCOMES = (ACCEPTED, RECYCLED, EXPIRED, PENDING)
+# The conversion step's outcomes under the handoff's names: one classification feeds both analyses.
+CONVERSION_OUTCOMES = {"advanced": ACCEPTED, "lost": RECYCLED, "expired": EXPIRED, "open": PENDING}
 # The lists behind the counts of `handoff_review`.
 KINDS = ("pending", "breached", "recycled", "bounced", "untouched", "accepted", "expired")
-UNKNOWN = "(unknown)"  # the segment of a lead whose column is empty
 NO_REASON = "(no reason given)"
 
 REVIEW_SCHEMA: dict[str, pl.DataType] = {
@@ -75,8 +81,8 @@ REVIEW_SCHEMA: dict[str, pl.DataType] = {
     EXPIRED: pl.Int64(),
     PENDING: pl.Int64(),
     "acceptance_rate": pl.Float64(),
-    "acceptance_low": pl.Float64(),
-    "acceptance_high": pl.Float64(),
+    "acceptance_rate_lo": pl.Float64(),
+    "acceptance_rate_hi": pl.Float64(),
     "small_sample": pl.Boolean(),
     "touched": pl.Int64(),
     "untouched": pl.Int64(),
@@ -98,140 +104,6 @@ REASONS_SCHEMA: dict[str, pl.DataType] = {
 LEAD_COLUMNS = (sc.NAME, sc.EMAIL, sc.COMPANY, sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS)
 
 
-
-
-# --------------------------------------------------------------------------------------- SQL
-
-# The lifecycle ladder at D, shared with the hygiene report. Grain: one row per stage entry at or
-# before the end of day D (undated entries placed from lifecycle_stage included), consecutive
-# repeats of a stage dropped. Columns: lead_id, stage, stage_rank (0-based over $stages: main
-# stages then side states), entered_at, reason, seq (1, 2, … per lead in ladder order), prev_rank.
-# Params: $ladder, $stages, $raw (distinct leads.lifecycle_stage values), $placed (their stage or
-# null), $until. Leads the stage log mentions (at any date) are never placed from lifecycle_stage.
-_LIFECYCLE_ENTRIES = """
-logged as (
-    select lead_id, stage, entered_at, reason
-    from stage_events
-    where coalesce(ladder, 'lifecycle') = $ladder
-      and lead_id is not null
-),
-
-mentioned as (
-    select distinct lead_id from logged
-),
-
-placed as (
-    select l.lead_id, ($placed)[list_position($raw, l.lifecycle_stage)] as stage, l.created_at as entered_at,
-           cast(null as varchar) as reason
-    from leads as l
-    anti join mentioned as m on l.lead_id = m.lead_id
-    where l.lead_id is not null
-      and l.lifecycle_stage is not null
-),
-
-ranked as (
-    select lead_id, stage, entered_at, reason, cast(list_position($stages, stage) - 1 as integer) as stage_rank
-    from (select * from logged union all select * from placed)
-    where stage is not null
-      and list_position($stages, stage) is not null
-      and (entered_at is null or entered_at < $until)
-),
-
-ordered as (
-    select *, row_number() over (partition by lead_id
-                                 order by entered_at asc nulls first, stage_rank, reason nulls last) as seq
-    from ranked
-),
-
-entries as (
-    select lead_id, stage, stage_rank, entered_at, reason,
-           row_number() over (partition by lead_id order by seq) as seq,
-           lag(stage_rank) over (partition by lead_id order by seq) as prev_rank
-    from ordered
-    qualify coalesce(lag(stage) over (partition by lead_id order by seq) <> stage, true)
-)
-"""
-
-# One row per handoff (MQL entry): lead_id, handoff (1, 2, … per lead), mql_at, next_mql_at,
-# decided_at, decided_rank (first main-ladder move off MQL), returned_at, return_reason,
-# returned_from_rank (first move below MQL before the next handoff), bounced, first_touch_at.
-# Extra params: $mql_rank, $main (number of main stages), $touch (activity type).
-_HANDOFFS = """
-with
-{entries},
-
-numbered as (
-    select *, sum(case when stage_rank = $mql_rank then 1 else 0 end)
-                  over (partition by lead_id order by seq rows unbounded preceding) as handoff
-    from entries
-),
-
-handoffs as (
-    select lead_id, handoff,
-           min(entered_at) filter (where stage_rank = $mql_rank) as mql_at,
-           min({{'seq': seq, 'at': entered_at, 'rank': stage_rank}})
-               filter (where stage_rank <> $mql_rank and stage_rank < $main) as decision,
-           min({{'seq': seq, 'at': entered_at, 'reason': reason, 'src': prev_rank}})
-               filter (where stage_rank < $mql_rank) as back,
-           max(stage_rank) filter (where stage_rank < $main) as top_rank
-    from numbered
-    where handoff > 0
-    group by lead_id, handoff
-),
-
-linked as (
-    select *,
-           lead(mql_at) over w as next_mql_at,
-           coalesce(lag(top_rank) over w > $mql_rank, false) as bounced
-    from handoffs
-    window w as (partition by lead_id order by handoff)
-),
-
-touches as (
-    select lead_id, occurred_at
-    from activities
-    where activity_type = $touch
-      and lead_id is not null
-      and occurred_at < $until
-),
-
-first_touches as (
-    select h.lead_id, h.handoff, min(t.occurred_at) as first_touch_at
-    from linked as h
-    join touches as t
-      on t.lead_id = h.lead_id
-     and t.occurred_at >= h.mql_at
-     and t.occurred_at < coalesce(h.next_mql_at, $until)
-    group by h.lead_id, h.handoff
-),
-
-final as (
-    select h.lead_id, h.handoff, h.mql_at, h.next_mql_at,
-           h.decision.at as decided_at, h.decision.rank as decided_rank,
-           h.back.at as returned_at, h.back.reason as return_reason, h.back.src as returned_from_rank,
-           h.bounced, f.first_touch_at
-    from linked as h
-    left join first_touches as f on f.lead_id = h.lead_id and f.handoff = h.handoff
-    where h.mql_at is not null
-)
-
-select * from final
-"""
-
-
-def lifecycle_entries_sql() -> str:
-    """The `entries` CTEs (without WITH) of the lifecycle ladder at D; see _LIFECYCLE_ENTRIES."""
-    return _LIFECYCLE_ENTRIES.strip()
-
-
-def lifecycle_params(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> dict:
-    """The parameters of `lifecycle_entries_sql` (lifecycle_stage values mapped through the settings)."""
-    stages = list(settings.ladders.lifecycle + settings.ladders.lifecycle_side)
-    raw = frame(con, f"SELECT DISTINCT {quote_ident(sc.LIFECYCLE_STAGE)} AS v FROM {quote_ident(sc.LEADS.name)} "
-                     f"WHERE {quote_ident(sc.LIFECYCLE_STAGE)} IS NOT NULL").get_column("v").to_list()
-    raw = sorted(raw) or [""]  # a typed, never-matching list when there are no values
-    return {"ladder": sc.LIFECYCLE, "stages": stages, "raw": raw,
-            "placed": [settings.lifecycle_stage(v) for v in raw], "until": until(as_of)}
 
 
 # ----------------------------------------------------------------------------------- handoffs
@@ -258,84 +130,60 @@ def _mql_rank(settings: Settings) -> int:
 
 def _lead_details(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> pl.DataFrame:
     """lead_id and the given leads-table columns as text (one row per lead id)."""
-    wanted = list(dict.fromkeys(columns))
-    selected = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in wanted)
-    return frame(con, f"SELECT {quote_ident(sc.LEAD_ID)}{', ' if wanted else ''}{selected} "
-                      f"FROM {quote_ident(sc.LEADS.name)} WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL "
-                      f"QUALIFY row_number() OVER (PARTITION BY {quote_ident(sc.LEAD_ID)}) = 1")
+    leads = frame(con, sql_text("lead_rows"))
+    return leads.select(sc.LEAD_ID, *[pl.col(c).cast(pl.String) for c in dict.fromkeys(columns)])
 
 
-def _segment_filter(con: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFrame | None:
-    """The lead ids the filters' segment values allow (None: no segment filter)."""
-    allowed = filters.segment_values()
-    if not allowed:
-        return None
-    for dimension in allowed:
-        _check_by(dimension)
-    leads = _lead_details(con, tuple(allowed))
-    keep = pl.lit(True)
-    for dimension, values in allowed.items():
-        keep = keep & pl.col(dimension).fill_null(UNKNOWN).is_in(list(values))
-    return leads.filter(keep).select(sc.LEAD_ID)
-
-
-def _handoffs(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters) -> pl.DataFrame:
-    """One row per handoff in the period with its outcome: lead_id, handoff, mql_at, outcome,
-    decided_at, days_at_mql, sla_breached, first_touch_at, hours_to_touch, censored_hours, bounced,
-    recycled_after_acceptance, returned_at, reason (of the return below MQL)."""
+def _handoffs(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters,
+              by: str | None = None) -> pl.DataFrame:
+    """One row per handoff in the period with its outcome: lead_id, segment (the `by` value; null
+    without `by`), handoff, mql_at, outcome, decided_at, days_at_mql, sla_breached, first_touch_at,
+    hours_to_touch, censored_hours, bounced, recycled_after_acceptance, returned_at, reason (of the
+    return below MQL), returned_from."""
     mql_rank = _mql_rank(settings)
+    _check_by(by)
+    for dimension in filters.segment_values():
+        _check_by(dimension)
     as_of = filters.as_of
-    params = lifecycle_params(con, settings=settings, as_of=as_of)
-    params.update({"mql_rank": mql_rank, "main": len(settings.ladders.lifecycle), "touch": SALES_TOUCH})
-    rows = frame(con, _HANDOFFS.format(entries=lifecycle_entries_sql()), params)
-    start = datetime.combine(filters.period_start, time()) if filters.period_start else None
-    rows = rows.filter(pl.col("mql_at") < until(filters.cohort_end))
-    if start is not None:
-        rows = rows.filter(pl.col("mql_at") >= start)
-    allowed = _segment_filter(con, filters)
-    if allowed is not None:
-        rows = rows.join(allowed, on=sc.LEAD_ID, how="semi")
+    inputs = analysis_inputs(con, replace(filters, ladder=sc.LIFECYCLE), settings=settings, by=by)
+    _, implicit = conversion_policy(inputs, None, None)
+    steps = conversion_entries_of(inputs, deal_losses(con, as_of=as_of))
+    entries = steps.filter((pl.col("stage_rank") == mql_rank) & (pl.col("outcome") != "excluded")).select(
+        pl.lit(inputs.lead_ids).gather(pl.col("lead_index")).alias(sc.LEAD_ID), SEG,
+        pl.col(sc.ENTERED_AT).alias("mql_at"), "implied",
+        pl.col("outcome").cast(pl.String).replace_strict(CONVERSION_OUTCOMES).alias("outcome"), "decided_at")
+    params = lifecycle_params(settings, as_of=as_of) | {
+        "mql_rank": mql_rank, "main": len(settings.ladders.lifecycle), "implicit": implicit, "touch": SALES_TOUCH}
+    passes = frame(con, sql_text("handoffs", fragments={"lifecycle_entries": sql_file("lifecycle_entries")}), params)
+    keys = [sc.LEAD_ID, "mql_at", "implied"]
+    rows = entries.join(passes.sort(sc.LEAD_ID, "handoff").unique(keys, keep="first", maintain_order=True),
+                        on=keys, how="left")
+    if by is None:
+        rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias("segment"))
+    else:
+        rows = rows.join(inputs.segments.select(SEG, pl.col(by).cast(pl.String).alias("segment")), on=SEG, how="left")
 
-    window = settings.conversion.window_days
     sla = settings.aging.sla_days.get(MQL)
     mql_day = pl.col("mql_at").dt.date()
-    days_to_decision = (pl.col("decided_at").dt.date() - mql_day).dt.total_days()
     age = (pl.lit(as_of) - mql_day).dt.total_days()
-    up = pl.col("decided_rank") > mql_rank
-    down = pl.col("decided_rank") < mql_rank
-    outcome = (pl.when(up & (days_to_decision <= window)).then(pl.lit(ACCEPTED))
-               .when(down).then(pl.lit(RECYCLED))
-               .when(age > window).then(pl.lit(EXPIRED))
-               .otherwise(pl.lit(PENDING)))
-    days_at_mql = pl.coalesce(days_to_decision, age)
+    days_at_mql = pl.coalesce((pl.col("moved_at").dt.date() - mql_day).dt.total_days(), age)
     stop = pl.coalesce(pl.col("next_mql_at"), pl.lit(until(as_of)))
+    returned = pl.col("returned_at").is_not_null()
     hours = 3600.0
     return rows.select(
-        sc.LEAD_ID, "handoff", "mql_at",
-        outcome.alias("outcome"),
-        "decided_at",
+        sc.LEAD_ID, "segment", "handoff", "mql_at", "outcome", "decided_at",
         days_at_mql.cast(pl.Int64).alias("days_at_mql"),
         (days_at_mql > sla if sla is not None else pl.lit(None, dtype=pl.Boolean)).alias("sla_breached"),
         "first_touch_at",
         ((pl.col("first_touch_at") - pl.col("mql_at")).dt.total_microseconds() / 1e6 / hours).alias("hours_to_touch"),
         ((stop - pl.col("mql_at")).dt.total_microseconds() / 1e6 / hours).alias("censored_hours"),
         pl.col("bounced").fill_null(False),
-        (up & pl.col("returned_at").is_not_null()).fill_null(False).alias("recycled_after_acceptance"),
+        (pl.col("moved_up") & returned).fill_null(False).alias("recycled_after_acceptance"),
         "returned_at",
-        pl.when(pl.col("returned_at").is_not_null())
-        .then(pl.col("return_reason").fill_null(NO_REASON)).alias(sc.REASON),
-        pl.when(pl.col("returned_at").is_null()).then(None)
-        .when(pl.col("returned_from_rank") > mql_rank).then(pl.lit("after_acceptance"))
-        .otherwise(pl.lit("rejected_at_mql")).alias("returned_from"),
+        pl.when(returned).then(pl.col("return_reason").fill_null(NO_REASON)).alias(sc.REASON),
+        pl.when(returned).then(pl.when(pl.col("moved_up")).then(pl.lit("after_acceptance"))
+                               .otherwise(pl.lit("rejected_at_mql"))).alias("returned_from"),
     ).sort(sc.LEAD_ID, "handoff")
-
-
-def _with_segment(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, by: str | None) -> pl.DataFrame:
-    if by is None:
-        return rows.with_columns(pl.lit(None, dtype=pl.String).alias("segment"))
-    leads = _lead_details(con, (by,))
-    return (rows.join(leads, on=sc.LEAD_ID, how="left")
-            .with_columns(pl.col(by).fill_null(UNKNOWN).alias("segment")).drop(by))
 
 
 def _counts(rows: pl.DataFrame, keys: list[str], *, sla_set: bool) -> pl.DataFrame:
@@ -377,30 +225,12 @@ def _review_rows(rows: pl.DataFrame, keys: list[str], *, sla_set: bool) -> pl.Da
     return counts.join(speed, on=keys, how="left") if keys else pl.concat([counts, speed], how="horizontal")
 
 
-def _with_rates(counts: pl.DataFrame, *, min_sample: int) -> pl.DataFrame:
-    rates, lows, highs, smalls = [], [], [], []
-    for accepted, recycled, expired in counts.select(ACCEPTED, RECYCLED, EXPIRED).iter_rows():
-        trials = accepted + recycled + expired
-        low, high = wilson_interval(accepted, trials)
-        rates.append(accepted / trials if trials else None)
-        lows.append(low)
-        highs.append(high)
-        smalls.append(small_sample(trials, accepted, min_trials=min_sample))
-    return counts.with_columns(
-        pl.Series("acceptance_rate", rates, dtype=pl.Float64),
-        pl.Series("acceptance_low", lows, dtype=pl.Float64),
-        pl.Series("acceptance_high", highs, dtype=pl.Float64),
-        pl.Series("small_sample", smalls, dtype=pl.Boolean),
-    )
-
-
 def handoff_review(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters,
                    by: str | None = None) -> pl.DataFrame:
     """One row per segment value of `by` (a leads column) plus a total row (segment null, first):
     MQL handoffs in the period, their outcomes at D, acceptance rate with its Wilson interval,
     speed-to-lead (Kaplan–Meier median and p90 hours), SLA breaches, bounces and later recycles."""
-    _check_by(by)
-    rows = _with_segment(con, _handoffs(con, settings=settings, filters=filters), by)
+    rows = _handoffs(con, settings=settings, filters=filters, by=by)
     sla_set = MQL in settings.aging.sla_days
     total = _review_rows(rows, [], sla_set=sla_set).with_columns(pl.lit(None, dtype=pl.String).alias("segment"))
     parts = [total]
@@ -409,9 +239,11 @@ def handoff_review(con: duckdb.DuckDBPyConnection, *, settings: Settings, filter
             ["mqls", "segment"], descending=[True, False])
         parts.append(segments)
     empty = pl.DataFrame(schema={k: v for k, v in REVIEW_SCHEMA.items()
-                                 if k not in ("acceptance_rate", "acceptance_low", "acceptance_high", "small_sample")})
+                                 if k not in ("acceptance_rate", "acceptance_rate_lo", "acceptance_rate_hi", "small_sample")})
     combined = pl.concat([empty, *[p.select(empty.columns).cast(empty.schema) for p in parts]], how="vertical")
-    combined = _with_rates(combined, min_sample=settings.segments.min_sample)
+    combined = with_rate(combined.with_columns((pl.col(ACCEPTED) + pl.col(RECYCLED) + pl.col(EXPIRED)).alias("_decided")),
+                         successes=ACCEPTED, trials="_decided", name="acceptance_rate",
+                         min_trials=settings.segments.min_sample)
     return combined.select([pl.col(c).cast(t) for c, t in REVIEW_SCHEMA.items()])
 
 
@@ -442,8 +274,7 @@ def handoff_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters
     row of a broken-down review ("(unknown)" for an empty value; segment None = all)."""
     if kind not in KINDS:
         raise FunnelError(f"there is no handoff list called {kind!r}", hint=f"Use one of: {', '.join(KINDS)}")
-    _check_by(by)
-    rows = _handoffs(con, settings=settings, filters=filters)
+    rows = _handoffs(con, settings=settings, filters=filters, by=by)
     chosen = {
         "pending": pl.col("outcome") == PENDING,
         "accepted": pl.col("outcome") == ACCEPTED,
@@ -454,10 +285,9 @@ def handoff_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters
         "untouched": pl.col("first_touch_at").is_null(),
     }[kind]
     rows = rows.filter(chosen)
-    details = _lead_details(con, LEAD_COLUMNS + ((by,) if by and by not in LEAD_COLUMNS else ()))
-    rows = rows.join(details, on=sc.LEAD_ID, how="left")
     if by is not None and segment is not None:
-        rows = rows.filter(pl.col(by).fill_null(UNKNOWN) == segment)
+        rows = rows.filter(pl.col("segment") == segment)
+    rows = rows.join(_lead_details(con, LEAD_COLUMNS), on=sc.LEAD_ID, how="left")
     return rows.sort("mql_at", sc.LEAD_ID).select(
         sc.LEAD_ID, *LEAD_COLUMNS, "mql_at", "outcome", "decided_at", "days_at_mql", "sla_breached",
         "first_touch_at", pl.col("hours_to_touch").round(1), "bounced", "recycled_after_acceptance",

@@ -20,11 +20,13 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel.analyses.handoff import lifecycle_entries_sql, lifecycle_params
 from funnel.config import Settings
 from funnel.errors import FunnelError
+from funnel.filters import until
 from funnel.model import stages
-from funnel.store.db import frame, quote_ident, scalar
+from funnel.model.history import lifecycle_params
+from funnel.store.db import frame, scalar
+from funnel.store.queries import sql_file, sql_text
 
 __all__ = [
     "ACTIVE_LIFECYCLE",
@@ -89,184 +91,15 @@ REPORT_SCHEMA: dict[str, pl.DataType] = {
 
 FLAG_SCHEMA: dict[str, pl.DataType] = {sc.LEAD_ID: pl.String(), "group": pl.String(), "detail": pl.String()}
 
-# -------------------------------------------------------------------------------------- SQL
-# Each check's query returns one row per flagged lead: lead_id, group (what ties a duplicate group
-# together, else null), detail (the value or fact that failed). Params: $until, plus the check's own.
-
-_POPULATION = """
-population as (
-    select *
-    from leads
-    where lead_id is not null
-      and (created_at is null or created_at < $until)
-    qualify row_number() over (partition by lead_id) = 1
-)
-"""
-
-_SQL: dict[str, str] = {
-    "duplicate_email": """
-keyed as (
-    select lead_id, lower(regexp_replace(email, '^\\s+|\\s+$', '', 'g')) as k
-    from population
-    where email is not null
-),
-
-final as (
-    select lead_id, k as "group",
-           'same e-mail as ' || (count(*) over (partition by k) - 1) || ' other lead(s)' as detail
-    from keyed
-    where k <> ''
-    qualify count(*) over (partition by k) > 1
-)
-""",
-    "same_name_domain": """
-account_domains as (
-    select account_id,
-           nullif(split_part(regexp_replace(lower(trim(any_value(domain))), '^(https?://)?(www\\.)?', ''), '/', 1), '')
-               as domain
-    from accounts
-    where account_id is not null
-    group by account_id
-),
-
-keyed as (
-    select p.lead_id,
-           nullif(lower(regexp_replace(trim(p.name), '\\s+', ' ', 'g')), '') as person,
-           lower(regexp_replace(p.email, '^\\s+|\\s+$', '', 'g')) as k,
-           coalesce(nullif(regexp_extract(lower(regexp_replace(p.email, '^\\s+|\\s+$', '', 'g')), '@([^@]+)$', 1), ''),
-                    a.domain) as domain
-    from population as p
-    left join account_domains as a on a.account_id = p.account_id
-),
-
-final as (
-    select lead_id, person || ' @ ' || domain as "group",
-           (count(*) over g - 1) || ' other lead(s) with this name at this domain' as detail
-    from keyed
-    where person is not null and domain is not null
-    window g as (partition by person, domain)
-    qualify count(*) over g > 1 and count(distinct coalesce(nullif(k, ''), lead_id)) over g > 1
-)
-""",
-    "unmapped_lifecycle": """
-final as (
-    select lead_id, cast(null as varchar) as "group", 'lifecycle stage: ' || lifecycle_stage as detail
-    from population
-    where list_contains($unmapped, lifecycle_stage)
-)
-""",
-    "vague_status": """
-final as (
-    select lead_id, cast(null as varchar) as "group", 'lead status: ' || lead_status as detail
-    from population
-    where list_contains($vague, lower(trim(lead_status)))
-)
-""",
-    "no_engagement": """
-{entries},
-
-current_stage as (
-    select lead_id, arg_max(stage, seq) as stage
-    from entries
-    group by lead_id
-),
-
-engaged as (
-    select lead_id, max(occurred_at) as last_activity
-    from activities
-    where lead_id is not null
-      and occurred_at < $until
-      and not list_contains($not_meaningful, activity_type)
-    group by lead_id
-),
-
-anchored as (
-    select p.lead_id, c.stage, e.last_activity,
-           greatest(e.last_activity, case when p.last_engagement_at < $until then p.last_engagement_at end)
-               as last_engaged,
-           p.created_at
-    from population as p
-    join current_stage as c on c.lead_id = p.lead_id
-    left join engaged as e on e.lead_id = p.lead_id
-    where list_contains($active, c.stage)
-),
-
-final as (
-    select lead_id, cast(null as varchar) as "group",
-           case when last_engaged is null
-                then 'no meaningful engagement since it was created, '
-                     || date_diff('day', cast(created_at as date), $as_of) || ' days ago'
-                else date_diff('day', cast(last_engaged as date), $as_of) || ' days since the last meaningful engagement'
-           end || ' (' || stage || ')' as detail
-    from anchored
-    where date_diff('day', cast(coalesce(last_engaged, created_at) as date), $as_of) > $days
-)
-""",
-    "no_next_action": """
-{entries},
-
-current_stage as (
-    select lead_id, arg_max(stage, seq) as stage
-    from entries
-    group by lead_id
-),
-
-final as (
-    select p.lead_id, cast(null as varchar) as "group", 'owned, at ' || c.stage || ', no next action date' as detail
-    from population as p
-    join current_stage as c on c.lead_id = p.lead_id
-    where nullif(trim(p.owner), '') is not null
-      and p.next_action_at is null
-      and list_contains($active, c.stage)
-)
-""",
-    "impossible_sequence": """
-dated as (
-    select lead_id, created_at from population where created_at is not null
-),
-
-closed_deals as (
-    select d.lead_id, d.created_at, d.closed_at
-    from deals as d
-    join population as p on p.lead_id = d.lead_id
-    where d.closed_at is not null
-      and d.closed_at < $until
-),
-
-problems as (
-    select d.lead_id, 'a deal closed before the lead was created' as problem
-    from closed_deals as d
-    join dated as l on l.lead_id = d.lead_id
-    where cast(d.closed_at as date) < cast(l.created_at as date)
-    union all
-    select lead_id, 'a deal closed before it was created'
-    from closed_deals
-    where created_at is not null
-      and cast(closed_at as date) < cast(created_at as date)
-    union all
-    select e.lead_id, 'a stage entered before the lead was created'
-    from stage_events as e
-    join dated as l on l.lead_id = e.lead_id
-    where e.entered_at < $until
-      and cast(e.entered_at as date) < cast(l.created_at as date)
-),
-
-final as (
-    select lead_id, cast(null as varchar) as "group", string_agg(distinct problem, '; ' order by problem) as detail
-    from problems
-    group by lead_id
-)
-""",
-}
+# Each check but no_owner is one query, sql/hygiene_<check>.sql: one row per flagged lead with lead_id,
+# group (what ties a duplicate group together, else null) and detail (the value or fact that failed).
 
 
 def _query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> pl.DataFrame:
-    body = _SQL[name].strip()
-    if "{entries}" in body:
-        body = body.replace("{entries}", lifecycle_entries_sql())
-    sql = f"with\n{_POPULATION.strip()},\n\n{body}\n\nselect lead_id, \"group\", detail from final"
+    fragments = {"population": sql_file("hygiene_population"), "lifecycle_entries": sql_file("lifecycle_entries")}
+    sql = sql_text(name, fragments=fragments)
     used = {k: v for k, v in params.items() if f"${k}" in sql}
-    return frame(con, sql, used).cast(FLAG_SCHEMA)
+    return frame(con, sql, used)
 
 
 def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, params: dict) -> pl.DataFrame:
@@ -279,20 +112,18 @@ def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date
     beyond = list(ladder[ladder.index(start):])
     at_stage = current.filter(pl.col(column).cast(pl.String).is_in(beyond)).select(
         sc.LEAD_ID, pl.col(column).cast(pl.String).alias("stage"))
-    unowned = frame(con, f"SELECT {quote_ident(sc.LEAD_ID)} FROM {quote_ident(sc.LEADS.name)} "
-                         f"WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL "
-                         f"AND ({quote_ident(sc.CREATED_AT)} IS NULL OR {quote_ident(sc.CREATED_AT)} < $until) "
-                         f"AND nullif(trim({quote_ident(sc.OWNER)}), '') IS NULL", {"until": params["until"]})
-    return (at_stage.join(unowned.unique(), on=sc.LEAD_ID, how="semi")
+    unowned = _query(con, "hygiene_unowned", params)
+    return (at_stage.join(unowned, on=sc.LEAD_ID, how="semi")
             .select(sc.LEAD_ID, pl.lit(None, dtype=pl.String).alias("group"),
                     pl.concat_str(pl.lit("no owner, at "), pl.col("stage")).alias("detail"))
             .cast(FLAG_SCHEMA))
 
 
 def _params(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> dict:
-    params = lifecycle_params(con, settings=settings, as_of=as_of)
+    params = lifecycle_params(settings, as_of=as_of)
     known = set(settings.ladders.lifecycle + settings.ladders.lifecycle_side)
-    unmapped = [v for v, s in zip(params["raw"], params["placed"], strict=True) if v and s is None and v not in known]
+    raw = frame(con, "SELECT DISTINCT lifecycle_stage AS v FROM leads WHERE lifecycle_stage IS NOT NULL").get_column("v")
+    unmapped = sorted(v for v in raw.to_list() if v and settings.lifecycle_stage(v) is None and v not in known)
     params.update({
         "as_of": as_of,
         "unmapped": unmapped or [""],
@@ -308,7 +139,7 @@ def _flags(con: duckdb.DuckDBPyConnection, check: str, *, settings: Settings, as
            params: dict) -> pl.DataFrame:
     if check == "no_owner":
         return _no_owner(con, settings=settings, as_of=as_of, params=params)
-    return _query(con, check, params)
+    return _query(con, f"hygiene_{check}", params).cast(FLAG_SCHEMA)
 
 
 def _check_name(check: str) -> None:
@@ -320,9 +151,8 @@ def hygiene_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
     """One row per hygiene check, in a fixed order: check (its id), description, leads flagged,
     share of the leads at D (null when there are none) and what_to_do."""
     params = _params(con, settings=settings, as_of=as_of)
-    population = scalar(con, f"SELECT count(DISTINCT {quote_ident(sc.LEAD_ID)}) FROM {quote_ident(sc.LEADS.name)} "
-                             f"WHERE {quote_ident(sc.CREATED_AT)} IS NULL OR {quote_ident(sc.CREATED_AT)} < $until",
-                        {"until": params["until"]})
+    population = scalar(con, "SELECT count(DISTINCT lead_id) FROM leads WHERE created_at IS NULL OR created_at < $until",
+                        {"until": until(as_of)})
     rows = []
     for check in _checks(settings):
         flagged = _flags(con, check.check, settings=settings, as_of=as_of, params=params)
@@ -340,9 +170,7 @@ def hygiene_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     flagged = _flags(con, check, settings=settings, as_of=as_of, params=params).unique(sc.LEAD_ID, keep="first")
     columns = (sc.NAME, sc.EMAIL, sc.COMPANY, sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS,
                sc.CREATED_AT, sc.NEXT_ACTION_AT)
-    details = frame(con, f"SELECT {quote_ident(sc.LEAD_ID)}, {', '.join(quote_ident(c) for c in columns)} "
-                         f"FROM {quote_ident(sc.LEADS.name)} WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL "
-                         f"QUALIFY row_number() OVER (PARTITION BY {quote_ident(sc.LEAD_ID)}) = 1")
+    details = frame(con, sql_text("lead_rows")).select(sc.LEAD_ID, *columns)
     return (flagged.join(details, on=sc.LEAD_ID, how="left")
             .sort(["group", sc.CREATED_AT, sc.LEAD_ID], nulls_last=True)
             .select(sc.LEAD_ID, "group", "detail", *columns))

@@ -32,7 +32,7 @@ from funnel.model.history import (
     stage_timeline,
     until,
 )
-from funnel.stats import segment_vs_rest_p_value, small_sample, wilson_interval
+from funnel.stats import segment_vs_rest_p_value, small_sample
 
 __all__ = ["AnalysisInputs", "analysis_inputs", "dimensions_of"]
 
@@ -132,7 +132,7 @@ def analysis_inputs(con: duckdb.DuckDBPyConnection, filters: Filters, *, setting
     dims = dimensions_of(by)
     facts = lead_facts(con, settings=settings)
     if history is None:
-        history = stage_history(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of, facts=facts)
+        history = stage_history(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of)
     timeline = stage_timeline(history).with_columns(
         (pl.col("is_first").cum_sum() - 1).cast(pl.Int64).alias("lead_index"))
     main = settings.ladders.stages(filters.ladder)
@@ -255,28 +255,6 @@ def has_rank_bit(mask: pl.Expr, rank: pl.Expr) -> pl.Expr:
 
 
 # ---------------------------------------------------------------------------------------- rates
-
-
-def rate_or_null(successes: pl.Expr, trials: pl.Expr) -> pl.Expr:
-    """successes / trials, null when there are no trials (never 0 for "no data")."""
-    return pl.when(trials > 0).then(successes / trials).otherwise(None)
-
-
-def with_intervals(frame: pl.DataFrame, *, successes: str, trials: str, prefix: str) -> pl.DataFrame:
-    """Adds <prefix> (the rate), <prefix>_lo and <prefix>_hi (Wilson 95%) from two count columns."""
-    pairs = zip(frame.get_column(successes).to_list(), frame.get_column(trials).to_list(), strict=True)
-    lows, highs, rates = [], [], []
-    for s, n in pairs:
-        s, n = int(s or 0), int(n or 0)
-        lo, hi = wilson_interval(s, n)
-        lows.append(lo)
-        highs.append(hi)
-        rates.append(s / n if n else None)
-    return frame.with_columns(
-        pl.Series(prefix, rates, dtype=pl.Float64),
-        pl.Series(f"{prefix}_lo", lows, dtype=pl.Float64),
-        pl.Series(f"{prefix}_hi", highs, dtype=pl.Float64),
-    )
 
 
 def vs_rest(frame: pl.DataFrame, *, successes: str, trials: str, prefix: str, min_sample: int) -> pl.DataFrame:

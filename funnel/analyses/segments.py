@@ -26,12 +26,11 @@ from funnel.analyses.inputs import (
     entered_masks,
     has_rank_bit,
     vs_rest,
-    with_intervals,
 )
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.stats import benjamini_hochberg, bh_adjusted, km_quantiles_frame
+from funnel.stats import benjamini_hochberg, bh_adjusted, km_quantiles_frame, with_rate
 from funnel.store.db import frame
 from funnel.store.queries import sql_text
 
@@ -133,7 +132,7 @@ def segment_performance_of(inputs: AnalysisInputs, deals: pl.DataFrame, *, skipp
     )
     rates = [(r, f"{r}_rate", "leads") for r in reach] + [("won_deals", "win_rate", "closed_deals")]
     for successes, prefix, trials in rates:
-        table = with_intervals(table, successes=successes, trials=trials, prefix=prefix)
+        table = with_rate(table, successes=successes, trials=trials, name=prefix)
         table = vs_rest(table, successes=successes, trials=trials, prefix=prefix, min_sample=seg.min_sample)
     table = _bh(table, [p for _, p, _ in rates], alpha=seg.alpha)
 

@@ -28,7 +28,7 @@ def handoff_total(review: pl.DataFrame) -> dict:
 def handoff_details(total: dict, settings: Settings) -> str:
     """The line under the headline numbers: the acceptance interval, p90 speed-to-lead, the conversion
     window and the MQL SLA in force."""
-    low, high, p90 = total["acceptance_low"], total["acceptance_high"], total["speed_to_lead_p90_hours"]
+    low, high, p90 = total["acceptance_rate_lo"], total["acceptance_rate_hi"], total["speed_to_lead_p90_hours"]
     sla = settings.aging.sla_days.get("mql")
     return "  ·  ".join([
         "acceptance 95% interval: " + ("–" if low is None else f"{low:.0%}–{high:.0%}")

@@ -2,7 +2,7 @@
 
 `stage_history` gives one row per stage entry on a ladder as of a day D; `lead_frame` gives one row
 per lead with the dimensions it can be segmented by. Both read the store through the SQL files in
-`funnel/sql/` (loaded by `sql_text`, the one place those files are read), and neither looks at the
+`funnel/store/sql/` (loaded by `sql_text`, the one place those files are read), and neither looks at the
 clock: everything is as of the D passed in.
 """
 
@@ -32,7 +32,8 @@ __all__ = [
     "history_note",
     "lead_facts",
     "lead_frame",
-    "lifecycle_history",
+    "lifecycle_entries",
+    "lifecycle_params",
     "newest_day",
     "segment_dimensions",
     "segment_values",
@@ -72,16 +73,12 @@ def stage_names(settings: Settings, ladder: str) -> tuple[str, ...]:
     return settings.ladders.stages(ladder) + settings.ladders.side(ladder)
 
 
-def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Settings, as_of: date,
-                  facts: pl.DataFrame | None = None) -> pl.DataFrame:
+def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Settings, as_of: date) -> pl.DataFrame:
     """One row per stage entry at or before the end of day `as_of`, ordered by lead and time:
     lead_id, stage, stage_rank, entered_at, reason, is_side, basis (see `history_note`)."""
-    names = stage_names(settings, ladder)
     if ladder == sc.LIFECYCLE:
-        events = frame(con, sql_text("ladder_events"),
-                       {"ladder": sc.LIFECYCLE, "stages": list(names), "until": until(as_of)})
-        facts = lead_facts(con, settings=settings) if facts is None else facts
-        return lifecycle_history(events, facts, settings=settings, as_of=as_of)
+        entries = lifecycle_entries(con, settings=settings, as_of=as_of).drop("seq", "prev_rank")
+        return conformed_history(entries, settings=settings, ladder=ladder, ranked=True)
     if ladder == sc.FUNNEL:
         history = stages.funnel_history(con, settings=settings, as_of=as_of)
         if "basis" not in history.columns:
@@ -91,37 +88,21 @@ def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Sett
     raise ValueError(f"unknown ladder {ladder!r}; expected one of {', '.join(sc.LADDERS)}")
 
 
+def lifecycle_params(settings: Settings, *, as_of: date) -> dict:
+    """The parameters of lifecycle_entries.sql, the one query of the lifecycle ladder as of D."""
+    return {"ladder": sc.LIFECYCLE, "stages": list(stage_names(settings, sc.LIFECYCLE)), "until": until(as_of)}
+
+
+def lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """The lifecycle ladder as of D straight from lifecycle_entries.sql (one row per entry: lead_id,
+    stage_rank, entered_at, reason, basis, seq, prev_rank), unordered."""
+    return frame(con, sql_text("lifecycle_entries"), lifecycle_params(settings, as_of=as_of))
+
+
 def lead_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.DataFrame:
     """One row per lead, ordered by lead_id: lead_id, created_at, lifecycle_rank (the rank of its
     current lifecycle stage on the settings' lifecycle ladder; null when off the ladder)."""
     return frame(con, sql_text("lead_facts"), {"stages": list(stage_names(settings, sc.LIFECYCLE))}).sort(sc.LEAD_ID)
-
-
-def lifecycle_history(events: pl.DataFrame, facts: pl.DataFrame, *, settings: Settings, as_of: date) -> pl.DataFrame:
-    """The lifecycle history from the ladder's stage events (ladder_events.sql) and the lead facts:
-    logged entries in view, plus one entry at created_at (or undated) for the current
-    lifecycle_stage of each lead the log never mentions."""
-    logged = conformed_history(
-        events.filter(pl.col("in_view")).select(sc.LEAD_ID, "stage_rank", sc.ENTERED_AT, sc.REASON,
-                                                pl.lit(BASIS_STAGE_EVENT).alias("basis")),
-        settings=settings, ladder=sc.LIFECYCLE, ranked=True)
-    logged_ids = logged.filter((pl.col(sc.LEAD_ID) != pl.col(sc.LEAD_ID).shift(1)).fill_null(True)).get_column(sc.LEAD_ID)
-    hidden = events.filter(~pl.col("in_view"))
-    if hidden.is_empty() and logged_ids.len() == facts.height and logged_ids.equals(facts.get_column(sc.LEAD_ID)):
-        return logged  # the log mentions every lead: nobody is placed from the current stage alone
-    mentioned = pl.concat([logged_ids.to_frame(), hidden.select(sc.LEAD_ID)])
-    placed = (
-        facts.join(mentioned, on=sc.LEAD_ID, how="anti")
-        .filter(pl.col("lifecycle_rank").is_not_null()
-                & (pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < until(as_of))))
-        .select(sc.LEAD_ID, pl.col("lifecycle_rank").cast(pl.Int32).alias("stage_rank"),
-                pl.col(sc.CREATED_AT).alias(sc.ENTERED_AT), pl.lit(None, dtype=pl.String).alias(sc.REASON),
-                pl.lit(BASIS_CURRENT_STAGE).alias("basis"))
-    )
-    if placed.is_empty():
-        return logged
-    return conformed_history(pl.concat([logged.select(placed.columns), placed], how="vertical_relaxed"),
-                             settings=settings, ladder=sc.LIFECYCLE, ranked=True)
 
 
 def conformed_history(history: pl.DataFrame, *, settings: Settings, ladder: str, ranked: bool = False) -> pl.DataFrame:
@@ -216,8 +197,7 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
     needed = base if wanted is None else [c for c in base if c in wanted or (c == sc.TITLE and "seniority" in wanted)]
     columns = ", ".join(quote_ident(c) for c in [sc.LEAD_ID, *needed])
     if set(needed) <= LEAD_ONLY:  # nothing from the account: skip the join
-        leads = frame(con, f"SELECT {columns} FROM {quote_ident(sc.LEADS.name)} "
-                           f"WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL")
+        leads = frame(con, f"SELECT {columns} FROM leads WHERE lead_id IS NOT NULL")
     else:
         leads = frame(con, f"SELECT {columns} FROM ({sql_text('lead_dimensions')})",
                       {"bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})
@@ -242,18 +222,15 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
 
 def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """lead_id and one text column `attr:<key>` per key found in leads.attributes (None: no keys)."""
-    keys = frame(con, f"SELECT DISTINCT unnest(map_keys({quote_ident(sc.ATTRIBUTES)})) AS k "
-                      f"FROM {quote_ident(sc.LEADS.name)} ORDER BY k")
+    keys = frame(con, "SELECT DISTINCT unnest(map_keys(attributes)) AS k FROM leads ORDER BY k")
     names = [k for k in keys.get_column("k").to_list() if k is not None]
     if not names:
         return None
     # Identifiers go through quote_ident; the keys themselves are bound values.
     params = {f"k{i}": k for i, k in enumerate(names)}
-    columns = ", ".join(f"map_extract_value({quote_ident(sc.ATTRIBUTES)}, ${p}) AS "
-                        f"{quote_ident(ATTRIBUTE_PREFIX + k)}" for p, k in params.items())
-    return frame(con, f"SELECT {quote_ident(sc.LEAD_ID)}, {columns} FROM {quote_ident(sc.LEADS.name)} "
-                      f"WHERE {quote_ident(sc.LEAD_ID)} IS NOT NULL "
-                      f"QUALIFY row_number() OVER (PARTITION BY {quote_ident(sc.LEAD_ID)}) = 1", params)
+    columns = ", ".join(f"map_extract_value(attributes, ${p}) AS {quote_ident(ATTRIBUTE_PREFIX + k)}"
+                        for p, k in params.items())
+    return frame(con, f"SELECT lead_id, {columns} FROM ({sql_text('lead_rows')})", params)
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:

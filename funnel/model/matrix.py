@@ -12,7 +12,7 @@ import polars as pl
 from funnel.config import QUADRANTS, Settings
 from funnel.model.scoring import lead_scores, quadrant_of
 from funnel.model.stages import funnel_history
-from funnel.stats import small_sample, wilson_interval
+from funnel.stats import with_rate
 
 QUADRANT_LABELS = {
     "high_fit_high_intent": "High fit · high intent",
@@ -75,16 +75,14 @@ def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
         leads = int(n[0]) if n.len() else 0
         trials = int(c.get_column("cohort")[0]) if c.height else 0
         successes = int(c.get_column("converted")[0]) if c.height else 0
-        low, high = wilson_interval(successes, trials)
         rows.append({"quadrant": quadrant, "label": QUADRANT_LABELS[quadrant], "leads": leads,
                      "share": leads / total if now.height else None, "action": quadrant_action(settings, quadrant),
-                     "cohort": trials, "converted": successes,
-                     "rate": successes / trials if trials else None, "rate_lo": low, "rate_hi": high,
-                     "small_sample": small_sample(trials, successes, min_trials=settings.segments.min_sample)})
-    return pl.DataFrame(rows, schema={"quadrant": pl.String, "label": pl.String, "leads": pl.Int64,
-                                      "share": pl.Float64, "action": pl.String, "cohort": pl.Int64,
-                                      "converted": pl.Int64, "rate": pl.Float64, "rate_lo": pl.Float64,
-                                      "rate_hi": pl.Float64, "small_sample": pl.Boolean})
+                     "cohort": trials, "converted": successes})
+    cells = pl.DataFrame(rows, schema={"quadrant": pl.String, "label": pl.String, "leads": pl.Int64,
+                                       "share": pl.Float64, "action": pl.String, "cohort": pl.Int64,
+                                       "converted": pl.Int64})
+    return with_rate(cells, successes="converted", trials="cohort", name="rate",
+                     min_trials=settings.segments.min_sample)
 
 
 def work_queue(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, queue: str,

@@ -39,7 +39,7 @@ from funnel.config import QUADRANTS, Criterion, Settings
 from funnel.errors import ConfigError, FunnelError
 from funnel.model import routing, stages
 from funnel.model.criteria import matches
-from funnel.stats import small_sample, wilson_interval
+from funnel.stats import small_sample, wilson_interval, with_rate
 from funnel.store.db import frame, quote_ident
 from funnel.store.queries import sql_text
 
@@ -417,19 +417,9 @@ def _decile_rates(scored: pl.DataFrame, column: str, *, min_sample: int) -> pl.D
 
 
 def _with_rates(df: pl.DataFrame, trials: str, successes: str, *, min_sample: int, prefix: str = "") -> pl.DataFrame:
-    rows = df.select(trials, successes).rows()
-    rate, low, high, small = [], [], [], []
-    for n, s in rows:
-        n, s = int(n or 0), int(s or 0)
-        lo, hi = wilson_interval(s, n)
-        rate.append(s / n if n else None)
-        low.append(lo)
-        high.append(hi)
-        small.append(small_sample(n, s, min_trials=min_sample))
-    return df.with_columns(pl.Series(f"{prefix}rate", rate, dtype=pl.Float64),
-                           pl.Series(f"{prefix}low", low, dtype=pl.Float64),
-                           pl.Series(f"{prefix}high", high, dtype=pl.Float64),
-                           pl.Series(f"{prefix}small_sample", small, dtype=pl.Boolean))
+    rated = with_rate(df, successes=successes, trials=trials, name=f"{prefix}rate", min_trials=min_sample,
+                      flag=f"{prefix}small_sample")
+    return rated.rename({f"{prefix}rate_lo": f"{prefix}low", f"{prefix}rate_hi": f"{prefix}high"})
 
 
 def _lift(a: int, n1: int, c: int, n2: int) -> tuple[float | None, float | None, float | None]:

@@ -17,7 +17,7 @@ from pages.ui.widgets import download_buttons, selected_row
 DATETIME = "YYYY-MM-DD HH:mm"
 LEAD_LIST_CONFIG = {
     "mql_at": st.column_config.DatetimeColumn("MQL at", format=DATETIME),
-    "decided_at": st.column_config.DatetimeColumn("First move at", format=DATETIME),
+    "decided_at": st.column_config.DatetimeColumn("Decided at", format=DATETIME),
     "first_touch_at": st.column_config.DatetimeColumn("First sales touch", format=DATETIME),
     "returned_at": st.column_config.DatetimeColumn("Back to nurture at", format=DATETIME),
     "hours_to_touch": st.column_config.NumberColumn("Hours to touch", format="%.1f"),
@@ -31,8 +31,8 @@ SEGMENT_CONFIG = {
     "pending": st.column_config.NumberColumn("Pending", format="%d"),
     "recycled": st.column_config.NumberColumn("Sent back", format="%d"),
     "acceptance_rate": st.column_config.NumberColumn("Acceptance", format="percent"),
-    "acceptance_low": st.column_config.NumberColumn("95% low", format="percent"),
-    "acceptance_high": st.column_config.NumberColumn("95% high", format="percent"),
+    "acceptance_rate_lo": st.column_config.NumberColumn("95% low", format="percent"),
+    "acceptance_rate_hi": st.column_config.NumberColumn("95% high", format="percent"),
     "small_sample": st.column_config.CheckboxColumn("Small sample"),
     "speed_to_lead_median_hours": st.column_config.NumberColumn("Median hours to touch", format="%.1f"),
     "speed_to_lead_p90_hours": st.column_config.NumberColumn("p90 hours to touch", format="%.1f"),

@@ -1,0 +1,15 @@
+-- The leads at D without an owner (the no_owner check keeps those at intent or beyond).
+-- Grain: lead_id. Columns: lead_id. Params: $until (see hygiene_population.sql).
+with
+
+population as (
+/*@population*/
+),
+
+final as (
+    select lead_id
+    from population
+    where nullif(trim(owner), '') is null
+)
+
+select * from final
