@@ -29,6 +29,10 @@ PARAM_VALUES: dict[str, object] = {
     "sha": "abc", "t": "leads", "m": "", "id": 1, "import_id": 2, "file": "leads.csv", "table": "leads",
     "format": "csv", "rows": 2, "added": 2, "updated": 0, "unchanged": 0, "derived": "", "mapping": None,
     "warnings": "", "at": datetime(2026, 2, 1, 9, 30), "window": 30, "touch": "sales_touch",
+    "stage": "sql", "forms": ["demo_request", "form_fill"], "views": ["page_view"],
+    "mql_rank": 2, "main": len(LIFECYCLE), "implicit": True,
+    "active": ["lead", "mql", "sql", "opportunity"], "not_meaningful": ["email_open"], "days": 30,
+    "unmapped": ["prospect"], "vague": ["", "other", "unknown"],
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
@@ -47,6 +51,8 @@ FRAMES = {
 
 # /*@fragments*/ as the callers build them (identifiers quoted, values as $params); unlisted ones empty.
 LEAD_FILTER = ' and list_contains($lead_ids, "lead_id")'
+# hygiene._query fills every hygiene check with these two query texts; handoff.py the ladder's.
+HYGIENE = {"population": sql_file("hygiene_population"), "lifecycle_entries": sql_file("lifecycle_entries")}
 FRAGMENTS: dict[str, dict[str, str]] = {
     "activity_types": {"lead_filter": LEAD_FILTER},
     "stages_milestones": {"lead_filter": LEAD_FILTER},
@@ -64,6 +70,8 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     "import_removed_keys": {"keys": '"lead_id"'},
     "import_restore": {"keys": '"lead_id"', "columns": 'COLUMNS'},
     "import_reattach": {"keys": '"lead_id"', "key_pairs": 'h."lead_id" = x."lead_id"'},
+    "handoffs": {"lifecycle_entries": sql_file("lifecycle_entries")},
+    **{name: HYGIENE for name in FILES if name.startswith("hygiene_")},
 }
 
 

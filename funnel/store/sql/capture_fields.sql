@@ -1,7 +1,8 @@
 -- Grain: one row per lead (its latest stored row) with its entry point and whether each
 -- segmentation field is filled (lead value, else its account's), its created_at, title text and
 -- attributes (a list of {key, value}), and whether it reached `$stage`.
--- Relations: {leads}, {accounts}, {stage_events}, {activities}. Parameters: $stage, $until.
+-- Relations: {leads}, {accounts}, {stage_events}, {activities}.
+-- Params: $stage (the stage whose logged entry counts as converted), $until (the first moment after day D).
 with
 
 leads as (

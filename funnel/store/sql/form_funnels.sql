@@ -1,7 +1,7 @@
 -- Grain: one row per form (the lower-cased URL path, query dropped, of form submissions), counting
 -- known leads only: viewers (leads with a page view on that path), submitters, and viewers who
 -- submitted at or after their first view. Relations: {activities}.
--- Parameters: $forms (activity types that submit a form), $views (page-view types), $until (end of day D).
+-- Params: $forms (activity types that submit a form), $views (page-view types), $until (end of day D).
 with
 
 touches as (

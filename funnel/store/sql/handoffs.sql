@@ -8,6 +8,7 @@
 -- went up the main ladder), returned_at, return_reason (the first entry below MQL before the next
 -- pass), bounced (an entry into MQL after an earlier pass went above MQL), first_touch_at (the first
 -- $touch activity from mql_at until the next pass or D).
+-- Fragments: @lifecycle_entries (the text of lifecycle_entries.sql).
 -- Params: those of lifecycle_entries.sql ($ladder, $stages, $until), $mql_rank, $main (the number
 -- of main stages), $implicit (skipped stages count as entered), $touch (the sales-touch activity).
 with

@@ -1,6 +1,6 @@
 -- Grain: one row per account (the last stored row of each account_id), with what company matching
 -- and merge suggestions read, and how many leads each account has.
--- Relations: {accounts}, {leads}. Parameters: none.
+-- Relations: {accounts}, {leads}. Params: none.
 with
 
 accounts as (

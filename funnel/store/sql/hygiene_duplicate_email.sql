@@ -1,5 +1,6 @@
 -- Hygiene check duplicate_email: leads sharing an e-mail address (trimmed, any case).
 -- Grain: one row per flagged lead. Columns: lead_id, group (the address), detail.
+-- Fragments: @population (the text of hygiene_population.sql).
 -- Params: $until (see hygiene_population.sql).
 with
 

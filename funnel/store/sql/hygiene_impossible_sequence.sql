@@ -1,6 +1,7 @@
 -- Hygiene check impossible_sequence: dates in an impossible order (a deal closed before the lead
 -- was created or before the deal was; a stage entered before the lead was created).
 -- Grain: one row per flagged lead. Columns: lead_id, group (null), detail (the problems found).
+-- Fragments: @population (the text of hygiene_population.sql).
 -- Params: $until (see hygiene_population.sql).
 with
 

@@ -1,6 +1,8 @@
 -- Hygiene check no_engagement: leads in an active lifecycle stage at D with no meaningful
 -- engagement (activity or last_engagement_at) for more than $days days.
 -- Grain: one row per flagged lead. Columns: lead_id, group (null), detail.
+-- Fragments: @population (the text of hygiene_population.sql), @lifecycle_entries (the text of
+-- lifecycle_entries.sql).
 -- Params: $until, $as_of (day D), those of lifecycle_entries.sql ($ladder, $stages), $active (the
 -- active stages), $not_meaningful (activity types that are no engagement), $days.
 with

@@ -1,6 +1,8 @@
 -- Hygiene check no_next_action: owned leads in an active lifecycle stage at D without a next
 -- action date.
 -- Grain: one row per flagged lead. Columns: lead_id, group (null), detail.
+-- Fragments: @population (the text of hygiene_population.sql), @lifecycle_entries (the text of
+-- lifecycle_entries.sql).
 -- Params: $until, those of lifecycle_entries.sql ($ladder, $stages), $active (the active stages).
 with
 

@@ -1,6 +1,6 @@
 -- Grain: one row per lead (the first stored row of each lead_id), with what duplicate matching and
 -- merge suggestions read: identity fields as exported, the account's domain, and the last activity.
--- Relations: {leads}, {accounts}, {activities}. Parameters: none.
+-- Relations: {leads}, {accounts}, {activities}. Params: none.
 with
 
 leads as (

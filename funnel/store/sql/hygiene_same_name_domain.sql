@@ -1,6 +1,7 @@
 -- Hygiene check same_name_domain: leads with the same name at the same e-mail or company domain
 -- and different e-mail addresses.
 -- Grain: one row per flagged lead. Columns: lead_id, group (name @ domain), detail.
+-- Fragments: @population (the text of hygiene_population.sql).
 -- Params: $until (see hygiene_population.sql).
 with
 

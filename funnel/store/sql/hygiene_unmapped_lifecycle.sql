@@ -1,5 +1,6 @@
 -- Hygiene check unmapped_lifecycle: leads whose lifecycle value is on no lifecycle stage.
 -- Grain: one row per flagged lead. Columns: lead_id, group (null), detail.
+-- Fragments: @population (the text of hygiene_population.sql).
 -- Params: $until (see hygiene_population.sql), $unmapped (the unmapped values).
 with
 

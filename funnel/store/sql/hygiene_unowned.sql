@@ -1,5 +1,7 @@
 -- The leads at D without an owner (the no_owner check keeps those at intent or beyond).
--- Grain: lead_id. Columns: lead_id. Params: $until (see hygiene_population.sql).
+-- Grain: lead_id. Columns: lead_id.
+-- Fragments: @population (the text of hygiene_population.sql).
+-- Params: $until (see hygiene_population.sql).
 with
 
 population as (

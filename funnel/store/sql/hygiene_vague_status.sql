@@ -1,5 +1,6 @@
 -- Hygiene check vague_status: leads whose status says nothing.
 -- Grain: one row per flagged lead. Columns: lead_id, group (null), detail.
+-- Fragments: @population (the text of hygiene_population.sql).
 -- Params: $until (see hygiene_population.sql), $vague (the vague statuses, trimmed, lower-case).
 with
 
