@@ -221,3 +221,50 @@ def run_leads(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stdout.buffer.write(csv_bytes(report.with_columns(pl.col("tags").list.join("; "))))
     return 0
+
+
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--month", default=None, help="the calendar month to review, YYYY-MM (default: the last complete "
+                   "month in the data)")
+    p.add_argument("--as-of", type=_day, default=None, help="outcomes as of the end of this day (default: the newest "
+                   "timestamp in the data)")
+    p.add_argument("--ladder", choices=("lifecycle", "funnel"), default="lifecycle")
+    p.add_argument("--by", default=None, help="a segment dimension for segment health and where to invest "
+                   "(e.g. source)")
+    p.add_argument("--out", type=Path, required=True, help="the file to write")
+    p.add_argument("--format", choices=("html", "json"), default="html")
+
+
+@command("report", report_arguments)
+def run_report(args: argparse.Namespace) -> int:
+    """The monthly review as one self-contained HTML file (charts embedded, works offline) or JSON."""
+    import json
+
+    from funnel.analyses.monthly import monthly_review, parse_month, where_to_invest
+    from funnel.charts.monthly import figure_dicts, review_figures
+    from funnel.config import load_settings
+    from funnel.display.report import data_provenance, review_document, review_html
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    month = parse_month(args.month) if args.month else None
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads or stage events first")
+        review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=args.by)
+        invest = where_to_invest(con, settings=settings, as_of=as_of, by=args.by, ladder=args.ladder) if args.by else None
+        source = f"settings file {args.config}" if args.config else None
+        document = review_document(review, invest=invest, provenance=data_provenance(con, settings_source=source))
+    finally:
+        con.close()
+    if args.format == "json":
+        args.out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    else:
+        args.out.write_text(review_html(document, figure_dicts(review_figures(review))), encoding="utf-8")
+    print(f"monthly review of {document['month']} written to {args.out}")
+    return 0
