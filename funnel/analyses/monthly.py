@@ -48,6 +48,7 @@ __all__ = [
     "change_p_value",
     "last_complete_month",
     "mix_rate_split",
+    "month_choices",
     "month_end",
     "monthly_review",
     "parse_month",
@@ -83,6 +84,17 @@ def last_complete_month(as_of: date) -> date:
     """The newest calendar month that has ended at D (D itself may be its last day)."""
     month = as_of.replace(day=1)
     return month if month_end(month) == as_of else shifted_month(month, -1)
+
+
+def month_choices(first: date | None, as_of: date) -> list[date]:
+    """Every calendar month from the first day of data to D's month, newest first (first days)."""
+    if first is None:
+        return []
+    months, month = [], as_of.replace(day=1)
+    while month >= first.replace(day=1):
+        months.append(month)
+        month = shifted_month(month, -1)
+    return months
 
 
 def review_months(month: date, *, first_day: date | None) -> dict[str, date]:

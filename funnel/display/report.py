@@ -187,15 +187,15 @@ def review_html(document: Mapping[str, Any], figures: Mapping[str, Mapping[str, 
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; script-src 'unsafe-inline' "
-        "'unsafe-eval'; style-src 'unsafe-inline'; img-src data:; font-src data:\">",
+        ("<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; script-src 'unsafe-inline' "
+         "'unsafe-eval'; style-src 'unsafe-inline'; img-src data:; font-src data:\">"),
         f"<title>Monthly review {esc(document['month'])}</title><style>{_STYLE}</style>",
         f"<script>{script}</script></head><body>",
         f"<h1>Monthly review: {esc(document['month'])}</h1>",
-        f"<p class='meta'>Compared: {compared}. Computed as of the end of {esc(document['as_of'])} on the "
-        f"{esc(document['ladder'])} ladder{'; segments by ' + esc(document['by']) if document['by'] else ''}.</p>",
-        f"<p class='meta'>Data: {data['rows']:,} rows imported; newest timestamp "
-        f"{esc(str(data['newest_timestamp']))}; settings: {esc(str(data['settings']))}.</p>",
+        (f"<p class='meta'>Compared: {compared}. Computed as of the end of {esc(document['as_of'])} on the "
+         f"{esc(document['ladder'])} ladder{'; segments by ' + esc(document['by']) if document['by'] else ''}.</p>"),
+        (f"<p class='meta'>Data: {data['rows']:,} rows imported; newest timestamp "
+         f"{esc(str(data['newest_timestamp']))}; settings: {esc(str(data['settings']))}.</p>"),
         f"<details><summary>Files</summary><ul>{files}</ul></details>",
         *[f"<p class='meta'>{esc(note)}</p>" for note in document["notes"]],
         "<h2>Highlights</h2>", f"<p class='meaning'>{esc(DEFINITIONS['highlights'])}</p>", f"<ul>{highlights}</ul>",
