@@ -18,6 +18,7 @@ from funnel.schema import (
     HISTORY_SUFFIX,
     IMPORT_ID,
     IMPORTS,
+    REVIEW_VERDICTS,
     SAVED_MAPPINGS,
     SETTINGS_VERSIONS,
     SOURCE_ROW,
@@ -122,6 +123,17 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             saved_at TIMESTAMP,
             note VARCHAR,
             toml VARCHAR
+        )""")
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {REVIEW_VERDICTS} (
+            verdict_id BIGINT PRIMARY KEY,
+            sample_id VARCHAR NOT NULL,
+            lead_id VARCHAR NOT NULL,
+            question VARCHAR NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            judged_right BOOLEAN NOT NULL,
+            reason VARCHAR,
+            recorded_at TIMESTAMP NOT NULL
         )""")
 
 
