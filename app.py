@@ -25,6 +25,7 @@ PAGES = {
         ("pages/lead.py", "Lead", ":material/person_search:"),
         ("pages/matrix.py", "Fit × intent", ":material/grid_view:"),
         ("pages/handoff.py", "Handoff & hygiene", ":material/handshake:"),
+        ("pages/handoff_review.py", "Handoff review", ":material/fact_check:"),
     ],
     "Setup": [
         ("pages/data.py", "Data", ":material/upload_file:"),

@@ -268,3 +268,65 @@ def run_report(args: argparse.Namespace) -> int:
         args.out.write_text(review_html(document, figure_dicts(review_figures(review))), encoding="utf-8")
     print(f"monthly review of {document['month']} written to {args.out}")
     return 0
+
+
+def review_sample_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--from", dest="start", type=_day, default=None,
+                   help="first day of the sampled period (default: the first day of the last complete month)")
+    p.add_argument("--to", dest="end", type=_day, default=None, help="last day of the period (default: that month's "
+                   "last day)")
+    p.add_argument("--as-of", type=_day, default=None, help="stages as of the end of this day (default: the newest "
+                   "timestamp in the data)")
+    p.add_argument("--size", type=int, default=30, help="leads in the sample (default 30)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (same data, period, size and seed: same sample)")
+    p.add_argument("--out", type=Path, required=True, help="the file to write: the sample with current verdicts")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+
+
+@command("review-sample", review_sample_arguments)
+def run_review_sample(args: argparse.Namespace) -> int:
+    """The handoff review sample (MQLs, SQLs and opportunities of a period) with the verdicts given so far."""
+    import json
+
+    from funnel.analyses.monthly import last_complete_month, month_end
+    from funnel.analyses.review_sample import (
+        review_disagreements,
+        review_sample,
+        sample_id,
+        sample_with_verdicts,
+        verdict_summary,
+        verdicts,
+    )
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads or stage events first")
+        start = args.start or last_complete_month(as_of)
+        end = args.end or month_end(start)
+        sample = review_sample(con, settings=settings, as_of=as_of, start=start, end=end, size=args.size,
+                               seed=args.seed)
+        name = sample_id(start, end, size=args.size, seed=args.seed)
+        current = verdicts(con, sample=name)
+    finally:
+        con.close()
+    full = sample_with_verdicts(sample, current)
+    if args.format == "json":
+        args.out.write_text(json.dumps(full.to_dicts(), ensure_ascii=False, default=str, indent=1), encoding="utf-8")
+    else:
+        args.out.write_bytes(csv_bytes(full))
+    print(f"sample {name}: {sample.height} leads written to {args.out}")
+    for row in verdict_summary(current).iter_rows(named=True):
+        share = "-" if row["share_right"] is None else f"{row['share_right']:.0%}"
+        print(f"  {row['question']}: {row['judged_right']} of {row['verdicts']} verdicts ({share})")
+    for sentence in review_disagreements(sample, current).get_column("sentence").to_list():
+        print(f"  {sentence}")
+    return 0
