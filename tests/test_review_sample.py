@@ -134,6 +134,6 @@ def test_the_review_page_saves_and_changes_a_verdict(sample_db, monkeypatch):
     at.radio(key="hr_stage").set_value("right")
     at.button(key="hr_save").click().run()
     assert not at.exception
-    summary = [d.value for d in at.dataframe if "share_right" in d.value.columns][0]
+    summary = next(d.value for d in at.dataframe if "share_right" in d.value.columns)
     assert summary.loc[0, "verdicts"] == 2 and summary.loc[0, "reviewers"] == 2
     assert any("judged wrong on the stage" in t.value for t in at.text)
