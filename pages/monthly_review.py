@@ -67,7 +67,8 @@ else:
 
 figures = review_figures(review)
 st.subheader("Headline numbers")
-st.dataframe(review.headline, hide_index=True, key="review_headline")
+month_column = {"month": st.column_config.DateColumn(format="YYYY-MM")}
+st.dataframe(review.headline, hide_index=True, key="review_headline", column_config=month_column)
 st.plotly_chart(figures["distribution"], key="review_distribution_chart")
 st.subheader("Step conversion of each month's entries")
 st.plotly_chart(figures["conversion"], key="review_conversion_chart")
@@ -75,12 +76,12 @@ percent = {c: st.column_config.NumberColumn(format="percent") for c in
            ("rate", "rate_lo", "rate_hi", "share", "acceptance_rate", "acceptance_low", "acceptance_high",
             "rate_cur", "rate_prev", "share_cur", "share_prev", "mix_part", "rate_part", "change",
             "rate_lo_cur", "rate_hi_cur", "rate_lo_prev", "rate_hi_prev")}
-st.dataframe(review.conversion, hide_index=True, key="review_conversion", column_config=percent)
+st.dataframe(review.conversion, hide_index=True, key="review_conversion", column_config={**percent, **month_column})
 st.subheader("Aging: leads over SLA at each month end")
 st.dataframe(review.aging.filter(review.aging["sla_days"].is_not_null()), hide_index=True, key="review_aging")
 if review.handoff.height:
     st.subheader("Handoff acceptance and speed-to-lead")
-    st.dataframe(review.handoff, hide_index=True, key="review_handoff", column_config=percent)
+    st.dataframe(review.handoff, hide_index=True, key="review_handoff", column_config={**percent, **month_column})
 if by and review.segment_health.height:
     st.subheader(f"Segment health by {by}")
     st.caption("The change of each overall rate split into mix (where this month's entries came from) and rate "

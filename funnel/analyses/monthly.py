@@ -308,13 +308,14 @@ def _highlights(conversion: pl.DataFrame, handoff: pl.DataFrame, health: pl.Data
             text = (f"Handoff acceptance {verb} from {_pct(row['rate_prev'])} to {_pct(row['rate_cur'])} "
                     f"{numbers}.")
         elif row["kind"] == "segment":
-            text = (f"{by} {row['segment']}: {step} {verb} from {_pct(row['rate_prev'])} to "
+            text = (f"{row['segment']} ({by}): {step} {verb} from {_pct(row['rate_prev'])} to "
                     f"{_pct(row['rate_cur'])} {numbers}.")
         else:
             text = f"{step} {verb} from {_pct(row['rate_prev'])} to {_pct(row['rate_cur'])} {numbers}"
             text += _mix_clause(health, by, row["from_stage"]) + "."
         if row["open_cur"]:
-            text += f" {row['open_cur']:,} entries of this month are still open."
+            text += (f" {row['open_cur']:,} of this month's {row['open_cur'] + row['decided_cur']:,} entries are still "
+                     "open: the rate can still move.")
         sentences.append({**row, "sentence": text})
     highlights = pl.DataFrame(sentences, schema={**schema, "q_value": pl.Float64, "significant": pl.Boolean,
                                                  "sentence": pl.String})
@@ -333,13 +334,17 @@ def _mix_clause(health: pl.DataFrame | None, by: str | None, from_stage: str) ->
     change, mix = total.get_column("change")[0], total.get_column("mix_part")[0]
     if change == 0:
         return ""
-    part = "mix" if abs(mix) >= abs(change - mix) else "rate"
-    amount = mix if part == "mix" else change - mix
+    rate = change - mix
+    part = "mix" if abs(mix) >= abs(rate) else "rate"
+    amount = mix if part == "mix" else rate
     segments = rows.filter(pl.col(by).is_not_null() & pl.col(f"{part}_part").is_not_null())
     if not segments.height:
         return ""
     top = segments.sort(pl.col(f"{part}_part").abs(), descending=True).row(0, named=True)
-    clause = f"; {_points(amount)} of the {_points(change)} points come from the {part}"
+    if mix * rate >= 0:
+        clause = f"; {_points(amount)} of the {_points(change)} points come from the {part}"
+    else:
+        clause = f"; the rate part is {rate * 100:+.0f} points and the mix part {mix * 100:+.0f}"
     if part == "mix":
         grew = "grew" if (top["share_cur"] or 0) > (top["share_prev"] or 0) else "shrank"
         clause += (f": {top[by]} {grew} from {_pct(top['share_prev'])} to {_pct(top['share_cur'])} of the decided "

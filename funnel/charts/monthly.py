@@ -15,8 +15,15 @@ import polars as pl
 from funnel.analyses.monthly import MonthlyReview
 from funnel.charts.ladder import LAYOUT, PALETTE
 
-__all__ = ["PERIOD_LABELS", "conversion_by_month", "distribution_by_month_end", "mix_rate_bars", "figure_dicts", "review_figures",
-           "segment_rates_now_then"]
+__all__ = [
+    "PERIOD_LABELS",
+    "conversion_by_month",
+    "distribution_by_month_end",
+    "figure_dicts",
+    "mix_rate_bars",
+    "review_figures",
+    "segment_rates_now_then",
+]
 
 PERIOD_LABELS = {"current": "this month", "previous": "last month", "year_ago": "a year earlier"}
 PERIOD_COLORS = {"current": PALETTE[0], "previous": PALETTE[1], "year_ago": PALETTE[8]}
