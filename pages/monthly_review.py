@@ -82,6 +82,9 @@ st.dataframe(review.aging.filter(review.aging["sla_days"].is_not_null()), hide_i
 if review.handoff.height:
     st.subheader("Handoff acceptance and speed-to-lead")
     st.dataframe(review.handoff, hide_index=True, key="review_handoff", column_config={**percent, **month_column})
+if review.deals.height:
+    st.subheader("Deals closed in each month")
+    st.dataframe(review.deals, hide_index=True, key="review_deals", column_config={**percent, **month_column})
 if by and review.segment_health.height:
     st.subheader(f"Segment health by {by}")
     st.caption("The change of each overall rate split into mix (where this month's entries came from) and rate "

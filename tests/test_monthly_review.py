@@ -64,7 +64,9 @@ def story():
     lead("C2", "2025-06-03", "Event", [("mql", "2025-06-03"), ("lead", "2025-06-10")])
     lead("Z", "2025-07-10", "Web", [])
     deals = [{"deal_id": "d1", "lead_id": "B1", "amount": 1000.0, "created_at": day("2025-06-06"),
-              "closed_at": day("2025-06-25"), "won": True}]
+              "closed_at": day("2025-06-25"), "won": True},
+             {"deal_id": "d2", "lead_id": "A3", "amount": 500.0, "created_at": day("2025-05-06"),
+              "closed_at": day("2025-05-20"), "won": False}]
     return store(leads=leads, stage_events=events, deals=deals)
 
 
@@ -145,6 +147,16 @@ def test_handoff_months_by_hand(review):
     rows = {row["period"]: row for row in r.handoff.iter_rows(named=True)}
     assert (rows["current"]["accepted"], rows["current"]["recycled"], rows["current"]["pending"]) == (2, 1, 4)
     assert (rows["previous"]["accepted"], rows["previous"]["recycled"], rows["previous"]["pending"]) == (2, 2, 1)
+
+
+def test_deals_closed_in_each_month_by_hand(review):
+    _, r = review
+    rows = {(row["period"], row["source"]): row for row in r.deals.iter_rows(named=True)}
+    june, may = rows[("current", None)], rows[("previous", None)]
+    assert (june["closed"], june["won"], june["win_rate"], june["won_amount"]) == (1, 1, 1.0, 1000.0)
+    assert (may["closed"], may["won"], may["win_rate"]) == (1, 0, 0.0)  # the lost deal closed in May
+    assert rows[("current", "Web")]["closed"] == 1 and ("current", "Event") not in rows
+    assert rows[("year_ago", None)]["closed"] == 0 and rows[("year_ago", None)]["win_rate"] is None
 
 
 def test_no_highlight_without_a_change_beyond_chance(review):

@@ -6,6 +6,7 @@ Every figure is one of the core analyses at a fixed date, so it equals `funnel m
   with the cohort period set to the month; a young cohort is mostly *open*, shown as such);
 - aging at each month end (`stage_aging_of`: leads over SLA by stage);
 - handoff acceptance and speed-to-lead for the MQLs of each month, as of D (`handoff_review`);
+- the deals closed in each month (account-owned pipelines too): win rate by a deal dimension;
 - new leads, leads entering each stage, deals won and won amount in each month;
 - segment health over one dimension: per step, each segment's rate and its share of the decided
   entries in M and M−1, and the change in the overall rate split into mix and rate (DOMAIN):
@@ -32,9 +33,10 @@ import polars as pl
 from funnel import schema as sc
 from funnel.analyses.aging import stage_aging_of
 from funnel.analyses.conversion import deal_losses, stage_conversion_of
+from funnel.analyses.deals import DEAL_DIMENSIONS, deal_facts
 from funnel.analyses.distribution import stage_distribution_of
 from funnel.analyses.handoff import handoff_review
-from funnel.analyses.inputs import AnalysisInputs, analysis_inputs, moves_known
+from funnel.analyses.inputs import AnalysisInputs, analysis_inputs, moves_known, with_intervals
 from funnel.analyses.segments import lead_deals, reported_stages, segment_performance_of
 from funnel.config import Settings
 from funnel.errors import FunnelError
@@ -150,6 +152,7 @@ class MonthlyReview:
     conversion: pl.DataFrame  # one row per month and step: entered, outcomes, rate, interval
     aging: pl.DataFrame  # one row per month end and stage: leads, sla_days, over_sla
     handoff: pl.DataFrame  # one row per month: mqls, outcomes, acceptance rate, speed-to-lead
+    deals: pl.DataFrame  # one row per month and segment (deal dimensions only): closed, won, win rate, won amount
     segment_health: pl.DataFrame  # one row per step and segment (total first)
     highlights: pl.DataFrame  # one row per change beyond chance: sentence and the numbers behind it
     changes: pl.DataFrame  # every change tested: kind, step, segment, p_value, q_value, significant
@@ -191,6 +194,36 @@ def _headline(con: duckdb.DuckDBPyConnection, inputs: AnalysisInputs, months: di
 def _labelled(frames: list[tuple[str, date, pl.DataFrame]], column: str) -> pl.DataFrame:
     parts = [f.select(pl.lit(label).alias("period"), pl.lit(day).alias(column), pl.all()) for label, day, f in frames]
     return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
+
+
+def _deal_months(con: duckdb.DuckDBPyConnection, settings: Settings, months: dict[str, date], as_of: date,
+                 by: str | None) -> pl.DataFrame:
+    """One row per month and segment of `by` when it is a deal dimension (the total first, segment
+    null): the deals that closed in the month (closed by its end, not by the day before it): closed,
+    won, win_rate with its Wilson interval, won_amount. Empty when no deal closed in any month."""
+    key = by if by in DEAL_DIMENSIONS else None
+    parts = []
+    for label, month in months.items():
+        end = min(month_end(month), as_of)
+        closed = deal_facts(con, settings=settings, as_of=end).filter(pl.col("closed"))
+        before = deal_facts(con, settings=settings, as_of=month - timedelta(days=1)).filter(pl.col("closed"))
+        in_month = closed.join(before.select("deal_id"), on="deal_id", how="anti").with_columns(
+            pl.col("won").fill_null(False),
+            (pl.col(key).cast(pl.String).fill_null("(unknown)") if key else pl.lit(None, dtype=pl.String)).alias("segment"))
+        sums = [pl.len().cast(pl.Int64).alias("closed"), pl.col("won").sum().cast(pl.Int64).alias("won"),
+                pl.col("amount").filter(pl.col("won")).sum().cast(pl.Float64).alias("won_amount")]
+        total = in_month.select(pl.lit(None, dtype=pl.String).alias("segment"), *sums)
+        rows = [total]
+        if key and in_month.height:
+            rows.append(in_month.group_by("segment").agg(sums).sort(["closed", "segment"], descending=[True, False]))
+        block = pl.concat(rows, how="vertical_relaxed").select(pl.lit(label).alias("period"),
+                                                               pl.lit(month).alias("month"), pl.all())
+        parts.append(block)
+    table = pl.concat(parts, how="vertical_relaxed")
+    if int(table.get_column("closed").sum()) == 0:
+        return pl.DataFrame()
+    table = with_intervals(table, successes="won", trials="closed", prefix="win_rate")
+    return table.rename({"segment": key}) if key else table.drop("segment")
 
 
 def _segment_health(by_inputs: AnalysisInputs, losses: pl.DataFrame, months: dict[str, date],
@@ -246,6 +279,8 @@ def _segment_health(by_inputs: AnalysisInputs, losses: pl.DataFrame, months: dic
         p_values = [change_p_value(int(r["advanced_cur"]), int(r["decided_cur"]), int(r["advanced_prev"]),
                                    int(r["decided_prev"])) for r in block.iter_rows(named=True)]
         out.append(block.with_columns(pl.Series("p_value", p_values, dtype=pl.Float64)))
+    if not out or all(int(o.get_column("decided_cur").sum() + o.get_column("decided_prev").sum()) == 0 for o in out):
+        return pl.DataFrame()
     columns = [by, "from_stage", "to_stage", "entered_cur", "open_cur", "decided_cur", "advanced_cur", "rate_cur",
                "rate_lo_cur", "rate_hi_cur", "share_cur", "entered_prev", "open_prev", "decided_prev",
                "advanced_prev", "rate_prev", "rate_lo_prev", "rate_hi_prev", "share_prev", "change", "mix_part",
@@ -262,7 +297,7 @@ def _points(value: float) -> str:
 
 
 def _highlights(conversion: pl.DataFrame, handoff: pl.DataFrame, health: pl.DataFrame | None, by: str | None,
-                *, alpha: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+                *, alpha: float, deals: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every change tested (M against M−1) with BH across them, and a sentence per change beyond chance."""
     tests: list[dict[str, Any]] = []
     now = conversion.filter(pl.col("period") == CURRENT)
@@ -284,13 +319,24 @@ def _highlights(conversion: pl.DataFrame, handoff: pl.DataFrame, health: pl.Data
                       "decided_prev": d_prev, "rate_cur": cur["acceptance_rate"],
                       "rate_prev": prev["acceptance_rate"], "open_cur": cur["pending"],
                       "p_value": change_p_value(cur["accepted"], d_cur, prev["accepted"], d_prev)})
-    if health is not None and by is not None:
+    if health is not None and health.height and by is not None:
         for row in health.filter(pl.col(by).is_not_null()).iter_rows(named=True):
             tests.append({"kind": "segment", "from_stage": str(row["from_stage"]), "to_stage": str(row["to_stage"]),
                           "segment": str(row[by]), "advanced_cur": row["advanced_cur"],
                           "decided_cur": row["decided_cur"], "advanced_prev": row["advanced_prev"],
                           "decided_prev": row["decided_prev"], "rate_cur": row["rate_cur"],
                           "rate_prev": row["rate_prev"], "open_cur": row["open_cur"], "p_value": row["p_value"]})
+    if deals is not None and deals.height:
+        key = by if by in deals.columns else None
+        now = {row[key] if key else None: row for row in deals.filter(pl.col("period") == CURRENT).iter_rows(named=True)}
+        then = {row[key] if key else None: row for row in deals.filter(pl.col("period") == PREVIOUS).iter_rows(named=True)}
+        for segment, cur in now.items():
+            prev = then.get(segment, {"won": 0, "closed": 0, "win_rate": None})
+            tests.append({"kind": "deals", "from_stage": "deal", "to_stage": "won", "segment": segment,
+                          "advanced_cur": cur["won"], "decided_cur": cur["closed"], "advanced_prev": prev["won"],
+                          "decided_prev": prev["closed"], "rate_cur": cur["win_rate"], "rate_prev": prev["win_rate"],
+                          "open_cur": 0, "p_value": change_p_value(cur["won"], cur["closed"], prev["won"],
+                                                                    prev["closed"])})
     schema = {"kind": pl.String, "from_stage": pl.String, "to_stage": pl.String, "segment": pl.String,
               "advanced_cur": pl.Int64, "decided_cur": pl.Int64, "advanced_prev": pl.Int64, "decided_prev": pl.Int64,
               "rate_cur": pl.Float64, "rate_prev": pl.Float64, "open_cur": pl.Int64, "p_value": pl.Float64}
@@ -304,7 +350,12 @@ def _highlights(conversion: pl.DataFrame, handoff: pl.DataFrame, health: pl.Data
         verb = "rose" if row["rate_cur"] > row["rate_prev"] else "fell"
         numbers = (f"({row['advanced_cur']:,} of {row['decided_cur']:,} decided entries against "
                    f"{row['advanced_prev']:,} of {row['decided_prev']:,})")
-        if row["kind"] == "acceptance":
+        if row["kind"] == "deals":
+            who = f"{row['segment']} ({by}): win" if row["segment"] is not None else "Win"
+            text = (f"{who} rate of the deals closed in the month {verb} from {_pct(row['rate_prev'])} to "
+                    f"{_pct(row['rate_cur'])} ({row['advanced_cur']:,} won of {row['decided_cur']:,} against "
+                    f"{row['advanced_prev']:,} of {row['decided_prev']:,}).")
+        elif row["kind"] == "acceptance":
             text = (f"Handoff acceptance {verb} from {_pct(row['rate_prev'])} to {_pct(row['rate_cur'])} "
                     f"{numbers}.")
         elif row["kind"] == "segment":
@@ -325,7 +376,7 @@ def _highlights(conversion: pl.DataFrame, handoff: pl.DataFrame, health: pl.Data
 def _mix_clause(health: pl.DataFrame | None, by: str | None, from_stage: str) -> str:
     """'; 6 of the 8 points come from the mix: Paid Search grew from 20% to 35% of the decided
     entries and converts at 18%' — the segment whose mix part weighs most."""
-    if health is None or by is None:
+    if health is None or not health.height or by is None:
         return ""
     rows = health.filter(pl.col("from_stage").cast(pl.String) == from_stage)
     total = rows.filter(pl.col(by).is_null())
@@ -393,12 +444,13 @@ def monthly_review(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
     if by:
         by_inputs = analysis_inputs(con, filters, settings=settings, by=by, history=inputs.history)
         health = _segment_health(by_inputs, losses, months, by)
-    highlights, changes = _highlights(conversion, handoff, health, by, alpha=settings.segments.alpha)
+    deals = _deal_months(con, settings, months, as_of, by)
+    highlights, changes = _highlights(conversion, handoff, health, by, alpha=settings.segments.alpha, deals=deals)
     if health is None:
         health = pl.DataFrame()
     return MonthlyReview(as_of=as_of, ladder=ladder, by=by, months=months,
                          headline=_headline(con, inputs, months), distribution=distribution, conversion=conversion,
-                         aging=aging, handoff=handoff, segment_health=health, highlights=highlights,
+                         aging=aging, handoff=handoff, deals=deals, segment_health=health, highlights=highlights,
                          changes=changes, notes=tuple(notes))
 
 
@@ -444,8 +496,10 @@ def where_to_invest(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of
 
 def _verdicts(table: pl.DataFrame, rate: str, overall: float | None) -> pl.DataFrame:
     significant = pl.col(f"{rate}_significant").fill_null(False)
+    if overall is None:
+        return table.with_columns(pl.lit("as the rest").alias("verdict"))
     return table.with_columns(
-        pl.when(~significant | (overall is None)).then(pl.lit("as the rest"))
+        pl.when(~significant).then(pl.lit("as the rest"))
         .when(pl.col(rate) > overall).then(pl.lit("higher")).otherwise(pl.lit("lower")).alias("verdict"))
 
 

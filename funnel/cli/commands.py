@@ -255,7 +255,9 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         as_of = args.as_of or newest_day(con)
         if as_of is None:
-            raise FunnelError("the store holds no dated rows yet", hint="Import leads or stage events first")
+            raise FunnelError("the monthly review needs dates, and this store has none",
+                              hint="Import leads with created_at, stage entries with entered_at, or deals with "
+                                   "created_at/closed_at (map a date column of the export to one of them)")
         review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=args.by)
         invest = where_to_invest(con, settings=settings, as_of=as_of, by=args.by, ladder=args.ladder) if args.by else None
         source = f"settings file {args.config}" if args.config else None

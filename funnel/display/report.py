@@ -40,6 +40,9 @@ DEFINITIONS: dict[str, str] = {
                "to SQL or later within the window), recycled, expired or pending; acceptance rate with its "
                "interval; speed-to-lead = hours from MQL to the first sales touch (Kaplan–Meier, untouched "
                "handoffs censored).",
+    "deals": "The deals that closed in each month (by their account's dimension when the review is segmented by "
+             "one: industry, size band, product, owner, country, pipeline, source): closed, won, win rate = won ÷ "
+             "closed with its 95% Wilson interval, won amount.",
     "segment_health": "Per step and segment: its rate and its share of the decided entries this month and last "
                       "month. The change of the overall rate splits exactly into mix = Σ (w_now − w_then)·r_then "
                       "and rate = Σ w_now·(r_now − r_then); a segment without decided entries last month takes "
@@ -57,7 +60,8 @@ DEFINITIONS: dict[str, str] = {
 SECTION_TITLES = {
     "headline": "Headline numbers", "distribution": "Distribution at each month end",
     "conversion": "Step conversion of each month's entries", "aging": "Aging: leads over SLA at each month end",
-    "handoff": "Handoff acceptance and speed-to-lead", "segment_health": "Segment health",
+    "handoff": "Handoff acceptance and speed-to-lead", "deals": "Deals closed in each month",
+    "segment_health": "Segment health",
 }
 
 
@@ -108,6 +112,7 @@ def review_document(review: MonthlyReview, *, invest: Mapping[str, pl.DataFrame]
         "conversion": frame_records(review.conversion),
         "aging": frame_records(review.aging),
         "handoff": frame_records(review.handoff),
+        "deals": frame_records(review.deals),
         "segment_health": frame_records(review.segment_health),
         "changes_tested": frame_records(review.changes),
         "where_to_invest": {name: frame_records(table) for name, table in (invest or {}).items()},
@@ -200,9 +205,9 @@ def review_html(document: Mapping[str, Any], figures: Mapping[str, Mapping[str, 
         *[f"<p class='meta'>{esc(note)}</p>" for note in document["notes"]],
         "<h2>Highlights</h2>", f"<p class='meaning'>{esc(DEFINITIONS['highlights'])}</p>", f"<ul>{highlights}</ul>",
     ]
-    for section in ("headline", "distribution", "conversion", "aging", "handoff", "segment_health"):
+    for section in ("headline", "distribution", "conversion", "aging", "handoff", "deals", "segment_health"):
         records = document[section]
-        if section in ("handoff", "segment_health") and not records:
+        if section in ("handoff", "deals", "segment_health") and not records:
             continue
         parts.append(f"<h2>{esc(SECTION_TITLES[section])}</h2>")
         parts.append(f"<p class='meaning'>{esc(DEFINITIONS[section])}</p>")
