@@ -67,7 +67,8 @@ else:
 
 figures = review_figures(review)
 st.subheader("Headline numbers")
-month_column = {"month": st.column_config.DateColumn(format="YYYY-MM")}
+month_column = {"month": st.column_config.DateColumn(format="YYYY-MM"),
+                "month_end": st.column_config.DateColumn(format="YYYY-MM-DD")}
 st.dataframe(review.headline, hide_index=True, key="review_headline", column_config=month_column)
 st.plotly_chart(figures["distribution"], key="review_distribution_chart")
 st.subheader("Step conversion of each month's entries")
@@ -78,7 +79,8 @@ percent = {c: st.column_config.NumberColumn(format="percent") for c in
             "rate_lo_cur", "rate_hi_cur", "rate_lo_prev", "rate_hi_prev")}
 st.dataframe(review.conversion, hide_index=True, key="review_conversion", column_config={**percent, **month_column})
 st.subheader("Aging: leads over SLA at each month end")
-st.dataframe(review.aging.filter(review.aging["sla_days"].is_not_null()), hide_index=True, key="review_aging")
+st.dataframe(review.aging.filter(review.aging["sla_days"].is_not_null()), hide_index=True, key="review_aging",
+             column_config=month_column)
 if review.handoff.height:
     st.subheader("Handoff acceptance and speed-to-lead")
     st.dataframe(review.handoff, hide_index=True, key="review_handoff", column_config={**percent, **month_column})

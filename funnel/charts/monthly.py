@@ -89,7 +89,7 @@ def mix_rate_bars(health: pl.DataFrame, by: str) -> go.Figure:
     fig.add_scatter(name="change", x=steps, y=total.get_column("change").to_list(), mode="markers",
                     marker={"color": "black", "size": 11, "symbol": "diamond"})
     fig.update_layout(**_layout(f"Change since last month, split into mix and rate by {by}", barmode="relative"))
-    fig.update_yaxes(tickformat="+.0%", title="points of conversion")
+    fig.update_yaxes(tickformat="+.1%", title="points of conversion")
     return fig
 
 
