@@ -520,10 +520,11 @@ def icp_lift_change(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of
     if "opportunity" not in settings.ladders.funnel:
         return pl.DataFrame()
     now_end, then_end = quarter_ends(as_of)
+    validated_now = score_validation(con, settings=settings, as_of=now_end)
+    validated_then = score_validation(con, settings=settings, as_of=then_end)
     frames = []
     for kind, keys in (("criteria", ["icp", "criterion", "field", "rule"]), ("activity_types", [sc.ACTIVITY_TYPE])):
-        now = score_validation(con, settings=settings, as_of=now_end)[kind]
-        then = score_validation(con, settings=settings, as_of=then_end)[kind]
+        now, then = validated_now[kind], validated_then[kind]
         if not now.height and not then.height:
             continue
         pick = ["lift", "lift_low", "lift_high", "leads_with"]
