@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import ui
+from pages.ui import sidebar, store
 
 HERE = Path(__file__).parent
 
@@ -33,11 +33,11 @@ PAGES = {
     ],
 }
 
-ui.load_sample_if_empty()
+store.load_sample_if_empty()
 navigation = st.navigation({
     section: [st.Page(HERE / path, title=title, icon=icon) for path, title, icon in entries
               ]
     for section, entries in PAGES.items()
 })
-ui.sidebar_filters()
+sidebar.sidebar_filters()
 navigation.run()

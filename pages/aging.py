@@ -4,42 +4,41 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.analyses import aging_buckets_of, stage_aging_of
 from funnel.charts import ladder as charts
-from pages import ui
+from funnel.display.aging import sla_text
+from pages.ui import cache, sidebar, store, widgets
 
-ui.routed()
-filters = ui.current_filters()
-settings = ui.active_settings()
+sidebar.routed()
+filters = sidebar.current_filters()
 st.title("Aging")
 st.caption("Days in the current stage at the as-of date (the as-of date minus the day of the entry). Median and "
            "percentiles count leads still in a stage as censored, so a stage that holds leads for long is not made "
            "to look fast by leaving them out.")
-by = ui.segment_picker(filters, key="aging", crossed=False)
-ui.notes(ui.analysis(filters))
+by = widgets.segment_picker(key="aging", crossed=False)
+widgets.notes(filters)
 
-table = ui.derived(stage_aging_of, filters, by)
-buckets = ui.derived(aging_buckets_of, filters, by)
-sla = settings.aging.sla_days
+table = cache.stage_aging(filters, by)
+buckets = cache.aging_buckets(filters, by)
+sla = sla_text(store.active_settings())
 if sla:
-    st.text("SLAs (days): " + ", ".join(f"{stage} {days}" for stage, days in sla.items()))
+    st.text(sla)
 
 st.plotly_chart(charts.aging_histogram(buckets, by=by), key="aging_chart")
 st.subheader("Per stage")
 st.caption("Select a row to list its leads, longest in the stage first.")
 event = st.dataframe(table, hide_index=True, key="aging_table", on_select="rerun", selection_mode="single-row")
-row = ui.selected_row(event, table)
+row = widgets.selected_row(event, table)
 if row is not None:
     only_breaches = st.toggle("Only leads over the SLA", key="aging_only_sla")
-    rows = ui.behind(filters, kind="aging", stage=row["stage"], over_sla=True if only_breaches else None,
-                     segment=ui.segment_of(row, by))
-    ui.leads_table(rows, title=f"Leads in {row['stage']}", base=f"aging_{row['stage']}", as_of=filters.as_of,
-                   key="aging_leads")
+    rows = cache.behind(filters, kind="aging", stage=row["stage"], over_sla=True if only_breaches else None,
+                        segment=widgets.segment_of(row, by))
+    widgets.leads_table(rows, title=f"Leads in {row['stage']}", base=f"aging_{row['stage']}", as_of=filters.as_of,
+                        key="aging_leads")
 
 st.subheader("Over SLA")
-breaches = ui.behind(filters, kind="aging", over_sla=True)
+breaches = cache.behind(filters, kind="aging", over_sla=True)
 if breaches.height == 0:
     st.caption("No lead is past its stage's SLA at this date.")
 else:
-    ui.leads_table(breaches, title="Leads past their stage's SLA", base="over_sla", as_of=filters.as_of,
-                   key="aging_breaches")
+    widgets.leads_table(breaches, title="Leads past their stage's SLA", base="over_sla", as_of=filters.as_of,
+                        key="aging_breaches")

@@ -4,59 +4,49 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.analyses import (
-    conversion_cohorts_of,
-    cumulative_conversion_of,
-    previous_period,
-    stage_conversion_of,
-    stage_flows_of,
-    time_to_convert_curve,
-    time_to_convert_of,
-)
+from funnel.analyses import previous_period
 from funnel.charts import ladder as charts
 from funnel.config import SKIPPED_POLICIES
-from funnel.display.conversion import period_comparison
-from pages import ui
+from funnel.display.conversion import period_comparison, time_to_convert_ends, time_to_convert_starts
+from pages.ui import cache, sidebar, store, widgets
 
-ui.routed()
-filters = ui.current_filters()
-settings = ui.active_settings()
+sidebar.routed()
+filters = sidebar.current_filters()
+settings = store.active_settings()
 st.title("Stage-to-stage conversion")
 st.caption("The cohort is the leads that entered a stage in the period. Each entry ends in exactly one outcome at "
            "the as-of date: advanced within the window, recycled or lost, expired, or still open. Rate = advanced / "
            "(advanced + recycled/lost + expired); open entries are shown, never counted as failures.")
 
 left, middle, right = st.columns(3)
-window = left.number_input("Conversion window (days)", min_value=1, max_value=3650,
-                           value=settings.conversion.window_days, key="conv_window", bind="query-params")
+window = int(left.number_input("Conversion window (days)", min_value=1, max_value=3650,
+                               value=settings.conversion.window_days, key="conv_window", bind="query-params"))
 skipped = middle.selectbox("Skipped stages", SKIPPED_POLICIES, index=SKIPPED_POLICIES.index(
     settings.conversion.skipped_stages), key="conv_skipped", bind="query-params",
     help="implicit: a lead that jumps a stage counts as having passed it; strict: it is left out of that step.")
 with right:
-    by = ui.segment_picker(filters, key="conv", crossed=False)
-ui.notes(ui.analysis(filters))
+    by = widgets.segment_picker(key="conv", crossed=False)
+widgets.notes(filters)
 
-steps = ui.derived(stage_conversion_of, filters, by, window_days=int(window), skipped=skipped)
-cumulative = ui.derived(cumulative_conversion_of, filters, by, skipped=skipped)
-
+steps = cache.stage_conversion(filters, by, window_days=window, skipped=skipped)
 chart_left, chart_right = st.columns(2)
-chart_left.plotly_chart(charts.funnel_chart(cumulative, by=by), key="conv_funnel")
+chart_left.plotly_chart(charts.funnel_chart(cache.cumulative_conversion(filters, by, skipped=skipped), by=by),
+                        key="conv_funnel")
 chart_right.plotly_chart(charts.outcomes_bar(steps, by=by), key="conv_outcomes")
 
 st.subheader("Outcomes of every step")
 st.caption("Select a row to see the entries behind it.")
 event = st.dataframe(steps, hide_index=True, key="conv_table", on_select="rerun", selection_mode="single-row",
-                     column_config={c: st.column_config.NumberColumn(format="percent")
-                                    for c in ("rate", "rate_lo", "rate_hi")})
-row = ui.selected_row(event, steps)
+                     column_config=widgets.percent_columns(("rate", "rate_lo", "rate_hi")))
+row = widgets.selected_row(event, steps)
 if row is not None:
     outcome = st.segmented_control("Outcome", ["all", "advanced", "lost", "expired", "open"], default="all",
                                    key="conv_outcome")
-    rows = ui.behind(filters, kind="conversion", from_stage=row["from_stage"],
-                     outcome=None if outcome in (None, "all") else outcome, window_days=int(window),
-                     skipped=skipped, segment=ui.segment_of(row, by))
-    ui.leads_table(rows, title=f"Entries into {row['from_stage']}", base=f"entries_{row['from_stage']}",
-                   as_of=filters.as_of, key="conv_leads")
+    rows = cache.behind(filters, kind="conversion", from_stage=row["from_stage"],
+                        outcome=None if outcome in (None, "all") else outcome, window_days=window,
+                        skipped=skipped, segment=widgets.segment_of(row, by))
+    widgets.leads_table(rows, title=f"Entries into {row['from_stage']}", base=f"entries_{row['from_stage']}",
+                        as_of=filters.as_of, key="conv_leads")
 
 st.subheader("Against the previous period")
 earlier = previous_period(filters)
@@ -64,34 +54,32 @@ if earlier is None:
     st.caption("Set a cohort period in the sidebar (for example a whole month) to compare it with the same-length "
                "period before it, seen the same number of days after its end.")
 else:
-    before = ui.derived(stage_conversion_of, earlier, window_days=int(window), skipped=skipped)
-    now = ui.derived(stage_conversion_of, filters, window_days=int(window), skipped=skipped)
+    before = cache.stage_conversion(earlier, window_days=window, skipped=skipped)
+    now = cache.stage_conversion(filters, window_days=window, skipped=skipped)
     st.text(f"This period: {filters.period_start} to {filters.cohort_end}; previous: {earlier.period_start} to "
             f"{earlier.cohort_end} (as of {earlier.as_of}).")
     st.dataframe(period_comparison(now, before), hide_index=True, key="conv_compare",
-                 column_config={c: st.column_config.NumberColumn(format="percent")
-                                for c in ("rate", "rate_before")})
+                 column_config=widgets.percent_columns(("rate", "rate_before")))
 
 st.subheader("Cohorts by entry month")
-cohorts = ui.derived(conversion_cohorts_of, filters, window_days=int(window), skipped=skipped)
+cohorts = cache.conversion_cohorts(filters, window_days=window, skipped=skipped)
 st.plotly_chart(charts.cohort_heatmap(cohorts), key="conv_cohorts")
 
 st.subheader("How leads moved between stages")
-flows = ui.derived(stage_flows_of, filters)
+flows = cache.stage_flows(filters)
 if flows.height:
     st.plotly_chart(charts.stage_flow_sankey(flows), key="conv_sankey")
 else:
     st.caption("No stage moves in the period.")
 
 st.subheader("Time to convert")
-stages = list(settings.ladders.stages(filters.ladder))
+starts, default_start = time_to_convert_starts(settings, filters.ladder)
 pick_left, pick_right = st.columns(2)
-from_stage = pick_left.selectbox("From", stages[:-1], index=min(2, len(stages) - 2), key="ttc_from",
-                                 bind="query-params")
-to_choices = stages[stages.index(from_stage) + 1:]
-to_stage = pick_right.selectbox("To", to_choices, index=len(to_choices) - 1, key="ttc_to")
-curve = ui.computed(time_to_convert_curve, filters=filters, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
-summary = ui.derived(time_to_convert_of, filters, by, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
+from_stage = pick_left.selectbox("From", starts, index=default_start, key="ttc_from", bind="query-params")
+ends = time_to_convert_ends(settings, filters.ladder, from_stage)
+to_stage = pick_right.selectbox("To", ends, index=len(ends) - 1, key="ttc_to")
+curve = cache.time_to_convert_curve(filters, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
+summary = cache.time_to_convert(filters, by, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 st.caption("Kaplan–Meier: leads that have not converted yet count as censored at the as-of date, not as failures, "
            "so slow segments are not flattered by leaving their open leads out.")
 if curve.height:

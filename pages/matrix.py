@@ -6,41 +6,39 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel.charts import matrix as charts_matrix
-from funnel.model.matrix import QUEUES, REACTIVATION_QUEUE, matrix_cells, work_queue
-from funnel.model.scoring import score_validation
-from pages import ui
+from funnel.model.matrix import QUEUES, REACTIVATION_QUEUE
+from pages.ui import cache, sidebar, store, widgets
 
-ui.routed()
-filters = ui.current_filters()
-settings = ui.active_settings()
-ui.require_tables("leads", what="The fit × intent matrix")
+sidebar.routed()
+filters = sidebar.current_filters()
+settings = store.active_settings()
+sidebar.require_tables("leads", what="The fit × intent matrix")
 st.title("Fit × intent")
 st.caption("Fit is how well a lead matches an ideal customer profile; intent is its recent buying behaviour, decayed "
            "with a half-life. Keep them apart: activity is not opportunity.")
 
 left, right = st.columns(2)
-fit_at = left.slider("High fit at", 0, 100, int(settings.fit.high_threshold), key="mx_fit", bind="query-params")
-intent_at = right.slider("High intent at", 0, 100, int(settings.intent.high_threshold), key="mx_intent",
-                         bind="query-params")
-cells = ui.computed(matrix_cells, as_of=filters.as_of, fit_threshold=float(fit_at), intent_threshold=float(intent_at))
+fit_at = float(left.slider("High fit at", 0, 100, int(settings.fit.high_threshold), key="mx_fit",
+                           bind="query-params"))
+intent_at = float(right.slider("High intent at", 0, 100, int(settings.intent.high_threshold), key="mx_intent",
+                               bind="query-params"))
+cells = cache.matrix_cells(filters.as_of, fit_threshold=fit_at, intent_threshold=intent_at)
 st.plotly_chart(charts_matrix.matrix_chart(cells), key="mx_chart")
 st.caption(f"Later conversion: of the leads in each cell {settings.conversion.window_days} days before the as-of date "
            "that had not reached opportunity, the share that did by the as-of date (95% interval).")
 st.dataframe(cells.drop("quadrant"), hide_index=True, key="mx_cells",
-             column_config={c: st.column_config.NumberColumn(format="percent")
-                            for c in ("share", "rate", "rate_lo", "rate_hi")})
+             column_config=widgets.percent_columns(("share", "rate", "rate_lo", "rate_hi")))
 
 st.subheader("Work queues")
 queue = st.segmented_control("Queue", [*QUEUES, REACTIVATION_QUEUE], default="SDR queue", key="mx_queue",
                              bind="query-params", required=True)
-rows = ui.computed(work_queue, as_of=filters.as_of, queue=queue, fit_threshold=float(fit_at),
-                   intent_threshold=float(intent_at))
-ui.leads_table(rows, title=queue, base=queue.lower().replace(" ", "_"), as_of=filters.as_of, key="mx_queue_rows")
+rows = cache.work_queue(filters.as_of, queue=queue, fit_threshold=fit_at, intent_threshold=intent_at)
+widgets.leads_table(rows, title=queue, base=queue.lower().replace(" ", "_"), as_of=filters.as_of, key="mx_queue_rows")
 
 st.subheader("Do the scores predict conversion here?")
 st.caption("Scores taken one conversion window before the as-of date, against reaching opportunity within the window "
            "after; criteria and activity types ranked by lift (rate with ÷ rate without) with intervals.")
-validation = ui.computed(score_validation, as_of=filters.as_of)
+validation = cache.score_validation(filters.as_of)
 if validation["summary"].height:
     st.dataframe(validation["summary"], hide_index=True, key="mx_summary")
 deciles_left, deciles_right = st.columns(2)

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import timedelta
-
 import streamlit as st
 
-from funnel.analyses import cumulative_conversion_of, segment_performance_of, stage_distribution_of
 from funnel.charts import ladder as charts
-from funnel.display.overview import headline_kpis, stage_changes
-from pages import ui
+from funnel.display.overview import (
+    COMPARISON_DAYS,
+    comparison_filters,
+    has_no_leads,
+    headline_kpis,
+    stage_changes,
+)
+from pages.ui import cache, sidebar, widgets
 
-ui.routed()
-filters = ui.current_filters()
+sidebar.routed()
+filters = sidebar.current_filters()
 st.title("Overview")
-ui.sample_notice()
-month_ago = replace(filters, as_of=filters.as_of - timedelta(days=30))
+sidebar.sample_notice()
+earlier = comparison_filters(filters)
 
-now = ui.derived(segment_performance_of, filters)
-before = ui.derived(segment_performance_of, month_ago)
-kpis = headline_kpis(now, before)
-st.caption(f"As of the end of {filters.as_of:%d %b %Y}, compared with 30 days earlier.")
+now = cache.segment_performance(filters)
+kpis = headline_kpis(now, cache.segment_performance(earlier))
+st.caption(f"As of the end of {filters.as_of:%d %b %Y}, compared with {COMPARISON_DAYS} days earlier.")
 columns = st.columns(len(kpis.rows()) if kpis.height <= 6 else 6)
 for column, row in zip(columns * 3, kpis.iter_rows(named=True)):
     column.metric(row["kpi"], row["value"], row["change"], delta_color=row["delta_color"],
@@ -29,16 +30,14 @@ for column, row in zip(columns * 3, kpis.iter_rows(named=True)):
 
 left, right = st.columns([1, 1])
 with left:
-    cumulative = ui.derived(cumulative_conversion_of, filters)
-    st.plotly_chart(charts.funnel_chart(cumulative), key="overview_funnel")
+    st.plotly_chart(charts.funnel_chart(cache.cumulative_conversion(filters)), key="overview_funnel")
 with right:
-    st.subheader("What moved since 30 days earlier")
-    changes = stage_changes(ui.derived(stage_distribution_of, filters),
-                            ui.derived(stage_distribution_of, month_ago))
+    st.subheader(f"What moved since {COMPARISON_DAYS} days earlier")
+    changes = stage_changes(cache.stage_distribution(filters), cache.stage_distribution(earlier))
     st.dataframe(changes, hide_index=True, key="overview_changes",
                  column_config={"share": st.column_config.NumberColumn(format="percent"),
                                 "change": st.column_config.NumberColumn(format="%+d")})
-ui.notes(ui.analysis(filters))
-if now.height and int(now.get_column("leads")[0]) == 0:
+widgets.notes(filters)
+if has_no_leads(now):
     st.info("No lead exists on or before this date: pick a later as-of date.")
 st.page_link("pages/segments.py", label="Which segments drive these numbers", icon=":material/category:")

@@ -4,65 +4,57 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.analyses import segment_performance_of
-from funnel.analyses.deals import DEAL_DIMENSIONS, deal_performance
+from funnel.analyses.deals import DEAL_DIMENSIONS
 from funnel.analyses.segments import weak_segment_warning
 from funnel.charts import ladder as charts
-from funnel.display.segments import readable_segments
-from pages import ui
+from funnel.display.segments import chartable_rates, percent_columns, readable_segments, segment_label
+from pages.ui import cache, sidebar, store, widgets
 
-ui.routed()
-filters = ui.current_filters()
-settings = ui.active_settings()
+sidebar.routed()
+filters = sidebar.current_filters()
+settings = store.active_settings()
 st.title("Segment performance")
 st.caption("Every rate carries a 95% Wilson interval. A segment is flagged as significant only when it differs from "
            "the rest of the leads beyond chance after Benjamini–Hochberg correction over every rate in the table; "
            f"segments with fewer than {settings.segments.min_sample} leads are marked as small samples.")
-by = ui.segment_picker(filters, key="seg", crossed=True, default="source")
+by = widgets.segment_picker(key="seg", crossed=True, default="source")
 if not by:
     st.info("Pick a segment (source, industry, size band, ICP, quadrant, owner, a tag or any attribute) to compare "
             "its segments with each other; the row with empty segment columns is everyone.")
-table = ui.derived(segment_performance_of, filters, by)
-ui.notes(ui.analysis(filters))
+table = cache.segment_performance(filters, by)
+widgets.notes(filters)
 
 if by:
     warn, why = weak_segment_warning(table, by=by, min_sample=settings.segments.min_sample)
     if warn:
         st.warning("Most leads sit in the weakest segments.", icon=":material/warning:")
         st.text(why)
-    rate_columns = [c for c in table.columns if c.endswith("_rate") and not c.startswith("_")]
-    rate = st.selectbox("Rate to chart", rate_columns, index=rate_columns.index("reached_customer_rate")
-                        if "reached_customer_rate" in rate_columns else 0, key="seg_rate", bind="query-params")
+    rates, default_rate = chartable_rates(table)
+    rate = st.selectbox("Rate to chart", rates, index=default_rate, key="seg_rate", bind="query-params")
     st.plotly_chart(charts.segment_rates_chart(table, by=by, rate=rate), key="seg_chart")
 
 full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
 shown = table if full else readable_segments(table, by=by)
-percent = {c: st.column_config.NumberColumn(format="percent") for c in shown.columns
-           if c == "share" or c.endswith(("_rate", "_lo", "_hi"))}
 st.caption("Rates are shown with their 95% interval; 'higher' or 'lower' means beyond chance against the rest of the "
            "leads. Select a row to list its leads.")
 event = st.dataframe(shown, hide_index=True, key="seg_table", on_select="rerun", selection_mode="single-row",
-                     column_config=percent)
-row = ui.selected_row(event, table)
+                     column_config=widgets.percent_columns(percent_columns(shown)))
+row = widgets.selected_row(event, table)
 if row is not None:
-    stages = [c.removeprefix("reached_") for c in table.columns
-              if c.startswith("reached_") and not c.endswith(("_rate", "_lo", "_hi", "_p_value", "_q_value",
-                                                               "_significant", "_small_sample"))]
-    reached = st.segmented_control("Only leads that reached", ["any", *stages], default="any", key="seg_reached")
-    rows = ui.behind(filters, kind="segment", reached=None if reached in (None, "any") else reached,
-                     segment=ui.segment_of(row, by))
-    label = " / ".join(str(row[d]) for d in by) if ui.segment_of(row, by) else "all leads"
-    ui.leads_table(rows, title=f"Leads in {label}", base="segment_leads", as_of=filters.as_of, key="seg_leads")
+    reached = st.segmented_control("Only leads that reached", ["any", *cache.reported_stages(filters)],
+                                   default="any", key="seg_reached")
+    rows = cache.behind(filters, kind="segment", reached=None if reached in (None, "any") else reached,
+                        segment=widgets.segment_of(row, by))
+    widgets.leads_table(rows, title=f"Leads in {segment_label(row, by)}", base="segment_leads", as_of=filters.as_of,
+                        key="seg_leads")
 
 st.subheader("Deals by their account")
 st.caption("Every deal, also those that belong to an account rather than a lead: win rate (won ÷ closed, 95% "
            "interval), cycle length from created to closed (Kaplan–Meier: open deals censored at the as-of date), "
            "and how long open deals have been open.")
-if ui.table_rows("deals") == 0:
+if store.table_rows("deals") == 0:
     st.caption("No deals imported yet: import a deals or opportunities export to see win rates and cycle lengths.")
 else:
     deal_by = st.selectbox("Deals by", DEAL_DIMENSIONS, key="seg_deal_by", bind="query-params")
-    deals = ui.computed(deal_performance, as_of=filters.as_of, by=deal_by)
-    st.dataframe(deals, hide_index=True, key="seg_deals",
-                 column_config={c: st.column_config.NumberColumn(format="percent")
-                                for c in ("win_rate", "win_rate_lo", "win_rate_hi")})
+    st.dataframe(cache.deal_performance(filters.as_of, by=deal_by), hide_index=True, key="seg_deals",
+                 column_config=widgets.percent_columns(("win_rate", "win_rate_lo", "win_rate_hi")))

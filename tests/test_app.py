@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from tests.apptest import app, loaded_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py")
-               if p.name not in ("__init__.py", "ui.py"))
+               if p.name != "__init__.py")
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +76,18 @@ def test_the_sidebar_opens_another_database(sample_db, tmp_path, monkeypatch):
     assert not at.exception
     assert any("No data yet" in c.value for c in at.sidebar.caption)
     assert (tmp_path / "other.duckdb").exists()
+
+
+UI_FILES = sorted((ROOT / "pages").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_pages_run_no_sql_and_find_no_function_by_name(path):
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\s", text), "SQL belongs in funnel/store"
+    assert ".execute(" not in text and "__import__(" not in text and "getattr(__import__" not in text
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_stays_thin(page):
+    assert len((ROOT / page).read_text(encoding="utf-8").splitlines()) <= 120

@@ -1,8 +1,10 @@
-"""Conversion compared between two periods: the same steps side by side."""
+"""Conversion as a person reads it: two periods side by side, and the stages a time-to-convert question can span."""
 
 from __future__ import annotations
 
 import polars as pl
+
+from funnel.config import Settings
 
 
 def period_comparison(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
@@ -12,3 +14,16 @@ def period_comparison(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
     earlier = before.select(keep).rename({"entered": "entered_before", "rate": "rate_before"})
     return (now.select(keep).join(earlier, on=["from_stage", "to_stage"], how="left", maintain_order="left")
             .with_columns(((pl.col("rate") - pl.col("rate_before")) * 100).round(1).alias("change_pts")))
+
+
+def time_to_convert_starts(settings: Settings, ladder: str) -> tuple[list[str], int]:
+    """The stages a time-to-convert question can start from (every stage but the last) and the default
+    (the third stage, or the last start on a short ladder)."""
+    stages = list(settings.ladders.stages(ladder))
+    return stages[:-1], min(2, len(stages) - 2)
+
+
+def time_to_convert_ends(settings: Settings, ladder: str, from_stage: str) -> list[str]:
+    """The stages after `from_stage` (the default is the last)."""
+    stages = list(settings.ladders.stages(ladder))
+    return stages[stages.index(from_stage) + 1:]

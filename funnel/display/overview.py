@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import polars as pl
+
+from funnel.filters import Filters
+
+# The Overview compares the as-of date with this many days earlier.
+COMPARISON_DAYS = 30
 
 # (kpi label, column of segment_performance's total row, kind, help)
 KPIS: tuple[tuple[str, str, str, str], ...] = (
@@ -13,6 +21,16 @@ KPIS: tuple[tuple[str, str, str, str], ...] = (
     ("Customer rate", "reached_customer_rate", "rate", "Share of all leads that became customers."),
     ("Win rate", "win_rate", "rate", "Won deals / closed deals of these leads."),
 )
+
+
+def comparison_filters(filters: Filters) -> Filters:
+    """The same view as of `COMPARISON_DAYS` days before the as-of date: what the Overview compares with."""
+    return replace(filters, as_of=filters.as_of - timedelta(days=COMPARISON_DAYS))
+
+
+def has_no_leads(performance: pl.DataFrame) -> bool:
+    """True when the total row of `segment_performance` counts no lead (the as-of date is before the data)."""
+    return performance.height > 0 and int(performance.get_column("leads")[0]) == 0
 
 
 def headline_kpis(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:

@@ -12,6 +12,24 @@ def rate_prefixes(performance: pl.DataFrame) -> list[str]:
     return [c for c in performance.columns if c.endswith("_rate") and f"{c}_lo" in performance.columns]
 
 
+def percent_columns(table: pl.DataFrame) -> list[str]:
+    """The columns of a segment table (full or readable) that hold shares and rates, shown as percents."""
+    return [c for c in table.columns if c == "share" or c.endswith(("_rate", "_lo", "_hi"))]
+
+
+def chartable_rates(performance: pl.DataFrame) -> tuple[list[str], int]:
+    """The rate columns a segment chart can show, and the index of the default (reach of customer)."""
+    rates = [c for c in performance.columns if c.endswith("_rate") and not c.startswith("_")]
+    return rates, rates.index("reached_customer_rate") if "reached_customer_rate" in rates else 0
+
+
+def segment_label(row: dict, by: Sequence[str]) -> str:
+    """A table row's segment as text ("Organic search / SaaS"), or "all leads" for the total row."""
+    if not by or any(row.get(d) is None for d in by):
+        return "all leads"
+    return " / ".join(str(row[d]) for d in by)
+
+
 def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.DataFrame:
     """One row per segment (everyone first): the segment, leads, share, then per rate a text like
     "26.5% (24.9–28.1)" and a verdict ("higher", "lower", "small sample" or empty), then the median

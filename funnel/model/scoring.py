@@ -746,13 +746,16 @@ def _intent_volumes(history: pl.DataFrame, end: date, *, label: str, as_of: date
 # ------------------------------------------------------------------------------------- report
 
 
-def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                 lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per lead for `funnel leads`: lead_id, funnel_stage, lifecycle_stage, stage_entered_at,
     fit_score, intent_score, quadrant, icp, tags, next_owner, next_action, next_action_due, evidence
-    (e.g. "intent: pricing_page_view on 2026-10-03 (/pricing)")."""
-    history = stages.funnel_history(con, settings=settings, as_of=as_of)
+    (e.g. "intent: pricing_page_view on 2026-10-03 (/pricing)"). `lead_ids` limits the leads computed
+    (the Lead page's card)."""
+    history = stages.funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
     current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
-    scores = _scores(con, settings=settings, as_of=as_of, history=history)
+    fields = None if lead_ids is None else lead_fields(con, settings=settings, lead_ids=lead_ids)
+    scores = _scores(con, settings=settings, as_of=as_of, fields=fields, history=history)
     is_activity = (pl.col(stages.EVIDENCE_ID).is_not_null() & ~pl.col(stages.EVIDENCE_TYPE).is_in([stages.CREATED, stages.DEAL])
                    & ~pl.col(stages.EVIDENCE_TYPE).str.starts_with(stages.LIFECYCLE_PREFIX))
     ids = current.filter(is_activity).select(pl.col(stages.EVIDENCE_ID).alias(sc.ACTIVITY_ID)).unique()

@@ -1,0 +1,43 @@
+"""The store's state as the dashboard reads it: a version that changes with every import, removal or saved
+settings, the newest saved settings text, and how many imports (of a given mapping) are active."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from funnel.schema import IMPORTS, SETTINGS_VERSIONS
+from funnel.store.db import first_row, scalar
+
+# Removed imports and saved settings versions share the second part of the data version.
+_REMOVED_WEIGHT = 100000
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(newest import id, removed imports × 100000 + newest settings version): part of every cache key."""
+    newest, removed = first_row(con, f"SELECT coalesce(max(import_id), 0), count(removed_at) FROM {IMPORTS}")
+    saved = scalar(con, f"SELECT coalesce(max(version), 0) FROM {SETTINGS_VERSIONS}")
+    return (newest, removed * _REMOVED_WEIGHT + saved)
+
+
+def saved_settings_text(con: duckdb.DuckDBPyConnection) -> str:
+    """The newest settings saved on the Rules page as TOML text; empty when none was saved."""
+    row = first_row(con, f"SELECT toml FROM {SETTINGS_VERSIONS} ORDER BY version DESC LIMIT 1")
+    return row[0] if row else ""
+
+
+def import_count(con: duckdb.DuckDBPyConnection, *, mapping: str | None = None) -> int:
+    """Imports ever made (None), or the active imports made with the mapping named `mapping`."""
+    if mapping is None:
+        return scalar(con, f"SELECT count(*) FROM {IMPORTS}")
+    return scalar(con, f"SELECT count(*) FROM {IMPORTS} WHERE mapping = $m AND removed_at IS NULL", {"m": mapping})
+
+
+def active_import_ids(history: pl.DataFrame) -> list[int]:
+    """The ids of the imports of an `import_history` frame that were not removed, newest first."""
+    return history.filter(pl.col("removed_at").is_null()).get_column("import_id").to_list()
+
+
+def stored_rows(inventory: pl.DataFrame) -> int:
+    """All rows the store holds, from a `data_inventory` frame."""
+    return int(inventory.get_column("rows").sum())

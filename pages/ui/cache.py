@@ -1,0 +1,352 @@
+"""The funnel functions the pages call, each behind its own plain Streamlit cache, keyed by the store
+(database, data version, settings) and the call's arguments. The core metrics share one prepared
+`analysis_inputs` per filters and segmentation (a cached resource: read once, never copied)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from funnel.analyses import aging as aging_analyses
+from funnel.analyses import conversion, distribution, drilldown, inputs, lead_search, segments
+from funnel.analyses import deals as deal_analyses
+from funnel.analyses import handoff as handoff_analyses
+from funnel.analyses import hygiene as hygiene_analyses
+from funnel.display import lead as lead_display
+from funnel.filters import Filters
+from funnel.model import history, matrix, scoring, stages
+from pages.ui.store import COMPUTING, StoreKey, key
+
+# ------------------------------------------------------------------------------ the core metrics
+
+
+@st.cache_resource(max_entries=8, show_spinner=COMPUTING)
+def _analysis(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> inputs.AnalysisInputs:
+    with at.opened() as con:
+        return inputs.analysis_inputs(con, filters, settings=at.settings, by=by or None)
+
+
+def analysis(filters: Filters, by: tuple[str, ...] = ()) -> inputs.AnalysisInputs:
+    """The prepared inputs of every core metric (history, population, segments): read from the store
+    once per data version, settings, filters and segmentation, and shared (never copied) by the pages."""
+    return _analysis(key(), filters, tuple(by))
+
+
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _deal_losses(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return conversion.deal_losses(con, as_of=as_of)
+
+
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _lead_deals(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return segments.lead_deals(con, as_of=as_of)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _segment_performance(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    return segments.segment_performance_of(_analysis(at, filters, by), _lead_deals(at, filters.as_of))
+
+
+def segment_performance(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    return _segment_performance(key(), filters, tuple(by))
+
+
+def reported_stages(filters: Filters) -> tuple[str, ...]:
+    """The stages whose reach the segment table reports, in ladder order."""
+    return segments.reported_stages(analysis(filters))
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _stage_distribution(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    return distribution.stage_distribution_of(_analysis(at, filters, by))
+
+
+def stage_distribution(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    return _stage_distribution(key(), filters, tuple(by))
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _distribution_trend(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    return distribution.distribution_trend_of(_analysis(at, filters, by))
+
+
+def distribution_trend(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    return _distribution_trend(key(), filters, tuple(by))
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _stage_flows(at: StoreKey, filters: Filters) -> pl.DataFrame:
+    return distribution.stage_flows_of(_analysis(at, filters, ()))
+
+
+def stage_flows(filters: Filters) -> pl.DataFrame:
+    return _stage_flows(key(), filters)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _cumulative_conversion(at: StoreKey, filters: Filters, by: tuple[str, ...], skipped: str | None) -> pl.DataFrame:
+    return conversion.cumulative_conversion_of(_analysis(at, filters, by), skipped=skipped)
+
+
+def cumulative_conversion(filters: Filters, by: tuple[str, ...] = (), *, skipped: str | None = None) -> pl.DataFrame:
+    return _cumulative_conversion(key(), filters, tuple(by), skipped)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _stage_conversion(at: StoreKey, filters: Filters, by: tuple[str, ...], window_days: int,
+                      skipped: str) -> pl.DataFrame:
+    return conversion.stage_conversion_of(_analysis(at, filters, by), _deal_losses(at, filters.as_of),
+                                          window_days=window_days, skipped=skipped)
+
+
+def stage_conversion(filters: Filters, by: tuple[str, ...] = (), *, window_days: int, skipped: str) -> pl.DataFrame:
+    return _stage_conversion(key(), filters, tuple(by), window_days, skipped)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _conversion_cohorts(at: StoreKey, filters: Filters, window_days: int, skipped: str) -> pl.DataFrame:
+    return conversion.conversion_cohorts_of(_analysis(at, filters, ()), _deal_losses(at, filters.as_of),
+                                            window_days=window_days, skipped=skipped)
+
+
+def conversion_cohorts(filters: Filters, *, window_days: int, skipped: str) -> pl.DataFrame:
+    return _conversion_cohorts(key(), filters, window_days, skipped)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _time_to_convert(at: StoreKey, filters: Filters, by: tuple[str, ...], from_stage: str, to_stage: str,
+                     skipped: str) -> pl.DataFrame:
+    return conversion.time_to_convert_of(_analysis(at, filters, by), from_stage=from_stage, to_stage=to_stage,
+                                         skipped=skipped)
+
+
+def time_to_convert(filters: Filters, by: tuple[str, ...] = (), *, from_stage: str, to_stage: str,
+                    skipped: str) -> pl.DataFrame:
+    return _time_to_convert(key(), filters, tuple(by), from_stage, to_stage, skipped)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _time_to_convert_curve(at: StoreKey, filters: Filters, from_stage: str, to_stage: str,
+                           skipped: str) -> pl.DataFrame:
+    with at.opened() as con:
+        return conversion.time_to_convert_curve(con, filters, settings=at.settings, from_stage=from_stage,
+                                                to_stage=to_stage, skipped=skipped)
+
+
+def time_to_convert_curve(filters: Filters, *, from_stage: str, to_stage: str, skipped: str) -> pl.DataFrame:
+    return _time_to_convert_curve(key(), filters, from_stage, to_stage, skipped)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _stage_aging(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    return aging_analyses.stage_aging_of(_analysis(at, filters, by))
+
+
+def stage_aging(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    return _stage_aging(key(), filters, tuple(by))
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _aging_buckets(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    return aging_analyses.aging_buckets_of(_analysis(at, filters, by))
+
+
+def aging_buckets(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    return _aging_buckets(key(), filters, tuple(by))
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _behind(at: StoreKey, filters: Filters, selectors: tuple) -> pl.DataFrame:
+    options = {k: dict(v) if k == "segment" and v is not None else v for k, v in selectors}
+    with at.opened() as con:
+        return drilldown.leads_behind(con, filters, settings=at.settings, history=_analysis(at, filters, ()).history,
+                                      **options)
+
+
+def behind(filters: Filters, **selectors) -> pl.DataFrame:
+    """The leads behind a number (`leads_behind`), reusing the prepared stage history; cached."""
+    frozen = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, Mapping) else v)
+                          for k, v in selectors.items()))
+    return _behind(key(), filters, frozen)
+
+
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _segment_dimensions(at: StoreKey) -> list[str]:
+    with at.opened() as con:
+        leads = history.lead_frame(con, settings=at.settings)
+    return [*history.segment_dimensions(leads), *history.SCORE_COLUMNS]
+
+
+def segment_dimensions() -> list[str]:
+    """The lead attributes a page can segment by (source, industry, size band, …, then ICP, quadrant and
+    tags). Listing them reads no scores: those are computed only when a page segments by them."""
+    return _segment_dimensions(key())
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _deal_performance(at: StoreKey, as_of: date, by: str) -> pl.DataFrame:
+    with at.opened() as con:
+        return deal_analyses.deal_performance(con, settings=at.settings, as_of=as_of, by=by)
+
+
+def deal_performance(as_of: date, *, by: str) -> pl.DataFrame:
+    return _deal_performance(key(), as_of, by)
+
+
+# ------------------------------------------------------------------------------------- one lead
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _matching_leads(at: StoreKey, query: str) -> pl.DataFrame:
+    with at.opened() as con:
+        return lead_search.matching_leads(con, query=query)
+
+
+def matching_leads(query: str) -> pl.DataFrame:
+    return _matching_leads(key(), query)
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _lead_view(at: StoreKey, lead_id: str, as_of: date) -> lead_display.LeadView | None:
+    with at.opened() as con:
+        return lead_display.lead_view(con, lead_id, settings=at.settings, as_of=as_of)
+
+
+def lead_view(lead_id: str, as_of: date) -> lead_display.LeadView | None:
+    return _lead_view(key(), lead_id, as_of)
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _next_stage_gap(at: StoreKey, lead_id: str, as_of: date) -> pl.DataFrame | None:
+    with at.opened() as con:
+        gaps = stages.next_stage_gap(con, lead_id, settings=at.settings, as_of=as_of)
+    return pl.DataFrame(gaps).select("stage", "text", "have", "need", "by") if gaps else None
+
+
+def next_stage_gap(lead_id: str, as_of: date) -> pl.DataFrame | None:
+    """The ways into the lead's next stage (stage, text, have, need, by); None for a customer."""
+    return _next_stage_gap(key(), lead_id, as_of)
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _stage_explanation(at: StoreKey, lead_id: str, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return stages.stage_explanation(con, lead_id, settings=at.settings, as_of=as_of)
+
+
+def stage_explanation(lead_id: str, as_of: date) -> pl.DataFrame:
+    return _stage_explanation(key(), lead_id, as_of)
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _fit_explanation(at: StoreKey, lead_id: str, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return scoring.fit_explanation(con, lead_id, settings=at.settings, as_of=as_of)
+
+
+def fit_explanation(lead_id: str, as_of: date) -> pl.DataFrame:
+    return _fit_explanation(key(), lead_id, as_of)
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _intent_explanation(at: StoreKey, lead_id: str, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return scoring.intent_explanation(con, lead_id, settings=at.settings, as_of=as_of)
+
+
+def intent_explanation(lead_id: str, as_of: date) -> pl.DataFrame:
+    return _intent_explanation(key(), lead_id, as_of)
+
+
+# ------------------------------------------------------------------------- fit × intent matrix
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _matrix_cells(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    with at.opened() as con:
+        return matrix.matrix_cells(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
+                                   intent_threshold=intent_threshold)
+
+
+def matrix_cells(as_of: date, *, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    return _matrix_cells(key(), as_of, fit_threshold, intent_threshold)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _work_queue(at: StoreKey, as_of: date, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    with at.opened() as con:
+        return matrix.work_queue(con, settings=at.settings, as_of=as_of, queue=queue, fit_threshold=fit_threshold,
+                                 intent_threshold=intent_threshold)
+
+
+def work_queue(as_of: date, *, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    return _work_queue(key(), as_of, queue, fit_threshold, intent_threshold)
+
+
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _score_validation(at: StoreKey, as_of: date) -> dict[str, pl.DataFrame]:
+    with at.opened() as con:
+        return scoring.score_validation(con, settings=at.settings, as_of=as_of)
+
+
+def score_validation(as_of: date) -> dict[str, pl.DataFrame]:
+    return _score_validation(key(), as_of)
+
+
+# ---------------------------------------------------------------------------- handoff & hygiene
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _handoff_review(at: StoreKey, filters: Filters, by: str) -> pl.DataFrame:
+    with at.opened() as con:
+        return handoff_analyses.handoff_review(con, settings=at.settings, filters=filters, by=by)
+
+
+def handoff_review(filters: Filters, *, by: str) -> pl.DataFrame:
+    return _handoff_review(key(), filters, by)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _recycle_reasons(at: StoreKey, filters: Filters) -> pl.DataFrame:
+    with at.opened() as con:
+        return handoff_analyses.recycle_reasons(con, settings=at.settings, filters=filters)
+
+
+def recycle_reasons(filters: Filters) -> pl.DataFrame:
+    return _recycle_reasons(key(), filters)
+
+
+@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+def _handoff_leads(at: StoreKey, filters: Filters, kind: str, by: str | None, segment: str | None) -> pl.DataFrame:
+    with at.opened() as con:
+        return handoff_analyses.handoff_leads(con, settings=at.settings, filters=filters, kind=kind, by=by,
+                                              segment=segment)
+
+
+def handoff_leads(filters: Filters, *, kind: str, by: str | None, segment: str | None) -> pl.DataFrame:
+    return _handoff_leads(key(), filters, kind, by, segment)
+
+
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _hygiene_report(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return hygiene_analyses.hygiene_report(con, settings=at.settings, as_of=as_of)
+
+
+def hygiene_report(as_of: date) -> pl.DataFrame:
+    return _hygiene_report(key(), as_of)
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
+    with at.opened() as con:
+        return hygiene_analyses.hygiene_leads(con, settings=at.settings, as_of=as_of, check=check)
+
+
+def hygiene_leads(as_of: date, *, check: str) -> pl.DataFrame:
+    return _hygiene_leads(key(), as_of, check)

@@ -1,0 +1,112 @@
+"""Render helpers of the Handoff & hygiene page: the headline numbers, the segment table, the lists of
+handoffs and flagged leads with their downloads."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from funnel.charts import handoff as charts_handoff
+from funnel.display.handoff import BY_LABELS, KIND_LABELS, handoff_segments
+from funnel.filters import Filters
+from pages.ui import cache
+from pages.ui.widgets import download_buttons, selected_row
+
+DATETIME = "YYYY-MM-DD HH:mm"
+LEAD_LIST_CONFIG = {
+    "mql_at": st.column_config.DatetimeColumn("MQL at", format=DATETIME),
+    "decided_at": st.column_config.DatetimeColumn("First move at", format=DATETIME),
+    "first_touch_at": st.column_config.DatetimeColumn("First sales touch", format=DATETIME),
+    "returned_at": st.column_config.DatetimeColumn("Back to nurture at", format=DATETIME),
+    "hours_to_touch": st.column_config.NumberColumn("Hours to touch", format="%.1f"),
+    "days_at_mql": st.column_config.NumberColumn("Days at MQL", format="%d"),
+    "created_at": st.column_config.DatetimeColumn("Created", format=DATETIME),
+    "next_action_at": st.column_config.DatetimeColumn("Next action", format=DATETIME),
+}
+SEGMENT_CONFIG = {
+    "mqls": st.column_config.NumberColumn("MQLs", format="%d"),
+    "leads": st.column_config.NumberColumn("Leads", format="%d"),
+    "pending": st.column_config.NumberColumn("Pending", format="%d"),
+    "recycled": st.column_config.NumberColumn("Sent back", format="%d"),
+    "acceptance_rate": st.column_config.NumberColumn("Acceptance", format="percent"),
+    "acceptance_low": st.column_config.NumberColumn("95% low", format="percent"),
+    "acceptance_high": st.column_config.NumberColumn("95% high", format="percent"),
+    "small_sample": st.column_config.CheckboxColumn("Small sample"),
+    "speed_to_lead_median_hours": st.column_config.NumberColumn("Median hours to touch", format="%.1f"),
+    "speed_to_lead_p90_hours": st.column_config.NumberColumn("p90 hours to touch", format="%.1f"),
+    "sla_breaches": st.column_config.NumberColumn("SLA breaches", format="%d"),
+    "recycled_after_acceptance": st.column_config.NumberColumn("Recycled after acceptance", format="%d"),
+}
+
+
+def headline(total: dict) -> None:
+    """MQLs, acceptance rate, median speed-to-lead and SLA breaches of every MQL in the period."""
+    left, middle, right, far = st.columns(4)
+    left.metric("MQLs", total["mqls"], format="%,d", border=True,
+                help="Entries into MQL in the period. A lead that returns to MQL counts once per entry.")
+    middle.metric("Acceptance rate", total["acceptance_rate"], format="percent", border=True,
+                  help="Accepted ÷ (accepted + sent back + expired). Pending handoffs are not counted as failures.")
+    right.metric("Median speed-to-lead (hours)", total["speed_to_lead_median_hours"], format="%.1f", border=True,
+                 help="From the MQL entry to the first sales touch. Handoffs never touched count as still "
+                      "waiting (Kaplan–Meier), not as fast or left out.")
+    far.metric("SLA breaches", total["sla_breaches"], format="%,d", border=True,
+               help="Handoffs that sat at MQL longer than the MQL SLA (aging.sla_days on the Rules page) before "
+                    "their first move, or are still waiting.")
+
+
+def segment_table(review: pl.DataFrame, by: str) -> str | None:
+    """The review by segment, selectable; returns the selected segment (None: every handoff)."""
+    selection = st.dataframe(
+        handoff_segments(review), hide_index=True, key=f"handoff_table_{by}", on_select="rerun",
+        selection_mode="single-row",
+        column_config={"segment": st.column_config.TextColumn(BY_LABELS[by], pinned=True), **SEGMENT_CONFIG})
+    row = selected_row(selection, review)
+    return None if row is None else row["segment"]
+
+
+def handoffs_behind(filters: Filters, *, by: str, segment: str | None) -> None:
+    """The handoffs of one kind (over the SLA, pending, sent back, …) in the selected segment, or in all."""
+    st.subheader("The handoffs behind the numbers")
+    st.caption("Select a row of the table above to list one segment; otherwise every handoff in the period is listed.")
+    if segment is not None:
+        st.text(f"{BY_LABELS[by]}: {segment}")
+    kind = st.segmented_control("Show the handoffs that are", list(KIND_LABELS), default="breached",
+                                key="handoff_kind", format_func=KIND_LABELS.get, required=True) or "breached"
+    leads = cache.handoff_leads(filters, kind=kind, by=by if segment is not None else None, segment=segment)
+    lead_list(leads, key="handoff_leads", base=f"handoff_{kind}", as_of=filters.as_of, empty="No handoff in this list.")
+
+
+def recycle_reasons(reasons: pl.DataFrame) -> None:
+    """Why handoffs came back to nurture, as a chart."""
+    st.subheader("Why handoffs came back")
+    if reasons.is_empty():
+        st.caption("No handoff in this period came back to nurture.")
+    else:
+        st.plotly_chart(charts_handoff.recycle_reasons_figure(reasons), key="recycle_reasons_chart")
+
+
+def selected_check(report: pl.DataFrame) -> str | None:
+    """The hygiene checks, selectable; returns the selected check's name."""
+    selection = st.dataframe(
+        report, hide_index=True, key="hygiene_table", on_select="rerun", selection_mode="single-row",
+        column_order=("description", "leads", "share", "what_to_do"),
+        column_config={
+            "description": st.column_config.TextColumn("Check", width="large"),
+            "leads": st.column_config.NumberColumn("Leads", format="%d"),
+            "share": st.column_config.NumberColumn("Share of leads", format="percent"),
+            "what_to_do": st.column_config.TextColumn("What to do", width="large"),
+        },
+    )
+    row = selected_row(selection, report)
+    return None if row is None else row["check"]
+
+
+def lead_list(leads: pl.DataFrame, *, key: str, base: str, as_of: date, empty: str) -> None:
+    """Handoffs or flagged leads with their downloads, or `empty` when there is none."""
+    if leads.is_empty():
+        st.caption(empty)
+        return
+    st.dataframe(leads, hide_index=True, key=f"{key}_table", column_config=LEAD_LIST_CONFIG)
+    download_buttons(leads, base=base, as_of=as_of, key=f"{key}_download")

@@ -1,0 +1,112 @@
+"""The shared sidebar: the filters every page reads (as-of date, ladder, cohort period), kept in the URL
+so a view can be shared; the database choice; and the routing of a deep link to a fresh server."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from funnel.filters import Filters
+from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
+from funnel.store.db import default_db_path
+from pages.ui.store import (
+    cli_db_argument,
+    db_path,
+    inventory,
+    load_sample_if_empty,
+    sample_loaded,
+    table_rows,
+    total_rows,
+)
+
+LADDER_LABELS = {LIFECYCLE: "Lifecycle (CRM)", FUNNEL: "Funnel (behaviour)"}
+
+
+def routed() -> None:
+    """Every page runs through app.py's router. Streamlit treats a folder named pages/ as an old-style
+    multipage app until the router has run once, so a deep link to a fresh server runs the page
+    alone: switch Streamlit to the router, then run again through it (on a session's first run,
+    where no click can be lost), or do the router's work for this run."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        if not st.session_state.get("_seen"):
+            st.session_state["_seen"] = True
+            st.rerun()
+        load_sample_if_empty()
+        sidebar_filters()
+    st.session_state["_seen"] = True
+
+
+def ladder_label(ladder: str) -> str:
+    return LADDER_LABELS[ladder]
+
+
+def sidebar_filters() -> Filters | None:
+    """The shared filters (as-of date, ladder, period), kept in the URL so a view can be shared."""
+    _, newest = inventory()
+    with st.sidebar:
+        if newest is None:
+            st.caption("No data yet: import exports on the Data page.")
+            database_choice()
+            st.session_state["_filters"] = None
+            return None
+        default_as_of = newest.date()
+        as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params",
+                              help="Every number is computed as it stood at the end of this day.")
+        ladder = st.segmented_control("Ladder", LADDERS, default=LIFECYCLE, key="ladder", bind="query-params",
+                                      format_func=ladder_label, required=True)
+        with st.expander("Cohort period", expanded=False):
+            start = st.date_input("Entries from", value=None, key="from", bind="query-params",
+                                  help="First day of the stage entries that form conversion cohorts.")
+            end = st.date_input("Entries to", value=None, key="to", bind="query-params",
+                                help="Last day of those entries (default: the as-of date).")
+        data_status()
+    if start and end and start > end:
+        st.sidebar.warning("The period starts after it ends; it is ignored.")
+        start = end = None
+    filters = Filters(as_of=as_of or default_as_of, ladder=ladder or LIFECYCLE, period_start=start, period_end=end)
+    st.session_state["_filters"] = filters
+    return filters
+
+
+def current_filters() -> Filters:
+    """The sidebar's filters for this run; stops the page with a plain note when there is no data yet."""
+    filters = st.session_state.get("_filters")
+    if filters is None or inventory()[1] is None:
+        st.info("There is no data yet. Import your CRM and marketing exports on the Data page, or start with "
+                "`make run` to load the bundled sample.", icon=":material/upload_file:")
+        st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
+        st.stop()
+    return filters
+
+
+def require_tables(*tables: str, what: str) -> None:
+    """Stops the page with plain words when a table it needs is empty."""
+    missing = [t for t in tables if table_rows(t) == 0]
+    if missing:
+        st.info(f"{what} needs data in: {', '.join(missing)}. Import those exports on the Data page.",
+                icon=":material/upload_file:")
+        st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
+        st.stop()
+
+
+def data_status() -> None:
+    st.text(f"Database: {db_path().name} · {total_rows():,} rows")
+    database_choice()
+    if sample_loaded():
+        st.caption("Showing the bundled sample data (generated, not real leads).")
+
+
+def database_choice() -> None:
+    """A sidebar field to open another database file (this server's user's own files)."""
+    with st.expander("Database file"):
+        st.text_input("Path of a DuckDB file (created when missing)", key="db_path",
+                      placeholder=str(cli_db_argument() or default_db_path()),
+                      help="Overrides --db and FUNNEL_DB for this browser session.")
+
+
+def sample_notice() -> None:
+    if sample_loaded():
+        st.info("You are looking at generated sample data. Import your own exports on the Data page; "
+                "remove the sample imports there when you do.", icon=":material/science:")
