@@ -15,6 +15,7 @@ st.set_page_config(page_title="Lead funnel", page_icon=":material/filter_alt:", 
 PAGES = {
     "Funnel": [
         ("pages/overview.py", "Overview", ":material/dashboard:"),
+        ("pages/monthly_review.py", "Monthly review", ":material/calendar_month:"),
         ("pages/distribution.py", "Distribution", ":material/stacked_bar_chart:"),
         ("pages/conversion.py", "Conversion", ":material/trending_down:"),
         ("pages/aging.py", "Aging", ":material/hourglass_bottom:"),
@@ -24,6 +25,7 @@ PAGES = {
         ("pages/lead.py", "Lead", ":material/person_search:"),
         ("pages/matrix.py", "Fit × intent", ":material/grid_view:"),
         ("pages/handoff.py", "Handoff & hygiene", ":material/handshake:"),
+        ("pages/handoff_review.py", "Handoff review", ":material/fact_check:"),
     ],
     "Setup": [
         ("pages/data.py", "Data", ":material/upload_file:"),

@@ -269,6 +269,7 @@ IMPORTS = "imports"
 HISTORY_SUFFIX = "__history"
 SETTINGS_VERSIONS = "settings_versions"
 SAVED_MAPPINGS = "saved_mappings"
+REVIEW_VERDICTS = "review_verdicts"  # handoff review sample: one row per verdict given (history kept)
 
 
 def normalise_name(raw: str) -> str:

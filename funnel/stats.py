@@ -20,6 +20,8 @@ import polars as pl
 __all__ = [
     "benjamini_hochberg",
     "bh_adjusted",
+    "expected_counts",
+    "fisher_exact_p_value",
     "kaplan_meier",
     "km_quantile",
     "km_quantiles_frame",
@@ -124,9 +126,11 @@ def wilson_interval(
 
 
 def small_sample(trials: int, successes: int, *, min_trials: int = 30) -> bool:
-    """True when a rate rests on too little data: n < min_trials, n·p < 5 or n·(1−p) < 5."""
+    """True when a rate rests on too few observations: fewer than min_trials. The flag is about the
+    count behind the rate, never its share: a 2,296-lead segment is not a small sample however rare
+    the event (whether a rare event differs beyond chance is the exact test's job, not this flag's)."""
     _check_counts(successes, trials)
-    return trials < min_trials or successes < 5 or trials - successes < 5
+    return trials < min_trials
 
 
 def rate_or_null(successes: pl.Expr, trials: pl.Expr) -> pl.Expr:
@@ -175,8 +179,49 @@ def two_proportion_p_value(s1: int, n1: int, s2: int, n2: int) -> float | None:
     return min(1.0, math.erfc(abs(z) / math.sqrt(2.0)))  # = 2·(1 − Φ(|z|)), exact in the tail
 
 
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def fisher_exact_p_value(s1: int, n1: int, s2: int, n2: int) -> float | None:
+    """Two-sided p-value of Fisher's exact test on the 2×2 table (s1, n1−s1 / s2, n2−s2): the total
+    hypergeometric probability of every table with the same margins that is no more likely than the
+    observed one (the usual "sum of small p" definition, as R's fisher.test). None when either
+    group is empty or nobody (or everybody) succeeded: there is nothing to test."""
+    _check_counts(s1, n1)
+    _check_counts(s2, n2)
+    if n1 == 0 or n2 == 0:
+        return None
+    successes, total = s1 + s2, n1 + n2
+    if successes in (0, total):
+        return None
+    low, high = max(0, successes - n2), min(successes, n1)
+    denominator = _log_choose(total, successes)
+
+    def log_p(k: int) -> float:
+        return _log_choose(n1, k) + _log_choose(n2, successes - k) - denominator
+
+    observed = log_p(s1)
+    # Tables as likely as the observed one up to rounding count in full (relative tolerance 1e-7).
+    cutoff = observed + math.log1p(1e-7)
+    p = math.fsum(math.exp(lp) for lp in (log_p(k) for k in range(low, high + 1)) if lp <= cutoff)
+    return min(1.0, p)
+
+
+def expected_counts(seg_s: int, seg_n: int, rest_s: int, rest_n: int) -> tuple[float, float, float, float]:
+    """The four expected cell counts of the segment-vs-rest 2×2 table under independence."""
+    total = seg_n + rest_n
+    successes = seg_s + rest_s
+    if total == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    failures = total - successes
+    return (seg_n * successes / total, seg_n * failures / total,
+            rest_n * successes / total, rest_n * failures / total)
+
+
 def segment_vs_rest_p_value(seg_s: int, seg_n: int, total_s: int, total_n: int) -> float | None:
-    """Two-sided p-value comparing a segment's rate with the rate of everyone outside it."""
+    """Two-sided p-value comparing a segment's rate with the rate of everyone outside it: Fisher's
+    exact test wherever an expected count of the 2×2 table is under 5, else the pooled z-test."""
     _check_counts(seg_s, seg_n)
     _check_counts(total_s, total_n)
     rest_s, rest_n = total_s - seg_s, total_n - seg_n
@@ -184,6 +229,8 @@ def segment_vs_rest_p_value(seg_s: int, seg_n: int, total_s: int, total_n: int) 
         raise ValueError(
             f"segment {seg_s}/{seg_n} is not contained in the total {total_s}/{total_n}"
         )
+    if min(expected_counts(seg_s, seg_n, rest_s, rest_n)) < 5:
+        return fisher_exact_p_value(seg_s, seg_n, rest_s, rest_n)
     return two_proportion_p_value(seg_s, seg_n, rest_s, rest_n)
 
 

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from funnel.stats import (
     benjamini_hochberg,
     bh_adjusted,
+    expected_counts,
+    fisher_exact_p_value,
     kaplan_meier,
     km_quantile,
     km_quantiles_frame,
@@ -139,8 +141,9 @@ def test_wilson_interval_contains_the_rate_and_lies_in_unit_interval(
     [
         (0, 0, True),
         (29, 10, True),  # n < 30
-        (100, 4, True),  # n·p = 4 < 5
-        (100, 96, True),  # n·(1−p) = 4 < 5
+        (100, 4, False),  # a rare event on 100 leads: the count is enough (the exact test judges the rate)
+        (100, 96, False),
+        (2296, 1, False),  # never "small sample" at 2,296 leads
         (100, 5, False),
         (30, 15, False),
         (100, 50, False),
@@ -455,3 +458,35 @@ def test_km_quantiles_frame_covers_a_million_rows_in_groups() -> None:
     km_quantiles_frame(frame.head(1000), duration="days", observed="done", by=["source"])  # warm up
     result = km_quantiles_frame(frame, duration="days", observed="done", by=["source"])
     assert result.height == 1000 and result["n"].sum() == n
+
+
+# --- Fisher's exact test ------------------------------------------------------------------------
+
+
+def test_fisher_exact_hand_computed() -> None:
+    # Tea tasting 3/4 vs 1/4: P(k) = C(4,k)·C(4,4−k)/C(8,4) = 1, 16, 36, 16, 1 (/70); the tables no
+    # more likely than k=3 (16/70) are k = 0, 1, 3, 4 → (1 + 16 + 16 + 1)/70.
+    assert fisher_exact_p_value(3, 4, 1, 4) == pytest.approx(34 / 70, rel=1e-12)
+    # 1/10 vs 11/14: margins 12 of 24; P(k) = C(10,k)·C(14,12−k)/C(24,12), C(24,12) = 2,704,156.
+    # k = 0, 1 (observed), 9, 10 give 91, 3,640, 3,640, 91: no more likely than observed → 7,462/2,704,156.
+    assert fisher_exact_p_value(1, 10, 11, 14) == pytest.approx(7462 / 2704156, rel=1e-9)
+    # 2/2 vs 0/2: P(k=2) = C(2,2)·C(2,0)/C(4,2) = 1/6 and k=0 the same → 2/6.
+    assert fisher_exact_p_value(2, 2, 0, 2) == pytest.approx(1 / 3, rel=1e-12)
+    assert fisher_exact_p_value(1, 2, 1, 2) == pytest.approx(1.0)
+
+
+def test_fisher_exact_is_symmetric_and_undefined_without_variation() -> None:
+    assert fisher_exact_p_value(3, 4, 1, 4) == pytest.approx(fisher_exact_p_value(1, 4, 3, 4))
+    assert fisher_exact_p_value(0, 0, 1, 4) is None
+    assert fisher_exact_p_value(0, 5, 0, 7) is None
+    assert fisher_exact_p_value(5, 5, 7, 7) is None
+
+
+def test_segment_vs_rest_uses_fisher_when_an_expected_count_is_under_5() -> None:
+    # A 3-lead segment that all converted, against 10 of 100: expected successes in the segment
+    # 3·13/103 < 5 → Fisher's exact test, not the z-test (which would call it p ≈ 0.00003).
+    assert min(expected_counts(3, 3, 10, 100)) < 5
+    assert segment_vs_rest_p_value(3, 3, 13, 103) == pytest.approx(fisher_exact_p_value(3, 3, 10, 100))
+    assert segment_vs_rest_p_value(3, 3, 13, 103) > 1e-3
+    # Large counts everywhere → the z-test, as before.
+    assert segment_vs_rest_p_value(30, 100, 50, 200) == pytest.approx(0.102470, abs=1e-6)

@@ -491,3 +491,114 @@ def run_capture(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     sys.stdout.buffer.write(csv_bytes(table.with_columns(pl.col(pl.Float64).round(4))))
     return 0
+
+
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--month", default=None, help="the calendar month to review, YYYY-MM (default: the last complete "
+                   "month in the data)")
+    p.add_argument("--as-of", type=_day, default=None, help="outcomes as of the end of this day (default: the newest "
+                   "timestamp in the data)")
+    p.add_argument("--ladder", choices=("lifecycle", "funnel"), default="lifecycle")
+    p.add_argument("--by", default=None, help="a segment dimension for segment health and where to invest "
+                   "(e.g. source)")
+    p.add_argument("--out", type=Path, required=True, help="the file to write")
+    p.add_argument("--format", choices=("html", "json"), default="html")
+
+
+@command("report", report_arguments)
+def run_report(args: argparse.Namespace) -> int:
+    """The monthly review as one self-contained HTML file (charts embedded, works offline) or JSON."""
+    import json
+
+    from funnel.analyses.monthly import monthly_review, parse_month, where_to_invest
+    from funnel.charts.monthly import figure_dicts, review_figures
+    from funnel.config import load_settings
+    from funnel.display.report import data_provenance, review_document, review_html
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    month = parse_month(args.month) if args.month else None
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the monthly review needs dates, and this store has none",
+                              hint="Import leads with created_at, stage entries with entered_at, or deals with "
+                                   "created_at/closed_at (map a date column of the export to one of them)")
+        review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=args.by)
+        invest = where_to_invest(con, settings=settings, as_of=as_of, by=args.by, ladder=args.ladder) if args.by else None
+        source = f"settings file {args.config}" if args.config else None
+        document = review_document(review, invest=invest, provenance=data_provenance(con, settings_source=source))
+    finally:
+        con.close()
+    if args.format == "json":
+        args.out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    else:
+        args.out.write_text(review_html(document, figure_dicts(review_figures(review))), encoding="utf-8")
+    print(f"monthly review of {document['month']} written to {args.out}")
+    return 0
+
+
+def review_sample_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--from", dest="start", type=_day, default=None,
+                   help="first day of the sampled period (default: the first day of the last complete month)")
+    p.add_argument("--to", dest="end", type=_day, default=None, help="last day of the period (default: that month's "
+                   "last day)")
+    p.add_argument("--as-of", type=_day, default=None, help="stages as of the end of this day (default: the newest "
+                   "timestamp in the data)")
+    p.add_argument("--size", type=int, default=30, help="leads in the sample (default 30)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (same data, period, size and seed: same sample)")
+    p.add_argument("--out", type=Path, required=True, help="the file to write: the sample with current verdicts")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+
+
+@command("review-sample", review_sample_arguments)
+def run_review_sample(args: argparse.Namespace) -> int:
+    """The handoff review sample (MQLs, SQLs and opportunities of a period) with the verdicts given so far."""
+    import json
+
+    from funnel.analyses.monthly import last_complete_month, month_end
+    from funnel.analyses.review_sample import (
+        review_disagreements,
+        review_sample,
+        sample_id,
+        sample_with_verdicts,
+        verdict_summary,
+        verdicts,
+    )
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.model.history import newest_day
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = args.as_of or newest_day(con)
+        if as_of is None:
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads or stage events first")
+        start = args.start or last_complete_month(as_of)
+        end = args.end or month_end(start)
+        sample = review_sample(con, settings=settings, as_of=as_of, start=start, end=end, size=args.size,
+                               seed=args.seed)
+        name = sample_id(start, end, size=args.size, seed=args.seed)
+        current = verdicts(con, sample=name)
+    finally:
+        con.close()
+    full = sample_with_verdicts(sample, current)
+    if args.format == "json":
+        args.out.write_text(json.dumps(full.to_dicts(), ensure_ascii=False, default=str, indent=1), encoding="utf-8")
+    else:
+        args.out.write_bytes(csv_bytes(full))
+    print(f"sample {name}: {sample.height} leads written to {args.out}")
+    for row in verdict_summary(current).iter_rows(named=True):
+        share = "-" if row["share_right"] is None else f"{row['share_right']:.0%}"
+        print(f"  {row['question']}: {row['judged_right']} of {row['verdicts']} verdicts ({share})")
+    for sentence in review_disagreements(sample, current).get_column("sentence").to_list():
+        print(f"  {sentence}")
+    return 0

@@ -18,6 +18,7 @@ from funnel.schema import (
     HISTORY_SUFFIX,
     IMPORT_ID,
     IMPORTS,
+    REVIEW_VERDICTS,
     SAVED_MAPPINGS,
     SETTINGS_VERSIONS,
     SOURCE_ROW,
@@ -35,6 +36,9 @@ BOOKKEEPING_COLUMNS: dict[str, tuple[str, ...]] = {
               "imported_at TIMESTAMP", "removed_at TIMESTAMP"),
     SAVED_MAPPINGS: ("name VARCHAR PRIMARY KEY", "saved_at TIMESTAMP", "toml VARCHAR"),
     SETTINGS_VERSIONS: ("version BIGINT PRIMARY KEY", "saved_at TIMESTAMP", "note VARCHAR", "toml VARCHAR"),
+    REVIEW_VERDICTS: ("verdict_id BIGINT PRIMARY KEY", "sample_id VARCHAR NOT NULL", "lead_id VARCHAR NOT NULL",
+                      "question VARCHAR NOT NULL", "reviewer VARCHAR NOT NULL", "judged_right BOOLEAN NOT NULL",
+                      "reason VARCHAR", "recorded_at TIMESTAMP NOT NULL"),
 }
 
 
