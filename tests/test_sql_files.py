@@ -28,7 +28,7 @@ PARAM_VALUES: dict[str, object] = {
     "customer_lifecycle": ["customer"], "first_opportunity_position": 5, "k0": "tier",
     "sha": "abc", "t": "leads", "m": "", "id": 1, "import_id": 2, "file": "leads.csv", "table": "leads",
     "format": "csv", "rows": 2, "added": 2, "updated": 0, "unchanged": 0, "derived": "", "mapping": None,
-    "warnings": "", "at": datetime(2026, 2, 1, 9, 30), "window": 30, "touch": "sales_touch",
+    "warnings": "", "at": datetime(2026, 2, 1, 9, 30), "window": 30, "touch": "sales_touch", "from": datetime(2026, 1, 1), "sample": "s1",
     "stage": "sql", "forms": ["demo_request", "form_fill"], "views": ["page_view"],
     "mql_rank": 2, "main": len(LIFECYCLE), "implicit": True,
     "active": ["lead", "mql", "sql", "opportunity"], "not_meaningful": ["email_open"], "days": 30,

@@ -36,12 +36,12 @@ from funnel.analyses.conversion import deal_losses, stage_conversion_of
 from funnel.analyses.deals import DEAL_DIMENSIONS, deal_facts
 from funnel.analyses.distribution import stage_distribution_of
 from funnel.analyses.handoff import handoff_review
-from funnel.analyses.inputs import AnalysisInputs, analysis_inputs, moves_known, with_intervals
+from funnel.analyses.inputs import AnalysisInputs, analysis_inputs, moves_known
 from funnel.analyses.segments import lead_deals, reported_stages, segment_performance_of
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.stats import benjamini_hochberg, bh_adjusted, segment_vs_rest_p_value
+from funnel.stats import benjamini_hochberg, bh_adjusted, segment_vs_rest_p_value, with_rate
 from funnel.store.db import first_row
 from funnel.store.queries import sql_text
 
@@ -222,7 +222,7 @@ def _deal_months(con: duckdb.DuckDBPyConnection, settings: Settings, months: dic
     table = pl.concat(parts, how="vertical_relaxed")
     if int(table.get_column("closed").sum()) == 0:
         return pl.DataFrame()
-    table = with_intervals(table, successes="won", trials="closed", prefix="win_rate")
+    table = with_rate(table, successes="won", trials="closed", name="win_rate")
     return table.rename({"segment": key}) if key else table.drop("segment")
 
 

@@ -1,6 +1,6 @@
 -- The lead details a handoff reviewer reads next to each sampled lead.
 -- Grain: one row per lead_id (the first row of the leads table for a repeated id). Columns: lead_id,
--- name, email, company, title, owner, source, lead_status, next_action_at. No parameters.
+-- name, email, company, title, owner, source, lead_status, next_action_at. Params: none.
 with
 
 leads_once as (
