@@ -456,11 +456,11 @@ def test_a_50_mb_value_is_refused_clearly(tmp_path):
 
 
 def zip_bomb(path: Path, *, declared: int) -> Path:
-    """An XLSX-shaped zip whose one sheet unpacks to `declared` bytes of spaces (a few MB on disk)."""
+    """An XLSX-shaped zip whose one sheet unpacks to `declared` bytes of empty tags (a few MB on disk)."""
     content_types = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
                      b'content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
                      b'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
-    chunk = b" " * (1 << 24)
+    chunk = b"<x/>" * (1 << 22)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("[Content_Types].xml", content_types)
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
