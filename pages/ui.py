@@ -24,7 +24,7 @@ import streamlit as st
 from funnel import export
 from funnel.config import Settings, load_settings, settings_from_text
 from funnel.errors import FunnelError
-from funnel.filters import Filters
+from funnel.filters import FIRST_DAY, LAST_DAY, Filters
 from funnel.ingest.importer import PreparedImport, prepare_import, write_import
 from funnel.ingest.mapping import mapping_from_text
 from funnel.ingest.mapping_guess import saved_mappings
@@ -176,13 +176,16 @@ def sidebar_filters() -> Filters | None:
             return None
         default_as_of = newest.date()
         as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params",
+                              min_value=FIRST_DAY, max_value=LAST_DAY,
                               help="Every number is computed as it stood at the end of this day.")
         ladder = st.segmented_control("Ladder", LADDERS, default=LIFECYCLE, key="ladder", bind="query-params",
                                       format_func=ladder_label, required=True)
         with st.expander("Cohort period", expanded=False):
             start = st.date_input("Entries from", value=None, key="from", bind="query-params",
+                                  min_value=FIRST_DAY, max_value=LAST_DAY,
                                   help="First day of the stage entries that form conversion cohorts.")
             end = st.date_input("Entries to", value=None, key="to", bind="query-params",
+                                min_value=FIRST_DAY, max_value=LAST_DAY,
                                 help="Last day of those entries (default: the as-of date).")
         data_status(frame)
     if start and end and start > end:

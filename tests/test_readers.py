@@ -24,7 +24,7 @@ from funnel.config import default_settings
 from funnel.errors import ExportFormatError, ValidationError
 from funnel.ingest.importer import canonical_import
 from funnel.ingest.mapping import identity_section
-from funnel.ingest.readers import MAX_COLUMNS, MAX_LINE_BYTES, MAX_EXPANDED_BYTES, read_export
+from funnel.ingest.readers import MAX_COLUMNS, MAX_EXPANDED_BYTES, MAX_LINE_BYTES, read_export
 from funnel.ingest.worker import parse_untrusted
 from funnel.schema import SOURCE_ROW
 
