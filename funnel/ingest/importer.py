@@ -166,7 +166,6 @@ def prepared_here(path: Path, *, name: str, table: str | None, mapping: Mapping 
     section = chosen_section(parsed, table=table, mapping=mapping)
     frame = pl.from_arrow(parsed.table)
     assert isinstance(frame, pl.DataFrame)
-    del parsed.table
     prepared = canonical_import(frame, section, file_name=name, settings=settings)
     prepared.format = parsed.format
     prepared.mapping_name = mapping.name if mapping else ""

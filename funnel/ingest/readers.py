@@ -702,6 +702,8 @@ def parquet_file(path: Path, *, name: str) -> ParsedFile:
             first_row += batch.num_rows
     except ExportFormatError:
         raise
+    except (MemoryError, pa.ArrowMemoryError):
+        raise MemoryError from None  # the worker reports it as needing more memory than allowed
     except Exception:  # noqa: BLE001  (a corrupt page surfaces only when it is read)
         raise ExportFormatError("not a valid Parquet file (corrupt or truncated)", file=name,
                                 hint="Export it again") from None
