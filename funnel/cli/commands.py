@@ -88,8 +88,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def sample_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--leads", type=bounded_int(1, MAX_SAMPLE_LEADS), default=5000,
-                   help=f"number of leads, 1 to {MAX_SAMPLE_LEADS:,} (default 5000)")
+    p.add_argument("--leads", type=int, default=5000, help=f"number of leads, 1 to {MAX_SAMPLE_LEADS:,} (default 5000)")
     p.add_argument("--out", type=Path, required=True, help="folder to write the canonical CSV files to")
     p.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=7, help="random seed (same seed, same files)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
@@ -99,8 +98,8 @@ def sample_arguments(p: argparse.ArgumentParser) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     from funnel.ingest.sample import write_sample
 
-    if args.leads < 1:
-        raise FunnelError("--leads must be at least 1", value=str(args.leads))
+    if not 1 <= args.leads <= MAX_SAMPLE_LEADS:
+        raise FunnelError(f"--leads must be between 1 and {MAX_SAMPLE_LEADS:,}", value=str(args.leads))
     paths = write_sample(args.out, leads=args.leads, seed=args.seed, fmt=args.format)
     for table, path in paths.items():
         print(f"{table}: {path}")

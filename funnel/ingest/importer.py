@@ -22,6 +22,7 @@ import polars as pl
 
 from funnel.config import Settings, default_settings
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, printable, shorten
+from funnel.filters import FIRST_DAY, LAST_DAY
 from funnel.ingest.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
 from funnel.ingest.presets import recognised_preset
 from funnel.ingest.readers import ParsedFile, read_export
@@ -198,7 +199,7 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
                      settings: Settings) -> PreparedImport:
     """Source rows as canonical, typed rows; every bad cell reported with row, column and value."""
     spec = TABLES[section.table]
-    check_unambiguous_headers([h for h in frame.columns if h != SOURCE_ROW], section, file_name=file_name)
+    check_unambiguous_headers([h for h in frame.columns if h != SOURCE_ROW], section, spec, file_name=file_name)
     by_norm: dict[str, str] = {}
     for header in frame.columns:
         if header != SOURCE_ROW:
@@ -374,7 +375,7 @@ def parsed_timestamps(raw: pl.Series, formats: tuple[str, ...]) -> pl.Series:
         out = out.fill_null(attempt)
         if out.null_count() == raw.null_count():
             break
-    bad_year = out.dt.year().is_between(1900, 2200).not_()
+    bad_year = out.dt.year().is_between(FIRST_DAY.year, LAST_DAY.year).not_()
     return out.set(bad_year.fill_null(False), None)
 
 
@@ -411,8 +412,8 @@ def parsed_booleans(raw: pl.Series) -> pl.Series:
 KIND_WORDS = {Kind.TIMESTAMP: "is not a date the import understands",
               Kind.NUMBER: "is not a number", Kind.INTEGER: "is not a whole number",
               Kind.BOOLEAN: "is not true/false (yes/no, won/lost)"}
-KIND_HINTS = {Kind.TIMESTAMP: "Use ISO dates (2024-03-31 or 2024-03-31 14:05:00), or list the file's format "
-                              "in the mapping's date_formats",
+KIND_HINTS = {Kind.TIMESTAMP: f"Use ISO dates (2024-03-31 or 2024-03-31 14:05:00) from {FIRST_DAY.year} to "
+                              f"{LAST_DAY.year}, or list the file's format in the mapping's date_formats",
               Kind.NUMBER: "Use plain numbers (1234.56); set decimal = \",\" in the mapping for 1.234,56",
               Kind.INTEGER: "Use whole numbers", Kind.BOOLEAN: "Use true/false"}
 
@@ -451,11 +452,13 @@ def invisible_error(frame: pl.DataFrame, bad: pl.Series, raw: pl.Series, *, file
                            details=details)
 
 
-def check_unambiguous_headers(headers: list[str], section: FileMapping, *, file_name: str) -> None:
-    """Refuses a file where two columns read as the same mapped name once case, spaces and
-    punctuation are ignored (`lead_id`, `Lead_ID`, ` LEAD_ID `): which one to use would be a guess."""
-    wanted = (set(section.columns) | {norm for norm, _ in section.extra_columns}
-              | {sd.column for sd in section.stage_dates} | set(section.where) | set(section.where_not))
+def check_unambiguous_headers(headers: list[str], section: FileMapping, spec: Table, *, file_name: str) -> None:
+    """Refuses a file where two columns read as the same id column once case, spaces and punctuation
+    are ignored (`lead_id`, `Lead_ID`, ` LEAD_ID `): which ids to import would be a guess. (Other
+    repeated columns keep the documented rule: the first is used, the others become attributes, as
+    HubSpot's two "Deal Stage" columns do.)"""
+    wanted = {norm for norm, canonical in [*section.columns.items(), *section.extra_columns]
+              if canonical in spec.key or canonical.endswith("_id")}
     groups: dict[str, list[str]] = {}
     for header in headers:
         groups.setdefault(normalise_name(COLLISION_SUFFIX.sub("", header)), []).append(header)
