@@ -7,6 +7,7 @@ arrays of tables replace the default whole).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,9 @@ from typing import Any
 from funnel.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).with_name("funnel.toml")
+MAX_SETTINGS_CHARS = 256 * 1024
+MAX_SETTINGS_DEPTH = 12  # tables and lists; the packaged settings nest 7 deep
+MAX_WINDOW_DAYS = 3650  # the longest conversion window, in settings and on the command line
 QUADRANTS = ("high_fit_high_intent", "high_fit_low_intent", "low_fit_high_intent", "low_fit_low_intent")
 SKIPPED_POLICIES = ("implicit", "strict")
 REGRESSION_POLICIES = ("reactivation_or_recycle",)
@@ -263,23 +267,56 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 def settings_from_text(text: str, *, source: str = "editor") -> Settings:
     """Settings from TOML text (the Rules page), merged over the defaults."""
-    try:
-        user = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"the settings are not valid TOML: {exc}", file=source,
-                          hint="Check quotes, brackets and '=' signs") from None
-    return settings_from(merged(toml_file(DEFAULT_PATH), user), source=source)
+    return settings_from(merged(toml_file(DEFAULT_PATH), bounded_toml(text, source=source, what="the settings")),
+                         source=source)
 
 
 def toml_file(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("the settings file does not exist", file=str(path),
                           hint="Pass the path of a funnel.toml") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"the settings file is not valid TOML: {exc}", file=str(path),
                           hint="Check quotes, brackets and '=' signs") from None
+    return bounded_toml(text, source=str(path), what="the settings file")
+
+
+def bounded_toml(text: str, *, source: str, what: str) -> dict[str, Any]:
+    """TOML text parsed, refused with a ConfigError when it is too large, nests too deeply or is invalid
+    (a deeply nested value would otherwise end in RecursionError)."""
+    if len(text) > MAX_SETTINGS_CHARS:
+        raise ConfigError(f"{what}: more than {MAX_SETTINGS_CHARS // 1024} KiB of text", file=source,
+                          hint="Settings are a few hundred lines; remove what is not a setting")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what}: not valid TOML: {exc}", file=source,
+                          hint="Check quotes, brackets and '=' signs") from None
+    except RecursionError:
+        raise ConfigError(f"{what}: tables and lists nest deeper than {MAX_SETTINGS_DEPTH} levels", file=source,
+                          hint="Settings are tables of values and lists; remove the nesting") from None
+    if nesting_depth(data) > MAX_SETTINGS_DEPTH:
+        raise ConfigError(f"{what}: tables and lists nest deeper than {MAX_SETTINGS_DEPTH} levels", file=source,
+                          hint="Settings are tables of values and lists; remove the nesting")
+    return data
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply tables and lists nest in a parsed TOML value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -337,6 +374,8 @@ class Reader:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, "must be a number", value)
+        if not math.isfinite(value):
+            raise self.fail(key, "must be a finite number (not nan or inf)", value)
         if value < low or (high is not None and value > high):
             bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
             raise self.fail(key, f"must be {bound}", value)
@@ -394,7 +433,7 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
     values.done()
 
     conv = top.table("conversion")
-    conversion = Conversion(window_days=conv.integer("window_days", 90, low=1, high=3650),
+    conversion = Conversion(window_days=conv.integer("window_days", 90, low=1, high=MAX_WINDOW_DAYS),
                             skipped_stages=conv.text("skipped_stages", "implicit", choices=SKIPPED_POLICIES))
     conv.done()
 

@@ -7,6 +7,7 @@ path of the server and no raw line of personal data leaks into the UI.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 
@@ -26,7 +27,7 @@ class FunnelError(Exception):
 
     def message(self) -> str:
         """One line: where, what, and what to do."""
-        where = [f"{self.file}" if self.file else None,
+        where = [printable(self.file) if self.file else None,
                  f"row {self.row}" if self.row is not None else None,
                  f"line {self.line}" if self.line is not None else None,
                  f"column {self.column!r}" if self.column else None]
@@ -62,7 +63,21 @@ class StoreError(FunnelError):
     """The database cannot do what was asked (missing import, locked file)."""
 
 
+def printable(text: str) -> str:
+    """Text safe to print on one terminal line: control, format (bidi, zero-width) and line-separator
+    characters written as escapes (\\n, \\x1b, \\u202e), so a file name cannot forge output lines."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") or (not ch.isprintable() and ch != " "):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def shorten(value: str, limit: int = 60) -> str:
-    """A value cut to a readable length for an error line."""
-    flat = value.replace("\n", "\\n").replace("\r", "\\r")
+    """A value cut to a readable length for an error line, its invisible characters escaped."""
+    flat = printable(value)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -5,7 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from funnel.errors import FunnelError
 from funnel.schema import LADDERS, LIFECYCLE
+
+# The days any entry point accepts (CLI options, the sidebar, imported values): outside them a date
+# is a typo or a placeholder such as 9999-12-31, and day arithmetic would overflow.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2200, 12, 31)
+
+
+def checked_day(day: date, *, what: str = "the date") -> date:
+    """`day` when it lies within FIRST_DAY..LAST_DAY; a FunnelError naming `what` otherwise."""
+    plain = day.date() if isinstance(day, datetime) else day
+    if not FIRST_DAY <= plain <= LAST_DAY:
+        raise FunnelError(f"{what} {plain.isoformat()} is outside the years {FIRST_DAY.year}–{LAST_DAY.year}",
+                          value=plain.isoformat(), hint="Use a real calendar date (YYYY-MM-DD)")
+    return day
 
 
 @dataclass(frozen=True)
@@ -21,6 +36,10 @@ class Filters:
     def __post_init__(self) -> None:
         if self.ladder not in LADDERS:
             raise ValueError(f"unknown ladder {self.ladder!r}")
+        checked_day(self.as_of, what="the as-of date")
+        for day, what in ((self.period_start, "the period start"), (self.period_end, "the period end")):
+            if day is not None:
+                checked_day(day, what=what)
 
     @property
     def cohort_end(self) -> date:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import os
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+import funnel.ingest.importer as importer_module
 from funnel import schema as sc
 from funnel.config import default_settings
 from funnel.errors import MappingError
@@ -38,7 +40,7 @@ def parse_in_process(monkeypatch, request):
 
     def read(path, *, name=None, sheet=None, header_row=None, **_):
         return read_export(Path(path), name=name or Path(path).name, sheet=sheet, header_row=header_row)
-    monkeypatch.setattr("funnel.ingest.importer.parse_untrusted", read)
+    monkeypatch.setattr("funnel.ingest.importer.prepared_in_worker", partial(importer_module.prepared_here, parse=read))
 
 
 def header_of(path: Path) -> list[str]:

@@ -24,7 +24,7 @@ from funnel.config import default_settings
 from funnel.errors import ExportFormatError, ValidationError
 from funnel.ingest.importer import canonical_import
 from funnel.ingest.mapping import identity_section
-from funnel.ingest.readers import MAX_COLUMNS, MAX_LINE_BYTES, MAX_XLSX_UNCOMPRESSED, read_export
+from funnel.ingest.readers import MAX_COLUMNS, MAX_EXPANDED_BYTES, MAX_LINE_BYTES, read_export
 from funnel.ingest.worker import parse_untrusted
 from funnel.schema import SOURCE_ROW
 
@@ -456,11 +456,11 @@ def test_a_50_mb_value_is_refused_clearly(tmp_path):
 
 
 def zip_bomb(path: Path, *, declared: int) -> Path:
-    """An XLSX-shaped zip whose one sheet unpacks to `declared` bytes of spaces (a few MB on disk)."""
+    """An XLSX-shaped zip whose one sheet unpacks to `declared` bytes of empty tags (a few MB on disk)."""
     content_types = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
                      b'content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
                      b'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
-    chunk = b" " * (1 << 24)
+    chunk = b"<x/>" * (1 << 22)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("[Content_Types].xml", content_types)
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
@@ -472,10 +472,10 @@ def zip_bomb(path: Path, *, declared: int) -> Path:
 
 
 def test_an_xlsx_zip_bomb_is_refused_before_unpacking(tmp_path):
-    path = zip_bomb(tmp_path / "bomb.xlsx", declared=MAX_XLSX_UNCOMPRESSED + (1 << 24))
+    path = zip_bomb(tmp_path / "bomb.xlsx", declared=MAX_EXPANDED_BYTES + (1 << 24))
     assert path.stat().st_size < 16 << 20
     with zipfile.ZipFile(path) as archive:
-        assert sum(m.file_size for m in archive.infolist()) > MAX_XLSX_UNCOMPRESSED
+        assert sum(m.file_size for m in archive.infolist()) > MAX_EXPANDED_BYTES
     with pytest.raises(ExportFormatError) as caught:
         parse_untrusted(path, name="bomb.xlsx")
     assert_clear_error(caught.value, path=path, name="bomb.xlsx")

@@ -11,10 +11,12 @@ import csv
 import os
 from collections import Counter, defaultdict
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+import funnel.ingest.importer as importer_module
 from funnel.cli.main import main
 from funnel.ingest.importer import prepare_import, write_import
 from funnel.ingest.mapping import load_mapping
@@ -58,7 +60,7 @@ def prepared(path: Path, mapping):
     def read(path, *, name=None, sheet=None, header_row=None, **_):
         return read_export(Path(path), name=name or Path(path).name, sheet=sheet, header_row=header_row)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("funnel.ingest.importer.parse_untrusted", read)
+        mp.setattr("funnel.ingest.importer.prepared_in_worker", partial(importer_module.prepared_here, parse=read))
         return prepare_import(path, mapping=mapping)
 
 

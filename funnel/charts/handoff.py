@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import html
-
 import plotly.graph_objects as go
 import polars as pl
 
 from funnel import schema as sc
+from funnel.charts.text import chart_text, chart_texts
 
-__all__ = ["plain_label", "recycle_reasons_figure"]
+__all__ = ["recycle_reasons_figure"]
 
 # What each part of a bar means, in the order the bars stack.
 RETURN_PARTS = (
     ("rejected_at_mql", "Sent back from MQL"),
     ("after_acceptance", "Recycled after acceptance (SQL or later)"),
 )
-
-
-def plain_label(value: str | None) -> str:
-    """A data value as chart text: Plotly renders tags such as <a href> and <span style> in labels and
-    hovers, so & < > are written as entities (shown literally, never interpreted)."""
-    return html.escape("" if value is None else str(value), quote=False)
 
 
 def recycle_reasons_figure(reasons: pl.DataFrame) -> go.Figure:
@@ -33,10 +26,10 @@ def recycle_reasons_figure(reasons: pl.DataFrame) -> go.Figure:
         figure.add_bar(
             name=label,
             orientation="h",
-            y=[plain_label(r) for r in ordered.get_column(sc.REASON).to_list()],
+            y=chart_texts(ordered.get_column(sc.REASON).to_list()),
             x=ordered.get_column(column).to_list(),
             customdata=ordered.get_column("share").to_list(),
-            hovertemplate="%{y}: %{x} handoffs<br>%{customdata:.0%} of all returns<extra>" + label + "</extra>",
+            hovertemplate="%{y}: %{x} handoffs<br>%{customdata:.0%} of all returns<extra>" + chart_text(label) + "</extra>",
         )
     figure.update_layout(
         title={"text": "Why handoffs came back to nurture"},

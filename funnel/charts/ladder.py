@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from funnel.charts.text import chart_text, chart_texts
+
 __all__ = [
     "aging_histogram",
     "cohort_heatmap",
@@ -62,7 +64,7 @@ def _labels(values: list[str | None]) -> list[str]:
 
 def _figure(title: str, **layout) -> go.Figure:
     figure = go.Figure()
-    figure.update_layout(title={"text": title}, **LAYOUT, **layout)
+    figure.update_layout(title={"text": chart_text(title)}, **LAYOUT, **layout)
     return figure
 
 
@@ -74,7 +76,7 @@ def funnel_chart(cumulative: pl.DataFrame, *, by: Sequence[str] = (),
     stages = _labels(rows.get_column("stage").cast(pl.String).to_list())
     figure = _figure(title, yaxis_title="Stage")
     figure.add_trace(go.Funnel(
-        y=stages, x=rows.get_column("reached").to_list(),
+        y=chart_texts(stages), x=rows.get_column("reached").to_list(),
         text=[f"{r:.1%}" if r is not None else "–" for r in rows.get_column("rate").to_list()],
         textinfo="value+text", marker={"color": [stage_colors(stages)[s] for s in stages]},
         hovertemplate="%{y}: %{x:,} leads (%{text} of the cohort)<extra></extra>", name="Leads"))
@@ -86,7 +88,7 @@ def outcomes_bar(conversion: pl.DataFrame, *, by: Sequence[str] = (),
     """Stacked horizontal bars of `stage_conversion`: per step, entries advanced, lost, expired and
     still open (they add up to the entries), with the rate in the hover."""
     rows = _total_rows(conversion, by)
-    steps = [f"{a} → {b}" for a, b in zip(rows.get_column("from_stage").cast(pl.String).to_list(),
+    steps = [f"{chart_text(a)} → {chart_text(b)}" for a, b in zip(rows.get_column("from_stage").cast(pl.String).to_list(),
                                           rows.get_column("to_stage").cast(pl.String).to_list(), strict=True)]
     rates = ["–" if r is None else f"{r:.1%}" for r in rows.get_column("rate").to_list()]
     figure = _figure(title, barmode="stack", xaxis_title="Stage entries", yaxis_title="Step",
@@ -107,9 +109,9 @@ def cohort_heatmap(cohorts: pl.DataFrame, *, by: Sequence[str] = (),
     order = _stage_order(rows, "from_stage")
     pairs = sorted({(r["from_stage"], r["to_stage"]) for r in rows.iter_rows(named=True)},
                    key=lambda pair: order.index(pair[0]))
-    steps = [f"{a} → {b}" for a, b in pairs]
+    steps = [f"{chart_text(a)} → {chart_text(b)}" for a, b in pairs]
     months = sorted(set(rows.get_column("cohort_month").to_list()))
-    lookup = {(r["cohort_month"], f"{r['from_stage']} → {r['to_stage']}"): r for r in rows.iter_rows(named=True)}
+    lookup = {(r["cohort_month"], f"{chart_text(r['from_stage'])} → {chart_text(r['to_stage'])}"): r for r in rows.iter_rows(named=True)}
     z, entered = [], []
     for month in months:
         z.append([lookup.get((month, step), {}).get("rate") for step in steps])
@@ -126,8 +128,8 @@ def stage_flow_sankey(flows: pl.DataFrame, *, title: str = "How leads moved betw
     """A Sankey of `stage_flows`: stages left (moved from) and right (moved into), links colored by
     direction: up the ladder, down (recycled), to or back from a side state, new leads starting."""
     stages = _stage_order(flows, "to_stage")
-    left = ["New lead", *[f"{s} (from)" for s in stages]]
-    right = [f"{s} (to)" for s in stages]
+    left = ["New lead", *[f"{chart_text(s)} (from)" for s in stages]]
+    right = [f"{chart_text(s)} (to)" for s in stages]
     colors = stage_colors(stages)
     sources, targets, values, link_colors, labels = [], [], [], [], []
     for row in flows.iter_rows(named=True):
@@ -136,7 +138,7 @@ def stage_flow_sankey(flows: pl.DataFrame, *, title: str = "How leads moved betw
         targets.append(len(left) + stages.index(row["to_stage"]))
         values.append(row["moves"])
         link_colors.append(DIRECTION_COLORS.get(row["direction"], "rgba(150,150,150,0.4)"))
-        labels.append(row["direction"])
+        labels.append(chart_text(row["direction"]))
     figure = _figure(title)
     figure.add_trace(go.Sankey(
         arrangement="snap",
@@ -166,8 +168,8 @@ def distribution_area(trend: pl.DataFrame, *, by: Sequence[str] = (), share: boo
         label = NO_STAGE_LABEL if stage is None else stage
         figure.add_trace(go.Scatter(
             x=[d.isoformat() for d in part.get_column("date").to_list()], y=part.get_column(value).to_list(),
-            name=label, mode="lines", stackgroup="stages", line={"width": 0.5, "color": colors[label]},
-            hovertemplate=f"{label}: %{{y:{'.1%' if share else ','}}}<extra></extra>"))
+            name=chart_text(label), mode="lines", stackgroup="stages", line={"width": 0.5, "color": colors[label]},
+            hovertemplate=f"{chart_text(label)}: %{{y:{'.1%' if share else ','}}}<extra></extra>"))
     return figure
 
 
@@ -180,16 +182,16 @@ def aging_histogram(buckets: pl.DataFrame, *, by: Sequence[str] = (),
     labels = _stage_order(rows, "bucket")
     colors = stage_colors(stages)
     figure = _figure(title, barmode="group", xaxis_title="Days in stage", yaxis_title="Leads",
-                     legend_title_text="Stage", xaxis={"categoryorder": "array", "categoryarray": labels})
+                     legend_title_text="Stage", xaxis={"categoryorder": "array", "categoryarray": chart_texts(labels)})
     for stage in stages:
         part = rows.filter(pl.col("stage") == stage)
         if not sum(part.get_column("leads").to_list()):
             continue
         counts = dict(zip(part.get_column("bucket").cast(pl.String).to_list(), part.get_column("leads").to_list(),
                           strict=True))
-        figure.add_trace(go.Bar(x=labels, y=[counts.get(b, 0) for b in labels], name=stage,
+        figure.add_trace(go.Bar(x=chart_texts(labels), y=[counts.get(b, 0) for b in labels], name=chart_text(stage),
                                 marker={"color": colors[stage]},
-                                hovertemplate=f"{stage}, %{{x}} days: %{{y:,}} leads<extra></extra>"))
+                                hovertemplate=f"{chart_text(stage)}, %{{x}} days: %{{y:,}} leads<extra></extra>"))
     return figure
 
 
@@ -200,8 +202,9 @@ def time_to_convert_chart(curve: pl.DataFrame, *, from_stage: str, to_stage: str
     days = [0.0, *curve.get_column("days").to_list()]
     converted = [0.0, *curve.get_column("converted_share").to_list()]
     at_risk = [curve.get_column("at_risk")[0] if curve.height else 0, *curve.get_column("at_risk").to_list()]
-    figure = _figure(title or f"Time from {from_stage} to {to_stage}", xaxis_title=f"Days since reaching {from_stage}",
-                     yaxis_title=f"Share that reached {to_stage}", yaxis={"tickformat": ".0%", "range": [0, 1]})
+    figure = _figure(title or f"Time from {from_stage} to {to_stage}",
+                     xaxis_title=f"Days since reaching {chart_text(from_stage)}",
+                     yaxis_title=f"Share that reached {chart_text(to_stage)}", yaxis={"tickformat": ".0%", "range": [0, 1]})
     figure.add_trace(go.Scatter(
         x=days, y=converted, mode="lines", line={"shape": "hv", "color": PALETTE[0]}, name="Converted",
         customdata=at_risk, hovertemplate="Day %{x}: %{y:.1%} converted (%{customdata:,} still at risk)<extra></extra>"))
@@ -217,14 +220,14 @@ def segment_rates_chart(performance: pl.DataFrame, *, by: Sequence[str], rate: s
     overall rate as a line; segments with a small sample are drawn pale."""
     segments = performance.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in by]))
     total = _total_rows(performance, by)
-    names = [" × ".join(str(r[c]) for c in by) for r in segments.iter_rows(named=True)]
+    names = [" × ".join(chart_text(r[c]) for c in by) for r in segments.iter_rows(named=True)]
     values = segments.get_column(rate).to_list()
     low = segments.get_column(f"{rate}_lo").to_list()
     high = segments.get_column(f"{rate}_hi").to_list()
     small = segments.get_column(f"{rate}_small_sample").to_list()
     label = rate.removesuffix("_rate").replace("_", " ")
-    figure = _figure(title or f"{label.capitalize()} rate by {' × '.join(by)}", xaxis_title=" × ".join(by),
-                     yaxis_title=f"{label.capitalize()} rate", yaxis={"tickformat": ".0%", "rangemode": "tozero"})
+    figure = _figure(title or f"{label.capitalize()} rate by {' × '.join(by)}", xaxis_title=" × ".join(chart_texts(by)),
+                     yaxis_title=chart_text(f"{label.capitalize()} rate"), yaxis={"tickformat": ".0%", "rangemode": "tozero"})
     figure.add_trace(go.Bar(
         x=names, y=values, name="Segment",
         error_y={"type": "data", "symmetric": False,

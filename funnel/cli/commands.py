@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from funnel.cli.registry import command, config_argument, db_argument
-from funnel.errors import FunnelError
+from funnel.config import MAX_WINDOW_DAYS
+from funnel.errors import FunnelError, printable
 
 
 def import_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,6 +21,9 @@ def import_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=None, help="a vendor preset by name (see `funnel presets`)")
     p.add_argument("--sheet", default=None, help="the sheet to read from XLSX workbooks")
     p.add_argument("files", nargs="+", type=Path, help="CSV, XLSX or Parquet exports")
+
+
+MAX_SAMPLE_LEADS = 50_000_000
 
 
 @command("import", import_arguments)
@@ -44,7 +48,7 @@ def run_import(args: argparse.Namespace) -> int:
         for result in write_imports(con, prepared):
             print(result.summary())
             for warning in result.warnings:
-                print(f"  note: {warning}")
+                print(f"  note: {printable(warning)}")
     finally:
         con.close()
     return 0
@@ -84,9 +88,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def sample_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--leads", type=int, default=5000, help="number of leads (default 5000)")
+    p.add_argument("--leads", type=int, default=5000, help=f"number of leads, 1 to {MAX_SAMPLE_LEADS:,} (default 5000)")
     p.add_argument("--out", type=Path, required=True, help="folder to write the canonical CSV files to")
-    p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
+    p.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=7, help="random seed (same seed, same files)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
 
 
@@ -94,8 +98,8 @@ def sample_arguments(p: argparse.ArgumentParser) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     from funnel.ingest.sample import write_sample
 
-    if args.leads < 1:
-        raise FunnelError("--leads must be at least 1", value=str(args.leads))
+    if not 1 <= args.leads <= MAX_SAMPLE_LEADS:
+        raise FunnelError(f"--leads must be between 1 and {MAX_SAMPLE_LEADS:,}", value=str(args.leads))
     paths = write_sample(args.out, leads=args.leads, seed=args.seed, fmt=args.format)
     for table, path in paths.items():
         print(f"{table}: {path}")
@@ -131,7 +135,8 @@ def metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", type=_day, default=None, help="compute as of the end of this day (YYYY-MM-DD; "
                    "default: the newest timestamp in the data)")
     p.add_argument("--ladder", choices=("lifecycle", "funnel"), default="lifecycle")
-    p.add_argument("--window-days", type=int, default=None, help="conversion window W (default: the settings')")
+    p.add_argument("--window-days", type=bounded_int(1, MAX_WINDOW_DAYS), default=None,
+                   help=f"conversion window W, 1 to {MAX_WINDOW_DAYS} days (default: the settings')")
     p.add_argument("--from", dest="period_start", type=_day, default=None,
                    help="first day of the stage entries that form conversion cohorts")
     p.add_argument("--to", dest="period_end", type=_day, default=None, help="last day of those entries")
@@ -142,10 +147,29 @@ def metrics_arguments(p: argparse.ArgumentParser) -> None:
 def _day(text: str):
     from datetime import date
 
+    from funnel.filters import FIRST_DAY, LAST_DAY
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside the years {FIRST_DAY.year}–{LAST_DAY.year}")
+    return day
+
+
+def bounded_int(low: int, high: int):
+    """An argparse type: a whole number from `low` to `high`, refused with the range otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not between {low:,} and {high:,}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
 
 
 @command("metrics", metrics_arguments)

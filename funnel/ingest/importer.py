@@ -1,6 +1,8 @@
-"""Imports: parse in the worker, map to canonical rows, validate, then write in one transaction.
+"""Imports: parse, map to canonical rows and validate in the limited worker, then write in one transaction.
 
-Everything that can fail is checked before the database is touched. The write itself runs in a
+Parsing, mapping and validation all run in a child process with a memory limit and a timeout
+(`funnel.ingest.worker.run_limited`, this module as the child's entry point), so a hostile file can
+cost only the child. Everything that can fail is checked before the database is touched. The write itself runs in a
 single transaction that either commits the whole file (and its audit row) or rolls back and
 leaves the database exactly as it was.
 """
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +21,12 @@ import duckdb
 import polars as pl
 
 from funnel.config import Settings, default_settings
-from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, shorten
+from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, printable, shorten
+from funnel.filters import FIRST_DAY, LAST_DAY
 from funnel.ingest.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
 from funnel.ingest.presets import recognised_preset
-from funnel.ingest.readers import ParsedFile
-from funnel.ingest.worker import parse_untrusted
+from funnel.ingest.readers import ParsedFile, read_export
+from funnel.ingest.worker import run_limited, serve_limited
 from funnel.schema import (
     ACTIVITIES,
     ACTIVITY_ID,
@@ -93,8 +98,8 @@ class ImportResult:
     def summary(self) -> str:
         """One line for the CLI and the Data page."""
         if self.status == "unchanged":
-            return (f"{self.file_name}: identical to import #{self.import_id}; nothing changed")
-        text = (f"{self.file_name} → {self.table}: {self.rows} rows ({self.added} added, {self.updated} updated, "
+            return (f"{printable(self.file_name)}: identical to import #{self.import_id}; nothing changed")
+        text = (f"{printable(self.file_name)} → {self.table}: {self.rows} rows ({self.added} added, {self.updated} updated, "
                 f"{self.unchanged} unchanged) as import #{self.import_id}")
         return text + (f"; {self.derived}" if self.derived else "")
 
@@ -110,17 +115,49 @@ def file_sha256(path: Path) -> str:
 def prepare_import(path: Path, *, name: str | None = None, table: str | None = None,
                    mapping: Mapping | None = None, settings: Settings | None = None,
                    sheet: str | None = None, saved: tuple[Mapping, ...] = ()) -> PreparedImport:
-    """The file at `path` parsed (in the worker), mapped and validated; raises FunnelError. Without a
-    mapping or table, the user's `saved` mappings are tried first, then the vendor presets, then the
-    canonical column names."""
+    """The file at `path` parsed, mapped and validated in the limited worker; raises FunnelError.
+    Without a mapping or table, the user's `saved` mappings are tried first, then the vendor
+    presets, then the canonical column names."""
     settings = settings or default_settings()
     name = name or Path(path).name
     if table is not None and table not in TABLES:
         raise MappingError(f"there is no table {table!r}", file=name, hint=f"Use one of {', '.join(TABLES)}")
+    prepared = prepared_in_worker(Path(path), name=name, table=table, mapping=mapping, settings=settings,
+                                  sheet=sheet, saved=saved)
+    prepared.sha256 = file_sha256(Path(path))
+    return prepared
+
+
+def prepared_in_worker(path: Path, *, name: str, table: str | None, mapping: Mapping | None,
+                       settings: Settings, sheet: str | None, saved: tuple[Mapping, ...]) -> PreparedImport:
+    """`prepared_here` run by a limited child process; its frames come back as Arrow IPC."""
+    request = {"name": name, "args": {"path": Path(path).resolve(), "name": name, "table": table,
+                                      "mapping": mapping, "settings": settings, "sheet": sheet, "saved": saved}}
+    with run_limited("funnel.ingest.importer", request, name=name) as (meta, work):
+        frame = pl.read_ipc(work / "frame.arrow")
+        derived = {t: pl.read_ipc(work / f"derived_{i}.arrow")
+                   for i, t in enumerate(meta.pop("derived"))}
+    return PreparedImport(frame=frame, derived=derived, **meta)
+
+
+def prepared_job(request: dict, work: Path) -> dict:
+    """The child's side of `prepared_in_worker`: frames to IPC files, the rest as JSON."""
+    prepared = prepared_here(**request["args"])
+    prepared.frame.write_ipc(work / "frame.arrow")
+    for i, frame in enumerate(prepared.derived.values()):
+        frame.write_ipc(work / f"derived_{i}.arrow")
+    return {"file_name": prepared.file_name, "sha256": prepared.sha256, "format": prepared.format,
+            "table": prepared.table, "derived": list(prepared.derived), "mapping_name": prepared.mapping_name,
+            "warnings": prepared.warnings, "source_columns": prepared.source_columns, "unmapped": prepared.unmapped}
+
+
+def prepared_here(path: Path, *, name: str, table: str | None, mapping: Mapping | None, settings: Settings,
+                  sheet: str | None, saved: tuple[Mapping, ...], parse=read_export) -> PreparedImport:
+    """The file parsed by `parse`, mapped and validated in this process: run it only in the worker
+    (or on trusted files, as tests do)."""
     section_hint = mapping.files[0] if mapping and len(mapping.files) == 1 else None
-    parsed = parse_untrusted(Path(path), name=name,
-                             sheet=sheet or (section_hint.sheet if section_hint else None),
-                             header_row=section_hint.header_row if section_hint else None)
+    parsed = parse(Path(path), name=name, sheet=sheet or (section_hint.sheet if section_hint else None),
+                   header_row=section_hint.header_row if section_hint else None)
     if mapping is None and table is None:
         mine = [m for m in saved if m.section_for(parsed.header) is not None and any(f.match for f in m.files)]
         recognised = recognised_preset(parsed.header)
@@ -132,7 +169,6 @@ def prepare_import(path: Path, *, name: str | None = None, table: str | None = N
     frame = pl.from_arrow(parsed.table)
     assert isinstance(frame, pl.DataFrame)
     prepared = canonical_import(frame, section, file_name=name, settings=settings)
-    prepared.sha256 = file_sha256(Path(path))
     prepared.format = parsed.format
     prepared.mapping_name = mapping.name if mapping else ""
     prepared.warnings = parsed.warnings + prepared.warnings
@@ -164,6 +200,7 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
                      settings: Settings) -> PreparedImport:
     """Source rows as canonical, typed rows; every bad cell reported with row, column and value."""
     spec = TABLES[section.table]
+    check_unambiguous_headers([h for h in frame.columns if h != SOURCE_ROW], section, spec, file_name=file_name)
     by_norm: dict[str, str] = {}
     for header in frame.columns:
         if header != SOURCE_ROW:
@@ -205,6 +242,12 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
             before_values[col.name] = raw
         if col.name in section.values:
             raw = trimmed(mapped_values(raw, section.values[col.name]))
+        if col.name in spec.key or col.name.endswith("_id"):
+            hidden = raw.str.contains(INVISIBLE).fill_null(False)
+            if hidden.any():
+                problems.append(invisible_error(frame, hidden, raw, file_name=file_name,
+                                                column=source_of.get(col.name, col.name)))
+                continue
         parsed = typed(raw, col.kind, formats=section.date_formats, decimal=section.decimal)
         bad = raw.is_not_null() & parsed.is_null()
         if bad.any():
@@ -333,7 +376,7 @@ def parsed_timestamps(raw: pl.Series, formats: tuple[str, ...]) -> pl.Series:
         out = out.fill_null(attempt)
         if out.null_count() == raw.null_count():
             break
-    bad_year = out.dt.year().is_between(1900, 2200).not_()
+    bad_year = out.dt.year().is_between(FIRST_DAY.year, LAST_DAY.year).not_()
     return out.set(bad_year.fill_null(False), None)
 
 
@@ -370,8 +413,8 @@ def parsed_booleans(raw: pl.Series) -> pl.Series:
 KIND_WORDS = {Kind.TIMESTAMP: "is not a date the import understands",
               Kind.NUMBER: "is not a number", Kind.INTEGER: "is not a whole number",
               Kind.BOOLEAN: "is not true/false (yes/no, won/lost)"}
-KIND_HINTS = {Kind.TIMESTAMP: "Use ISO dates (2024-03-31 or 2024-03-31 14:05:00), or list the file's format "
-                              "in the mapping's date_formats",
+KIND_HINTS = {Kind.TIMESTAMP: f"Use ISO dates (2024-03-31 or 2024-03-31 14:05:00) from {FIRST_DAY.year} to "
+                              f"{LAST_DAY.year}, or list the file's format in the mapping's date_formats",
               Kind.NUMBER: "Use plain numbers (1234.56); set decimal = \",\" in the mapping for 1.234,56",
               Kind.INTEGER: "Use whole numbers", Kind.BOOLEAN: "Use true/false"}
 
@@ -385,6 +428,47 @@ def cell_error(frame: pl.DataFrame, bad: pl.Series, raw: pl.Series, *, file_name
     more = f"; {len(rows) - 1} more row(s) in this column" if len(rows) > 1 else ""
     return ValidationError(f"{KIND_WORDS[kind]}{more}", file=file_name, row=int(rows[0]), column=column,
                            value=str(values[0]), hint=KIND_HINTS[kind] + "; nothing was imported", details=details)
+
+
+# Characters that change how an id looks or reads without being visible: zero-width and joiners,
+# bidi embeddings, overrides and isolates (RLO …), the BOM, soft hyphen, controls (Unicode Cf, Cc).
+INVISIBLE = r"[\p{Cf}\p{Cc}]"
+COLLISION_SUFFIX = re.compile(r" \(\d+\)$")  # how readers.unique_header numbers a repeated name
+
+
+def invisible_error(frame: pl.DataFrame, bad: pl.Series, raw: pl.Series, *, file_name: str,
+                    column: str) -> ValidationError:
+    """Ids holding invisible or bidi characters, which would import as look-alikes of existing ids."""
+    rows = frame.get_column(SOURCE_ROW).filter(bad)
+    values = raw.filter(bad)
+    def shown(value: str) -> str:
+        return "".join(f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in ("Cf", "Cc") else ch for ch in value)
+    details = [f"row {r}, column {column!r}: {shown(v)!r} holds an invisible or direction-changing character"
+               for r, v in zip(rows.head(MAX_REPORTED).to_list(), values.head(MAX_REPORTED).to_list())]
+    more = f"; {len(rows) - 1} more row(s) in this column" if len(rows) > 1 else ""
+    return ValidationError(f"the id holds an invisible or direction-changing character{more}", file=file_name,
+                           row=int(rows[0]), column=column, value=shown(str(values[0])),
+                           hint="Ids must be plain text (no zero-width, joiner or bidi control characters) so "
+                                "that look-alike ids cannot enter; clean them in the source. Nothing was imported",
+                           details=details)
+
+
+def check_unambiguous_headers(headers: list[str], section: FileMapping, spec: Table, *, file_name: str) -> None:
+    """Refuses a file where two columns read as the same id column once case, spaces and punctuation
+    are ignored (`lead_id`, `Lead_ID`, ` LEAD_ID `): which ids to import would be a guess. (Other
+    repeated columns keep the documented rule: the first is used, the others become attributes, as
+    HubSpot's two "Deal Stage" columns do.)"""
+    wanted = {norm for norm, canonical in [*section.columns.items(), *section.extra_columns]
+              if canonical in spec.key or canonical.endswith("_id")}
+    groups: dict[str, list[str]] = {}
+    for header in headers:
+        groups.setdefault(normalise_name(COLLISION_SUFFIX.sub("", header)), []).append(header)
+    for norm, same in groups.items():
+        if norm in wanted and len(same) > 1:
+            listed = ", ".join(repr(h) for h in same)
+            raise MappingError(f"the columns {listed} all read as {norm!r}; the import cannot tell which to use",
+                               file=file_name, column=same[1],
+                               hint="Rename or remove all but one of them, then import again")
 
 
 def merged_errors(problems: list[ValidationError]) -> ValidationError:
@@ -672,3 +756,7 @@ def import_paths(con: duckdb.DuckDBPyConnection, paths: list[Path], *, table: st
 
 __all__ = ["FunnelError", "ImportResult", "PreparedImport", "import_paths", "prepare_import",
            "remove_import", "write_import", "write_imports"]
+
+
+if __name__ == "__main__":
+    sys.exit(serve_limited(Path(sys.argv[1]), prepared_job))

@@ -14,7 +14,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +26,16 @@ import pyarrow as pa
 from funnel.errors import ExportFormatError
 from funnel.schema import SOURCE_ROW
 
-MAX_LINE_BYTES = 1 << 20  # one record may not exceed 1 MiB
+# The same caps for every format, checked before the data is materialised: CSV before DuckDB reads
+# it, XLSX while its ZIP entries are inflated (sizes measured, never taken from the headers), Parquet
+# from the footer metadata and then batch by batch as values are expanded to text.
+MAX_LINE_BYTES = 1 << 20  # one record (CSV) or one cell (XLSX, Parquet) may not exceed 1 MiB
+MAX_CELL_BYTES = MAX_LINE_BYTES
 MAX_COLUMNS = 500
-MAX_XLSX_UNCOMPRESSED = 1 << 30  # 1 GiB: anything larger is a zip bomb for our purposes
+MAX_ROWS = 20_000_000
+MAX_EXPANDED_BYTES = 1 << 30  # 1 GiB of text once decoded, inflated or expanded from a dictionary
+PARQUET_BATCH_ROWS = 1 << 16
+INFLATE_CHUNK = 1 << 20
 DELIMITERS = (",", ";", "\t", "|")
 
 MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -226,8 +236,7 @@ def csv_dialect(body: bytes, *, name: str) -> Dialect:
     delimiter = best[2] if best else ","
     header, header_lines = header_record(rest, delimiter)
     if len(header) > MAX_COLUMNS:
-        raise ExportFormatError(f"the file has {len(header)} columns; at most {MAX_COLUMNS} are supported",
-                                file=name, hint="Export only the columns you need")
+        raise too_many_columns_error(len(header), name=name)
     return Dialect(delimiter=delimiter, header=header, skip_lines=skip, header_lines=header_lines)
 
 
@@ -280,12 +289,18 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
     """Parses a CSV export with DuckDB's reader under lockdown, failing on any rejected record."""
     import duckdb
 
+    if path.stat().st_size > MAX_EXPANDED_BYTES:
+        raise too_large_error(name=name)
     data = path.read_bytes()
     if not data[:4096].strip(b" \t\r\n\x00\xef\xbb\xbf") and not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
         raise ExportFormatError("the file is empty", file=name, hint="Export it again with a header row and records")
     body, encoding, warnings = decoded_utf8(data, name=name)
     unchanged = body is data
     del data
+    if len(body) > MAX_EXPANDED_BYTES:
+        raise too_large_error(name=name)
+    if body.count(b"\n") > MAX_ROWS + 1:
+        raise too_many_rows_error(name=name)
     dialect = csv_dialect(body, name=name)
     if body.count(b'"') % 2:
         line = unterminated_quote_line(body)
@@ -347,6 +362,26 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
         warnings.append("The file parsed as a single column; if it should have more, check its delimiter.")
     return ParsedFile(name=name, format="csv", table=table, header=header, encoding=encoding,
                       delimiter=dialect.delimiter, warnings=warnings)
+
+
+def too_large_error(*, name: str) -> ExportFormatError:
+    return ExportFormatError("the data is larger than 1 GiB once decoded or unpacked", file=name,
+                             hint="Split the export into smaller files; nothing was imported")
+
+
+def too_many_rows_error(*, name: str) -> ExportFormatError:
+    return ExportFormatError(f"the file has more than {MAX_ROWS:,} rows", file=name,
+                             hint="Split the export into smaller files; nothing was imported")
+
+
+def too_many_columns_error(count: int, *, name: str) -> ExportFormatError:
+    return ExportFormatError(f"the file has {count} columns; at most {MAX_COLUMNS} are supported",
+                             file=name, hint="Export only the columns you need")
+
+
+def too_long_cell_error(*, name: str, column: str | None = None, row: int | None = None) -> ExportFormatError:
+    return ExportFormatError("a cell holds more than 1 MiB of text", file=name, column=column, row=row,
+                             hint="Remove or shorten that value, or export the file again; nothing was imported")
 
 
 def spreadsheet_rows(body: bytes, dialect: Dialect) -> list[int] | None:
@@ -474,6 +509,8 @@ def xlsx_file(path: Path, *, name: str, sheet: str | None, header_row: int | Non
             warnings.append(f"The workbook has {len(visible)} visible sheets; read {chosen!r}. Choose another "
                             "sheet if that is not the export.")
     grid = reader.load_sheet(chosen, header_row=None, dtypes="string").to_arrow()
+    if grid.num_columns > MAX_COLUMNS:
+        raise too_many_columns_error(grid.num_columns, name=name)
     if header_row is None:
         header_row = likely_header_row(grid)
         if header_row:
@@ -500,22 +537,109 @@ def xlsx_file(path: Path, *, name: str, sheet: str | None, header_row: int | Non
 
 
 def check_zip(path: Path, *, name: str) -> None:
+    """Refuses a workbook that is not a plain XLSX, or whose content breaks the caps. Every entry is
+    inflated here and measured (the sizes in ZIP headers are the sender's claim, never trusted); the
+    worksheets are scanned while they stream for too many columns or rows and the shared strings and
+    sheets for a cell over 1 MiB, before calamine loads anything."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
             members = archive.infolist()
             content_types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in archive.namelist() else b""
-    except (zipfile.BadZipFile, OSError, KeyError):
+            if b"macroEnabled" in content_types:
+                raise ExportFormatError("macro-enabled workbooks (.xlsm) are not accepted", file=name,
+                                        hint="Save it as a plain .xlsx or CSV")
+            if b"spreadsheetml" not in content_types:
+                raise ExportFormatError("the ZIP archive is not an Excel workbook", file=name,
+                                        hint="Upload the CSV or XLSX export itself")
+            budget = MAX_EXPANDED_BYTES
+            for member in members:
+                scan = XlsxScan(member.filename, name=name)
+                measured = inflated_size(fh, member, limit=budget, name=name, scan=scan)
+                if measured != member.file_size:
+                    raise ExportFormatError("the workbook's ZIP headers do not match its content "
+                                            f"(an entry claims {member.file_size:,} bytes and holds more or less)",
+                                            file=name, hint="Open it in Excel and save it again as .xlsx")
+                budget -= measured
+    except (zipfile.BadZipFile, OSError, KeyError, zlib.error, EOFError):
         raise ExportFormatError("the workbook is corrupt or truncated (not a readable ZIP archive)", file=name,
                                 hint="Open it in Excel and save it again as .xlsx") from None
-    if sum(m.file_size for m in members) > MAX_XLSX_UNCOMPRESSED:
-        raise ExportFormatError("the workbook unpacks to more than 1 GiB", file=name,
-                                hint="Export it as CSV instead")
-    if b"macroEnabled" in content_types:
-        raise ExportFormatError("macro-enabled workbooks (.xlsm) are not accepted", file=name,
-                                hint="Save it as a plain .xlsx or CSV")
-    if b"spreadsheetml" not in content_types:
-        raise ExportFormatError("the ZIP archive is not an Excel workbook", file=name,
-                                hint="Upload the CSV or XLSX export itself")
+
+
+def inflated_size(fh, member: zipfile.ZipInfo, *, limit: int, name: str, scan: XlsxScan) -> int:
+    """The bytes a ZIP entry really inflates to, read from its compressed data; refuses past `limit`."""
+    fh.seek(member.header_offset)
+    local = fh.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad local header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fh.seek(member.header_offset + 30 + name_len + extra_len)
+    if member.compress_type == zipfile.ZIP_STORED:
+        total = 0
+        while total < member.compress_size:
+            chunk = fh.read(min(INFLATE_CHUNK, member.compress_size - total))
+            if not chunk:
+                raise EOFError
+            total += len(chunk)
+            if total > limit:
+                raise too_large_error(name=name)
+            scan.feed(chunk)
+        return total
+    if member.compress_type != zipfile.ZIP_DEFLATED:
+        raise ExportFormatError("the workbook uses a ZIP compression Excel does not write", file=name,
+                                hint="Open it in Excel and save it again as .xlsx")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    while not inflater.eof:
+        pending = inflater.unconsumed_tail or fh.read(INFLATE_CHUNK)
+        if not pending:
+            raise EOFError
+        out = inflater.decompress(pending, INFLATE_CHUNK)
+        total += len(out)
+        if total > limit:
+            raise too_large_error(name=name)
+        scan.feed(out)
+    return total
+
+
+BEYOND_MAX_COLUMN = re.compile(rb'<c\b[^>]*?\br="(?:[A-Z]{3}|S[G-Z]|[T-Z][A-Z])[0-9]')  # past column SF (500)
+
+
+class XlsxScan:
+    """Watches one inflating workbook entry: in a worksheet, a cell reference past the column cap or
+    more rows than the row cap; in a worksheet or the shared strings, a text run over the cell cap."""
+
+    def __init__(self, member: str, *, name: str) -> None:
+        self.name = name
+        self.sheet = member.startswith("xl/worksheets/") and member.endswith(".xml")
+        self.active = self.sheet or member == "xl/sharedStrings.xml"
+        self.tail = b""
+        self.rows = 0
+        self.run = 0  # bytes since the last '<'
+
+    def feed(self, chunk: bytes) -> None:
+        import numpy as np
+
+        if not self.active or not chunk:
+            return
+        marks = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x3C)
+        if marks.size == 0:
+            self.run += len(chunk)
+        else:
+            longest = max(self.run + int(marks[0]), int(np.diff(marks).max(initial=0)) - 1)
+            self.run = len(chunk) - int(marks[-1]) - 1
+            if longest > MAX_CELL_BYTES:
+                raise too_long_cell_error(name=self.name)
+        if self.run > MAX_CELL_BYTES:
+            raise too_long_cell_error(name=self.name)
+        if self.sheet:
+            window = self.tail + chunk
+            if BEYOND_MAX_COLUMN.search(window):
+                raise ExportFormatError(f"the sheet has cells beyond column {MAX_COLUMNS} (SF)", file=self.name,
+                                        hint="Export only the columns you need")
+            self.rows += chunk.count(b"<row") + (1 if self.tail.endswith(b"<") and chunk.startswith(b"row") else 0)
+            if self.rows > MAX_ROWS + 1:
+                raise too_many_rows_error(name=self.name)
+            self.tail = window[-64:]
 
 
 def likely_header_row(grid: pa.Table) -> int:
@@ -532,34 +656,70 @@ def likely_header_row(grid: pa.Table) -> int:
 
 
 def parquet_file(path: Path, *, name: str) -> ParsedFile:
-    """A flat Parquet file as text columns; nested columns are refused by name."""
+    """A flat Parquet file as text columns. The footer is read first (columns, rows, nested types),
+    then the row groups batch by batch, each expanded to text and measured, so a small file whose
+    dictionary-encoded columns expand to gigabytes is refused before it is."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        source = pq.ParquetFile(path)
+        metadata, schema = source.metadata, source.schema_arrow
     except Exception:  # noqa: BLE001  (Arrow raises several types for corrupt files)
         raise ExportFormatError("not a valid Parquet file (corrupt or truncated)", file=name,
                                 hint="Export it again") from None
-    nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+    if len(schema) > MAX_COLUMNS:
+        raise too_many_columns_error(len(schema), name=name)
+    if metadata.num_rows > MAX_ROWS:
+        raise too_many_rows_error(name=name)
+    nested = [f.name for f in schema if pa.types.is_nested(f.type)]
     if nested:
         raise ExportFormatError("nested columns (lists, structs, maps) cannot be imported", file=name,
                                 column=nested[0], hint="Flatten the export to one value per cell")
-    if table.num_rows == 0:
-        raise ExportFormatError("the file has no rows", file=name, hint="Export it again with data")
-    header = unique_header(table.column_names)
-    text_columns = {}
-    for h, col in zip(header, table.columns):
-        if pa.types.is_null(col.type):
-            text_columns[h] = pa.nulls(table.num_rows, pa.string())
-        elif pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
-            text_columns[h] = col.cast(pa.timestamp("us")).cast(pa.string())
-        elif pa.types.is_dictionary(col.type):
-            text_columns[h] = col.cast(col.type.value_type).cast(pa.string())
-        elif pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+    header = unique_header(schema.names)
+    for h, f in zip(header, schema):
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
             raise ExportFormatError("binary columns cannot be imported", file=name, column=h,
                                     hint="Export that column as text")
-        else:
-            text_columns[h] = col.cast(pa.string())
-    out = pa.table(text_columns)
+    declared = sum(metadata.row_group(g).total_byte_size for g in range(metadata.num_row_groups))
+    if declared > MAX_EXPANDED_BYTES:
+        raise too_large_error(name=name)
+    if metadata.num_rows == 0:
+        raise ExportFormatError("the file has no rows", file=name, hint="Export it again with data")
+    batches, expanded, first_row = [], 0, 2
+    try:
+        for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=False):
+            texts = [text_column(col) for col in batch.columns]
+            for h, text in zip(header, texts):
+                expanded += text.nbytes
+                longest = pc.max(pc.binary_length(text)).as_py()
+                if longest is not None and longest > MAX_CELL_BYTES:
+                    at = pc.index(pc.greater(pc.binary_length(text), MAX_CELL_BYTES), True).as_py()
+                    raise too_long_cell_error(name=name, column=h, row=first_row + at)
+            if expanded > MAX_EXPANDED_BYTES:
+                raise too_large_error(name=name)
+            batches.append(pa.record_batch(texts, names=header))
+            first_row += batch.num_rows
+    except ExportFormatError:
+        raise
+    except (MemoryError, pa.ArrowMemoryError):
+        raise MemoryError from None  # the worker reports it as needing more memory than allowed
+    except Exception:  # noqa: BLE001  (a corrupt page surfaces only when it is read)
+        raise ExportFormatError("not a valid Parquet file (corrupt or truncated)", file=name,
+                                hint="Export it again") from None
+    out = pa.Table.from_batches(batches, schema=pa.schema([(h, pa.string()) for h in header]))
+    if out.num_rows == 0:
+        raise ExportFormatError("the file has no rows", file=name, hint="Export it again with data")
     out = out.append_column(SOURCE_ROW, pa.array(range(2, out.num_rows + 2), type=pa.int64()))
     return ParsedFile(name=name, format="parquet", table=out, header=header)
+
+
+def text_column(col: pa.Array) -> pa.Array:
+    """One Parquet column as text (dates and timestamps as ISO text, dictionaries expanded)."""
+    if pa.types.is_null(col.type):
+        return pa.nulls(len(col), pa.string())
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+        return col.cast(pa.timestamp("us")).cast(pa.string())
+    return col.cast(pa.string())

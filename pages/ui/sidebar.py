@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.filters import Filters
+from funnel.filters import FIRST_DAY, LAST_DAY, Filters
 from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
 from funnel.store.db import default_db_path
 from pages.ui.store import (
@@ -52,14 +52,14 @@ def sidebar_filters() -> Filters | None:
             st.session_state["_filters"] = None
             return None
         default_as_of = newest.date()
-        as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params",
+        as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params", min_value=FIRST_DAY, max_value=LAST_DAY,
                               help="Every number is computed as it stood at the end of this day.")
         ladder = st.segmented_control("Ladder", LADDERS, default=LIFECYCLE, key="ladder", bind="query-params",
                                       format_func=ladder_label, required=True)
         with st.expander("Cohort period", expanded=False):
-            start = st.date_input("Entries from", value=None, key="from", bind="query-params",
+            start = st.date_input("Entries from", value=None, key="from", bind="query-params", min_value=FIRST_DAY, max_value=LAST_DAY,
                                   help="First day of the stage entries that form conversion cohorts.")
-            end = st.date_input("Entries to", value=None, key="to", bind="query-params",
+            end = st.date_input("Entries to", value=None, key="to", bind="query-params", min_value=FIRST_DAY, max_value=LAST_DAY,
                                 help="Last day of those entries (default: the as-of date).")
         data_status()
     if start and end and start > end:

@@ -1,0 +1,202 @@
+"""Bounded imports whatever the format: the same caps for CSV, XLSX and Parquet, checked before the
+data is materialised; ZIP entries measured while inflating; validation inside the limited worker;
+ambiguous headers and invisible id characters refused; file names printed on one line. Every hostile
+file is built here (never committed)."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from funnel.cli import main as cli
+from funnel.errors import ExportFormatError, FunnelError, MappingError, ValidationError
+from funnel.ingest import importer
+from funnel.ingest.importer import prepare_import
+from funnel.ingest.readers import MAX_CELL_BYTES, MAX_COLUMNS, MAX_EXPANDED_BYTES, read_export
+from funnel.ingest.worker import parse_untrusted
+
+CONTENT_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                 b'content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
+                 b'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
+
+
+def workbook(path: Path, rows: list[list[str]]) -> Path:
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Leads")
+    for r, row in enumerate(rows):
+        sheet.write_row(r, 0, row)
+    book.close()
+    return path
+
+
+def rewritten(path: Path, member: str, old: bytes, new: bytes) -> Path:
+    """The workbook with one entry's bytes replaced (for content xlsxwriter refuses to write)."""
+    with zipfile.ZipFile(path) as archive:
+        entries = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    assert old in entries[member]
+    entries[member] = entries[member].replace(old, new)
+    out = path.with_name("rewritten_" + path.name)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out
+
+
+def lying_bomb(path: Path, *, real: int, claimed: int) -> Path:
+    """An XLSX-shaped ZIP whose sheet inflates to `real` bytes while both its headers claim `claimed`."""
+    member = "xl/worksheets/sheet1.xml"
+    chunk = b"<x/>" * (1 << 22)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        with archive.open(member, "w") as out:
+            written = 0
+            while written < real:
+                out.write(chunk)
+                written += len(chunk)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    struct.pack_into("<I", data, info.header_offset + 22, claimed)  # local header: uncompressed size
+    central = data.rfind(b"PK\x01\x02" + data[info.header_offset + 4: info.header_offset + 6])
+    while data[central + 46: central + 46 + len(member)] != member.encode():
+        central = data.rfind(b"PK\x01\x02", 0, central)
+    struct.pack_into("<I", data, central + 24, claimed)  # central directory: uncompressed size
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo(member).file_size == claimed
+    return path
+
+
+# ---------------------------------------------------------------------------------- the same caps
+
+
+def test_a_wide_xlsx_is_refused_like_a_wide_csv(tmp_path):
+    path = workbook(tmp_path / "wide.xlsx", [[f"c{i}" for i in range(10_000)], ["x"] * 10_000])
+    with pytest.raises(ExportFormatError) as caught:
+        read_export(path, name="wide.xlsx")
+    assert str(MAX_COLUMNS) in str(caught.value)
+
+
+def test_a_wide_parquet_is_refused_from_its_footer(tmp_path):
+    path = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({f"c{i}": ["x"] for i in range(10_000)}), path)
+    with pytest.raises(ExportFormatError) as caught:
+        read_export(path, name="wide.parquet")
+    assert "10000 columns" in caught.value.reason and str(MAX_COLUMNS) in caught.value.reason
+
+
+def test_a_30_mb_xlsx_cell_is_refused_while_inflating(tmp_path):
+    small = workbook(tmp_path / "cell.xlsx", [["lead_id", "note"], ["L-1", "PLACEHOLDER"]])
+    path = rewritten(small, "xl/sharedStrings.xml", b"PLACEHOLDER", b"n" * (30 << 20))
+    with pytest.raises(ExportFormatError) as caught:
+        read_export(path, name="cell.xlsx")
+    assert "1 MiB" in caught.value.reason
+
+
+def test_a_long_parquet_cell_is_refused_with_its_row_and_column(tmp_path):
+    path = tmp_path / "cell.parquet"
+    pq.write_table(pa.table({"lead_id": ["L-1", "L-2"], "note": ["short", "n" * (MAX_CELL_BYTES + 1)]}), path)
+    with pytest.raises(ExportFormatError) as caught:
+        read_export(path, name="cell.parquet")
+    assert (caught.value.row, caught.value.column) == (3, "note")
+
+
+def test_a_dictionary_encoded_parquet_is_refused_before_it_expands(tmp_path):
+    """A few MB on disk, over 1 GiB once its one repeated note is expanded: refused batch by batch,
+    in the worker, without the whole table ever existing."""
+    rows = 3_000_000
+    note = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array(["n" * 400]))
+    path = tmp_path / "notes.parquet"
+    pq.write_table(pa.table({"lead_id": pa.array([f"L-{i}" for i in range(rows)]), "note": note}), path)
+    assert path.stat().st_size < 32 << 20
+    with pytest.raises(ExportFormatError) as caught:
+        parse_untrusted(path, name="notes.parquet")
+    assert "1 GiB" in caught.value.reason
+
+
+def test_a_zip_whose_headers_lie_about_its_size_is_measured_and_refused(tmp_path):
+    """1.5 GiB of sheet whose local and central headers both claim 200 bytes."""
+    path = lying_bomb(tmp_path / "liar.xlsx", real=3 * (1 << 29), claimed=200)
+    assert path.stat().st_size < 16 << 20
+    with pytest.raises(ExportFormatError) as caught:
+        parse_untrusted(path, name="liar.xlsx")
+    assert "1 GiB" in caught.value.reason
+    assert MAX_EXPANDED_BYTES == 1 << 30
+
+
+def test_a_zip_that_holds_more_than_its_headers_say_is_refused(tmp_path):
+    path = lying_bomb(tmp_path / "small_liar.xlsx", real=1 << 24, claimed=200)
+    with pytest.raises(ExportFormatError) as caught:
+        read_export(path, name="small_liar.xlsx")
+    assert "do not match" in caught.value.reason
+
+
+# ------------------------------------------------------------------------- validation in the worker
+
+
+def test_validation_runs_in_the_limited_worker_not_in_the_caller(tmp_path, monkeypatch):
+    path = tmp_path / "leads.csv"
+    path.write_text("lead_id,email\nL-1,a@example.com\nL-2,b@example.com\n")
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("validation ran in the caller's process")
+    monkeypatch.setattr(importer, "canonical_import", not_here)
+    monkeypatch.setattr(importer, "read_export", not_here)
+    prepared = prepare_import(path)
+    assert prepared.table == "leads" and prepared.frame.height == 2 and len(prepared.sha256) == 64
+
+
+def test_a_validation_error_crosses_from_the_worker_with_its_type_and_place(tmp_path):
+    path = tmp_path / "deals.csv"
+    path.write_text("deal_id,amount\nD-1,12\nD-2,twelve\n")
+    with pytest.raises(ValidationError) as caught:
+        prepare_import(path, table="deals")
+    assert (caught.value.row, caught.value.column, caught.value.value) == (3, "amount", "twelve")
+
+
+# ------------------------------------------------------------------------- headers, ids, file names
+
+
+def test_the_id_column_twice_under_different_case_and_spaces_is_refused(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text("lead_id,Lead_ID, LEAD_ID ,email\nL-1,L-2,L-3,a@example.com\n")
+    with pytest.raises(MappingError) as caught:
+        prepare_import(path, table="leads")
+    assert "'lead_id'" in caught.value.reason and "'Lead_ID (2)'" in caught.value.reason
+    assert "LEAD_ID (3)" in caught.value.reason and "Rename or remove" in caught.value.hint
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u200d", "\u202e", "\u2066", "\ufeff", "\u00ad"])
+def test_invisible_and_bidi_characters_in_ids_are_refused_with_row_and_column(tmp_path, hidden):
+    path = tmp_path / "leads.csv"
+    path.write_text(f"lead_id,email\nL-1,a@example.com\nL{hidden}1,b@example.com\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        prepare_import(path, table="leads")
+    assert (caught.value.row, caught.value.column) == (3, "lead_id")
+    assert f"<U+{ord(hidden):04X}>" in caught.value.value
+    assert hidden not in str(caught.value)
+
+
+def test_a_file_name_cannot_forge_a_line_of_cli_output(tmp_path, capsys):
+    path = tmp_path / "leads\nfunnel: all good.csv"
+    path.write_text("lead_id,email\nL-1,a@example.com\n")
+    assert cli.main(["import", "--db", str(tmp_path / "f.duckdb"), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "leads\\nfunnel: all good.csv" in out
+    bad = tmp_path / "bad\u202etxt.csv"
+    bad.write_text("lead_id,email\n,a@example.com\n")
+    assert cli.main(["import", "--db", str(tmp_path / "f.duckdb"), str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\u202e" not in err and "bad\\u202etxt.csv" in err
+
+
+def test_error_messages_escape_control_characters_in_names():
+    text = FunnelError("broken", file="a\r\nb\x1b[31m.csv", column="x\ny").message()
+    assert "\n" not in text and "\r" not in text and "\x1b" not in text
