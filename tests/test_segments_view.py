@@ -130,7 +130,9 @@ def test_text_and_verdict_follow_the_numbers(cases, overall):
         lo, rate, hi = sorted((a, b, c))
         shown, interval = text.split("% (")
         low_text, high_text = interval.removesuffix(")").split("–")
-        assert [float(shown), float(low_text), float(high_text)] == [round(v * 100, 1) for v in (rate, lo, hi)]
+        # one decimal of a percent; a value on the half (1.15 %) may round either way in binary floats
+        for text_value, value in zip((shown, low_text, high_text), (rate, lo, hi), strict=True):
+            assert abs(float(text_value) - value * 100) <= 0.05 + 1e-9
         if small:
             assert verdict == "small sample"
         elif significant and rate > overall:
