@@ -179,18 +179,14 @@ def run_metrics(args: argparse.Namespace) -> int:
 
     from funnel.analyses.report import metrics_report, report_table
     from funnel.config import load_settings
-    from funnel.errors import FunnelError
     from funnel.export import csv_bytes
     from funnel.filters import Filters
-    from funnel.model.history import newest_day
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
-        as_of = args.as_of or newest_day(con)
-        if as_of is None:
-            raise FunnelError("the store holds no dated rows yet", hint="Import leads or stage events first")
+        as_of = _as_of_of(con, args.as_of)
         filters = Filters(as_of=as_of, ladder=args.ladder, period_start=args.period_start, period_end=args.period_end)
         report = metrics_report(con, filters, settings=settings, by=args.by, window_days=args.window_days)
     finally:
@@ -437,15 +433,12 @@ def run_hygiene(args: argparse.Namespace) -> int:
     from funnel.analyses.fix_files import fix_file_bytes
     from funnel.config import load_settings
     from funnel.export import csv_bytes
-    from funnel.model.history import newest_day
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
-        as_of = args.as_of or newest_day(con)
-        if as_of is None:
-            raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
+        as_of = _as_of_of(con, args.as_of)
         audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
         checks = hygiene_trend(con, settings=settings, as_of=as_of)
         fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
@@ -494,15 +487,12 @@ def run_capture(args: argparse.Namespace) -> int:
     )
     from funnel.config import load_settings
     from funnel.export import csv_bytes
-    from funnel.model.history import newest_day
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
-        as_of = args.as_of or newest_day(con)
-        if as_of is None:
-            raise FunnelError("the store holds no dated rows yet", hint="Import leads first")
+        as_of = _as_of_of(con, args.as_of)
         if args.section == "forms":
             table = form_funnels(con, as_of=as_of)
         else:
@@ -597,15 +587,12 @@ def run_review_sample(args: argparse.Namespace) -> int:
     )
     from funnel.config import load_settings
     from funnel.export import csv_bytes
-    from funnel.model.history import newest_day
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
-        as_of = args.as_of or newest_day(con)
-        if as_of is None:
-            raise FunnelError("the store holds no dated rows yet", hint="Import leads or stage events first")
+        as_of = _as_of_of(con, args.as_of)
         start = args.start or last_complete_month(as_of)
         end = args.end or month_end(start)
         sample = review_sample(con, settings=settings, as_of=as_of, start=start, end=end, size=args.size,
