@@ -6,12 +6,14 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from funnel.access import Action
 from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.ingest import upload
 from funnel.ingest.importer import PreparedImport, remove_import, write_import
 from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
 from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
 from funnel.schema import TABLES
+from pages.ui.access import require
 from pages.ui.store import opened, settings_for, settings_text
 from pages.ui.widgets import show_error
 
@@ -99,6 +101,7 @@ def guided_mapping(file, number: int) -> PreparedImport | FunnelError | None:
         left, right = st.columns(2)
         if left.button("Save mapping", key=f"map_save_{number}", icon=":material/save:",
                        disabled=isinstance(item, FunnelError)):
+            require(Action.IMPORT)
             with opened() as con:
                 save_mapping(con, name=name, text=text)
             st.success("Saved: the next export with these columns is recognised and imports in one step.")
@@ -120,12 +123,14 @@ def mapping_text_of(file) -> str:
 
 
 def import_files(prepared: list[PreparedImport]) -> None:
-    """Writes each checked file (its own transaction), reporting each result, then drops every cached result."""
+    """Writes each checked file (its own transaction, recorded with who imported it), reporting each result,
+    then drops every cached result. Admins only."""
+    person = require(Action.IMPORT)
     progress = st.progress(0.0, text="Importing…")
     with opened() as con:
         try:
             for i, item in enumerate(prepared, start=1):
-                st.success(write_import(con, item).summary(), icon=":material/check_circle:")
+                st.success(write_import(con, item, by=person.label).summary(), icon=":material/check_circle:")
                 progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
         except FunnelError as exc:
             show_error(exc)
@@ -133,10 +138,12 @@ def import_files(prepared: list[PreparedImport]) -> None:
 
 
 def undo_import(import_id: int) -> None:
-    """Removes an import (its rows go, the versions it replaced come back) and drops every cached result."""
+    """Removes an import (its rows go, the versions it replaced come back; recorded with who removed it) and
+    drops every cached result. Admins only."""
+    person = require(Action.REMOVE)
     with opened() as con:
         try:
-            remove_import(con, import_id)
+            remove_import(con, import_id, by=person.label)
         except FunnelError as exc:
             show_error(exc)
     st.cache_data.clear()
