@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from funnel.store.db import connect
-from tests.apptest import app, loaded_sample
+from tests.apptest import app, copied, loaded_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py")
@@ -68,15 +67,6 @@ def test_removing_an_import_from_the_data_page(tmp_path, monkeypatch):
     assert not at.exception
     history = at.dataframe[-1].value
     assert history.loc[history["import_id"] == 5, "removed_at"].notna().all()
-
-
-def copied(db: Path, to: Path) -> Path:
-    """A copy of a store another AppTest of this process may still hold open (its write-ahead log too)."""
-    shutil.copy(db, to)
-    wal = db.with_name(db.name + ".wal")
-    if wal.exists():
-        shutil.copy(wal, to.with_name(to.name + ".wal"))
-    return to
 
 
 def test_the_sidebar_lists_the_data_folder_and_an_admin_creates_a_database_by_name(sample_db, tmp_path, monkeypatch):

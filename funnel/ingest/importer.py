@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from funnel.access import local_user
 from funnel.config import Settings, default_settings
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, printable, shorten
 from funnel.filters import FIRST_DAY, LAST_DAY
@@ -27,7 +28,6 @@ from funnel.ingest.mapping import FileMapping, Mapping, StageDate, UrlRule, iden
 from funnel.ingest.presets import recognised_preset
 from funnel.ingest.readers import ParsedFile, read_export
 from funnel.ingest.worker import run_limited, serve_limited
-from funnel.access import local_user
 from funnel.schema import (
     ACTIVITIES,
     ACTIVITY_ID,

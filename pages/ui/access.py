@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.access import Action, Person, Team, local_person, person_from_claims, serving_refusal, team_from_config
+from funnel.access import (
+    Action,
+    Person,
+    Team,
+    local_person,
+    person_from_claims,
+    serving_refusal,
+    team_from_config,
+)
 from funnel.errors import ConfigError
 
 

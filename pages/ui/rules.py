@@ -41,7 +41,6 @@ def discard_draft() -> None:
     person = require(Action.DRAFT_RULES)
     with opened() as con:
         versions.discard_draft(con, person.label)
-    st.session_state.pop("use_draft", None)
 
 
 def save_draft_of(author: str, note: str) -> int:

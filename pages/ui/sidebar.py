@@ -146,8 +146,6 @@ def draft_choice() -> None:
     if has_draft:
         st.toggle("Compute on my draft rules", key="use_draft",
                   help="Your unsaved edit of the Rules page; everyone else sees the saved version.")
-    else:
-        st.session_state.pop("use_draft", None)
 
 
 def sample_notice() -> None:
