@@ -155,6 +155,26 @@ class Segments:
         return range_labels(self.size_bands, first=1, open_from=self.size_bands[-1] + 1)
 
 
+FREE_MAIL_DOMAINS: tuple[str, ...] = (
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "msn.com",
+    "aol.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de",
+    "web.de", "mail.com", "yandex.com", "yandex.ru", "qq.com", "163.com", "zoho.com")
+JUNK_EMAILS: tuple[str, ...] = ("n/a", "na", "none", "null", "unknown", "-", "test@test", "test@test.com",
+                                "noreply@example.com", "no-reply@example.com", "example@example.com")
+CONFLICT_RULES = ("first_created", "last_created")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How rows from several tools are joined to one lead (funnel.model.identity)."""
+
+    conflict_rule: str = "first_created"  # one key naming two leads: the first (or last) created lead gets it
+    enrichment_wins: bool = False  # an enrichment value replaces the CRM's (default: the CRM's value stays)
+    enrichment_sources: tuple[str, ...] = ("Clearbit", "ZoomInfo", "Apollo")  # mapping names of enrichment
+    free_mail_domains: tuple[str, ...] = FREE_MAIL_DOMAINS  # never join an account by these e-mail domains
+    junk_emails: tuple[str, ...] = JUNK_EMAILS  # never join people by these values
+
+
 @dataclass(frozen=True)
 class Settings:
     ladders: Ladders
@@ -169,6 +189,7 @@ class Settings:
     actions: tuple[ActionRule, ...]
     content: dict[str, str]
     source: str = "defaults"
+    identity: Identity = field(default_factory=Identity)
 
     def lifecycle_stage(self, raw: str | None) -> str | None:
         """A CRM lifecycle value on the ladder's names, or None when it maps to no stage."""
@@ -429,10 +450,25 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
             raise ct.fail(stage, "is not a funnel stage")
         content[stage] = ct.text(stage)
     ct.done()
+    identity = identity_from(top.table("identity", {}))
     top.done()
     return Settings(ladders=ladders, lifecycle_values=lifecycle_values, conversion=conversion,
                     funnel_rules=funnel_rules, aging=aging, fit=fit, intent=intent, segments=segments,
-                    tags=tuple(tags), actions=tuple(actions), content=content, source=source)
+                    tags=tuple(tags), actions=tuple(actions), content=content, source=source, identity=identity)
+
+
+def identity_from(r: Reader) -> Identity:
+    """The [identity] settings, validated."""
+    wins = r.get("enrichment_wins", False)
+    if not isinstance(wins, bool):
+        raise r.fail("enrichment_wins", "must be true or false", wins)
+    identity = Identity(
+        conflict_rule=r.text("conflict_rule", "first_created", choices=CONFLICT_RULES), enrichment_wins=wins,
+        enrichment_sources=r.texts("enrichment_sources", Identity.enrichment_sources),
+        free_mail_domains=tuple(d.strip().lower() for d in r.texts("free_mail_domains", FREE_MAIL_DOMAINS)),
+        junk_emails=tuple(e.strip().lower() for e in r.texts("junk_emails", JUNK_EMAILS)))
+    r.done()
+    return identity
 
 
 def ladders_from(r: Reader) -> Ladders:

@@ -28,12 +28,16 @@ from funnel.schema import (
     ACTIVITY_TYPE,
     ATTRIBUTES,
     CAMPAIGN,
+    CREATED_AT,
     CHANNEL,
     DEALS,
     ENTERED_AT,
     FIRST_NAME,
     HISTORY_SUFFIX,
+    IDENTITY_LINKS,
     IMPORT_ID,
+    KEY_KIND,
+    KEY_VALUE,
     IMPORTS,
     LADDER,
     LAST_NAME,
@@ -44,20 +48,24 @@ from funnel.schema import (
     NAME,
     OCCURRED_AT,
     REASON,
+    SEEN_AT,
     SOURCE_ROW,
     SOURCE_TYPE,
     STAGE,
     STAGE_EVENTS,
     TABLES,
+    TOOL_ID,
     URL,
     WON,
     Kind,
     Table,
     normalise_name,
 )
-from funnel.store.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, quote_ident, scalar
+from funnel.store.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, quote_ident, raw_tables, scalar
 
 MAX_REPORTED = 50
+STORED_TABLES: dict[str, Table] = {**TABLES, IDENTITY_LINKS.name: IDENTITY_LINKS}
+PERSON_TABLES = (ACTIVITIES.name, STAGE_EVENTS.name, DEALS.name)
 
 
 @dataclass
@@ -168,17 +176,31 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
         if header != SOURCE_ROW:
             by_norm.setdefault(normalise_name(header), header)
     warnings: list[str] = []
-    frame = filtered_rows(with_null_values(frame, section.null_values), section, by_norm, warnings=warnings)
+    frame = with_null_values(frame, section.null_values)
     source_of: dict[str, str] = {}
     for norm, canonical in list(section.columns.items()) + list(section.extra_columns):
         if norm in by_norm and canonical not in source_of:
             source_of[canonical] = by_norm[norm]
+    keys_present = {by_norm[n]: kind for n, kind in section.person_keys.items() if n in by_norm}
+    if spec.name in PERSON_TABLES and LEAD_ID not in source_of:
+        named = [src for src, kind in keys_present.items() if kind in ("user", "email")]
+        if named:  # the person's e-mail or user id is the only id the export has
+            source_of[LEAD_ID] = named[0]
+        elif spec.name != DEALS.name:
+            raise ValidationError(f"the file has no person key, which {spec.name} needs", file=file_name,
+                                  column=LEAD_ID, hint="Map a column to lead_id, or name an e-mail, user id or "
+                                  "device id column in the mapping's person_keys (columns: "
+                                  f"{', '.join(h for h in frame.columns if h != SOURCE_ROW)[:200]})")
+    links = identity_rows(frame, tool_column=source_of.get(LEAD_ID), keys=keys_present,
+                          seen_column=source_of.get(OCCURRED_AT) or source_of.get(ENTERED_AT)
+                          or source_of.get(CREATED_AT), formats=section.date_formats)
+    frame = filtered_rows(frame, section, by_norm, warnings=warnings)
     for sd in section.stage_dates:
         if sd.column not in by_norm and not sd.optional:
             raise MappingError(f"the mapping's stage date column {sd.column!r} is not in the file", file=file_name,
                                hint="Check the column name in the mapping's stage_dates")
     stage_dates = tuple(sd for sd in section.stage_dates if sd.column in by_norm)
-    used = set(source_of.values()) | {by_norm[sd.column] for sd in stage_dates}
+    used = set(source_of.values()) | set(keys_present) | {by_norm[sd.column] for sd in stage_dates}
     unmapped = [h for h in frame.columns if h != SOURCE_ROW and h not in used]
 
     missing = [c for c in spec.required if c not in source_of and c not in section.constants
@@ -232,9 +254,42 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
     if stage_dates:
         derived[STAGE_EVENTS.name] = stage_entries(frame, result, stage_dates, section.date_formats, by_norm,
                                                    settings=settings, file_name=file_name)
+    if links.height:
+        derived[IDENTITY_LINKS.name] = links
     return PreparedImport(file_name=file_name, sha256="", format="", table=spec.name, frame=result,
                           derived=derived, warnings=warnings, source_columns=source_of,
                           unmapped=unmapped if spec.name in TABLES_WITH_ATTRIBUTES else [])
+
+
+def identity_rows(frame: pl.DataFrame, *, tool_column: str | None, keys: dict[str, str], seen_column: str | None,
+                  formats: tuple[str, ...]) -> pl.DataFrame:
+    """One row per tool id and person key its rows carry (e-mail, device, user, alias), plus an `anonymous`
+    row for an id seen only on a device with no user or e-mail: the raw material of the identity model."""
+    empty = pl.DataFrame(schema=IDENTITY_LINKS.polars_schema() | {SOURCE_ROW: pl.Int64})
+    if tool_column is None or not keys:
+        return empty
+    tool = trimmed(frame.get_column(tool_column)).alias(TOOL_ID)
+    seen = (parsed_timestamps(trimmed(frame.get_column(seen_column)), formats) if seen_column
+            else pl.Series([None] * frame.height, dtype=pl.Datetime("us"))).alias(SEEN_AT)
+    parts = []
+    values = {src: trimmed(frame.get_column(src)) for src in keys}
+    for src, kind in keys.items():
+        parts.append(pl.DataFrame({TOOL_ID: tool, KEY_KIND: kind, KEY_VALUE: values[src], SEEN_AT: seen,
+                                   SOURCE_ROW: frame.get_column(SOURCE_ROW)}))
+    devices = [values[s] for s, k in keys.items() if k == "device"]
+    named = [values[s] for s, k in keys.items() if k in ("user", "email")]
+    if devices:
+        on_device = pl.any_horizontal([d.is_not_null() for d in devices])
+        unnamed = ~pl.any_horizontal([n.is_not_null() for n in named]) if named else pl.lit(True)
+        anon = pl.DataFrame({TOOL_ID: tool, SEEN_AT: seen, SOURCE_ROW: frame.get_column(SOURCE_ROW)}).filter(
+            pl.select(on_device & unnamed).to_series())
+        parts.append(anon.select(TOOL_ID, pl.lit("anonymous").alias(KEY_KIND), pl.lit("device").alias(KEY_VALUE),
+                                 SEEN_AT, SOURCE_ROW))
+    links = pl.concat(parts, how="vertical_relaxed").filter(
+        pl.col(TOOL_ID).is_not_null() & pl.col(KEY_VALUE).is_not_null() & (pl.col(TOOL_ID) != pl.col(KEY_VALUE)))
+    return (links.sort(SEEN_AT, nulls_last=True, maintain_order=True)
+            .unique(subset=list(IDENTITY_LINKS.key), keep="first", maintain_order=True)
+            .select(empty.columns).cast(empty.schema))
 
 
 def trimmed(raw: pl.Series) -> pl.Series:
@@ -563,7 +618,14 @@ def write_imports(con: duckdb.DuckDBPyConnection, prepared: list[PreparedImport]
 
 def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
                  now: datetime | None = None) -> ImportResult:
-    """One file written (rows upserted by key, audit row added) in a single transaction."""
+    """One file written (rows upserted by key, audit row added) in a single transaction, into the raw tables
+    (callers rebuild the identity model afterwards: funnel.model.identity.rebuild_identity)."""
+    with raw_tables(con):
+        return written_import(con, prepared, now=now)
+
+
+def written_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
+                   now: datetime | None = None) -> ImportResult:
     same = first_row(con,
         f"SELECT import_id FROM {IMPORTS} WHERE sha256 = $sha AND table_name = $t AND removed_at IS NULL "
         "AND coalesce(mapping, '') = $m ORDER BY import_id DESC LIMIT 1",
@@ -577,7 +639,9 @@ def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
         added, updated, unchanged = upsert(con, TABLES[prepared.table], prepared.frame, import_id)
         derived_parts = []
         for name, frame in prepared.derived.items():
-            d_added, d_updated, _ = upsert(con, TABLES[name], frame, import_id)
+            d_added, d_updated, _ = upsert(con, STORED_TABLES[name], frame, import_id)
+            if name == IDENTITY_LINKS.name:
+                continue
             derived_parts.append(f"{name}: {d_added} added, {d_updated} updated")
         con.execute(
             f"INSERT INTO {IMPORTS} VALUES ($id, $file, $sha, $table, $format, $rows, $added, $updated, "
@@ -637,7 +701,13 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, imp
 
 
 def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None) -> None:
-    """Takes an import back out: its rows go, and the versions it replaced come back."""
+    """Takes an import back out: its rows go, and the versions it replaced come back (in the raw tables;
+    callers rebuild the identity model afterwards)."""
+    with raw_tables(con):
+        removed_import(con, import_id, now=now)
+
+
+def removed_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None) -> None:
     row = first_row(con, f"SELECT removed_at FROM {IMPORTS} WHERE import_id = $id", {"id": import_id})
     if row is None:
         raise StoreError(f"there is no import #{import_id}", hint="See the import history for the numbers")
@@ -645,7 +715,7 @@ def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: dateti
         raise StoreError(f"import #{import_id} was already removed", hint="Nothing to do")
     con.execute("BEGIN TRANSACTION")
     try:
-        for spec in TABLES.values():
+        for spec in STORED_TABLES.values():
             target = quote_ident(spec.name)
             history = quote_ident(spec.name + HISTORY_SUFFIX)
             keys = ", ".join(quote_ident(k) for k in spec.key)

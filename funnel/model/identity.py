@@ -1,0 +1,225 @@
+"""One person across tools: every imported row's person key resolved to one lead.
+
+The imported rows stay as written in the store's raw schema (`raw.<table>`, their own ids); this model
+derives, after every import or removal, the tables the analyses read under the canonical names in `main`:
+the same columns, `lead_id` resolved to the lead, rows of people who are not leads left out, enrichment
+merged into the CRM's accounts and intent signals moved onto the account they name.
+
+A row joins a lead by, in order (DOMAIN.md "One person across tools"): the lead id itself; the normalised
+e-mail; an alias the tool recorded (a device that later identified, an anonymous id, a CRM id column).
+With a leads table loaded it is the population; without one every identified person is a lead.
+Ambiguity is never guessed silently: each conflict is listed with the rule applied.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from funnel.config import Settings, default_settings
+from funnel.schema import ACCOUNTS, ACTIVITIES, DEALS, INTENT_SIGNALS, LEADS, STAGE_EVENTS
+from funnel.store.db import frame, quote_ident, raw_name, scalar
+from funnel.store.queries import sql_text
+
+IDENTITY_MAP = "identity_map"
+IDENTITY_CONFLICTS = "identity_conflicts"
+IDENTITY_MATCHES = "identity_matches"
+MAX_HOPS = 10  # links followed from a joined id (device → anonymous id → …); real chains are 1–3 long
+JOIN_KEYS = ("lead_id", "email", "alias", "device")  # how a row can join a lead, in DOMAIN's order
+
+
+def rebuild_identity(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None) -> None:
+    """The identity map, its conflicts, the per-import match counts and the resolved tables, rebuilt from the
+    raw tables in one transaction (run after every import or removal, never on a page view)."""
+    settings = settings or default_settings()
+    rules = settings.identity
+    params = {"junk": list(rules.junk_emails)}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        leads_loaded = bool(scalar(con, f"SELECT count(*) FROM {raw_name(LEADS.name)}"))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _nodes AS {sql_text('identity_nodes')}", params)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _edges AS {sql_text('identity_edges')}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _lead_emails AS {sql_text('identity_lead_emails')}",
+                    params | {"newest_first": rules.conflict_rule == "last_created"})
+        con.execute("""CREATE OR REPLACE TEMP TABLE _conflicts (
+            kind VARCHAR, key VARCHAR, candidates VARCHAR[], chosen VARCHAR, rule VARCHAR)""")
+        rule_text = ("the lead created first gets it" if rules.conflict_rule == "first_created"
+                     else "the lead created last gets it")
+        if leads_loaded:
+            lead_anchors(con, rule_text=rule_text, newest_first=rules.conflict_rule == "last_created")
+        else:
+            person_anchors(con)
+        propagated_labels(con, rule_text=rule_text if leads_loaded else "the smallest person id gets it")
+        con.execute(f"CREATE OR REPLACE TABLE main.{IDENTITY_MAP} AS {sql_text('identity_map')}")
+        con.execute(f"CREATE OR REPLACE TABLE main.{IDENTITY_CONFLICTS} AS SELECT * FROM _conflicts "
+                    "ORDER BY kind, key")
+        resolved_tables(con, settings=settings)
+        con.execute(f"CREATE OR REPLACE TABLE main.{IDENTITY_MATCHES} AS {sql_text('identity_matches')}")
+        for temp in ("_nodes", "_edges", "_lead_emails", "_labels", "_conflicts", "_rank"):
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def lead_anchors(con: duckdb.DuckDBPyConnection, *, rule_text: str, newest_first: bool) -> None:
+    """Ids that join a lead directly: the lead id itself, else the e-mail (an e-mail on several leads is a
+    conflict, settled by the rule)."""
+    order = "desc" if newest_first else "asc"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _rank AS
+        SELECT lead_id AS label, row_number() OVER (ORDER BY created_at {order} NULLS LAST, lead_id) AS rank
+        FROM {raw_name(LEADS.name)}""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _labels AS
+        SELECT n.node, coalesce(l.lead_id, e.lead_id) AS label,
+               CASE WHEN l.lead_id IS NOT NULL THEN 'lead_id' ELSE 'email' END AS matched_by
+        FROM _nodes n
+        LEFT JOIN {raw_name(LEADS.name)} l ON l.lead_id = n.node
+        LEFT JOIN _lead_emails e ON e.email = n.email
+        WHERE l.lead_id IS NOT NULL OR e.lead_id IS NOT NULL""")
+    con.execute("""INSERT INTO _conflicts SELECT 'one e-mail on several leads', email, candidates, lead_id, $rule
+        FROM _lead_emails WHERE leads > 1""", {"rule": rule_text})
+
+
+def person_anchors(con: duckdb.DuckDBPyConnection) -> None:
+    """Without a leads table every identified person is a lead: ids sharing an e-mail, or linked as the same
+    user or alias, are one person, named by the smallest of their ids."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _labels AS
+        SELECT node, min(node) OVER (PARTITION BY coalesce(email, node)) AS label, 'own id' AS matched_by
+        FROM _nodes WHERE NOT anonymous""")
+    for _ in range(MAX_HOPS):
+        changed = scalar(con, """WITH smaller AS (
+                SELECT l.node, min(o.label) AS label FROM _labels l
+                JOIN _edges e ON e.a = l.node AND e.via IN ('user', 'alias')
+                JOIN _labels o ON o.node = e.b GROUP BY l.node)
+            SELECT count(*) FROM smaller s JOIN _labels l USING (node) WHERE s.label < l.label""")
+        if not changed:
+            break
+        con.execute("""UPDATE _labels SET label = s.label FROM (
+                SELECT l.node, min(o.label) AS label FROM _labels l
+                JOIN _edges e ON e.a = l.node AND e.via IN ('user', 'alias')
+                JOIN _labels o ON o.node = e.b GROUP BY l.node) s
+            WHERE _labels.node = s.node AND s.label < _labels.label""")
+    con.execute("""UPDATE _labels SET matched_by = CASE
+            WHEN _labels.label = _labels.node THEN 'lead_id'
+            WHEN n.email IS NOT NULL AND n.email = p.email THEN 'email' ELSE 'alias' END
+        FROM _nodes n, _nodes p WHERE n.node = _labels.node AND p.node = _labels.label""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _rank AS "
+                "SELECT label, row_number() OVER (ORDER BY label) AS rank FROM (SELECT DISTINCT label FROM _labels)")
+
+
+def propagated_labels(con: duckdb.DuckDBPyConnection, *, rule_text: str) -> None:
+    """Ids not joined directly take the lead of the ids they are linked to, hop by hop; an id linked to
+    several leads is a conflict, settled by the rule (ranked in _rank)."""
+    for _ in range(MAX_HOPS):
+        con.execute("""CREATE OR REPLACE TEMP TABLE _next AS
+            SELECT e.a AS node, arg_min(l.label, r.rank) AS label,
+                   CASE WHEN bool_or(e.via = 'device') AND NOT bool_or(e.via <> 'device') THEN 'device'
+                        ELSE 'alias' END AS matched_by,
+                   list(DISTINCT l.label ORDER BY l.label) AS candidates,
+                   arg_min(e.via, r.rank) AS via
+            FROM _edges e
+            JOIN _labels l ON l.node = e.b
+            JOIN _rank r ON r.label = l.label
+            WHERE NOT EXISTS (SELECT 1 FROM _labels x WHERE x.node = e.a)
+            GROUP BY e.a""")
+        if not scalar(con, "SELECT count(*) FROM _next"):
+            break
+        con.execute("""INSERT INTO _conflicts SELECT
+                CASE WHEN via = 'device' THEN 'one device used by several leads'
+                     ELSE 'one id linked to several leads' END, node, candidates, label, $rule
+            FROM _next WHERE len(candidates) > 1""", {"rule": rule_text})
+        con.execute("INSERT INTO _labels SELECT node, label, matched_by FROM _next")
+    con.execute("DROP TABLE IF EXISTS _next")
+
+
+def resolved_tables(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> None:
+    """The canonical tables in `main` as the analyses read them: person rows on their lead, the rows of
+    people who are not leads left out, enrichment merged into accounts, intent signals on their account."""
+    rules = settings.identity
+    con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(ACCOUNTS.name)} AS {sql_text('identity_accounts')}",
+                {"sources": list(rules.enrichment_sources), "enrichment_wins": rules.enrichment_wins})
+    con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(LEADS.name)} AS {sql_text('identity_leads')}",
+                {"free_mail": list(rules.free_mail_domains), "junk": list(rules.junk_emails)})
+    con.execute(f"""CREATE OR REPLACE TABLE main.{quote_ident(STAGE_EVENTS.name)} AS
+        SELECT r.* REPLACE (m.lead_id AS lead_id) FROM {raw_name(STAGE_EVENTS.name)} r
+        JOIN main.{IDENTITY_MAP} m ON m.tool_id = r.lead_id
+        WHERE m.lead_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY m.lead_id, r.ladder, r.stage, r.entered_at
+                                   ORDER BY r._import_id DESC, r._source_row) = 1""")
+    con.execute(f"""CREATE OR REPLACE TABLE main.{quote_ident(ACTIVITIES.name)} AS
+        SELECT r.* REPLACE (m.lead_id AS lead_id) FROM {raw_name(ACTIVITIES.name)} r
+        JOIN main.{IDENTITY_MAP} m ON m.tool_id = r.lead_id
+        WHERE m.lead_id IS NOT NULL""")
+    con.execute(f"""CREATE OR REPLACE TABLE main.{quote_ident(DEALS.name)} AS
+        SELECT r.* REPLACE (m.lead_id AS lead_id) FROM {raw_name(DEALS.name)} r
+        LEFT JOIN main.{IDENTITY_MAP} m ON m.tool_id = r.lead_id
+        WHERE r.lead_id IS NULL OR m.lead_id IS NOT NULL""")
+    con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(INTENT_SIGNALS.name)} AS "
+                f"{sql_text('identity_intent_signals')}")
+
+
+# ------------------------------------------------------------------------------------ what matched
+
+
+def identity_matches(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per active import of person rows: rows matched by each key, rows and people matching no lead,
+    anonymous ids never linked to a person."""
+    return frame(con, f"SELECT * FROM main.{IDENTITY_MATCHES} ORDER BY import_id")
+
+
+def match_summary(row: dict) -> str:
+    """One line per import: "klaviyo.csv → activities: 2,380 rows matched (2,380 by e-mail), 150 people match
+    no lead" (the per-import report of the CLI and the Data page)."""
+    by = ", ".join(f"{row[f'by_{k}']:,} by {k.replace('_', ' ').replace('email', 'e-mail')}"
+                   for k in JOIN_KEYS if row[f"by_{k}"])
+    text = (f"{row['file_name']} → {row['table_name']}: {row['matched_rows']:,} of {row['rows']:,} rows matched"
+            + (f" ({by})" if by else ""))
+    if row["unmatched_people"]:
+        text += f"; {row['unmatched_people']:,} people ({row['unmatched_rows']:,} rows) match no lead"
+    if row["anonymous_ids"]:
+        text += f"; {row['anonymous_ids']:,} anonymous ids never linked to a person ({row['anonymous_rows']:,} rows)"
+    return text
+
+
+def identity_summary(con: duckdb.DuckDBPyConnection) -> str:
+    """The `funnel info` section: per import, rows matched by each key and what matched no lead; conflicts."""
+    lines = ["people across tools (rows joined to a lead, per import):"]
+    matches = identity_matches(con)
+    lines += [f"  #{r['import_id']} {match_summary(r)}" for r in matches.iter_rows(named=True)] or ["  (no person rows)"]
+    conflicts = identity_conflicts(con)
+    lines.append(f"identity conflicts: {conflicts.height}")
+    lines += [f"  {r['kind']}: {r['key']} → {', '.join(r['candidates'])}; chose {r['chosen']} ({r['rule']})"
+              for r in conflicts.head(20).iter_rows(named=True)]
+    return "\n".join(lines)
+
+
+def unmatched_people(con: duckdb.DuckDBPyConnection, *, import_id: int | None = None) -> pl.DataFrame:
+    """The rows behind "match no lead": one row per import and person id that joined no lead (anonymous ids
+    included, flagged), with its e-mail, row count and the reason."""
+    return frame(con, sql_text("identity_unmatched"), {"import_id": import_id})
+
+
+def identity_conflicts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per ambiguous key (an e-mail on several leads, a device or id linked to several leads): the
+    candidate leads, the one chosen and the rule that chose it."""
+    return frame(con, f"SELECT kind, key, candidates, chosen, rule FROM main.{IDENTITY_CONFLICTS} ORDER BY kind, key")
+
+
+def identity_findings(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.DataFrame:
+    """Hygiene rows of the identity model: people known to other tools but missing from the CRM (with their
+    intent evidence), identity conflicts, and stage entries dated before their lead's creation.
+    One row per finding and key."""
+    intent_types = [t for r in settings.funnel_rules.evidence if r.stage == "intent" for t in r.activity_types]
+    return frame(con, sql_text("identity_findings"), {"intent_types": intent_types})
+
+
+def identity_is_built(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the store holds an identity model (a store written before the model has none)."""
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $t",
+                       {"t": IDENTITY_MATCHES}))
+
+
+__all__ = ["IDENTITY_CONFLICTS", "IDENTITY_MAP", "IDENTITY_MATCHES", "JOIN_KEYS", "identity_conflicts",
+           "identity_findings", "identity_is_built", "identity_matches", "identity_summary", "match_summary", "rebuild_identity",
+           "unmatched_people"]
