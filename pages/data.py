@@ -10,6 +10,14 @@ from funnel.ingest.importer import remove_import, write_import
 from funnel.ingest.mapping import mapping_from_text
 from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
 from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
+from funnel.model.identity import (
+    identity_conflicts,
+    identity_is_built,
+    identity_matches,
+    match_summary,
+    rebuild_identity,
+    unmatched_people,
+)
 from funnel.schema import TABLES
 from pages import ui
 
@@ -129,10 +137,16 @@ if prepared and st.button(f"Import {len(prepared)} file(s)", type="primary", key
     con = ui.cursor()
     progress = st.progress(0.0, text="Importing…")
     try:
+        results = []
         for i, item in enumerate(prepared, start=1):
-            result = write_import(con, item)
-            st.success(result.summary(), icon=":material/check_circle:")
+            results.append(write_import(con, item))
+            st.success(results[-1].summary(), icon=":material/check_circle:")
             progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
+        rebuild_identity(con, settings=ui.active_settings())
+        matches = identity_matches(con)
+        for result in results:
+            for row in matches.filter(pl.col("import_id") == result.import_id).iter_rows(named=True):
+                st.text(match_summary(row))
     except FunnelError as exc:
         ui.show_error(exc)
     finally:
@@ -153,9 +167,31 @@ else:
             con = ui.cursor()
             try:
                 remove_import(con, int(choice))
+                rebuild_identity(con, settings=ui.active_settings())
             except FunnelError as exc:
                 ui.show_error(exc)
             finally:
                 con.close()
             st.cache_data.clear()
             st.rerun()
+
+
+# ------------------------------------------------------------------ people across tools (identity model)
+st.subheader("People across tools")
+con = ui.cursor()
+try:
+    built = identity_is_built(con)
+    matches = identity_matches(con) if built else pl.DataFrame()
+    unmatched = unmatched_people(con) if built else pl.DataFrame()
+    conflicts = identity_conflicts(con) if built else pl.DataFrame()
+finally:
+    con.close()
+if matches.height == 0:
+    st.caption("No imported activities, stage entries or deals to join to leads yet.")
+else:
+    st.caption("How each file's rows joined a lead: by lead id, e-mail, a recorded alias or a device.")
+    st.dataframe(matches, hide_index=True, key="identity_matches")
+    st.caption(f"People and ids that match no lead ({unmatched.height:,}): kept, not counted as leads.")
+    st.dataframe(unmatched, hide_index=True, key="identity_unmatched")
+    st.caption(f"Identity conflicts ({conflicts.height:,}): one key naming several leads, and the rule applied.")
+    st.dataframe(conflicts, hide_index=True, key="identity_conflicts")

@@ -28,6 +28,7 @@ from funnel.filters import Filters
 from funnel.ingest.importer import PreparedImport, prepare_import, write_import
 from funnel.ingest.mapping import mapping_from_text
 from funnel.ingest.mapping_guess import saved_mappings
+from funnel.model.identity import rebuild_identity
 from funnel.schema import FUNNEL, IMPORTS, LADDERS, LIFECYCLE, SETTINGS_VERSIONS
 from funnel.store.db import connect, default_db_path, first_row, scalar
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
@@ -250,6 +251,7 @@ def load_sample_if_empty() -> None:
                     prepared = prepare_import(path, settings=active_settings())
                     prepared.mapping_name = SAMPLE_LABEL
                     write_import(con, prepared)
+            rebuild_identity(con, settings=active_settings())
     finally:
         con.close()
     st.cache_data.clear()
