@@ -269,7 +269,11 @@ TOOL_ID = "tool_id"
 KEY_KIND = "key_kind"
 KEY_VALUE = "key_value"
 SEEN_AT = "seen_at"
-IDENTITY_KINDS: tuple[str, ...] = ("email", "device", "user", "alias", "anonymous")
+# email; device (ids seen on it are one person; an id only seen on devices is anonymous); person (a
+# tool's own person key shared by several of its ids, e.g. PostHog person_id); user (the identified id
+# the row names); alias (another id of the same person, e.g. a CRM id); anonymous_id (an anonymous id
+# the person used before identifying); anonymous (set by the importer: the id names a device only).
+IDENTITY_KINDS: tuple[str, ...] = ("email", "device", "person", "user", "alias", "anonymous_id", "anonymous")
 
 IDENTITY_LINKS = Table(
     name="identity_links",
@@ -277,8 +281,7 @@ IDENTITY_LINKS = Table(
     key=(TOOL_ID, KEY_KIND, KEY_VALUE),
     columns=(
         Column(TOOL_ID, required=True, doc="the id the tool's rows carry in lead_id (profile, distinct or CRM id)"),
-        Column(KEY_KIND, required=True, doc="email, device, user (an identified id), alias (another id of the "
-                                            "same person) or anonymous (the id names a device, not a person)"),
+        Column(KEY_KIND, required=True, doc="one of IDENTITY_KINDS"),
         Column(KEY_VALUE, required=True, doc="the e-mail, device id, user id or other id, as exported"),
         Column(SEEN_AT, Kind.TIMESTAMP, doc="when the tool first recorded the link"),
     ),

@@ -191,6 +191,8 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
                                   column=LEAD_ID, hint="Map a column to lead_id, or name an e-mail, user id or "
                                   "device id column in the mapping's person_keys (columns: "
                                   f"{', '.join(h for h in frame.columns if h != SOURCE_ROW)[:200]})")
+    if spec.name in PERSON_TABLES and keys_present and LEAD_ID in source_of:  # rows before sign-in: the device
+        frame = frame.with_columns(person_ids(frame, tool_column=source_of[LEAD_ID], keys=keys_present))
     links = identity_rows(frame, tool_column=source_of.get(LEAD_ID), keys=keys_present,
                           seen_column=source_of.get(OCCURRED_AT) or source_of.get(ENTERED_AT)
                           or source_of.get(CREATED_AT), formats=section.date_formats)
@@ -261,6 +263,14 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
                           unmapped=unmapped if spec.name in TABLES_WITH_ATTRIBUTES else [])
 
 
+def person_ids(frame: pl.DataFrame, *, tool_column: str, keys: dict[str, str]) -> pl.Series:
+    """The tool's person id of each row, or where it is empty the row's user id, e-mail or device id."""
+    order = ("user", "email", "device")
+    fallbacks = [trimmed(frame.get_column(src)) for kind in order for src, k in keys.items() if k == kind]
+    ids = trimmed(frame.get_column(tool_column))
+    return pl.select(pl.coalesce([ids, *fallbacks])).to_series().alias(tool_column)
+
+
 def identity_rows(frame: pl.DataFrame, *, tool_column: str | None, keys: dict[str, str], seen_column: str | None,
                   formats: tuple[str, ...]) -> pl.DataFrame:
     """One row per tool id and person key its rows carry (e-mail, device, user, alias), plus an `anonymous`
@@ -286,7 +296,8 @@ def identity_rows(frame: pl.DataFrame, *, tool_column: str | None, keys: dict[st
         parts.append(anon.select(TOOL_ID, pl.lit("anonymous").alias(KEY_KIND), pl.lit("device").alias(KEY_VALUE),
                                  SEEN_AT, SOURCE_ROW))
     links = pl.concat(parts, how="vertical_relaxed").filter(
-        pl.col(TOOL_ID).is_not_null() & pl.col(KEY_VALUE).is_not_null() & (pl.col(TOOL_ID) != pl.col(KEY_VALUE)))
+        pl.col(TOOL_ID).is_not_null() & pl.col(KEY_VALUE).is_not_null()
+        & ((pl.col(TOOL_ID) != pl.col(KEY_VALUE)) | pl.col(KEY_KIND).is_in(["device", "person"])))
     return (links.sort(SEEN_AT, nulls_last=True, maintain_order=True)
             .unique(subset=list(IDENTITY_LINKS.key), keep="first", maintain_order=True)
             .select(empty.columns).cast(empty.schema))

@@ -90,14 +90,14 @@ def person_anchors(con: duckdb.DuckDBPyConnection) -> None:
     for _ in range(MAX_HOPS):
         changed = scalar(con, """WITH smaller AS (
                 SELECT l.node, min(o.label) AS label FROM _labels l
-                JOIN _edges e ON e.a = l.node AND e.via IN ('user', 'alias')
+                JOIN _edges e ON e.a = l.node AND e.via IN ('user', 'alias', 'person')
                 JOIN _labels o ON o.node = e.b GROUP BY l.node)
             SELECT count(*) FROM smaller s JOIN _labels l USING (node) WHERE s.label < l.label""")
         if not changed:
             break
         con.execute("""UPDATE _labels SET label = s.label FROM (
                 SELECT l.node, min(o.label) AS label FROM _labels l
-                JOIN _edges e ON e.a = l.node AND e.via IN ('user', 'alias')
+                JOIN _edges e ON e.a = l.node AND e.via IN ('user', 'alias', 'person')
                 JOIN _labels o ON o.node = e.b GROUP BY l.node) s
             WHERE _labels.node = s.node AND s.label < _labels.label""")
     con.execute("""UPDATE _labels SET matched_by = CASE
@@ -176,7 +176,8 @@ def match_summary(row: dict) -> str:
     text = (f"{row['file_name']} → {row['table_name']}: {row['matched_rows']:,} of {row['rows']:,} rows matched"
             + (f" ({by})" if by else ""))
     if row["unmatched_people"]:
-        text += f"; {row['unmatched_people']:,} people ({row['unmatched_rows']:,} rows) match no lead"
+        n = row["unmatched_people"]
+        text += f"; {n:,} {'person' if n == 1 else 'people'} ({row['unmatched_rows']:,} rows) match no lead"
     if row["anonymous_ids"]:
         text += f"; {row['anonymous_ids']:,} anonymous ids never linked to a person ({row['anonymous_rows']:,} rows)"
     return text

@@ -5,11 +5,11 @@ with named as (  -- a user id, an alias (another id, e.g. a CRM id) or an anonym
     where key_kind in ('user', 'alias', 'anonymous_id')
 ),
 
-devices as (  -- ids seen on the same device
-    select d1.tool_id as a, d2.tool_id as b, 'device' as via
+devices as (  -- ids seen on the same device, or sharing the tool's own person key
+    select d1.tool_id as a, d2.tool_id as b, case when d1.key_kind = 'device' then 'device' else 'person' end as via
     from raw.identity_links d1
-    join raw.identity_links d2 on d2.key_value = d1.key_value and d2.key_kind = 'device'
-    where d1.key_kind = 'device' and d1.tool_id <> d2.tool_id
+    join raw.identity_links d2 on d2.key_value = d1.key_value and d2.key_kind = d1.key_kind
+    where d1.key_kind in ('device', 'person') and d1.tool_id <> d2.tool_id
 ),
 
 final as (
