@@ -173,6 +173,7 @@ class Identity:
     enrichment_sources: tuple[str, ...] = ("Clearbit", "ZoomInfo", "Apollo")  # mapping names of enrichment
     free_mail_domains: tuple[str, ...] = FREE_MAIL_DOMAINS  # never join an account by these e-mail domains
     junk_emails: tuple[str, ...] = JUNK_EMAILS  # never join people by these values
+    surge_score: float = 60  # an intent row without a surge flag surges at this vendor score (Bombora: 60)
 
 
 @dataclass(frozen=True)
@@ -466,7 +467,8 @@ def identity_from(r: Reader) -> Identity:
         conflict_rule=r.text("conflict_rule", "first_created", choices=CONFLICT_RULES), enrichment_wins=wins,
         enrichment_sources=r.texts("enrichment_sources", Identity.enrichment_sources),
         free_mail_domains=tuple(d.strip().lower() for d in r.texts("free_mail_domains", FREE_MAIL_DOMAINS)),
-        junk_emails=tuple(e.strip().lower() for e in r.texts("junk_emails", JUNK_EMAILS)))
+        junk_emails=tuple(e.strip().lower() for e in r.texts("junk_emails", JUNK_EMAILS)),
+        surge_score=r.number("surge_score", 60, low=0, high=100))
     r.done()
     return identity
 

@@ -23,9 +23,9 @@ from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
 from funnel.ingest import importer
 from funnel.ingest.importer import canonical_import, prepare_import
 from funnel.ingest.mapping import identity_section, load_mapping, mapping_from_text
+from funnel.model.identity import rebuild_identity
 from funnel.schema import DUCKDB_TYPE, IMPORTS, SOURCE_ROW, TABLES
 from funnel.store.db import connect, frame, memory_connection, scalar, table_counts
-from funnel.model.identity import rebuild_identity
 from funnel.store.inventory import import_history
 
 SETTINGS = default_settings()

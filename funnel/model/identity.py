@@ -156,7 +156,7 @@ def resolved_tables(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> No
         LEFT JOIN main.{IDENTITY_MAP} m ON m.tool_id = r.lead_id
         WHERE r.lead_id IS NULL OR m.lead_id IS NOT NULL""")
     con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(INTENT_SIGNALS.name)} AS "
-                f"{sql_text('identity_intent_signals')}")
+                f"{sql_text('identity_intent_signals')}", {"surge_score": rules.surge_score})
 
 
 # ------------------------------------------------------------------------------------ what matched
@@ -177,7 +177,8 @@ def match_summary(row: dict) -> str:
             + (f" ({by})" if by else ""))
     if row["unmatched_people"]:
         n = row["unmatched_people"]
-        text += f"; {n:,} {'person' if n == 1 else 'people'} ({row['unmatched_rows']:,} rows) match no lead"
+        who = "person matches" if n == 1 else "people match"
+        text += f"; {n:,} {who} no lead ({row['unmatched_rows']:,} rows)"
     if row["anonymous_ids"]:
         text += f"; {row['anonymous_ids']:,} anonymous ids never linked to a person ({row['anonymous_rows']:,} rows)"
     return text

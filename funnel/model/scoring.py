@@ -281,12 +281,15 @@ def _surging_leads(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
         lead_filter = " AND list_contains($lead_ids, l.lead_id)"
     sql = f"""
         WITH surges AS (
-            SELECT lower(trim(account_id)) AS account_key, max(observed_at) AS observed_at, count(*) AS signals
+            SELECT lower(trim(account_id)) AS account_key, max(observed_at) AS observed_at, count(*) AS signals,
+                   string_agg(DISTINCT topic || coalesce(' ' || CAST(round(score) AS BIGINT), ''), ', '
+                              ORDER BY topic || coalesce(' ' || CAST(round(score) AS BIGINT), '')) AS topics
             FROM intent_signals
             WHERE surge AND observed_at < $until AND observed_at >= $since AND account_id IS NOT NULL
             GROUP BY 1
         )
-        SELECT l.lead_id, max(s.observed_at) AS surge_at, sum(s.signals) AS surge_signals
+        SELECT l.lead_id, max(s.observed_at) AS surge_at, sum(s.signals) AS surge_signals,
+               string_agg(s.topics, ', ') AS surge_topics
         FROM leads AS l
         LEFT JOIN accounts AS a ON a.account_id = l.account_id
         JOIN surges AS s ON s.account_key = lower(trim(l.account_id)) OR s.account_key = lower(trim(a.domain))
@@ -489,7 +492,8 @@ def intent_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings
         points = settings.intent.account_surge_points
         parts.append(pl.DataFrame([{"kind": "account surge", sc.OCCURRED_AT: s["surge_at"], "points": points,
                                     "counted": points, "weight": points, "decay": 1.0,
-                                    "note": f"intent-data surge on the account ({s['surge_signals']} signal(s))"}],
+                                    "note": f"intent-data surge on the account ({s['surge_signals']} signal(s)"
+                                            + (f"; topics: {s['surge_topics']})" if s["surge_topics"] else ")")}],
                                   schema=schema))
     explained = pl.concat(parts)
     total = float(explained.get_column("counted").sum())

@@ -7,12 +7,12 @@ with leads_loaded as (
 
 missing as (
     select 'known to another tool, missing from the CRM' as finding, m.tool_id as key,
-           string_agg(distinct i.file_name, ', ' order by i.file_name) as detail,
+           coalesce(string_agg(distinct i.file_name, ', ' order by i.file_name), '') as detail,
            count(*) as rows,
            count(*) filter (where list_contains($intent_types, a.activity_type)) as intent_rows
     from main.identity_map m
     join raw.activities a on a.lead_id = m.tool_id
-    join main.imports i on i.import_id = a._import_id
+    left join main.imports i on i.import_id = a._import_id
     where m.lead_id is null and not m.anonymous and (select loaded from leads_loaded)
     group by m.tool_id
 ),

@@ -1,6 +1,7 @@
 -- identity_intent_signals: intent rows (Bombora, 6sense, Demandbase) on the account they name, by
 -- normalised domain first, then account id; a row naming no known account keeps its own value.
--- grain: one row per account, topic and observation. parameters: none.
+-- A row without a surge flag surges when its score reaches $surge_score.
+-- grain: one row per account, topic and observation. parameters: $surge_score.
 with domains as (
     select regexp_extract(lower(trim(domain)), '^(?:https?://)?(?:www\.)?([^/:?#\s]+)', 1) as norm_domain,
            min(account_id) as account_id
@@ -15,7 +16,8 @@ signals as (
 ),
 
 final as (
-    select s.* exclude (key) replace (coalesce(d.account_id, s.account_id) as account_id)
+    select s.* exclude (key) replace (coalesce(d.account_id, s.account_id) as account_id,
+                                     coalesce(s.surge, s.score >= $surge_score) as surge)
     from signals s
     left join domains d on d.norm_domain = s.key and d.norm_domain <> ''
     qualify row_number() over (partition by coalesce(d.account_id, s.account_id), s.topic, s.observed_at

@@ -7,16 +7,16 @@ with person_rows as (
 ),
 
 final as (
-    select i.import_id, i.file_name, p.table_name, p.lead_id as person_id, m.email, m.anonymous,
+    select p._import_id as import_id, i.file_name, p.table_name, p.lead_id as person_id, m.email, m.anonymous,
            count(*) as rows,
            case when m.anonymous then 'anonymous id, never linked to a person'
                 else 'matches no lead by id, e-mail or alias' end as reason
     from person_rows p
     join main.identity_map m on m.tool_id = p.lead_id
-    join main.imports i on i.import_id = p._import_id
-    where m.lead_id is null and i.removed_at is null and ($import_id is null or i.import_id = $import_id)
+    left join main.imports i on i.import_id = p._import_id
+    where m.lead_id is null and i.removed_at is null and ($import_id is null or p._import_id = $import_id)
     group by all
-    order by i.import_id, p.table_name, p.lead_id
+    order by p._import_id, p.table_name, p.lead_id
 )
 
 select * from final
