@@ -18,6 +18,7 @@ from funnel.config import (
     Fit,
     FunnelRules,
     Icp,
+    Identity,
     Intent,
     Ladders,
     Segments,
@@ -86,7 +87,7 @@ LOCATIONS: dict[type, tuple[str, ...]] = {
     Settings: ("",), Ladders: ("ladders",), Conversion: ("conversion",), FunnelRules: ("funnel_rules",),
     EvidenceRule: ("funnel_rules.evidence",), Aging: ("aging",), Fit: ("fit",), Icp: ("fit.icp",),
     Criterion: ("fit.icp.criteria", "tags"), Intent: ("intent",), Segments: ("segments",), Tag: ("tags",),
-    ActionRule: ("actions",),
+    ActionRule: ("actions",), Identity: ("identity",),
 }
 RENAMED = {(Fit, "icps"): "icp", (Settings, "source"): None, (Tag, "rule"): None}  # None: not a TOML key
 

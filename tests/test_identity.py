@@ -320,8 +320,8 @@ def test_three_tools_say_per_file_what_matched_by_which_key(three_tools):
     lines = [match_summary(r) for r in identity_matches(con).iter_rows(named=True)]
     assert lines == [
         "klaviyo_events.csv → activities: 4 of 6 rows matched (4 by e-mail); 2 people match no lead (2 rows)",
-        "mixpanel_events.csv → activities: 4 of 6 rows matched (2 by e-mail, 2 by device); 1 person matches no "
-        "lead (1 rows); 1 anonymous ids never linked to a person (1 rows)"]
+        ("mixpanel_events.csv → activities: 4 of 6 rows matched (2 by e-mail, 2 by device); 1 person matches no "
+         "lead (1 rows); 1 anonymous ids never linked to a person (1 rows)")]
     unmatched = unmatched_people(con).select("person_id", "reason").rows()
     assert unmatched == [("01KJUNK", "matches no lead by id, e-mail or alias"),
                          ("01KZOE", "matches no lead by id, e-mail or alias"),

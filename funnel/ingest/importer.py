@@ -191,11 +191,15 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
                                   column=LEAD_ID, hint="Map a column to lead_id, or name an e-mail, user id or "
                                   "device id column in the mapping's person_keys (columns: "
                                   f"{', '.join(h for h in frame.columns if h != SOURCE_ROW)[:200]})")
-    if spec.name in PERSON_TABLES and keys_present and LEAD_ID in source_of:  # rows before sign-in: the device
-        frame = frame.with_columns(person_ids(frame, tool_column=source_of[LEAD_ID], keys=keys_present))
-    links = identity_rows(frame, tool_column=source_of.get(LEAD_ID), keys=keys_present,
+    tools = None
+    if LEAD_ID in source_of and keys_present:
+        tools = (person_ids(frame, tool_column=source_of[LEAD_ID], keys=keys_present)
+                 if spec.name in PERSON_TABLES else trimmed(frame.get_column(source_of[LEAD_ID])))
+    links = identity_rows(frame, tools=tools, keys=keys_present,
                           seen_column=source_of.get(OCCURRED_AT) or source_of.get(ENTERED_AT)
                           or source_of.get(CREATED_AT), formats=section.date_formats)
+    if tools is not None and spec.name in PERSON_TABLES:  # rows before sign-in carry the device id
+        frame = frame.with_columns(tools)
     frame = filtered_rows(frame, section, by_norm, warnings=warnings)
     for sd in section.stage_dates:
         if sd.column not in by_norm and not sd.optional:
@@ -271,14 +275,14 @@ def person_ids(frame: pl.DataFrame, *, tool_column: str, keys: dict[str, str]) -
     return pl.select(pl.coalesce([ids, *fallbacks])).to_series().alias(tool_column)
 
 
-def identity_rows(frame: pl.DataFrame, *, tool_column: str | None, keys: dict[str, str], seen_column: str | None,
+def identity_rows(frame: pl.DataFrame, *, tools: pl.Series | None, keys: dict[str, str], seen_column: str | None,
                   formats: tuple[str, ...]) -> pl.DataFrame:
     """One row per tool id and person key its rows carry (e-mail, device, user, alias), plus an `anonymous`
     row for an id seen only on a device with no user or e-mail: the raw material of the identity model."""
     empty = pl.DataFrame(schema=IDENTITY_LINKS.polars_schema() | {SOURCE_ROW: pl.Int64})
-    if tool_column is None or not keys:
+    if tools is None or not keys:
         return empty
-    tool = trimmed(frame.get_column(tool_column)).alias(TOOL_ID)
+    tool = tools.alias(TOOL_ID)
     seen = (parsed_timestamps(trimmed(frame.get_column(seen_column)), formats) if seen_column
             else pl.Series([None] * frame.height, dtype=pl.Datetime("us"))).alias(SEEN_AT)
     parts = []
