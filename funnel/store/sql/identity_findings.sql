@@ -30,7 +30,7 @@ early_entries as (
                || ', created ' || strftime(l.created_at, '%Y-%m-%d') as detail,
            1 as rows, 0 as intent_rows
     from main.stage_events s
-    join main.leads l on l.lead_id = s.lead_id
+    join raw.leads l on l.lead_id = s.lead_id
     where s.entered_at < l.created_at
 ),
 
