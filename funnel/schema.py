@@ -272,8 +272,10 @@ SEEN_AT = "seen_at"
 # email; device (ids seen on it are one person; an id only seen on devices is anonymous); person (a
 # tool's own person key shared by several of its ids, e.g. PostHog person_id); user (the identified id
 # the row names); alias (another id of the same person, e.g. a CRM id); anonymous_id (an anonymous id
-# the person used before identifying); anonymous (set by the importer: the id names a device only).
-IDENTITY_KINDS: tuple[str, ...] = ("email", "device", "person", "user", "alias", "anonymous_id", "anonymous")
+# the person used before identifying); name (a full name: CRMs that export lookups by name, e.g. Zoho's
+# "Contact Name"; joins only a lead with that unique name); anonymous (set by the importer: a device only).
+IDENTITY_KINDS: tuple[str, ...] = ("email", "device", "person", "user", "alias", "anonymous_id", "name",
+                                   "anonymous")
 
 IDENTITY_LINKS = Table(
     name="identity_links",

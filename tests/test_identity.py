@@ -341,6 +341,19 @@ def test_removing_an_export_takes_its_matches_out_and_keeps_the_others(tmp_path)
     assert con.execute("SELECT count(*) FROM activities WHERE lead_id = '901'").fetchall() == [(3,)]
 
 
+def test_zoho_deals_join_their_contact_by_unique_name_and_their_account_by_name():
+    con = memory_connection()
+    presets = Path(__file__).parent / "fixtures" / "presets"
+    for name in ("zoho_leads.csv", "zoho_deals.csv"):
+        write_import(con, prepare_import(presets / name))
+    con.execute(f"INSERT INTO {raw_name('accounts')} (account_id, name) VALUES ('A-1', 'Zylker')")
+    rebuild_identity(con)
+    deals = {r[0]: r[1:] for r in con.execute("SELECT deal_id, lead_id, account_id FROM deals").fetchall()}
+    assert deals["4876876000000422001"] == ("4876876000000411001", "A-1")  # Arun Kumar at Zylker
+    assert deals["4876876000000422002"] == ("4876876000000411002", "Zoyo")  # Mia Wong; no Zoyo account
+    assert "by name" in match_summary(identity_matches(con).row(0, named=True))
+
+
 # ------------------------------------------------------------------------------ property
 
 

@@ -183,7 +183,8 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
             source_of[canonical] = by_norm[norm]
     keys_present = {by_norm[n]: kind for n, kind in section.person_keys.items() if n in by_norm}
     if spec.name in PERSON_TABLES and LEAD_ID not in source_of:
-        named = [src for src, kind in keys_present.items() if kind in ("user", "email")]
+        named = [src for src, kind in keys_present.items()
+                 if kind in ("user", "email") or (kind == "name" and spec.name == DEALS.name)]
         if named:  # the person's e-mail or user id is the only id the export has
             source_of[LEAD_ID] = named[0]
         elif spec.name != DEALS.name:
@@ -268,8 +269,8 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
 
 
 def person_ids(frame: pl.DataFrame, *, tool_column: str, keys: dict[str, str]) -> pl.Series:
-    """The tool's person id of each row, or where it is empty the row's user id, e-mail or device id."""
-    order = ("user", "email", "device")
+    """The tool's person id of each row, or where it is empty the row's user id, e-mail, device id or name."""
+    order = ("user", "email", "device", "name")
     fallbacks = [trimmed(frame.get_column(src)) for kind in order for src, k in keys.items() if k == kind]
     ids = trimmed(frame.get_column(tool_column))
     return pl.select(pl.coalesce([ids, *fallbacks])).to_series().alias(tool_column)
@@ -301,7 +302,7 @@ def identity_rows(frame: pl.DataFrame, *, tools: pl.Series | None, keys: dict[st
                                  SEEN_AT, SOURCE_ROW))
     links = pl.concat(parts, how="vertical_relaxed").filter(
         pl.col(TOOL_ID).is_not_null() & pl.col(KEY_VALUE).is_not_null()
-        & ((pl.col(TOOL_ID) != pl.col(KEY_VALUE)) | pl.col(KEY_KIND).is_in(["device", "person"])))
+        & ((pl.col(TOOL_ID) != pl.col(KEY_VALUE)) | pl.col(KEY_KIND).is_in(["device", "person", "name"])))
     return (links.sort(SEEN_AT, nulls_last=True, maintain_order=True)
             .unique(subset=list(IDENTITY_LINKS.key), keep="first", maintain_order=True)
             .select(empty.columns).cast(empty.schema))

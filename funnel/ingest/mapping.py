@@ -235,7 +235,7 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
         for src, kind in dict(sec.get("person_keys", {})).items():
             if kind not in IDENTITY_KINDS or kind == "anonymous":
                 raise fail(f"{where}.person_keys.{src}", "must be one of email, device, person, user, alias, "
-                           "anonymous_id", kind)
+                           "anonymous_id, name", kind)
             person_keys[normalise_name(src)] = kind
         header_row = sec.get("header_row")
         if header_row is not None and (not isinstance(header_row, int) or header_row < 1):

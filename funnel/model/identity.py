@@ -25,7 +25,7 @@ IDENTITY_MAP = "identity_map"
 IDENTITY_CONFLICTS = "identity_conflicts"
 IDENTITY_MATCHES = "identity_matches"
 MAX_HOPS = 10  # links followed from a joined id (device → anonymous id → …); real chains are 1–3 long
-JOIN_KEYS = ("lead_id", "email", "alias", "device")  # how a row can join a lead, in DOMAIN's order
+JOIN_KEYS = ("lead_id", "email", "alias", "device", "name")  # how a row can join a lead, in DOMAIN's order
 
 
 def rebuild_identity(con: duckdb.DuckDBPyConnection, *, settings: Settings | None = None) -> None:
@@ -41,6 +41,8 @@ def rebuild_identity(con: duckdb.DuckDBPyConnection, *, settings: Settings | Non
         con.execute(f"CREATE OR REPLACE TEMP TABLE _edges AS {sql_text('identity_edges')}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _lead_emails AS {sql_text('identity_lead_emails')}",
                     params | {"newest_first": rules.conflict_rule == "last_created"})
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _lead_names AS {sql_text('identity_lead_names')}",
+                    {"newest_first": rules.conflict_rule == "last_created"})
         con.execute("""CREATE OR REPLACE TEMP TABLE _conflicts (
             kind VARCHAR, key VARCHAR, candidates VARCHAR[], chosen VARCHAR, rule VARCHAR)""")
         rule_text = ("the lead created first gets it" if rules.conflict_rule == "first_created"
@@ -55,7 +57,7 @@ def rebuild_identity(con: duckdb.DuckDBPyConnection, *, settings: Settings | Non
                     "ORDER BY kind, key")
         resolved_tables(con, settings=settings)
         con.execute(f"CREATE OR REPLACE TABLE main.{IDENTITY_MATCHES} AS {sql_text('identity_matches')}")
-        for temp in ("_nodes", "_edges", "_lead_emails", "_labels", "_conflicts", "_rank"):
+        for temp in ("_nodes", "_edges", "_lead_emails", "_lead_names", "_labels", "_conflicts", "_rank"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
         con.execute("COMMIT")
     except BaseException:
@@ -71,14 +73,18 @@ def lead_anchors(con: duckdb.DuckDBPyConnection, *, rule_text: str, newest_first
         SELECT lead_id AS label, row_number() OVER (ORDER BY created_at {order} NULLS LAST, lead_id) AS rank
         FROM {raw_name(LEADS.name)}""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _labels AS
-        SELECT n.node, coalesce(l.lead_id, e.lead_id) AS label,
-               CASE WHEN l.lead_id IS NOT NULL THEN 'lead_id' ELSE 'email' END AS matched_by
+        SELECT n.node, coalesce(l.lead_id, e.lead_id, nm.lead_id) AS label,
+               CASE WHEN l.lead_id IS NOT NULL THEN 'lead_id' WHEN e.lead_id IS NOT NULL THEN 'email'
+                    ELSE 'name' END AS matched_by
         FROM _nodes n
         LEFT JOIN {raw_name(LEADS.name)} l ON l.lead_id = n.node
         LEFT JOIN _lead_emails e ON e.email = n.email
-        WHERE l.lead_id IS NOT NULL OR e.lead_id IS NOT NULL""")
+        LEFT JOIN _lead_names nm ON nm.name = n.name
+        WHERE l.lead_id IS NOT NULL OR e.lead_id IS NOT NULL OR nm.lead_id IS NOT NULL""")
     con.execute("""INSERT INTO _conflicts SELECT 'one e-mail on several leads', email, candidates, lead_id, $rule
         FROM _lead_emails WHERE leads > 1""", {"rule": rule_text})
+    con.execute("""INSERT INTO _conflicts SELECT 'one name on several leads', n.name, candidates, lead_id, $rule
+        FROM _lead_names n WHERE leads > 1 AND n.name IN (SELECT name FROM _nodes)""", {"rule": rule_text})
 
 
 def person_anchors(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,10 +157,7 @@ def resolved_tables(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> No
         SELECT r.* REPLACE (m.lead_id AS lead_id) FROM {raw_name(ACTIVITIES.name)} r
         JOIN main.{IDENTITY_MAP} m ON m.tool_id = r.lead_id
         WHERE m.lead_id IS NOT NULL""")
-    con.execute(f"""CREATE OR REPLACE TABLE main.{quote_ident(DEALS.name)} AS
-        SELECT r.* REPLACE (m.lead_id AS lead_id) FROM {raw_name(DEALS.name)} r
-        LEFT JOIN main.{IDENTITY_MAP} m ON m.tool_id = r.lead_id
-        WHERE r.lead_id IS NULL OR m.lead_id IS NOT NULL""")
+    con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(DEALS.name)} AS {sql_text('identity_deals')}")
     con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(INTENT_SIGNALS.name)} AS "
                 f"{sql_text('identity_intent_signals')}", {"surge_score": rules.surge_score})
 

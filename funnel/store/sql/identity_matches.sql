@@ -15,6 +15,7 @@ counted as (
            coalesce(sum(p.n) filter (where m.matched_by = 'email'), 0) as by_email,
            coalesce(sum(p.n) filter (where m.matched_by = 'alias'), 0) as by_alias,
            coalesce(sum(p.n) filter (where m.matched_by = 'device'), 0) as by_device,
+           coalesce(sum(p.n) filter (where m.matched_by = 'name'), 0) as by_name,
            coalesce(sum(p.n) filter (where m.lead_id is null and not m.anonymous), 0) as unmatched_rows,
            count(*) filter (where m.lead_id is null and not m.anonymous) as unmatched_people,
            coalesce(sum(p.n) filter (where m.lead_id is null and m.anonymous), 0) as anonymous_rows,
@@ -28,7 +29,7 @@ final as (
     select i.import_id, i.file_name, c.table_name, c.rows::BIGINT as rows,
            (c.rows - c.unmatched_rows - c.anonymous_rows)::BIGINT as matched_rows,
            c.by_lead_id::BIGINT as by_lead_id, c.by_email::BIGINT as by_email, c.by_alias::BIGINT as by_alias,
-           c.by_device::BIGINT as by_device, c.unmatched_rows::BIGINT as unmatched_rows, c.unmatched_people,
+           c.by_device::BIGINT as by_device, c.by_name::BIGINT as by_name, c.unmatched_rows::BIGINT as unmatched_rows, c.unmatched_people,
            c.anonymous_rows::BIGINT as anonymous_rows, c.anonymous_ids
     from main.imports i
     join counted c on c._import_id = i.import_id

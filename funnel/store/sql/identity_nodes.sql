@@ -28,19 +28,25 @@ anonymous as (
     union select key_value from raw.identity_links where key_kind = 'anonymous_id'
 ),
 
+names as (  -- a full name the tool gave for the person (joins a lead only by a unique name)
+    select tool_id as node, min(lower(trim(regexp_replace(key_value, '\s+', ' ', 'g')))) as name
+    from raw.identity_links where key_kind = 'name' group by 1
+),
+
 named as (
-    select tool_id as node from raw.identity_links where key_kind in ('email', 'user')
+    select tool_id as node from raw.identity_links where key_kind in ('email', 'user', 'name')
     union select key_value from raw.identity_links where key_kind = 'user'
     union select node from emails
 ),
 
 final as (
-    select i.node, e.email, coalesce(e.emails, 0) as emails,
+    select i.node, e.email, coalesce(e.emails, 0) as emails, nm.name,
            (a.node is not null and n.node is null) as anonymous
     from ids i
     left join emails e on e.node = i.node
     left join anonymous a on a.node = i.node
     left join named n on n.node = i.node
+    left join names nm on nm.node = i.node
     where i.node is not null
 )
 
