@@ -1,6 +1,6 @@
 -- identity_leads: the leads as imported, with the account their e-mail's domain names where the lead
--- names none (free-mail domains never join an account), each counting from the earlier of its creation
--- and its first stage entry (DOMAIN "Who is a lead"; the entry before creation is a hygiene finding).
+-- names none (free-mail domains never join an account). created_at stays as imported (an entry before it
+-- is a hygiene finding; the lead counts from the earlier of the two in the history).
 -- grain: one row per lead. parameters: $free_mail, $junk (lower-case lists).
 with leads as (
     select * from raw.leads
@@ -29,20 +29,10 @@ joined as (
     where not list_contains($free_mail, e.email_domain) and a.norm_domain <> ''
 ),
 
-first_entries as (
-    select m.lead_id, min(s.entered_at) as entered_at
-    from raw.stage_events s
-    join main.identity_map m on m.tool_id = s.lead_id
-    where m.lead_id is not null
-    group by 1
-),
-
 final as (
-    select l.* replace (coalesce(l.account_id, j.account_id) as account_id,
-                        least(l.created_at, f.entered_at) as created_at)
+    select l.* replace (coalesce(l.account_id, j.account_id) as account_id)
     from leads l
     left join joined j on j.lead_id = l.lead_id
-    left join first_entries f on f.lead_id = l.lead_id
 )
 
 select * from final
