@@ -19,7 +19,7 @@ st.caption("Stage ladders, evidence rules, conversion window, reactivation, SLAs
            "every saved version is kept, and the newest one is used everywhere in the dashboard.")
 
 current_text, my_draft, versions, drafts = rules.texts()
-current = store.active_settings()
+current = store.saved_settings()
 st.subheader("In force now")
 st.dataframe(settings_summary(current), hide_index=True, key="rules_summary")
 

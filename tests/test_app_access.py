@@ -143,6 +143,17 @@ def test_the_admin_imports_removes_and_creates_databases(store, monkeypatch):
     assert history.filter(history.get_column("import_id") == 5).get_column("removed_by").to_list() == ["ana@example.com"]
 
 
+def test_a_signed_in_reviewer_is_recorded_by_their_email_not_a_typed_name(store, monkeypatch):
+    at = signed_in(store, monkeypatch, BO, "pages/handoff_review.py")
+    assert not [t for t in at.text_input if t.key == "hr_reviewer"]
+    at.radio(key="hr_stage").set_value("wrong")
+    at.text_input(key="hr_stage_reason").set_value("student")
+    at.button(key="hr_save").click().run()
+    assert not at.exception
+    with shared(store) as con:
+        assert con.execute("SELECT DISTINCT reviewer FROM review_verdicts").fetchall() == [("bo@example.com",)]
+
+
 WRITE_PATH = '''
 import streamlit as st
 from pages.ui import rules, uploads

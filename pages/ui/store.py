@@ -136,7 +136,14 @@ def settings_for(text: str) -> Settings:
 
 
 def active_settings() -> Settings:
+    """The settings the pages compute on (the person's draft while they preview it)."""
     return settings_for(settings_text())
+
+
+def saved_settings() -> Settings:
+    """The newest saved version, what everyone's pages use (whatever this person previews)."""
+    with opened() as con:
+        return settings_for(saved_settings_text(con))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
