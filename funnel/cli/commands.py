@@ -440,8 +440,10 @@ def run_hygiene(args: argparse.Namespace) -> int:
     findings; with --out, one CSV per finding and a fix file per table in the CRM's import columns."""
     from funnel.analyses.crm_audit import crm_audit, hygiene_trend
     from funnel.analyses.fix_files import fix_file_bytes
+    from funnel.analyses.hygiene import identity_hygiene
     from funnel.config import load_settings
     from funnel.export import csv_bytes
+    from funnel.model.identity import identity_findings
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -450,6 +452,8 @@ def run_hygiene(args: argparse.Namespace) -> int:
         as_of = _as_of_of(con, args.as_of)
         audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
         checks = hygiene_trend(con, settings=settings, as_of=as_of)
+        people = identity_hygiene(con, settings=settings)
+        behind = identity_findings(con, settings=settings) if args.out and not people.is_empty() else None
         fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
     finally:
         con.close()
@@ -459,8 +463,13 @@ def run_hygiene(args: argparse.Namespace) -> int:
         print(f"  {finding}: {now}{since}")
     for check, leads, before, change in checks.iter_rows():
         print(f"  {check}: {leads} leads (a month before: {before}, change {change:+d})")
+    for row in people.iter_rows(named=True):
+        print(f"  {row['finding']}: {row['keys']:,} ({row['with_intent']:,} with intent evidence, "
+              f"{row['rows']:,} rows)")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+        if behind is not None:
+            (args.out / "people_across_tools.csv").write_bytes(csv_bytes(behind))
         for name in ("person_pairs", "company_pairs", "person_merges", "company_merges", "lead_findings",
                      "account_findings"):
             (args.out / f"{name}.csv").write_bytes(csv_bytes(getattr(audit, name)))

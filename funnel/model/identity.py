@@ -144,10 +144,16 @@ def match_summary(row: dict) -> str:
     if row["unmatched_people"]:
         n = row["unmatched_people"]
         who = "person matches" if n == 1 else "people match"
-        text += f"; {n:,} {who} no lead ({row['unmatched_rows']:,} rows)"
+        text += f"; {n:,} {who} no lead ({counted(row['unmatched_rows'], 'row')})"
     if row["anonymous_ids"]:
-        text += f"; {row['anonymous_ids']:,} anonymous ids never linked to a person ({row['anonymous_rows']:,} rows)"
+        text += (f"; {counted(row['anonymous_ids'], 'anonymous id')} never linked to a person "
+                 f"({counted(row['anonymous_rows'], 'row')})")
     return text
+
+
+def counted(n: int, noun: str) -> str:
+    """"1 row", "2 rows": a count with its noun."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def identity_summary(con: duckdb.DuckDBPyConnection) -> str:
@@ -176,8 +182,8 @@ def identity_conflicts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def identity_findings(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.DataFrame:
     """Hygiene rows of the identity model: people known to other tools but missing from the CRM (with their
-    intent evidence), identity conflicts, and stage entries dated before their lead's creation.
-    One row per finding and key."""
+    intent evidence) and identity conflicts. One row per finding and key: finding, key, detail (the files
+    or the candidates and the rule), rows, intent_rows."""
     intent_types = [t for r in settings.funnel_rules.evidence if r.stage == "intent" for t in r.activity_types]
     return frame(con, sql_text("identity_findings"), {"intent_types": intent_types})
 
