@@ -113,11 +113,19 @@ def resolved_tables(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> No
                 {"free_mail": list(rules.free_mail_domains), "junk": list(rules.junk_emails)})
     con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(STAGE_EVENTS.name)} AS "
                 + sql_text("identity_person_rows", fragments={"dedupe": STAGE_ENTRY_ONCE}, source=STAGE_EVENTS.name))
-    con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(ACTIVITIES.name)} AS "
-                + sql_text("identity_person_rows", source=ACTIVITIES.name))
+    as_view(con, ACTIVITIES.name, sql_text("identity_person_rows", source=ACTIVITIES.name))
     con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(DEALS.name)} AS {sql_text('identity_deals')}")
     con.execute(f"CREATE OR REPLACE TABLE main.{quote_ident(INTENT_SIGNALS.name)} AS "
                 f"{sql_text('identity_intent_signals')}", {"surge_score": rules.surge_score})
+
+
+def as_view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
+    """`main.<name>` as a view of `query`, replacing the table a fresh store starts with. The activities are
+    resolved this way: the largest table is not stored twice, and a scan through the view costs about a
+    tenth more than a scan of a copy (a hash join on the identity map)."""
+    if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $t", {"t": name}):
+        con.execute(f"DROP TABLE main.{quote_ident(name)}")
+    con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(name)} AS {query}")
 
 
 # A stage entry two tools both hold for the same lead counts once: the newest import's row.
