@@ -405,6 +405,20 @@ def _people_across_tools(at: StoreKey) -> tuple[pl.DataFrame, pl.DataFrame]:
                 else pl.DataFrame())
 
 
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> str | None:
+    population = _analysis(at, filters, by).population
+    with at.opened() as con:
+        note = capture.lead_data_quality(con, settings=at.settings, as_of=filters.as_of,
+                                         lead_ids=tuple(population.get_column("lead_id").to_list()))
+    return capture.data_quality_sentence(note)
+
+
+def data_quality_sentence(filters: Filters, by: tuple[str, ...] = ()) -> str | None:
+    """What share of the leads behind a page's numbers lacked a creation date, an owner or firmographics."""
+    return _data_quality_sentence(key(), filters, by)
+
+
 def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame]:
     """The identity findings by kind (people missing from the CRM, conflicts) and the rows behind them."""
     return _people_across_tools(key())
