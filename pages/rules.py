@@ -20,10 +20,8 @@ st.caption("Stage ladders, evidence rules, conversion window, reactivation, SLAs
 
 def saved(text: str, note: str) -> int:
     """Saves `text` as the newest settings version, drops every cached result; returns the version."""
-    with store.opened() as con:
-        number = save_version(con, text, note=note)
-    st.cache_data.clear()
-    return number
+    with store.writing() as con:
+        return save_version(con, text, note=note)
 
 
 with store.opened() as con:

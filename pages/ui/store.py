@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,18 +48,56 @@ def db_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def store(path: str) -> duckdb.DuckDBPyConnection:
-    """One shared connection per database file; sessions query through their own cursors."""
-    return connect(path)
+    """One shared read-only connection per database file (created with its tables when missing); sessions
+    query through their own cursors. Read-only, so the server holds no write lock: `funnel metrics` and the
+    other read-only commands can open the same file while the dashboard runs."""
+    if not Path(path).is_file():
+        connect(path).close()
+    return connect(path, read_only=True)
 
 
 @contextmanager
 def opened(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor of this session's database (or of `path`), closed on leaving the block."""
+    """A read-only cursor of this session's database (or of `path`), closed on leaving the block."""
     con = store(path or str(db_path())).cursor()
     try:
         yield con
     finally:
         con.close()
+
+
+WRITE_ATTEMPTS = 20
+
+
+def release(path: str) -> None:
+    """Closes this server's read-only connection to `path` (DuckDB opens a file one way per process)."""
+    if Path(path).is_file():
+        store(path).close()
+    store.clear(path)
+
+
+@contextmanager
+def writing(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection for one write (an import, a removal, saved settings or verdicts): the write lock
+    is held only inside the block. Every cached result is dropped afterwards, so each panel and the sidebar
+    show the new state on the next run."""
+    target = path or str(db_path())
+    release(target)
+    con = None
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            con = connect(target)
+            break
+        except duckdb.ConnectionException:  # another session's read is still running: wait for it
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.25)
+            release(target)
+    try:
+        yield con
+    finally:
+        con.close()
+        st.cache_data.clear()
 
 
 @dataclass(frozen=True)
@@ -139,9 +178,9 @@ def load_sample_if_empty() -> None:
     with opened() as con:
         if import_count(con):
             return
-        with st.spinner("Loading the bundled sample data…"):
-            load_bundled_sample(con, SAMPLE_DIR, SAMPLE_FILES, settings=active_settings(), label=SAMPLE_LABEL)
-    st.cache_data.clear()
+    settings = active_settings()
+    with st.spinner("Loading the bundled sample data…"), writing() as con:
+        load_bundled_sample(con, SAMPLE_DIR, SAMPLE_FILES, settings=settings, label=SAMPLE_LABEL)
 
 
 def saved_mapping_texts() -> tuple[tuple[str, str], ...]:
