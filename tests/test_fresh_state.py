@@ -145,7 +145,7 @@ def test_import_labels_name_file_table_rows_and_day():
 
 
 def funnel_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "funnel.cli", *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([sys.executable, "-m", "funnel.cli", *args], capture_output=True, text=True, timeout=300, check=False,
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
