@@ -20,15 +20,11 @@ import streamlit as st
 
 from funnel.config import Settings, load_settings, settings_from_text
 from funnel.ingest.mapping_guess import saved_mappings
-from funnel.ingest.upload import load_bundled_sample
+from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
 from funnel.store.db import connect, default_db_path
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
 from funnel.store.status import data_version, import_count, saved_settings_text, stored_rows
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = ROOT / "sample_data"
-SAMPLE_LABEL = "sample data"
-SAMPLE_FILES = ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv", "deals.csv")
 COMPUTING = "Computing from the database… the first view after an import takes longest; later views are cached."
 
 
@@ -171,7 +167,8 @@ def sample_loaded() -> bool:
 
 
 def load_sample_if_empty() -> None:
-    """On first start with FUNNEL_LOAD_SAMPLE=1 (make run), loads sample_data/ into an empty store."""
+    """With FUNNEL_LOAD_SAMPLE=1, loads sample_data/ into an empty store on the first request (`make run` loads it
+    before the server starts, with `funnel load-sample`, so its first request finds it loaded)."""
     if os.environ.get("FUNNEL_LOAD_SAMPLE") != "1" or st.session_state.get("sample_checked"):
         return
     st.session_state["sample_checked"] = True
@@ -180,7 +177,7 @@ def load_sample_if_empty() -> None:
             return
     settings = active_settings()
     with st.spinner("Loading the bundled sample data…"), writing() as con:
-        load_bundled_sample(con, SAMPLE_DIR, SAMPLE_FILES, settings=settings, label=SAMPLE_LABEL)
+        load_sample_into_empty_store(con, settings=settings)
 
 
 def saved_mapping_texts() -> tuple[tuple[str, str], ...]:
