@@ -29,6 +29,13 @@ def deal_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
         "bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})
 
 
+def deal_dimensions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What deals can be segmented by: DEAL_DIMENSIONS, then `attr:<key>` per custom attribute of the accounts
+    or leads."""
+    keys = sorted(set(attribute_keys(con, "accounts")) | set(attribute_keys(con, "leads")))
+    return [*DEAL_DIMENSIONS, *(ATTRIBUTE_PREFIX + k for k in keys)]
+
+
 def deal_dimension_named(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """The deal dimension a person means by `name`: one of DEAL_DIMENSIONS, or `attr:<key>` for a custom
     attribute of the accounts (or leads), by its plain key or `attr:<key>`; a FunnelError listing what can be

@@ -210,6 +210,17 @@ def deal_performance(as_of: date, *, by: str) -> pl.DataFrame:
     return _deal_performance(key(), as_of, by)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _deal_dimensions(at: StoreKey) -> list[str]:
+    with at.opened() as con:
+        return deal_analyses.deal_dimensions(con)
+
+
+def deal_dimensions() -> list[str]:
+    """What deals can be segmented by: the account and deal columns, then the custom attributes."""
+    return _deal_dimensions(key())
+
+
 # ------------------------------------------------------------------------------------- one lead
 
 
