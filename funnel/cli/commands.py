@@ -183,13 +183,15 @@ def run_metrics(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes
     from funnel.filters import Filters
     from funnel.model.history import lead_dimension_named, newest_day
-    from funnel.store.db import connect
+    from funnel.store.db import connect, table_counts
 
     settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
         by = lead_dimension_named(con, args.by) if args.by else None
         as_of = args.as_of or newest_day(con)
+        if as_of is None and not any(table_counts(con)[t] for t in ("leads", "stage_events")):
+            raise FunnelError("the store holds no leads and no dated rows yet", hint="Import leads first")
         if as_of is None:  # no dated row: the sections that need no dates, with a note on the others
             report = undated_metrics_report(con, ladder=args.ladder, settings=settings, by=by,
                                             window_days=args.window_days)
