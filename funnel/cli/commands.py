@@ -229,6 +229,7 @@ def run_leads(args: argparse.Namespace) -> int:
     from funnel.config import load_settings
     from funnel.errors import FunnelError
     from funnel.export import csv_bytes
+    from funnel.model.matrix import fit_data_note
     from funnel.model.scoring import leads_report
     from funnel.store.db import connect
     from funnel.store.inventory import newest_timestamp
@@ -243,8 +244,11 @@ def run_leads(args: argparse.Namespace) -> int:
                 raise FunnelError("the store holds no dated rows yet", hint="Import leads and activities first")
             as_of = newest.date() if isinstance(newest, datetime) else newest
         report = leads_report(con, settings=settings, as_of=as_of).with_columns(pl.col("intent_score").round(2))
+        fit_note = fit_data_note(con, settings=settings, as_of=as_of)
     finally:
         con.close()
+    if fit_note:
+        print(f"note: {fit_note}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dicts(), ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
     else:

@@ -300,6 +300,17 @@ def matrix_cells(as_of: date, *, fit_threshold: float, intent_threshold: float) 
     return _matrix_cells(key(), as_of, fit_threshold, intent_threshold)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _fit_data_note(at: StoreKey, as_of: date) -> str | None:
+    with at.opened() as con:
+        return matrix.fit_data_note(con, settings=at.settings, as_of=as_of)
+
+
+def fit_data_note(as_of: date) -> str | None:
+    """A note when fit cannot be computed (or rests on few leads) for lack of firmographics."""
+    return _fit_data_note(key(), as_of)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _work_queue(at: StoreKey, as_of: date, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     with at.opened() as con:
