@@ -167,3 +167,36 @@ def test_read_only_commands_run_while_the_dashboard_is_open(tmp_path, monkeypatc
     metrics = funnel_cli("metrics", "--db", str(db), "--format", "csv")
     assert metrics.returncode == 0, metrics.stderr
     assert "\"section\"" in metrics.stdout.splitlines()[0]
+
+
+def test_a_write_waits_for_the_sessions_reading_and_reads_wait_for_a_write():
+    import threading
+    import time
+
+    from pages.ui.store import ReadersWriterGate
+
+    gate, order = ReadersWriterGate(), []
+    reading, release = threading.Event(), threading.Event()
+
+    def reader():
+        with gate.reading():
+            order.append("read starts")
+            reading.set()
+            release.wait(5)
+            order.append("read ends")
+
+    def writer():
+        reading.wait(5)
+        with gate.writing():
+            order.append("write")
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    with gate.reading():  # a second reader is not held up by the waiting writer
+        order.append("second read")
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["read starts", "second read", "read ends", "write"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,48 +52,71 @@ def store(path: str) -> duckdb.DuckDBPyConnection:
     return connect(path, read_only=True)
 
 
+class ReadersWriterGate:
+    """Many sessions read at once; a write waits until no session is reading, and reads wait for a write. The
+    server's sessions are threads of one process, where DuckDB opens a file either read-only or read-write."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._readers -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+
+
+GATE = ReadersWriterGate()
+
+
 @contextmanager
 def opened(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only cursor of this session's database (or of `path`), closed on leaving the block."""
-    con = store(path or str(db_path())).cursor()
-    try:
-        yield con
-    finally:
-        con.close()
-
-
-WRITE_ATTEMPTS = 20
-
-
-def release(path: str) -> None:
-    """Closes this server's read-only connection to `path` (DuckDB opens a file one way per process)."""
-    if Path(path).is_file():
-        store(path).close()
-    store.clear(path)
+    with GATE.reading():
+        con = store(path or str(db_path())).cursor()
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 @contextmanager
 def writing(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection for one write (an import, a removal, saved settings or verdicts): the write lock
-    is held only inside the block. Every cached result is dropped afterwards, so each panel and the sidebar
-    show the new state on the next run."""
+    """A read-write connection for one write (an import, a removal, saved settings or verdicts), once no session
+    is reading: the shared read-only connection is closed first and the write lock is held only inside the
+    block. Every cached result is dropped afterwards, so each panel and the sidebar show the new state on the
+    next run."""
     target = path or str(db_path())
-    release(target)
-    con = None
-    for attempt in range(WRITE_ATTEMPTS):
+    with GATE.writing():
+        if Path(target).is_file():
+            store(target).close()
+        store.clear(target)
+        con = connect(target)
         try:
-            con = connect(target)
-            break
-        except duckdb.ConnectionException:  # another session's read is still running: wait for it
-            if attempt == WRITE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.25)
-            release(target)
-    try:
-        yield con
-    finally:
-        con.close()
-        st.cache_data.clear()
+            yield con
+        finally:
+            con.close()
+    st.cache_data.clear()
 
 
 @dataclass(frozen=True)
