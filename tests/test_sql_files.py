@@ -32,7 +32,7 @@ PARAM_VALUES: dict[str, object] = {
     "stage": "sql", "forms": ["demo_request", "form_fill"], "views": ["page_view"],
     "mql_rank": 2, "main": len(LIFECYCLE), "implicit": True,
     "active": ["lead", "mql", "sql", "opportunity"], "not_meaningful": ["email_open"], "days": 30,
-    "unmapped": ["prospect"], "vague": ["", "other", "unknown"],
+    "unmapped": ["prospect"], "vague": ["", "other", "unknown"], "attribute": "tier",
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
