@@ -16,6 +16,8 @@ st.title("Rules")
 st.caption("Stage ladders, evidence rules, conversion window, reactivation, SLAs, ideal customer profiles, intent "
            "weights, tags and next actions. Every saved edit is kept as a version; the newest one is used "
            "everywhere in the dashboard.")
+st.page_link("pages/routing.py", label="Routing: check an edit of the [routing] rules and replay it before saving here",
+             icon=":material/alt_route:")
 
 
 def saved(text: str, note: str) -> int:

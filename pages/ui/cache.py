@@ -29,7 +29,7 @@ from funnel.analyses import hygiene as hygiene_analyses
 from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
-from funnel.model import history, matrix, scoring, stages
+from funnel.model import history, identity, matrix, scoring, stages
 from pages.ui.store import COMPUTING, StoreKey, key
 
 # ------------------------------------------------------------------------------ the core metrics
@@ -417,6 +417,33 @@ def _hygiene_trend(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 def hygiene_trend(as_of: date) -> pl.DataFrame:
     return _hygiene_trend(key(), as_of)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _people_across_tools(at: StoreKey) -> tuple[pl.DataFrame, pl.DataFrame]:
+    with at.opened() as con:
+        return (hygiene_analyses.identity_hygiene(con, settings=at.settings),
+                identity.identity_findings(con, settings=at.settings) if identity.identity_is_built(con)
+                else pl.DataFrame())
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> str | None:
+    population = _analysis(at, filters, by).population
+    with at.opened() as con:
+        note = capture.lead_data_quality(con, settings=at.settings, as_of=filters.as_of,
+                                         lead_ids=tuple(population.get_column("lead_id").to_list()))
+    return capture.data_quality_sentence(note)
+
+
+def data_quality_sentence(filters: Filters, by: tuple[str, ...] = ()) -> str | None:
+    """What share of the leads behind a page's numbers lacked a creation date, an owner or firmographics."""
+    return _data_quality_sentence(key(), filters, by)
+
+
+def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The identity findings by kind (people missing from the CRM, conflicts) and the rows behind them."""
+    return _people_across_tools(key())
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)

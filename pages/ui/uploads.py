@@ -11,8 +11,9 @@ from funnel.ingest import upload
 from funnel.ingest.importer import PreparedImport, remove_import, write_import
 from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
 from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
+from funnel.model.identity import identity_matches, match_summary, rebuild_identity
 from funnel.schema import TABLES
-from pages.ui.store import settings_for, settings_text, writing
+from pages.ui.store import active_settings, settings_for, settings_text, writing
 from pages.ui.widgets import show_error
 
 
@@ -129,15 +130,25 @@ def upload_key() -> str:
 
 
 def import_files(prepared: list[PreparedImport]) -> None:
-    """Writes each checked file (its own transaction), then runs the app again so every panel and the sidebar
-    show the new state at once; each file's result is shown after that run."""
+    """Writes each checked file (its own transaction), rebuilds the identity model, then runs the app again so
+    every panel and the sidebar show the new state at once; each file's result and how its people joined leads
+    are shown after that run."""
     progress = st.progress(0.0, text="Importing…")
+    settings = active_settings()  # read before the write: the write waits for every read to end
     notices: list[str | FunnelError] = []
     with writing() as con:
         try:
+            results = []
             for i, item in enumerate(prepared, start=1):
-                notices.append(write_import(con, item).summary())
+                results.append(write_import(con, item))
+                notices.append(results[-1].summary())
                 progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
+            progress.progress(1.0, text="Joining people across tools…")
+            rebuild_identity(con, settings=settings)
+            matches = identity_matches(con)
+            for result in results:
+                for row in matches.filter(pl.col("import_id") == result.import_id).iter_rows(named=True):
+                    notices.append(match_summary(row))
         except FunnelError as exc:
             notices.append(exc)
     st.session_state[NOTICES] = notices
@@ -146,11 +157,13 @@ def import_files(prepared: list[PreparedImport]) -> None:
 
 
 def undo_import(import_id: int, label: str) -> None:
-    """Removes an import (its rows go, the versions it replaced come back), then runs the app again so every
-    panel and the sidebar show the new state at once."""
+    """Removes an import (its rows go, the versions it replaced come back), rebuilds the identity model, then runs
+    the app again so every panel and the sidebar show the new state at once."""
+    settings = active_settings()
     with writing() as con:
         try:
             remove_import(con, import_id)
+            rebuild_identity(con, settings=settings)
             notices: list[str | FunnelError] = [f"Removed import {label}."]
         except FunnelError as exc:
             notices = [exc]
