@@ -22,10 +22,8 @@ st.page_link("pages/routing.py", label="Routing: check an edit of the [routing] 
 
 def saved(text: str, note: str) -> int:
     """Saves `text` as the newest settings version, drops every cached result; returns the version."""
-    with store.opened() as con:
-        number = save_version(con, text, note=note)
-    st.cache_data.clear()
-    return number
+    with store.writing() as con:
+        return save_version(con, text, note=note)
 
 
 with store.opened() as con:

@@ -210,6 +210,17 @@ def deal_performance(as_of: date, *, by: str) -> pl.DataFrame:
     return _deal_performance(key(), as_of, by)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _deal_dimensions(at: StoreKey) -> list[str]:
+    with at.opened() as con:
+        return deal_analyses.deal_dimensions(con)
+
+
+def deal_dimensions() -> list[str]:
+    """What deals can be segmented by: the account and deal columns, then the custom attributes."""
+    return _deal_dimensions(key())
+
+
 # ------------------------------------------------------------------------------------- one lead
 
 
@@ -287,6 +298,17 @@ def _matrix_cells(at: StoreKey, as_of: date, fit_threshold: float, intent_thresh
 
 def matrix_cells(as_of: date, *, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     return _matrix_cells(key(), as_of, fit_threshold, intent_threshold)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _fit_data_note(at: StoreKey, as_of: date) -> str | None:
+    with at.opened() as con:
+        return matrix.fit_data_note(con, settings=at.settings, as_of=as_of)
+
+
+def fit_data_note(as_of: date) -> str | None:
+    """A note when fit cannot be computed (or rests on few leads) for lack of firmographics."""
+    return _fit_data_note(key(), as_of)
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
