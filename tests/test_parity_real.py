@@ -1,5 +1,5 @@
-"""Issue 12's real-data details on the public datasets: one count of customers on Olist (842 everywhere) with
-the only-wins caveat; X Education imported without a mapping still gets `funnel metrics` by "Lead Origin";
+"""Issue 12's real-data details on the public datasets: Olist's customers now (841) and reached (842), told
+apart, with the only-wins caveat; X Education imported without a mapping still gets `funnel metrics` by "Lead Origin";
 Maven's deals by an account attribute. Skipped, with the path, when the datasets are absent."""
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ OLIST_DAY = date(2018, 11, 14)
 
 
 @needs(OLIST_FILES)
-def test_olist_counts_842_customers_everywhere_and_says_the_deals_are_only_wins(olist):  # noqa: F811
+def test_olist_customers_now_and_reached_differ_by_the_one_impossible_sequence_and_the_deals_are_only_wins(
+        olist):  # noqa: F811
     con = olist[0]
     inputs = analysis_inputs(con, Filters(as_of=OLIST_DAY), settings=SETTINGS)
     now = stage_distribution_of(inputs).filter(pl.col("stage") == "customer").get_column("leads").sum()
     reached = segment_performance_of(inputs, lead_deals(con, as_of=OLIST_DAY)).get_column("reached_customer")[0]
-    assert now == reached == 842
+    assert (now, reached) == (841, 842)  # one lead's CRM recorded a first contact two days after the win
     report = metrics_report(con, Filters(as_of=OLIST_DAY), settings=SETTINGS, by="source")
     assert any(n.startswith("All 842 closed deals are won") for n in report["notes"])
     sources = [r["segment"] for r in report["segments"] if r["segment"] is not None]

@@ -111,9 +111,7 @@ def lead_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.Data
 def conformed_history(history: pl.DataFrame, *, settings: Settings, ladder: str, ranked: bool = False) -> pl.DataFrame:
     """The contract columns first, typed, ranks and side flags from the settings, rows ordered by
     lead, time (undated first) and place on the ladder (or the funnel engine's entry_order); a repeated entry into the stage the lead is
-    already in is dropped (it is not a new entry), and so is a lifecycle entry into a lower main stage while the
-    lead is a customer (a customer leaves only as a former customer: an entry such as a first contact dated
-    after the win is an impossible sequence, which hygiene lists). `ranked`: stage_rank is given and stage is not."""
+    already in is dropped (it is not a new entry). `ranked`: stage_rank is given and stage is not."""
     names = stage_names(settings, ladder)
     main = len(settings.ladders.stages(ladder))
     needed = (sc.LEAD_ID, "stage_rank" if ranked else sc.STAGE, sc.ENTERED_AT)
@@ -138,21 +136,11 @@ def conformed_history(history: pl.DataFrame, *, settings: Settings, ladder: str,
     else:
         conformed = conformed.sort([sc.LEAD_ID, sc.ENTERED_AT, "stage_rank", sc.REASON],
                                    nulls_last=[False, False, False, True])
-        conformed = conformed.filter(~after_becoming_customer(customer_rank=main - 1))
     repeated = ((pl.col(sc.LEAD_ID) == pl.col(sc.LEAD_ID).shift(1))
                 & (pl.col("stage_rank") == pl.col("stage_rank").shift(1)))
     conformed = conformed.filter(~repeated.fill_null(False))
     extra = [c for c in conformed.columns if c not in HISTORY_COLUMNS]
     return conformed.select([pl.col(c).cast(t) for c, t in HISTORY_COLUMNS.items()] + extra)
-
-
-def after_becoming_customer(*, customer_rank: int) -> pl.Expr:
-    """True for an entry into a main stage below customer that follows the lead's customer entry with no side
-    entry (former customer) between them, in a history ordered by lead and time."""
-    marker = (pl.when(pl.col("stage_rank") == customer_rank).then(pl.lit(True))
-              .when(pl.col("is_side")).then(pl.lit(False)).otherwise(pl.lit(None, dtype=pl.Boolean)))
-    is_customer = marker.shift(1).forward_fill().over(sc.LEAD_ID).fill_null(False)
-    return is_customer & ~pl.col("is_side") & (pl.col("stage_rank") < customer_rank)
 
 
 def stage_timeline(history: pl.DataFrame) -> pl.DataFrame:
