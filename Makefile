@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml constraints.txt
 	  || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
-run: $(STAMP)  ## open the dashboard (loads the bundled sample data on first start)
-	FUNNEL_LOAD_SAMPLE=1 $(BIN)/streamlit run app.py --server.port $(PORT)
+run: $(STAMP)  ## open the dashboard (the bundled sample is loaded into an empty database before it starts)
+	$(BIN)/funnel load-sample
+	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 serve: $(STAMP)  ## the shared mode: sign-in required, databases from DATA_DIR (see "Share it with your team")
 	@grep -qs '^\[auth\]' $(SECRETS) && grep -qs '^\[team\]' $(SECRETS) || { \

@@ -17,6 +17,8 @@ st.title("Rules")
 st.caption("Stage ladders, evidence rules, conversion window, reactivation, SLAs, ideal customer profiles, intent "
            "weights, tags and next actions. An edit is your draft until an admin saves it as a new version; "
            "every saved version is kept, and the newest one is used everywhere in the dashboard.")
+st.page_link("pages/routing.py", label="Routing: check an edit of the [routing] rules and replay it before saving here",
+             icon=":material/alt_route:")
 
 current_text, my_draft, versions, drafts = rules.texts()
 current = store.saved_settings()

@@ -164,7 +164,7 @@ st.text("written")
 
 
 @pytest.mark.parametrize(("user", "fn", "args"), [
-    (CY, "undo_import", (5,)), (BO, "undo_import", (5,)), (CY, "import_files", ([],)),
+    (CY, "undo_import", (5, "#5")), (BO, "undo_import", (5, "#5")), (CY, "import_files", ([],)),
     (BO, "import_files", ([],)), (CY, "save_version", ("[conversion]\nwindow_days = 45\n", "x")),
     (BO, "save_version", ("[conversion]\nwindow_days = 45\n", "x")), (CY, "keep_draft", ("[conversion]\n",)),
     (BO, "save_draft_of", ("bo@example.com", "x")),

@@ -16,7 +16,7 @@ from funnel.charts.monthly import figure_dicts, review_figures
 from funnel.display.report import data_provenance, review_document, review_html
 from funnel.filters import Filters
 from pages.ui.access import allowed, require, role_note
-from pages.ui.store import COMPUTING, StoreKey, inventory, key, opened
+from pages.ui.store import COMPUTING, StoreKey, inventory, key, opened, writing
 
 PERCENT = ("rate", "rate_lo", "rate_hi", "share", "acceptance_rate", "acceptance_low", "acceptance_high", "rate_cur",
            "rate_prev", "share_cur", "share_prev", "mix_part", "rate_part", "change", "rate_lo_cur", "rate_hi_cur",
@@ -139,7 +139,7 @@ def verdict_form(name: str, lead: str) -> None:
         return
     judged = {q: a for q, a in answers.items() if a[0] != "not judged"}
     require(Action.REVIEW)
-    with opened() as con:
+    with writing() as con:
         for question, (answer, reason) in judged.items():
             review_sample.record_verdict(con, sample=name, lead_id=lead, question=question, right=answer == "right",
                                          reason=reason, reviewer=reviewer, now=datetime.now())

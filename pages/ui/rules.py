@@ -5,12 +5,11 @@ per person (analysts and admins), a new settings version saved with its author, 
 from __future__ import annotations
 
 import polars as pl
-import streamlit as st
 
 from funnel.access import Action
 from funnel.store import settings_versions as versions
 from pages.ui.access import current_person, require
-from pages.ui.store import opened
+from pages.ui.store import opened, writing
 
 
 def texts() -> tuple[str, str | None, pl.DataFrame, pl.DataFrame]:
@@ -24,29 +23,26 @@ def texts() -> tuple[str, str | None, pl.DataFrame, pl.DataFrame]:
 def save_version(text: str, note: str) -> int:
     """`text` saved as the newest version by this admin (their own draft, if any, is then dropped)."""
     person = require(Action.SAVE_RULES)
-    with opened() as con:
+    with writing() as con:
         number = versions.save_version(con, text, note=note, author=person.label)
         versions.discard_draft(con, person.label)
-    st.cache_data.clear()
     return number
 
 
 def keep_draft(text: str) -> None:
     person = require(Action.DRAFT_RULES)
-    with opened() as con:
+    with writing() as con:
         versions.save_draft(con, text, author=person.label)
 
 
 def discard_draft() -> None:
     person = require(Action.DRAFT_RULES)
-    with opened() as con:
+    with writing() as con:
         versions.discard_draft(con, person.label)
 
 
 def save_draft_of(author: str, note: str) -> int:
     """Someone's draft saved as the newest version (author: them; saved by: this admin)."""
     person = require(Action.SAVE_RULES)
-    with opened() as con:
-        number = versions.save_draft_as_version(con, author, note=note, saved_by=person.label)
-    st.cache_data.clear()
-    return number
+    with writing() as con:
+        return versions.save_draft_as_version(con, author, note=note, saved_by=person.label)

@@ -4,17 +4,21 @@ compute the pages on one's own rules draft; and the routing of a deep link to a 
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
 from funnel.access import Action
 from funnel.errors import StoreError
-from funnel.filters import FIRST_DAY, LAST_DAY, Filters
+from funnel.filters import FIRST_DAY, LAST_DAY, Filters, as_of_within
 from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
 from funnel.store.databases import create_database
+from funnel.store.inventory import data_days
 from funnel.store.settings_versions import draft_text
 from pages.ui.access import allowed, current_person, gate, person_panel
 from pages.ui.store import (
     data_place,
+    db_path,
     inventory,
     load_sample_if_empty,
     on_draft,
@@ -54,15 +58,21 @@ def sidebar_filters() -> Filters | None:
     with st.sidebar:
         person_panel()
         database_choice()
-    _, newest = inventory()
+    table_spans, newest = inventory()
+    days = data_days(table_spans, newest)
     with st.sidebar:
-        if newest is None:
+        if days is None:
             st.caption("No data yet: import exports on the Data page.")
             st.session_state["_filters"] = None
             return None
-        default_as_of = newest.date()
+        first, default_as_of = days
+        follow_the_data(default_as_of)
         as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params", min_value=FIRST_DAY, max_value=LAST_DAY,
-                              help="Every number is computed as it stood at the end of this day.")
+                              help="Every number is computed as it stood at the end of this day. Default: the "
+                                   "newest date in the database.")
+        as_of, note = as_of_within(as_of or default_as_of, first=first, last=default_as_of)
+        if note:
+            st.text(note)
         ladder = st.segmented_control("Ladder", LADDERS, default=LIFECYCLE, key="ladder", bind="query-params",
                                       format_func=ladder_label, required=True)
         with st.expander("Cohort period", expanded=False):
@@ -78,9 +88,24 @@ def sidebar_filters() -> Filters | None:
     if start and end and start > end:
         st.sidebar.warning("The period starts after it ends; it is ignored.")
         start = end = None
-    filters = Filters(as_of=as_of or default_as_of, ladder=ladder or LIFECYCLE, period_start=start, period_end=end)
+    filters = Filters(as_of=as_of, ladder=ladder or LIFECYCLE, period_start=start, period_end=end)
     st.session_state["_filters"] = filters
     return filters
+
+
+AS_OF_DB = "_as_of_db"
+AS_OF_DEFAULT = "_as_of_default"
+
+
+def follow_the_data(last: date) -> None:
+    """Before the as-of widget: another database resets the date to its newest day (a link's own date is kept
+    on the first run), and new data moves a date left at the old newest day to the new one."""
+    database = str(db_path())
+    previous, previous_default = st.session_state.get(AS_OF_DB), st.session_state.get(AS_OF_DEFAULT)
+    st.session_state[AS_OF_DB], st.session_state[AS_OF_DEFAULT] = database, last
+    switched = previous is not None and previous != database
+    if switched or (previous_default not in (None, last) and st.session_state.get("as_of") == previous_default):
+        st.session_state["as_of"] = last
 
 
 def current_filters() -> Filters:
