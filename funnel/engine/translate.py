@@ -1,0 +1,310 @@
+"""DuckDB SQL → Spark SQL: SQLGlot's transpiler plus a small table of rewrites where a plain rename
+would change a result, and a refusal for every function without a known-safe translation.
+
+The SQL files stay in DuckDB's dialect. `spark_sql` parses a filled query (its relations quoted, its
+fragments in place), rewrites what the table below names, checks that every remaining function is
+one whose Spark form means the same, and writes Spark SQL with `:name` parameters in place of
+DuckDB's `$name`. A query using anything else is refused with the function named
+(`UntranslatableSQL`), never run with a guess.
+
+The Spark session must run with `spark.sql.ansi.enabled=false` (an out-of-range index or a missing
+map key gives NULL, as in DuckDB), `spark.sql.legacy.sizeOfNull=false` (size(NULL) is NULL) and
+`spark.sql.timestampType=TIMESTAMP_NTZ` (timestamps without a zone, as DuckDB's TIMESTAMP):
+`funnel.engine.spark.SESSION_CONF` sets them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+
+from funnel.errors import FunnelError
+
+__all__ = ["REWRITES", "SAFE_FUNCTIONS", "UntranslatableSQL", "spark_sql", "untranslatable_functions"]
+
+
+class _WrittenDuckDB(DuckDB):
+    """DuckDB as written: SQLGlot shifts a 1-based subscript to 0-based only where it can prove the
+    index is a number, so the same query could come out half shifted; here no subscript is shifted
+    and `_subscript` rewrites every one."""
+
+    INDEX_OFFSET = 0
+
+
+class UntranslatableSQL(FunnelError):
+    """A query uses a DuckDB function with no known-safe Spark translation."""
+
+
+# Functions whose Spark form (as SQLGlot writes it) returns the same values as DuckDB's for every input
+# the SQL files give them. Aggregates, windows, casts and logic included; each was checked against
+# DuckDB 2.0 and Spark 4.3 (tests/test_engine_translate.py pins the cases that are not renames).
+SAFE_FUNCTIONS: frozenset[type[exp.Expression]] = frozenset({
+    exp.And, exp.Or, exp.Not, exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Cast, exp.TryCast, exp.Exists,
+    exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Median, exp.RowNumber, exp.Lag, exp.Lead,
+    exp.Lower, exp.Upper, exp.Trim, exp.Length, exp.ConcatWs, exp.Concat, exp.Contains, exp.SplitPart,
+    exp.RegexpExtract, exp.Greatest, exp.Least, exp.Pow, exp.Abs, exp.Round, exp.Floor, exp.Ceil,
+    exp.ArrayFilter, exp.ArraySize, exp.Explode, exp.Unnest, exp.MapKeys, exp.Struct, exp.Filter,
+    exp.CurrentDate, exp.LogicalOr, exp.LogicalAnd, exp.Anonymous,  # Anonymous: only the names in REWRITES or SAFE_NAMES (checked below)
+})
+# Functions SQLGlot passes through by name whose Spark built-in of that name matches DuckDB's.
+SAFE_NAMES = frozenset({"map_entries"})
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    duckdb: str  # the DuckDB form
+    spark: str  # what it becomes
+    why: str  # the difference a plain rename would miss
+
+
+def _sub(node: exp.Expression) -> exp.Expression:
+    """A child of a rewritten node, itself rewritten (a rewrite's output is not visited again)."""
+    return node.transform(_rewritten)
+
+
+def _anonymous(node: exp.Expression, name: str) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.lower() == name
+
+
+def _position(node: exp.Expression) -> exp.Expression | None:
+    """list_position(l, x) → CAST(NULLIF(array_position(l, x), 0) AS INT)."""
+    if not (_anonymous(node, "list_position") or _anonymous(node, "list_indexof")
+            or isinstance(node, exp.ArrayPosition)):
+        return None
+    args = node.expressions if isinstance(node, exp.Anonymous) else [node.this, node.expression]
+    found = exp.Anonymous(this="array_position", expressions=[_sub(a) for a in args])
+    return exp.cast(exp.Nullif(this=found, expression=exp.Literal.number(0)), "int")
+
+
+_LIST_NODES = (exp.ArrayFilter, exp.Array, exp.Placeholder, exp.Parameter, exp.MapKeys)
+
+
+def _length(node: exp.Expression) -> exp.Expression | None:
+    """len(list) / length(list) → size(list); a string's length stays length."""
+    if isinstance(node, exp.Length) and isinstance(node.this, _LIST_NODES):
+        return exp.ArraySize(this=_sub(node.this))
+    return None
+
+
+def _map_value(node: exp.Expression) -> exp.Expression | None:
+    """map_extract_value(m, k) → m[k] (NULL for a missing key with ANSI off, as DuckDB)."""
+    if _anonymous(node, "map_extract_value"):
+        m, k = node.expressions
+        lookup = exp.Bracket(this=_sub(m), expressions=[_sub(k)])
+        lookup.meta["map"] = True
+        lookup.set("offset", 0)
+        return lookup
+    return None
+
+
+def _list_extract(node: exp.Expression) -> exp.Expression | None:
+    """list_extract(l, i) → IF(i = 0, NULL, element_at(l, i)): Spark's element_at fails on 0."""
+    if _anonymous(node, "list_extract") or _anonymous(node, "list_element"):
+        items, index = node.expressions
+        at = exp.Anonymous(this="element_at", expressions=[_sub(items), _sub(index)])
+        return exp.If(this=exp.EQ(this=_sub(index), expression=exp.Literal.number(0)),
+                      true=exp.Null(), false=at)
+    return None
+
+
+def _subscript(node: exp.Expression) -> exp.Expression | None:
+    """list[i] (1-based) → IF(i = 0, NULL, element_at(list, i)); a map's m['key'] stays a lookup."""
+    if not isinstance(node, exp.Bracket) or node.args.get("offset") == 0 and node.meta.get("map"):
+        return None
+    if len(node.expressions) != 1:
+        raise UntranslatableSQL("a slice or multi-index subscript has no checked Spark translation")
+    index = node.expressions[0]
+    if isinstance(index, exp.Literal) and index.is_string:
+        lookup = exp.Bracket(this=_sub(node.this), expressions=[index.copy()])
+        lookup.meta["map"] = True
+        lookup.set("offset", 0)
+        return lookup
+    if not isinstance(node.this, _LIST_NODES):
+        raise UntranslatableSQL("a subscript on a column has no checked Spark translation (list or map?)",
+                                hint="Use list_extract(l, i) or map_extract_value(m, k)")
+    at = exp.Anonymous(this="element_at", expressions=[_sub(node.this), _sub(index)])
+    return exp.If(this=exp.EQ(this=_sub(index), expression=exp.Literal.number(0)), true=exp.Null(), false=at)
+
+
+def _day_diff(node: exp.Expression) -> exp.Expression | None:
+    """date_diff('day', a, b) → datediff(CAST(b AS DATE), CAST(a AS DATE)): DuckDB counts day
+    boundaries crossed; Spark's three-argument DATEDIFF(DAY, …) counts whole days elapsed."""
+    if not isinstance(node, exp.DateDiff):
+        return None
+    unit = (node.unit.name if node.unit is not None else "day").lower()
+    if unit != "day":
+        raise UntranslatableSQL(f"date_diff('{unit}', …) has no checked Spark translation (only 'day' has)",
+                                hint="Add a rewrite in funnel/engine/translate.py with a parity test")
+    end, start = exp.cast(_sub(node.this), "date"), exp.cast(_sub(node.expression), "date")
+    return exp.Anonymous(this="datediff", expressions=[end, start])
+
+
+def _percentile(node: exp.Expression) -> exp.Expression | None:
+    """percentile_cont(q) WITHIN GROUP (ORDER BY x) → percentile(x, q) (exact, interpolated;
+    SQLGlot's default would be the approximate percentile_approx)."""
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+        order = node.expression.expressions
+        if len(order) != 1 or order[0].args.get("desc"):
+            raise UntranslatableSQL("percentile_cont with a descending or multi-column order has no checked "
+                                    "Spark translation")
+        return exp.Anonymous(this="percentile", expressions=[_sub(order[0].this), _sub(node.this.this)])
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:  # quantile_cont(x, q)
+        return exp.Anonymous(this="percentile", expressions=[_sub(node.this), _sub(node.expression)])
+    return None
+
+
+def _arg_extreme(node: exp.Expression) -> exp.Expression | None:
+    """arg_max(a, v) → max_by(a, IF(a IS NULL, NULL, v)): DuckDB skips rows whose a is NULL,
+    Spark's max_by would return that NULL."""
+    if not isinstance(node, (exp.ArgMax, exp.ArgMin)):
+        return None
+    arg, value = node.this, node.expression
+    if isinstance(value, exp.Tuple):  # a row of values: DuckDB sorts a NULL field last (largest), Spark
+        fields = []                    # first; each field is led by its IS NULL flag to sort as DuckDB
+        for field in value.expressions:
+            fields += [exp.Is(this=_sub(field), expression=exp.Null()), _sub(field)]
+        value = exp.Anonymous(this="struct", expressions=fields)
+    else:
+        value = _sub(value)
+    guarded = exp.If(this=exp.Is(this=_sub(arg), expression=exp.Null()), true=exp.Null(), false=value)
+    return exp.Anonymous(this="max_by" if isinstance(node, exp.ArgMax) else "min_by",
+                         expressions=[_sub(arg), guarded])
+
+
+def _regexp_replace(node: exp.Expression) -> exp.Expression | None:
+    """regexp_replace(s, p, r, 'g') → regexp_replace(s, p, r). Without 'g' DuckDB replaces the first
+    match only: safe only when the pattern can match once (anchored at ^, or ending in .*$)."""
+    if not isinstance(node, exp.RegexpReplace):
+        return None
+    modifiers = node.args.get("modifiers")
+    pattern = node.expression
+    if modifiers is not None and modifiers.name != "g":
+        raise UntranslatableSQL(f"regexp_replace with options {modifiers.name!r} has no checked Spark translation")
+    if modifiers is None and not (isinstance(pattern, exp.Literal) and (
+            pattern.name.startswith("^") or pattern.name.endswith(".*$"))):
+        raise UntranslatableSQL("regexp_replace without 'g' replaces only the first match in DuckDB; Spark "
+                                "replaces all", hint="Anchor the pattern (^…) or add 'g'")
+    return exp.Anonymous(this="regexp_replace", expressions=[_sub(node.this), _sub(pattern),
+                                                             _sub(node.args["replacement"])])
+
+
+def _any_value(node: exp.Expression) -> exp.Expression | None:
+    """any_value(x) → any_value(x, true): DuckDB's any_value skips NULLs; Spark's does only when asked."""
+    if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
+        return exp.Anonymous(this="any_value", expressions=[_sub(node.this.this), exp.true()])
+    if isinstance(node, exp.AnyValue):
+        return exp.Anonymous(this="any_value", expressions=[_sub(node.this), exp.true()])
+    return None
+
+
+def _list_contains(node: exp.Expression) -> exp.Expression | None:
+    """list_contains(l, x) → array_contains(l, x), kept as SQLGlot writes it; a list with a NULL
+    element would differ (DuckDB false, Spark NULL) and is refused when it is a literal."""
+    if isinstance(node, exp.ArrayContains):
+        items = node.this
+        if isinstance(items, exp.Array) and any(isinstance(e, exp.Null) for e in items.expressions):
+            raise UntranslatableSQL("list_contains on a list literal with NULL: DuckDB false, Spark NULL")
+        return node  # safe as written
+    return None
+
+
+def _string_agg(node: exp.Expression) -> exp.Expression | None:
+    """string_agg(DISTINCT x, sep ORDER BY x) → the sorted set joined (NULL for no values), the one
+    ordered form with a deterministic Spark equivalent; other orders are refused."""
+    if not isinstance(node, exp.GroupConcat):
+        return None
+    order, separator = node.this, node.args.get("separator")
+    if not (isinstance(order, exp.Order) and isinstance(order.this, exp.Distinct)
+            and len(order.this.expressions) == 1 and len(order.expressions) == 1
+            and not order.expressions[0].args.get("desc")
+            and order.expressions[0].this == order.this.expressions[0] and separator is not None):
+        raise UntranslatableSQL("string_agg is translated only as string_agg(DISTINCT x, sep ORDER BY x)")
+    values = exp.Anonymous(this="array_sort", expressions=[
+        exp.Anonymous(this="collect_set", expressions=[_sub(order.this.expressions[0])])])
+    joined = exp.Anonymous(this="array_join", expressions=[values, _sub(separator)])
+    empty = exp.EQ(this=exp.ArraySize(this=values.copy()), expression=exp.Literal.number(0))
+    return exp.If(this=empty, true=exp.Null(), false=joined)
+
+
+RewriteFn = Callable[[exp.Expression], exp.Expression | None]
+# The table of rewrites: each DuckDB form, its Spark form, and why a rename is not enough.
+REWRITES: dict[str, tuple[Rewrite, RewriteFn]] = {
+    "list_position": (Rewrite("list_position(l, x)", "CAST(NULLIF(array_position(l, x), 0) AS INT)",
+                              "Spark returns 0 (BIGINT) where DuckDB returns NULL (INTEGER)"), _position),
+    "len": (Rewrite("len(list)", "size(list)", "Spark's length() is for text only"), _length),
+    "map_extract_value": (Rewrite("map_extract_value(m, k)", "m[k]", "no such Spark function"), _map_value),
+    "list_extract": (Rewrite("list_extract(l, i)", "IF(i = 0, NULL, element_at(l, i))",
+                             "Spark has no list_extract; element_at fails on index 0"), _list_extract),
+    "list[i]": (Rewrite("list[i]", "IF(i = 0, NULL, element_at(list, i))",
+                        "Spark subscripts are 0-based; SQLGlot shifts only indexes it can type"), _subscript),
+    "date_diff": (Rewrite("date_diff('day', a, b)", "datediff(CAST(b AS DATE), CAST(a AS DATE))",
+                          "DATEDIFF(DAY, …) counts whole days, DuckDB counts day boundaries"), _day_diff),
+    "percentile_cont": (Rewrite("percentile_cont(q) WITHIN GROUP (ORDER BY x)", "percentile(x, q)",
+                                "SQLGlot writes the approximate percentile_approx"), _percentile),
+    "arg_max": (Rewrite("arg_max(a, v) / arg_min(a, v)", "max_by(a, IF(a IS NULL, NULL, v)) / min_by",
+                        "DuckDB skips rows whose a is NULL"), _arg_extreme),
+    "regexp_replace": (Rewrite("regexp_replace(s, p, r, 'g')", "regexp_replace(s, p, r)",
+                               "without 'g' DuckDB replaces one match, Spark all"), _regexp_replace),
+    "any_value": (Rewrite("any_value(x)", "any_value(x, true)", "DuckDB skips NULLs"), _any_value),
+    "string_agg": (Rewrite("string_agg(DISTINCT x, sep ORDER BY x)",
+                           "IF(size(s) = 0, NULL, array_join(array_sort(collect_set(x)), sep))",
+                           "Spark's string_agg order is not guaranteed the same way"), _string_agg),
+    "list_contains": (Rewrite("list_contains(l, x)", "array_contains(l, x)",
+                              "differs only on a list holding NULL"), _list_contains),
+}
+
+
+def _rewritten(node: exp.Expression) -> exp.Expression:
+    for _, rewrite in REWRITES.values():
+        new = rewrite(node)
+        if new is not None:
+            return new
+    return node
+
+
+def untranslatable_functions(tree: exp.Expression) -> list[str]:
+    """The functions in a (rewritten) tree without a known-safe Spark form, by DuckDB name."""
+    bad = []
+    for node in tree.find_all(exp.Func):
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            if name not in SAFE_NAMES and name not in _WRITTEN_BY_REWRITES:
+                bad.append(name)
+        elif type(node) not in SAFE_FUNCTIONS and type(node) not in _WRITTEN_NODES:
+            bad.append(node.sql_name().lower() if hasattr(node, "sql_name") else type(node).__name__)
+    return sorted(set(bad))
+
+
+# What the rewrites themselves write (allowed in the output).
+_WRITTEN_BY_REWRITES = frozenset({"array_position", "element_at", "datediff", "percentile", "max_by", "min_by",
+                                  "regexp_replace", "any_value", "struct", "array_sort", "collect_set",
+                                  "array_join"})
+_WRITTEN_NODES = frozenset({exp.ArrayContains, exp.ArraySize, exp.Bracket})
+
+
+@dataclass(frozen=True)
+class SparkQuery:
+    sql: str  # Spark SQL with :name parameters
+    params: tuple[str, ...]  # the parameter names it binds
+
+
+@lru_cache(maxsize=512)
+def spark_sql(duckdb_sql: str) -> SparkQuery:
+    """The Spark SQL for one DuckDB query (cached: the same text always gives the same query)."""
+    try:  # "(" or "[" right before a $param trips SQLGlot's tokenizer (it reads a dollar-quoted string)
+        tree = sqlglot.parse_one(re.sub(r"([\[(])\$", r"\1 $", duckdb_sql), read=_WrittenDuckDB)
+    except sqlglot.errors.ParseError as exc:
+        raise UntranslatableSQL(f"the query does not parse as DuckDB SQL: {str(exc).splitlines()[0]}") from None
+    tree = tree.transform(_rewritten)
+    bad = untranslatable_functions(tree)
+    if bad:
+        raise UntranslatableSQL(f"no known-safe Spark translation for: {', '.join(bad)}",
+                                hint="Add a rewrite to funnel/engine/translate.py with a parity test")
+    names = tuple(sorted({p.name for p in tree.find_all(exp.Placeholder, exp.Parameter) if p.name}))
+    return SparkQuery(sql=tree.sql(dialect="spark"), params=names)
