@@ -89,10 +89,8 @@ def spark_session():
 
 def _engine_session():
     base = spark_session()
-    try:
-        session = base.newSession()
-    except Exception:  # Spark Connect: a new session per client
-        session = base
+    # Spark Connect sessions cannot spawn siblings: there the engine uses the client's session.
+    session = base if os.environ.get("FUNNEL_SPARK_REMOTE") else base.newSession()
     for key, value in SESSION_CONF.items():
         session.conf.set(key, value)
     return session
