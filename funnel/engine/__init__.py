@@ -10,7 +10,8 @@ also answer the small DuckDB connection subset the model and the analyses read t
 (`sql`, `execute`, `register`, `unregister`), so those take either engine as their `con`.
 
 An engine asked for is the engine used: a missing pyspark, Java or data folder is an error, never
-a silent fall back to DuckDB. May import the store and the foundation.
+a silent fall back to DuckDB. May import the store and the foundation (the model and the analyses
+import it).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ so every model and analysis function runs exactly today's code path at today's s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +46,16 @@ class DuckDBEngine:
         table = arrow_table(self.connection, sql, params)
         return table if limit is None else table.slice(0, limit)
 
-    def per_group(self, sql: str, params: dict | None, *, key: str, groups: int,
-                  function: Callable[[pa.Table], pa.Table], schema: pa.Schema) -> pa.Table:
-        """`function` over the rows of each group of `key` values; on one machine the whole
-        result is one group (the function works lead by lead, so the grouping never changes it)."""
-        rows = arrow_table(self.connection, sql, params)
-        return function(rows).select(schema.names).cast(schema)
+    def view(self, name: str, sql: str, params: dict | None = None) -> None:
+        """A query's result as the relation `name` (on one machine it is simply computed)."""
+        self.connection.register(name, arrow_table(self.connection, sql, params))
+
+    def per_group(self, inputs: Sequence[tuple[str, dict | None]], *, key: str, groups: int,
+                  function: Callable[..., pa.Table], schema: pa.Schema) -> pa.Table:
+        """`function` over each input query's rows; on one machine all keys form one group (the
+        functions given work key by key, so the grouping never changes their result)."""
+        tables = [arrow_table(self.connection, sql, params) for sql, params in inputs]
+        return function(*tables).select(schema.names).cast(schema)
 
     def close(self) -> None:
         self.connection.close()

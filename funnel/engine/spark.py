@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -208,20 +208,39 @@ class SparkEngine:
         """The result of the SQL file `name` with bound `params`."""
         return pl.from_arrow(self.collect(sql_text(name, fragments=fragments, **relations), params))
 
-    def per_group(self, sql: str, params: dict | None, *, key: str, groups: int,
-                  function: Callable[[pa.Table], pa.Table], schema: pa.Schema) -> pa.Table:
-        """`function` run inside Spark tasks on the rows of each group of `key` values (rows hashed
-        into `groups` buckets by key: one key's rows are always in one call); the outputs, combined."""
+    def view(self, name: str, sql: str, params: dict | None = None) -> None:
+        """A query as a temporary view `name`, lazy: it runs where it is read, never collected."""
+        self.frame(sql, params).createOrReplaceTempView(name)
+        self._registered.add(name)
+
+    def per_group(self, inputs: Sequence[tuple[str, dict | None]], *, key: str, groups: int,
+                  function: Callable[..., pa.Table], schema: pa.Schema) -> pa.Table:
+        """`function(table, …)` run inside Spark tasks, once per group of `key` values, with each input
+        query's rows of that group (one key's rows always in one call: rows are hashed into `groups`
+        buckets by key); the outputs, combined. One or two inputs (two: a cogroup)."""
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
         bucket = "__funnel_bucket"
-        rows = self.frame(sql, params).withColumn(bucket, F.pmod(F.xxhash64(F.col(key)), F.lit(groups)))
+        frames = [self.frame(sql, params).withColumn(bucket, F.pmod(F.xxhash64(F.col(key)), F.lit(groups)))
+                  for sql, params in inputs]
 
-        def apply(table: pa.Table) -> pa.Table:
-            return function(table.drop_columns([bucket])).select(schema.names).cast(schema)
+        def result(*tables: pa.Table) -> pa.Table:
+            return function(*(t.drop_columns([bucket]) for t in tables)).select(schema.names).cast(schema)
 
-        out = rows.groupBy(bucket).applyInArrow(apply, schema=from_arrow_schema(schema))
+        def one(table: pa.Table) -> pa.Table:  # Spark reads the arity from the signature
+            return result(table)
+
+        def two(left: pa.Table, right: pa.Table) -> pa.Table:
+            return result(left, right)
+
+        spark_schema = from_arrow_schema(schema)
+        if len(frames) == 1:
+            out = frames[0].groupBy(bucket).applyInArrow(one, schema=spark_schema)
+        elif len(frames) == 2:
+            out = frames[0].groupBy(bucket).cogroup(frames[1].groupBy(bucket)).applyInArrow(two, schema=spark_schema)
+        else:
+            raise ValueError("per_group takes one or two inputs")
         return self._bounded(out, None).cast(schema)
 
     # ---------------------------------------------- the DuckDB subset the model reads
