@@ -6,24 +6,27 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test bench lint sample constraints clean
+.PHONY: run test bench bench-spark lint sample constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	@echo "installing into $(VENV) (log: $(VENV)/install.log)"
 	@$(BIN)/python -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 \
-	  && $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]" >> $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,spark]" >> $(VENV)/install.log 2>&1 \
 	  || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 run: $(STAMP)  ## open the dashboard (loads the bundled sample data on first start)
 	FUNNEL_LOAD_SAMPLE=1 $(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: $(STAMP)  ## run every test (browser tests skip when Debian's chromium is missing)
+test: $(STAMP)  ## run every test (browser tests skip without Debian's chromium, Spark parity tests without Java)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)  ## speed and memory at 100k and 1M leads (takes several minutes)
 	$(BIN)/python benchmarks/run.py
+
+bench-spark: $(STAMP)  ## funnel metrics at 1M leads: DuckDB vs a local[2] Spark session (needs Java; long)
+	$(BIN)/python benchmarks/bench_spark.py --leads 1000000
 
 lint: $(STAMP)
 	$(BIN)/ruff check funnel pages app.py tests benchmarks

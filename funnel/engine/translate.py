@@ -23,6 +23,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.transforms import eliminate_qualify
 
 from funnel.errors import FunnelError
 
@@ -232,6 +233,30 @@ def _string_agg(node: exp.Expression) -> exp.Expression | None:
     return exp.If(this=empty, true=exp.Null(), false=joined)
 
 
+def _unordered_row_number(node: exp.Expression) -> exp.Expression | None:
+    """row_number() OVER (PARTITION BY k) → … ORDER BY k: Spark requires an order; both engines then
+    number the rows of one key in no defined order (the files use it only on unique keys)."""
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.RowNumber) and not node.args.get("order") \
+            and node.args.get("partition_by"):
+        window = node.copy()
+        window.set("order", exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in node.args["partition_by"]]))
+        return window
+    return None
+
+
+def _distinct_window_count(node: exp.Expression) -> exp.Expression | None:
+    """count(DISTINCT x) OVER w → size(collect_set(x) OVER w): Spark has no DISTINCT in a window;
+    both skip NULLs."""
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Count) and isinstance(node.this.this, exp.Distinct):
+        values = node.this.this.expressions
+        if len(values) != 1:
+            raise UntranslatableSQL("count(DISTINCT a, b) OVER … has no checked Spark translation")
+        window = node.copy()
+        window.set("this", exp.Anonymous(this="collect_set", expressions=[_sub(values[0])]))
+        return exp.ArraySize(this=window)
+    return None
+
+
 RewriteFn = Callable[[exp.Expression], exp.Expression | None]
 # The table of rewrites: each DuckDB form, its Spark form, and why a rename is not enough.
 REWRITES: dict[str, tuple[Rewrite, RewriteFn]] = {
@@ -252,6 +277,12 @@ REWRITES: dict[str, tuple[Rewrite, RewriteFn]] = {
     "regexp_replace": (Rewrite("regexp_replace(s, p, r, 'g')", "regexp_replace(s, p, r)",
                                "without 'g' DuckDB replaces one match, Spark all"), _regexp_replace),
     "any_value": (Rewrite("any_value(x)", "any_value(x, true)", "DuckDB skips NULLs"), _any_value),
+    "row_number": (Rewrite("row_number() OVER (PARTITION BY k)", "row_number() OVER (PARTITION BY k ORDER BY k)",
+                           "Spark refuses a row_number without an order"), _unordered_row_number),
+    "qualify": (Rewrite("SELECT * … QUALIFY w", "SELECT * EXCEPT (_w) FROM (SELECT *, w AS _w …) WHERE _w",
+                        "SQLGlot's QUALIFY rewrite would leak its _w column into SELECT *"), lambda node: None),
+    "count_distinct_over": (Rewrite("count(DISTINCT x) OVER w", "size(collect_set(x) OVER w)",
+                                    "Spark has no DISTINCT in window functions"), _distinct_window_count),
     "string_agg": (Rewrite("string_agg(DISTINCT x, sep ORDER BY x)",
                            "IF(size(s) = 0, NULL, array_join(array_sort(collect_set(x)), sep))",
                            "Spark's string_agg order is not guaranteed the same way"), _string_agg),
@@ -277,7 +308,7 @@ def untranslatable_functions(tree: exp.Expression) -> list[str]:
             if name not in SAFE_NAMES and name not in _WRITTEN_BY_REWRITES:
                 bad.append(name)
         elif type(node) not in SAFE_FUNCTIONS and type(node) not in _WRITTEN_NODES:
-            bad.append(node.sql_name().lower() if hasattr(node, "sql_name") else type(node).__name__)
+            bad.append(node.sql(dialect="duckdb").split("(")[0].strip().lower() or type(node).__name__)
     return sorted(set(bad))
 
 
@@ -286,6 +317,45 @@ _WRITTEN_BY_REWRITES = frozenset({"array_position", "element_at", "datediff", "p
                                   "regexp_replace", "any_value", "struct", "array_sort", "collect_set",
                                   "array_join"})
 _WRITTEN_NODES = frozenset({exp.ArrayContains, exp.ArraySize, exp.Bracket})
+
+
+def _qualify_as_subquery(tree: exp.Expression) -> exp.Expression:
+    """QUALIFY (which Spark lacks) as SQLGlot rewrites it, a filtered subquery, with its helper
+    columns (_w, _w_2, …) kept out of an outer SELECT *."""
+    tree = eliminate_qualify(tree)
+    for select in tree.find_all(exp.Select):
+        source = select.args.get("from_") or select.args.get("from")
+        inner = source.this if source is not None else None
+        if not (isinstance(inner, exp.Subquery) and inner.alias == "_t" and len(select.expressions) == 1
+                and isinstance(select.expressions[0], exp.Star)):
+            continue
+        helpers = [e.alias for e in inner.this.expressions if re.fullmatch(r"_w(_\d+)?", e.alias or "")]
+        if helpers:
+            select.expressions[0].set("except_", [exp.column(h) for h in helpers])
+    return tree
+
+
+def _depth(node: exp.Expression) -> int:
+    depth = 0
+    while node.parent is not None:
+        node, depth = node.parent, depth + 1
+    return depth
+
+
+def _unique_cte_names(tree: exp.Expression) -> exp.Expression:
+    """A query embedded with its own CTEs (a fragment such as handoffs.sql's lifecycle_entries) gets
+    them renamed `<name>__<n>`: SQLGlot's Spark output lifts every CTE to the top, where two `final`s
+    would clash. Deepest first, so an inner name shadows an outer one as it did."""
+    nested = sorted((w for w in tree.find_all(exp.With) if w.parent is not tree), key=_depth, reverse=True)
+    for number, with_ in enumerate(nested, start=1):
+        owner = with_.parent
+        names = {cte.alias: f"{cte.alias}__{number}" for cte in with_.expressions}
+        for table in owner.find_all(exp.Table):
+            if not table.db and table.name in names and not table.this.quoted:
+                table.set("this", exp.to_identifier(names[table.name]))
+        for cte in with_.expressions:
+            cte.args["alias"].set("this", exp.to_identifier(names[cte.alias]))
+    return tree
 
 
 @dataclass(frozen=True)
@@ -301,10 +371,10 @@ def spark_sql(duckdb_sql: str) -> SparkQuery:
         tree = sqlglot.parse_one(re.sub(r"([\[(])\$", r"\1 $", duckdb_sql), read=_WrittenDuckDB)
     except sqlglot.errors.ParseError as exc:
         raise UntranslatableSQL(f"the query does not parse as DuckDB SQL: {str(exc).splitlines()[0]}") from None
-    tree = tree.transform(_rewritten)
+    tree = _qualify_as_subquery(_unique_cte_names(tree.transform(_rewritten)))
     bad = untranslatable_functions(tree)
     if bad:
         raise UntranslatableSQL(f"no known-safe Spark translation for: {', '.join(bad)}",
                                 hint="Add a rewrite to funnel/engine/translate.py with a parity test")
     names = tuple(sorted({p.name for p in tree.find_all(exp.Placeholder, exp.Parameter) if p.name}))
-    return SparkQuery(sql=tree.sql(dialect="spark"), params=names)
+    return SparkQuery(sql=tree.sql(dialect="spark", comments=False), params=names)
