@@ -322,7 +322,7 @@ _WRITTEN_NODES = frozenset({exp.ArrayContains, exp.ArraySize, exp.Bracket})
 def _qualify_as_subquery(tree: exp.Expression) -> exp.Expression:
     """QUALIFY (which Spark lacks) as SQLGlot rewrites it, a filtered subquery, with its helper
     columns (_w, _w_2, …) kept out of an outer SELECT *."""
-    tree = eliminate_qualify(tree)
+    tree = tree.transform(eliminate_qualify)
     for select in tree.find_all(exp.Select):
         source = select.args.get("from_") or select.args.get("from")
         inner = source.this if source is not None else None
