@@ -70,6 +70,13 @@ def test_the_translation_test_sees_every_file():
     ("select regexp_replace(a, '\\s+', ' ', 'g') from t", "SELECT REGEXP_REPLACE(a, '\\\\s+', ' ') FROM t"),
     ("select string_agg(distinct p, '; ' order by p) from t",
      "SELECT IF(SIZE(ARRAY_SORT(COLLECT_SET(p))) = 0, NULL, ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(p)), '; ')) FROM t"),
+    ("select regexp_full_match(e, 'a+') from t", "SELECT e RLIKE '\\\\A(?:a+)\\\\z' FROM t"),
+    ("select epoch_us(t) from t", "SELECT UNIX_MICROS(CAST(t AS TIMESTAMP_LTZ)) FROM t"),
+    ("select array_to_string(l, ', ') from t", "SELECT ARRAY_JOIN(l, ', ') FROM t"),
+    ("select row_number() over (partition by a) from t", "SELECT ROW_NUMBER() OVER (PARTITION BY a ORDER BY a NULLS LAST) FROM t"),
+    ("select * from t qualify row_number() over (partition by a order by b) = 1",
+     ("SELECT * EXCEPT (_w) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY a ORDER BY b NULLS LAST) AS _w FROM t) AS _t "
+     "WHERE _w = 1")),
 ])
 def test_rewrites(duckdb, spark):
     assert one_line(spark_sql(duckdb).sql) == one_line(spark)
@@ -86,6 +93,8 @@ def test_every_rewrite_is_documented():
     ("select date_diff('month', a, b) from t", "date_diff('month'"),
     ("select regexp_replace(a, 'x', 'y') from t", "first match"),
     ("select string_agg(p, ',') from t", "string_agg"),
+    ("select list(x) from t", "list("),
+    ("select regexp_full_match(e, p) from t", "literal pattern"),
 ])
 def test_a_function_without_a_checked_translation_is_refused_by_name(sql, named):
     with pytest.raises(UntranslatableSQL) as caught:

@@ -32,6 +32,7 @@ def run_import(args: argparse.Namespace) -> int:
     from funnel.ingest.importer import prepare_import, write_imports
     from funnel.ingest.mapping import load_mapping
     from funnel.ingest.presets import preset_for
+    from funnel.model.identity import identity_matches, match_summary, rebuild_identity
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -45,10 +46,15 @@ def run_import(args: argparse.Namespace) -> int:
                                        sheet=args.sheet, saved=saved))
     con = connect(args.db)
     try:
-        for result in write_imports(con, prepared):
+        results = write_imports(con, prepared)
+        rebuild_identity(con, settings=settings)
+        matches = identity_matches(con)
+        for result in results:
             print(result.summary())
             for warning in result.warnings:
                 print(f"  note: {printable(warning)}")
+            for row in matches.filter(matches["import_id"] == result.import_id).iter_rows(named=True):
+                print(f"  people: {printable(match_summary(row))}")
     finally:
         con.close()
     return 0
@@ -75,12 +81,15 @@ def info_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("info", info_arguments)
 def run_info(args: argparse.Namespace) -> int:
+    from funnel.model.identity import identity_is_built, identity_summary
     from funnel.store.db import connect
     from funnel.store.inventory import store_summary
 
     con = connect(args.db, read_only=True)
     try:
         summary = store_summary(con)
+        if identity_is_built(con):
+            summary += "\n\n" + identity_summary(con)
     finally:
         con.close()
     print(summary)
@@ -462,8 +471,10 @@ def run_hygiene(args: argparse.Namespace) -> int:
     findings; with --out, one CSV per finding and a fix file per table in the CRM's import columns."""
     from funnel.analyses.crm_audit import crm_audit, hygiene_trend
     from funnel.analyses.fix_files import fix_file_bytes
+    from funnel.analyses.hygiene import identity_hygiene
     from funnel.config import load_settings
     from funnel.export import csv_bytes
+    from funnel.model.identity import identity_findings
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -472,6 +483,8 @@ def run_hygiene(args: argparse.Namespace) -> int:
         as_of = _as_of_of(con, args.as_of)
         audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
         checks = hygiene_trend(con, settings=settings, as_of=as_of)
+        people = identity_hygiene(con, settings=settings)
+        behind = identity_findings(con, settings=settings) if args.out and not people.is_empty() else None
         fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
     finally:
         con.close()
@@ -481,8 +494,13 @@ def run_hygiene(args: argparse.Namespace) -> int:
         print(f"  {finding}: {now}{since}")
     for check, leads, before, change in checks.iter_rows():
         print(f"  {check}: {leads} leads (a month before: {before}, change {change:+d})")
+    for row in people.iter_rows(named=True):
+        print(f"  {row['finding']}: {row['keys']:,} ({row['with_intent']:,} with intent evidence, "
+              f"{row['rows']:,} rows)")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+        if behind is not None:
+            (args.out / "people_across_tools.csv").write_bytes(csv_bytes(behind))
         for name in ("person_pairs", "company_pairs", "person_merges", "company_merges", "lead_findings",
                      "account_findings"):
             (args.out / f"{name}.csv").write_bytes(csv_bytes(getattr(audit, name)))

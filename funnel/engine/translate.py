@@ -221,13 +221,14 @@ def _string_agg(node: exp.Expression) -> exp.Expression | None:
     if not isinstance(node, exp.GroupConcat):
         return None
     order, separator = node.this, node.args.get("separator")
-    if not (isinstance(order, exp.Order) and isinstance(order.this, exp.Distinct)
-            and len(order.this.expressions) == 1 and len(order.expressions) == 1
-            and not order.expressions[0].args.get("desc")
-            and order.expressions[0].this == order.this.expressions[0] and separator is not None):
-        raise UntranslatableSQL("string_agg is translated only as string_agg(DISTINCT x, sep ORDER BY x)")
+    distinct = isinstance(order, exp.Order) and isinstance(order.this, exp.Distinct)
+    value = (order.this.expressions[0] if distinct and len(order.this.expressions) == 1
+             else order.this if isinstance(order, exp.Order) else None)
+    if not (value is not None and len(order.expressions) == 1 and not order.expressions[0].args.get("desc")
+            and order.expressions[0].this == value and separator is not None):
+        raise UntranslatableSQL("string_agg is translated only as string_agg([DISTINCT] x, sep ORDER BY x)")
     values = exp.Anonymous(this="array_sort", expressions=[
-        exp.Anonymous(this="collect_set", expressions=[_sub(order.this.expressions[0])])])
+        exp.Anonymous(this="collect_set" if distinct else "collect_list", expressions=[_sub(value)])])
     joined = exp.Anonymous(this="array_join", expressions=[values, _sub(separator)])
     empty = exp.EQ(this=exp.ArraySize(this=values.copy()), expression=exp.Literal.number(0))
     return exp.If(this=empty, true=exp.Null(), false=joined)
@@ -257,6 +258,59 @@ def _distinct_window_count(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _array_to_string(node: exp.Expression) -> exp.Expression | None:
+    """array_to_string(l, sep) → array_join(l, sep) (both skip NULL elements)."""
+    if isinstance(node, exp.ArrayToString) and node.expression is not None and not node.args.get("null"):
+        return exp.Anonymous(this="array_join", expressions=[_sub(node.this), _sub(node.expression)])
+    return None
+
+
+def _full_match(node: exp.Expression) -> exp.Expression | None:
+    r"""regexp_full_match(s, 'p') → s RLIKE '\A(?:p)\z' (Spark's RLIKE finds; Java's $ would also match
+    before a final newline, \z does not)."""
+    if not isinstance(node, exp.RegexpFullMatch):
+        return None
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string) or node.args.get("options"):
+        raise UntranslatableSQL("regexp_full_match is translated only with a literal pattern and no options")
+    return exp.RegexpLike(this=_sub(node.this), expression=exp.Literal.string(f"\\A(?:{pattern.name})\\z"))
+
+
+def _epoch_us(node: exp.Expression) -> exp.Expression | None:
+    """epoch_us(ts) → unix_micros(CAST(ts AS TIMESTAMP_LTZ)) (the session is UTC, as DuckDB's naive time)."""
+    if _anonymous(node, "epoch_us") and len(node.expressions) == 1:
+        return exp.Anonymous(this="unix_micros", expressions=[exp.cast(_sub(node.expressions[0]), "timestamp_ltz")])
+    return None
+
+
+def _list_aggregate(node: exp.Expression) -> exp.Expression | None:
+    """list(x) OVER (… ORDER BY …) → transform(collect_list(named_struct('v', x)) OVER …, e -> e.v): the
+    order of the window, NULL elements kept as DuckDB keeps them; list(DISTINCT x ORDER BY x) → the
+    sorted set, with NULL appended last when there was one. Other forms are refused."""
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.ArrayAgg):
+        if not node.args.get("order") or isinstance(node.this.this, (exp.Order, exp.Distinct)):
+            raise UntranslatableSQL("list(…) OVER a window is translated only as list(x) over an ordered window")
+        window = node.copy()
+        boxed = exp.Anonymous(this="named_struct", expressions=[exp.Literal.string("v"), _sub(node.this.this)])
+        window.set("this", exp.Anonymous(this="collect_list", expressions=[boxed]))
+        unbox = exp.Lambda(this=exp.Dot(this=exp.column("e"), expression=exp.to_identifier("v")),
+                           expressions=[exp.to_identifier("e")])
+        return exp.Anonymous(this="transform", expressions=[window, unbox])
+    if isinstance(node, exp.ArrayAgg) and not isinstance(node.parent, exp.Window):
+        order = node.this
+        if not (isinstance(order, exp.Order) and isinstance(order.this, exp.Distinct)
+                and len(order.this.expressions) == 1 and len(order.expressions) == 1
+                and not order.expressions[0].args.get("desc") and order.expressions[0].this == order.this.expressions[0]):
+            raise UntranslatableSQL("list(…) is translated only as list(DISTINCT x ORDER BY x) or over an ordered window")
+        value = order.this.expressions[0]
+        values = exp.Anonymous(this="array_sort", expressions=[
+            exp.Anonymous(this="collect_set", expressions=[_sub(value)])])
+        had_null = exp.LogicalOr(this=exp.Is(this=_sub(value), expression=exp.Null()))
+        with_null = exp.Anonymous(this="array_append", expressions=[values.copy(), exp.Null()])
+        return exp.If(this=had_null, true=with_null, false=values)
+    return None
+
+
 RewriteFn = Callable[[exp.Expression], exp.Expression | None]
 # The table of rewrites: each DuckDB form, its Spark form, and why a rename is not enough.
 REWRITES: dict[str, tuple[Rewrite, RewriteFn]] = {
@@ -283,8 +337,17 @@ REWRITES: dict[str, tuple[Rewrite, RewriteFn]] = {
                         "SQLGlot's QUALIFY rewrite would leak its _w column into SELECT *"), lambda node: None),
     "count_distinct_over": (Rewrite("count(DISTINCT x) OVER w", "size(collect_set(x) OVER w)",
                                     "Spark has no DISTINCT in window functions"), _distinct_window_count),
-    "string_agg": (Rewrite("string_agg(DISTINCT x, sep ORDER BY x)",
-                           "IF(size(s) = 0, NULL, array_join(array_sort(collect_set(x)), sep))",
+    "array_to_string": (Rewrite("array_to_string(l, sep)", "array_join(l, sep)", "no such Spark function"),
+                        _array_to_string),
+    "regexp_full_match": (Rewrite("regexp_full_match(s, 'p')", "s RLIKE '\\A(?:p)\\z'",
+                                  "RLIKE finds a match anywhere"), _full_match),
+    "epoch_us": (Rewrite("epoch_us(ts)", "unix_micros(CAST(ts AS TIMESTAMP_LTZ))", "no such Spark function"),
+                 _epoch_us),
+    "list": (Rewrite("list(x) OVER (… ORDER BY …) / list(DISTINCT x ORDER BY x)",
+                     "transform(collect_list(named_struct('v', x)) OVER …, e -> e.v) / array_sort(collect_set(x))",
+                     "collect_list/collect_set drop NULLs, which DuckDB's list keeps"), _list_aggregate),
+    "string_agg": (Rewrite("string_agg([DISTINCT] x, sep ORDER BY x)",
+                           "IF(size(s) = 0, NULL, array_join(array_sort(collect_set|collect_list(x)), sep))",
                            "Spark's string_agg order is not guaranteed the same way"), _string_agg),
     "list_contains": (Rewrite("list_contains(l, x)", "array_contains(l, x)",
                               "differs only on a list holding NULL"), _list_contains),
@@ -315,8 +378,9 @@ def untranslatable_functions(tree: exp.Expression) -> list[str]:
 # What the rewrites themselves write (allowed in the output).
 _WRITTEN_BY_REWRITES = frozenset({"array_position", "element_at", "datediff", "percentile", "max_by", "min_by",
                                   "regexp_replace", "any_value", "struct", "array_sort", "collect_set",
-                                  "array_join"})
-_WRITTEN_NODES = frozenset({exp.ArrayContains, exp.ArraySize, exp.Bracket})
+                                  "array_join", "unix_micros", "named_struct", "collect_list", "transform",
+                                  "array_append"})
+_WRITTEN_NODES = frozenset({exp.ArrayContains, exp.ArraySize, exp.Bracket, exp.RegexpLike, exp.Window})
 
 
 def _qualify_as_subquery(tree: exp.Expression) -> exp.Expression:

@@ -29,7 +29,7 @@ from funnel.analyses import hygiene as hygiene_analyses
 from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
-from funnel.model import history, matrix, scoring, stages
+from funnel.model import history, identity, matrix, scoring, stages
 from pages.ui.store import COMPUTING, StoreKey, key
 
 # ------------------------------------------------------------------------------ the core metrics
@@ -395,6 +395,19 @@ def _hygiene_trend(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 def hygiene_trend(as_of: date) -> pl.DataFrame:
     return _hygiene_trend(key(), as_of)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _people_across_tools(at: StoreKey) -> tuple[pl.DataFrame, pl.DataFrame]:
+    with at.opened() as con:
+        return (hygiene_analyses.identity_hygiene(con, settings=at.settings),
+                identity.identity_findings(con, settings=at.settings) if identity.identity_is_built(con)
+                else pl.DataFrame())
+
+
+def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The identity findings by kind (people missing from the CRM, conflicts) and the rows behind them."""
+    return _people_across_tools(key())
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
