@@ -107,7 +107,7 @@ def spark_session():
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("FUNNEL_SPARK_DRIVER_MEMORY", "768m")
-    os.environ.setdefault("FUNNEL_SPARK_PARTITIONS", "2")
+    os.environ.setdefault("FUNNEL_SPARK_PARTITIONS", "1")  # tiny data: one task per stage
     os.environ.pop("FUNNEL_SPARK_REMOTE", None)
     from funnel.engine.spark import spark_session as session_of_this_process
 

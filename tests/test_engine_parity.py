@@ -206,6 +206,18 @@ def test_metrics_document_is_the_same(edges, ladder):
     assert duck == json.dumps(metrics_report(engine, filters, settings=settings, by="source"))
 
 
+def test_both_engines_run_a_sql_file_with_bound_parameters(edges):
+    con, engine = edges
+    from funnel.engine.duckdb import DuckDBEngine
+
+    duck_engine = DuckDBEngine(con, "edges")
+    assert set(duck_engine.tables()) <= set(engine.tables())
+    params = {"stages": ["subscriber", "lead", "mql", "sql", "opportunity", "customer"]}
+    duck = duck_engine.run("lead_facts", params)
+    assert duck.height == 4 and duck.filter(pl.col("lead_id") == "L2")["lifecycle_rank"].to_list() == [None]
+    same(duck, engine.run("lead_facts", params))
+
+
 def rows_per_lead(table: pa.Table) -> pa.Table:
     frame = pl.from_arrow(table).group_by(sc.LEAD_ID).agg(pl.len().cast(pl.Int64).alias("n"))
     return frame.to_arrow()

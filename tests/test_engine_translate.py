@@ -111,7 +111,6 @@ def test_parameters_are_bound_by_name():
 def test_engine_choice(monkeypatch):
     monkeypatch.delenv("FUNNEL_ENGINE", raising=False)
     assert engine_name(None) == "duckdb"
-    assert engine_name(None, settings_engine="spark") == "spark"
     monkeypatch.setenv("FUNNEL_ENGINE", "spark")
     assert engine_name(None) == "spark"
     assert engine_name("duckdb") == "duckdb"

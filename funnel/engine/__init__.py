@@ -27,9 +27,9 @@ __all__ = ["ENGINES", "DuckDBEngine", "EngineError", "engine_name", "is_spark", 
 ENGINES = ("duckdb", "spark")
 
 
-def engine_name(asked: str | None = None, *, settings_engine: str | None = None) -> str:
-    """The engine to use: the one asked for (--engine), else $FUNNEL_ENGINE, else the settings', else duckdb."""
-    name = (asked or os.environ.get("FUNNEL_ENGINE") or settings_engine or "duckdb").strip().lower()
+def engine_name(asked: str | None = None) -> str:
+    """The engine to use: the one asked for (--engine), else $FUNNEL_ENGINE, else duckdb."""
+    name = (asked or os.environ.get("FUNNEL_ENGINE") or "duckdb").strip().lower()
     if name not in ENGINES:
         raise EngineError(f"unknown engine {name!r}", hint=f"Use one of: {', '.join(ENGINES)}")
     return name
