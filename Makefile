@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	  || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
-run: $(STAMP)  ## open the dashboard (loads the bundled sample data on first start)
-	FUNNEL_LOAD_SAMPLE=1 $(BIN)/streamlit run app.py --server.port $(PORT)
+run: $(STAMP)  ## open the dashboard (the bundled sample is loaded into an empty database before it starts)
+	$(BIN)/funnel load-sample
+	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(STAMP)  ## run every test (browser tests skip without Debian's chromium, Spark parity tests without Java)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile

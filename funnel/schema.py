@@ -263,6 +263,10 @@ CANONICAL_ACTIVITY_TYPES: tuple[str, ...] = (
     "pricing_page_view", "demo_request", "trial_signup", "trial_activity", "contact_form",
     "implementation_page_view", "meeting_booked", "sales_touch",
 )
+# Passive e-mail events the presets map exports onto: no engagement by the lead (DOMAIN: "meaningful
+# engagement = any activity type except passive ones"), the default of funnel_rules.not_meaningful.
+PASSIVE_ACTIVITY_TYPES: tuple[str, ...] = ("email_open", "email_sent", "email_delivered", "email_bounced",
+                                           "email_unsubscribe")
 
 # Identity rows: how a tool names a person (kept beside the canonical tables, never activities).
 TOOL_ID = "tool_id"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel.schema import TABLES
-from funnel.store.status import active_import_ids
+from funnel.store.status import active_import_ids, import_labels
 from pages.ui import sidebar, store, uploads
 
 sidebar.routed()
@@ -13,6 +13,7 @@ st.title("Data")
 st.caption("Load CRM, marketing-automation, product-analytics, enrichment and intent exports (CSV, XLSX, "
            "Parquet). Files are checked first; nothing is written until you import, and a failed import "
            "changes nothing. Your data never leaves this machine.")
+uploads.show_notices()
 
 inventory, _ = store.inventory()
 st.subheader("What the database holds")
@@ -27,7 +28,7 @@ table_choice = st.selectbox("Table", ["recognise from the columns", *TABLES], ke
 mapping_upload = st.file_uploader("Mapping (optional .toml)", type=["toml"], key="mapping_file",
                                   help="A saved column mapping for exports the dashboard does not recognise.")
 files = st.file_uploader("Export files", type=["csv", "txt", "tsv", "xlsx", "parquet"],
-                         accept_multiple_files=True, key="export_files")
+                         accept_multiple_files=True, key=uploads.upload_key())
 mapping_text = uploads.mapping_text_of(mapping_upload)
 table = None if table_choice.startswith("recognise") else table_choice
 saved = store.saved_mapping_texts()
@@ -58,8 +59,8 @@ if history.height == 0:
 st.dataframe(history.drop("sha256"), hide_index=True, key="history_table")
 active = active_import_ids(history)
 if active:
+    labels = import_labels(history)
     choice = st.selectbox("Remove an import (its rows go, the versions it replaced come back)", active,
-                          key="remove_choice")
+                          key="remove_choice", format_func=labels.get)
     if st.button("Remove import", icon=":material/delete:", key="remove_button"):
-        uploads.undo_import(int(choice))
-        st.rerun()
+        uploads.undo_import(int(choice), labels[choice])

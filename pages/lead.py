@@ -51,6 +51,8 @@ with left:
     else:
         st.dataframe(fit, hide_index=True, key="lead_fit")
         st.text(view.fit_text)
+        if fit_note := cache.fit_data_note(filters.as_of):
+            st.text(fit_note)
 with right:
     st.subheader("Intent")
     st.dataframe(cache.intent_explanation(lead_id, filters.as_of), hide_index=True, key="lead_intent")

@@ -16,14 +16,14 @@ st.title("Rules")
 st.caption("Stage ladders, evidence rules, conversion window, reactivation, SLAs, ideal customer profiles, intent "
            "weights, tags and next actions. Every saved edit is kept as a version; the newest one is used "
            "everywhere in the dashboard.")
+st.page_link("pages/routing.py", label="Routing: check an edit of the [routing] rules and replay it before saving here",
+             icon=":material/alt_route:")
 
 
 def saved(text: str, note: str) -> int:
     """Saves `text` as the newest settings version, drops every cached result; returns the version."""
-    with store.opened() as con:
-        number = save_version(con, text, note=note)
-    st.cache_data.clear()
-    return number
+    with store.writing() as con:
+        return save_version(con, text, note=note)
 
 
 with store.opened() as con:

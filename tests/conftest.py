@@ -11,6 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# No per-example time limit: speed is measured in benchmarks/, never asserted by a test, and a loaded
+# CI machine must not turn a slow example into a failure.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 
 def shared_path() -> Path:

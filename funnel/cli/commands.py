@@ -150,7 +150,8 @@ def metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="period_start", type=_day, default=None,
                    help="first day of the stage entries that form conversion cohorts")
     p.add_argument("--to", dest="period_end", type=_day, default=None, help="last day of those entries")
-    p.add_argument("--by", default=None, help="a lead column to segment every section by (e.g. source)")
+    p.add_argument("--by", default=None, help="a lead column or custom attribute to segment every section by, by its "
+                   "plain name (source, industry, \"Lead Origin\") or as attr:NAME")
     p.add_argument("--format", choices=("json", "csv"), default="json")
 
 
@@ -187,18 +188,28 @@ def run_metrics(args: argparse.Namespace) -> int:
     """Stage distribution, conversion, aging and segment performance as of a date (JSON or CSV)."""
     import json
 
-    from funnel.analyses.report import metrics_report, report_table
+    from funnel.analyses.report import metrics_report, report_table, undated_metrics_report
     from funnel.config import load_settings
     from funnel.export import csv_bytes
     from funnel.filters import Filters
+    from funnel.model.history import lead_dimension_named, newest_day
+    from funnel.store.db import table_counts
 
     settings = load_settings(args.config)
     engine = _engine_of(args)
     try:
         con = engine.connection
-        as_of = _as_of_of(con, args.as_of)
-        filters = Filters(as_of=as_of, ladder=args.ladder, period_start=args.period_start, period_end=args.period_end)
-        report = metrics_report(con, filters, settings=settings, by=args.by, window_days=args.window_days)
+        by = lead_dimension_named(con, args.by) if args.by else None
+        as_of = args.as_of or newest_day(con)
+        if as_of is None and not any(table_counts(con)[t] for t in ("leads", "stage_events")):
+            raise FunnelError("the store holds no leads and no dated rows yet", hint="Import leads first")
+        if as_of is None:  # no dated row: the sections that need no dates, with a note on the others
+            report = undated_metrics_report(con, ladder=args.ladder, settings=settings, by=by,
+                                            window_days=args.window_days)
+        else:
+            filters = Filters(as_of=as_of, ladder=args.ladder, period_start=args.period_start,
+                              period_end=args.period_end)
+            report = metrics_report(con, filters, settings=settings, by=by, window_days=args.window_days)
     finally:
         engine.close()
     if args.format == "json":
@@ -230,6 +241,7 @@ def run_leads(args: argparse.Namespace) -> int:
     from funnel.config import load_settings
     from funnel.errors import FunnelError
     from funnel.export import csv_bytes
+    from funnel.model.matrix import fit_data_note
     from funnel.model.scoring import leads_report
     from funnel.store.inventory import newest_timestamp
 
@@ -244,8 +256,11 @@ def run_leads(args: argparse.Namespace) -> int:
                 raise FunnelError("the store holds no dated rows yet", hint="Import leads and activities first")
             as_of = newest.date() if isinstance(newest, datetime) else newest
         report = leads_report(con, settings=settings, as_of=as_of).with_columns(pl.col("intent_score").round(2))
+        fit_note = fit_data_note(con, settings=settings, as_of=as_of)
     finally:
         engine.close()
+    if fit_note:
+        print(f"note: {fit_note}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dicts(), ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
     else:
@@ -579,7 +594,7 @@ def run_report(args: argparse.Namespace) -> int:
     from funnel.charts.monthly import figure_dicts, review_figures
     from funnel.config import load_settings
     from funnel.display.report import data_provenance, review_document, review_html
-    from funnel.model.history import newest_day
+    from funnel.model.history import lead_dimension_named, newest_day
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -591,8 +606,9 @@ def run_report(args: argparse.Namespace) -> int:
             raise FunnelError("the monthly review needs dates, and this store has none",
                               hint="Import leads with created_at, stage entries with entered_at, or deals with "
                                    "created_at/closed_at (map a date column of the export to one of them)")
-        review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=args.by)
-        invest = where_to_invest(con, settings=settings, as_of=as_of, by=args.by, ladder=args.ladder) if args.by else None
+        by = lead_dimension_named(con, args.by) if args.by else None
+        review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=by)
+        invest = where_to_invest(con, settings=settings, as_of=as_of, by=by, ladder=args.ladder) if by else None
         source = f"settings file {args.config}" if args.config else None
         document = review_document(review, invest=invest, provenance=data_provenance(con, settings_source=source))
     finally:
@@ -661,4 +677,83 @@ def run_review_sample(args: argparse.Namespace) -> int:
         print(f"  {row['question']}: {row['judged_right']} of {row['verdicts']} verdicts ({share})")
     for sentence in review_disagreements(sample, current).get_column("sentence").to_list():
         print(f"  {sentence}")
+    return 0
+
+
+def load_sample_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+
+
+@command("load-sample", load_sample_arguments)
+def run_load_sample(args: argparse.Namespace) -> int:
+    """Load the bundled sample (sample_data/) into a database that never had an import (`make run` does this)."""
+    from funnel.config import load_settings
+    from funnel.ingest.upload import load_sample_into_empty_store
+    from funnel.model.identity import rebuild_identity
+    from funnel.store.db import connect, default_db_path
+    from funnel.store.status import import_count
+
+    path = Path(args.db or default_db_path())
+    if path.is_file():  # read-only first: a database in use by the dashboard is left alone when it holds data
+        con = connect(path, read_only=True)
+        try:
+            if import_count(con):
+                print(f"{path}: already holds imports; the sample is not loaded")
+                return 0
+        finally:
+            con.close()
+    settings = load_settings(args.config)
+    con = connect(path)
+    try:
+        loaded = load_sample_into_empty_store(con, settings=settings)
+        if loaded:
+            rebuild_identity(con, settings=settings)
+    finally:
+        con.close()
+    print(f"{path}: {'loaded the bundled sample' if loaded else 'already holds imports; the sample is not loaded'}")
+    return 0
+
+
+def deals_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="deals as of the end of this day (YYYY-MM-DD; default: "
+                   "the newest timestamp in the data)")
+    p.add_argument("--by", default="industry", help="an account column (industry, size_band, country, account_id), "
+                   "a deal column (product, owner, pipeline), the lead's source, or a custom attribute of the "
+                   "accounts by its plain name or as attr:NAME (default: industry)")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+
+
+@command("deals", deals_arguments)
+def run_deals(args: argparse.Namespace) -> int:
+    """Deals by their account's attributes: win rate with its interval, cycle length and open-deal age."""
+    import json
+
+    from funnel.analyses.deals import deal_dimension_named, deal_performance, only_wins_note
+    from funnel.analyses.report import json_ready
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = _as_of_of(con, args.as_of)
+        by = deal_dimension_named(con, args.by)
+        table = deal_performance(con, settings=settings, as_of=as_of, by=by)
+    finally:
+        con.close()
+    note = only_wins_note(table)
+    if args.format == "json":
+        rows = [{"segment": row[by], **{k: json_ready(v) for k, v in row.items() if k != by}}
+                for row in table.iter_rows(named=True)]
+        document = {"as_of": as_of.isoformat(), "by": by, "notes": [note] if note else [], "deals": rows}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(csv_bytes(table))
     return 0

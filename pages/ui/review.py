@@ -14,7 +14,7 @@ from funnel.analyses import monthly, review_sample
 from funnel.charts.monthly import figure_dicts, review_figures
 from funnel.display.report import data_provenance, review_document, review_html
 from funnel.filters import Filters
-from pages.ui.store import COMPUTING, StoreKey, inventory, key, opened
+from pages.ui.store import COMPUTING, StoreKey, inventory, key, opened, writing
 
 PERCENT = ("rate", "rate_lo", "rate_hi", "share", "acceptance_rate", "acceptance_low", "acceptance_high", "rate_cur",
            "rate_prev", "share_cur", "share_prev", "mix_part", "rate_part", "change", "rate_lo_cur", "rate_hi_cur",
@@ -127,7 +127,7 @@ def verdict_form(name: str, lead: str) -> None:
     if not st.button("Save verdicts", key="hr_save", icon=":material/save:"):
         return
     judged = {q: a for q, a in answers.items() if a[0] != "not judged"}
-    with opened() as con:
+    with writing() as con:
         for question, (answer, reason) in judged.items():
             review_sample.record_verdict(con, sample=name, lead_id=lead, question=question, right=answer == "right",
                                          reason=reason, reviewer=reviewer, now=datetime.now())

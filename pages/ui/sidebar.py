@@ -3,11 +3,14 @@ so a view can be shared; the database choice; and the routing of a deep link to 
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
-from funnel.filters import FIRST_DAY, LAST_DAY, Filters
+from funnel.filters import FIRST_DAY, LAST_DAY, Filters, as_of_within
 from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
 from funnel.store.db import default_db_path
+from funnel.store.inventory import data_days
 from pages.ui.store import (
     cli_db_argument,
     db_path,
@@ -44,16 +47,22 @@ def ladder_label(ladder: str) -> str:
 
 def sidebar_filters() -> Filters | None:
     """The shared filters (as-of date, ladder, period), kept in the URL so a view can be shared."""
-    _, newest = inventory()
+    table_spans, newest = inventory()
+    days = data_days(table_spans, newest)
     with st.sidebar:
-        if newest is None:
+        if days is None:
             st.caption("No data yet: import exports on the Data page.")
             database_choice()
             st.session_state["_filters"] = None
             return None
-        default_as_of = newest.date()
+        first, default_as_of = days
+        follow_the_data(default_as_of)
         as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params", min_value=FIRST_DAY, max_value=LAST_DAY,
-                              help="Every number is computed as it stood at the end of this day.")
+                              help="Every number is computed as it stood at the end of this day. Default: the "
+                                   "newest date in the database.")
+        as_of, note = as_of_within(as_of or default_as_of, first=first, last=default_as_of)
+        if note:
+            st.text(note)
         ladder = st.segmented_control("Ladder", LADDERS, default=LIFECYCLE, key="ladder", bind="query-params",
                                       format_func=ladder_label, required=True)
         with st.expander("Cohort period", expanded=False):
@@ -65,9 +74,24 @@ def sidebar_filters() -> Filters | None:
     if start and end and start > end:
         st.sidebar.warning("The period starts after it ends; it is ignored.")
         start = end = None
-    filters = Filters(as_of=as_of or default_as_of, ladder=ladder or LIFECYCLE, period_start=start, period_end=end)
+    filters = Filters(as_of=as_of, ladder=ladder or LIFECYCLE, period_start=start, period_end=end)
     st.session_state["_filters"] = filters
     return filters
+
+
+AS_OF_DB = "_as_of_db"
+AS_OF_DEFAULT = "_as_of_default"
+
+
+def follow_the_data(last: date) -> None:
+    """Before the as-of widget: another database resets the date to its newest day (a link's own date is kept
+    on the first run), and new data moves a date left at the old newest day to the new one."""
+    database = str(db_path())
+    previous, previous_default = st.session_state.get(AS_OF_DB), st.session_state.get(AS_OF_DEFAULT)
+    st.session_state[AS_OF_DB], st.session_state[AS_OF_DEFAULT] = database, last
+    switched = previous is not None and previous != database
+    if switched or (previous_default not in (None, last) and st.session_state.get("as_of") == previous_default):
+        st.session_state["as_of"] = last
 
 
 def current_filters() -> Filters:

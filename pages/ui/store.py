@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import streamlit as st
 
 from funnel.config import Settings, load_settings, settings_from_text
 from funnel.ingest.mapping_guess import saved_mappings
-from funnel.ingest.upload import load_bundled_sample
+from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
 from funnel.model.identity import (
     identity_conflicts,
     identity_is_built,
@@ -31,10 +32,6 @@ from funnel.store.db import connect, default_db_path
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
 from funnel.store.status import data_version, import_count, saved_settings_text, stored_rows
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = ROOT / "sample_data"
-SAMPLE_LABEL = "sample data"
-SAMPLE_FILES = ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv", "deals.csv")
 COMPUTING = "Computing from the database… the first view after an import takes longest; later views are cached."
 
 
@@ -54,18 +51,79 @@ def db_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def store(path: str) -> duckdb.DuckDBPyConnection:
-    """One shared connection per database file; sessions query through their own cursors."""
-    return connect(path)
+    """One shared read-only connection per database file (created with its tables when missing); sessions
+    query through their own cursors. Read-only, so the server holds no write lock: `funnel metrics` and the
+    other read-only commands can open the same file while the dashboard runs."""
+    if not Path(path).is_file():
+        connect(path).close()
+    return connect(path, read_only=True)
+
+
+class ReadersWriterGate:
+    """Many sessions read at once; a write waits until no session is reading, and reads wait for a write. The
+    server's sessions are threads of one process, where DuckDB opens a file either read-only or read-write."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._readers -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+
+
+GATE = ReadersWriterGate()
 
 
 @contextmanager
 def opened(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor of this session's database (or of `path`), closed on leaving the block."""
-    con = store(path or str(db_path())).cursor()
-    try:
-        yield con
-    finally:
-        con.close()
+    """A read-only cursor of this session's database (or of `path`), closed on leaving the block."""
+    with GATE.reading():
+        con = store(path or str(db_path())).cursor()
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def writing(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection for one write (an import, a removal, saved settings or verdicts), once no session
+    is reading: the shared read-only connection is closed first and the write lock is held only inside the
+    block. Every cached result is dropped afterwards, so each panel and the sidebar show the new state on the
+    next run."""
+    target = path or str(db_path())
+    with GATE.writing():
+        if Path(target).is_file():
+            store(target).close()
+        store.clear(target)
+        con = connect(target)
+        try:
+            yield con
+        finally:
+            con.close()
+    st.cache_data.clear()
 
 
 @dataclass(frozen=True)
@@ -139,17 +197,18 @@ def sample_loaded() -> bool:
 
 
 def load_sample_if_empty() -> None:
-    """On first start with FUNNEL_LOAD_SAMPLE=1 (make run), loads sample_data/ into an empty store."""
+    """With FUNNEL_LOAD_SAMPLE=1, loads sample_data/ into an empty store on the first request (`make run` loads it
+    before the server starts, with `funnel load-sample`, so its first request finds it loaded)."""
     if os.environ.get("FUNNEL_LOAD_SAMPLE") != "1" or st.session_state.get("sample_checked"):
         return
     st.session_state["sample_checked"] = True
     with opened() as con:
         if import_count(con):
             return
-        with st.spinner("Loading the bundled sample data…"):
-            load_bundled_sample(con, SAMPLE_DIR, SAMPLE_FILES, settings=active_settings(), label=SAMPLE_LABEL)
-            rebuild_identity(con, settings=active_settings())
-    st.cache_data.clear()
+    settings = active_settings()
+    with st.spinner("Loading the bundled sample data…"), writing() as con:
+        if load_sample_into_empty_store(con, settings=settings):
+            rebuild_identity(con, settings=settings)
 
 
 def saved_mapping_texts() -> tuple[tuple[str, str], ...]:

@@ -80,10 +80,16 @@ def segment_of(row: dict, by: tuple[str, ...]) -> dict[str, str] | None:
 
 
 def notes(filters, by: tuple[str, ...] = ()) -> None:
-    """The plain-text notes an analysis carries (what history was used, what was left out)."""
+    """The plain-text notes an analysis carries (what history was used, what was left out), and what share of
+    the leads behind the numbers lacked a creation date, an owner or firmographics (linked to Data quality)."""
     for note in getattr(cache.analysis(filters, by), "notes", ()):
         if note:
             st.caption(note)
+    quality = cache.data_quality_sentence(filters, by)
+    if quality:
+        st.caption(quality)
+        st.page_link("pages/data_quality.py", label="Data quality: which fields are missing, where, and how to fix them",
+                     icon=":material/fact_check:")
 
 
 def percent_columns(columns) -> dict:
