@@ -21,11 +21,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "foundation": set(),
     "store": set(),
     "ingest": {"store"},
-    "model": {"store"},
-    "analyses": {"model", "store"},
+    "engine": {"store"},
+    "model": {"store", "engine"},
+    "analyses": {"model", "store", "engine"},
     "display": {"analyses", "model", "store"},
     "charts": {"display", "analyses", "model"},
-    "cli": {"ingest", "store", "model", "analyses", "display", "charts"},
+    "cli": {"ingest", "store", "engine", "model", "analyses", "display", "charts"},
 }
 
 
