@@ -59,6 +59,11 @@ def server(tmp_path_factory):
         proc.kill()
         pytest.fail("the dashboard did not start within 60 s")
     yield url
+    stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ends a server process started by a test: terminate, then kill if it does not exit within 10 s."""
     proc.terminate()
     try:
         proc.wait(timeout=10)

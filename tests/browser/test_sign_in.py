@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, ROOT, free_port, wait_for_app
+from tests.browser.conftest import CHROMIUM, ROOT, free_port, stop, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 USERS = {"ana@example.com": "Ana Admin", "cy@example.com": "Cy Viewer", "eve@evil.io": "Eve Outsider"}
@@ -34,14 +34,6 @@ def started(cmd: list[str], *, url: str, env: dict | None = None, cwd: Path | No
             time.sleep(0.3)
     stop(proc)
     pytest.fail(f"{cmd[0]} did not answer at {url} within 60 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="module")
