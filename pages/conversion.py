@@ -36,8 +36,7 @@ chart_right.plotly_chart(charts.outcomes_bar(steps, by=by), key="conv_outcomes")
 
 st.subheader("Outcomes of every step")
 st.caption("Select a row to see the entries behind it.")
-event = st.dataframe(steps, hide_index=True, key="conv_table", on_select="rerun", selection_mode="single-row",
-                     column_config=widgets.percent_columns(("rate", "rate_lo", "rate_hi")))
+event = widgets.table(steps, key="conv_table", on_select="rerun", selection_mode="single-row")
 row = widgets.selected_row(event, steps)
 if row is not None:
     outcome = st.segmented_control("Outcome", ["all", "advanced", "lost", "expired", "open"], default="all",
@@ -58,8 +57,7 @@ else:
     now = cache.stage_conversion(filters, window_days=window, skipped=skipped)
     st.text(f"This period: {filters.period_start} to {filters.cohort_end}; previous: {earlier.period_start} to "
             f"{earlier.cohort_end} (as of {earlier.as_of}).")
-    st.dataframe(period_comparison(now, before), hide_index=True, key="conv_compare",
-                 column_config=widgets.percent_columns(("rate", "rate_before")))
+    widgets.table(period_comparison(now, before), key="conv_compare")
 
 st.subheader("Cohorts by entry month")
 cohorts = cache.conversion_cohorts(filters, window_days=window, skipped=skipped)
@@ -84,4 +82,4 @@ st.caption("Kaplan–Meier: leads that have not converted yet count as censored 
            "so slow segments are not flattered by leaving their open leads out.")
 if curve.height:
     st.plotly_chart(charts.time_to_convert_chart(curve, from_stage=from_stage, to_stage=to_stage), key="ttc_chart")
-st.dataframe(summary, hide_index=True, key="ttc_table")
+widgets.table(summary, key="ttc_table")

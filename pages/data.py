@@ -6,7 +6,7 @@ import streamlit as st
 
 from funnel.schema import TABLES
 from funnel.store.status import active_import_ids
-from pages.ui import sidebar, store, uploads
+from pages.ui import sidebar, store, uploads, widgets
 
 sidebar.routed()
 st.title("Data")
@@ -16,9 +16,7 @@ st.caption("Load CRM, marketing-automation, product-analytics, enrichment and in
 
 inventory, _ = store.inventory()
 st.subheader("What the database holds")
-st.dataframe(inventory, hide_index=True, key="inventory_table",
-             column_config={"first": st.column_config.DatetimeColumn("first", format="YYYY-MM-DD"),
-                            "last": st.column_config.DatetimeColumn("last", format="YYYY-MM-DD")})
+widgets.table(inventory, key="inventory_table")
 sidebar.sample_notice()
 
 st.subheader("Import exports")
@@ -43,7 +41,7 @@ history = store.history()
 if history.height == 0:
     st.caption("Nothing imported yet.")
     st.stop()
-st.dataframe(history.drop("sha256"), hide_index=True, key="history_table")
+widgets.table(history.drop("sha256"), key="history_table")
 active = active_import_ids(history)
 if active:
     choice = st.selectbox("Remove an import (its rows go, the versions it replaced come back)", active,

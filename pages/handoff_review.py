@@ -44,7 +44,7 @@ st.text(f"Sample {name}: {sample.height} leads")
 if sample.is_empty():
     st.info("No lead entered MQL, SQL or opportunity in this period (and still sits there at the as-of date).")
     st.stop()
-st.dataframe(sample, hide_index=True, key="hr_sample")
+widgets.table(sample, key="hr_sample")
 
 st.subheader("Give a verdict")
 lead = st.selectbox("Lead", sample.get_column("lead_id").to_list(), key="hr_lead")
@@ -65,6 +65,6 @@ if disagreements.height:
     for sentence in disagreements.get_column("sentence").to_list():
         st.text("• " + sentence)
 with st.expander(f"Every verdict given ({history.height}, changes included)"):
-    st.dataframe(history, hide_index=True, key="hr_history")
+    widgets.table(history, key="hr_history")
 widgets.download_buttons(sample_with_verdicts(sample, current), base="handoff_review_sample", as_of=filters.as_of,
                          key="hr_export")

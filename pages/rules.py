@@ -9,7 +9,7 @@ from funnel.display.rules import settings_summary, version_text
 from funnel.errors import ConfigError
 from funnel.model.scoring import rules_backtest
 from funnel.store.settings_versions import active_text, save_version, saved_versions
-from pages.ui import sidebar, store
+from pages.ui import sidebar, store, widgets
 
 sidebar.routed()
 st.title("Rules")
@@ -30,7 +30,7 @@ with store.opened() as con:
     current_text, versions = active_text(con), saved_versions(con)
 current = store.active_settings()
 st.subheader("In force now")
-st.dataframe(settings_summary(current), hide_index=True, key="rules_summary")
+widgets.table(settings_summary(current), key="rules_summary")
 
 st.subheader("Edit")
 edited = st.text_area("Settings (TOML; anything you leave out keeps its default)", value=current_text, height=420,
@@ -57,13 +57,13 @@ else:
     months = st.slider("Months to replay", 1, 12, 6, key="rules_months")
     with st.spinner("Replaying history under both settings…"), store.opened() as con:
         result = rules_backtest(con, current=current, proposed=proposed, as_of=filters.as_of, months=months)
-    st.dataframe(result, hide_index=True, key="rules_backtest")
+    widgets.table(result, key="rules_backtest")
 
 st.subheader("Saved versions")
 if versions.height == 0:
     st.caption("No edits saved yet: the packaged defaults are in force.")
 else:
-    st.dataframe(versions.drop("toml"), hide_index=True, key="rules_versions")
+    widgets.table(versions.drop("toml"), key="rules_versions")
     choice = st.selectbox("Bring back an earlier version (saved again as the newest)",
                           versions.get_column("version").to_list(), key="rules_restore_choice")
     if st.button("Restore", key="rules_restore"):
