@@ -24,7 +24,8 @@ SHARED = Path(os.environ.get("FUNNEL_SHARED") or ROOT.parents[1] / "shared")
 OLIST = SHARED / "data" / "real" / "olist-marketing-funnel"
 OLIST_FILES = [OLIST / "olist_marketing_qualified_leads_dataset.csv", OLIST / "olist_closed_deals_dataset.csv"]
 PAGES = ["overview", "monthly_review", "distribution", "conversion", "aging", "segments", "lead", "matrix",
-         "handoff", "handoff_review", "data", "rules", "routing", "data_quality"]
+         "handoff", "handoff_review", "data", "rules", "routing", "data_quality",
+         "segments?seg_by=Industry&seg_by2=Source", "lead?lead_q=L0000017"]
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 MAX_BYTES = 300_000
@@ -92,7 +93,8 @@ def shoot(store: str, out: Path, pages: list[str]) -> None:
                     page.wait_for_timeout(800)
                     raw = page.screenshot()
                     page.set_viewport_size({"width": 1440, "height": 900})
-                    (out / f"{store}_{name}.png").write_bytes(small_png(raw))
+                    file_name = name.split("?")[0] + ("_" + name.split("=")[1].split("&")[0] if "?" in name else "")
+                    (out / f"{store}_{file_name}.png").write_bytes(small_png(raw))
                     print(name, flush=True)
                 browser.close()
         finally:

@@ -8,6 +8,7 @@ from funnel.analyses import previous_period
 from funnel.charts import ladder as charts
 from funnel.config import SKIPPED_POLICIES
 from funnel.display.conversion import period_comparison, time_to_convert_ends, time_to_convert_starts
+from funnel.display.labels import stage_label
 from pages.ui import cache, sidebar, store, widgets
 
 sidebar.routed()
@@ -73,9 +74,10 @@ else:
 st.subheader("Time to convert")
 starts, default_start = time_to_convert_starts(settings, filters.ladder)
 pick_left, pick_right = st.columns(2)
-from_stage = pick_left.selectbox("From", starts, index=default_start, key="ttc_from", bind="query-params")
+from_stage = pick_left.selectbox("From", starts, index=default_start, key="ttc_from", bind="query-params",
+                                 format_func=stage_label)
 ends = time_to_convert_ends(settings, filters.ladder, from_stage)
-to_stage = pick_right.selectbox("To", ends, index=len(ends) - 1, key="ttc_to")
+to_stage = pick_right.selectbox("To", ends, index=len(ends) - 1, key="ttc_to", format_func=stage_label)
 curve = cache.time_to_convert_curve(filters, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 summary = cache.time_to_convert(filters, by, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 st.caption("Kaplan–Meier: leads that have not converted yet count as censored at the as-of date, not as failures, "

@@ -57,5 +57,6 @@ st.caption("Every deal, also those that belong to an account rather than a lead:
 if store.table_rows("deals") == 0:
     st.caption("No deals imported yet: import a deals or opportunities export to see win rates and cycle lengths.")
 else:
-    deal_by = st.selectbox("Deals by", DEAL_DIMENSIONS, key="seg_deal_by", bind="query-params")
+    deal_by = st.selectbox("Deals by", DEAL_DIMENSIONS, key="seg_deal_by", bind="query-params",
+                           format_func=column_label)
     widgets.table(cache.deal_performance(filters.as_of, by=deal_by), key="seg_deals")

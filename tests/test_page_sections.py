@@ -147,6 +147,6 @@ def test_the_sla_line_and_the_rows_stored(sample_store):
     settings = default_settings()
     assert sla_text(replace(settings, aging=replace(settings.aging, sla_days={}))) is None
     assert sla_text(replace(settings, aging=replace(settings.aging, sla_days={"mql": 5, "sql": 14}))) \
-        == "SLAs (days): mql 5, sql 14"
+        == "SLAs (days): MQL 5, SQL 14"
     inventory = data_inventory(sample_store)
     assert stored_rows(inventory) == sum(inventory.get_column("rows").to_list()) > 300

@@ -84,7 +84,7 @@ def funnel_chart(cumulative: pl.DataFrame, *, by: Sequence[str] = (),
     figure.add_trace(go.Funnel(
         y=[_stage_text(s) for s in stages], x=rows.get_column("reached").to_list(),
         text=[f"{r:.1%}" if r is not None else "–" for r in rows.get_column("rate").to_list()],
-        textinfo="value+text", marker={"color": [stage_colors(stages)[s] for s in stages]},
+        texttemplate="%{x:,} (%{text})", marker={"color": [stage_colors(stages)[s] for s in stages]},
         hovertemplate="%{y}: %{x:,} leads reached it (%{text} of the cohort)<extra></extra>", name="Leads"))
     return figure
 
@@ -148,10 +148,14 @@ def stage_flow_sankey(flows: pl.DataFrame, *, title: str = "How leads moved betw
     left = [s for s in [None, *stages] if out_of[s]]
     right = [s for s in stages if into[s]]
 
+    height, pad, top_margin, bottom_margin = max(460, 64 * max(len(left), len(right))), 16, 60, 30
+    gap = pad / (height - top_margin - bottom_margin)  # the nodes' padding as a share of the plot's height
+    # Plotly scales every node by the one factor that fits the fullest column (d3-sankey's ky).
+    scale = min((1 - gap * (len(column) - 1)) / (sum(totals[s] for s in column) or 1)
+                for column, totals in ((left, out_of), (right, into)) if column) if left else 1.0
+
     def centres(totals: list[int]) -> list[float]:
-        """Each node's vertical centre (0 = top) when the column is stacked with a small gap."""
-        gap, whole = 0.02, sum(totals) or 1
-        scale = (1 - gap * max(len(totals) - 1, 0)) / whole
+        """Each node's vertical centre (0 = top), stacked from the top with the padding between."""
         ys, top = [], 0.0
         for total in totals:
             ys.append(min(max(top + total * scale / 2, 0.001), 0.999))
@@ -167,11 +171,10 @@ def stage_flow_sankey(flows: pl.DataFrame, *, title: str = "How leads moved betw
         link_colors.append(DIRECTION_COLORS.get(row["direction"], "rgba(150,150,150,0.4)"))
         labels.append(chart_text(value_label(row["direction"])))
     names = ["New leads" if s is None else _stage_text(s) for s in left] + [_stage_text(s) for s in right]
-    figure = _figure(title, height=max(420, 60 * max(len(left), len(right))),
-                     margin={"l": 150, "r": 150, "t": 60, "b": 30})
+    figure = _figure(title, height=height, margin={"l": 150, "r": 150, "t": top_margin, "b": bottom_margin})
     figure.add_trace(go.Sankey(
         arrangement="fixed",
-        node={"label": [""] * len(names), "pad": 14, "thickness": 16, "customdata": names,
+        node={"label": [""] * len(names), "pad": pad, "thickness": 16, "customdata": names,
               "x": [0.001] * len(left) + [0.999] * len(right), "y": left_y + right_y,
               "color": ["#BAB0AC" if s is None else colors[s] for s in left] + [colors[s] for s in right],
               "hovertemplate": "%{customdata}: %{value:,} moves<extra></extra>"},
@@ -256,7 +259,7 @@ def time_to_convert_chart(curve: pl.DataFrame, *, from_stage: str, to_stage: str
         x=days, y=converted, mode="lines", line={"shape": "hv", "color": PALETTE[0]}, name="Converted",
         customdata=at_risk, hovertemplate="Day %{x}: %{y:.1%} converted (%{customdata:,} still at risk)<extra></extra>"))
     for q, dash in ((0.5, "dash"), (0.9, "dot")):
-        figure.add_hline(y=q, line={"dash": dash, "width": 1, "color": "#888"},
+        figure.add_hline(y=q, line={"dash": dash, "width": 1, "color": "#555"},
                          annotation_text=f"{q:.0%}", annotation_position="top left")
     return figure
 
@@ -294,7 +297,9 @@ def segment_rates_chart(performance: pl.DataFrame, *, by: Sequence[str], rate: s
     overall = total.get_column(rate)[0] if total.height else None
     if overall is not None:
         figure.add_vline(x=overall, line={"dash": "dash", "color": "#E45756"},
-                         annotation_text=f"All leads {overall:.1%}", annotation_position="top right")
+                         annotation_text=f"All leads {overall:.1%}", annotation_position="top",
+                         annotation_yshift=4)
+        figure.update_layout(margin={**LAYOUT["margin"], "t": 80})
     return figure
 
 
@@ -334,8 +339,8 @@ def _crossed_rates_heatmap(performance: pl.DataFrame, *, by: Sequence[str], rate
                      height=max(360, 120 + 34 * len(downs)), yaxis={"autorange": "reversed", "automargin": True},
                      xaxis={"side": "top", "tickangle": 0, "automargin": True}, plot_bgcolor="#FFFFFF")
     figure.add_trace(go.Heatmap(x=x, y=y, z=grey, text=text, texttemplate="%{text}", showscale=False,
-                                colorscale=[[0, "#E6E6E6"], [1, "#E6E6E6"]], xgap=2, ygap=2, textfont={"size": 11,
-                                                                                                      "color": "#888"},
+                                colorscale=[[0, "#CFCFCF"], [1, "#CFCFCF"]], xgap=2, ygap=2, textfont={"size": 11,
+                                                                                                      "color": "#555"},
                                 name="small sample", hovertemplate="%{y} × %{x}: small sample<br>%{text}<extra></extra>"))
     values = [v for line in z for v in line if v is not None]
     figure.add_trace(go.Heatmap(

@@ -79,7 +79,7 @@ COLUMNS: dict[str, ColumnSpec] = {
     # who and what
     "lead_id": _spec("Lead"), "name": _spec("Name"), "email": _spec("E-mail"), "company": _spec("Company"),
     "title": _spec("Job title"), "owner": _spec("Owner"), "source": _spec("Source"), "industry": _spec("Industry"),
-    "size_band": _spec("Company size"), "country": _spec("Country"), "region": _spec("Region"),
+    "size_band": _spec("Company size"), "seniority": _spec("Seniority"), "tags": _spec("Tags"), "country": _spec("Country"), "region": _spec("Region"),
     "icp": _spec("Ideal customer profile", missing="no profile"), "tag": _spec("Tag"), "segment": _spec("Segment"),
     "account_id": _spec("Account"), "deal_id": _spec("Deal"), "product": _spec("Product"),
     "pipeline": _spec("Pipeline"), "lead_status": _spec("Lead status"), "activity_type": _spec("Activity type", "code"),
