@@ -20,7 +20,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FUNNEL_SHARED") or ROOT.parents[1] / "shared")
+SHARED = Path(os.environ.get("FUNNEL_SHARED")
+              or next((p / "shared" for p in ROOT.parents if (p / "shared" / "data" / "real").is_dir()), ROOT / "shared"))
 OLIST = SHARED / "data" / "real" / "olist-marketing-funnel"
 OLIST_FILES = [OLIST / "olist_marketing_qualified_leads_dataset.csv", OLIST / "olist_closed_deals_dataset.csv"]
 PAGES = ["overview", "monthly_review", "distribution", "conversion", "aging", "segments", "lead", "matrix",

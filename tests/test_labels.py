@@ -115,3 +115,14 @@ def test_no_raw_name_or_none_reaches_a_page(page, sample_db, monkeypatch):
         headers = shown_headers(element)
         assert not [h for h in headers if is_raw_name(h)], (page, headers)
         assert empty_cells(element.value) == [], (page, headers)
+
+
+def test_the_lead_card_reads_in_words():
+    from funnel.display.lead import readable_card
+
+    card = readable_card({"funnel_stage": "reactivation", "lifecycle_stage": "mql", "quadrant": "high_fit_low_intent",
+                          "stage_entered_at": datetime(2025, 2, 24), "next_action_due": date(2025, 3, 3)})
+    values = dict(card.iter_rows())
+    assert values["Funnel stage"] == "Reactivation" and values["Lifecycle stage"] == "MQL"
+    assert values["Quadrant"] == "High fit · low intent"
+    assert values["Since"] == "2025-02-24" and values["Due"] == "2025-03-03"

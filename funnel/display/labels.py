@@ -172,7 +172,7 @@ COLUMNS: dict[str, ColumnSpec] = {
     "without_small_sample": _spec("Without: small sample", "flag"),
     # words of other tables
     "description": _spec("Check", "long_text"), "what_to_do": _spec("What to do", "long_text"),
-    "check": _spec("Check"), "detail": _spec("Detail", "long_text"), "note": _spec("Note", "long_text"),
+    "check": _spec("Check", "code"), "detail": _spec("Detail", "long_text"), "note": _spec("Note", "long_text"),
     "action": _spec("Action", "long_text"), "next_action": _spec("Next action", "long_text"),
     "next_owner": _spec("Next owner"), "evidence": _spec("Evidence", "long_text"),
     "sentence": _spec("What changed", "long_text"), "text": _spec("What is missing", "long_text"),
