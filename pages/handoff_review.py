@@ -12,6 +12,7 @@ from funnel.analyses.review_sample import (
     sample_with_verdicts,
     verdict_summary,
 )
+from funnel.display.labels import stage_label
 from funnel.errors import FunnelError
 from pages.ui import review, sidebar, widgets
 
@@ -49,7 +50,7 @@ widgets.table(sample, key="hr_sample")
 st.subheader("Give a verdict")
 lead = st.selectbox("Lead", sample.get_column("lead_id").to_list(), key="hr_lead")
 row = sample.row(sample.get_column("lead_id").to_list().index(lead), named=True)
-st.text(f"{row['name'] or ''} · {row['company'] or ''} · stage {row['stage']} · owner {row['owner']} · the rules "
+st.text(f"{row['name'] or ''} · {row['company'] or ''} · stage {stage_label(row['stage'])} · owner {row['owner']} · the rules "
         f"route to {row['next_owner'] or '-'}: {row['next_action'] or '-'}")
 try:
     review.verdict_form(name, lead)
