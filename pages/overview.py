@@ -37,7 +37,9 @@ with left:
 with right:
     st.subheader(f"Now in each stage, and what moved since {COMPARISON_DAYS} days earlier")
     changes = stage_changes(cache.stage_distribution(filters), cache.stage_distribution(earlier))
-    widgets.table(changes, key="overview_changes")
+    widgets.table(changes, key="overview_changes", column_config_overrides={
+        "leads": st.column_config.NumberColumn("Now in", format="localized"),
+        "leads_before": st.column_config.NumberColumn(f"Now in, {COMPARISON_DAYS} days earlier", format="localized")})
 widgets.notes(filters)
 if has_no_leads(now):
     st.info("No lead exists on or before this date: pick a later as-of date.")
