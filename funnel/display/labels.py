@@ -301,32 +301,44 @@ def _midnight_only(column: pl.Series) -> bool:
     return values.len() > 0 and bool((values.dt.truncate("1d") == values).all())
 
 
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, pl.Enum | pl.Categorical)
+
+
+def _named(values: pl.Series, name_of) -> pl.Expr:
+    """The column with each distinct value replaced by `name_of(value)` (computed once per value)."""
+    distinct = values.cast(pl.String).unique().drop_nulls().to_list()
+    return pl.col(values.name).cast(pl.String).replace({v: name_of(v) for v in distinct})
+
+
+def _readable_column(values: pl.Series) -> pl.Expr:
+    """One column as a table shows it (see `readable_frame`)."""
+    spec, dtype = column_spec(values.name), values.dtype
+    column = pl.col(values.name)
+    kind = spec.kind
+    if kind == "stage" and _is_text(dtype):
+        column = _named(values, stage_label)
+    elif kind == "code" and _is_text(dtype):
+        column = _named(values, value_label)
+    elif isinstance(dtype, pl.Enum | pl.Categorical):
+        column = column.cast(pl.String)
+    elif isinstance(dtype, pl.Datetime) and (kind in ("date", "month") or _midnight_only(values)):
+        column = column.dt.date()
+        kind = kind if kind == "month" else "date"
+    if dtype == pl.Null:
+        return column.cast(pl.String).fill_null(spec.missing)
+    if values.null_count() == 0:
+        return column
+    if dtype.is_numeric() or dtype in (pl.Boolean, pl.Date) or isinstance(dtype, pl.Datetime):
+        column = column.map_elements(lambda v: _number_text(v, kind), return_dtype=pl.String, skip_nulls=True)
+    return column.cast(pl.String).fill_null(spec.missing)
+
+
 def readable_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` as a table shows it, same columns and rows in the same order: stage and coded values named
     (STAGES, VALUES), timestamps that are all at midnight as dates, and every column holding an empty cell
-    written as text in its kind's format with the column's `missing` text in the empty cells."""
-    columns = []
-    for name, dtype in frame.schema.items():
-        spec = column_spec(name)
-        column = pl.col(name)
-        if spec.kind == "stage" and (dtype == pl.String or isinstance(dtype, pl.Enum | pl.Categorical)):
-            stages = frame[name].cast(pl.String).unique().drop_nulls().to_list()
-            column = column.cast(pl.String).replace({s: stage_label(s) for s in stages})
-        elif spec.kind == "code" and (dtype == pl.String or isinstance(dtype, pl.Enum | pl.Categorical)):
-            codes = frame[name].cast(pl.String).unique().drop_nulls().to_list()
-            column = column.cast(pl.String).replace({c: value_label(c) for c in codes})
-        elif isinstance(dtype, pl.Enum | pl.Categorical):
-            column = column.cast(pl.String)
-        elif isinstance(dtype, pl.Datetime) and (spec.kind in ("date", "month") or _midnight_only(frame[name])):
-            column = column.dt.date()
-        series_nulls = frame[name].null_count() > 0 and dtype != pl.Null
-        if series_nulls and dtype.is_numeric() or series_nulls and dtype in (pl.Boolean, pl.Date) \
-                or series_nulls and isinstance(dtype, pl.Datetime):
-            kind = "date" if spec.kind not in ("month",) and isinstance(dtype, pl.Datetime) and \
-                _midnight_only(frame[name]) else spec.kind
-            column = column.map_elements(lambda v, k=kind: _number_text(v, k), return_dtype=pl.String,
-                                         skip_nulls=True)
-        if series_nulls or dtype == pl.Null:
-            column = column.cast(pl.String).fill_null(spec.missing)
-        columns.append(column.alias(name))
-    return frame.select(columns) if columns else frame
+    written as text in its kind's format with the column's `missing` text in the empty cells (so no cell
+    reads "None"). Columns without empty cells keep their type, for the table's own number formats."""
+    if not frame.width:
+        return frame
+    return frame.select([_readable_column(frame.get_column(name)).alias(name) for name in frame.columns])
