@@ -35,6 +35,57 @@ def bench(leads: int, *, repeat: int) -> list[dict]:
     return rows
 
 
+IDENTITY_RUN = """
+import json, time
+from pathlib import Path
+from funnel.ingest.importer import prepare_import, write_import
+from funnel.model.identity import rebuild_identity
+from funnel.store.db import connect
+folder = Path({folder!r})
+con = connect(folder / "identity.duckdb")
+start = time.perf_counter()
+for name in ("accounts.csv", "leads.csv", "stage_events.csv", "deals.csv", "activities_crm.csv",
+             "activities_tool.csv"):
+    write_import(con, prepare_import(folder / name))
+imported = time.perf_counter()
+rebuild_identity(con)
+built = time.perf_counter()
+people = con.execute("SELECT count(*) FROM identity_map").fetchall()[0][0]
+con.close()
+(folder / "timings.json").write_text(json.dumps({{"import_s": imported - start, "identity_s": built - imported,
+                                                 "people": people}}))
+"""
+
+
+def identity_files(leads: int, folder: Path) -> None:
+    """The sample as two tools would export it: the CRM's files, a third of the activities under the CRM id,
+    the rest under a marketing tool's profile id with the person's e-mail (joined by the identity model)."""
+    import polars as pl
+
+    sample = sample_dir(leads)
+    for name in ("accounts.csv", "leads.csv", "stage_events.csv", "deals.csv"):
+        (folder / name).write_bytes((sample / name).read_bytes())
+    emails = pl.read_csv(sample / "leads.csv", infer_schema=False).select("lead_id", "email")
+    acts = pl.read_csv(sample / "activities.csv", infer_schema=False).with_row_index("n")
+    crm = acts.filter(pl.col("n") % 3 == 0).drop("n")
+    tool = (acts.filter(pl.col("n") % 3 != 0).drop("n").join(emails, on="lead_id", how="left")
+            .with_columns(pl.concat_str(pl.lit("K-"), pl.col("lead_id")).alias("lead_id")))
+    crm.write_csv(folder / "activities_crm.csv")
+    tool.write_csv(folder / "activities_tool.csv")
+
+
+def bench_identity(leads: int) -> dict:
+    """The identity build against the import of the same files, in one fresh process."""
+    import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        identity_files(leads, folder)
+        child(IDENTITY_RUN.format(folder=str(folder)))
+        timings = json.loads((folder / "timings.json").read_text())
+    return {"leads": leads, **timings, "share": timings["identity_s"] / timings["import_s"]}
+
+
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
     print(f"{'leads':>9} {'table':<13} {'file MB':>8} {'duckdb s':>9} {'funnel s':>9} {'ratio':>6} "
@@ -43,6 +94,10 @@ def main() -> None:
         for r in bench(leads, repeat=3 if leads <= 100_000 else 1):
             print(f"{r['leads']:>9} {r['table']:<13} {r['mb']:>8.1f} {r['duckdb_s']:>9.2f} {r['funnel_s']:>9.2f} "
                   f"{r['ratio']:>6.2f} {r['duckdb_peak_mb']:>10.0f} {r['funnel_peak_mb']:>10.0f}")
+    print(f"\n{'leads':>9} {'import s':>9} {'identity s':>11} {'share':>6} {'people':>9}  (identity budget: 25%)")
+    for leads in sizes:
+        r = bench_identity(leads)
+        print(f"{r['leads']:>9} {r['import_s']:>9.2f} {r['identity_s']:>11.2f} {r['share']:>6.0%} {r['people']:>9}")
 
 
 if __name__ == "__main__":

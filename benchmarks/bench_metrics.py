@@ -72,6 +72,7 @@ def store_for(leads: int) -> Path:
     sys.path.insert(0, str(ROOT))
     from funnel.ingest.importer import prepare_import, write_import
     from funnel.ingest.sample import write_sample
+    from funnel.model.identity import rebuild_identity
     from funnel.store.db import connect
 
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,7 @@ def store_for(leads: int) -> Path:
     try:
         for table in TABLE_ORDER:
             write_import(con, prepare_import(paths[table], table=table))
+        rebuild_identity(con)
     finally:
         con.close()
     done.write_text("ok\n")

@@ -221,6 +221,27 @@ class Segments:
         return range_labels(self.size_bands, first=1, open_from=self.size_bands[-1] + 1)
 
 
+FREE_MAIL_DOMAINS: tuple[str, ...] = (
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "msn.com",
+    "aol.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de",
+    "web.de", "mail.com", "yandex.com", "yandex.ru", "qq.com", "163.com", "zoho.com")
+JUNK_EMAILS: tuple[str, ...] = ("n/a", "na", "none", "null", "unknown", "-", "test@test", "test@test.com",
+                                "noreply@example.com", "no-reply@example.com", "example@example.com")
+CONFLICT_RULES = ("first_created", "last_created")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How rows from several tools are joined to one lead (funnel.model.identity)."""
+
+    conflict_rule: str = "first_created"  # one key naming two leads: the first (or last) created lead gets it
+    enrichment_wins: bool = False  # an enrichment value replaces the CRM's (default: the CRM's value stays)
+    enrichment_sources: tuple[str, ...] = ("Clearbit", "ZoomInfo", "Apollo")  # mapping names of enrichment
+    free_mail_domains: tuple[str, ...] = FREE_MAIL_DOMAINS  # never join an account by these e-mail domains
+    junk_emails: tuple[str, ...] = JUNK_EMAILS  # never join people by these values
+    surge_score: float = 60  # an intent row without a surge flag surges at this vendor score (Bombora: 60)
+
+
 @dataclass(frozen=True)
 class Settings:
     ladders: Ladders
@@ -235,6 +256,7 @@ class Settings:
     content: dict[str, str]
     source: str = "defaults"
     routing: Routing = field(default_factory=Routing)
+    identity: Identity = field(default_factory=Identity)
 
     def lifecycle_stage(self, raw: str | None) -> str | None:
         """A CRM lifecycle value on the ladder's names, or None when it maps to no stage."""
@@ -526,10 +548,12 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
         content[stage] = ct.text(stage)
     ct.done()
     routing = routing_from(top.table("routing", {}), ladders=ladders, fit=fit, tags=tuple(tags), segments=segments)
+    identity = identity_from(top.table("identity", {}))
     top.done()
     return Settings(ladders=ladders, lifecycle_values=lifecycle_values, conversion=conversion,
                     funnel_rules=funnel_rules, aging=aging, fit=fit, intent=intent, segments=segments,
-                    tags=tuple(tags), content=content, source=source, routing=routing)
+                    tags=tuple(tags), content=content, source=source, routing=routing,
+                    identity=identity)
 
 
 ASSIGN_METHODS = ("team", "round_robin", "territory")
@@ -607,6 +631,21 @@ def routing_from(r: Reader, *, ladders: Ladders, fit: Fit, tags: tuple[Tag, ...]
                       alerts=tuple(alerts), holidays=holidays, content_types=r.texts("content_types", ()))
     r.done()
     return routing
+
+
+def identity_from(r: Reader) -> Identity:
+    """The [identity] settings, validated."""
+    wins = r.get("enrichment_wins", False)
+    if not isinstance(wins, bool):
+        raise r.fail("enrichment_wins", "must be true or false", wins)
+    identity = Identity(
+        conflict_rule=r.text("conflict_rule", "first_created", choices=CONFLICT_RULES), enrichment_wins=wins,
+        enrichment_sources=r.texts("enrichment_sources", Identity.enrichment_sources),
+        free_mail_domains=tuple(d.strip().lower() for d in r.texts("free_mail_domains", FREE_MAIL_DOMAINS)),
+        junk_emails=tuple(e.strip().lower() for e in r.texts("junk_emails", JUNK_EMAILS)),
+        surge_score=r.number("surge_score", 60, low=0, high=100))
+    r.done()
+    return identity
 
 
 def ladders_from(r: Reader) -> Ladders:

@@ -264,6 +264,35 @@ CANONICAL_ACTIVITY_TYPES: tuple[str, ...] = (
     "implementation_page_view", "meeting_booked", "sales_touch",
 )
 
+# Identity rows: how a tool names a person (kept beside the canonical tables, never activities).
+TOOL_ID = "tool_id"
+KEY_KIND = "key_kind"
+KEY_VALUE = "key_value"
+SEEN_AT = "seen_at"
+# email; device (ids seen on it are one person; an id only seen on devices is anonymous); person (a
+# tool's own person key shared by several of its ids, e.g. PostHog person_id); user (the identified id
+# the row names); alias (another id of the same person, e.g. a CRM id); anonymous_id (an anonymous id
+# the person used before identifying); name (a full name: CRMs that export lookups by name, e.g. Zoho's
+# "Contact Name"; joins only a lead with that unique name); anonymous (set by the importer: a device only).
+IDENTITY_KINDS: tuple[str, ...] = ("email", "device", "person", "user", "alias", "anonymous_id", "name",
+                                   "anonymous")
+
+IDENTITY_LINKS = Table(
+    name="identity_links",
+    grain="one row per tool id and person key it was seen with",
+    key=(TOOL_ID, KEY_KIND, KEY_VALUE),
+    columns=(
+        Column(TOOL_ID, required=True, doc="the id the tool's rows carry in lead_id (profile, distinct or CRM id)"),
+        Column(KEY_KIND, required=True, doc="one of IDENTITY_KINDS"),
+        Column(KEY_VALUE, required=True, doc="the e-mail, device id, user id or other id, as exported"),
+        Column(SEEN_AT, Kind.TIMESTAMP, doc="when the tool first recorded the link"),
+    ),
+)
+
+# Where the store keeps the imported rows as written; the canonical names in `main` hold the rows
+# resolved to leads by the identity model (funnel.model.identity).
+RAW_SCHEMA = "raw"
+
 # Extra tables the store keeps for itself.
 IMPORTS = "imports"
 HISTORY_SUFFIX = "__history"

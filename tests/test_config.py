@@ -18,6 +18,7 @@ from funnel.config import (
     Fit,
     FunnelRules,
     Icp,
+    Identity,
     Intent,
     Ladders,
     NurtureTrack,
@@ -93,7 +94,7 @@ LOCATIONS: dict[type, tuple[str, ...]] = {
     Criterion: ("fit.icp.criteria", "tags"), Intent: ("intent",), Segments: ("segments",), Tag: ("tags",),
     Routing: ("routing",), Owner: ("routing.owners",),
     Territory: ("routing.territories",), RoutingRule: ("routing.rules",), NurtureTrack: ("routing.tracks",),
-    AlertRule: ("routing.alerts",),
+    AlertRule: ("routing.alerts",), Identity: ("identity",),
 }
 RENAMED = {(Fit, "icps"): "icp", (Settings, "source"): None, (Tag, "rule"): None}  # None: not a TOML key
 

@@ -356,11 +356,13 @@ def test_acceptance_is_the_conversion_mql_rate_on_a_hand_made_store(con, filters
 def sample_store():
     """The bundled sample in memory, imported file by file as `make run` loads it."""
     from funnel.ingest.importer import prepare_import, write_import
+    from funnel.model.identity import rebuild_identity
 
     con = memory_connection()
     folder = Path(__file__).resolve().parents[1] / "sample_data"
     for name in ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv", "deals.csv"):
         write_import(con, prepare_import(folder / name, settings=SETTINGS))
+    rebuild_identity(con, settings=SETTINGS)
     yield con
     con.close()
 

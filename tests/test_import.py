@@ -22,13 +22,9 @@ from funnel.cli import main as cli
 from funnel.config import default_settings
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
 from funnel.ingest import importer
-from funnel.ingest.importer import (
-    canonical_import,
-    prepare_import,
-    remove_import,
-    write_import,
-)
+from funnel.ingest.importer import canonical_import, prepare_import
 from funnel.ingest.mapping import identity_section, load_mapping, mapping_from_text
+from funnel.model.identity import rebuild_identity
 from funnel.schema import DUCKDB_TYPE, IMPORTS, SOURCE_ROW, TABLES
 from funnel.store.db import connect, frame, memory_connection, scalar, table_counts
 from funnel.store.inventory import import_history
@@ -58,10 +54,23 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def write_import(con, prepared, **options):
+    """An import as the CLI and the Data page run it: written, then the identity model rebuilt."""
+    result = importer.write_import(con, prepared, **options)
+    rebuild_identity(con)
+    return result
+
+
+def remove_import(con, import_id, **options):
+    importer.remove_import(con, import_id, **options)
+    rebuild_identity(con)
+
+
 def snapshot(con) -> dict[str, list]:
     """Every canonical, history and bookkeeping table's rows, sorted: equal snapshots mean nothing changed."""
-    names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall()]
-    return {n: sorted(map(repr, con.execute(f'SELECT * FROM "{n}"').fetchall())) for n in names}
+    names = [r for r in con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                                    "WHERE NOT temporary ORDER BY 1, 2").fetchall()]
+    return {f"{s}.{n}": sorted(map(repr, con.execute(f'SELECT * FROM "{s}"."{n}"').fetchall())) for s, n in names}
 
 
 # ------------------------------------------------------------------------------- canonical sample
@@ -88,7 +97,7 @@ def test_canonical_files_load_into_their_tables_with_typed_columns(table, sample
         assert table_counts(con)[table] == expected_rows
         types = dict(con.execute(f"SELECT column_name, data_type FROM information_schema.columns "
                                  f"WHERE table_name = '{table}'").fetchall())
-        history = scalar(con, f'SELECT count(*) FROM "{table}__history"')
+        history = scalar(con, f'SELECT count(*) FROM raw."{table}__history"')
     finally:
         con.close()
     for col in TABLES[table].columns:
@@ -320,7 +329,7 @@ def test_a_newer_export_updates_rows_by_key_and_counts_exactly(versions):
     result = write_import(con, versions["B"])
     assert (result.status, result.rows, result.added, result.updated, result.unchanged) == ("imported", 4, 1, 1, 2)
     assert titles(con) == {"L1": "CEO", "L2": "Chief Technology Officer", "L3": "VP Sales", "L4": "Intern"}
-    assert con.execute("SELECT lead_id, title FROM leads__history").fetchall() == [("L2", "CTO")]
+    assert con.execute("SELECT lead_id, title FROM raw.leads__history").fetchall() == [("L2", "CTO")]
     assert "(1 added, 1 updated, 2 unchanged)" in result.summary()
 
 
@@ -332,7 +341,7 @@ def test_removing_an_import_restores_the_versions_it_replaced(versions):
     assert titles(con) == {"L1": "CEO", "L2": "Founder", "L3": "VP Sales", "L4": "Analyst"}  # C's versions stay
     remove_import(con, ids["C"])
     assert titles(con) == {"L1": "CEO", "L2": "CTO", "L3": "VP Sales"}  # A's versions; L4 came with B
-    assert scalar(con, "SELECT count(*) FROM leads__history") == 0
+    assert scalar(con, "SELECT count(*) FROM raw.leads__history") == 0
     history = import_history(con)
     assert history.filter(pl.col("removed_at").is_not_null()).get_column("import_id").sort().to_list() == \
         sorted([ids["B"], ids["C"]])

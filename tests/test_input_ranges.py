@@ -102,11 +102,13 @@ def test_the_sidebar_dates_are_bounded(tmp_path, monkeypatch):
 
     from funnel.ingest.importer import import_paths
     from funnel.ingest.sample import write_sample
+    from funnel.model.identity import rebuild_identity
     from funnel.store.db import connect
 
     files = write_sample(tmp_path / "sample", leads=60)
     con = connect(tmp_path / "f.duckdb")
     import_paths(con, [files[t] for t in ("leads", "stage_events")])
+    rebuild_identity(con)
     con.close()
     monkeypatch.setenv("FUNNEL_DB", str(tmp_path / "f.duckdb"))
     monkeypatch.setenv("FUNNEL_LOAD_SAMPLE", "0")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from funnel.analyses.lead_search import CARD_FIELDS, lead_card, matching_leads
 from funnel.ingest.importer import prepare_import, write_import
+from funnel.model.identity import rebuild_identity
 from funnel.store.db import memory_connection, scalar
 
 # (lead_id, email, name, company, lifecycle_stage, owner)
@@ -126,6 +127,7 @@ def test_search_after_an_import(tmp_path):
                    "X-2,beth@ex.test,Beth March,Plumfield\n", encoding="utf-8")
     con = memory_connection()
     write_import(con, prepare_import(csv, table="leads"))
+    rebuild_identity(con)
     assert ids(con, "x-1") == ["X-1", "X-10"]
     assert ids(con, "MARCH") == ["X-1", "X-10", "X-2"]
     assert matching_leads(con, query="beth").row(0) == ("X-2", "Beth March", "beth@ex.test", "Plumfield", None, None)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from funnel.config import QUADRANTS, load_settings
 from funnel.ingest.importer import prepare_import, write_import
 from funnel.ingest.sample import write_sample
+from funnel.model.identity import rebuild_identity
 from funnel.model.matrix import (
     QUADRANT_LABELS,
     QUEUES,
@@ -145,6 +146,7 @@ def sample(tmp_path_factory):
     con = connect(folder / "matrix.duckdb")
     for table in TABLE_ORDER:
         write_import(con, prepare_import(paths[table], settings=SETTINGS))
+    rebuild_identity(con, settings=SETTINGS)
     yield con
     con.close()
 

@@ -22,6 +22,7 @@ from funnel.errors import FunnelError
 from funnel.filters import Filters
 from funnel.ingest.importer import remove_import
 from funnel.ingest.upload import column_sources, load_bundled_sample, mapping_error, prepared_upload
+from funnel.model.identity import rebuild_identity
 from funnel.model.scoring import leads_report
 from funnel.store.db import connect
 from funnel.store.inventory import import_history
@@ -37,6 +38,7 @@ def sample_store(sample_files, tmp_path_factory):
     con = connect(tmp_path_factory.mktemp("sections") / "funnel.duckdb")
     folder = sample_files["leads"].parent
     load_bundled_sample(con, folder, FILES, settings=default_settings(), label="sample data")
+    rebuild_identity(con)
     yield con
     con.close()
 

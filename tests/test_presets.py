@@ -24,6 +24,7 @@ from funnel.ingest.mapping import identity_section, mapping_from_text
 from funnel.ingest.presets import PRESET_DIR, all_presets, recognised_preset
 from funnel.ingest.readers import read_export
 from funnel.ingest.sample import write_sample
+from funnel.model.identity import rebuild_identity
 from funnel.store.db import memory_connection
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "presets"
@@ -49,7 +50,8 @@ def header_of(path: Path) -> list[str]:
 
 
 def rows(con, table: str, order: str) -> list[dict]:
-    cur = con.execute(f"SELECT * EXCLUDE (_import_id, _source_row) FROM {table} ORDER BY {order}")
+    """The rows the importer stored (the raw tables, before identity resolution)."""
+    cur = con.execute(f"SELECT * EXCLUDE (_import_id, _source_row) FROM raw.{table} ORDER BY {order}")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
@@ -121,10 +123,10 @@ def test_fixture_is_recognised_from_its_header_and_imports_into_its_table(fixtur
     con, prepared, result = imported(fixture)
     assert prepared.table == table and prepared.mapping_name == mapping.name
     assert result.status == "imported" and result.rows > 0
-    assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == result.rows
+    assert con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0] == result.rows
     again = write_import(con, prepare_import(FIXTURES / fixture))
     assert again.status == "unchanged" and again.import_id == result.import_id
-    assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == result.rows
+    assert con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0] == result.rows
 
 
 def test_a_preset_import_goes_through_the_worker():
@@ -332,7 +334,7 @@ ACTIVITY_TYPES = {
     "customerio_activities.csv": ["integration_page_view", "email_open"],
     "klaviyo_events.csv": ["email_open", "comparison_page_view"],
     "mixpanel_events.csv": ["pricing_page_view", "trial_signup"],
-    "amplitude_events.csv": ["product_page_view", "demo_request"],
+    "amplitude_events.csv": ["product_page_view", "demo_request", "pricing_page_view"],
     "heap_events.csv": ["pricing_page_view", "content_view", "signup_click_cta"],
     "posthog_events.csv": ["pricing_page_view", "page_view", "demo_request"],
 }
@@ -357,7 +359,9 @@ def test_event_exports_keep_the_tools_own_names_and_ids():
     assert first["occurred_at"] == dt("2024-03-06 09:00:00")  # Unix seconds, UTC
     assert (first["campaign"], first["url"]) == ("spring", "https://example.com/pricing")
     con, _, _ = imported("amplitude_events.csv")
-    assert {r["lead_id"] for r in rows(con, "activities", "occurred_at")} == {"user-9"}  # anonymous left out
+    assert {r["lead_id"] for r in rows(con, "activities", "occurred_at")} == {"user-9", "dev-2"}  # device kept
+    rebuild_identity(con)
+    assert con.execute("SELECT DISTINCT lead_id FROM activities").fetchall() == [("user-9",)]  # anonymous: no lead
 
 
 def test_enrichment_exports():

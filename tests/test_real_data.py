@@ -21,6 +21,7 @@ from funnel.cli.main import main
 from funnel.ingest.importer import prepare_import, write_import
 from funnel.ingest.mapping import load_mapping
 from funnel.ingest.readers import read_export
+from funnel.model.identity import rebuild_identity
 from funnel.store.db import memory_connection
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,7 @@ def imported(mapping_name: str, files: list[Path]):
     con = memory_connection()
     mapping = load_mapping(MAPPINGS / mapping_name)
     results = [write_import(con, prepared(f, mapping)) for f in files]
+    rebuild_identity(con)
     return con, mapping, results
 
 

@@ -32,6 +32,7 @@ def run_import(args: argparse.Namespace) -> int:
     from funnel.ingest.importer import prepare_import, write_imports
     from funnel.ingest.mapping import load_mapping
     from funnel.ingest.presets import preset_for
+    from funnel.model.identity import identity_matches, match_summary, rebuild_identity
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -45,10 +46,15 @@ def run_import(args: argparse.Namespace) -> int:
                                        sheet=args.sheet, saved=saved))
     con = connect(args.db)
     try:
-        for result in write_imports(con, prepared):
+        results = write_imports(con, prepared)
+        rebuild_identity(con, settings=settings)
+        matches = identity_matches(con)
+        for result in results:
             print(result.summary())
             for warning in result.warnings:
                 print(f"  note: {printable(warning)}")
+            for row in matches.filter(matches["import_id"] == result.import_id).iter_rows(named=True):
+                print(f"  people: {printable(match_summary(row))}")
     finally:
         con.close()
     return 0
@@ -75,12 +81,15 @@ def info_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("info", info_arguments)
 def run_info(args: argparse.Namespace) -> int:
+    from funnel.model.identity import identity_is_built, identity_summary
     from funnel.store.db import connect
     from funnel.store.inventory import store_summary
 
     con = connect(args.db, read_only=True)
     try:
         summary = store_summary(con)
+        if identity_is_built(con):
+            summary += "\n\n" + identity_summary(con)
     finally:
         con.close()
     print(summary)

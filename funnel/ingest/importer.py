@@ -34,12 +34,16 @@ from funnel.schema import (
     ATTRIBUTES,
     CAMPAIGN,
     CHANNEL,
+    CREATED_AT,
     DEALS,
     ENTERED_AT,
     FIRST_NAME,
     HISTORY_SUFFIX,
+    IDENTITY_LINKS,
     IMPORT_ID,
     IMPORTS,
+    KEY_KIND,
+    KEY_VALUE,
     LADDER,
     LAST_NAME,
     LEAD_ID,
@@ -49,21 +53,25 @@ from funnel.schema import (
     NAME,
     OCCURRED_AT,
     REASON,
+    SEEN_AT,
     SOURCE_ROW,
     SOURCE_TYPE,
     STAGE,
     STAGE_EVENTS,
     TABLES,
+    TOOL_ID,
     URL,
     WON,
     Kind,
     Table,
     normalise_name,
 )
-from funnel.store.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, quote_ident, scalar
+from funnel.store.db import TABLES_WITH_ATTRIBUTES, arrow_table, first_row, quote_ident, raw_tables, scalar
 from funnel.store.queries import sql_text
 
 MAX_REPORTED = 50
+STORED_TABLES: dict[str, Table] = {**TABLES, IDENTITY_LINKS.name: IDENTITY_LINKS}
+PERSON_TABLES = (ACTIVITIES.name, STAGE_EVENTS.name, DEALS.name)
 
 
 @dataclass
@@ -206,17 +214,38 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
         if header != SOURCE_ROW:
             by_norm.setdefault(normalise_name(header), header)
     warnings: list[str] = []
-    frame = filtered_rows(with_null_values(frame, section.null_values), section, by_norm, warnings=warnings)
+    frame = with_null_values(frame, section.null_values)
     source_of: dict[str, str] = {}
     for norm, canonical in list(section.columns.items()) + list(section.extra_columns):
         if norm in by_norm and canonical not in source_of:
             source_of[canonical] = by_norm[norm]
+    keys_present = {by_norm[n]: kind for n, kind in section.person_keys.items() if n in by_norm}
+    if spec.name in PERSON_TABLES and LEAD_ID not in source_of:
+        named = [src for src, kind in keys_present.items()
+                 if kind in ("user", "email") or (kind == "name" and spec.name == DEALS.name)]
+        if named:  # the person's e-mail or user id is the only id the export has
+            source_of[LEAD_ID] = named[0]
+        elif spec.name != DEALS.name:
+            raise ValidationError(f"the file has no person key, which {spec.name} needs", file=file_name,
+                                  column=LEAD_ID, hint="Map a column to lead_id, or name an e-mail, user id or "
+                                  "device id column in the mapping's person_keys (columns: "
+                                  f"{', '.join(h for h in frame.columns if h != SOURCE_ROW)[:200]})")
+    tools = None
+    if LEAD_ID in source_of and keys_present:
+        tools = (person_ids(frame, tool_column=source_of[LEAD_ID], keys=keys_present)
+                 if spec.name in PERSON_TABLES else trimmed(frame.get_column(source_of[LEAD_ID])))
+    links = identity_rows(frame, tools=tools, keys=keys_present,
+                          seen_column=source_of.get(OCCURRED_AT) or source_of.get(ENTERED_AT)
+                          or source_of.get(CREATED_AT), formats=section.date_formats)
+    if tools is not None and spec.name in PERSON_TABLES:  # rows before sign-in carry the device id
+        frame = frame.with_columns(tools)
+    frame = filtered_rows(frame, section, by_norm, warnings=warnings)
     for sd in section.stage_dates:
         if sd.column not in by_norm and not sd.optional:
             raise MappingError(f"the mapping's stage date column {sd.column!r} is not in the file", file=file_name,
                                hint="Check the column name in the mapping's stage_dates")
     stage_dates = tuple(sd for sd in section.stage_dates if sd.column in by_norm)
-    used = set(source_of.values()) | {by_norm[sd.column] for sd in stage_dates}
+    used = set(source_of.values()) | set(keys_present) | {by_norm[sd.column] for sd in stage_dates}
     unmapped = [h for h in frame.columns if h != SOURCE_ROW and h not in used]
 
     missing = [c for c in spec.required if c not in source_of and c not in section.constants
@@ -276,9 +305,51 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
     if stage_dates:
         derived[STAGE_EVENTS.name] = stage_entries(frame, result, stage_dates, section.date_formats, by_norm,
                                                    settings=settings, file_name=file_name)
+    if links.height:
+        derived[IDENTITY_LINKS.name] = links
     return PreparedImport(file_name=file_name, sha256="", format="", table=spec.name, frame=result,
                           derived=derived, warnings=warnings, source_columns=source_of,
                           unmapped=unmapped if spec.name in TABLES_WITH_ATTRIBUTES else [])
+
+
+def person_ids(frame: pl.DataFrame, *, tool_column: str, keys: dict[str, str]) -> pl.Series:
+    """The tool's person id of each row, or where it is empty the row's user id, e-mail, device id or name."""
+    order = ("user", "email", "device", "name")
+    fallbacks = [trimmed(frame.get_column(src)) for kind in order for src, k in keys.items() if k == kind]
+    ids = trimmed(frame.get_column(tool_column))
+    return pl.select(pl.coalesce([ids, *fallbacks])).to_series().alias(tool_column)
+
+
+def identity_rows(frame: pl.DataFrame, *, tools: pl.Series | None, keys: dict[str, str], seen_column: str | None,
+                  formats: tuple[str, ...]) -> pl.DataFrame:
+    """One row per tool id and person key its rows carry (e-mail, device, user, alias), plus an `anonymous`
+    row for an id seen only on a device with no user or e-mail: the raw material of the identity model."""
+    empty = pl.DataFrame(schema=IDENTITY_LINKS.polars_schema() | {SOURCE_ROW: pl.Int64})
+    if tools is None or not keys:
+        return empty
+    tool = tools.alias(TOOL_ID)
+    seen = (parsed_timestamps(trimmed(frame.get_column(seen_column)), formats) if seen_column
+            else pl.Series([None] * frame.height, dtype=pl.Datetime("us"))).alias(SEEN_AT)
+    parts = []
+    values = {src: trimmed(frame.get_column(src)) for src in keys}
+    for src, kind in keys.items():
+        parts.append(pl.DataFrame({TOOL_ID: tool, KEY_KIND: kind, KEY_VALUE: values[src], SEEN_AT: seen,
+                                   SOURCE_ROW: frame.get_column(SOURCE_ROW)}))
+    devices = [values[s] for s, k in keys.items() if k == "device"]
+    named = [values[s] for s, k in keys.items() if k in ("user", "email")]
+    if devices:
+        on_device = pl.any_horizontal([d.is_not_null() for d in devices])
+        unnamed = ~pl.any_horizontal([n.is_not_null() for n in named]) if named else pl.lit(True)
+        anon = pl.DataFrame({TOOL_ID: tool, SEEN_AT: seen, SOURCE_ROW: frame.get_column(SOURCE_ROW)}).filter(
+            pl.select(on_device & unnamed).to_series())
+        parts.append(anon.select(TOOL_ID, pl.lit("anonymous").alias(KEY_KIND), pl.lit("device").alias(KEY_VALUE),
+                                 SEEN_AT, SOURCE_ROW))
+    links = pl.concat(parts, how="vertical_relaxed").filter(
+        pl.col(TOOL_ID).is_not_null() & pl.col(KEY_VALUE).is_not_null()
+        & ((pl.col(TOOL_ID) != pl.col(KEY_VALUE)) | pl.col(KEY_KIND).is_in(["device", "person", "name"])))
+    return (links.sort(SEEN_AT, nulls_last=True, maintain_order=True)
+            .unique(subset=list(IDENTITY_LINKS.key), keep="first", maintain_order=True)
+            .select(empty.columns).cast(empty.schema))
 
 
 def trimmed(raw: pl.Series) -> pl.Series:
@@ -648,7 +719,14 @@ def write_imports(con: duckdb.DuckDBPyConnection, prepared: list[PreparedImport]
 
 def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
                  now: datetime | None = None) -> ImportResult:
-    """One file written (rows upserted by key, audit row added) in a single transaction."""
+    """One file written (rows upserted by key, audit row added) in a single transaction, into the raw tables
+    (callers rebuild the identity model afterwards: funnel.model.identity.rebuild_identity)."""
+    with raw_tables(con):
+        return written_import(con, prepared, now=now)
+
+
+def written_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
+                   now: datetime | None = None) -> ImportResult:
     same = first_row(con, sql_text("import_previous", imports=IMPORTS),
         {"sha": prepared.sha256, "t": prepared.table, "m": prepared.mapping_name})
     if same:
@@ -660,7 +738,9 @@ def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
         added, updated, unchanged = upsert(con, TABLES[prepared.table], prepared.frame, import_id)
         derived_parts = []
         for name, frame in prepared.derived.items():
-            d_added, d_updated, _ = upsert(con, TABLES[name], frame, import_id)
+            d_added, d_updated, _ = upsert(con, STORED_TABLES[name], frame, import_id)
+            if name == IDENTITY_LINKS.name:
+                continue
             derived_parts.append(f"{name}: {d_added} added, {d_updated} updated")
         con.execute(sql_text("import_record", imports=IMPORTS),
             {"id": import_id, "file": prepared.file_name, "sha": prepared.sha256, "table": prepared.table,
@@ -715,7 +795,13 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, imp
 
 
 def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None) -> None:
-    """Takes an import back out: its rows go, and the versions it replaced come back."""
+    """Takes an import back out: its rows go, and the versions it replaced come back (in the raw tables;
+    callers rebuild the identity model afterwards)."""
+    with raw_tables(con):
+        removed_import(con, import_id, now=now)
+
+
+def removed_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None) -> None:
     row = first_row(con, f"SELECT removed_at FROM {IMPORTS} WHERE import_id = $id", {"id": import_id})
     if row is None:
         raise StoreError(f"there is no import #{import_id}", hint="See the import history for the numbers")
@@ -723,7 +809,7 @@ def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: dateti
         raise StoreError(f"import #{import_id} was already removed", hint="Nothing to do")
     con.execute("BEGIN TRANSACTION")
     try:
-        for spec in TABLES.values():
+        for spec in STORED_TABLES.values():
             target = quote_ident(spec.name)
             history = quote_ident(spec.name + HISTORY_SUFFIX)
             tables = {"target": spec.name, "history": spec.name + HISTORY_SUFFIX}
@@ -749,7 +835,8 @@ def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: dateti
 
 def import_paths(con: duckdb.DuckDBPyConnection, paths: list[Path], *, table: str | None = None,
                  mapping: Mapping | None = None, settings: Settings | None = None) -> list[ImportResult]:
-    """Prepares every file first (so one bad file imports nothing), then writes them in order."""
+    """Prepares every file first (so one bad file imports nothing), then writes them in order (into the raw
+    tables: callers rebuild the identity model afterwards, funnel.model.identity.rebuild_identity)."""
     prepared = [prepare_import(p, table=table, mapping=mapping, settings=settings) for p in paths]
     return write_imports(con, prepared)
 

@@ -32,6 +32,10 @@ A few more keys, all optional:
     "Field / Event" = ["Lead Status"]                # (compared trimmed, case-insensitively; "" = empty)
     [file.where_not]                                 # leave out rows whose column holds one of these
     event = ["$identify", "$set"]
+    [file.person_keys]                               # columns naming the person another way (kept as
+    Email = "email"                                  # identity rows: email, device, user = the id the
+    "$device_id" = "device"                          # tool identified the person as, alias = another id
+    "$user_id" = "user"                              # of the same person, e.g. a CRM id)
     [[file.url_rules]]                               # activities: a URL fragment retypes a touch
     contains = "/pricing"
     activity_type = "pricing_page_view"
@@ -52,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from funnel.errors import MappingError
-from funnel.schema import LADDERS, LIFECYCLE, TABLES, normalise_name
+from funnel.schema import IDENTITY_KINDS, LADDERS, LIFECYCLE, TABLES, normalise_name
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (  # the most common first: each format is tried on the whole column
     "%Y-%m-%d %H:%M:%S",
@@ -99,6 +103,7 @@ class FileMapping:
     null_values: tuple[str, ...] = ()  # lower-cased cell values read as empty
     where: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised source -> kept values
     where_not: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised source -> left-out values
+    person_keys: dict[str, str] = field(default_factory=dict)  # normalised source -> identity kind
 
     def matches(self, headers: set[str]) -> bool:
         """True when every `match` header is present (normalised)."""
@@ -163,7 +168,8 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
     for i, sec in enumerate(sections, start=1):
         where = f"file[{i}]"
         allowed = {"table", "match", "columns", "constants", "values", "stage_dates", "url_rules",
-                   "date_formats", "decimal", "sheet", "header_row", "null_values", "where", "where_not"}
+                   "date_formats", "decimal", "sheet", "header_row", "null_values", "where", "where_not",
+                   "person_keys"}
         for key in sec:
             if key not in allowed:
                 raise fail(f"{where}.{key}", "is not a known key", key)
@@ -225,6 +231,12 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
                 kept = kept if isinstance(kept, list) else [kept]
                 parsed_rules[normalise_name(src)] = tuple(str(v).strip().lower() for v in kept)
             row_filters[key] = parsed_rules
+        person_keys = {}
+        for src, kind in dict(sec.get("person_keys", {})).items():
+            if kind not in IDENTITY_KINDS or kind == "anonymous":
+                raise fail(f"{where}.person_keys.{src}", "must be one of email, device, person, user, alias, "
+                           "anonymous_id, name", kind)
+            person_keys[normalise_name(src)] = kind
         header_row = sec.get("header_row")
         if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
             raise fail(f"{where}.header_row", "must be a spreadsheet row number (1 = first row)", header_row)
@@ -235,7 +247,7 @@ def mapping_from(raw: dict[str, Any], *, source: str, text: str = "") -> Mapping
             decimal=decimal, sheet=sec.get("sheet"),
             header_row=None if header_row is None else header_row - 1,
             extra_columns=tuple(extra_columns), null_values=tuple(str(v).strip().lower() for v in null_values),
-            where=row_filters["where"], where_not=row_filters["where_not"],
+            where=row_filters["where"], where_not=row_filters["where_not"], person_keys=person_keys,
         ))
     return Mapping(name=str(raw.get("name", source)), description=str(raw.get("description", "")),
                    files=tuple(files), source=source, text=text)
@@ -249,7 +261,8 @@ def identity_section(table: str) -> FileMapping:
         columns[col.name] = col.name
         for alias in col.aliases:
             columns.setdefault(normalise_name(alias), col.name)
-    return FileMapping(table=table, columns=columns)
+    person_keys = {} if "email" in columns else {"email": "email", "e_mail": "email", "email_address": "email"}
+    return FileMapping(table=table, columns=columns, person_keys=person_keys)
 
 
 def recognised_table(headers: list[str]) -> str | None:

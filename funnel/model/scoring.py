@@ -390,7 +390,8 @@ def intent_explanation(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings
         points = settings.intent.account_surge_points
         parts.append(pl.DataFrame([{"kind": "account surge", sc.OCCURRED_AT: s["surge_at"], "points": points,
                                     "counted": points, "weight": points, "decay": 1.0,
-                                    "note": f"intent-data surge on the account ({s['surge_signals']} signal(s))"}],
+                                    "note": f"intent-data surge on the account ({s['surge_signals']} signal(s)"
+                                            + (f"; topics: {s['surge_topics']})" if s["surge_topics"] else ")")}],
                                   schema=schema))
     explained = pl.concat(parts)
     total = float(explained.get_column("counted").sum())

@@ -7,6 +7,8 @@ from the schema or a user's saved mapping; values are always bound parameters.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -16,8 +18,10 @@ from funnel.schema import (
     ATTRIBUTES,
     DUCKDB_TYPE,
     HISTORY_SUFFIX,
+    IDENTITY_LINKS,
     IMPORT_ID,
     IMPORTS,
+    RAW_SCHEMA,
     REVIEW_VERDICTS,
     SAVED_MAPPINGS,
     SETTINGS_VERSIONS,
@@ -98,13 +102,43 @@ def column_definitions(table: Table) -> list[str]:
     return cols
 
 
+def raw_name(table: str) -> str:
+    """The quoted name of a table as imported (before identity resolution): `raw.<table>`."""
+    return f"{quote_ident(RAW_SCHEMA)}.{quote_ident(table)}"
+
+
+@contextmanager
+def raw_tables(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The connection with unqualified table names read and written in the raw (imported) tables, while
+    the block runs: the importer's SQL stays as written. Search paths are per connection (and per cursor)."""
+    con.execute(f"SET search_path = '{RAW_SCHEMA},main'")
+    try:
+        yield con
+    finally:
+        con.execute("RESET search_path")
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates any missing canonical, history and bookkeeping table."""
-    for table in TABLES.values():
+    """Creates any missing canonical, history and bookkeeping table: imported rows (and their history) in
+    the raw schema, the rows resolved to leads under the canonical names in `main`."""
+    fresh = not scalar(con, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = $s", {"s": RAW_SCHEMA})
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(RAW_SCHEMA)}")
+    for table in (*TABLES.values(), IDENTITY_LINKS):
         cols = column_definitions(table)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(table.name)} ({', '.join(cols)})")
-        history = quote_ident(table.name + HISTORY_SUFFIX)
+        resolved = quote_ident(table.name)
+        had_rows = fresh and table.name in TABLES and scalar(
+            con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $t",
+            {"t": table.name})
+        con.execute(f"CREATE TABLE IF NOT EXISTS {raw_name(table.name)} ({', '.join(cols)})")
+        history = raw_name(table.name + HISTORY_SUFFIX)
         con.execute(f"CREATE TABLE IF NOT EXISTS {history} ({', '.join(cols)}, _superseded_by BIGINT)")
+        if had_rows:  # a store from before the identity model: its rows become the imported rows
+            con.execute(f"INSERT INTO {raw_name(table.name)} SELECT * FROM main.{resolved}")
+            old_history = quote_ident(table.name + HISTORY_SUFFIX)
+            con.execute(f"INSERT INTO {history} SELECT * FROM main.{old_history}")
+            con.execute(f"DROP TABLE main.{old_history}")
+        if table.name in TABLES:
+            con.execute(f"CREATE TABLE IF NOT EXISTS main.{resolved} ({', '.join(cols)})")
     for name, cols in BOOKKEEPING_COLUMNS.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(name)} ({', '.join(cols)})")
 

@@ -20,6 +20,13 @@ import streamlit as st
 from funnel.config import Settings, load_settings, settings_from_text
 from funnel.ingest.mapping_guess import saved_mappings
 from funnel.ingest.upload import load_bundled_sample
+from funnel.model.identity import (
+    identity_conflicts,
+    identity_is_built,
+    identity_matches,
+    rebuild_identity,
+    unmatched_people,
+)
 from funnel.store.db import connect, default_db_path
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
 from funnel.store.status import data_version, import_count, saved_settings_text, stored_rows
@@ -141,6 +148,7 @@ def load_sample_if_empty() -> None:
             return
         with st.spinner("Loading the bundled sample data…"):
             load_bundled_sample(con, SAMPLE_DIR, SAMPLE_FILES, settings=active_settings(), label=SAMPLE_LABEL)
+            rebuild_identity(con, settings=active_settings())
     st.cache_data.clear()
 
 
@@ -153,3 +161,17 @@ def saved_mapping_texts() -> tuple[tuple[str, str], ...]:
 def history() -> pl.DataFrame:
     with opened() as con:
         return import_history(con)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _people_across_tools(db: str, version: tuple[int, int]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    with opened(db) as con:
+        if not identity_is_built(con):
+            return pl.DataFrame(), pl.DataFrame(), pl.DataFrame()
+        return identity_matches(con), unmatched_people(con), identity_conflicts(con)
+
+
+def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """How each import's rows joined leads, the ids that joined none, and the identity conflicts."""
+    at = key()
+    return _people_across_tools(at.db, at.version)

@@ -11,8 +11,9 @@ from funnel.ingest import upload
 from funnel.ingest.importer import PreparedImport, remove_import, write_import
 from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
 from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
+from funnel.model.identity import identity_matches, match_summary, rebuild_identity
 from funnel.schema import TABLES
-from pages.ui.store import opened, settings_for, settings_text
+from pages.ui.store import active_settings, opened, settings_for, settings_text
 from pages.ui.widgets import show_error
 
 
@@ -120,23 +121,34 @@ def mapping_text_of(file) -> str:
 
 
 def import_files(prepared: list[PreparedImport]) -> None:
-    """Writes each checked file (its own transaction), reporting each result, then drops every cached result."""
+    """Writes each checked file (its own transaction), reporting each result, rebuilds the identity model and says
+    how each file's people joined leads, then drops every cached result."""
     progress = st.progress(0.0, text="Importing…")
     with opened() as con:
         try:
+            results = []
             for i, item in enumerate(prepared, start=1):
-                st.success(write_import(con, item).summary(), icon=":material/check_circle:")
+                results.append(write_import(con, item))
+                st.success(results[-1].summary(), icon=":material/check_circle:")
                 progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
+            progress.progress(1.0, text="Joining people across tools…")
+            rebuild_identity(con, settings=active_settings())
+            matches = identity_matches(con)
+            for result in results:
+                for row in matches.filter(pl.col("import_id") == result.import_id).iter_rows(named=True):
+                    st.text(match_summary(row))
         except FunnelError as exc:
             show_error(exc)
     st.cache_data.clear()
 
 
 def undo_import(import_id: int) -> None:
-    """Removes an import (its rows go, the versions it replaced come back) and drops every cached result."""
+    """Removes an import (its rows go, the versions it replaced come back), rebuilds the identity model and drops
+    every cached result."""
     with opened() as con:
         try:
             remove_import(con, import_id)
+            rebuild_identity(con, settings=active_settings())
         except FunnelError as exc:
             show_error(exc)
     st.cache_data.clear()

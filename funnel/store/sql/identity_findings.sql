@@ -1,0 +1,43 @@
+-- identity_findings: the hygiene rows of the identity model: people known to other tools but missing from
+-- the CRM (only when a leads table is loaded), identity conflicts, stage entries before their lead's creation.
+-- Grain: one row per finding and key. Params: $intent_types (activity types that are intent evidence).
+with leads_loaded as (
+    select count(*) > 0 as loaded from raw.leads
+),
+
+missing as (
+    select 'known to another tool, missing from the CRM' as finding, m.tool_id as key,
+           coalesce(string_agg(distinct i.file_name, ', ' order by i.file_name), '') as detail,
+           count(*) as rows,
+           count(*) filter (where list_contains($intent_types, a.activity_type)) as intent_rows
+    from main.identity_map m
+    join raw.activities a on a.lead_id = m.tool_id
+    left join main.imports i on i.import_id = a._import_id
+    where m.lead_id is null and not m.anonymous and (select loaded from leads_loaded)
+    group by m.tool_id
+),
+
+conflicts as (
+    select kind as finding, key,
+           'candidates ' || array_to_string(candidates, ', ') || '; chose ' || chosen || ' (' || rule || ')' as detail,
+           1 as rows, 0 as intent_rows
+    from main.identity_conflicts
+),
+
+early_entries as (
+    select 'stage entry before the lead was created' as finding, s.lead_id as key,
+           s.ladder || ' ' || s.stage || ' on ' || strftime(s.entered_at, '%Y-%m-%d')
+               || ', created ' || strftime(l.created_at, '%Y-%m-%d') as detail,
+           1 as rows, 0 as intent_rows
+    from main.stage_events s
+    join raw.leads l on l.lead_id = s.lead_id
+    where s.entered_at < l.created_at
+),
+
+final as (
+    select * from missing
+    union all select * from conflicts
+    union all select * from early_entries
+)
+
+select * from final order by finding, key
