@@ -42,11 +42,11 @@ if matches.height == 0:
     st.caption("No imported activities, stage entries or deals to join to leads yet.")
 else:
     st.caption("How each file's rows joined a lead: by lead id, e-mail, a recorded alias or a device.")
-    st.dataframe(matches, hide_index=True, key="identity_matches")
+    widgets.table(matches, key="identity_matches")
     st.caption(f"People and ids that match no lead ({unmatched.height:,}): kept, not counted as leads.")
-    st.dataframe(unmatched, hide_index=True, key="identity_unmatched")
+    widgets.table(unmatched, key="identity_unmatched")
     st.caption(f"Identity conflicts ({conflicts.height:,}): one key naming several leads, and the rule applied.")
-    st.dataframe(conflicts, hide_index=True, key="identity_conflicts")
+    widgets.table(conflicts, key="identity_conflicts")
 
 st.subheader("Import history")
 history = store.history()

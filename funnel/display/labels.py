@@ -187,6 +187,9 @@ COLUMNS: dict[str, ColumnSpec] = {
     "assign": _spec("Assigns to"), "subject": _spec("Subject"), "track": _spec("Track"), "content": _spec("Content"),
     "alert": _spec("Alert"), "route_rule": _spec("Routing rule"), "age": _spec("Lead age"), "form": _spec("Form"),
     "by": _spec("By"), "verdict": _spec("Verdict"), "sha256": _spec("Checksum"),
+    # identity across tools
+    "key": _spec("Key"), "candidates": _spec("Candidate leads"), "chosen": _spec("Given to"),
+    "anonymous": _spec("Anonymous", "flag"), "person_id": _spec("Person id"), "by_email": _spec("By e-mail"),
 }
 
 _SUFFIXES = (  # name ending → (header suffix, kind or None for the base's kind, missing)
