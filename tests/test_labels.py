@@ -123,6 +123,6 @@ def test_the_lead_card_reads_in_words():
     card = readable_card({"funnel_stage": "reactivation", "lifecycle_stage": "mql", "quadrant": "high_fit_low_intent",
                           "stage_entered_at": datetime(2025, 2, 24), "next_action_due": date(2025, 3, 3)})
     values = dict(card.iter_rows())
-    assert values["Funnel stage"] == "Reactivation" and values["Lifecycle stage"] == "MQL"
-    assert values["Quadrant"] == "High fit · low intent"
-    assert values["Since"] == "2025-02-24" and values["Due"] == "2025-03-03"
+    assert values["funnel stage"] == "Reactivation" and values["lifecycle stage"] == "MQL"
+    assert values["quadrant"] == "High fit · low intent"
+    assert values["since"] == "2025-02-24" and values["due"] == "2025-03-03"

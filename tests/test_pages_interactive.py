@@ -77,7 +77,7 @@ def test_lead_page_shows_card_timeline_fit_and_intent(at, lead_id):
     intent = table(at, "activity_type", "decay", "counted")
     assert f"{intent['counted'].sum():.1f}" == card["intent"]
     assert f"Fit score: {card['fit']} (the best profile's matched points, at most 100)" in texts(at)
-    if card["funnel stage"] != "customer":
+    if card["funnel stage"] != "Customer":  # the card names stages as people say them
         gaps = table(at, "stage", "text", "have", "need", "by")
         assert len(gaps) > 0
 

@@ -43,8 +43,7 @@ def readable_card(row: dict) -> pl.DataFrame:
         shown["quadrant"] = value_label(shown["quadrant"])
     for key in ("stage_entered_at", "next_action_due"):
         shown[key] = _when(shown.get(key))
-    card = lead_card(shown)
-    return card.with_columns(pl.col("").str.slice(0, 1).str.to_uppercase() + pl.col("").str.slice(1))
+    return lead_card(shown)
 
 
 def lead_view(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Settings, as_of: date) -> LeadView | None:
