@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from funnel.errors import ConfigError
+from funnel.schema import PASSIVE_ACTIVITY_TYPES
 
 DEFAULT_PATH = Path(__file__).with_name("funnel.toml")
 MAX_SETTINGS_CHARS = 256 * 1024
@@ -62,7 +63,7 @@ class EvidenceRule:
 class FunnelRules:
     evidence: tuple[EvidenceRule, ...]
     reactivation_after_days: int = 90
-    not_meaningful: tuple[str, ...] = ("email_open",)
+    not_meaningful: tuple[str, ...] = PASSIVE_ACTIVITY_TYPES
     recycle_stage: str = "consideration"
     regression: str = "reactivation_or_recycle"
     opportunity_lifecycle: tuple[str, ...] = ("sql", "opportunity")
@@ -470,7 +471,7 @@ def settings_from(raw: dict[str, Any], *, source: str) -> Settings:
     funnel_rules = FunnelRules(
         evidence=tuple(evidence),
         reactivation_after_days=fr.integer("reactivation_after_days", 90, low=1, high=3650),
-        not_meaningful=fr.texts("not_meaningful", ("email_open",)),
+        not_meaningful=fr.texts("not_meaningful", PASSIVE_ACTIVITY_TYPES),
         recycle_stage=fr.text("recycle_stage", "consideration", choices=ladders.funnel),
         regression=fr.text("regression", "reactivation_or_recycle", choices=REGRESSION_POLICIES),
         opportunity_lifecycle=fr.texts("opportunity_lifecycle", ("sql", "opportunity"), choices=lifecycle_all),

@@ -53,3 +53,14 @@ class Filters:
 def until(as_of: date) -> datetime:
     """The first moment after day D: everything before it happened "at D" (the end of day D)."""
     return datetime.combine(as_of + timedelta(days=1), time())
+
+
+def as_of_within(asked: date, *, first: date, last: date) -> tuple[date, str | None]:
+    """`asked` moved into the data's days `first`..`last`, with a plain note saying so when it was moved."""
+    if asked > last:
+        return last, (f"The as-of date {asked.isoformat()} is after the newest data ({last.isoformat()}): "
+                      f"the numbers are as of {last.isoformat()}.")
+    if asked < first:
+        return first, (f"The as-of date {asked.isoformat()} is before the oldest data ({first.isoformat()}): "
+                       f"the numbers are as of {first.isoformat()}.")
+    return asked, None

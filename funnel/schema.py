@@ -263,6 +263,10 @@ CANONICAL_ACTIVITY_TYPES: tuple[str, ...] = (
     "pricing_page_view", "demo_request", "trial_signup", "trial_activity", "contact_form",
     "implementation_page_view", "meeting_booked", "sales_touch",
 )
+# Passive e-mail events the presets map exports onto: no engagement by the lead (DOMAIN: "meaningful
+# engagement = any activity type except passive ones"), the default of funnel_rules.not_meaningful.
+PASSIVE_ACTIVITY_TYPES: tuple[str, ...] = ("email_open", "email_sent", "email_delivered", "email_bounced",
+                                           "email_unsubscribe")
 
 # Identity rows: how a tool names a person (kept beside the canonical tables, never activities).
 TOOL_ID = "tool_id"
@@ -299,6 +303,7 @@ HISTORY_SUFFIX = "__history"
 SETTINGS_VERSIONS = "settings_versions"
 SAVED_MAPPINGS = "saved_mappings"
 REVIEW_VERDICTS = "review_verdicts"  # handoff review sample: one row per verdict given (history kept)
+SETTINGS_DRAFTS = "settings_drafts"  # one unsaved rules edit per person, until an admin saves it as a version
 
 
 def normalise_name(raw: str) -> str:

@@ -69,6 +69,16 @@ def hygiene_section() -> None:
     widgets.table(audit.summary)
     st.caption("The hygiene checks now and at the end of the previous month.")
     widgets.table(cache.hygiene_trend(filters.as_of))
+    st.subheader("People across tools")
+    summary, findings = cache.people_across_tools()
+    if summary.is_empty():
+        st.caption("Every person in the other tools' exports matched a lead, and no key names two leads.")
+    else:
+        st.caption("People your other tools know but the CRM does not (a sync gap), and keys naming several "
+                   "leads with the rule applied. The rows behind them are below, to download.")
+        widgets.table(summary, key="dq_identity_summary")
+        widgets.table(findings, key="dq_identity_findings")
+        widgets.download_buttons(findings, base="people_across_tools", as_of=filters.as_of, key="dq_identity")
     st.subheader("Duplicate people")
     widgets.table(audit.person_pairs)
     st.subheader("Merge suggestions")

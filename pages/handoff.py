@@ -13,6 +13,9 @@ st.title("Handoff & hygiene")
 st.caption("The handoff review for marketing and sales together: were MQLs accepted, how fast were they "
            "touched, what was sent back and why. Below it, the records that make every number less true.")
 
+st.page_link("pages/handoff_review.py", label="Week 4: review a sample of recent MQLs, SQLs and opportunities "
+             "together (right stage, owner and next action?)", icon=":material/rate_review:")
+
 filters = sidebar.current_filters()
 sidebar.require_tables("leads", what="The handoff and hygiene review")
 

@@ -51,6 +51,8 @@ with left:
     else:
         widgets.table(fit, key="lead_fit")
         st.text(view.fit_text)
+        if fit_note := cache.fit_data_note(filters.as_of):
+            st.text(fit_note)
 with right:
     st.subheader("Intent")
     widgets.table(cache.intent_explanation(lead_id, filters.as_of), key="lead_intent")

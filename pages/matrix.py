@@ -23,6 +23,9 @@ fit_at = float(left.slider("High fit at", 0, 100, int(settings.fit.high_threshol
 intent_at = float(right.slider("High intent at", 0, 100, int(settings.intent.high_threshold), key="mx_intent",
                                bind="query-params"))
 cells = cache.matrix_cells(filters.as_of, fit_threshold=fit_at, intent_threshold=intent_at)
+if fit_note := cache.fit_data_note(filters.as_of):
+    st.warning("Fit lacks firmographics.", icon=":material/warning:")
+    st.text(fit_note)
 st.plotly_chart(charts_matrix.matrix_chart(cells), key="mx_chart")
 st.caption(f"Later conversion: of the leads in each cell {settings.conversion.window_days} days before the as-of date "
            "that had not reached opportunity, the share that did by the as-of date (95% interval).")

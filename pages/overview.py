@@ -44,3 +44,10 @@ widgets.notes(filters)
 if has_no_leads(now):
     st.info("No lead exists on or before this date: pick a later as-of date.")
 st.page_link("pages/segments.py", label="Which segments drive these numbers", icon=":material/category:")
+
+st.subheader("Alerts from the latest import")
+st.caption("Leads that newly meet an alert rule since the data before the latest import (an ICP lead with a demo "
+           "request or pricing visit, an SDR task over its SLA, a stalled opportunity), with the owner the rules give.")
+widgets.leads_table(cache.import_alerts(filters.as_of), title="Alerts", base="alerts", as_of=filters.as_of,
+                    key="overview_alerts")
+st.page_link("pages/routing.py", label="Routing rules, their check and what-if", icon=":material/alt_route:")

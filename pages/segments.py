@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.analyses.deals import DEAL_DIMENSIONS
+from funnel.analyses.deals import only_wins_note
 from funnel.analyses.segments import weak_segment_warning
 from funnel.charts import ladder as charts
 from funnel.display.labels import column_label
@@ -57,6 +57,9 @@ st.caption("Every deal, also those that belong to an account rather than a lead:
 if store.table_rows("deals") == 0:
     st.caption("No deals imported yet: import a deals or opportunities export to see win rates and cycle lengths.")
 else:
-    deal_by = st.selectbox("Deals by", DEAL_DIMENSIONS, key="seg_deal_by", bind="query-params",
+    deal_by = st.selectbox("Deals by", cache.deal_dimensions(), key="seg_deal_by", bind="query-params",
                            format_func=column_label)
-    widgets.table(cache.deal_performance(filters.as_of, by=deal_by), key="seg_deals")
+    deals = cache.deal_performance(filters.as_of, by=deal_by)
+    if note := only_wins_note(deals):
+        st.warning(note, icon=":material/warning:")
+    widgets.table(deals, key="seg_deals")

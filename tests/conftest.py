@@ -11,6 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# No per-example time limit: speed is measured in benchmarks/, never asserted by a test, and a loaded
+# CI machine must not turn a slow example into a failure.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 
 def shared_path() -> Path:
@@ -89,3 +95,28 @@ class ParseOnce:
 def parse_once() -> ParseOnce:
     """A session-wide memo of parsed exports (see ParseOnce)."""
     return ParseOnce()
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for every `spark` test of this test session (driver memory capped,
+    UI off, loopback only); skips, with the reason, when pyspark or a Java runtime is missing."""
+    import shutil
+    import sys
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        pytest.skip('pyspark is not installed (the spark extra: pip install -e ".[spark]")')
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime on PATH (Spark 4 needs Java 17+: apt-get install openjdk-17-jre-headless)")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("FUNNEL_SPARK_DRIVER_MEMORY", "768m")
+    os.environ.setdefault("FUNNEL_SPARK_PARTITIONS", "1")  # tiny data: one task per stage
+    os.environ.pop("FUNNEL_SPARK_REMOTE", None)
+    from funnel.engine.spark import spark_session as session_of_this_process
+
+    session = session_of_this_process()
+    yield session
+    session.stop()

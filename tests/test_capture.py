@@ -104,6 +104,15 @@ def test_common_attribute_keys_are_audited_like_fields():
     assert rates.select("source", "leads", "filled").rows() == [("Paid", 4, 1), ("Referral", 1, 0)]
 
 
+def test_the_data_quality_sentence_names_each_share_and_says_nothing_without_leads():
+    note = pl.DataFrame({"need": ["creation date", "owner", "firmographics (industry and size)"],
+                         "leads": [4, 4, 4], "lacking": [0, 1, 3], "share": [0.0, 0.25, 0.75]})
+    assert cap.data_quality_sentence(note) == ("Data behind these numbers: of 4 leads, 0% lack a creation date, "
+                                               "25% lack an owner, 75% lack firmographics (industry and size).")
+    assert cap.data_quality_sentence(note.with_columns(pl.lit(0).alias("leads"))) is None
+    assert cap.data_quality_sentence(note.clear()) is None
+
+
 def test_lead_data_quality_reads_the_store_for_the_leads_behind_a_number():
     note = cap.lead_data_quality(con_of(), settings=default_settings(), as_of=D, lead_ids=("1", "3"))
     assert note.select("need", "lacking").rows() == [("creation date", 0), ("owner", 1),

@@ -45,7 +45,8 @@ def test_defaults_load_with_domains_values():
     assert s.source == "defaults"
     assert (s.conversion.window_days, s.conversion.skipped_stages) == (90, "implicit")
     assert s.funnel_rules.reactivation_after_days == 90
-    assert s.funnel_rules.not_meaningful == ("email_open",)
+    assert s.funnel_rules.not_meaningful == ("email_open", "email_sent", "email_delivered", "email_bounced",
+                                             "email_unsubscribe")
     assert s.funnel_rules.recycle_stage == "consideration"
     assert s.funnel_rules.regression == "reactivation_or_recycle"
     assert s.aging.buckets == (7, 30, 90)

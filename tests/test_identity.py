@@ -18,6 +18,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from funnel import schema as sc
+from funnel.analyses.hygiene import hygiene_leads, identity_hygiene
 from funnel.config import default_settings
 from funnel.errors import ValidationError
 from funnel.ingest.importer import canonical_import, prepare_import, remove_import, write_import
@@ -226,9 +227,25 @@ def test_a_stage_entry_before_creation_is_a_hygiene_finding():
     con = raw_store(leads=[lead("L1", created=datetime(2024, 3, 10))],
                     stage_events=[{"lead_id": "L1", "ladder": "lifecycle", "stage": "lead",
                                    "entered_at": datetime(2024, 3, 1)}])
-    rows = identity_findings(con, settings=SETTINGS).filter(pl.col("finding") == "stage entry before the lead was "
-                                                                                 "created")
-    assert rows.select("key", "detail").rows() == [("L1", "lifecycle lead on 2024-03-01, created 2024-03-10")]
+    flagged = hygiene_leads(con, settings=SETTINGS, as_of=date(2024, 3, 31), check="impossible_sequence")
+    assert flagged.get_column("lead_id").to_list() == ["L1"]
+
+
+def test_identity_hygiene_counts_people_missing_from_the_crm_and_conflicts_by_kind():
+    con = raw_store(
+        leads=[lead("L1", email="ana@acme.com", created=datetime(2024, 1, 1)),
+               lead("L2", email="ANA@acme.com ", created=datetime(2024, 1, 2))],
+        activities=[touch("K-ana", 1), touch("P-zoe", 2, kind="demo_request"), touch("P-zoe", 3),
+                    touch("P-max", 4)],
+        identity_links=[link("K-ana", "email", "ana@acme.com"), link("P-zoe", "email", "zoe@zeta.com"),
+                        link("P-max", "email", "max@zeta.com")])
+    summary = identity_hygiene(con, settings=SETTINGS)
+    rows = {r["finding"]: (r["keys"], r["rows"], r["with_intent"]) for r in summary.iter_rows(named=True)}
+    assert rows == {"known to another tool, missing from the CRM": (2, 3, 1),
+                    "one e-mail on several leads": (1, 1, 0)}
+    assert summary.get_column("what_to_do").str.len_chars().min() > 20
+    assert summary.get_column("keys").sum() == identity_findings(con, settings=SETTINGS).height  # adds up
+    assert identity_hygiene(memory_connection(), settings=SETTINGS).is_empty()
 
 
 # ------------------------------------------------------------------------------ accounts, enrichment, intent
@@ -321,7 +338,7 @@ def test_three_tools_say_per_file_what_matched_by_which_key(three_tools):
     assert lines == [
         "klaviyo_events.csv → activities: 4 of 6 rows matched (4 by e-mail); 2 people match no lead (2 rows)",
         ("mixpanel_events.csv → activities: 4 of 6 rows matched (2 by e-mail, 2 by device); 1 person matches no "
-         "lead (1 rows); 1 anonymous ids never linked to a person (1 rows)")]
+         "lead (1 row); 1 anonymous id never linked to a person (1 row)")]
     unmatched = unmatched_people(con).select("person_id", "reason").rows()
     assert unmatched == [("01KJUNK", "matches no lead by id, e-mail or alias"),
                          ("01KZOE", "matches no lead by id, e-mail or alias"),
@@ -384,3 +401,20 @@ def test_rows_split_across_tool_files_give_the_same_stages_and_scores_as_one_can
     split = raw_store(leads=leads, activities=split_rows, identity_links=list({tuple(x.items()): x
                                                                                 for x in links}.values()))
     assert stages_and_scores(split) == stages_and_scores(one)
+
+
+def test_the_cli_reports_each_files_matches_and_the_people_missing_from_the_crm(tmp_path, capsys):
+    from funnel.cli.main import main
+
+    db = tmp_path / "f.duckdb"
+    files = [str(FIXTURES / n) for n in ("hubspot_contacts.csv", "klaviyo_events.csv", "mixpanel_events.csv")]
+    assert main(["import", "--db", str(db), *files]) == 0
+    out = capsys.readouterr().out
+    assert "  people: klaviyo_events.csv → activities: 4 of 6 rows matched (4 by e-mail)" in out
+    assert main(["hygiene", "--db", str(db), "--out", str(tmp_path / "audit")]) == 0
+    out = capsys.readouterr().out
+    assert "known to another tool, missing from the CRM: 3 (2 with intent evidence, 3 rows)" in out
+    behind = pl.read_csv(tmp_path / "audit" / "people_across_tools.csv", infer_schema=False)
+    assert sorted(behind.get_column("key").to_list()) == ["01KJUNK", "01KZOE", "u-77"]
+    assert main(["info", "--db", str(db)]) == 0
+    assert "people across tools" in capsys.readouterr().out

@@ -100,7 +100,8 @@ def empty_cells(frame) -> list[str]:
     """The columns holding a cell the grid would draw as "None" (a null, NaN or NaT). A value that is the
     word itself (a routing team may be named "None") is data, not an empty cell."""
     return [str(c) for c in frame.columns if bool(frame[c].isna().to_numpy().any())
-            or frame[c].map(lambda v: isinstance(v, float) and math.isnan(v)).any()]
+            or (frame[c].dtype == object
+                and bool(frame[c].map(lambda v: isinstance(v, float) and math.isnan(v)).to_numpy().any()))]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -139,8 +139,9 @@ def test_search_after_an_import(tmp_path):
 def test_lead_card_given_expect():
     row = {"lead_id": "L1", "funnel_stage": "intent", "stage_entered_at": datetime(2026, 10, 3, 9, 30),
            "lifecycle_stage": None, "fit_score": 65, "icp": "Mid-market software", "intent_score": 42.26,
-           "quadrant": "high_fit_high_intent", "tags": ["Enterprise", "Executive level"], "next_owner": "SDR",
-           "next_action": "Call within one business day: route to sales now", "next_action_due": date(2026, 10, 4),
+           "quadrant": "high_fit_high_intent", "tags": ["Enterprise", "Executive level"], "team": "SDR",
+           "next_owner": "sdr.ana@acme.test", "next_action": "Call within one business day: route to sales now",
+           "next_action_due": date(2026, 10, 4), "route_rule": "SDR task: high fit at intent", "track": None,
            "evidence": "intent: pricing_page_view on 2026-10-03 (/pricing)"}
     card = lead_card(row)
     assert card.columns == ["", "value"]
@@ -153,9 +154,12 @@ def test_lead_card_given_expect():
         ("intent", "42.3"),
         ("quadrant", "high_fit_high_intent"),
         ("tags", "Enterprise, Executive level"),
-        ("next owner", "SDR"),
+        ("team", "SDR"),
+        ("next owner", "sdr.ana@acme.test"),
         ("next action", "Call within one business day: route to sales now"),
         ("due", "2026-10-04"),
+        ("routed by rule", "SDR task: high fit at intent"),
+        ("nurture track", "–"),
         ("evidence", "intent: pricing_page_view on 2026-10-03 (/pricing)"),
     ]
 

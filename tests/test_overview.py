@@ -44,7 +44,7 @@ def test_headline_kpis_given_expect():
         ("Leads", "1,200", "+200"),
         ("Reached MQL", "300", "-10"),
         ("Reached SQL", "120", "+20"),
-        ("Customers", "30", "+5"),
+        ("Reached customer", "30", "+5"),
         ("Customer rate", "2.5%", "+1.5 pts"),   # 2.5% − 1.0%
         ("Win rate", "25.0%", "+5.0 pts"),
     ]
@@ -54,7 +54,7 @@ def test_headline_kpis_reads_the_total_row_not_a_segment():
     now = performance((None, 10, 1.0, 5, 4, 2, 0.2, 0.5), ("Paid", 9999, 0.9, 9999, 9999, 9999, 0.9, 0.9))
     before = performance((None, 7, 1.0, 5, 3, 1, 0.1, 0.5), ("Paid", 1, 0.1, 1, 1, 1, 0.1, 0.1))
     assert kpi_table(headline_kpis(now, before)) == [
-        ("Leads", "10", "+3"), ("Reached MQL", "5", "+0"), ("Reached SQL", "4", "+1"), ("Customers", "2", "+1"),
+        ("Leads", "10", "+3"), ("Reached MQL", "5", "+0"), ("Reached SQL", "4", "+1"), ("Reached customer", "2", "+1"),
         ("Customer rate", "20.0%", "+10.0 pts"), ("Win rate", "50.0%", "+0.0 pts")]
 
 
@@ -71,7 +71,7 @@ def test_no_earlier_table_gives_values_without_changes():
     now = performance((None, 1234567, 1.0, 3, 2, 1, 1 / 3, 0.125))
     frame = headline_kpis(now, performance())
     assert kpi_table(frame) == [("Leads", "1,234,567", None), ("Reached MQL", "3", None), ("Reached SQL", "2", None),
-                                ("Customers", "1", None), ("Customer rate", "33.3%", None), ("Win rate", "12.5%", None)]
+                                ("Reached customer", "1", None), ("Customer rate", "33.3%", None), ("Win rate", "12.5%", None)]
 
 
 def test_an_empty_table_gives_no_kpis_with_the_schema():
@@ -82,7 +82,7 @@ def test_an_empty_table_gives_no_kpis_with_the_schema():
 def test_kpis_whose_column_is_missing_are_left_out():
     now = performance((None, 10, 1.0, 5, 4, 2, 0.2, 0.5)).drop("win_rate", "reached_sql")
     frame = headline_kpis(now, now)
-    assert frame.get_column("kpi").to_list() == ["Leads", "Reached MQL", "Customers", "Customer rate"]
+    assert frame.get_column("kpi").to_list() == ["Leads", "Reached MQL", "Reached customer", "Customer rate"]
     assert frame.schema == pl.Schema(KPI_SCHEMA)
 
 

@@ -68,7 +68,9 @@ def test_lead_page_shows_card_timeline_fit_and_intent(at, lead_id):
 
     card = dict(zip(*table(at, "", "value").T.values))
     assert list(card) == ["funnel stage", "since", "lifecycle stage", "fit", "ideal customer profile", "intent",
-                          "quadrant", "tags", "next owner", "next action", "due", "evidence"]
+                          "quadrant", "tags", "team", "next owner", "next action", "due", "routed by rule",
+                          "nurture track", "evidence"]
+    assert card["routed by rule"] not in ("", "–")  # every lead is routed by exactly one rule
     timeline = table(at, "at", "kind", "caused", "stage")
     assert len(timeline) > 0
     fit = table(at, "icp", "best", "matched", "counted")

@@ -35,9 +35,10 @@ PARAM_VALUES: dict[str, object] = {
     "stage": "sql", "forms": ["demo_request", "form_fill"], "views": ["page_view"],
     "mql_rank": 2, "main": len(LIFECYCLE), "implicit": True,
     "active": ["lead", "mql", "sql", "opportunity"], "not_meaningful": ["email_open"], "days": 30,
-    "unmapped": ["prospect"], "vague": ["", "other", "unknown"],
+    "unmapped": ["prospect"], "vague": ["", "other", "unknown"], "attribute": "tier",
     "enrichment_wins": False, "sources": ["Clearbit"], "intent_types": ["demo_request"], "surge_score": 60,
     "junk": ["n/a"], "newest_first": False, "free_mail": ["gmail.com"], "rule": "the lead created first gets it",
+    "by": "ana@example.com",
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.

@@ -131,6 +131,19 @@ def data_quality_note(captured: pl.DataFrame, *, lead_ids: pl.Series | None = No
         pl.when(pl.col("leads") > 0).then(pl.col("lacking") / pl.col("leads")).otherwise(None).alias("share"))
 
 
+NEED_PHRASES = {"creation date": "a creation date", "owner": "an owner",
+                "firmographics (industry and size)": "firmographics (industry and size)"}
+
+
+def data_quality_sentence(note: pl.DataFrame) -> str | None:
+    """`data_quality_note` as the one plain sentence a page shows beside its numbers; None without leads."""
+    if note.is_empty() or not note.get_column("leads")[0]:
+        return None
+    lacking = ", ".join(f"{row['share']:.0%} lack {NEED_PHRASES.get(row['need'], row['need'])}"
+                        for row in note.iter_rows(named=True))
+    return f"Data behind these numbers: of {note.get_column('leads')[0]:,} leads, {lacking}."
+
+
 def fill_by_age(captured: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
     """One row per age bucket at D (AGE_BUCKETS, then "undated") and field: age, field, leads,
     filled, fill_rate. A cross-section at D, not a panel (see the module note)."""

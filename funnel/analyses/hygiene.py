@@ -25,16 +25,19 @@ from funnel.errors import FunnelError
 from funnel.filters import until
 from funnel.model import stages
 from funnel.model.history import lifecycle_params
+from funnel.model.identity import identity_findings, identity_is_built
 from funnel.store.db import frame, scalar
 from funnel.store.queries import sql_file, sql_text
 
 __all__ = [
     "ACTIVE_LIFECYCLE",
     "CHECKS",
+    "IDENTITY_HYGIENE_SCHEMA",
     "REPORT_SCHEMA",
     "VAGUE_LEAD_STATUSES",
     "hygiene_leads",
     "hygiene_report",
+    "identity_hygiene",
 ]
 
 # Lead statuses that say nothing about where the lead is (trimmed, lower-case).
@@ -174,3 +177,37 @@ def hygiene_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     return (flagged.join(details, on=sc.LEAD_ID, how="left")
             .sort(["group", sc.CREATED_AT, sc.LEAD_ID], nulls_last=True)
             .select(sc.LEAD_ID, "group", "detail", *columns))
+
+
+# ------------------------------------------------------------------------------ people across tools
+
+IDENTITY_WHAT_TO_DO = {
+    "known to another tool, missing from the CRM": "A sync gap: add these people to the CRM (or fix the sync), "
+                                                   "then re-import the leads; until then their behaviour counts for no lead.",
+    "one e-mail on several leads": "Merge the leads in the CRM; until then the rule in [identity] conflict_rule "
+                                   "gives the e-mail's rows to one of them.",
+    "one name on several leads": "Give the deals a contact id, or merge the leads; the rule in [identity] "
+                                 "conflict_rule chose one.",
+    "one device used by several leads": "Usually a shared computer: its anonymous visits went to the lead the "
+                                        "rule chose; check the product-analytics identify calls.",
+    "one id linked to several leads": "Check the tool's alias records; the rule in [identity] conflict_rule chose one.",
+}
+
+IDENTITY_HYGIENE_SCHEMA: dict[str, pl.DataType] = {
+    "finding": pl.String(), "keys": pl.Int64(), "rows": pl.Int64(), "with_intent": pl.Int64(),
+    "what_to_do": pl.String(),
+}
+
+
+def identity_hygiene(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.DataFrame:
+    """One row per kind of identity finding (people known to other tools but missing from the CRM, and each
+    kind of conflict): keys (people or contested keys), rows behind them, keys with intent evidence, and
+    what to do. Empty when the store has no identity model. The rows behind: `identity_findings`."""
+    if not identity_is_built(con):
+        return pl.DataFrame(schema=IDENTITY_HYGIENE_SCHEMA)
+    findings = identity_findings(con, settings=settings)
+    summary = (findings.group_by("finding", maintain_order=True)
+               .agg(pl.len().alias("keys"), pl.col("rows").sum().alias("rows"),
+                    (pl.col("intent_rows") > 0).sum().alias("with_intent")))
+    return (summary.with_columns(pl.col("finding").replace_strict(IDENTITY_WHAT_TO_DO, default="").alias("what_to_do"))
+            .sort("finding").cast(IDENTITY_HYGIENE_SCHEMA).select(list(IDENTITY_HYGIENE_SCHEMA)))

@@ -20,8 +20,9 @@ def matching_leads(con: duckdb.DuckDBPyConnection, *, query: str, limit: int = 5
 
 CARD_FIELDS = (("funnel stage", "funnel_stage"), ("since", "stage_entered_at"), ("lifecycle stage", "lifecycle_stage"),
                ("fit", "fit_score"), ("ideal customer profile", "icp"), ("intent", "intent_score"),
-               ("quadrant", "quadrant"), ("tags", "tags"), ("next owner", "next_owner"),
-               ("next action", "next_action"), ("due", "next_action_due"), ("evidence", "evidence"))
+               ("quadrant", "quadrant"), ("tags", "tags"), ("team", "team"), ("next owner", "next_owner"),
+               ("next action", "next_action"), ("due", "next_action_due"), ("routed by rule", "route_rule"),
+               ("nurture track", "track"), ("evidence", "evidence"))
 
 
 def lead_card(report_row: dict) -> pl.DataFrame:

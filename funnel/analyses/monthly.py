@@ -41,6 +41,7 @@ from funnel.analyses.segments import lead_deals, reported_stages, segment_perfor
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
+from funnel.model.history import segment_text
 from funnel.stats import benjamini_hochberg, bh_adjusted, segment_vs_rest_p_value, with_rate
 from funnel.store.db import first_row
 from funnel.store.queries import sql_text
@@ -209,7 +210,7 @@ def _deal_months(con: duckdb.DuckDBPyConnection, settings: Settings, months: dic
         before = deal_facts(con, settings=settings, as_of=month - timedelta(days=1)).filter(pl.col("closed"))
         in_month = closed.join(before.select("deal_id"), on="deal_id", how="anti").with_columns(
             pl.col("won").fill_null(False),
-            (pl.col(key).cast(pl.String).fill_null("(unknown)") if key else pl.lit(None, dtype=pl.String)).alias("segment"))
+            (segment_text(pl.col(key)) if key else pl.lit(None, dtype=pl.String)).alias("segment"))
         sums = [pl.len().cast(pl.Int64).alias("closed"), pl.col("won").sum().cast(pl.Int64).alias("won"),
                 pl.col("amount").filter(pl.col("won")).sum().cast(pl.Float64).alias("won_amount")]
         total = in_month.select(pl.lit(None, dtype=pl.String).alias("segment"), *sums)

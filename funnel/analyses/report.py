@@ -18,18 +18,19 @@ import polars as pl
 
 from funnel.analyses.aging import stage_aging_of
 from funnel.analyses.conversion import deal_losses, stage_conversion_of
+from funnel.analyses.deals import only_wins_text
 from funnel.analyses.distribution import stage_distribution_of
 from funnel.analyses.inputs import analysis_inputs, conversion_policy
 from funnel.analyses.segments import lead_deals, reported_stages, segment_performance_of
 from funnel.config import Settings
-from funnel.filters import Filters
+from funnel.filters import LAST_DAY, Filters
 
-__all__ = ["SECTIONS", "metrics_report", "report_table"]
+__all__ = ["SECTIONS", "UNDATED_NOTE", "json_ready", "metrics_report", "report_table", "undated_metrics_report"]
 
 SECTIONS = ("distribution", "conversion", "aging", "segments")
 
 
-def _clean(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """JSON-ready: dates as ISO text, NaN as null, enums as text."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -42,7 +43,7 @@ def _records(frame: pl.DataFrame, by: str | None, columns: list[str]) -> list[di
     out = []
     for row in frame.iter_rows(named=True):
         record = {"segment": row[by] if by else None}
-        record.update({c: _clean(row[c]) for c in columns})
+        record.update({c: json_ready(row[c]) for c in columns})
         out.append(record)
     return out
 
@@ -58,25 +59,28 @@ def metrics_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings
     segments = segment_performance_of(inputs, lead_deals(con, as_of=filters.as_of))
     labels = list(settings.aging.bucket_labels())
     stages = reported_stages(inputs)
+    total = segments.filter(pl.col(by).is_null()) if by else segments
+    everyone = total.row(0, named=True) if total.height else {}
+    only_wins = only_wins_text(closed=everyone.get("closed_deals"), won=everyone.get("won_deals"))
 
     segment_rows = []
     for row in segments.iter_rows(named=True):
         segment_rows.append({
             "segment": row[by] if by else None,
             "leads": row["leads"],
-            "share": _clean(row["share"]),
+            "share": json_ready(row["share"]),
             "small_sample": row["small_sample"],
             "reached": {s: row[f"reached_{s}"] for s in stages},
-            "reached_rate": {s: _clean(row[f"reached_{s}_rate"]) for s in stages},
-            "reached_interval": {s: [_clean(row[f"reached_{s}_rate_lo"]), _clean(row[f"reached_{s}_rate_hi"])]
+            "reached_rate": {s: json_ready(row[f"reached_{s}_rate"]) for s in stages},
+            "reached_interval": {s: [json_ready(row[f"reached_{s}_rate_lo"]), json_ready(row[f"reached_{s}_rate_hi"])]
                                  for s in stages},
             "reached_significant": {s: row[f"reached_{s}_rate_significant"] for s in stages},
             "closed_deals": row["closed_deals"],
             "won_deals": row["won_deals"],
-            "win_rate": _clean(row["win_rate"]),
-            "win_rate_interval": [_clean(row["win_rate_lo"]), _clean(row["win_rate_hi"])],
-            "median_days_to_customer": _clean(row["median_days_to_customer"]),
-            "won_amount": _clean(row["won_amount"]),
+            "win_rate": json_ready(row["win_rate"]),
+            "win_rate_interval": [json_ready(row["win_rate_lo"]), json_ready(row["win_rate_hi"])],
+            "median_days_to_customer": json_ready(row["median_days_to_customer"]),
+            "won_amount": json_ready(row["won_amount"]),
         })
     aging_rows = _records(aging, by, ["stage", "leads", "median_days", "p80_days", "p90_days", "sla_days",
                                       "over_sla"])
@@ -87,15 +91,32 @@ def metrics_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings
         "ladder": filters.ladder,
         "window_days": window,
         "skipped_stages": "implicit" if implicit else "strict",
-        "period": {"from": _clean(filters.period_start), "to": filters.cohort_end.isoformat()},
+        "period": {"from": json_ready(filters.period_start), "to": filters.cohort_end.isoformat()},
         "by": by,
-        "notes": list(inputs.notes),
+        "notes": [*inputs.notes, *([only_wins] if only_wins else [])],
         "distribution": _records(distribution, by, ["stage", "leads", "share"]),
         "conversion": _records(conversion, by, ["from_stage", "to_stage", "entered", "advanced", "lost", "expired",
                                                 "open", "rate", "rate_lo", "rate_hi", "excluded", "implied"]),
         "aging": aging_rows,
         "segments": segment_rows,
     }
+
+
+UNDATED_NOTE = ("The store holds no dated rows, so there is no as-of date: distribution and segments count each "
+                "lead in its current stage; conversion and aging need dates (lead created_at, stage entry dates, "
+                "activity or deal dates) and are left empty. Map a date column of the export to one of them to "
+                "get them.")
+
+
+def undated_metrics_report(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Settings,
+                           by: str | None = None, window_days: int | None = None) -> dict[str, Any]:
+    """The report of a store without any dated row: the sections that need no dates (distribution and segments,
+    every lead counted at its current stage), conversion and aging empty, `as_of` null and UNDATED_NOTE."""
+    report = metrics_report(con, Filters(as_of=LAST_DAY, ladder=ladder), settings=settings, by=by,
+                            window_days=window_days)
+    report.update(as_of=None, period={"from": None, "to": None}, conversion=[], aging=[],
+                  notes=[*report["notes"], UNDATED_NOTE])
+    return report
 
 
 def report_table(report: dict[str, Any]) -> pl.DataFrame:

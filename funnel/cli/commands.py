@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from funnel.cli.registry import command, config_argument, db_argument
+from funnel.cli.registry import command, config_argument, db_argument, engine_arguments
 from funnel.config import MAX_WINDOW_DAYS
 from funnel.errors import FunnelError, printable
 
@@ -140,6 +140,7 @@ def run_presets(args: argparse.Namespace) -> int:
 def metrics_arguments(p: argparse.ArgumentParser) -> None:
 
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="compute as of the end of this day (YYYY-MM-DD; "
                    "default: the newest timestamp in the data)")
@@ -149,7 +150,8 @@ def metrics_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="period_start", type=_day, default=None,
                    help="first day of the stage entries that form conversion cohorts")
     p.add_argument("--to", dest="period_end", type=_day, default=None, help="last day of those entries")
-    p.add_argument("--by", default=None, help="a lead column to segment every section by (e.g. source)")
+    p.add_argument("--by", default=None, help="a lead column or custom attribute to segment every section by, by its "
+                   "plain name (source, industry, \"Lead Origin\") or as attr:NAME")
     p.add_argument("--format", choices=("json", "csv"), default="json")
 
 
@@ -186,20 +188,30 @@ def run_metrics(args: argparse.Namespace) -> int:
     """Stage distribution, conversion, aging and segment performance as of a date (JSON or CSV)."""
     import json
 
-    from funnel.analyses.report import metrics_report, report_table
+    from funnel.analyses.report import metrics_report, report_table, undated_metrics_report
     from funnel.config import load_settings
     from funnel.export import csv_bytes
     from funnel.filters import Filters
-    from funnel.store.db import connect
+    from funnel.model.history import lead_dimension_named, newest_day
+    from funnel.store.db import table_counts
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
-        as_of = _as_of_of(con, args.as_of)
-        filters = Filters(as_of=as_of, ladder=args.ladder, period_start=args.period_start, period_end=args.period_end)
-        report = metrics_report(con, filters, settings=settings, by=args.by, window_days=args.window_days)
+        con = engine.connection
+        by = lead_dimension_named(con, args.by) if args.by else None
+        as_of = args.as_of or newest_day(con)
+        if as_of is None and not any(table_counts(con)[t] for t in ("leads", "stage_events")):
+            raise FunnelError("the store holds no leads and no dated rows yet", hint="Import leads first")
+        if as_of is None:  # no dated row: the sections that need no dates, with a note on the others
+            report = undated_metrics_report(con, ladder=args.ladder, settings=settings, by=by,
+                                            window_days=args.window_days)
+        else:
+            filters = Filters(as_of=as_of, ladder=args.ladder, period_start=args.period_start,
+                              period_end=args.period_end)
+            report = metrics_report(con, filters, settings=settings, by=by, window_days=args.window_days)
     finally:
-        con.close()
+        engine.close()
     if args.format == "json":
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:
@@ -211,6 +223,7 @@ def run_metrics(args: argparse.Namespace) -> int:
 def leads_arguments(p: argparse.ArgumentParser) -> None:
 
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="compute as of the end of this day (YYYY-MM-DD; "
                    "default: the newest timestamp in the data)")
@@ -228,13 +241,14 @@ def run_leads(args: argparse.Namespace) -> int:
     from funnel.config import load_settings
     from funnel.errors import FunnelError
     from funnel.export import csv_bytes
+    from funnel.model.matrix import fit_data_note
     from funnel.model.scoring import leads_report
-    from funnel.store.db import connect
     from funnel.store.inventory import newest_timestamp
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = args.as_of
         if as_of is None:
             newest = newest_timestamp(con)
@@ -242,13 +256,45 @@ def run_leads(args: argparse.Namespace) -> int:
                 raise FunnelError("the store holds no dated rows yet", hint="Import leads and activities first")
             as_of = newest.date() if isinstance(newest, datetime) else newest
         report = leads_report(con, settings=settings, as_of=as_of).with_columns(pl.col("intent_score").round(2))
+        fit_note = fit_data_note(con, settings=settings, as_of=as_of)
     finally:
-        con.close()
+        engine.close()
+    if fit_note:
+        print(f"note: {fit_note}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dicts(), ensure_ascii=False, default=lambda v: v.isoformat()) + "\n")
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(csv_bytes(report.with_columns(pl.col("tags").list.join("; "))))
+    return 0
+
+
+def _engine_of(args: argparse.Namespace):
+    """The engine a command asked for (--engine, $FUNNEL_ENGINE, else DuckDB on --db), opened."""
+    from funnel.engine import engine_name, open_engine
+
+    return open_engine(engine_name(args.engine), db=args.db, data=args.data)
+
+
+def export_tables_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    p.add_argument("--out", type=Path, required=True, help="the folder to write one <table>.parquet per table into")
+
+
+@command("export-tables", export_tables_arguments)
+def run_export_tables(args: argparse.Namespace) -> int:
+    """Every table of a DuckDB store as Parquet, for the Spark engine (`--engine spark --data DIR`)."""
+    from funnel.engine.parquet import write_tables
+    from funnel.store.db import connect
+
+    con = connect(args.db, read_only=True)
+    try:
+        written = write_tables(con, args.out)
+    finally:
+        con.close()
+    for name, rows in written.items():
+        print(f"{name:<20} {rows:>12,} rows")
+    print(f"wrote {len(written)} tables to {args.out}")
     return 0
 
 
@@ -440,8 +486,10 @@ def run_hygiene(args: argparse.Namespace) -> int:
     findings; with --out, one CSV per finding and a fix file per table in the CRM's import columns."""
     from funnel.analyses.crm_audit import crm_audit, hygiene_trend
     from funnel.analyses.fix_files import fix_file_bytes
+    from funnel.analyses.hygiene import identity_hygiene
     from funnel.config import load_settings
     from funnel.export import csv_bytes
+    from funnel.model.identity import identity_findings
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -450,6 +498,8 @@ def run_hygiene(args: argparse.Namespace) -> int:
         as_of = _as_of_of(con, args.as_of)
         audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
         checks = hygiene_trend(con, settings=settings, as_of=as_of)
+        people = identity_hygiene(con, settings=settings)
+        behind = identity_findings(con, settings=settings) if args.out and not people.is_empty() else None
         fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
     finally:
         con.close()
@@ -459,8 +509,13 @@ def run_hygiene(args: argparse.Namespace) -> int:
         print(f"  {finding}: {now}{since}")
     for check, leads, before, change in checks.iter_rows():
         print(f"  {check}: {leads} leads (a month before: {before}, change {change:+d})")
+    for row in people.iter_rows(named=True):
+        print(f"  {row['finding']}: {row['keys']:,} ({row['with_intent']:,} with intent evidence, "
+              f"{row['rows']:,} rows)")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+        if behind is not None:
+            (args.out / "people_across_tools.csv").write_bytes(csv_bytes(behind))
         for name in ("person_pairs", "company_pairs", "person_merges", "company_merges", "lead_findings",
                      "account_findings"):
             (args.out / f"{name}.csv").write_bytes(csv_bytes(getattr(audit, name)))
@@ -539,7 +594,7 @@ def run_report(args: argparse.Namespace) -> int:
     from funnel.charts.monthly import figure_dicts, review_figures
     from funnel.config import load_settings
     from funnel.display.report import data_provenance, review_document, review_html
-    from funnel.model.history import newest_day
+    from funnel.model.history import lead_dimension_named, newest_day
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -551,8 +606,9 @@ def run_report(args: argparse.Namespace) -> int:
             raise FunnelError("the monthly review needs dates, and this store has none",
                               hint="Import leads with created_at, stage entries with entered_at, or deals with "
                                    "created_at/closed_at (map a date column of the export to one of them)")
-        review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=args.by)
-        invest = where_to_invest(con, settings=settings, as_of=as_of, by=args.by, ladder=args.ladder) if args.by else None
+        by = lead_dimension_named(con, args.by) if args.by else None
+        review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=by)
+        invest = where_to_invest(con, settings=settings, as_of=as_of, by=by, ladder=args.ladder) if by else None
         source = f"settings file {args.config}" if args.config else None
         document = review_document(review, invest=invest, provenance=data_provenance(con, settings_source=source))
     finally:
@@ -621,4 +677,83 @@ def run_review_sample(args: argparse.Namespace) -> int:
         print(f"  {row['question']}: {row['judged_right']} of {row['verdicts']} verdicts ({share})")
     for sentence in review_disagreements(sample, current).get_column("sentence").to_list():
         print(f"  {sentence}")
+    return 0
+
+
+def load_sample_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+
+
+@command("load-sample", load_sample_arguments)
+def run_load_sample(args: argparse.Namespace) -> int:
+    """Load the bundled sample (sample_data/) into a database that never had an import (`make run` does this)."""
+    from funnel.config import load_settings
+    from funnel.ingest.upload import load_sample_into_empty_store
+    from funnel.model.identity import rebuild_identity
+    from funnel.store.db import connect, default_db_path
+    from funnel.store.status import import_count
+
+    path = Path(args.db or default_db_path())
+    if path.is_file():  # read-only first: a database in use by the dashboard is left alone when it holds data
+        con = connect(path, read_only=True)
+        try:
+            if import_count(con):
+                print(f"{path}: already holds imports; the sample is not loaded")
+                return 0
+        finally:
+            con.close()
+    settings = load_settings(args.config)
+    con = connect(path)
+    try:
+        loaded = load_sample_into_empty_store(con, settings=settings)
+        if loaded:
+            rebuild_identity(con, settings=settings)
+    finally:
+        con.close()
+    print(f"{path}: {'loaded the bundled sample' if loaded else 'already holds imports; the sample is not loaded'}")
+    return 0
+
+
+def deals_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--as-of", type=_day, default=None, help="deals as of the end of this day (YYYY-MM-DD; default: "
+                   "the newest timestamp in the data)")
+    p.add_argument("--by", default="industry", help="an account column (industry, size_band, country, account_id), "
+                   "a deal column (product, owner, pipeline), the lead's source, or a custom attribute of the "
+                   "accounts by its plain name or as attr:NAME (default: industry)")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+
+
+@command("deals", deals_arguments)
+def run_deals(args: argparse.Namespace) -> int:
+    """Deals by their account's attributes: win rate with its interval, cycle length and open-deal age."""
+    import json
+
+    from funnel.analyses.deals import deal_dimension_named, deal_performance, only_wins_note
+    from funnel.analyses.report import json_ready
+    from funnel.config import load_settings
+    from funnel.export import csv_bytes
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=True)
+    try:
+        as_of = _as_of_of(con, args.as_of)
+        by = deal_dimension_named(con, args.by)
+        table = deal_performance(con, settings=settings, as_of=as_of, by=by)
+    finally:
+        con.close()
+    note = only_wins_note(table)
+    if args.format == "json":
+        rows = [{"segment": row[by], **{k: json_ready(v) for k, v in row.items() if k != by}}
+                for row in table.iter_rows(named=True)]
+        document = {"as_of": as_of.isoformat(), "by": by, "notes": [note] if note else [], "deals": rows}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(csv_bytes(table))
     return 0

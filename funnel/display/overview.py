@@ -17,7 +17,8 @@ KPIS: tuple[tuple[str, str, str, str], ...] = (
     ("Leads", "leads", "count", "Leads created on or before the as-of date."),
     ("Reached MQL", "reached_mql", "count", "Leads that ever entered MQL by the as-of date."),
     ("Reached SQL", "reached_sql", "count", "Leads that ever entered SQL by the as-of date."),
-    ("Customers", "reached_customer", "count", "Leads that became customers by the as-of date."),
+    ("Reached customer", "reached_customer", "count",
+     "Leads that became customers by the as-of date (the stage distribution counts where leads are now)."),
     ("Customer rate", "reached_customer_rate", "rate", "Share of all leads that became customers."),
     ("Win rate", "win_rate", "rate", "Won deals / closed deals of these leads."),
 )

@@ -36,6 +36,7 @@ __all__ = [
     "lifecycle_params",
     "newest_day",
     "segment_dimensions",
+    "segment_text",
     "segment_values",
     "stage_history",
     "stage_names",
@@ -57,6 +58,8 @@ BASIS_STAGE_EVENT = "stage_event"  # a dated entry from the stage log (or the fu
 BASIS_CURRENT_STAGE = "current_stage"  # placed from leads.lifecycle_stage alone: no move is known
 
 UNKNOWN = "(unknown)"  # the segment value of a lead whose dimension is empty
+# Values that say "we don't know" in exports: one segment with UNKNOWN, compared trimmed and in lower case.
+UNKNOWN_VALUES = ("", "unknown", "(unknown)", "n/a", "not known", "not available", "-")
 NO_TAGS = "(no tags)"  # the tags segment of a lead no tag rule matched
 ATTRIBUTE_PREFIX = "attr:"
 SCORE_COLUMNS = ("icp", "quadrant", "tags")
@@ -220,10 +223,46 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
     return leads
 
 
+def attribute_keys(con: duckdb.DuckDBPyConnection, table: str = "leads") -> list[str]:
+    """The custom attribute keys found in `table`.attributes (leads, accounts or deals), sorted."""
+    keys = frame(con, f"SELECT DISTINCT unnest(map_keys(attributes)) AS k FROM {quote_ident(table)} ORDER BY k")
+    return [k for k in keys.get_column("k").to_list() if k is not None]
+
+
+def plain_name(name: str) -> str:
+    """A column name compared loosely: lower case, runs of anything but letters and digits as one "_"."""
+    return "_".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
+def dimension_named(name: str, attribute_keys: Sequence[str], columns: Sequence[str]) -> str:
+    """The segment dimension a person means by `name`: one of `columns` (the lead or deal columns) as written,
+    `attr:<key>` as written, else the custom attribute whose key matches loosely ("Lead Origin", "lead origin",
+    "lead_origin"), else the column that matches loosely; `name` itself when nothing does (the caller's error
+    then lists what can be used)."""
+    if name in columns or name.startswith(ATTRIBUTE_PREFIX):
+        return name
+    wanted = plain_name(name)
+    for key in attribute_keys:
+        if key == name or plain_name(key) == wanted:
+            return ATTRIBUTE_PREFIX + key
+    for column in columns:
+        if plain_name(column) == wanted:
+            return column
+    return name
+
+
+LEAD_DIMENSIONS = (sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS, sc.COUNTRY, sc.INDUSTRY, "size_band",
+                   "seniority", sc.TITLE, sc.ACCOUNT_ID, sc.COMPANY, *SCORE_COLUMNS)
+
+
+def lead_dimension_named(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """`dimension_named` over the lead frame's columns and the leads' custom attributes (`--by` of the CLI)."""
+    return dimension_named(name, attribute_keys(con), LEAD_DIMENSIONS)
+
+
 def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """lead_id and one text column `attr:<key>` per key found in leads.attributes (None: no keys)."""
-    keys = frame(con, "SELECT DISTINCT unnest(map_keys(attributes)) AS k FROM leads ORDER BY k")
-    names = [k for k in keys.get_column("k").to_list() if k is not None]
+    names = attribute_keys(con)
     if not names:
         return None
     # Identifiers go through quote_ident; the keys themselves are bound values.
@@ -260,7 +299,7 @@ def segment_dimensions(leads: pl.DataFrame) -> list[str]:
 
 
 def segment_values(leads: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
-    """lead_id and the given dimensions as text, empty values shown as "(unknown)"."""
+    """lead_id and the given dimensions as text, empty and "unknown"-like values as one "(unknown)" segment."""
     missing = [d for d in dimensions if d not in leads.columns or d == sc.LEAD_ID]
     if missing:
         usable = ", ".join(segment_dimensions(leads)) or "none"
@@ -268,8 +307,16 @@ def segment_values(leads: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFra
                           column=missing[0], hint=f"Segment by one of: {usable}")
     return leads.select(
         sc.LEAD_ID,
-        *[pl.col(d).cast(pl.String).fill_null(UNKNOWN).alias(d) for d in dict.fromkeys(dimensions)],
+        *[segment_text(pl.col(d)).alias(d) for d in dict.fromkeys(dimensions)],
     )
+
+
+def segment_text(value: pl.Expr) -> pl.Expr:
+    """A segment value as text: empty, blank and "unknown"-like values (UNKNOWN_VALUES, any case) as the one
+    segment UNKNOWN; other values trimmed."""
+    text = value.cast(pl.String).str.strip_chars()
+    return pl.when(text.is_null() | text.str.to_lowercase().is_in(list(UNKNOWN_VALUES))).then(pl.lit(UNKNOWN)) \
+        .otherwise(text)
 
 
 def newest_day(con: duckdb.DuckDBPyConnection) -> date | None:

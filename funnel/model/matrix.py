@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from funnel.config import QUADRANTS, Settings
-from funnel.model.scoring import lead_scores, quadrant_of
+from funnel.model.scoring import lead_fields, lead_scores, quadrant_of
 from funnel.model.stages import funnel_history
 from funnel.stats import with_rate
 
@@ -104,3 +104,30 @@ def work_queue(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
             .sort(["intent_score", "fit_score"], descending=True)
             .select("lead_id", "name", "email", "company", "title", "owner", "funnel_stage", "lifecycle_stage",
                     "fit_score", "icp", "intent_score", "quadrant", "next_owner", "next_action", "next_action_due"))
+
+
+# Below this share of leads with any firmographic the ideal customer profiles test, fit is said to rest on few leads.
+FEW_FIRMOGRAPHICS = 0.5
+
+
+def firmographics_note(fields: pl.DataFrame, *, settings: Settings) -> str | None:
+    """A plain note when fit cannot be computed, or rests on few leads, for lack of firmographics: counted over a
+    `lead_fields` frame, the leads with a value in any field the ideal customer profiles test. None when most have."""
+    tested = sorted({c.field for icp in settings.fit.icps for c in icp.criteria if c.field in fields.columns})
+    if fields.height == 0 or not tested:
+        return None
+    known = fields.select(pl.any_horizontal([pl.col(f).is_not_null() for f in tested]).sum()).item()
+    if known == 0:
+        return (f"Fit cannot be computed: none of the {fields.height:,} leads has a value in the fields the ideal "
+                f"customer profiles test ({', '.join(tested)}), so every fit is 0 and every lead sits in low fit. "
+                "Import accounts (industry, employees, country) or leads with a title to score fit.")
+    if known < FEW_FIRMOGRAPHICS * fields.height:
+        return (f"Fit rests on few leads: only {known:,} of {fields.height:,} have a value in the fields the ideal "
+                f"customer profiles test ({', '.join(tested)}); the others score 0 fit for lack of data, not of "
+                "match.")
+    return None
+
+
+def fit_data_note(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> str | None:
+    """`firmographics_note` for the leads created by the end of D."""
+    return firmographics_note(lead_fields(con, settings=settings, as_of=as_of), settings=settings)

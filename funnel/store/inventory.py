@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import duckdb
 import polars as pl
 
@@ -58,3 +60,14 @@ def store_summary(con: duckdb.DuckDBPyConnection) -> str:
 def import_history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per import, newest first."""
     return frame(con, sql_text("import_history", imports=IMPORTS))
+
+
+def data_days(inventory: pl.DataFrame, newest) -> tuple[date, date] | None:
+    """(the first day of any table's history, the day of the newest timestamp) from a `data_inventory` frame
+    and `newest_timestamp`; None for an empty store."""
+    if newest is None:
+        return None
+    last = newest.date() if isinstance(newest, datetime) else newest
+    first = inventory.get_column("first").drop_nulls().min()
+    first = first.date() if isinstance(first, datetime) else last
+    return min(first, last), last

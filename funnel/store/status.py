@@ -41,3 +41,12 @@ def active_import_ids(history: pl.DataFrame) -> list[int]:
 def stored_rows(inventory: pl.DataFrame) -> int:
     """All rows the store holds, from a `data_inventory` frame."""
     return int(inventory.get_column("rows").sum())
+
+
+def import_labels(history: pl.DataFrame) -> dict[int, str]:
+    """For each import of an `import_history` frame: "#id file → table · rows · imported day", plain text."""
+    return {row["import_id"]: (f"#{row['import_id']} {row['file_name']} → {row['table_name']} · "
+                               f"{row['rows'] or 0:,} rows · imported {row['imported_at']:%Y-%m-%d}"
+                               if row["imported_at"] else
+                               f"#{row['import_id']} {row['file_name']} → {row['table_name']} · {row['rows'] or 0:,} rows")
+            for row in history.iter_rows(named=True)}

@@ -29,7 +29,7 @@ from funnel.analyses import hygiene as hygiene_analyses
 from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
-from funnel.model import history, matrix, scoring, stages
+from funnel.model import history, identity, matrix, scoring, stages
 from pages.ui.store import COMPUTING, StoreKey, key
 
 # ------------------------------------------------------------------------------ the core metrics
@@ -210,6 +210,17 @@ def deal_performance(as_of: date, *, by: str) -> pl.DataFrame:
     return _deal_performance(key(), as_of, by)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _deal_dimensions(at: StoreKey) -> list[str]:
+    with at.opened() as con:
+        return deal_analyses.deal_dimensions(con)
+
+
+def deal_dimensions() -> list[str]:
+    """What deals can be segmented by: the account and deal columns, then the custom attributes."""
+    return _deal_dimensions(key())
+
+
 # ------------------------------------------------------------------------------------- one lead
 
 
@@ -287,6 +298,17 @@ def _matrix_cells(at: StoreKey, as_of: date, fit_threshold: float, intent_thresh
 
 def matrix_cells(as_of: date, *, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     return _matrix_cells(key(), as_of, fit_threshold, intent_threshold)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _fit_data_note(at: StoreKey, as_of: date) -> str | None:
+    with at.opened() as con:
+        return matrix.fit_data_note(con, settings=at.settings, as_of=as_of)
+
+
+def fit_data_note(as_of: date) -> str | None:
+    """A note when fit cannot be computed (or rests on few leads) for lack of firmographics."""
+    return _fit_data_note(key(), as_of)
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
@@ -395,6 +417,33 @@ def _hygiene_trend(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 def hygiene_trend(as_of: date) -> pl.DataFrame:
     return _hygiene_trend(key(), as_of)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _people_across_tools(at: StoreKey) -> tuple[pl.DataFrame, pl.DataFrame]:
+    with at.opened() as con:
+        return (hygiene_analyses.identity_hygiene(con, settings=at.settings),
+                identity.identity_findings(con, settings=at.settings) if identity.identity_is_built(con)
+                else pl.DataFrame())
+
+
+@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> str | None:
+    population = _analysis(at, filters, by).population
+    with at.opened() as con:
+        note = capture.lead_data_quality(con, settings=at.settings, as_of=filters.as_of,
+                                         lead_ids=tuple(population.get_column("lead_id").to_list()))
+    return capture.data_quality_sentence(note)
+
+
+def data_quality_sentence(filters: Filters, by: tuple[str, ...] = ()) -> str | None:
+    """What share of the leads behind a page's numbers lacked a creation date, an owner or firmographics."""
+    return _data_quality_sentence(key(), filters, by)
+
+
+def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The identity findings by kind (people missing from the CRM, conflicts) and the rows behind them."""
+    return _people_across_tools(key())
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)

@@ -1,4 +1,5 @@
-"""The database this session uses, its version, the active settings, and what the store holds.
+"""The database this session uses (by name, from the server's data folder), its version, the settings in
+view (the saved version, or the person's own draft while they preview it), and what the store holds.
 
 Every cached call is keyed by a `StoreKey`: the database path, the data version (which changes with each
 import, removal or saved settings version) and the active settings text."""
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import streamlit as st
 
 from funnel.config import Settings, load_settings, settings_from_text
 from funnel.ingest.mapping_guess import saved_mappings
-from funnel.ingest.upload import load_bundled_sample
+from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
 from funnel.model.identity import (
     identity_conflicts,
     identity_is_built,
@@ -27,14 +29,13 @@ from funnel.model.identity import (
     rebuild_identity,
     unmatched_people,
 )
-from funnel.store.db import connect, default_db_path
+from funnel.store.databases import DataFolder, data_folder, database_file
+from funnel.store.db import connect
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
+from funnel.store.settings_versions import draft_text
 from funnel.store.status import data_version, import_count, saved_settings_text, stored_rows
+from pages.ui.access import current_person
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = ROOT / "sample_data"
-SAMPLE_LABEL = "sample data"
-SAMPLE_FILES = ("accounts.csv", "leads.csv", "stage_events.csv", "activities.csv", "deals.csv")
 COMPUTING = "Computing from the database… the first view after an import takes longest; later views are cached."
 
 
@@ -46,26 +47,98 @@ def cli_db_argument() -> str | None:
     return None
 
 
+def data_place() -> DataFolder:
+    """The server's data folder and default database (FUNNEL_DATA_DIR, --db, FUNNEL_DB)."""
+    return data_folder(cli_db_argument())
+
+
+def database_name() -> str:
+    """The database in view, by name: the sidebar's choice (kept in the URL as ?db=NAME) when the data folder
+    lists it, else the server's default. A name from the browser only ever selects a listed file."""
+    place = data_place()
+    chosen = st.session_state.get("db") or st.query_params.get("db")
+    return chosen if isinstance(chosen, str) and chosen in place.names() else place.default
+
+
 def db_path() -> Path:
-    """The database this session uses: the sidebar's choice, else --db, else FUNNEL_DB, else the default."""
-    chosen = st.session_state.get("db_path") or cli_db_argument()
-    return Path(chosen) if chosen else default_db_path()
+    return database_file(data_place().folder, database_name())
 
 
 @st.cache_resource(show_spinner=False)
 def store(path: str) -> duckdb.DuckDBPyConnection:
-    """One shared connection per database file; sessions query through their own cursors."""
-    return connect(path)
+    """One shared read-only connection per database file (created with its tables when missing); sessions
+    query through their own cursors. Read-only, so the server holds no write lock: `funnel metrics` and the
+    other read-only commands can open the same file while the dashboard runs."""
+    if not Path(path).is_file():
+        connect(path).close()
+    return connect(path, read_only=True)
+
+
+class ReadersWriterGate:
+    """Many sessions read at once; a write waits until no session is reading, and reads wait for a write. The
+    server's sessions are threads of one process, where DuckDB opens a file either read-only or read-write."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._readers -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+
+
+GATE = ReadersWriterGate()
 
 
 @contextmanager
 def opened(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor of this session's database (or of `path`), closed on leaving the block."""
-    con = store(path or str(db_path())).cursor()
-    try:
-        yield con
-    finally:
-        con.close()
+    """A read-only cursor of this session's database (or of `path`), closed on leaving the block."""
+    with GATE.reading():
+        con = store(path or str(db_path())).cursor()
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def writing(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection for one write (an import, a removal, saved settings or verdicts), once no session
+    is reading: the shared read-only connection is closed first and the write lock is held only inside the
+    block. Every cached result is dropped afterwards, so each panel and the sidebar show the new state on the
+    next run."""
+    target = path or str(db_path())
+    with GATE.writing():
+        if Path(target).is_file():
+            store(target).close()
+        store.clear(target)
+        con = connect(target)
+        try:
+            yield con
+        finally:
+            con.close()
+    st.cache_data.clear()
 
 
 @dataclass(frozen=True)
@@ -85,15 +158,34 @@ class StoreKey:
 
 
 def key() -> StoreKey:
-    """This session's database, its current data version and the active settings text."""
+    """This session's database, its current data version and the settings text in view."""
     with opened() as con:
-        return StoreKey(str(db_path()), data_version(con), saved_settings_text(con))
+        return StoreKey(str(db_path()), data_version(con), viewed_settings_text(con))
+
+
+def draft_in_view(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The person's own rules draft when they chose to compute the pages on it (the sidebar's toggle)."""
+    person = current_person()
+    if not st.session_state.get("use_draft") or person is None:
+        return None
+    return draft_text(con, person.label)
+
+
+def viewed_settings_text(con: duckdb.DuckDBPyConnection) -> str:
+    return draft_in_view(con) or saved_settings_text(con)
+
+
+def on_draft() -> bool:
+    """Whether this session's pages are computed on the person's draft instead of the saved version."""
+    with opened() as con:
+        return draft_in_view(con) is not None
 
 
 def settings_text() -> str:
-    """The active settings as TOML text: the newest version saved on the Rules page, else empty (the file)."""
+    """The settings in view as TOML text: the newest version saved on the Rules page (or the person's own
+    draft while they preview it), else empty (the packaged file)."""
     with opened() as con:
-        return saved_settings_text(con)
+        return viewed_settings_text(con)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -102,7 +194,14 @@ def settings_for(text: str) -> Settings:
 
 
 def active_settings() -> Settings:
+    """The settings the pages compute on (the person's draft while they preview it)."""
     return settings_for(settings_text())
+
+
+def saved_settings() -> Settings:
+    """The newest saved version, what everyone's pages use (whatever this person previews)."""
+    with opened() as con:
+        return settings_for(saved_settings_text(con))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -139,17 +238,18 @@ def sample_loaded() -> bool:
 
 
 def load_sample_if_empty() -> None:
-    """On first start with FUNNEL_LOAD_SAMPLE=1 (make run), loads sample_data/ into an empty store."""
+    """With FUNNEL_LOAD_SAMPLE=1, loads sample_data/ into an empty store on the first request (`make run` loads it
+    before the server starts, with `funnel load-sample`, so its first request finds it loaded)."""
     if os.environ.get("FUNNEL_LOAD_SAMPLE") != "1" or st.session_state.get("sample_checked"):
         return
     st.session_state["sample_checked"] = True
     with opened() as con:
         if import_count(con):
             return
-        with st.spinner("Loading the bundled sample data…"):
-            load_bundled_sample(con, SAMPLE_DIR, SAMPLE_FILES, settings=active_settings(), label=SAMPLE_LABEL)
-            rebuild_identity(con, settings=active_settings())
-    st.cache_data.clear()
+    settings = active_settings()
+    with st.spinner("Loading the bundled sample data…"), writing() as con:
+        if load_sample_into_empty_store(con, settings=settings):
+            rebuild_identity(con, settings=settings)
 
 
 def saved_mapping_texts() -> tuple[tuple[str, str], ...]:

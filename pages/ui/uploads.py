@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from funnel.access import Action
 from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.ingest import upload
 from funnel.ingest.importer import PreparedImport, remove_import, write_import
@@ -13,7 +14,8 @@ from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
 from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
 from funnel.model.identity import identity_matches, match_summary, rebuild_identity
 from funnel.schema import TABLES
-from pages.ui.store import active_settings, opened, settings_for, settings_text
+from pages.ui.access import require
+from pages.ui.store import active_settings, settings_for, settings_text, writing
 from pages.ui.widgets import show_error
 
 
@@ -100,7 +102,8 @@ def guided_mapping(file, number: int) -> PreparedImport | FunnelError | None:
         left, right = st.columns(2)
         if left.button("Save mapping", key=f"map_save_{number}", icon=":material/save:",
                        disabled=isinstance(item, FunnelError)):
-            with opened() as con:
+            require(Action.IMPORT)
+            with writing() as con:
                 save_mapping(con, name=name, text=text)
             st.success("Saved: the next export with these columns is recognised and imports in one step.")
         right.download_button("Download mapping (.toml)", text, file_name="mapping.toml", mime="application/toml",
@@ -120,35 +123,65 @@ def mapping_text_of(file) -> str:
     return text
 
 
+NOTICES = "_data_notices"
+UPLOAD_ROUND = "_upload_round"
+
+
+def upload_key() -> str:
+    """The file uploader's key: a new one after each import, so imported files are not offered again."""
+    return f"export_files_{st.session_state.get(UPLOAD_ROUND, 0)}"
+
+
 def import_files(prepared: list[PreparedImport]) -> None:
-    """Writes each checked file (its own transaction), reporting each result, rebuilds the identity model and says
-    how each file's people joined leads, then drops every cached result."""
+    """Writes each checked file (its own transaction, recorded with who imported it), rebuilds the identity
+    model, then runs the app again so every panel and the sidebar show the new state at once; each file's result
+    and how its people joined leads are shown after that run. Admins only."""
+    person = require(Action.IMPORT)
     progress = st.progress(0.0, text="Importing…")
-    with opened() as con:
+    settings = active_settings()  # read before the write: the write waits for every read to end
+    notices: list[str | FunnelError] = []
+    with writing() as con:
         try:
             results = []
             for i, item in enumerate(prepared, start=1):
-                results.append(write_import(con, item))
-                st.success(results[-1].summary(), icon=":material/check_circle:")
+                results.append(write_import(con, item, by=person.label))
+                notices.append(results[-1].summary())
                 progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
             progress.progress(1.0, text="Joining people across tools…")
-            rebuild_identity(con, settings=active_settings())
+            rebuild_identity(con, settings=settings)
             matches = identity_matches(con)
             for result in results:
                 for row in matches.filter(pl.col("import_id") == result.import_id).iter_rows(named=True):
-                    st.text(match_summary(row))
+                    notices.append(match_summary(row))
         except FunnelError as exc:
-            show_error(exc)
-    st.cache_data.clear()
+            notices.append(exc)
+    st.session_state[NOTICES] = notices
+    st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
+    st.rerun()
 
 
-def undo_import(import_id: int) -> None:
-    """Removes an import (its rows go, the versions it replaced come back), rebuilds the identity model and drops
-    every cached result."""
-    with opened() as con:
+def undo_import(import_id: int, label: str) -> None:
+    """Removes an import (its rows go, the versions it replaced come back; recorded with who removed it),
+    rebuilds the identity model, then runs the app again so every panel and the sidebar show the new state at
+    once. Admins only."""
+    person = require(Action.REMOVE)
+    settings = active_settings()
+    with writing() as con:
         try:
-            remove_import(con, import_id)
-            rebuild_identity(con, settings=active_settings())
+            remove_import(con, import_id, by=person.label)
+            rebuild_identity(con, settings=settings)
+            notices: list[str | FunnelError] = [f"Removed import {label}."]
         except FunnelError as exc:
-            show_error(exc)
-    st.cache_data.clear()
+            notices = [exc]
+    st.session_state[NOTICES] = notices
+    st.rerun()
+
+
+def show_notices() -> None:
+    """The results of the last import or removal (kept over the run that refreshed the page), as plain text."""
+    for notice in st.session_state.pop(NOTICES, []):
+        if isinstance(notice, FunnelError):
+            show_error(notice)
+        else:
+            st.success("Done.", icon=":material/check_circle:")
+            st.text(notice)

@@ -10,9 +10,11 @@ import polars as pl
 import streamlit as st
 
 from funnel import export
+from funnel.access import Action
 from funnel.display.labels import column_label, column_spec, readable_frame
 from funnel.errors import FunnelError
 from pages.ui import cache
+from pages.ui.access import allowed, role_note
 
 # How each kind of number column is shown (funnel.display.labels names the kind of every column).
 NUMBER_FORMATS = {"count": "localized", "rate": "percent", "ratio": "%.2f×", "number": "%+d", "points": "%+.1f", "score": "%.1f",
@@ -36,7 +38,10 @@ def show_problem(error: FunnelError) -> None:
 
 
 def download_buttons(frame: pl.DataFrame, *, base: str, as_of: date, key: str) -> None:
-    """CSV and XLSX downloads of `frame`, every formula-like cell neutralised."""
+    """CSV and XLSX downloads of `frame`, every formula-like cell neutralised (analysts and admins)."""
+    if not allowed(Action.EXPORT):
+        role_note(Action.EXPORT)
+        return
     left, right = st.columns(2)
     # The files are written only when a button is clicked (a callable), not on every rerun.
     left.download_button("Download CSV", partial(export.csv_bytes, frame), file_name=export.download_name(
@@ -46,6 +51,14 @@ def download_buttons(frame: pl.DataFrame, *, base: str, as_of: date, key: str) -
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if export.truncated_cells(frame):
         st.caption("Some cells are longer than Excel's 32,767-character limit and are cut in the XLSX file.")
+
+
+def file_download(label: str, data, *, file_name: str, mime: str, key: str) -> None:
+    """One download button (analysts and admins; a note for viewers)."""
+    if not allowed(Action.EXPORT):
+        role_note(Action.EXPORT)
+        return
+    st.download_button(label, data, file_name=file_name, mime=mime, key=key, icon=":material/download:")
 
 
 def column_config(shown: pl.DataFrame, overrides: dict | None = None) -> dict:
@@ -115,7 +128,18 @@ def segment_of(row: dict, by: tuple[str, ...]) -> dict[str, str] | None:
 
 
 def notes(filters, by: tuple[str, ...] = ()) -> None:
-    """The plain-text notes an analysis carries (what history was used, what was left out)."""
+    """The plain-text notes an analysis carries (what history was used, what was left out), and what share of
+    the leads behind the numbers lacked a creation date, an owner or firmographics (linked to Data quality)."""
     for note in getattr(cache.analysis(filters, by), "notes", ()):
         if note:
             st.caption(note)
+    quality = cache.data_quality_sentence(filters, by)
+    if quality:
+        st.caption(quality)
+        st.page_link("pages/data_quality.py", label="Data quality: which fields are missing, where, and how to fix them",
+                     icon=":material/fact_check:")
+
+
+def percent_columns(columns) -> dict:
+    """Number columns shown as percents."""
+    return {c: st.column_config.NumberColumn(format="percent") for c in columns}

@@ -28,7 +28,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on a free localhost port with a fresh database holding the sample data."""
+    """`streamlit run app.py` on a free localhost port with a fresh database holding the sample data, loaded
+    before the server starts as `make run` loads it."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
     try:
@@ -38,6 +39,9 @@ def server(tmp_path_factory):
     port = free_port()
     db = tmp_path_factory.mktemp("browser") / "funnel.duckdb"
     env = {**os.environ, "FUNNEL_DB": str(db), "FUNNEL_LOAD_SAMPLE": "1"}
+    # As `make run` does: the sample is loaded before the server starts, not during the first request.
+    subprocess.run([sys.executable, "-m", "funnel.cli", "load-sample", "--db", str(db)], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=300)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],

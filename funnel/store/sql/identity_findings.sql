@@ -1,5 +1,6 @@
 -- identity_findings: the hygiene rows of the identity model: people known to other tools but missing from
--- the CRM (only when a leads table is loaded), identity conflicts, stage entries before their lead's creation.
+-- the CRM (only when a leads table is loaded) and identity conflicts. (A stage entry before its lead's creation
+-- is the hygiene check impossible_sequence.)
 -- Grain: one row per finding and key. Params: $intent_types (activity types that are intent evidence).
 with leads_loaded as (
     select count(*) > 0 as loaded from raw.leads
@@ -24,20 +25,9 @@ conflicts as (
     from main.identity_conflicts
 ),
 
-early_entries as (
-    select 'stage entry before the lead was created' as finding, s.lead_id as key,
-           s.ladder || ' ' || s.stage || ' on ' || strftime(s.entered_at, '%Y-%m-%d')
-               || ', created ' || strftime(l.created_at, '%Y-%m-%d') as detail,
-           1 as rows, 0 as intent_rows
-    from main.stage_events s
-    join raw.leads l on l.lead_id = s.lead_id
-    where s.entered_at < l.created_at
-),
-
 final as (
     select * from missing
     union all select * from conflicts
-    union all select * from early_entries
 )
 
 select * from final order by finding, key
