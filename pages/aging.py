@@ -26,7 +26,7 @@ if sla:
 st.plotly_chart(charts.aging_histogram(buckets, by=by), key="aging_chart")
 st.subheader("Per stage")
 st.caption("Select a row to list its leads, longest in the stage first.")
-event = st.dataframe(table, hide_index=True, key="aging_table", on_select="rerun", selection_mode="single-row")
+event = widgets.table(table, key="aging_table", on_select="rerun", selection_mode="single-row")
 row = widgets.selected_row(event, table)
 if row is not None:
     only_breaches = st.toggle("Only leads over the SLA", key="aging_only_sla")

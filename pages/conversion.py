@@ -8,6 +8,7 @@ from funnel.analyses import previous_period
 from funnel.charts import ladder as charts
 from funnel.config import SKIPPED_POLICIES
 from funnel.display.conversion import period_comparison, time_to_convert_ends, time_to_convert_starts
+from funnel.display.labels import stage_label
 from pages.ui import cache, sidebar, store, widgets
 
 sidebar.routed()
@@ -36,8 +37,7 @@ chart_right.plotly_chart(charts.outcomes_bar(steps, by=by), key="conv_outcomes")
 
 st.subheader("Outcomes of every step")
 st.caption("Select a row to see the entries behind it.")
-event = st.dataframe(steps, hide_index=True, key="conv_table", on_select="rerun", selection_mode="single-row",
-                     column_config=widgets.percent_columns(("rate", "rate_lo", "rate_hi")))
+event = widgets.table(steps, key="conv_table", on_select="rerun", selection_mode="single-row")
 row = widgets.selected_row(event, steps)
 if row is not None:
     outcome = st.segmented_control("Outcome", ["all", "advanced", "lost", "expired", "open"], default="all",
@@ -58,8 +58,7 @@ else:
     now = cache.stage_conversion(filters, window_days=window, skipped=skipped)
     st.text(f"This period: {filters.period_start} to {filters.cohort_end}; previous: {earlier.period_start} to "
             f"{earlier.cohort_end} (as of {earlier.as_of}).")
-    st.dataframe(period_comparison(now, before), hide_index=True, key="conv_compare",
-                 column_config=widgets.percent_columns(("rate", "rate_before")))
+    widgets.table(period_comparison(now, before), key="conv_compare")
 
 st.subheader("Cohorts by entry month")
 cohorts = cache.conversion_cohorts(filters, window_days=window, skipped=skipped)
@@ -75,13 +74,14 @@ else:
 st.subheader("Time to convert")
 starts, default_start = time_to_convert_starts(settings, filters.ladder)
 pick_left, pick_right = st.columns(2)
-from_stage = pick_left.selectbox("From", starts, index=default_start, key="ttc_from", bind="query-params")
+from_stage = pick_left.selectbox("From", starts, index=default_start, key="ttc_from", bind="query-params",
+                                 format_func=stage_label)
 ends = time_to_convert_ends(settings, filters.ladder, from_stage)
-to_stage = pick_right.selectbox("To", ends, index=len(ends) - 1, key="ttc_to")
+to_stage = pick_right.selectbox("To", ends, index=len(ends) - 1, key="ttc_to", format_func=stage_label)
 curve = cache.time_to_convert_curve(filters, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 summary = cache.time_to_convert(filters, by, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 st.caption("Kaplan–Meier: leads that have not converted yet count as censored at the as-of date, not as failures, "
            "so slow segments are not flattered by leaving their open leads out.")
 if curve.height:
     st.plotly_chart(charts.time_to_convert_chart(curve, from_stage=from_stage, to_stage=to_stage), key="ttc_chart")
-st.dataframe(summary, hide_index=True, key="ttc_table")
+widgets.table(summary, key="ttc_table")

@@ -7,7 +7,7 @@ import streamlit as st
 from funnel.access import Action
 from funnel.schema import TABLES
 from funnel.store.status import active_import_ids, import_labels
-from pages.ui import access, sidebar, store, uploads
+from pages.ui import access, sidebar, store, uploads, widgets
 
 sidebar.routed()
 st.title("Data")
@@ -18,9 +18,7 @@ uploads.show_notices()
 
 inventory, _ = store.inventory()
 st.subheader("What the database holds")
-st.dataframe(inventory, hide_index=True, key="inventory_table",
-             column_config={"first": st.column_config.DatetimeColumn("first", format="YYYY-MM-DD"),
-                            "last": st.column_config.DatetimeColumn("last", format="YYYY-MM-DD")})
+widgets.table(inventory, key="inventory_table")
 sidebar.sample_notice()
 
 st.subheader("Import exports")
@@ -49,18 +47,18 @@ if matches.height == 0:
     st.caption("No imported activities, stage entries or deals to join to leads yet.")
 else:
     st.caption("How each file's rows joined a lead: by lead id, e-mail, a recorded alias or a device.")
-    st.dataframe(matches, hide_index=True, key="identity_matches")
+    widgets.table(matches, key="identity_matches")
     st.caption(f"People and ids that match no lead ({unmatched.height:,}): kept, not counted as leads.")
-    st.dataframe(unmatched, hide_index=True, key="identity_unmatched")
+    widgets.table(unmatched, key="identity_unmatched")
     st.caption(f"Identity conflicts ({conflicts.height:,}): one key naming several leads, and the rule applied.")
-    st.dataframe(conflicts, hide_index=True, key="identity_conflicts")
+    widgets.table(conflicts, key="identity_conflicts")
 
 st.subheader("Import history")
 history = store.history()
 if history.height == 0:
     st.caption("Nothing imported yet.")
     st.stop()
-st.dataframe(history.drop("sha256"), hide_index=True, key="history_table")
+widgets.table(history.drop("sha256"), key="history_table")
 active = active_import_ids(history)
 if active and access.allowed(Action.REMOVE):
     labels = import_labels(history)

@@ -24,7 +24,6 @@ sidebar.require_tables("leads", what="The data-quality review")
 ENTRY_LABELS = {"source": "Source", "campaign": "First campaign", "url": "First page"}
 SURVIVOR_LABELS = {"oldest": "Oldest record", "most_complete": "Most complete record",
                    "most_recent_activity": "Most recent activity"}
-PERCENT = st.column_config.NumberColumn(format="percent")
 
 
 def capture_section() -> None:
@@ -32,28 +31,27 @@ def capture_section() -> None:
     by = st.selectbox("Entry point", list(ENTRY_LABELS), format_func=ENTRY_LABELS.get, key="dq_entry")
     audit = cache.capture_audit(filters.as_of, by=by)
     st.subheader("What the numbers on other pages rest on")
-    st.dataframe(audit.quality, hide_index=True, column_config={"share": PERCENT})
+    widgets.table(audit.quality)
     st.subheader("Fill rate by entry point")
     st.caption(f"A field counts as filled when the lead has it or its account does. Below "
                f"{FORM_COMPLETION_TARGET:.0%} is marked.")
-    st.dataframe(audit.fill, hide_index=True, column_config={"fill_rate": PERCENT})
+    widgets.table(audit.fill)
     st.subheader("Fill rate by lead age")
     st.caption("Leads of each age today, not the same leads followed over time: a single export cannot show "
                "how a record filled up after creation.")
-    st.dataframe(audit.age, hide_index=True, column_config={"fill_rate": PERCENT})
+    widgets.table(audit.age)
     st.subheader("Form funnels")
     st.caption(f"Known leads only (anonymous visitors are in web analytics, not here), so completion is an "
                f"upper bound; target {FORM_COMPLETION_TARGET:.0%}. A form with no recorded views has no rate.")
     if audit.forms.is_empty():
         st.info("No form submissions with a page address in the activities.", icon=":material/info:")
     else:
-        st.dataframe(audit.forms, hide_index=True, column_config={"completion": PERCENT})
+        widgets.table(audit.forms)
     st.subheader("Which fields go with conversion")
     st.caption("Conversion to SQL with and without each field (Wilson intervals; q-values control the false "
                "discovery rate across fields). Association, not cause.")
-    st.dataframe(audit.lift, hide_index=True,
-                 column_config={c: PERCENT for c in ("rate_with", "with_low", "with_high", "rate_without",
-                                                     "without_low", "without_high", "lift")})
+    widgets.table(audit.lift, column_config_overrides={
+        "lift": st.column_config.NumberColumn("Lift (points)", format="percent")})
 
 
 def hygiene_section() -> None:
@@ -68,9 +66,9 @@ def hygiene_section() -> None:
     except FunnelError as error:
         widgets.show_error(error)
         return
-    st.dataframe(audit.summary, hide_index=True)
+    widgets.table(audit.summary)
     st.caption("The hygiene checks now and at the end of the previous month.")
-    st.dataframe(cache.hygiene_trend(filters.as_of), hide_index=True)
+    widgets.table(cache.hygiene_trend(filters.as_of))
     st.subheader("People across tools")
     summary, findings = cache.people_across_tools()
     if summary.is_empty():
@@ -78,20 +76,20 @@ def hygiene_section() -> None:
     else:
         st.caption("People your other tools know but the CRM does not (a sync gap), and keys naming several "
                    "leads with the rule applied. The rows behind them are below, to download.")
-        st.dataframe(summary, hide_index=True, key="dq_identity_summary")
-        st.dataframe(findings, hide_index=True, key="dq_identity_findings")
+        widgets.table(summary, key="dq_identity_summary")
+        widgets.table(findings, key="dq_identity_findings")
         widgets.download_buttons(findings, base="people_across_tools", as_of=filters.as_of, key="dq_identity")
     st.subheader("Duplicate people")
-    st.dataframe(audit.person_pairs, hide_index=True)
+    widgets.table(audit.person_pairs)
     st.subheader("Merge suggestions")
-    st.dataframe(audit.person_merges, hide_index=True)
+    widgets.table(audit.person_merges)
     widgets.download_buttons(audit.person_merges, base="merge_suggestions", as_of=filters.as_of, key="dq_merges")
     st.subheader("Duplicate companies")
-    st.dataframe(audit.company_pairs, hide_index=True)
-    st.dataframe(audit.company_merges, hide_index=True)
+    widgets.table(audit.company_pairs)
+    widgets.table(audit.company_merges)
     st.subheader("Values not in standard form")
-    st.dataframe(audit.lead_findings, hide_index=True)
-    st.dataframe(audit.account_findings, hide_index=True)
+    widgets.table(audit.lead_findings)
+    widgets.table(audit.account_findings)
     st.subheader("Fix files")
     st.caption("One file per table in your CRM's import columns, every column of each record present, with the "
                "suggested values. Importing the HubSpot file here (Data page) updates the records too.")

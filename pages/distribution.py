@@ -21,9 +21,7 @@ widgets.notes(filters)
 
 left, right = st.columns([2, 3])
 with left:
-    event = st.dataframe(table, hide_index=True, key="dist_table", on_select="rerun",
-                         selection_mode="single-row", height=420,
-                         column_config={"share": st.column_config.NumberColumn(format="percent")})
+    event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row", height=420)
 with right:
     share = st.toggle("Show shares instead of counts", key="dist_share", bind="query-params")
     st.plotly_chart(charts.distribution_area(trend, by=by, share=share), key="dist_trend")

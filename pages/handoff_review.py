@@ -12,6 +12,7 @@ from funnel.analyses.review_sample import (
     sample_with_verdicts,
     verdict_summary,
 )
+from funnel.display.labels import stage_label
 from funnel.errors import FunnelError
 from pages.ui import review, sidebar, widgets
 
@@ -44,12 +45,12 @@ st.text(f"Sample {name}: {sample.height} leads")
 if sample.is_empty():
     st.info("No lead entered MQL, SQL or opportunity in this period (and still sits there at the as-of date).")
     st.stop()
-st.dataframe(sample, hide_index=True, key="hr_sample")
+widgets.table(sample, key="hr_sample")
 
 st.subheader("Give a verdict")
 lead = st.selectbox("Lead", sample.get_column("lead_id").to_list(), key="hr_lead")
 row = sample.row(sample.get_column("lead_id").to_list().index(lead), named=True)
-st.text(f"{row['name'] or ''} · {row['company'] or ''} · stage {row['stage']} · owner {row['owner']} · the rules "
+st.text(f"{row['name'] or ''} · {row['company'] or ''} · stage {stage_label(row['stage'])} · owner {row['owner']} · the rules "
         f"route to {row['next_owner'] or '-'}: {row['next_action'] or '-'}")
 try:
     review.verdict_form(name, lead)
@@ -65,6 +66,6 @@ if disagreements.height:
     for sentence in disagreements.get_column("sentence").to_list():
         st.text("• " + sentence)
 with st.expander(f"Every verdict given ({history.height}, changes included)"):
-    st.dataframe(history, hide_index=True, key="hr_history")
+    widgets.table(history, key="hr_history")
 widgets.download_buttons(sample_with_verdicts(sample, current), base="handoff_review_sample", as_of=filters.as_of,
                          key="hr_export")

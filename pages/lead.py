@@ -21,25 +21,25 @@ if not query:
 if matches.height == 0:
     st.info("No lead matches that search. Try part of the e-mail address or the id.")
     st.stop()
-st.dataframe(matches, hide_index=True, key="lead_matches", height=min(240, 40 + 35 * matches.height))
+widgets.table(matches, key="lead_matches", height=min(240, 40 + 35 * matches.height))
 lead_id = st.selectbox("Lead", matches.get_column("lead_id").to_list(), key="lead_id")
 
 view = cache.lead_view(lead_id, filters.as_of)
 if view is None:
     st.info("This lead was created after the as-of date; move the date later to see it.")
     st.stop()
-st.dataframe(view.card, hide_index=True, key="lead_summary")
+widgets.table(view.card, key="lead_summary")
 
 st.subheader("What would move it on")
 gaps = cache.next_stage_gap(lead_id, filters.as_of)
 if gaps is None:
     st.caption("Nothing: the lead is a customer.")
 else:
-    st.dataframe(gaps, hide_index=True, key="lead_gaps")
+    widgets.table(gaps, key="lead_gaps")
 
 st.subheader("Timeline")
 st.caption("Rows with a value under 'caused' are the evidence that put the lead in that stage.")
-st.dataframe(cache.stage_explanation(lead_id, filters.as_of), hide_index=True, key="lead_timeline", height=360)
+widgets.table(cache.stage_explanation(lead_id, filters.as_of), key="lead_timeline", height=360)
 
 left, right = st.columns(2)
 with left:
@@ -49,11 +49,11 @@ with left:
     except FunnelError as exc:
         widgets.show_error(exc)
     else:
-        st.dataframe(fit, hide_index=True, key="lead_fit")
+        widgets.table(fit, key="lead_fit")
         st.text(view.fit_text)
         if fit_note := cache.fit_data_note(filters.as_of):
             st.text(fit_note)
 with right:
     st.subheader("Intent")
-    st.dataframe(cache.intent_explanation(lead_id, filters.as_of), hide_index=True, key="lead_intent")
+    widgets.table(cache.intent_explanation(lead_id, filters.as_of), key="lead_intent")
     st.text(view.intent_text)

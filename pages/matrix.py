@@ -29,8 +29,7 @@ if fit_note := cache.fit_data_note(filters.as_of):
 st.plotly_chart(charts_matrix.matrix_chart(cells), key="mx_chart")
 st.caption(f"Later conversion: of the leads in each cell {settings.conversion.window_days} days before the as-of date "
            "that had not reached opportunity, the share that did by the as-of date (95% interval).")
-st.dataframe(cells.drop("quadrant"), hide_index=True, key="mx_cells",
-             column_config=widgets.percent_columns(("share", "rate", "rate_lo", "rate_hi")))
+widgets.table(cells.drop("quadrant"), key="mx_cells")
 
 st.subheader("Work queues")
 queue = st.segmented_control("Queue", [*QUEUES, REACTIVATION_QUEUE], default="SDR queue", key="mx_queue",
@@ -43,11 +42,11 @@ st.caption("Scores taken one conversion window before the as-of date, against re
            "after; criteria and activity types ranked by lift (rate with ÷ rate without) with intervals.")
 validation = cache.score_validation(filters.as_of)
 if validation["summary"].height:
-    st.dataframe(validation["summary"], hide_index=True, key="mx_summary")
+    widgets.table(validation["summary"], key="mx_summary")
 deciles_left, deciles_right = st.columns(2)
 deciles_left.plotly_chart(charts_matrix.decile_chart(validation["fit_deciles"], score="Fit"), key="mx_fit_dec")
 deciles_right.plotly_chart(charts_matrix.decile_chart(validation["intent_deciles"], score="Intent"), key="mx_int_dec")
 st.text("Criteria of the ideal customer profiles")
-st.dataframe(validation["criteria"], hide_index=True, key="mx_criteria")
+widgets.table(validation["criteria"], key="mx_criteria")
 st.text("Activity types")
-st.dataframe(validation["activity_types"], hide_index=True, key="mx_types")
+widgets.table(validation["activity_types"], key="mx_types")

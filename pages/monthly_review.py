@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel.charts.monthly import review_figures
+from funnel.display.labels import column_label
 from funnel.errors import FunnelError
 from pages.ui import cache, review, sidebar, widgets
 
@@ -24,7 +25,8 @@ chosen = left.selectbox("Month", labels, index=labels.index(f"{default:%Y-%m}") 
 dimensions = cache.segment_dimensions()
 by = right.selectbox("Segments by", ["(none)", *dimensions],
                      index=(dimensions.index("source") + 1) if "source" in dimensions else 0, key="review_by",
-                     bind="query-params", help="The dimension whose mix and rates explain the changes.")
+                     bind="query-params", help="The dimension whose mix and rates explain the changes.",
+                     format_func=column_label)
 by = None if by in (None, "(none)") else by
 month = months[labels.index(chosen)] if chosen in labels else default
 try:
@@ -77,7 +79,7 @@ if result.deals.height:
     st.subheader("Deals closed in each month")
     review.table(result.deals, key="review_deals")
 if by and result.segment_health.height:
-    st.subheader(f"Segment health by {by}")
+    st.subheader(f"Segment health by {column_label(by)}")
     st.caption("The change of each overall rate split into mix (where this month's entries came from) and rate "
                "(how each segment converted); the two parts add up to the change.")
     st.plotly_chart(figures["segment_health_mix"], key="review_mix_chart")

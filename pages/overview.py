@@ -31,12 +31,15 @@ for column, row in zip(columns * 3, kpis.iter_rows(named=True)):
 left, right = st.columns([1, 1])
 with left:
     st.plotly_chart(charts.funnel_chart(cache.cumulative_conversion(filters)), key="overview_funnel")
+    st.caption("Reached: every lead that ever got to the stage by the as-of date, so the counts only shrink down "
+               "the ladder. Now in (right): where each lead stands today, once; a lead that moved on is no longer "
+               "counted where it started.")
 with right:
-    st.subheader(f"What moved since {COMPARISON_DAYS} days earlier")
+    st.subheader(f"Now in each stage, and what moved since {COMPARISON_DAYS} days earlier")
     changes = stage_changes(cache.stage_distribution(filters), cache.stage_distribution(earlier))
-    st.dataframe(changes, hide_index=True, key="overview_changes",
-                 column_config={"share": st.column_config.NumberColumn(format="percent"),
-                                "change": st.column_config.NumberColumn(format="%+d")})
+    widgets.table(changes, key="overview_changes", column_config_overrides={
+        "leads": st.column_config.NumberColumn("Now in", format="localized"),
+        "leads_before": st.column_config.NumberColumn(f"Now in, {COMPARISON_DAYS} days earlier", format="localized")})
 widgets.notes(filters)
 if has_no_leads(now):
     st.info("No lead exists on or before this date: pick a later as-of date.")

@@ -38,7 +38,7 @@ lint = cache.edit_lint(routing_text=edit, as_of=filters.as_of)
 rules_col, findings_col = st.columns(2)
 with rules_col:
     st.subheader("Rules, in order")
-    st.dataframe(lint["rules"], hide_index=True, key="routing_rules")
+    widgets.table(lint["rules"], key="routing_rules")
 with findings_col:
     st.subheader("Lint")
     findings = lint["findings"]
@@ -46,7 +46,7 @@ with findings_col:
         st.success("No findings: every lead is covered, no two rules overlap, every rule fires.",
                    icon=":material/check_circle:")
     else:
-        event = st.dataframe(findings, hide_index=True, key="routing_findings", on_select="rerun",
+        event = widgets.table(findings, key="routing_findings", on_select="rerun",
                              selection_mode="single-row")
         chosen = widgets.selected_row(event, findings)
         if chosen is None:
@@ -67,18 +67,18 @@ else:
     st.caption("Leads each owner would have received per week; SLA breaches at the observed speed-to-lead (first "
                "sales touch); conversion of each route's leads to a higher stage within the conversion window "
                "(open leads are not counted as failures).")
-    st.dataframe(whatif["weekly"], hide_index=True, key="routing_weekly")
+    widgets.table(whatif["weekly"], key="routing_weekly")
     left, right = st.columns(2)
     left.dataframe(whatif["sla"], hide_index=True, key="routing_sla")
     right.dataframe(whatif["conversion"], hide_index=True, key="routing_conversion")
 
 leads = lint["leads"]
 st.subheader("Nurture tracks")
-st.dataframe(track_summary(leads, settings=with_routing_text(settings, edit)), hide_index=True, key="routing_tracks")
+widgets.table(track_summary(leads, settings=with_routing_text(settings, edit)), key="routing_tracks")
 content = cache.content_next_stage(filters.as_of)
 st.caption("Content seen at each stage, and how often the next stage followed within the conversion window "
            "(rate with 95% interval; days from the first view to the next stage).")
-st.dataframe(content, hide_index=True, key="routing_content")
+widgets.table(content, key="routing_content")
 
 st.subheader("Alerts since the last import")
 alerts = cache.import_alerts(filters.as_of)
@@ -94,7 +94,7 @@ tool = cols[3].selectbox("Tool", TOOLS, key="routing_x_tool")
 names = cache.lead_names()
 table, left_out = tool_export(segment_of(leads, {"route_rule": rule, "team": team, "track": track}), names, tool=tool)
 st.text(f"{table.height:,} leads in {tool}'s import columns" + (f"; {left_out:,} without an e-mail left out" if left_out else ""))
-st.dataframe(table.head(200), hide_index=True, key="routing_export_preview")
+widgets.table(table.head(200), key="routing_export_preview")
 widgets.file_download("Download the import file", partial(csv_bytes, table),
                       file_name=download_name(f"{tool}_import", as_of=filters.as_of, ext="csv"), mime="text/csv",
                       key="routing_export_csv")

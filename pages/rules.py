@@ -10,7 +10,7 @@ from funnel.config import DEFAULT_PATH, settings_from_text
 from funnel.display.rules import settings_summary, version_text
 from funnel.errors import ConfigError
 from funnel.model.scoring import rules_backtest
-from pages.ui import access, rules, sidebar, store
+from pages.ui import access, rules, sidebar, store, widgets
 
 sidebar.routed()
 st.title("Rules")
@@ -23,7 +23,7 @@ st.page_link("pages/routing.py", label="Routing: check an edit of the [routing] 
 current_text, my_draft, versions, drafts = rules.texts()
 current = store.saved_settings()
 st.subheader("In force now")
-st.dataframe(settings_summary(current), hide_index=True, key="rules_summary")
+widgets.table(settings_summary(current), key="rules_summary")
 
 st.subheader("Edit")
 if my_draft is not None:
@@ -62,11 +62,11 @@ else:
     months = st.slider("Months to replay", 1, 12, 6, key="rules_months")
     with st.spinner("Replaying history under both settings…"), store.opened() as con:
         result = rules_backtest(con, current=current, proposed=proposed, as_of=filters.as_of, months=months)
-    st.dataframe(result, hide_index=True, key="rules_backtest")
+    widgets.table(result, key="rules_backtest")
 
 if drafts.height and access.allowed(Action.SAVE_RULES):
     st.subheader("Drafts waiting to be saved")
-    st.dataframe(drafts.drop("toml"), hide_index=True, key="rules_drafts")
+    widgets.table(drafts.drop("toml"), key="rules_drafts")
     author = st.selectbox("Draft", drafts.get_column("author").to_list(), key="rules_draft_author")
     with st.expander("Its settings"):
         st.code(drafts.filter(drafts.get_column("author") == author).get_column("toml")[0], language="toml")
@@ -79,7 +79,7 @@ st.subheader("Saved versions")
 if versions.height == 0:
     st.caption("No edits saved yet: the packaged defaults are in force.")
 else:
-    st.dataframe(versions.drop("toml"), hide_index=True, key="rules_versions")
+    widgets.table(versions.drop("toml"), key="rules_versions")
     if access.allowed(Action.SAVE_RULES):
         choice = st.selectbox("Bring back an earlier version (saved again as the newest)",
                               versions.get_column("version").to_list(), key="rules_restore_choice")

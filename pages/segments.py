@@ -7,7 +7,8 @@ import streamlit as st
 from funnel.analyses.deals import only_wins_note
 from funnel.analyses.segments import weak_segment_warning
 from funnel.charts import ladder as charts
-from funnel.display.segments import chartable_rates, percent_columns, readable_segments, segment_label
+from funnel.display.labels import column_label
+from funnel.display.segments import chartable_rates, important_first, readable_segments, segment_label
 from pages.ui import cache, sidebar, store, widgets
 
 sidebar.routed()
@@ -30,15 +31,16 @@ if by:
         st.warning("Most leads sit in the weakest segments.", icon=":material/warning:")
         st.text(why)
     rates, default_rate = chartable_rates(table)
-    rate = st.selectbox("Rate to chart", rates, index=default_rate, key="seg_rate", bind="query-params")
+    rate = st.selectbox("Rate to chart", rates, index=default_rate, key="seg_rate", bind="query-params",
+                        format_func=column_label)
     st.plotly_chart(charts.segment_rates_chart(table, by=by, rate=rate), key="seg_chart")
 
 full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
 shown = table if full else readable_segments(table, by=by)
 st.caption("Rates are shown with their 95% interval; 'higher' or 'lower' means beyond chance against the rest of the "
            "leads. Select a row to list its leads.")
-event = st.dataframe(shown, hide_index=True, key="seg_table", on_select="rerun", selection_mode="single-row",
-                     column_config=widgets.percent_columns(percent_columns(shown)))
+event = widgets.table(shown, key="seg_table", on_select="rerun", selection_mode="single-row",
+                      column_order=None if full else important_first(shown, by=by))
 row = widgets.selected_row(event, table)
 if row is not None:
     reached = st.segmented_control("Only leads that reached", ["any", *cache.reported_stages(filters)],
@@ -55,9 +57,9 @@ st.caption("Every deal, also those that belong to an account rather than a lead:
 if store.table_rows("deals") == 0:
     st.caption("No deals imported yet: import a deals or opportunities export to see win rates and cycle lengths.")
 else:
-    deal_by = st.selectbox("Deals by", cache.deal_dimensions(), key="seg_deal_by", bind="query-params")
+    deal_by = st.selectbox("Deals by", cache.deal_dimensions(), key="seg_deal_by", bind="query-params",
+                           format_func=column_label)
     deals = cache.deal_performance(filters.as_of, by=deal_by)
     if note := only_wins_note(deals):
         st.warning(note, icon=":material/warning:")
-    st.dataframe(deals, hide_index=True, key="seg_deals",
-                 column_config=widgets.percent_columns(("win_rate", "win_rate_lo", "win_rate_hi")))
+    widgets.table(deals, key="seg_deals")

@@ -83,13 +83,19 @@ def hostile_figures() -> dict[str, object]:
         "segment_rates": charts.segment_rates_chart(pl.DataFrame(
             {c: [None, *HOSTILE], "reached_customer_rate": [0.3] * 9, "reached_customer_rate_lo": [0.1] * 9,
              "reached_customer_rate_hi": [0.5] * 9, "reached_customer_rate_small_sample": [False] * 9}), by=[c]),
+        "segment_heatmap": charts.segment_rates_chart(pl.DataFrame(
+            {a: [None, *HOSTILE], b: [None, *reversed(HOSTILE)], "leads": [90, *range(1, 9)],
+             "reached_customer_rate": [0.3] * 9, "reached_customer_rate_lo": [0.1] * 9,
+             "reached_customer_rate_hi": [0.5] * 9, "reached_customer_rate_small_sample": [False, True] * 4 + [False]}),
+            by=[a, b]),
         "recycle_reasons": charts_handoff.recycle_reasons_figure(pl.DataFrame(
             {"reason": list(HOSTILE), "leads": [1] * 8, "share": [0.125] * 8, "rejected_at_mql": [1] * 8,
              "after_acceptance": [0] * 8})),
         "matrix": charts_matrix.matrix_chart(pl.DataFrame(
             {"quadrant": ["high_fit_high_intent"], "leads": [3], "rate": [0.5]}), title=HOSTILE[3]),
         "deciles": charts_matrix.decile_chart(pl.DataFrame(
-            {"decile": [1, 2], "rate": [0.1, 0.2], "low": [0.0, 0.1], "high": [0.2, 0.3]}), score=HOSTILE[4]),
+            {"decile": [1, 2], "leads": [10, 12], "score_min": [0.0, 5.0], "score_max": [4.0, 9.0], "rate": [0.1, 0.2],
+             "low": [0.0, 0.1], "high": [0.2, 0.3], "small_sample": [True, False]}), score=HOSTILE[4]),
     }
 
 

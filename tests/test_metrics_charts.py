@@ -95,11 +95,11 @@ def test_every_chart_is_readable(name):
 
 def test_stages_follow_the_ladder_not_the_alphabet():
     area = [t["name"] for t in FIGURES["distribution_area"].data]
-    assert area == ["lead", "mql", "sql", "opportunity", "customer", "(no stage)"]
+    assert area == ["Lead", "MQL", "SQL", "Opportunity", "Customer", "(no stage)"]
     funnel = list(FIGURES["funnel"].data[0].y)
-    assert funnel == ["subscriber", "lead", "mql", "sql", "opportunity", "customer"]
+    assert funnel == ["Subscriber", "Lead", "MQL", "SQL", "Opportunity", "Customer"]
     steps = list(FIGURES["outcomes"].data[0].y)
-    assert steps[0] == "subscriber → lead" and steps[-1] == "opportunity → customer"
+    assert steps[0] == "Subscriber → Lead" and steps[-1] == "Opportunity → Customer"
 
 
 def test_the_outcomes_bar_shows_the_total_rows_only():

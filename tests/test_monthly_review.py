@@ -257,7 +257,7 @@ def test_the_review_page_changes_month_and_dimension(sample_db, monkeypatch):
     assert not at.exception
     at.selectbox(key="review_by").set_value("industry").run()
     assert not at.exception
-    assert any(s.value == "Segment health by industry" for s in at.subheader)
+    assert any(s.value == "Segment health by Industry" for s in at.subheader)
     at.toggle(key="review_invest").set_value(True).run()
     assert not at.exception
     ranking = [d.value for d in at.dataframe if {"industry", "verdict", "rate_lo"} <= set(d.value.columns)]

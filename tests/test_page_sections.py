@@ -14,7 +14,7 @@ from funnel.analyses import analysis_inputs, lead_deals, reported_stages, segmen
 from funnel.analyses.lead_search import lead_card
 from funnel.config import default_settings
 from funnel.display.handoff import handoff_details, handoff_segments
-from funnel.display.lead import lead_view
+from funnel.display.lead import lead_view, readable_card
 from funnel.display.overview import COMPARISON_DAYS, comparison_filters, has_no_leads
 from funnel.display.rules import settings_summary, version_text
 from funnel.display.segments import chartable_rates, percent_columns, segment_label
@@ -81,7 +81,8 @@ def test_one_leads_card_is_its_row_of_the_report_computed_alone(sample_store):
         for lead_id in [*ids[:5], *ids[-5:], *ids[::37]]:
             row = report.filter(pl.col("lead_id") == lead_id).row(0, named=True)
             view = lead_view(sample_store, lead_id, settings=settings, as_of=as_of)
-            assert view.card.equals(lead_card(row))
+            assert view.card.equals(readable_card(row))
+            assert view.card.height == lead_card(row).height
             assert view.fit_text.startswith(f"Fit score: {row['fit_score']} ")
             assert view.intent_text.startswith(f"Intent score: {row['intent_score']:.1f} ")
     newest = report.sort("lead_id").get_column("lead_id")[-1]
@@ -149,6 +150,6 @@ def test_the_sla_line_and_the_rows_stored(sample_store):
     settings = default_settings()
     assert sla_text(replace(settings, aging=replace(settings.aging, sla_days={}))) is None
     assert sla_text(replace(settings, aging=replace(settings.aging, sla_days={"mql": 5, "sql": 14}))) \
-        == "SLAs (days): mql 5, sql 14"
+        == "SLAs (days): MQL 5, SQL 14"
     inventory = data_inventory(sample_store)
     assert stored_rows(inventory) == sum(inventory.get_column("rows").to_list()) > 300

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from funnel.display.labels import stage_label, value_label
 from funnel.model.matrix import QUEUES, REACTIVATION_QUEUE
 from tests.apptest import app, loaded_sample
 
@@ -78,7 +79,7 @@ def test_lead_page_shows_card_timeline_fit_and_intent(at, lead_id):
     intent = table(at, "activity_type", "decay", "counted")
     assert f"{intent['counted'].sum():.1f}" == card["intent"]
     assert f"Fit score: {card['fit']} (the best profile's matched points, at most 100)" in texts(at)
-    if card["funnel stage"] != "customer":
+    if card["funnel stage"] != "Customer":  # the card names stages as people say them
         gaps = table(at, "stage", "text", "have", "need", "by")
         assert len(gaps) > 0
 
@@ -125,10 +126,10 @@ def test_a_lead_created_after_the_as_of_date_is_explained(at):
 def test_segments_crossed_with_a_second_dimension(at):
     on_page(at, "pages/segments.py")
     assert at.selectbox(key="seg_by").value == "source"
-    assert "industry" in at.selectbox(key="seg_by2").options
+    assert "Industry" in at.selectbox(key="seg_by2").options  # options read as people say them
     at.selectbox(key="seg_by2").set_value("industry").run()
     assert not at.exception
-    readable = table(at, "source", "industry", "leads", "→ customer")
+    readable = table(at, "source", "industry", "leads", "→ Customer")
     assert tuple(readable.iloc[0][["source", "industry"]]) == ("everyone", "")
     segments = readable.iloc[1:]
     assert (segments["source"] != "everyone").all() and (segments["industry"] != "").all()
@@ -149,12 +150,12 @@ def test_segments_without_a_segment_and_with_the_crossed_one_moved_first(at):
     at.selectbox(key="seg_by").set_value("industry").run()               # the crossed choice is now the first
     assert not at.exception
     assert at.selectbox(key="seg_by2").value == "(none)"
-    readable = table(at, "industry", "leads", "→ customer")
+    readable = table(at, "industry", "leads", "→ Customer")
     assert "source" not in readable.columns and readable["industry"].iloc[0] == "everyone"
     at.selectbox(key="seg_by").set_value("(none)").run()
     assert not at.exception
     assert any("Pick a segment" in i.value for i in at.info)
-    only = table(at, "segment", "leads", "→ customer")
+    only = table(at, "segment", "leads", "→ Customer")
     assert list(only["segment"]) == ["everyone"] and only["leads"].iloc[0] == len(SAMPLE_LEADS)
 
 
@@ -205,11 +206,11 @@ def test_matrix_page_with_each_work_queue(at, queue):
     rows = table(at, *QUEUE_COLUMNS)
     assert f"{queue}: {len(rows):,} rows" in texts(at)
     assert len(rows) > 0
-    assert "customer" not in set(rows["funnel_stage"]) or queue == REACTIVATION_QUEUE
+    assert "Customer" not in set(rows["funnel_stage"]) or queue == REACTIVATION_QUEUE
     if queue == REACTIVATION_QUEUE:
-        assert set(rows["funnel_stage"]) == {"reactivation"}
+        assert set(rows["funnel_stage"]) == {stage_label("reactivation")}
     else:
-        assert set(rows["quadrant"]) == {QUEUES[queue]}
+        assert set(rows["quadrant"]) == {value_label(QUEUES[queue])}
         cells = table(at, "label", "leads", "share", "cohort", "rate")
         assert cells["leads"].sum() == len(SAMPLE_LEADS)          # every sample lead exists at the newest date
         assert len(rows) <= cells.loc[list(QUEUES).index(queue), "leads"]

@@ -71,8 +71,8 @@ def test_rate_prefixes_need_an_interval():
 def test_readable_segments_given_expect():
     table = performance(("source",), [TOTAL, EVENT, PAID, PARTNER])
     readable = readable_segments(table, by=("source",))
-    assert readable.columns == ["source", "leads", "share", "→ mql", "→ mql vs rest", "→ customer",
-                                "→ customer vs rest", "win rate", "win rate vs rest", "median_days_to_customer",
+    assert readable.columns == ["source", "leads", "share", "→ MQL", "→ MQL vs rest", "→ Customer",
+                                "→ Customer vs rest", "Win rate", "Win rate vs rest", "median_days_to_customer",
                                 "won_amount"]
     assert readable.rows() == [
         ("everyone", 1000, 1.0, "26.5% (24.9–28.1)", "", "5.0% (3.8–6.5)", "", "30.0% (20.0–41.0)", "",
@@ -103,13 +103,13 @@ def test_no_verdict_when_the_overall_rate_is_undefined():
     total = {**TOTAL, "win_rate": (None, None, None, None, False)}
     paid = {**PAID, "win_rate": (0.5, 0.3, 0.7, True, False)}
     readable = readable_segments(performance(("source",), [total, paid]), by=("source",))
-    assert readable.select("win rate", "win rate vs rest").rows() == [("–", ""), ("50.0% (30.0–70.0)", "")]
+    assert readable.select("Win rate", "Win rate vs rest").rows() == [("–", ""), ("50.0% (30.0–70.0)", "")]
 
 
 def test_a_stage_named_like_win_keeps_its_name():
     table = performance(("source",), [TOTAL], stages=("mql", "winback"))
     readable = readable_segments(table, by=("source",))
-    assert [c for c in readable.columns if not c.endswith(" vs rest")][3:6] == ["→ mql", "→ winback", "win rate"]
+    assert [c for c in readable.columns if not c.endswith(" vs rest")][3:6] == ["→ MQL", "→ Winback", "Win rate"]
 
 
 unit = st.floats(min_value=0, max_value=1, allow_nan=False)
@@ -126,7 +126,7 @@ def test_text_and_verdict_follow_the_numbers(cases, overall):
     assert readable.height == len(rows)
     assert readable.get_column("source")[0] == "everyone"
     for (a, b, c, significant, small), text, verdict in zip(
-            cases, readable.get_column("→ mql")[1:], readable.get_column("→ mql vs rest")[1:]):
+            cases, readable.get_column("→ MQL")[1:], readable.get_column("→ MQL vs rest")[1:]):
         lo, rate, hi = sorted((a, b, c))
         shown, interval = text.split("% (")
         low_text, high_text = interval.removesuffix(")").split("–")

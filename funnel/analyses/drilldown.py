@@ -92,7 +92,10 @@ def leads_behind(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: 
         rows = rows.with_columns(inputs.stage_column("furthest_rank", "furthest_stage")).drop("furthest_rank")
 
     contacts = frame(con, sql_text("lead_contacts"))
+    # Aging rows are listed longest in the stage first (undated entries last); every other kind by lead id.
+    aging = kind == "aging"
+    order = [pl.col("days_in_stage").fill_null(-1), pl.col(sc.LEAD_ID)] if aging else [pl.col(sc.LEAD_ID)]
     return (rows.join(contacts, on=sc.LEAD_ID, how="left")
             .select(sc.LEAD_ID, sc.NAME, sc.EMAIL, sc.COMPANY, sc.OWNER, sc.SOURCE,
                     *[c for c in rows.columns if c != sc.LEAD_ID])
-            .sort(sc.LEAD_ID, maintain_order=True))
+            .sort(order, descending=[True, False] if aging else [False], maintain_order=True))

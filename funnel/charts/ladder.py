@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from funnel.charts.text import chart_text, chart_texts
+from funnel.display.labels import column_label, stage_label, value_label
 
 __all__ = [
     "aging_histogram",
@@ -62,24 +63,29 @@ def _labels(values: list[str | None]) -> list[str]:
     return [NO_STAGE_LABEL if v is None else str(v) for v in values]
 
 
+def _stage_text(stage: object) -> str:
+    """A stage as figure text: its label (funnel.display.labels), escaped."""
+    return chart_text(NO_STAGE_LABEL if stage is None or stage == NO_STAGE_LABEL else stage_label(stage))
+
+
 def _figure(title: str, **layout) -> go.Figure:
     figure = go.Figure()
-    figure.update_layout(title={"text": chart_text(title)}, **LAYOUT, **layout)
+    figure.update_layout(title={"text": chart_text(title)}, **{**LAYOUT, **layout})
     return figure
 
 
 def funnel_chart(cumulative: pl.DataFrame, *, by: Sequence[str] = (),
-                 title: str = "Leads reaching each stage") -> go.Figure:
+                 title: str = "Leads that reached each stage (ever, by the as-of date)") -> go.Figure:
     """A funnel of `cumulative_conversion` (stage, reached, rate): leads of the cohort that got at
     least this far, with the share of the cohort."""
     rows = _total_rows(cumulative, by)
     stages = _labels(rows.get_column("stage").cast(pl.String).to_list())
     figure = _figure(title, yaxis_title="Stage")
     figure.add_trace(go.Funnel(
-        y=chart_texts(stages), x=rows.get_column("reached").to_list(),
+        y=[_stage_text(s) for s in stages], x=rows.get_column("reached").to_list(),
         text=[f"{r:.1%}" if r is not None else "–" for r in rows.get_column("rate").to_list()],
-        textinfo="value+text", marker={"color": [stage_colors(stages)[s] for s in stages]},
-        hovertemplate="%{y}: %{x:,} leads (%{text} of the cohort)<extra></extra>", name="Leads"))
+        texttemplate="%{x:,} (%{text})", marker={"color": [stage_colors(stages)[s] for s in stages]},
+        hovertemplate="%{y}: %{x:,} leads reached it (%{text} of the cohort)<extra></extra>", name="Leads"))
     return figure
 
 
@@ -88,16 +94,17 @@ def outcomes_bar(conversion: pl.DataFrame, *, by: Sequence[str] = (),
     """Stacked horizontal bars of `stage_conversion`: per step, entries advanced, lost, expired and
     still open (they add up to the entries), with the rate in the hover."""
     rows = _total_rows(conversion, by)
-    steps = [f"{chart_text(a)} → {chart_text(b)}" for a, b in zip(rows.get_column("from_stage").cast(pl.String).to_list(),
+    steps = [f"{_stage_text(a)} → {_stage_text(b)}" for a, b in zip(rows.get_column("from_stage").cast(pl.String).to_list(),
                                           rows.get_column("to_stage").cast(pl.String).to_list(), strict=True)]
     rates = ["–" if r is None else f"{r:.1%}" for r in rows.get_column("rate").to_list()]
     figure = _figure(title, barmode="stack", xaxis_title="Stage entries", yaxis_title="Step",
                      yaxis={"categoryorder": "array", "categoryarray": steps[::-1]}, legend_title_text="Outcome")
     for outcome, color in OUTCOME_COLORS.items():
         figure.add_trace(go.Bar(
-            y=steps, x=rows.get_column(outcome).to_list(), name=outcome.capitalize(), orientation="h",
+            y=steps, x=rows.get_column(outcome).to_list(), name=value_label(outcome), orientation="h",
             marker={"color": color}, customdata=rates,
-            hovertemplate=f"%{{y}}: %{{x:,}} {outcome} (conversion rate %{{customdata}})<extra></extra>"))
+            hovertemplate=f"%{{y}}: %{{x:,}} {value_label(outcome).lower()} (conversion rate %{{customdata}})"
+                          "<extra></extra>"))
     return figure
 
 
@@ -109,9 +116,10 @@ def cohort_heatmap(cohorts: pl.DataFrame, *, by: Sequence[str] = (),
     order = _stage_order(rows, "from_stage")
     pairs = sorted({(r["from_stage"], r["to_stage"]) for r in rows.iter_rows(named=True)},
                    key=lambda pair: order.index(pair[0]))
-    steps = [f"{chart_text(a)} → {chart_text(b)}" for a, b in pairs]
+    steps = [f"{_stage_text(a)} → {_stage_text(b)}" for a, b in pairs]
     months = sorted(set(rows.get_column("cohort_month").to_list()))
-    lookup = {(r["cohort_month"], f"{chart_text(r['from_stage'])} → {chart_text(r['to_stage'])}"): r for r in rows.iter_rows(named=True)}
+    lookup = {(r["cohort_month"], f"{_stage_text(r['from_stage'])} → {_stage_text(r['to_stage'])}"): r
+              for r in rows.iter_rows(named=True)}
     z, entered = [], []
     for month in months:
         z.append([lookup.get((month, step), {}).get("rate") for step in steps])
@@ -126,26 +134,63 @@ def cohort_heatmap(cohorts: pl.DataFrame, *, by: Sequence[str] = (),
 
 def stage_flow_sankey(flows: pl.DataFrame, *, title: str = "How leads moved between stages") -> go.Figure:
     """A Sankey of `stage_flows`: stages left (moved from) and right (moved into), links colored by
-    direction: up the ladder, down (recycled), to or back from a side state, new leads starting."""
+    direction: up the ladder, down (recycled), to or back from a side state, new leads starting. Nodes sit in
+    two fixed columns with their names and moves written outside them (left of the left column, right of the
+    right one), never across the links."""
     stages = _stage_order(flows, "to_stage")
-    left = ["New lead", *[f"{chart_text(s)} (from)" for s in stages]]
-    right = [f"{chart_text(s)} (to)" for s in stages]
     colors = stage_colors(stages)
+    rows = list(flows.iter_rows(named=True))
+    out_of = {None: 0, **{s: 0 for s in stages}}
+    into = dict.fromkeys(stages, 0)
+    for row in rows:
+        out_of[row["from_stage"]] += row["moves"]
+        into[row["to_stage"]] += row["moves"]
+    left = [s for s in [None, *stages] if out_of[s]]
+    right = [s for s in stages if into[s]]
+
+    height, pad, top_margin, bottom_margin = max(460, 64 * max(len(left), len(right))), 16, 60, 30
+    gap = pad / (height - top_margin - bottom_margin)  # the nodes' padding as a share of the plot's height
+    # Plotly scales every node by the one factor that fits the fullest column (d3-sankey's ky).
+    scale = min((1 - gap * (len(column) - 1)) / (sum(totals[s] for s in column) or 1)
+                for column, totals in ((left, out_of), (right, into)) if column) if left else 1.0
+
+    def centres(totals: list[int]) -> list[float]:
+        """Each node's vertical centre (0 = top), stacked from the top with the padding between."""
+        ys, top = [], 0.0
+        for total in totals:
+            ys.append(min(max(top + total * scale / 2, 0.001), 0.999))
+            top += total * scale + gap
+        return ys
+
+    left_y, right_y = centres([out_of[s] for s in left]), centres([into[s] for s in right])
     sources, targets, values, link_colors, labels = [], [], [], [], []
-    for row in flows.iter_rows(named=True):
-        origin = 0 if row["from_stage"] is None else 1 + stages.index(row["from_stage"])
-        sources.append(origin)
-        targets.append(len(left) + stages.index(row["to_stage"]))
+    for row in rows:
+        sources.append(left.index(row["from_stage"]))
+        targets.append(len(left) + right.index(row["to_stage"]))
         values.append(row["moves"])
         link_colors.append(DIRECTION_COLORS.get(row["direction"], "rgba(150,150,150,0.4)"))
-        labels.append(chart_text(row["direction"]))
-    figure = _figure(title)
+        labels.append(chart_text(value_label(row["direction"])))
+    names = ["New leads" if s is None else _stage_text(s) for s in left] + [_stage_text(s) for s in right]
+    figure = _figure(title, height=height, margin={"l": 150, "r": 150, "t": top_margin, "b": bottom_margin})
     figure.add_trace(go.Sankey(
-        arrangement="snap",
-        node={"label": left + right, "pad": 14, "thickness": 14,
-              "color": ["#BAB0AC"] + [colors[s] for s in stages] + [colors[s] for s in stages]},
+        arrangement="fixed",
+        node={"label": [""] * len(names), "pad": pad, "thickness": 16, "customdata": names,
+              "x": [0.001] * len(left) + [0.999] * len(right), "y": left_y + right_y,
+              "color": ["#BAB0AC" if s is None else colors[s] for s in left] + [colors[s] for s in right],
+              "hovertemplate": "%{customdata}: %{value:,} moves<extra></extra>"},
         link={"source": sources, "target": targets, "value": values, "color": link_colors, "customdata": labels,
-              "hovertemplate": "%{source.label} → %{target.label}: %{value:,} moves (%{customdata})<extra></extra>"}))
+              "hovertemplate": "%{source.customdata} → %{target.customdata}: %{value:,} moves (%{customdata})"
+                               "<extra></extra>"}))
+    for column, ys, x, anchor, totals in ((left, left_y, 0, "right", out_of), (right, right_y, 1, "left", into)):
+        for stage, y in zip(column, ys, strict=True):
+            name = "New leads" if stage is None else _stage_text(stage)
+            figure.add_annotation(x=x, y=1 - y, xref="paper", yref="paper", xanchor=anchor, showarrow=False,
+                                  xshift=-6 if anchor == "right" else 6, text=f"{name} {totals[stage]:,}",
+                                  font={"size": 12})
+    figure.add_annotation(x=0, y=1.02, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
+                          showarrow=False, text="moved from", font={"size": 11, "color": "#666"}, xshift=-6)
+    figure.add_annotation(x=1, y=1.02, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                          showarrow=False, text="moved into", font={"size": 11, "color": "#666"}, xshift=6)
     return figure
 
 
@@ -168,30 +213,35 @@ def distribution_area(trend: pl.DataFrame, *, by: Sequence[str] = (), share: boo
         label = NO_STAGE_LABEL if stage is None else stage
         figure.add_trace(go.Scatter(
             x=[d.isoformat() for d in part.get_column("date").to_list()], y=part.get_column(value).to_list(),
-            name=chart_text(label), mode="lines", stackgroup="stages", line={"width": 0.5, "color": colors[label]},
-            hovertemplate=f"{chart_text(label)}: %{{y:{'.1%' if share else ','}}}<extra></extra>"))
+            name=_stage_text(stage), mode="lines", stackgroup="stages", line={"width": 0.5, "color": colors[label]},
+            hovertemplate=f"{_stage_text(stage)}: %{{y:{'.1%' if share else ','}}}<extra></extra>"))
     return figure
 
 
 def aging_histogram(buckets: pl.DataFrame, *, by: Sequence[str] = (),
                     title: str = "Days in the current stage") -> go.Figure:
     """Grouped bars of `aging_buckets`: leads per aging bucket, one bar per stage in ladder order
-    (entries without a date left out)."""
+    (entries without a date left out), on a log axis with each bar's count written on it, so one large
+    bucket does not flatten the others."""
     rows = _total_rows(buckets, by).filter(pl.col("bucket").is_not_null())
     stages = _stage_order(rows, "stage")
     labels = _stage_order(rows, "bucket")
     colors = stage_colors(stages)
-    figure = _figure(title, barmode="group", xaxis_title="Days in stage", yaxis_title="Leads",
-                     legend_title_text="Stage", xaxis={"categoryorder": "array", "categoryarray": chart_texts(labels)})
+    figure = _figure(title, barmode="group", xaxis_title="Days in stage",
+                     yaxis_title="Leads (log scale)", legend_title_text="Stage",
+                     xaxis={"categoryorder": "array", "categoryarray": chart_texts(labels)},
+                     yaxis={"type": "log", "dtick": 1, "tickformat": ","})
     for stage in stages:
         part = rows.filter(pl.col("stage") == stage)
         if not sum(part.get_column("leads").to_list()):
             continue
         counts = dict(zip(part.get_column("bucket").cast(pl.String).to_list(), part.get_column("leads").to_list(),
                           strict=True))
-        figure.add_trace(go.Bar(x=chart_texts(labels), y=[counts.get(b, 0) for b in labels], name=chart_text(stage),
-                                marker={"color": colors[stage]},
-                                hovertemplate=f"{chart_text(stage)}, %{{x}} days: %{{y:,}} leads<extra></extra>"))
+        values = [counts.get(b, 0) for b in labels]
+        figure.add_trace(go.Bar(x=chart_texts(labels), y=[v or None for v in values], name=_stage_text(stage),
+                                marker={"color": colors[stage]}, text=[f"{v:,}" if v else "" for v in values],
+                                textposition="outside", textfont={"size": 10}, cliponaxis=False,
+                                hovertemplate=f"{_stage_text(stage)}, %{{x}} days: %{{y:,}} leads<extra></extra>"))
     return figure
 
 
@@ -202,43 +252,103 @@ def time_to_convert_chart(curve: pl.DataFrame, *, from_stage: str, to_stage: str
     days = [0.0, *curve.get_column("days").to_list()]
     converted = [0.0, *curve.get_column("converted_share").to_list()]
     at_risk = [curve.get_column("at_risk")[0] if curve.height else 0, *curve.get_column("at_risk").to_list()]
-    figure = _figure(title or f"Time from {from_stage} to {to_stage}",
-                     xaxis_title=f"Days since reaching {chart_text(from_stage)}",
-                     yaxis_title=f"Share that reached {chart_text(to_stage)}", yaxis={"tickformat": ".0%", "range": [0, 1]})
+    figure = _figure(title or f"Time from {stage_label(from_stage)} to {stage_label(to_stage)}",
+                     xaxis_title=f"Days since reaching {_stage_text(from_stage)}",
+                     yaxis_title=f"Share that reached {_stage_text(to_stage)}", yaxis={"tickformat": ".0%", "range": [0, 1]})
     figure.add_trace(go.Scatter(
         x=days, y=converted, mode="lines", line={"shape": "hv", "color": PALETTE[0]}, name="Converted",
         customdata=at_risk, hovertemplate="Day %{x}: %{y:.1%} converted (%{customdata:,} still at risk)<extra></extra>"))
     for q, dash in ((0.5, "dash"), (0.9, "dot")):
-        figure.add_hline(y=q, line={"dash": dash, "width": 1, "color": "#888"},
+        figure.add_hline(y=q, line={"dash": dash, "width": 1, "color": "#555"},
                          annotation_text=f"{q:.0%}", annotation_position="top left")
     return figure
 
 
 def segment_rates_chart(performance: pl.DataFrame, *, by: Sequence[str], rate: str = "reached_customer_rate",
                         title: str | None = None) -> go.Figure:
-    """Bars of one rate of `segment_performance` per segment with Wilson 95% error bars, the
-    overall rate as a line; segments with a small sample are drawn pale."""
+    """One rate of `segment_performance` per segment. One dimension: horizontal bars with Wilson 95% error
+    bars, the overall rate as a line, small samples pale. Two crossed dimensions: a heatmap (first dimension
+    down, second across) coloured by the rate, each cell annotated with its rate and leads, cells with a
+    small sample grey."""
+    if len(by) == 2:
+        return _crossed_rates_heatmap(performance, by=by, rate=rate, title=title)
     segments = performance.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in by]))
+    segments = segments.sort(pl.col(rate).fill_null(-1.0), descending=False)  # Plotly draws bottom-up: best on top
     total = _total_rows(performance, by)
     names = [" × ".join(chart_text(r[c]) for c in by) for r in segments.iter_rows(named=True)]
     values = segments.get_column(rate).to_list()
     low = segments.get_column(f"{rate}_lo").to_list()
     high = segments.get_column(f"{rate}_hi").to_list()
     small = segments.get_column(f"{rate}_small_sample").to_list()
-    label = rate.removesuffix("_rate").replace("_", " ")
-    figure = _figure(title or f"{label.capitalize()} rate by {' × '.join(by)}", xaxis_title=" × ".join(chart_texts(by)),
-                     yaxis_title=chart_text(f"{label.capitalize()} rate"), yaxis={"tickformat": ".0%", "rangemode": "tozero"})
+    label = column_label(rate)
+    dimensions = " × ".join(column_label(c) for c in by)
+    figure = _figure(title or f"{_rate_name(rate)} by {dimensions}", yaxis_title=chart_text(dimensions),
+                     xaxis_title=chart_text(_rate_name(rate)), xaxis={"tickformat": ".0%", "rangemode": "tozero"},
+                     height=max(320, 90 + 28 * len(names)), yaxis={"automargin": True})
     figure.add_trace(go.Bar(
-        x=names, y=values, name="Segment",
-        error_y={"type": "data", "symmetric": False,
+        y=names, x=values, name="Segment", orientation="h",
+        error_x={"type": "data", "symmetric": False,
                  "array": [None if v is None or h is None else h - v for v, h in zip(values, high, strict=True)],
                  "arrayminus": [None if v is None or lo is None else v - lo for v, lo in zip(values, low, strict=True)]},
         marker={"color": ["#C9D6E8" if s else PALETTE[0] for s in small]},
         customdata=[[lo, h, "small sample" if s else ""] for lo, h, s in zip(low, high, small, strict=True)],
-        hovertemplate="%{x}: %{y:.1%} (95% interval %{customdata[0]:.1%}–%{customdata[1]:.1%}) "
-                      "%{customdata[2]}<extra></extra>"))
+        hovertemplate="%{y}: %{x:.1%} (95% interval %{customdata[0]:.1%}–%{customdata[1]:.1%}) "
+                      "%{customdata[2]}<extra>" + chart_text(label) + "</extra>"))
     overall = total.get_column(rate)[0] if total.height else None
     if overall is not None:
-        figure.add_hline(y=overall, line={"dash": "dash", "color": "#E45756"},
-                         annotation_text=f"All leads {overall:.1%}", annotation_position="top right")
+        figure.add_vline(x=overall, line={"dash": "dash", "color": "#E45756"},
+                         annotation_text=f"All leads {overall:.1%}", annotation_position="top",
+                         annotation_yshift=4)
+        figure.update_layout(margin={**LAYOUT["margin"], "t": 80})
+    return figure
+
+
+def _rate_name(rate: str) -> str:
+    """A rate column as a chart names it ("Reached Customer" for reached_customer_rate)."""
+    if rate.startswith("reached_") and rate.endswith("_rate"):
+        return f"Reached {stage_label(rate.removeprefix('reached_').removesuffix('_rate'))}"
+    return column_label(rate)
+
+
+def _crossed_rates_heatmap(performance: pl.DataFrame, *, by: Sequence[str], rate: str,
+                           title: str | None) -> go.Figure:
+    """The crossed segments' rate as a heatmap: colour = rate, text = rate and leads, small samples grey."""
+    first, second = by
+    cells = performance.filter(pl.col(first).is_not_null() & pl.col(second).is_not_null())
+    downs = sorted({str(v) for v in cells.get_column(first).to_list()})
+    acrosses = sorted({str(v) for v in cells.get_column(second).to_list()})
+    lookup = {(str(r[first]), str(r[second])): r for r in cells.iter_rows(named=True)}
+    z, grey, text = [], [], []
+    for down in downs:
+        z_row, grey_row, text_row = [], [], []
+        for across in acrosses:
+            row = lookup.get((down, across))
+            value = None if row is None else row[rate]
+            small = row is not None and bool(row[f"{rate}_small_sample"])
+            z_row.append(None if small else value)
+            grey_row.append(1 if small else None)
+            text_row.append("" if row is None else
+                            ("–" if value is None else f"{value:.0%}") + f"<br>{row['leads']:,} leads")
+        z.append(z_row)
+        grey.append(grey_row)
+        text.append(text_row)
+    x, y = chart_texts(acrosses), chart_texts(downs)
+    label = _rate_name(rate)
+    figure = _figure(title or f"{label} by {column_label(first)} × {column_label(second)}",
+                     xaxis_title=chart_text(column_label(second)), yaxis_title=chart_text(column_label(first)),
+                     height=max(360, 120 + 34 * len(downs)), yaxis={"autorange": "reversed", "automargin": True},
+                     xaxis={"side": "top", "tickangle": 0, "automargin": True}, plot_bgcolor="#FFFFFF")
+    figure.add_trace(go.Heatmap(x=x, y=y, z=grey, text=text, texttemplate="%{text}", showscale=False,
+                                colorscale=[[0, "#CFCFCF"], [1, "#CFCFCF"]], xgap=2, ygap=2, textfont={"size": 11,
+                                                                                                      "color": "#555"},
+                                name="small sample", hovertemplate="%{y} × %{x}: small sample<br>%{text}<extra></extra>"))
+    values = [v for line in z for v in line if v is not None]
+    figure.add_trace(go.Heatmap(
+        x=x, y=y, z=z, text=text, texttemplate="%{text}", textfont={"size": 11}, colorscale="Blues", zmin=0,
+        zmax=max(values) if values and max(values) > 0 else 1, xgap=2, ygap=2, name=chart_text(label),
+        colorbar={"title": {"text": chart_text(label)}, "tickformat": ".0%"},
+        hovertemplate="%{y} × %{x}: %{z:.1%}<br>%{text}<extra></extra>"))
+    figure.add_annotation(x=0, y=-0.02, xref="paper", yref="paper", yanchor="top", xanchor="left", showarrow=False,
+                          text="Grey: small sample, the rate is too uncertain to compare.",
+                          font={"size": 11, "color": "#666"})
     return figure

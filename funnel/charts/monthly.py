@@ -15,6 +15,7 @@ import polars as pl
 from funnel.analyses.monthly import MonthlyReview
 from funnel.charts.ladder import LAYOUT, PALETTE
 from funnel.charts.text import chart_text, chart_texts
+from funnel.display.labels import column_label, stage_label, step_label
 
 __all__ = [
     "PERIOD_LABELS",
@@ -44,7 +45,7 @@ def conversion_by_month(conversion: pl.DataFrame) -> go.Figure:
         rows = conversion.filter(pl.col("period") == period)
         if not rows.height:
             continue
-        steps = [chart_text(f"{a} → {b}") for a, b in zip(rows.get_column("from_stage").cast(pl.String).to_list(),
+        steps = [chart_text(step_label(a, b)) for a, b in zip(rows.get_column("from_stage").cast(pl.String).to_list(),
                                                           rows.get_column("to_stage").cast(pl.String).to_list(),
                                                           strict=True)]
         rate = rows.get_column("rate").to_list()
@@ -70,7 +71,8 @@ def distribution_by_month_end(distribution: pl.DataFrame) -> go.Figure:
         rows = distribution.filter(pl.col("period") == period)
         if not rows.height:
             continue
-        stages = chart_texts("(no stage)" if s is None else s for s in rows.get_column("stage").cast(pl.String).to_list())
+        stages = chart_texts("(no stage)" if s is None else stage_label(s)
+                             for s in rows.get_column("stage").cast(pl.String).to_list())
         fig.add_bar(name=f"{rows.get_column('month_end')[0]:%d %b %Y}", x=stages, y=rows.get_column("leads").to_list(),
                     marker_color=PERIOD_COLORS[period])
     fig.update_layout(**_layout("Leads by stage at each month end", barmode="group"))
@@ -81,7 +83,7 @@ def distribution_by_month_end(distribution: pl.DataFrame) -> go.Figure:
 def mix_rate_bars(health: pl.DataFrame, by: str) -> go.Figure:
     """Per step: the change of the overall rate since last month split into its mix and rate parts."""
     total = health.filter(pl.col(by).is_null() & pl.col("change").is_not_null())
-    steps = [chart_text(f"{a} → {b}") for a, b in zip(total.get_column("from_stage").cast(pl.String).to_list(),
+    steps = [chart_text(step_label(a, b)) for a, b in zip(total.get_column("from_stage").cast(pl.String).to_list(),
                                                       total.get_column("to_stage").cast(pl.String).to_list(),
                                                       strict=True)]
     fig = go.Figure()
@@ -91,7 +93,8 @@ def mix_rate_bars(health: pl.DataFrame, by: str) -> go.Figure:
                 marker_color=PALETTE[4])
     fig.add_scatter(name="change", x=steps, y=total.get_column("change").to_list(), mode="markers",
                     marker={"color": "black", "size": 11, "symbol": "diamond"})
-    fig.update_layout(**_layout(f"Change since last month, split into mix and rate by {chart_text(by)}", barmode="relative"))
+    fig.update_layout(**_layout(f"Change since last month, split into mix and rate by {chart_text(column_label(by))}",
+                                barmode="relative"))
     fig.update_yaxes(tickformat="+.1%", title="points of conversion")
     return fig
 
@@ -108,7 +111,7 @@ def segment_rates_now_then(health: pl.DataFrame, by: str, from_stage: str) -> go
                     customdata=rows.get_column(f"decided_{suffix}").to_list(),
                     hovertemplate="%{y}: %{x:.0%} of %{customdata} decided<extra></extra>")
     to_stage = rows.get_column("to_stage").cast(pl.String)[0] if rows.height else ""
-    fig.update_layout(**_layout(chart_text(f"{from_stage} → {to_stage} by {by}"), barmode="group",
+    fig.update_layout(**_layout(chart_text(f"{step_label(from_stage, to_stage)} by {column_label(by)}"), barmode="group",
                                 height=max(320, 60 + 44 * len(names)), margin={"l": 160, "r": 30, "t": 60, "b": 50}))
     fig.update_xaxes(tickformat=".0%", range=[0, 1.05])
     return fig

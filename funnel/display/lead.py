@@ -4,13 +4,14 @@ alone, and the sentences that state its fit and intent scores."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import polars as pl
 
 from funnel.analyses.lead_search import lead_card
 from funnel.config import Settings
+from funnel.display.labels import stage_label, value_label
 from funnel.model.scoring import FIT_SCORE, INTENT_SCORE, leads_report
 
 
@@ -23,6 +24,28 @@ class LeadView:
     intent_text: str
 
 
+def _when(value: object) -> object:
+    """A timestamp as a date (at midnight) or a date and minute; other values as they are."""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d}" if value.time() == datetime.min.time() else f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, date):
+        return f"{value:%Y-%m-%d}"
+    return value
+
+
+def readable_card(row: dict) -> pl.DataFrame:
+    """`lead_card` of a `leads_report` row with its stages, quadrant and dates in people's words."""
+    shown = {**row}
+    for key in ("funnel_stage", "lifecycle_stage"):
+        if shown.get(key) is not None:
+            shown[key] = stage_label(shown[key])
+    if shown.get("quadrant") is not None:
+        shown["quadrant"] = value_label(shown["quadrant"])
+    for key in ("stage_entered_at", "next_action_due"):
+        shown[key] = _when(shown.get(key))
+    return lead_card(shown)
+
+
 def lead_view(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Settings, as_of: date) -> LeadView | None:
     """The lead's card as of the end of `as_of`, computed for this lead only; None when the lead did
     not exist yet (created after `as_of`) or is unknown."""
@@ -31,7 +54,7 @@ def lead_view(con: duckdb.DuckDBPyConnection, lead_id: str, *, settings: Setting
         return None
     row = report.row(0, named=True)
     return LeadView(
-        card=lead_card(row),
+        card=readable_card(row),
         fit_text=f"Fit score: {row[FIT_SCORE]:g} (the best profile's matched points, at most 100)",
         intent_text=f"Intent score: {row[INTENT_SCORE]:.1f} (weight × decay, after type caps and the cap)",
     )

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from funnel.display.labels import stage_label
+
 
 def rate_prefixes(performance: pl.DataFrame) -> list[str]:
     """The rates of a `segment_performance` table, in order (reached_mql_rate, …, win_rate)."""
@@ -30,6 +32,17 @@ def segment_label(row: dict, by: Sequence[str]) -> str:
     return " / ".join(str(row[d]) for d in by)
 
 
+def important_first(readable: pl.DataFrame, *, by: Sequence[str]) -> list[str]:
+    """The readable table's columns with the ones a person looks at first right after the segment, leads and
+    share: the reach of the ladder's last stage and the win rate (each with its verdict), then the others, so
+    they stay in view without scrolling sideways."""
+    reach = [c for c in readable.columns if c.startswith("→ ") and not c.endswith(" vs rest")]
+    first = [*(reach[-1:]), "Win rate"]
+    head = [c for c in readable.columns[:len(by) or 1]] + ["leads", "share"]
+    lead = [c for name in first for c in (name, f"{name} vs rest") if c in readable.columns]
+    return [*head, *lead, *[c for c in readable.columns if c not in head and c not in lead]]
+
+
 def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.DataFrame:
     """One row per segment (everyone first): the segment, leads, share, then per rate a text like
     "26.5% (24.9–28.1)" and a verdict ("higher", "lower", "small sample" or empty), then the median
@@ -38,7 +51,7 @@ def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.Dat
                for i, d in enumerate(by)] or [pl.lit("everyone").alias("segment")]
     columns += [pl.col("leads"), pl.col("share")]
     for prefix in rate_prefixes(performance):
-        label = "win rate" if prefix == "win_rate" else f"→ {prefix.removeprefix('reached_').removesuffix('_rate')}"
+        label = "Win rate" if prefix == "win_rate" else f"→ {stage_label(prefix.removeprefix('reached_').removesuffix('_rate'))}"
         text = pl.when(pl.col(prefix).is_null()).then(pl.lit("–")).otherwise(
             pl.format("{}% ({}–{})", (pl.col(prefix) * 100).round(1), (pl.col(f"{prefix}_lo") * 100).round(1),
                       (pl.col(f"{prefix}_hi") * 100).round(1)))

@@ -12,33 +12,7 @@ from funnel.charts import handoff as charts_handoff
 from funnel.display.handoff import BY_LABELS, KIND_LABELS, handoff_segments
 from funnel.filters import Filters
 from pages.ui import cache
-from pages.ui.widgets import download_buttons, selected_row
-
-DATETIME = "YYYY-MM-DD HH:mm"
-LEAD_LIST_CONFIG = {
-    "mql_at": st.column_config.DatetimeColumn("MQL at", format=DATETIME),
-    "decided_at": st.column_config.DatetimeColumn("Decided at", format=DATETIME),
-    "first_touch_at": st.column_config.DatetimeColumn("First sales touch", format=DATETIME),
-    "returned_at": st.column_config.DatetimeColumn("Back to nurture at", format=DATETIME),
-    "hours_to_touch": st.column_config.NumberColumn("Hours to touch", format="%.1f"),
-    "days_at_mql": st.column_config.NumberColumn("Days at MQL", format="%d"),
-    "created_at": st.column_config.DatetimeColumn("Created", format=DATETIME),
-    "next_action_at": st.column_config.DatetimeColumn("Next action", format=DATETIME),
-}
-SEGMENT_CONFIG = {
-    "mqls": st.column_config.NumberColumn("MQLs", format="%d"),
-    "leads": st.column_config.NumberColumn("Leads", format="%d"),
-    "pending": st.column_config.NumberColumn("Pending", format="%d"),
-    "recycled": st.column_config.NumberColumn("Sent back", format="%d"),
-    "acceptance_rate": st.column_config.NumberColumn("Acceptance", format="percent"),
-    "acceptance_rate_lo": st.column_config.NumberColumn("95% low", format="percent"),
-    "acceptance_rate_hi": st.column_config.NumberColumn("95% high", format="percent"),
-    "small_sample": st.column_config.CheckboxColumn("Small sample"),
-    "speed_to_lead_median_hours": st.column_config.NumberColumn("Median hours to touch", format="%.1f"),
-    "speed_to_lead_p90_hours": st.column_config.NumberColumn("p90 hours to touch", format="%.1f"),
-    "sla_breaches": st.column_config.NumberColumn("SLA breaches", format="%d"),
-    "recycled_after_acceptance": st.column_config.NumberColumn("Recycled after acceptance", format="%d"),
-}
+from pages.ui.widgets import download_buttons, selected_row, table
 
 
 def headline(total: dict) -> None:
@@ -58,10 +32,10 @@ def headline(total: dict) -> None:
 
 def segment_table(review: pl.DataFrame, by: str) -> str | None:
     """The review by segment, selectable; returns the selected segment (None: every handoff)."""
-    selection = st.dataframe(
-        handoff_segments(review), hide_index=True, key=f"handoff_table_{by}", on_select="rerun",
+    selection = table(
+        handoff_segments(review), key=f"handoff_table_{by}", on_select="rerun",
         selection_mode="single-row",
-        column_config={"segment": st.column_config.TextColumn(BY_LABELS[by], pinned=True), **SEGMENT_CONFIG})
+        column_config_overrides={"segment": st.column_config.TextColumn(BY_LABELS[by], pinned=True)})
     row = selected_row(selection, review)
     return None if row is None else row["segment"]
 
@@ -89,15 +63,11 @@ def recycle_reasons(reasons: pl.DataFrame) -> None:
 
 def selected_check(report: pl.DataFrame) -> str | None:
     """The hygiene checks, selectable; returns the selected check's name."""
-    selection = st.dataframe(
-        report, hide_index=True, key="hygiene_table", on_select="rerun", selection_mode="single-row",
-        column_order=("description", "leads", "share", "what_to_do"),
-        column_config={
-            "description": st.column_config.TextColumn("Check", width="large"),
-            "leads": st.column_config.NumberColumn("Leads", format="%d"),
-            "share": st.column_config.NumberColumn("Share of leads", format="percent"),
-            "what_to_do": st.column_config.TextColumn("What to do", width="large"),
-        },
+    selection = table(
+        report, key="hygiene_table", on_select="rerun", selection_mode="single-row",
+        column_order=("description", "leads", "share", "what_to_do"), row_height=72, height=40 + 72 * report.height,
+        column_config_overrides={"description": st.column_config.TextColumn("Check", width="large", pinned=True),
+                                 "share": st.column_config.NumberColumn("Share of leads", format="percent")},
     )
     row = selected_row(selection, report)
     return None if row is None else row["check"]
@@ -108,5 +78,5 @@ def lead_list(leads: pl.DataFrame, *, key: str, base: str, as_of: date, empty: s
     if leads.is_empty():
         st.caption(empty)
         return
-    st.dataframe(leads, hide_index=True, key=f"{key}_table", column_config=LEAD_LIST_CONFIG)
+    table(leads, key=f"{key}_table")
     download_buttons(leads, base=base, as_of=as_of, key=f"{key}_download")

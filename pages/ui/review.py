@@ -17,25 +17,13 @@ from funnel.display.report import data_provenance, review_document, review_html
 from funnel.filters import Filters
 from pages.ui.access import allowed, require, role_note
 from pages.ui.store import COMPUTING, StoreKey, inventory, key, opened, writing
-
-PERCENT = ("rate", "rate_lo", "rate_hi", "share", "acceptance_rate", "acceptance_low", "acceptance_high", "rate_cur",
-           "rate_prev", "share_cur", "share_prev", "mix_part", "rate_part", "change", "rate_lo_cur", "rate_hi_cur",
-           "rate_lo_prev", "rate_hi_prev", "win_rate", "win_rate_lo", "win_rate_hi", "share_right", "share_low",
-           "share_high")
-
-
-def column_config(frame: pl.DataFrame) -> dict:
-    """Rates and shares as percents, months as YYYY-MM, month ends as dates."""
-    config = {c: st.column_config.NumberColumn(format="percent") for c in PERCENT if c in frame.columns}
-    if "month" in frame.columns:
-        config["month"] = st.column_config.DateColumn(format="YYYY-MM")
-    if "month_end" in frame.columns:
-        config["month_end"] = st.column_config.DateColumn(format="YYYY-MM-DD")
-    return config
+from pages.ui.widgets import table as readable_table
 
 
 def table(frame: pl.DataFrame, *, key: str) -> None:
-    st.dataframe(frame, hide_index=True, key=key, column_config=column_config(frame))
+    """A review table as people read it (the one label table's headers and formats)."""
+    readable_table(frame, key=key, column_config_overrides={  # a review's change is one of a rate
+        "change": st.column_config.NumberColumn("Change", format="percent")})
 
 
 def month_options(as_of: date) -> tuple[list[date], date]:

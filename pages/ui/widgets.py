@@ -11,9 +11,14 @@ import streamlit as st
 
 from funnel import export
 from funnel.access import Action
+from funnel.display.labels import column_label, column_spec, readable_frame
 from funnel.errors import FunnelError
 from pages.ui import cache
 from pages.ui.access import allowed, role_note
+
+# How each kind of number column is shown (funnel.display.labels names the kind of every column).
+NUMBER_FORMATS = {"count": "localized", "rate": "percent", "ratio": "%.2f×", "number": "%+d", "points": "%+.1f", "score": "%.1f",
+                  "days": "%.0f", "hours": "%.1f", "money": "localized", "p_value": "%.3f"}
 
 
 def show_error(error: FunnelError) -> None:
@@ -56,10 +61,40 @@ def file_download(label: str, data, *, file_name: str, mime: str, key: str) -> N
     st.download_button(label, data, file_name=file_name, mime=mime, key=key, icon=":material/download:")
 
 
+def column_config(shown: pl.DataFrame, overrides: dict | None = None) -> dict:
+    """A column config for every column of a readable frame: the label table's header, the kind's format,
+    long texts wide, the first column pinned (it names the row); `overrides` win."""
+    config = {}
+    for position, (name, dtype) in enumerate(shown.schema.items()):
+        spec = column_spec(name)
+        common = {"label": spec.label, "pinned": position == 0 or None}
+        if dtype == pl.Boolean:
+            config[name] = st.column_config.CheckboxColumn(**common)
+        elif dtype.is_numeric():
+            config[name] = st.column_config.NumberColumn(**common, format=NUMBER_FORMATS.get(spec.kind, "localized"))
+        elif dtype == pl.Date:
+            config[name] = st.column_config.DateColumn(**common, format="YYYY-MM" if spec.kind == "month" else
+                                                       "YYYY-MM-DD")
+        elif isinstance(dtype, pl.Datetime):
+            config[name] = st.column_config.DatetimeColumn(**common, format="YYYY-MM-DD HH:mm")
+        else:
+            config[name] = st.column_config.TextColumn(**common, width="large" if spec.kind == "long_text" else None)
+    return {**config, **(overrides or {})}
+
+
+def table(frame: pl.DataFrame, *, key: str | None = None, column_config_overrides: dict | None = None, **options):
+    """`frame` as people read it (funnel.display.labels: headers, named stages and codes, dates, no empty
+    "None"), rows in the same order, so a selected row's index points into `frame`. Returns the selection
+    event when `options` ask for one."""
+    shown = readable_frame(frame)
+    return st.dataframe(shown, hide_index=True, key=key, column_config=column_config(shown, column_config_overrides),
+                        **options)
+
+
 def leads_table(frame: pl.DataFrame, *, title: str, base: str, as_of: date, key: str) -> None:
     """The leads behind a number, with formula-safe CSV and XLSX downloads."""
     st.text(f"{title}: {frame.height:,} rows")
-    st.dataframe(frame, hide_index=True, key=f"{key}_table", height=320)
+    table(frame, key=f"{key}_table", height=320)
     download_buttons(frame, base=base, as_of=as_of, key=key)
 
 
@@ -69,11 +104,11 @@ def segment_picker(*, key: str, crossed: bool = True, default: str | None = None
     left, right = st.columns(2)
     choices = ["(none)", *options]
     first = left.selectbox("Segment by", choices, index=choices.index(default) if default in choices else 0,
-                           key=f"{key}_by", bind="query-params")
+                           key=f"{key}_by", bind="query-params", format_func=column_label)
     chosen = () if first in (None, "(none)") else (first,)
     if crossed and chosen:
         second = right.selectbox("Crossed with", ["(none)", *[o for o in options if o != first]],
-                                 key=f"{key}_by2", bind="query-params")
+                                 key=f"{key}_by2", bind="query-params", format_func=column_label)
         if second not in (None, "(none)"):
             chosen = (first, second)
     return chosen

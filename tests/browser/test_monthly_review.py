@@ -23,7 +23,7 @@ def test_review_change_month_and_dimension_then_open_the_report_offline(server, 
     page.get_by_text("Headline numbers").wait_for(timeout=60_000)
     choose(page, "Month", "2026-08")
     page.wait_for_function("() => location.search.includes('review_month=2026-08')", timeout=30_000)
-    choose(page, "Segments by", "industry")
+    choose(page, "Segments by", "Industry")
     page.get_by_text("Segment health by industry").wait_for(timeout=60_000)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "monthly_review_page.png"), full_page=True)
