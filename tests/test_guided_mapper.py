@@ -63,6 +63,16 @@ def test_dates_owners_and_stage_columns_left_over_are_proposed():
         "lifecycle_stage": "Lead Stage", "created_at": "Created Date", "owner": "Lead Owner"}
 
 
+def test_a_deal_outcome_from_its_stage_is_not_a_gap_and_only_a_flag_proposes_won():
+    deals = pl.DataFrame({"Deal ID": ["D1", "D2"], "Deal Stage": ["Closed Won", "Closed Lost"],
+                          "Closed Won Reason": ["price", ""], "Won": ["true", "false"], "Close Date": ["2026-01-02", ""],
+                          "Deal Owner": ["ana", "bo"]})
+    mapped = {"deal_id": "Deal ID", "closed_at": "Close Date", "owner": "Deal Owner"}
+    assert fillable_gaps(deals, "deals", mapped | {"stage": "Deal Stage"}) == {}
+    assert fillable_gaps(deals, "deals", mapped) == {"won": "Won", "stage": "Deal Stage"}
+    assert fillable_gaps(deals.drop("Won"), "deals", mapped) == {"stage": "Deal Stage"}  # not "Closed Won Reason"
+
+
 def test_a_flag_is_only_yes_no_like_values():
     assert is_flag(pl.Series(["0", "1", None, ""]))
     assert is_flag(pl.Series(["Yes", "no"]))

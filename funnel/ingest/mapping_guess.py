@@ -25,6 +25,8 @@ OUTCOME_WORDS = {"converted", "conversion", "won", "customer", "closed"}
 # Canonical columns without which whole pages stay empty: a stage or outcome, dates, an owner.
 ANALYSIS_COLUMNS: dict[str, tuple[str, ...]] = {"leads": ("lifecycle_stage", "created_at", "owner"),
                                                 "deals": ("won", "stage", "closed_at", "owner")}
+# ... unless another mapped column gives the same: a deal's outcome also comes from a stage holding won/lost.
+SUPPLIED_BY: dict[str, str] = {"won": "stage"}
 
 # What each analysis needs beyond a table's required columns, in the users' words.
 NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -84,6 +86,8 @@ def proposed_columns(sample: pl.DataFrame, table: str) -> dict[str, str | None]:
             candidates = [h for h in candidates if kinds[h]["date"] >= 0.8] or [
                 h for h in by_norm.values() if h not in taken and kinds[h]["date"] >= 0.8
                 and any(w in normalise_name(h) for w in ("date", "time", "created", "at"))]
+        elif col.kind == Kind.BOOLEAN:
+            candidates = [h for h in candidates if is_flag(sample.get_column(h))]
         elif col.kind in (Kind.NUMBER, Kind.INTEGER):
             candidates = [h for h in candidates if kinds[h]["number"] >= 0.8]
         elif col.name in spec.key and col.name.endswith("_id"):
@@ -116,7 +120,8 @@ def is_flag(values: pl.Series) -> bool:
 def fillable_gaps(sample: pl.DataFrame, table: str, columns: dict[str, str | None]) -> dict[str, str]:
     """The columns analyses need (stage or outcome, dates, owner) that `columns` leaves empty while a source
     column not chosen yet could fill them: canonical column -> that source column. Empty: nothing half-mapped."""
-    needed = [c for c in ANALYSIS_COLUMNS.get(table, ()) if not columns.get(c)]
+    needed = [c for c in ANALYSIS_COLUMNS.get(table, ())
+              if not columns.get(c) and not (c in SUPPLIED_BY and columns.get(SUPPLIED_BY[c]))]
     if not needed:
         return {}
     chosen = {s for s in columns.values() if s}
