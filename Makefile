@@ -4,9 +4,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK  := $(VENV)/.installed-spark
 PORT   ?= 8501
+# `make serve` (shared, signed-in mode): the secrets file with [auth] and [team], the data folder, the
+# address to listen on (a TLS proxy on this host forwards to it) and the server-side upload cap in MB.
+SECRETS   ?= .streamlit/secrets.toml
+DATA_DIR  ?= data
+ADDRESS   ?= 127.0.0.1
+UPLOAD_MB ?= 50
 
-.PHONY: run test bench lint sample constraints clean
+.PHONY: run serve test bench bench-spark lint sample constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +23,31 @@ $(STAMP): pyproject.toml constraints.txt
 	  || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
+# The tests also run the Spark parity set (pyspark, ~600 MB), which `make run` does not need.
+$(SPARK): $(STAMP)
+	@echo "installing the spark extra for the parity tests (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,spark]" >> $(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; exit 1; }
+	@touch $(SPARK)
+
 run: $(STAMP)  ## open the dashboard (the bundled sample is loaded into an empty database before it starts)
 	$(BIN)/funnel load-sample
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: $(STAMP)  ## run every test (browser tests skip when Debian's chromium is missing)
+serve: $(STAMP)  ## the shared mode: sign-in required, databases from DATA_DIR (see "Share it with your team")
+	@grep -qs '^\[auth\]' $(SECRETS) && grep -qs '^\[team\]' $(SECRETS) || { \
+	  echo "make serve needs $(SECRETS) with an [auth] and a [team] section (README: Share it with your team)"; exit 1; }
+	FUNNEL_DATA_DIR=$(DATA_DIR) $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) \
+	  --server.maxUploadSize $(UPLOAD_MB) --secrets.files $(SECRETS)
+
+test: $(SPARK)  ## run every test (browser tests skip without Debian's chromium, Spark parity tests without Java)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)  ## speed and memory at 100k and 1M leads (takes several minutes)
 	$(BIN)/python benchmarks/run.py
+
+bench-spark: $(SPARK)  ## funnel metrics at 1M leads: DuckDB vs a local[2] Spark session (needs Java; long)
+	$(BIN)/python benchmarks/bench_spark.py --leads 1000000
 
 lint: $(STAMP)
 	$(BIN)/ruff check funnel pages app.py tests benchmarks

@@ -63,6 +63,10 @@ class StoreError(FunnelError):
     """The database cannot do what was asked (missing import, locked file)."""
 
 
+class EngineError(FunnelError):
+    """The engine asked for cannot run (not installed, no Java, no data): never a fall back to another."""
+
+
 def printable(text: str) -> str:
     """Text safe to print on one terminal line: control, format (bidi, zero-width) and line-separator
     characters written as escapes (\\n, \\x1b, \\u202e), so a file name cannot forge output lines."""

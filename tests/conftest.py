@@ -95,3 +95,28 @@ class ParseOnce:
 def parse_once() -> ParseOnce:
     """A session-wide memo of parsed exports (see ParseOnce)."""
     return ParseOnce()
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for every `spark` test of this test session (driver memory capped,
+    UI off, loopback only); skips, with the reason, when pyspark or a Java runtime is missing."""
+    import shutil
+    import sys
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        pytest.skip('pyspark is not installed (the spark extra: pip install -e ".[spark]")')
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime on PATH (Spark 4 needs Java 17+: apt-get install openjdk-17-jre-headless)")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("FUNNEL_SPARK_DRIVER_MEMORY", "768m")
+    os.environ.setdefault("FUNNEL_SPARK_PARTITIONS", "1")  # tiny data: one task per stage
+    os.environ.pop("FUNNEL_SPARK_REMOTE", None)
+    from funnel.engine.spark import spark_session as session_of_this_process
+
+    session = session_of_this_process()
+    yield session
+    session.stop()

@@ -15,17 +15,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "funnel"
-FOUNDATION = {"schema", "config", "errors", "filters", "stats", "export"}
+FOUNDATION = {"schema", "config", "errors", "filters", "stats", "export", "access"}
 # What each layer may import besides itself and the foundation (pages may import everything).
 MAY_IMPORT: dict[str, set[str]] = {
     "foundation": set(),
     "store": set(),
     "ingest": {"store"},
-    "model": {"store"},
-    "analyses": {"model", "store"},
+    "engine": {"store"},
+    "model": {"store", "engine"},
+    "analyses": {"model", "store", "engine"},
     "display": {"analyses", "model", "store"},
     "charts": {"display", "analyses", "model"},
-    "cli": {"ingest", "store", "model", "analyses", "display", "charts"},
+    "cli": {"ingest", "store", "engine", "model", "analyses", "display", "charts"},
 }
 
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from funnel.cli.registry import command, config_argument, db_argument
+from funnel.cli.registry import command, config_argument, db_argument, engine_arguments
 from funnel.config import MAX_WINDOW_DAYS
 from funnel.errors import FunnelError, printable
 
@@ -140,6 +140,7 @@ def run_presets(args: argparse.Namespace) -> int:
 def metrics_arguments(p: argparse.ArgumentParser) -> None:
 
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="compute as of the end of this day (YYYY-MM-DD; "
                    "default: the newest timestamp in the data)")
@@ -192,11 +193,12 @@ def run_metrics(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes
     from funnel.filters import Filters
     from funnel.model.history import lead_dimension_named, newest_day
-    from funnel.store.db import connect, table_counts
+    from funnel.store.db import table_counts
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         by = lead_dimension_named(con, args.by) if args.by else None
         as_of = args.as_of or newest_day(con)
         if as_of is None and not any(table_counts(con)[t] for t in ("leads", "stage_events")):
@@ -209,7 +211,7 @@ def run_metrics(args: argparse.Namespace) -> int:
                               period_end=args.period_end)
             report = metrics_report(con, filters, settings=settings, by=by, window_days=args.window_days)
     finally:
-        con.close()
+        engine.close()
     if args.format == "json":
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:
@@ -221,6 +223,7 @@ def run_metrics(args: argparse.Namespace) -> int:
 def leads_arguments(p: argparse.ArgumentParser) -> None:
 
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="compute as of the end of this day (YYYY-MM-DD; "
                    "default: the newest timestamp in the data)")
@@ -240,12 +243,12 @@ def run_leads(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes
     from funnel.model.matrix import fit_data_note
     from funnel.model.scoring import leads_report
-    from funnel.store.db import connect
     from funnel.store.inventory import newest_timestamp
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = args.as_of
         if as_of is None:
             newest = newest_timestamp(con)
@@ -255,7 +258,7 @@ def run_leads(args: argparse.Namespace) -> int:
         report = leads_report(con, settings=settings, as_of=as_of).with_columns(pl.col("intent_score").round(2))
         fit_note = fit_data_note(con, settings=settings, as_of=as_of)
     finally:
-        con.close()
+        engine.close()
     if fit_note:
         print(f"note: {fit_note}", file=sys.stderr)
     if args.format == "json":
@@ -263,6 +266,35 @@ def run_leads(args: argparse.Namespace) -> int:
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(csv_bytes(report.with_columns(pl.col("tags").list.join("; "))))
+    return 0
+
+
+def _engine_of(args: argparse.Namespace):
+    """The engine a command asked for (--engine, $FUNNEL_ENGINE, else DuckDB on --db), opened."""
+    from funnel.engine import engine_name, open_engine
+
+    return open_engine(engine_name(args.engine), db=args.db, data=args.data)
+
+
+def export_tables_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    p.add_argument("--out", type=Path, required=True, help="the folder to write one <table>.parquet per table into")
+
+
+@command("export-tables", export_tables_arguments)
+def run_export_tables(args: argparse.Namespace) -> int:
+    """Every table of a DuckDB store as Parquet, for the Spark engine (`--engine spark --data DIR`)."""
+    from funnel.engine.parquet import write_tables
+    from funnel.store.db import connect
+
+    con = connect(args.db, read_only=True)
+    try:
+        written = write_tables(con, args.out)
+    finally:
+        con.close()
+    for name, rows in written.items():
+        print(f"{name:<20} {rows:>12,} rows")
+    print(f"wrote {len(written)} tables to {args.out}")
     return 0
 
 

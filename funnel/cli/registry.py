@@ -26,3 +26,11 @@ def db_argument(parser: argparse.ArgumentParser) -> None:
 def config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None,
                         help="settings file merged over the defaults (default: $FUNNEL_CONFIG)")
+
+
+def engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                        help="where the computation runs (default: $FUNNEL_ENGINE, else duckdb)")
+    parser.add_argument("--data", default=None,
+                        help="spark: the tables' Parquet folder (funnel export-tables) or catalog:<database> "
+                             "(default: $FUNNEL_SPARK_DATA)")

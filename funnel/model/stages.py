@@ -51,6 +51,7 @@ benchmarks/bench_stages.py.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ import pyarrow.compute as pc
 
 from funnel import schema as sc
 from funnel.config import EvidenceRule, Settings
+from funnel.engine import is_spark
 from funnel.errors import ConfigError
 from funnel.filters import until
 from funnel.store.db import arrow_table, frame, quote_ident
@@ -208,24 +210,33 @@ def _params(as_of: date, lead_ids: Sequence[str] | None, **values: object) -> di
     return params
 
 
-def _recycles(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-              lead_ids: Sequence[str] | None) -> pl.DataFrame:
+def _recycle_params(settings: Settings, as_of: date, lead_ids: Sequence[str] | None) -> dict[str, object]:
     lifecycle = settings.ladders.lifecycle
     opportunity = settings.funnel_rules.opportunity_lifecycle
     positions = [lifecycle.index(s) + 1 for s in opportunity if s in lifecycle]
-    params = _params(as_of, lead_ids, lifecycle=list(lifecycle), opportunity_lifecycle=list(opportunity),
-                     first_opportunity_position=min(positions) if positions else 0)
-    result = frame(con, sql_text("stages_recycles", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
+    return _params(as_of, lead_ids, lifecycle=list(lifecycle), opportunity_lifecycle=list(opportunity),
+                   first_opportunity_position=min(positions) if positions else 0)
+
+
+def _recycles(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+              lead_ids: Sequence[str] | None) -> pl.DataFrame:
+    result = frame(con, sql_text("stages_recycles", fragments={"lead_filter": _lead_filter(lead_ids)}),
+                   _recycle_params(settings, as_of, lead_ids))
     return _typed(result, _RECYCLE_SCHEMA)
+
+
+def _milestone_params(settings: Settings, ladder: Ladder, as_of: date,
+                      lead_ids: Sequence[str] | None) -> dict[str, object]:
+    return _params(as_of, lead_ids, first_rank=0, opportunity_rank=ladder.opportunity_rank,
+                   customer_rank=ladder.customer_rank,
+                   opportunity_lifecycle=list(settings.funnel_rules.opportunity_lifecycle),
+                   customer_lifecycle=list(settings.funnel_rules.customer_lifecycle))
 
 
 def _milestones(con: duckdb.DuckDBPyConnection, settings: Settings, ladder: Ladder, as_of: date,
                 lead_ids: Sequence[str] | None) -> pl.DataFrame:
-    params = _params(as_of, lead_ids, first_rank=0, opportunity_rank=ladder.opportunity_rank,
-                     customer_rank=ladder.customer_rank,
-                     opportunity_lifecycle=list(settings.funnel_rules.opportunity_lifecycle),
-                     customer_lifecycle=list(settings.funnel_rules.customer_lifecycle))
-    result = frame(con, sql_text("stages_milestones", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
+    result = frame(con, sql_text("stages_milestones", fragments={"lead_filter": _lead_filter(lead_ids)}),
+                   _milestone_params(settings, ladder, as_of, lead_ids))
     return _typed(result, _MILESTONE_SCHEMA)
 
 
@@ -504,12 +515,22 @@ def _engine(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
             lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
     """The entries with the engine's extra columns (rule_index, window_start) for explanations."""
     ladder = ladder_of(settings)
-    recycles = _recycles(con, settings, as_of, lead_ids)
-    milestones = _milestones(con, settings, ladder, as_of, lead_ids)
     types = _activity_types(con, as_of, lead_ids)
     named = {t for rule in ladder.rules for t in rule.activity_types}
     ignored = [t for t in settings.funnel_rules.not_meaningful if t not in named]
+    if is_spark(con):
+        return _engine_in_groups(con, settings=settings, ladder=ladder, as_of=as_of, types=types,
+                                 ignored=ignored, lead_ids=lead_ids)
+    recycles = _recycles(con, settings, as_of, lead_ids)
+    milestones = _milestones(con, settings, ladder, as_of, lead_ids)
     stream = _timeline(con, as_of, types, ignored, milestones, recycles, lead_ids)
+    return _entries(stream, milestones, recycles, types=types, settings=settings, ladder=ladder, as_of=as_of)
+
+
+def _entries(stream: pa.Table, milestones: pl.DataFrame, recycles: pl.DataFrame, *, types: list[str],
+             settings: Settings, ladder: Ladder, as_of: date) -> pl.DataFrame:
+    """The entries of the leads in a sorted time line (stages_timeline.sql's rows; `ref` pointing
+    into `milestones` / `recycles`): the numpy passes, lead by lead, with no store access."""
     if stream.num_rows == 0:
         return _named(pl.DataFrame(schema={**_ENTRY_SCHEMA, ENTRY_ORDER: pl.Int32}), ladder)
     line = _walk(stream, types=types, settings=settings, ladder=ladder, as_of=as_of)
@@ -576,6 +597,66 @@ def _engine(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
         pl.when(pl.col("evidence_row")).then(pl.col("window_start")).alias("window_start"),
     )
     return _named(result, ladder)
+
+
+# The engine's entries as Arrow (what a group of leads returns from a Spark task).
+ENTRY_ARROW = pa.schema([
+    (sc.LEAD_ID, pa.string()), (sc.STAGE, pa.string()), (STAGE_RANK, pa.int32()), (sc.ENTERED_AT, pa.timestamp("us")),
+    (sc.REASON, pa.string()), (IS_SIDE, pa.bool_()), (EVIDENCE_TYPE, pa.string()), (EVIDENCE_ID, pa.string()),
+    (EVIDENCE_AT, pa.timestamp("us")), (ENTRY_ORDER, pa.int32()), ("rule_index", pa.int32()),
+    ("window_start", pa.timestamp("us")),
+])
+# Lead groups per run on an engine that computes per group (Spark); each group is one task's input.
+LEAD_GROUPS = 64
+# Each milestone's / recycle's number within its lead (the `ref` the time line and the markers share).
+_REF = "SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY {order}) - 1 AS ref FROM ({sql})"
+_MILESTONE_ORDER = "t, stage_rank, evidence_type, evidence_id"
+_RECYCLE_ORDER = "t, evidence_type, evidence_id, reason"
+
+
+def _engine_in_groups(con, *, settings: Settings, ladder: Ladder, as_of: date, types: list[str],
+                      ignored: list[str], lead_ids: Sequence[str] | None) -> pl.DataFrame:
+    """The same entries with the time line built, split by lead and walked inside the engine's
+    tasks (`per_group`): each task gets its leads' time-line rows and their milestones and
+    recycles, and runs `_entries` on them; only the entries come back."""
+    serial = next(_relation_names)
+    relations = {"milestones": f"_funnel_milestones_{serial}", "recycles": f"_funnel_recycles_{serial}"}
+    lead_filter = {"lead_filter": _lead_filter(lead_ids)}
+    con.view(relations["milestones"], _REF.format(order=_MILESTONE_ORDER, sql=sql_text(
+        "stages_milestones", fragments=lead_filter)), _milestone_params(settings, ladder, as_of, lead_ids))
+    con.view(relations["recycles"], _REF.format(order=_RECYCLE_ORDER, sql=sql_text(
+        "stages_recycles", fragments=lead_filter)), _recycle_params(settings, as_of, lead_ids))
+    try:
+        stream = (sql_text("stages_timeline", fragments=lead_filter, **relations),
+                  _params(as_of, lead_ids, types=types, ignored=ignored))
+        markers = (sql_text("stages_markers", **relations), {})
+        walk = functools.partial(_group_entries, types=types, settings=settings, ladder=ladder, as_of=as_of)
+        entries = con.per_group([stream, markers], key=sc.LEAD_ID, groups=LEAD_GROUPS, function=walk,
+                                schema=ENTRY_ARROW)
+    finally:
+        for name in relations.values():
+            con.unregister(name)
+    return pl.from_arrow(entries).sort(sc.LEAD_ID, ENTRY_ORDER)
+
+
+def _group_entries(stream: pa.Table, markers: pa.Table, *, types: list[str], settings: Settings, ladder: Ladder,
+                   as_of: date) -> pa.Table:
+    """`_entries` for one group of leads: the group's time line sorted as stages_timeline.sql sorts
+    it, its refs renumbered into the group's own milestones and recycles."""
+    marks = pl.from_arrow(markers)
+    own = {kind: marks.filter(pl.col("kind") == kind).sort(sc.LEAD_ID, "ref").with_row_index("local")
+           for kind in (_MILESTONE, _RECYCLE)}
+    keys = pl.concat([part.select(pl.col("kind").cast(pl.Int8), sc.LEAD_ID, pl.col("ref").cast(pl.Int64),
+                                  pl.col("local").cast(pl.Int64), pl.col(EVIDENCE_TYPE).alias("tie"))
+                      for part in own.values()])
+    line = (pl.from_arrow(stream).with_columns(pl.col("kind").cast(pl.Int8), pl.col("ref").cast(pl.Int64))
+            .join(keys, on=["kind", sc.LEAD_ID, "ref"], how="left")
+            .sort([sc.LEAD_ID, "t", "kind", "code", "tie", EVIDENCE_ID, "ref"], nulls_last=True)
+            .with_columns(pl.col("local").alias("ref")).drop("local", "tie"))
+    milestones = own[_MILESTONE].with_columns(pl.col("stage_rank").cast(pl.Int32))
+    entries = _entries(line.to_arrow(), _typed(milestones, _MILESTONE_SCHEMA), _typed(own[_RECYCLE], _RECYCLE_SCHEMA),
+                       types=types, settings=settings, ladder=ladder, as_of=as_of)
+    return entries.to_arrow()
 
 
 def _named(entries: pl.DataFrame, ladder: Ladder) -> pl.DataFrame:

@@ -16,7 +16,8 @@ surges as (
 ),
 
 final as (
-    select l.lead_id, max(s.observed_at) as surge_at, sum(s.signals) as surge_signals, string_agg(s.topics, ', ') as surge_topics
+    select l.lead_id, max(s.observed_at) as surge_at, sum(s.signals) as surge_signals,
+           string_agg(s.topics, ', ' order by s.topics) as surge_topics
     from leads as l
     left join accounts as a on a.account_id = l.account_id
     join surges as s on s.account_key = lower(trim(l.account_id)) or s.account_key = lower(trim(a.domain))

@@ -1,0 +1,52 @@
+"""The engine boundary: where the store's tables live and where queries run.
+
+Two engines answer the same questions: DuckDB (the store file, the default, today's code path and
+speed) and Spark (a local session, a cluster, or Spark Connect `sc://host:port`, reading the canonical
+tables from a Parquet folder or a catalog database). Each engine lists its tables, runs a SQL file
+from `funnel/store/sql/` (loaded only through `funnel.store.queries.sql_text`; Spark gets it through
+`translate.spark_sql`) with bound parameters, collects a bounded result as Arrow/Polars, and runs a
+Python function per group of leads (Spark: `groupBy(bucket).applyInArrow`, inside the tasks). Both
+also answer the small DuckDB connection subset the model and the analyses read through
+(`sql`, `execute`, `register`, `unregister`), so those take either engine as their `con`.
+
+An engine asked for is the engine used: a missing pyspark, Java or data folder is an error, never
+a silent fall back to DuckDB. May import the store and the foundation (the model and the analyses
+import it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from funnel.engine.duckdb import DuckDBEngine
+from funnel.errors import EngineError
+
+__all__ = ["ENGINES", "DuckDBEngine", "EngineError", "engine_name", "is_spark", "open_engine"]
+
+ENGINES = ("duckdb", "spark")
+
+
+def engine_name(asked: str | None = None) -> str:
+    """The engine to use: the one asked for (--engine), else $FUNNEL_ENGINE, else duckdb."""
+    name = (asked or os.environ.get("FUNNEL_ENGINE") or "duckdb").strip().lower()
+    if name not in ENGINES:
+        raise EngineError(f"unknown engine {name!r}", hint=f"Use one of: {', '.join(ENGINES)}")
+    return name
+
+
+def open_engine(name: str, *, db: Path | str | None = None, data: str | None = None):
+    """An open engine: DuckDB on the store file `db` (read-only), or Spark on the tables at `data`
+    (a Parquet folder, or `catalog:<database>`; default $FUNNEL_SPARK_DATA)."""
+    if name == "duckdb":
+        return DuckDBEngine.open(db)
+    if name == "spark":
+        from funnel.engine.spark import SparkEngine
+
+        return SparkEngine.open(data or os.environ.get("FUNNEL_SPARK_DATA"))
+    raise EngineError(f"unknown engine {name!r}", hint=f"Use one of: {', '.join(ENGINES)}")
+
+
+def is_spark(con) -> bool:
+    """True when `con` is the Spark engine (the model asks to run its per-lead engine in Spark tasks)."""
+    return getattr(con, "engine", "duckdb") == "spark"
