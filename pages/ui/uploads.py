@@ -1,5 +1,6 @@
 """Uploaded exports on the Data page: checked once per content (cached), shown as a card (table, rows,
-format, mapping, warnings, preview), and mapped column by column when the file is not recognised."""
+format, mapping, warnings, preview), and mapped column by column when the file is not recognised or is
+recognised only in part (columns left over that could fill a stage, outcome, date or owner)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,18 @@ from funnel.access import Action
 from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.ingest import upload
 from funnel.ingest.importer import PreparedImport, remove_import, write_import
+from funnel.ingest.mapping_guess import (
+    completed_columns,
+    distinct_values,
+    fillable_gaps,
+    missing_for_analyses,
+    proposed_columns,
+    proposed_stage_values,
+    proposed_table,
+    save_mapping,
+    stage_counts,
+)
 from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
-from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
 from funnel.model.identity import identity_matches, match_summary, rebuild_identity
 from funnel.schema import TABLES
 from pages.ui.access import require
@@ -35,7 +46,9 @@ def upload_sample(data: bytes, name: str) -> pl.DataFrame | FunnelError:
 
 def checked_upload(file, number: int, *, mapping_text: str, table: str | None,
                    saved: tuple[tuple[str, str], ...]) -> PreparedImport | None:
-    """One uploaded file checked and shown as a card; the guided mapper when it is not recognised.
+    """One uploaded file checked and shown as a card; the guided mapper when it is not recognised, or when it
+    is recognised with columns left over that could fill what analyses need (a half-mapping, which imports
+    only with the user's corrections or when they choose to import it as recognised anyway).
     Returns the file ready to import, or None (the card says why)."""
     with st.container(border=True):
         st.text(file.name)
@@ -44,12 +57,22 @@ def checked_upload(file, number: int, *, mapping_text: str, table: str | None,
         if isinstance(item, (MappingError, ValidationError)) and not mapping_text:
             show_error(item)
             item = guided_mapping(file, number)
+        elif isinstance(item, PreparedImport) and not mapping_text and half_mapped(file, item):
+            item = guided_mapping(file, number, recognised=item)
         if isinstance(item, FunnelError):
             show_error(item)
             return None
         if item is not None:
             upload_card(item)
         return item
+
+
+def half_mapped(file, item: PreparedImport) -> bool:
+    """Whether a recognised file leaves columns as attributes that could fill a stage, outcome, date or owner."""
+    if not item.unmapped:
+        return False
+    sample = upload_sample(file.getvalue(), file.name)
+    return not isinstance(sample, FunnelError) and bool(fillable_gaps(sample, item.table, item.source_columns))
 
 
 def upload_card(item: PreparedImport) -> None:
@@ -70,20 +93,32 @@ def upload_card(item: PreparedImport) -> None:
         st.text(f"Also derived: {derived.height:,} rows for {name}")
 
 
-def guided_mapping(file, number: int) -> PreparedImport | FunnelError | None:
-    """Map an unrecognised export column by column: a proposal, the user's corrections, a preview, what
-    is still missing for each analysis, and a saved mapping so next month's export imports in one step."""
+def guided_mapping(file, number: int, *, recognised: PreparedImport | None = None
+                   ) -> PreparedImport | FunnelError | None:
+    """Map an export column by column: a proposal, the user's corrections, stage values onto the lifecycle
+    ladder, a preview, what is still missing for each analysis, and a saved mapping so next month's export
+    imports in one step. For a `recognised` file that is half-mapped, returns the corrected file only once
+    nothing its columns could fill is left empty, or the file as recognised when the user chooses so."""
     sample = upload_sample(file.getvalue(), file.name)
     if isinstance(sample, FunnelError):
         return sample
     with st.expander("Map its columns", expanded=True, icon=":material/schema:"):
-        st.caption("Proposed from the column names and values (dates, e-mails, numbers). Correct any choice; the "
-                   "preview and the list of what is still missing update as you go.")
+        if recognised is not None:
+            st.warning("This file was recognised, but columns that analyses need are missing although the file "
+                       "has columns that could supply them. Check the proposal below: nothing is imported "
+                       "half-mapped unless you choose to.", icon=":material/warning:")
+            st.text(f"Recognised as {recognised.table}" + (f" by {recognised.mapping_name}"
+                                                            if recognised.mapping_name else "") + ".")
+            for problem in missing_for_analyses(recognised.table, recognised.source_columns):
+                st.text(f"• as recognised, {problem}")
+        st.caption("Proposed from the column names and values (dates, e-mails, numbers, yes/no outcomes). "
+                   "Correct any choice; the preview and the list of what is still missing update as you go.")
         headers = [h for h in sample.columns if not h.startswith("_")]
-        proposed = proposed_table(sample)
+        proposed = recognised.table if recognised is not None else proposed_table(sample)
         table = st.selectbox("This file feeds", list(TABLES), index=list(TABLES).index(proposed),
                              key=f"map_table_{number}")
-        guess = proposed_columns(sample, table)
+        guess = (completed_columns(sample, table, recognised.source_columns)
+                 if recognised is not None and table == recognised.table else proposed_columns(sample, table))
         options = ["(none)", *headers]
         choices = {}
         grid = st.columns(3)
@@ -93,12 +128,18 @@ def guided_mapping(file, number: int) -> PreparedImport | FunnelError | None:
             picked = grid[i % 3].selectbox(label, options, index=options.index(default) if default in options else 0,
                                            key=f"map_{number}_{table}_{column.name}", help=column.doc)
             choices[column.name] = None if picked == "(none)" else picked
-        for problem in missing_for_analyses(table, choices):
+        values = {"lifecycle_stage": stage_value_map(sample, choices["lifecycle_stage"], number)} if (
+            choices.get("lifecycle_stage")) else {}
+        st.text("Still missing, and what each analysis will lack:")
+        for problem in missing_for_analyses(table, choices) or ["nothing: every analysis has what it needs"]:
             st.text(f"• {problem}")
         name = st.text_input("Save this mapping as", value=f"{file.name.rsplit('.', 1)[0]} ({table})",
                              key=f"map_name_{number}")
-        text = drafted_mapping(name, table=table, columns=choices)
+        text = drafted_mapping(name, table=table, columns=choices, values=values)
         item = prepared_upload(file.getvalue(), file.name, text, table, settings_text())
+        if isinstance(item, PreparedImport) and "lifecycle_stage" in values:
+            st.text("Lifecycle stages after this mapping (the distribution will show):")
+            st.dataframe(stage_counts(item.frame), hide_index=True, key=f"map_preview_{number}")
         left, right = st.columns(2)
         if left.button("Save mapping", key=f"map_save_{number}", icon=":material/save:",
                        disabled=isinstance(item, FunnelError)):
@@ -108,7 +149,40 @@ def guided_mapping(file, number: int) -> PreparedImport | FunnelError | None:
             st.success("Saved: the next export with these columns is recognised and imports in one step.")
         right.download_button("Download mapping (.toml)", text, file_name="mapping.toml", mime="application/toml",
                               key=f"map_download_{number}")
+        if recognised is None:
+            return item
+        if st.checkbox("Import as recognised anyway (without the columns listed above)", key=f"map_anyway_{number}"):
+            return recognised
+        left_empty = fillable_gaps(sample, table, choices)
+        if left_empty:
+            st.info("Not imported yet: choose a column for each of these, or tick 'Import as recognised anyway'.",
+                    icon=":material/info:")
+            for canonical, source in left_empty.items():
+                st.text(f"• {canonical} (the file's column {source} could supply it)")
+            return None
     return item
+
+
+def stage_value_map(sample: pl.DataFrame, column: str, number: int) -> dict[str, str]:
+    """The user's lifecycle stage for each distinct sample value of `column` (proposed from the settings'
+    ladder and obvious cases); values left as they are are not in the map."""
+    settings = settings_for(settings_text())
+    stages = [*settings.ladders.lifecycle, *settings.ladders.lifecycle_side]
+    keep = "(keep the value as it is)"
+    seen = distinct_values(sample, column)
+    proposals = proposed_stage_values(seen, settings)
+    st.text(f"Lifecycle stage for each value of {column}:")
+    value_map = {}
+    for i, value in enumerate(seen):
+        left, right = st.columns([1, 2])
+        left.text(value)
+        options = [keep, *stages]
+        picked = right.selectbox(f"Lifecycle stage for value {i + 1}", options, label_visibility="collapsed",
+                                 index=options.index(proposals[value]) if proposals[value] in options else 0,
+                                 key=f"map_stage_{number}_{column}_{i}")
+        if picked != keep:
+            value_map[value] = picked
+    return value_map
 
 
 def mapping_text_of(file) -> str:
