@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from funnel import schema as sc

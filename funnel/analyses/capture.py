@@ -43,11 +43,26 @@ from funnel.stats import bh_adjusted, two_proportion_p_value, wilson_interval
 from funnel.store.db import frame, scalar
 from funnel.store.queries import sql_text
 
-__all__ = ["CAPTURE_FIELDS", "ENTRY_POINTS", "FORM_TYPES", "CaptureAudit", "audited_fields", "capture_audit",
-           "capture_frame", "data_quality_note",
-           "field_conversion_lift", "field_fill_rates", "fill_by_age", "fill_panel", "fill_panel_sentence",
-           "same_lead_fill",
-           "form_funnels", "lead_data_quality", "lead_imports", "lead_versions"]
+__all__ = [
+    "CAPTURE_FIELDS",
+    "ENTRY_POINTS",
+    "FORM_TYPES",
+    "CaptureAudit",
+    "audited_fields",
+    "capture_audit",
+    "capture_frame",
+    "data_quality_note",
+    "field_conversion_lift",
+    "field_fill_rates",
+    "fill_by_age",
+    "fill_panel",
+    "fill_panel_sentence",
+    "form_funnels",
+    "lead_data_quality",
+    "lead_imports",
+    "lead_versions",
+    "same_lead_fill",
+]
 
 CAPTURE_FIELDS: tuple[str, ...] = ("title", "seniority", "phone", "company", "industry", "employees", "country")
 FORM_TYPES: tuple[str, ...] = ("form_fill", "demo_request", "contact_form", "trial_signup", "newsletter_signup",
