@@ -38,8 +38,12 @@ def capture_section() -> None:
                f"{FORM_COMPLETION_TARGET:.0%} is marked.")
     st.dataframe(audit.fill, hide_index=True, column_config={"fill_rate": PERCENT})
     st.subheader("Fill rate by lead age")
-    st.caption("Leads of each age today, not the same leads followed over time: a single export cannot show "
-               "how a record filled up after creation.")
+    st.caption(audit.panel_note)
+    if not audit.panel.is_empty():
+        st.dataframe(audit.panel, hide_index=True, key="dq_panel",
+                     column_config={c: PERCENT for c in ("fill_first", "fill_later", "change")})
+        st.caption("Beside it, leads of each age today (a cross-section: older leads were also captured by older "
+                   "forms).")
     st.dataframe(audit.age, hide_index=True, column_config={"fill_rate": PERCENT})
     st.subheader("Form funnels")
     st.caption(f"Known leads only (anonymous visitors are in web analytics, not here), so completion is an "

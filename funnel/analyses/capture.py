@@ -55,6 +55,7 @@ __all__ = [
     "field_conversion_lift",
     "field_fill_rates",
     "fill_by_age",
+    "fill_by_age_views",
     "fill_panel",
     "fill_panel_sentence",
     "form_funnels",
@@ -260,6 +261,19 @@ def fill_panel_sentence(panel: pl.DataFrame, *, imports: int, days: tuple[int, .
     return (f"The same leads over time, from {imports} imports of the leads table: the version each lead had "
             f"at the first import that held it against the one at the first import at least 30 or 90 days "
             f"later ({parts}). Only leads with a version at both points count.")
+
+
+def fill_by_age_views(age: pl.DataFrame, panel: pl.DataFrame) -> pl.DataFrame:
+    """`fill_panel` then `fill_by_age` in one long table, one row per view, age and field: view ("same
+    leads" or "leads of each age at D"), age ("first import → k+ days later", or the age bucket), field,
+    leads, fill_first (same leads only), fill_rate (later, or at D), change (same leads only)."""
+    same = panel.select(pl.lit("same leads").alias("view"),
+                        pl.format("first import → {}+ days later", "days").alias("age"), "field", "leads",
+                        "fill_first", pl.col("fill_later").alias("fill_rate"), "change")
+    cross = age.select(pl.lit("leads of each age at D").alias("view"), "age", "field",
+                       pl.col("leads").cast(pl.Int64), pl.lit(None, dtype=pl.Float64).alias("fill_first"),
+                       "fill_rate", pl.lit(None, dtype=pl.Float64).alias("change"))
+    return pl.concat([same.cast(cross.schema), cross])
 
 
 def form_funnels(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:

@@ -91,11 +91,13 @@ def selected_check(report: pl.DataFrame) -> str | None:
     """The hygiene checks, selectable; returns the selected check's name."""
     selection = st.dataframe(
         report, hide_index=True, key="hygiene_table", on_select="rerun", selection_mode="single-row",
-        column_order=("description", "leads", "share", "what_to_do"),
+        column_order=("description", "leads", "share", "month_before", "change", "what_to_do"),
         column_config={
             "description": st.column_config.TextColumn("Check", width="large"),
             "leads": st.column_config.NumberColumn("Leads", format="%d"),
             "share": st.column_config.NumberColumn("Share of leads", format="percent"),
+            "month_before": st.column_config.NumberColumn("A month before", format="%d"),
+            "change": st.column_config.NumberColumn("Change", format="%+d"),
             "what_to_do": st.column_config.TextColumn("What to do", width="large"),
         },
     )
