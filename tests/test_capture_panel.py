@@ -101,6 +101,10 @@ def test_one_import_says_so_and_keeps_the_cross_section():
     assert audit.panel.is_empty()
     assert "only one import of the leads table" in audit.panel_note
     assert audit.age.filter(pl.col("field") == "title").get_column("leads").sum() == 2
+    imported(con, [{sc.LEAD_ID: "1", sc.TITLE: "CEO", sc.PHONE: "+1 555 0100"}], at=JAN + timedelta(days=3))
+    rebuild_identity(con)
+    again = cap.capture_audit(con, settings=default_settings(), as_of=D)
+    assert again.panel.is_empty() and "2 imports of the leads table, but none made at least 30 days" in again.panel_note
 
 
 fill = st.fixed_dictionaries({sc.TITLE: st.sampled_from([None, "", "CEO", "Intern"]),

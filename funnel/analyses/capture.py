@@ -233,19 +233,20 @@ def fill_panel(versions: pl.DataFrame, *, fields: list[str], lead_ids: pl.Series
     if lead_ids is not None:
         versions = versions.join(lead_ids.to_frame(sc.LEAD_ID), on=sc.LEAD_ID, how="semi")
     present = [f for f in fields if f in versions.columns]
-    first = versions.filter(pl.col("days") == 0).unpivot(index=[sc.LEAD_ID], on=present, variable_name="field",
-                                                         value_name="first")
-    later = versions.filter(pl.col("days") > 0).unpivot(index=[sc.LEAD_ID, "days"], on=present,
-                                                        variable_name="field", value_name="later")
-    both = later.join(first, on=[sc.LEAD_ID, "field"], how="inner")
-    out = (both.group_by("days", "field").agg(pl.len().alias("leads"),
-                                              pl.col("first").sum().cast(pl.Int64).alias("filled_first"),
-                                              pl.col("later").sum().cast(pl.Int64).alias("filled_later"))
-           .with_columns(pl.col("leads").cast(pl.Int64), _share("filled_first").alias("fill_first"),
-                         _share("filled_later").alias("fill_later")))
+    first = versions.filter(pl.col("days") == 0).select(sc.LEAD_ID, *(pl.col(f).alias(f"{f}\x00first") for f in present))
+    both = versions.filter(pl.col("days") > 0).select(sc.LEAD_ID, "days", *present).join(first, on=sc.LEAD_ID)
+    sums = both.group_by("days").agg(pl.len().cast(pl.Int64).alias("leads"),
+                                     *(pl.col(f).sum().cast(pl.Int64) for f in present),
+                                     *(pl.col(f"{f}\x00first").sum().cast(pl.Int64) for f in present))
+    later = sums.unpivot(index=["days", "leads"], on=present, variable_name="field", value_name="filled_later")
+    earlier = sums.unpivot(index=["days"], on=[f"{f}\x00first" for f in present], variable_name="field",
+                           value_name="filled_first").with_columns(pl.col("field").str.replace("\x00first", "",
+                                                                                              literal=True))
     order = {f: i for i, f in enumerate(fields)}
-    return (out.with_columns((pl.col("fill_later") - pl.col("fill_first")).alias("change"),
-                             pl.col("field").replace_strict(order, default=len(order)).alias("_order"))
+    return (later.join(earlier, on=["days", "field"])
+            .with_columns(_share("filled_first").alias("fill_first"), _share("filled_later").alias("fill_later"))
+            .with_columns((pl.col("fill_later") - pl.col("fill_first")).alias("change"),
+                          pl.col("field").replace_strict(order, default=len(order)).alias("_order"))
             .sort("days", "_order").select("days", "field", "leads", "filled_first", "fill_first",
                                            "filled_later", "fill_later", "change"))
 
@@ -257,6 +258,10 @@ def fill_panel_sentence(panel: pl.DataFrame, *, imports: int, days: tuple[int, .
                 "over time: the cross-section below (leads of each age today) is what there is. Import next "
                 "month's export of the same CRM to see the same leads fill up.")
     counts = {d: (panel.filter(pl.col("days") == d).get_column("leads").max() or 0) for d in days}
+    if not any(counts.values()):
+        return (f"The store holds {imports} imports of the leads table, but none made at least {min(days)} days "
+                f"after an earlier import that held the same leads: no lead can be followed over time yet, so the "
+                f"cross-section below (leads of each age today) is what there is.")
     parts = ", ".join(f"{n:,} leads have a version {d}+ days after their first import" for d, n in counts.items())
     return (f"The same leads over time, from {imports} imports of the leads table: the version each lead had "
             f"at the first import that held it against the one at the first import at least 30 or 90 days "

@@ -57,12 +57,11 @@ points as (
     select lead_id, days, seen_at from checks
 ),
 
-in_force as (
+in_force as (  -- the latest version imported at or before the point (versions of a lead never overlap)
     select p.days, p.seen_at, s.*
     from points as p
-    join spans as s
-      on s.lead_id = p.lead_id and s.valid_from <= p.seen_at and (s.valid_to is null or s.valid_to > p.seen_at)
-    qualify row_number() over (partition by p.lead_id, p.days order by s.valid_from desc) = 1
+    asof join spans as s
+      on s.lead_id = p.lead_id and s.valid_from <= p.seen_at
 ),
 
 accounts as (
