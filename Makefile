@@ -5,8 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
+# `make serve` (shared, signed-in mode): the secrets file with [auth] and [team], the data folder, the
+# address to listen on (a TLS proxy on this host forwards to it) and the server-side upload cap in MB.
+SECRETS   ?= .streamlit/secrets.toml
+DATA_DIR  ?= data
+ADDRESS   ?= 127.0.0.1
+UPLOAD_MB ?= 50
 
-.PHONY: run test bench lint sample constraints clean
+.PHONY: run serve test bench lint sample constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +25,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## open the dashboard (the bundled sample is loaded into an empty database before it starts)
 	$(BIN)/funnel load-sample
 	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+serve: $(STAMP)  ## the shared mode: sign-in required, databases from DATA_DIR (see "Share it with your team")
+	@grep -qs '^\[auth\]' $(SECRETS) && grep -qs '^\[team\]' $(SECRETS) || { \
+	  echo "make serve needs $(SECRETS) with an [auth] and a [team] section (README: Share it with your team)"; exit 1; }
+	FUNNEL_DATA_DIR=$(DATA_DIR) $(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) \
+	  --server.maxUploadSize $(UPLOAD_MB) --secrets.files $(SECRETS)
 
 test: $(STAMP)  ## run every test (browser tests skip when Debian's chromium is missing)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.ui import sidebar, store
+from pages.ui import access, sidebar, store
 
 HERE = Path(__file__).parent
 
@@ -35,6 +35,7 @@ PAGES = {
     ],
 }
 
+access.gate()
 store.load_sample_if_empty()
 navigation = st.navigation({
     section: [st.Page(HERE / path, title=title, icon=icon) for path, title, icon in entries

@@ -303,6 +303,7 @@ HISTORY_SUFFIX = "__history"
 SETTINGS_VERSIONS = "settings_versions"
 SAVED_MAPPINGS = "saved_mappings"
 REVIEW_VERDICTS = "review_verdicts"  # handoff review sample: one row per verdict given (history kept)
+SETTINGS_DRAFTS = "settings_drafts"  # one unsaved rules edit per person, until an admin saves it as a version
 
 
 def normalise_name(raw: str) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from funnel.access import Action
 from funnel.schema import TABLES
 from funnel.store.status import active_import_ids, import_labels
-from pages.ui import sidebar, store, uploads
+from pages.ui import access, sidebar, store, uploads
 
 sidebar.routed()
 st.title("Data")
 st.caption("Load CRM, marketing-automation, product-analytics, enrichment and intent exports (CSV, XLSX, "
            "Parquet). Files are checked first; nothing is written until you import, and a failed import "
-           "changes nothing. Your data never leaves this machine.")
+           "changes nothing. Each import and removal is recorded with who did it.")
 uploads.show_notices()
 
 inventory, _ = store.inventory()
@@ -23,21 +24,24 @@ st.dataframe(inventory, hide_index=True, key="inventory_table",
 sidebar.sample_notice()
 
 st.subheader("Import exports")
-table_choice = st.selectbox("Table", ["recognise from the columns", *TABLES], key="import_table",
-                            help="Leave on 'recognise' for canonical files and known vendor exports.")
-mapping_upload = st.file_uploader("Mapping (optional .toml)", type=["toml"], key="mapping_file",
-                                  help="A saved column mapping for exports the dashboard does not recognise.")
-files = st.file_uploader("Export files", type=["csv", "txt", "tsv", "xlsx", "parquet"],
-                         accept_multiple_files=True, key=uploads.upload_key())
-mapping_text = uploads.mapping_text_of(mapping_upload)
-table = None if table_choice.startswith("recognise") else table_choice
-saved = store.saved_mapping_texts()
-checked = [uploads.checked_upload(file, number, mapping_text=mapping_text, table=table, saved=saved)
-           for number, file in enumerate(files or [])]
-prepared = [item for item in checked if item is not None]
-if prepared and st.button(f"Import {len(prepared)} file(s)", type="primary", key="import_button",
-                          icon=":material/download_done:"):
-    uploads.import_files(prepared)
+if not access.allowed(Action.IMPORT):
+    access.role_note(Action.IMPORT)
+else:
+    table_choice = st.selectbox("Table", ["recognise from the columns", *TABLES], key="import_table",
+                                help="Leave on 'recognise' for canonical files and known vendor exports.")
+    mapping_upload = st.file_uploader("Mapping (optional .toml)", type=["toml"], key="mapping_file",
+                                      help="A saved column mapping for exports the dashboard does not recognise.")
+    files = st.file_uploader("Export files", type=["csv", "txt", "tsv", "xlsx", "parquet"],
+                             accept_multiple_files=True, key=uploads.upload_key())
+    mapping_text = uploads.mapping_text_of(mapping_upload)
+    table = None if table_choice.startswith("recognise") else table_choice
+    saved = store.saved_mapping_texts()
+    checked = [uploads.checked_upload(file, number, mapping_text=mapping_text, table=table, saved=saved)
+               for number, file in enumerate(files or [])]
+    prepared = [item for item in checked if item is not None]
+    if prepared and st.button(f"Import {len(prepared)} file(s)", type="primary", key="import_button",
+                              icon=":material/download_done:"):
+        uploads.import_files(prepared)
 
 st.subheader("People across tools")
 matches, unmatched, conflicts = store.people_across_tools()
@@ -58,7 +62,7 @@ if history.height == 0:
     st.stop()
 st.dataframe(history.drop("sha256"), hide_index=True, key="history_table")
 active = active_import_ids(history)
-if active:
+if active and access.allowed(Action.REMOVE):
     labels = import_labels(history)
     choice = st.selectbox("Remove an import (its rows go, the versions it replaced come back)", active,
                           key="remove_choice", format_func=labels.get)

@@ -95,6 +95,6 @@ names = cache.lead_names()
 table, left_out = tool_export(segment_of(leads, {"route_rule": rule, "team": team, "track": track}), names, tool=tool)
 st.text(f"{table.height:,} leads in {tool}'s import columns" + (f"; {left_out:,} without an e-mail left out" if left_out else ""))
 st.dataframe(table.head(200), hide_index=True, key="routing_export_preview")
-st.download_button("Download the import file", partial(csv_bytes, table),
-                   file_name=download_name(f"{tool}_import", as_of=filters.as_of, ext="csv"), mime="text/csv",
-                   key="routing_export_csv", icon=":material/download:")
+widgets.file_download("Download the import file", partial(csv_bytes, table),
+                      file_name=download_name(f"{tool}_import", as_of=filters.as_of, ext="csv"), mime="text/csv",
+                      key="routing_export_csv")

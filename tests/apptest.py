@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,12 @@ def loaded_sample(folder: Path) -> Path:
     finally:
         mp.undo()
     return db
+
+
+def copied(db: Path, to: Path) -> Path:
+    """A copy of a store another AppTest of this process may still hold open (its write-ahead log too)."""
+    shutil.copy(db, to)
+    wal = db.with_name(db.name + ".wal")
+    if wal.exists():
+        shutil.copy(wal, to.with_name(to.name + ".wal"))
+    return to

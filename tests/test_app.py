@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apptest import app, loaded_sample
+from funnel.store.db import connect
+from tests.apptest import app, copied, loaded_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py")
@@ -73,14 +74,41 @@ def test_removing_an_import_from_the_data_page(tmp_path, monkeypatch):
     assert history.loc[history["import_id"] == 5, "removed_at"].notna().all()
 
 
-def test_the_sidebar_opens_another_database(sample_db, tmp_path, monkeypatch):
-    at = app(sample_db, monkeypatch, sample=False)
+def test_the_sidebar_lists_the_data_folder_and_an_admin_creates_a_database_by_name(sample_db, tmp_path, monkeypatch):
+    db = copied(sample_db, tmp_path / "main.duckdb")
+    at = app(db, monkeypatch, sample=False)
     at.run()
+    assert at.sidebar.selectbox(key="db").options == ["main"]
     assert any("3,000" in t.value or "39," in t.value for t in at.sidebar.text)
-    at.sidebar.text_input(key="db_path").input(str(tmp_path / "other.duckdb")).run()
+    for bad in ("../escape", "/tmp/x", "a b", ""):
+        at.sidebar.text_input(key="new_db_name").input(bad).run()
+        at.sidebar.button(key="create_db").click().run()
+        assert not at.exception
+        assert any("letters, digits" in t.value for t in at.sidebar.text)
+    at.sidebar.text_input(key="new_db_name").input("emea-2026").run()
+    at.sidebar.button(key="create_db").click().run()
     assert not at.exception
+    assert sorted(p.name for p in tmp_path.glob("*.duckdb")) == ["emea-2026.duckdb", "main.duckdb"]
+    assert at.sidebar.selectbox(key="db").value == "emea-2026"
+    assert at.query_params.get("db") == "emea-2026"
     assert any("No data yet" in c.value for c in at.sidebar.caption)
-    assert (tmp_path / "other.duckdb").exists()
+
+
+def test_the_database_in_view_comes_from_the_link_by_name_only(sample_db, tmp_path, monkeypatch):
+    db = copied(sample_db, tmp_path / "main.duckdb")
+    connect(tmp_path / "second.duckdb").close()
+    at = app(db, monkeypatch, sample=False)
+    at.query_params["db"] = "second"
+    at.run()
+    assert at.sidebar.selectbox(key="db").value == "second"
+    assert any("No data yet" in c.value for c in at.sidebar.caption)
+    for path in (str(tmp_path / "x.duckdb"), "../main", "/etc/passwd"):
+        at = app(db, monkeypatch, sample=False)
+        at.query_params["db"] = path
+        at.run()
+        assert not at.exception
+        assert at.sidebar.selectbox(key="db").value == "main"
+    assert sorted(p.name for p in tmp_path.glob("*.duckdb")) == ["main.duckdb", "second.duckdb"]
 
 
 UI_FILES = sorted((ROOT / "pages").rglob("*.py"))

@@ -107,7 +107,7 @@ def test_another_database_resets_the_as_of_date_to_its_own_newest_day(tmp_path, 
     at.run()
     assert at.sidebar.date_input(key="as_of").value == date(2026, 10, 31)
     at.run()  # the first run is routed to the default page; widgets keep their state from the second
-    at.sidebar.text_input(key="db_path").input(str(tmp_path / "2018.duckdb")).run()
+    at.sidebar.selectbox(key="db").select("2018").run()  # the data folder's databases, by name
     assert not at.exception
     assert at.sidebar.date_input(key="as_of").value == date(2018, 10, 17)
     assert at.session_state["_filters"].as_of == date(2018, 10, 17)

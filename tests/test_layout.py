@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "funnel"
-FOUNDATION = {"schema", "config", "errors", "filters", "stats", "export"}
+FOUNDATION = {"schema", "config", "errors", "filters", "stats", "export", "access"}
 # What each layer may import besides itself and the foundation (pages may import everything).
 MAY_IMPORT: dict[str, set[str]] = {
     "foundation": set(),

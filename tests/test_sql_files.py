@@ -38,6 +38,7 @@ PARAM_VALUES: dict[str, object] = {
     "unmapped": ["prospect"], "vague": ["", "other", "unknown"], "attribute": "tier",
     "enrichment_wins": False, "sources": ["Clearbit"], "intent_types": ["demo_request"], "surge_score": 60,
     "junk": ["n/a"], "later_days": [30, 90], "newest_first": False, "free_mail": ["gmail.com"], "rule": "the lead created first gets it",
+    "by": "ana@example.com",
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.

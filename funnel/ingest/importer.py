@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from funnel.access import local_user
 from funnel.config import Settings, default_settings
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, printable, shorten
 from funnel.filters import FIRST_DAY, LAST_DAY
@@ -712,21 +713,22 @@ def stage_entries(frame: pl.DataFrame, result: pl.DataFrame, stage_dates: tuple[
 
 
 def write_imports(con: duckdb.DuckDBPyConnection, prepared: list[PreparedImport], *,
-                  now: datetime | None = None) -> list[ImportResult]:
+                  now: datetime | None = None, by: str | None = None) -> list[ImportResult]:
     """Writes each prepared file in its own transaction; a failure rolls that file back and raises."""
-    return [write_import(con, p, now=now) for p in prepared]
+    return [write_import(con, p, now=now, by=by) for p in prepared]
 
 
 def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
-                 now: datetime | None = None) -> ImportResult:
-    """One file written (rows upserted by key, audit row added) in a single transaction, into the raw tables
-    (callers rebuild the identity model afterwards: funnel.model.identity.rebuild_identity)."""
+                 now: datetime | None = None, by: str | None = None) -> ImportResult:
+    """One file written (rows upserted by key, audit row added with who imported it: `by`, else the local user)
+    in a single transaction, into the raw tables (callers rebuild the identity model afterwards:
+    funnel.model.identity.rebuild_identity)."""
     with raw_tables(con):
-        return written_import(con, prepared, now=now)
+        return written_import(con, prepared, now=now, by=by)
 
 
 def written_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
-                   now: datetime | None = None) -> ImportResult:
+                   now: datetime | None = None, by: str | None = None) -> ImportResult:
     same = first_row(con, sql_text("import_previous", imports=IMPORTS),
         {"sha": prepared.sha256, "t": prepared.table, "m": prepared.mapping_name})
     if same:
@@ -746,7 +748,7 @@ def written_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
             {"id": import_id, "file": prepared.file_name, "sha": prepared.sha256, "table": prepared.table,
              "format": prepared.format, "rows": prepared.frame.height, "added": added, "updated": updated,
              "unchanged": unchanged, "derived": "; ".join(derived_parts), "mapping": prepared.mapping_name,
-             "warnings": "\n".join(prepared.warnings), "at": now or datetime.now()})
+             "warnings": "\n".join(prepared.warnings), "at": now or datetime.now(), "by": by or local_user()})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -794,14 +796,16 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, imp
     return total - matched, updated, matched - updated
 
 
-def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None) -> None:
-    """Takes an import back out: its rows go, and the versions it replaced come back (in the raw tables;
-    callers rebuild the identity model afterwards)."""
+def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None,
+                  by: str | None = None) -> None:
+    """Takes an import back out: its rows go, and the versions it replaced come back (in the raw tables,
+    recorded with who removed it: `by`, else the local user; callers rebuild the identity model afterwards)."""
     with raw_tables(con):
-        removed_import(con, import_id, now=now)
+        removed_import(con, import_id, now=now, by=by)
 
 
-def removed_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None) -> None:
+def removed_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datetime | None = None,
+                   by: str | None = None) -> None:
     row = first_row(con, f"SELECT removed_at FROM {IMPORTS} WHERE import_id = $id", {"id": import_id})
     if row is None:
         raise StoreError(f"there is no import #{import_id}", hint="See the import history for the numbers")
@@ -825,8 +829,8 @@ def removed_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datet
                         {"id": import_id})
             con.execute(f"DELETE FROM {history} WHERE {quote_ident(IMPORT_ID)} = $id", {"id": import_id})
             con.execute("DROP TABLE _keys")
-        con.execute(f"UPDATE {IMPORTS} SET removed_at = $at WHERE import_id = $id",
-                    {"id": import_id, "at": now or datetime.now()})
+        con.execute(f"UPDATE {IMPORTS} SET removed_at = $at, removed_by = $by WHERE import_id = $id",
+                    {"id": import_id, "at": now or datetime.now(), "by": by or local_user()})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

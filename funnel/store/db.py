@@ -24,6 +24,7 @@ from funnel.schema import (
     RAW_SCHEMA,
     REVIEW_VERDICTS,
     SAVED_MAPPINGS,
+    SETTINGS_DRAFTS,
     SETTINGS_VERSIONS,
     SOURCE_ROW,
     TABLES,
@@ -33,13 +34,16 @@ from funnel.schema import (
 DEFAULT_DB = Path("data") / "funnel.duckdb"
 TABLES_WITH_ATTRIBUTES = ("leads", "accounts", "deals")
 # The store's own bookkeeping tables: column definitions, in order (the importer writes rows by position).
+# Columns added later go at the end: `ensure_schema` adds them to an older store (`*_by`: who did it).
 BOOKKEEPING_COLUMNS: dict[str, tuple[str, ...]] = {
     IMPORTS: ("import_id BIGINT PRIMARY KEY", "file_name VARCHAR NOT NULL", "sha256 VARCHAR NOT NULL",
               "table_name VARCHAR NOT NULL", "format VARCHAR", "rows BIGINT", "added BIGINT", "updated BIGINT",
               "unchanged BIGINT", "rejected BIGINT", "derived VARCHAR", "mapping VARCHAR", "warnings VARCHAR",
-              "imported_at TIMESTAMP", "removed_at TIMESTAMP"),
+              "imported_at TIMESTAMP", "removed_at TIMESTAMP", "imported_by VARCHAR", "removed_by VARCHAR"),
     SAVED_MAPPINGS: ("name VARCHAR PRIMARY KEY", "saved_at TIMESTAMP", "toml VARCHAR"),
-    SETTINGS_VERSIONS: ("version BIGINT PRIMARY KEY", "saved_at TIMESTAMP", "note VARCHAR", "toml VARCHAR"),
+    SETTINGS_VERSIONS: ("version BIGINT PRIMARY KEY", "saved_at TIMESTAMP", "note VARCHAR", "toml VARCHAR",
+                        "author VARCHAR", "saved_by VARCHAR"),
+    SETTINGS_DRAFTS: ("author VARCHAR PRIMARY KEY", "saved_at TIMESTAMP", "toml VARCHAR"),
     REVIEW_VERDICTS: ("verdict_id BIGINT PRIMARY KEY", "sample_id VARCHAR NOT NULL", "lead_id VARCHAR NOT NULL",
                       "question VARCHAR NOT NULL", "reviewer VARCHAR NOT NULL", "judged_right BOOLEAN NOT NULL",
                       "reason VARCHAR", "recorded_at TIMESTAMP NOT NULL"),
@@ -81,6 +85,10 @@ def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckd
     con.execute("SET lock_configuration = true")
     if not read_only:
         ensure_schema(con)
+    elif missing_columns(con):  # a store from an older version, read before anything wrote to it
+        con.close()
+        connect(db_path).close()
+        return connect(db_path, read_only=True)
     return con
 
 
@@ -141,6 +149,17 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"CREATE TABLE IF NOT EXISTS main.{resolved} ({', '.join(cols)})")
     for name, cols in BOOKKEEPING_COLUMNS.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(name)} ({', '.join(cols)})")
+    for name, definition in missing_columns(con):
+        con.execute(f"ALTER TABLE {quote_ident(name)} ADD COLUMN {definition}")
+
+
+def missing_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(table, column definition) of each bookkeeping column an existing table of an older store lacks."""
+    present = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+                              ).fetchall())
+    tables = {table for table, _ in present}
+    return [(name, definition) for name, cols in BOOKKEEPING_COLUMNS.items() if name in tables
+            for definition in cols if (name, definition.split()[0]) not in present]
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> tuple | None:

@@ -10,10 +10,12 @@ from functools import partial
 import polars as pl
 import streamlit as st
 
+from funnel.access import Action
 from funnel.analyses import monthly, review_sample
 from funnel.charts.monthly import figure_dicts, review_figures
 from funnel.display.report import data_provenance, review_document, review_html
 from funnel.filters import Filters
+from pages.ui.access import allowed, require, role_note
 from pages.ui.store import COMPUTING, StoreKey, inventory, key, opened, writing
 
 PERCENT = ("rate", "rate_lo", "rate_hi", "share", "acceptance_rate", "acceptance_low", "acceptance_high", "rate_cur",
@@ -85,7 +87,10 @@ def _json(result: monthly.MonthlyReview, invest: dict | None) -> bytes:
 
 
 def report_downloads(result: monthly.MonthlyReview, invest: dict | None, *, name: str) -> None:
-    """HTML and JSON downloads of the review, written only when a button is clicked."""
+    """HTML and JSON downloads of the review, written only when a button is clicked (analysts and admins)."""
+    if not allowed(Action.EXPORT):
+        role_note(Action.EXPORT)
+        return
     left, right = st.columns(2)
     left.download_button("Download the HTML report", partial(_html, result, invest), file_name=f"{name}.html",
                          mime="text/html", key="review_html", icon=":material/download:")
@@ -114,9 +119,15 @@ def verdicts(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def verdict_form(name: str, lead: str) -> None:
-    """Per question: right / wrong / not judged and a reason; the Save button stores the judged ones."""
-    reviewer = st.text_input("Reviewer", value="local user", key="hr_reviewer", help="Your name, saved with each "
-                             "verdict.")
+    """Per question: right / wrong / not judged and a reason; the Save button stores the judged ones with the
+    reviewer: the signed-in person, or on a local dashboard the name typed (the computer's user by default)."""
+    if not allowed(Action.REVIEW):
+        role_note(Action.REVIEW)
+        return
+    person = require(Action.REVIEW)
+    reviewer = (person.label if person.signed_in else
+                st.text_input("Reviewer", value=person.name, key="hr_reviewer", help="Your name, saved with each "
+                              "verdict.") or person.name)
     answers = {}
     for question in review_sample.QUESTIONS:
         label = question.replace("_", " ")
@@ -127,6 +138,7 @@ def verdict_form(name: str, lead: str) -> None:
     if not st.button("Save verdicts", key="hr_save", icon=":material/save:"):
         return
     judged = {q: a for q, a in answers.items() if a[0] != "not judged"}
+    require(Action.REVIEW)
     with writing() as con:
         for question, (answer, reason) in judged.items():
             review_sample.record_verdict(con, sample=name, lead_id=lead, question=question, right=answer == "right",

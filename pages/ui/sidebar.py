@@ -1,5 +1,6 @@
-"""The shared sidebar: the filters every page reads (as-of date, ladder, cohort period), kept in the URL
-so a view can be shared; the database choice; and the routing of a deep link to a fresh server."""
+"""The shared sidebar: who is signed in; the database in view, by name (kept in the URL); the filters every
+page reads (as-of date, ladder, cohort period), kept in the URL so a view can be shared; the choice to
+compute the pages on one's own rules draft; and the routing of a deep link to a fresh server."""
 
 from __future__ import annotations
 
@@ -7,15 +8,21 @@ from datetime import date
 
 import streamlit as st
 
+from funnel.access import Action
+from funnel.errors import StoreError
 from funnel.filters import FIRST_DAY, LAST_DAY, Filters, as_of_within
 from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
-from funnel.store.db import default_db_path
+from funnel.store.databases import create_database
 from funnel.store.inventory import data_days
+from funnel.store.settings_versions import draft_text
+from pages.ui.access import allowed, current_person, gate, person_panel
 from pages.ui.store import (
-    cli_db_argument,
+    data_place,
     db_path,
     inventory,
     load_sample_if_empty,
+    on_draft,
+    opened,
     sample_loaded,
     table_rows,
     total_rows,
@@ -36,6 +43,7 @@ def routed() -> None:
         if not st.session_state.get("_seen"):
             st.session_state["_seen"] = True
             st.rerun()
+        gate()
         load_sample_if_empty()
         sidebar_filters()
     st.session_state["_seen"] = True
@@ -47,12 +55,14 @@ def ladder_label(ladder: str) -> str:
 
 def sidebar_filters() -> Filters | None:
     """The shared filters (as-of date, ladder, period), kept in the URL so a view can be shared."""
+    with st.sidebar:
+        person_panel()
+        database_choice()
     table_spans, newest = inventory()
     days = data_days(table_spans, newest)
     with st.sidebar:
         if days is None:
             st.caption("No data yet: import exports on the Data page.")
-            database_choice()
             st.session_state["_filters"] = None
             return None
         first, default_as_of = days
@@ -71,6 +81,10 @@ def sidebar_filters() -> Filters | None:
             end = st.date_input("Entries to", value=None, key="to", bind="query-params", min_value=FIRST_DAY, max_value=LAST_DAY,
                                 help="Last day of those entries (default: the as-of date).")
         data_status()
+        draft_choice()
+    if on_draft():
+        st.warning("This page is computed on your draft rules, not on the saved version everyone else sees. "
+                   "Turn off 'Compute on my draft' in the sidebar to see the saved version.", icon=":material/edit_note:")
     if start and end and start > end:
         st.sidebar.warning("The period starts after it ends; it is ignored.")
         start = end = None
@@ -116,18 +130,47 @@ def require_tables(*tables: str, what: str) -> None:
 
 
 def data_status() -> None:
-    st.text(f"Database: {db_path().name} · {total_rows():,} rows")
-    database_choice()
+    st.text(f"{total_rows():,} rows")
     if sample_loaded():
         st.caption("Showing the bundled sample data (generated, not real leads).")
 
 
 def database_choice() -> None:
-    """A sidebar field to open another database file (this server's user's own files)."""
-    with st.expander("Database file"):
-        st.text_input("Path of a DuckDB file (created when missing)", key="db_path",
-                      placeholder=str(cli_db_argument() or default_db_path()),
-                      help="Overrides --db and FUNNEL_DB for this browser session.")
+    """The databases of the server's data folder, by name (kept in the URL); admins may create one."""
+    names = data_place().names()
+    st.selectbox("Database", names, key="db", bind="query-params",
+                 help="The databases in the server's data folder. The choice is part of the page's link.")
+    if not allowed(Action.MANAGE_DATABASES):
+        return
+    with st.expander("New database"):
+        st.text_input("Name (letters, digits, - and _)", key="new_db_name", max_chars=64)
+        st.button("Create", key="create_db", on_click=created_database, icon=":material/add:")
+        if st.session_state.get("_db_error"):
+            st.text(st.session_state.pop("_db_error"))
+
+
+def created_database() -> None:
+    """Creates the named database in the data folder and switches to it (a button callback; admins only)."""
+    if not allowed(Action.MANAGE_DATABASES):
+        st.session_state["_db_error"] = "Your role may not create databases."
+        return
+    name = str(st.session_state.get("new_db_name") or "").strip()
+    try:
+        create_database(data_place(), name)
+    except StoreError as exc:
+        st.session_state["_db_error"] = exc.message()
+        return
+    st.session_state["db"] = name
+
+
+def draft_choice() -> None:
+    """Lets a person with a rules draft compute every page on it (said on each page) instead of the saved version."""
+    person = current_person()
+    with opened() as con:
+        has_draft = person is not None and draft_text(con, person.label) is not None
+    if has_draft:
+        st.toggle("Compute on my draft rules", key="use_draft",
+                  help="Your unsaved edit of the Rules page; everyone else sees the saved version.")
 
 
 def sample_notice() -> None:

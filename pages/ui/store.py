@@ -1,4 +1,5 @@
-"""The database this session uses, its version, the active settings, and what the store holds.
+"""The database this session uses (by name, from the server's data folder), its version, the settings in
+view (the saved version, or the person's own draft while they preview it), and what the store holds.
 
 Every cached call is keyed by a `StoreKey`: the database path, the data version (which changes with each
 import, removal or saved settings version) and the active settings text."""
@@ -28,9 +29,12 @@ from funnel.model.identity import (
     rebuild_identity,
     unmatched_people,
 )
-from funnel.store.db import connect, default_db_path
+from funnel.store.databases import DataFolder, data_folder, database_file
+from funnel.store.db import connect
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
+from funnel.store.settings_versions import draft_text
 from funnel.store.status import data_version, import_count, saved_settings_text, stored_rows
+from pages.ui.access import current_person
 
 COMPUTING = "Computing from the database… the first view after an import takes longest; later views are cached."
 
@@ -43,10 +47,21 @@ def cli_db_argument() -> str | None:
     return None
 
 
+def data_place() -> DataFolder:
+    """The server's data folder and default database (FUNNEL_DATA_DIR, --db, FUNNEL_DB)."""
+    return data_folder(cli_db_argument())
+
+
+def database_name() -> str:
+    """The database in view, by name: the sidebar's choice (kept in the URL as ?db=NAME) when the data folder
+    lists it, else the server's default. A name from the browser only ever selects a listed file."""
+    place = data_place()
+    chosen = st.session_state.get("db") or st.query_params.get("db")
+    return chosen if isinstance(chosen, str) and chosen in place.names() else place.default
+
+
 def db_path() -> Path:
-    """The database this session uses: the sidebar's choice, else --db, else FUNNEL_DB, else the default."""
-    chosen = st.session_state.get("db_path") or cli_db_argument()
-    return Path(chosen) if chosen else default_db_path()
+    return database_file(data_place().folder, database_name())
 
 
 @st.cache_resource(show_spinner=False)
@@ -143,15 +158,34 @@ class StoreKey:
 
 
 def key() -> StoreKey:
-    """This session's database, its current data version and the active settings text."""
+    """This session's database, its current data version and the settings text in view."""
     with opened() as con:
-        return StoreKey(str(db_path()), data_version(con), saved_settings_text(con))
+        return StoreKey(str(db_path()), data_version(con), viewed_settings_text(con))
+
+
+def draft_in_view(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The person's own rules draft when they chose to compute the pages on it (the sidebar's toggle)."""
+    person = current_person()
+    if not st.session_state.get("use_draft") or person is None:
+        return None
+    return draft_text(con, person.label)
+
+
+def viewed_settings_text(con: duckdb.DuckDBPyConnection) -> str:
+    return draft_in_view(con) or saved_settings_text(con)
+
+
+def on_draft() -> bool:
+    """Whether this session's pages are computed on the person's draft instead of the saved version."""
+    with opened() as con:
+        return draft_in_view(con) is not None
 
 
 def settings_text() -> str:
-    """The active settings as TOML text: the newest version saved on the Rules page, else empty (the file)."""
+    """The settings in view as TOML text: the newest version saved on the Rules page (or the person's own
+    draft while they preview it), else empty (the packaged file)."""
     with opened() as con:
-        return saved_settings_text(con)
+        return viewed_settings_text(con)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -160,7 +194,14 @@ def settings_for(text: str) -> Settings:
 
 
 def active_settings() -> Settings:
+    """The settings the pages compute on (the person's draft while they preview it)."""
     return settings_for(settings_text())
+
+
+def saved_settings() -> Settings:
+    """The newest saved version, what everyone's pages use (whatever this person previews)."""
+    with opened() as con:
+        return settings_for(saved_settings_text(con))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from funnel.access import Action
 from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.ingest import upload
 from funnel.ingest.importer import PreparedImport, remove_import, write_import
@@ -13,6 +14,7 @@ from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
 from funnel.ingest.mapping_guess import missing_for_analyses, proposed_columns, proposed_table, save_mapping
 from funnel.model.identity import identity_matches, match_summary, rebuild_identity
 from funnel.schema import TABLES
+from pages.ui.access import require
 from pages.ui.store import active_settings, settings_for, settings_text, writing
 from pages.ui.widgets import show_error
 
@@ -100,6 +102,7 @@ def guided_mapping(file, number: int) -> PreparedImport | FunnelError | None:
         left, right = st.columns(2)
         if left.button("Save mapping", key=f"map_save_{number}", icon=":material/save:",
                        disabled=isinstance(item, FunnelError)):
+            require(Action.IMPORT)
             with writing() as con:
                 save_mapping(con, name=name, text=text)
             st.success("Saved: the next export with these columns is recognised and imports in one step.")
@@ -130,9 +133,10 @@ def upload_key() -> str:
 
 
 def import_files(prepared: list[PreparedImport]) -> None:
-    """Writes each checked file (its own transaction), rebuilds the identity model, then runs the app again so
-    every panel and the sidebar show the new state at once; each file's result and how its people joined leads
-    are shown after that run."""
+    """Writes each checked file (its own transaction, recorded with who imported it), rebuilds the identity
+    model, then runs the app again so every panel and the sidebar show the new state at once; each file's result
+    and how its people joined leads are shown after that run. Admins only."""
+    person = require(Action.IMPORT)
     progress = st.progress(0.0, text="Importing…")
     settings = active_settings()  # read before the write: the write waits for every read to end
     notices: list[str | FunnelError] = []
@@ -140,7 +144,7 @@ def import_files(prepared: list[PreparedImport]) -> None:
         try:
             results = []
             for i, item in enumerate(prepared, start=1):
-                results.append(write_import(con, item))
+                results.append(write_import(con, item, by=person.label))
                 notices.append(results[-1].summary())
                 progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
             progress.progress(1.0, text="Joining people across tools…")
@@ -157,12 +161,14 @@ def import_files(prepared: list[PreparedImport]) -> None:
 
 
 def undo_import(import_id: int, label: str) -> None:
-    """Removes an import (its rows go, the versions it replaced come back), rebuilds the identity model, then runs
-    the app again so every panel and the sidebar show the new state at once."""
+    """Removes an import (its rows go, the versions it replaced come back; recorded with who removed it),
+    rebuilds the identity model, then runs the app again so every panel and the sidebar show the new state at
+    once. Admins only."""
+    person = require(Action.REMOVE)
     settings = active_settings()
     with writing() as con:
         try:
-            remove_import(con, import_id)
+            remove_import(con, import_id, by=person.label)
             rebuild_identity(con, settings=settings)
             notices: list[str | FunnelError] = [f"Removed import {label}."]
         except FunnelError as exc:

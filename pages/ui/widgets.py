@@ -10,8 +10,10 @@ import polars as pl
 import streamlit as st
 
 from funnel import export
+from funnel.access import Action
 from funnel.errors import FunnelError
 from pages.ui import cache
+from pages.ui.access import allowed, role_note
 
 
 def show_error(error: FunnelError) -> None:
@@ -31,7 +33,10 @@ def show_problem(error: FunnelError) -> None:
 
 
 def download_buttons(frame: pl.DataFrame, *, base: str, as_of: date, key: str) -> None:
-    """CSV and XLSX downloads of `frame`, every formula-like cell neutralised."""
+    """CSV and XLSX downloads of `frame`, every formula-like cell neutralised (analysts and admins)."""
+    if not allowed(Action.EXPORT):
+        role_note(Action.EXPORT)
+        return
     left, right = st.columns(2)
     # The files are written only when a button is clicked (a callable), not on every rerun.
     left.download_button("Download CSV", partial(export.csv_bytes, frame), file_name=export.download_name(
@@ -41,6 +46,14 @@ def download_buttons(frame: pl.DataFrame, *, base: str, as_of: date, key: str) -
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if export.truncated_cells(frame):
         st.caption("Some cells are longer than Excel's 32,767-character limit and are cut in the XLSX file.")
+
+
+def file_download(label: str, data, *, file_name: str, mime: str, key: str) -> None:
+    """One download button (analysts and admins; a note for viewers)."""
+    if not allowed(Action.EXPORT):
+        role_note(Action.EXPORT)
+        return
+    st.download_button(label, data, file_name=file_name, mime=mime, key=key, icon=":material/download:")
 
 
 def leads_table(frame: pl.DataFrame, *, title: str, base: str, as_of: date, key: str) -> None:

@@ -1,0 +1,166 @@
+"""Sign-in for real: a local OpenID Connect provider (oidc-provider-mock) on loopback, the dashboard served
+with a temporary secrets file ([auth] and [team]), and Chromium going through the provider's login page.
+An account off the team is refused; a viewer reads but cannot import or save rules; an admin imports
+(recorded under their e-mail) and may save; sign-out ends the session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM, ROOT, free_port, wait_for_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+USERS = {"ana@example.com": "Ana Admin", "cy@example.com": "Cy Viewer", "eve@evil.io": "Eve Outsider"}
+
+
+def started(cmd: list[str], *, url: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
+    """A server process, once `url` answers (within 60 s)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    pytest.fail(f"{cmd[0]} did not answer at {url} within 60 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def provider():
+    """oidc-provider-mock on a free loopback port, with the test users registered."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    try:
+        import oidc_provider_mock  # noqa: F401
+        import playwright  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"{exc.name} is not installed (pip install -e '.[test]')")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = started([sys.executable, "-m", "oidc_provider_mock", "-H", "127.0.0.1", "-p", str(port)],
+                   url=f"{url}/.well-known/openid-configuration")
+    for email, name in USERS.items():
+        request = urllib.request.Request(f"{url}/users/{email}", method="PUT", headers={"Content-Type": "application/json"},
+                                         data=json.dumps({"email": email, "name": name}).encode())
+        urllib.request.urlopen(request, timeout=5).close()
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def shared_server(provider, tmp_path_factory):
+    """The dashboard with sign-in: a temporary secrets file, a fresh data folder holding the sample."""
+    folder = tmp_path_factory.mktemp("signin")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    secrets = folder / "secrets.toml"
+    secrets.write_text(f'''[auth]
+redirect_uri = "{url}/oauth2callback"
+cookie_secret = "{os.urandom(24).hex()}"
+client_id = "funnel-test"
+client_secret = "anything"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+
+[team]
+admin = ["ana@example.com"]
+viewer = ["example.com"]
+''', encoding="utf-8")
+    env = {**os.environ, "FUNNEL_DB": str(folder / "data" / "team.duckdb"), "FUNNEL_LOAD_SAMPLE": "1"}
+    proc = started([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+                    "--server.address", "127.0.0.1", "--server.headless", "true", "--secrets.files", str(secrets)],
+                   url=f"{url}/_stcore/health", env=env, cwd=ROOT)
+    yield url
+    stop(proc)
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context
+    context.close()
+
+
+def sign_in(page, app: str, provider: str, email: str) -> None:
+    """Through the provider's own login page, as a person would (one sign-in takes a few seconds)."""
+    page.goto(app)
+    wait_for_app(page)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{provider}/**", timeout=30_000)
+    page.get_by_placeholder("sub").fill(email)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(f"{app}/**", timeout=30_000)
+    wait_for_app(page, timeout=120_000)
+
+
+def test_an_account_off_the_team_is_refused(shared_server, provider, context):
+    page = context.new_page()
+    sign_in(page, shared_server, provider, "eve@evil.io")
+    page.get_by_text("Your account is not on this dashboard's team list.").wait_for()
+    assert page.get_by_text("Signed in as: eve@evil.io").count() == 1
+    assert page.locator("[data-testid='stSidebar']").count() == 0 or page.get_by_text("Database").count() == 0
+    assert page.get_by_text("Traceback").count() == 0
+
+
+def test_a_viewer_reads_but_cannot_import_or_save_rules(shared_server, provider, context):
+    page = context.new_page()
+    sign_in(page, shared_server, provider, "cy@example.com")
+    page.get_by_text("Cy Viewer · viewer").wait_for(timeout=120_000)
+    page.goto(f"{shared_server}/data")
+    wait_for_app(page)
+    page.get_by_text("What the database holds").wait_for()
+    page.get_by_text("Your role may not import files and save mappings").wait_for()
+    assert page.locator("[data-testid='stFileUploaderDropzoneInput']").count() == 0
+    assert page.get_by_role("button", name="Remove import").count() == 0
+    page.goto(f"{shared_server}/rules")
+    wait_for_app(page)
+    page.get_by_text("In force now").wait_for()
+    assert page.get_by_role("button", name="Save as a new version").count() == 0
+    assert page.get_by_text("Traceback").count() == 0
+
+
+def test_an_admin_imports_under_their_name_may_save_rules_and_signs_out(shared_server, provider, context,
+                                                                       tmp_path: Path):
+    page = context.new_page()
+    sign_in(page, shared_server, provider, "ana@example.com")
+    page.get_by_text("Ana Admin · admin").wait_for(timeout=120_000)
+    export = tmp_path / "signed_leads.csv"
+    export.write_text("lead_id,email,name,created_at,source,owner,lifecycle_stage\n"
+                      "S-1,s1@example.com,Signed One,2026-10-01,Referral,,lead\n", encoding="utf-8")
+    page.goto(f"{shared_server}/data")
+    wait_for_app(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(1).set_input_files(str(export))
+    page.get_by_text("signed_leads.csv").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Import 1 file(s)").click()
+    page.get_by_text("signed_leads.csv → leads: 1 rows (1 added").wait_for(timeout=60_000)
+    wait_for_app(page)
+    history = page.locator("[data-testid='stDataFrame']").last
+    history.wait_for()
+    page.goto(f"{shared_server}/rules")
+    wait_for_app(page)
+    page.get_by_role("button", name="Save as a new version").wait_for()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{provider}/**", timeout=30_000)
+    page.get_by_role("button", name="End session").click()
+    page.wait_for_url(f"{shared_server}/**", timeout=30_000)
+    wait_for_app(page)
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert page.get_by_text("Ana Admin · admin").count() == 0
