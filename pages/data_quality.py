@@ -37,8 +37,11 @@ def capture_section() -> None:
                f"{FORM_COMPLETION_TARGET:.0%} is marked.")
     widgets.table(audit.fill)
     st.subheader("Fill rate by lead age")
-    st.caption("Leads of each age today, not the same leads followed over time: a single export cannot show "
-               "how a record filled up after creation.")
+    st.caption(audit.panel_note)
+    if not audit.panel.is_empty():
+        widgets.table(audit.panel, key="dq_panel")
+        st.caption("Beside it, leads of each age today (a cross-section: older leads were also captured by older "
+                   "forms).")
     widgets.table(audit.age)
     st.subheader("Form funnels")
     st.caption(f"Known leads only (anonymous visitors are in web analytics, not here), so completion is an "

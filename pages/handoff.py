@@ -61,9 +61,11 @@ def hygiene_section() -> None:
     st.header("Hygiene")
     st.caption("Each check lists the leads it flags; a lead can fail several. Owner, status, e-mail and next "
                "action are read as exported today; stages as of the sidebar's date. Vague statuses are a fixed "
-               "list (Other, Working, TBD, see notes, …), not a setting.")
+               "list (Other, Working, TBD, see notes, …), not a setting. The exact checks come first, then the "
+               "CRM audit's fuzzy findings (Splink at a match probability of 0.9; change it, and see the merge "
+               "suggestions, on the Data quality page). A month before = flagged at the previous month end.")
     try:
-        report = cache.hygiene_report(filters.as_of)
+        report = cache.audited_hygiene(filters.as_of)
     except FunnelError as exc:
         widgets.show_problem(exc)
         return
@@ -71,7 +73,7 @@ def hygiene_section() -> None:
     if check is None:
         st.caption("Select a check to list its leads.")
         return
-    handoff.lead_list(cache.hygiene_leads(filters.as_of, check=check), key="hygiene_leads",
+    handoff.lead_list(cache.hygiene_check_leads(filters.as_of, check=check), key="hygiene_leads",
                       base=f"hygiene_{check}", as_of=filters.as_of, empty="No lead fails this check.")
 
 

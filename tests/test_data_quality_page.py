@@ -36,6 +36,18 @@ def test_the_page_recomputes_for_another_survivor_rule_and_crm(sample_db, monkey
     at.selectbox(key="dq_entry").set_value("campaign").run()
     assert not at.exception
     assert any("records to update" in t.value for t in at.text)
+    # the sample is one import of each table: no lead can be followed over time, and the page says so
+    assert any("only one import of the leads table" in c.value for c in at.caption)
+
+
+def test_the_hygiene_table_lists_the_crm_audit_beside_the_exact_checks(sample_db, monkeypatch):
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/handoff.py").run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "check" in d.value.columns and "what_to_do" in d.value.columns)
+    assert {"probable_duplicate", "duplicate_company", "non_standard_fields", "no_owner"} <= set(table["check"])
+    assert {"month_before", "change"} <= set(table.columns)
 
 
 def test_hygiene_command_prints_counts_and_writes_the_files(cli_db, tmp_path, capsys):
@@ -44,6 +56,10 @@ def test_hygiene_command_prints_counts_and_writes_the_files(cli_db, tmp_path, ca
     assert code == 0
     assert "duplicate person pairs:" in out and "a month before" in out
     assert "no_owner:" in out
+    assert "probable_duplicate:" in out and "duplicate_company:" in out and "non_standard_fields:" in out
+    checks = list(csv.DictReader(io.StringIO((tmp_path / "hygiene_checks.csv").read_text(encoding="utf-8-sig"))))
+    assert [c["kind"] for c in checks].count("fuzzy") == 3
+    assert all(int(c["change"]) == int(c["leads"]) - int(c["month_before"]) for c in checks)
     for name in ("person_pairs", "person_merges", "company_pairs", "lead_findings", "leads_fix_hubspot",
                  "accounts_fix_hubspot"):
         assert (tmp_path / f"{name}.csv").is_file()
@@ -55,8 +71,12 @@ def test_hygiene_command_prints_counts_and_writes_the_files(cli_db, tmp_path, ca
 def test_capture_command_writes_each_section_as_csv(cli_db, capsysbinary, section):
     capsysbinary.readouterr()
     assert main(["capture", "--db", str(cli_db), "--section", section]) == 0
-    rows = list(csv.reader(io.StringIO(capsysbinary.readouterr().out.decode("utf-8-sig"))))
+    captured = capsysbinary.readouterr()
+    rows = list(csv.reader(io.StringIO(captured.out.decode("utf-8-sig"))))
     assert len(rows) > 1
+    if section == "age":  # one import of the sample: the cross-section, and a note saying why
+        assert rows[0][:3] == ["view", "age", "field"] and {r[0] for r in rows[1:]} == {"leads of each age at D"}
+        assert "only one import of the leads table" in captured.err.decode()
 
 
 def test_hygiene_with_a_bad_threshold_is_one_line_and_exit_2(cli_db, capsys):

@@ -37,7 +37,7 @@ PARAM_VALUES: dict[str, object] = {
     "active": ["lead", "mql", "sql", "opportunity"], "not_meaningful": ["email_open"], "days": 30,
     "unmapped": ["prospect"], "vague": ["", "other", "unknown"], "attribute": "tier",
     "enrichment_wins": False, "sources": ["Clearbit"], "intent_types": ["demo_request"], "surge_score": 60,
-    "junk": ["n/a"], "newest_first": False, "free_mail": ["gmail.com"], "rule": "the lead created first gets it",
+    "junk": ["n/a"], "later_days": [30, 90], "newest_first": False, "free_mail": ["gmail.com"], "rule": "the lead created first gets it",
     "by": "ana@example.com",
 }
 

@@ -9,10 +9,17 @@ Hochberg controlled across the fields; it is association, not cause (fields fill
 often filled *because* sales worked the lead).
 
 Fill by age (`fill_by_age`) is a cross-section at D: leads 0–7, 8–30, 31–90 and 90+ days old,
-each with the values the store holds now. It is not the same leads followed from creation to 30
-and 90 days later: that needs each record's value over time, which one export does not hold (the
-store keeps replaced versions per import, so monthly imports would allow it; this version does
-not compute that panel). Older leads were also captured by older forms.
+each with the values the store holds now; older leads were also captured by older forms. The
+same leads followed over time (`fill_panel`) come from the store's versions: every import of the
+leads table keeps the versions it replaced. A lead's first version is the one held by the first
+leads import that held it; its version "k days later" is the one in force at the first leads import
+made at least k days after that (the next monthly export, not the version still in force on day k,
+which for imports a month apart would be the first one again). The clock starts at the first import,
+not at created_at: the store saw no version before it, and a backfill's old leads would otherwise
+have no first version to compare. Only leads with a version at both points count, so the panel
+never holds more leads than the cross-section; with one leads import there is no panel (see
+`fill_panel_sentence`). Accounts are read as stored now, so a firmographic filled on the account
+counts at both points.
 
 Form funnels (`form_funnels`) count known leads only: a view is any recorded activity of a lead
 on the form's page (a page-view type, VIEW_TYPES) before it submitted. Anonymous visitors who never submitted are in web
@@ -33,12 +40,30 @@ from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.model.scoring import seniority_of
 from funnel.stats import bh_adjusted, two_proportion_p_value, wilson_interval
-from funnel.store.db import frame
+from funnel.store.db import frame, scalar
 from funnel.store.queries import sql_text
 
-__all__ = ["CAPTURE_FIELDS", "ENTRY_POINTS", "FORM_TYPES", "CaptureAudit", "audited_fields", "capture_audit",
-           "capture_frame", "data_quality_note",
-           "field_conversion_lift", "field_fill_rates", "fill_by_age", "form_funnels", "lead_data_quality"]
+__all__ = [
+    "CAPTURE_FIELDS",
+    "ENTRY_POINTS",
+    "FORM_TYPES",
+    "CaptureAudit",
+    "audited_fields",
+    "capture_audit",
+    "capture_frame",
+    "data_quality_note",
+    "field_conversion_lift",
+    "field_fill_rates",
+    "fill_by_age",
+    "fill_by_age_views",
+    "fill_panel",
+    "fill_panel_sentence",
+    "form_funnels",
+    "lead_data_quality",
+    "lead_imports",
+    "lead_versions",
+    "same_lead_fill",
+]
 
 CAPTURE_FIELDS: tuple[str, ...] = ("title", "seniority", "phone", "company", "industry", "employees", "country")
 FORM_TYPES: tuple[str, ...] = ("form_fill", "demo_request", "contact_form", "trial_signup", "newsletter_signup",
@@ -48,6 +73,7 @@ VIEW_TYPES: tuple[str, ...] = ("page_view", "content_view", "pricing_page_view",
                                "implementation_page_view")
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (("0-7 days", 0, 7), ("8-30 days", 8, 30),
                                                          ("31-90 days", 31, 90), ("90+ days", 91, None))
+PANEL_DAYS: tuple[int, ...] = (30, 90)  # the later points of the same-lead panel
 MAX_ATTRIBUTES = 20  # attribute keys audited: the most common ones
 ENTRY_POINTS: tuple[str, ...] = ("source", "campaign", "url")
 FORM_COMPLETION_TARGET = 0.60  # seed two: form completion above 60%
@@ -65,14 +91,31 @@ def capture_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     sql = sql_text("capture_fields", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name,
                    stage_events=sc.STAGE_EVENTS.name, activities=sc.ACTIVITIES.name)
     raw = frame(con, sql, {"stage": stage, "until": _until(as_of)})
-    out = raw.with_columns(seniority_of(pl.col("title_text"), settings).is_not_null().alias("seniority"))
-    if isinstance(out.schema.get(sc.ATTRIBUTES), pl.List):  # map_entries: a list of {key, value}
-        filled = (out.select(sc.LEAD_ID, sc.ATTRIBUTES).explode(sc.ATTRIBUTES).unnest(sc.ATTRIBUTES)
-                  .filter(pl.col("value").str.strip_chars().str.len_chars() > 0))
-        common = filled.group_by("key").len().sort(["len", "key"], descending=[True, False]).head(MAX_ATTRIBUTES)
-        for key in common.get_column("key").to_list():
-            has = filled.filter(pl.col("key") == key).get_column(sc.LEAD_ID).unique()
-            out = out.with_columns(pl.col(sc.LEAD_ID).is_in(has.implode()).alias(f"attr:{key}"))
+    return _field_flags(raw, settings=settings, keys=_common_attribute_keys(raw))
+
+
+def _filled_attributes(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per row index and filled attribute (non-blank value): row, key."""
+    if not isinstance(rows.schema.get(sc.ATTRIBUTES), pl.List):  # map_entries: a list of {key, value}
+        return pl.DataFrame(schema={"row": pl.UInt32, "key": pl.String})
+    return (rows.select(sc.ATTRIBUTES).with_row_index("row").explode(sc.ATTRIBUTES).unnest(sc.ATTRIBUTES)
+            .filter(pl.col("value").str.strip_chars().str.len_chars() > 0).select("row", "key"))
+
+
+def _common_attribute_keys(rows: pl.DataFrame) -> list[str]:
+    """The attribute keys filled on the most rows (at most MAX_ATTRIBUTES), most common first."""
+    counts = _filled_attributes(rows).unique().group_by("key").len()
+    return counts.sort(["len", "key"], descending=[True, False]).head(MAX_ATTRIBUTES).get_column("key").to_list()
+
+
+def _field_flags(rows: pl.DataFrame, *, settings: Settings, keys: list[str]) -> pl.DataFrame:
+    """Rows of a capture query with `seniority` (the title names a level of the settings) and one
+    boolean per attribute key (`attr:<key>`, filled on that row); title text and attributes dropped."""
+    out = rows.with_columns(seniority_of(pl.col("title_text"), settings).is_not_null().alias("seniority"))
+    filled = _filled_attributes(rows)
+    for key in keys:
+        has = filled.filter(pl.col("key") == key).get_column("row")
+        out = out.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(has.implode()).alias(f"attr:{key}"))
     return out.drop("title_text", sc.ATTRIBUTES, strict=False)
 
 
@@ -161,6 +204,83 @@ def fill_by_age(captured: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
             .sort(["age", "field"]).with_columns(pl.col("age").cast(pl.String)))
 
 
+def lead_imports(con: duckdb.DuckDBPyConnection, *, as_of: date) -> int:
+    """How many imports of the leads table the store holds from before the end of D (removed ones not)."""
+    return int(scalar(con, f"SELECT count(*) FROM {sc.IMPORTS} WHERE table_name = $t AND removed_at IS NULL "
+                           "AND imported_at < $until", {"t": sc.LEADS.name, "until": _until(as_of)}) or 0)
+
+
+def lead_versions(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, keys: list[str],
+                  days: tuple[int, ...] = PANEL_DAYS) -> pl.DataFrame:
+    """One row per lead (record id as imported) and panel point (days = 0: first imported version;
+    each of `days`: the version at the first leads import at least that many days later; see the
+    module note): lead_id, days, seen_at, a boolean per field of CAPTURE_FIELDS and per attribute key
+    in `keys` (`attr:<key>`)."""
+    sql = sql_text("capture_lead_versions", imports=sc.IMPORTS, accounts=sc.ACCOUNTS.name)
+    raw = frame(con, sql, {"until": _until(as_of), "later_days": list(days)})
+    return _field_flags(raw, settings=settings, keys=keys)
+
+
+def _share(filled: str) -> pl.Expr:
+    """`filled` / leads, null without leads."""
+    return pl.when(pl.col("leads") > 0).then(pl.col(filled) / pl.col("leads")).otherwise(None)
+
+
+def fill_panel(versions: pl.DataFrame, *, fields: list[str], lead_ids: pl.Series | None = None) -> pl.DataFrame:
+    """One row per later point and field: days, field, leads (with a version at the first import and
+    at that point; among `lead_ids` when given, the cross-section's leads), filled_first, fill_first,
+    filled_later, fill_later, fill_change (fill_later − fill_first; rates null with no leads)."""
+    if lead_ids is not None:
+        versions = versions.join(lead_ids.to_frame(sc.LEAD_ID), on=sc.LEAD_ID, how="semi")
+    present = [f for f in fields if f in versions.columns]
+    first = versions.filter(pl.col("days") == 0).select(sc.LEAD_ID, *(pl.col(f).alias(f"{f}\x00first") for f in present))
+    both = versions.filter(pl.col("days") > 0).select(sc.LEAD_ID, "days", *present).join(first, on=sc.LEAD_ID)
+    sums = both.group_by("days").agg(pl.len().cast(pl.Int64).alias("leads"),
+                                     *(pl.col(f).sum().cast(pl.Int64) for f in present),
+                                     *(pl.col(f"{f}\x00first").sum().cast(pl.Int64) for f in present))
+    later = sums.unpivot(index=["days", "leads"], on=present, variable_name="field", value_name="filled_later")
+    earlier = sums.unpivot(index=["days"], on=[f"{f}\x00first" for f in present], variable_name="field",
+                           value_name="filled_first").with_columns(pl.col("field").str.replace("\x00first", "",
+                                                                                              literal=True))
+    order = {f: i for i, f in enumerate(fields)}
+    return (later.join(earlier, on=["days", "field"])
+            .with_columns(_share("filled_first").alias("fill_first"), _share("filled_later").alias("fill_later"))
+            .with_columns((pl.col("fill_later") - pl.col("fill_first")).alias("fill_change"),
+                          pl.col("field").replace_strict(order, default=len(order)).alias("_order"))
+            .sort("days", "_order").select("days", "field", "leads", "filled_first", "fill_first",
+                                           "filled_later", "fill_later", "fill_change"))
+
+
+def fill_panel_sentence(panel: pl.DataFrame, *, imports: int, days: tuple[int, ...] = PANEL_DAYS) -> str:
+    """What the same-lead panel rests on, in one plain sentence (or why there is none)."""
+    if imports < 2:
+        return ("The store holds only one import of the leads table by this date, so no lead can be followed "
+                "over time: the cross-section below (leads of each age today) is what there is. Import next "
+                "month's export of the same CRM to see the same leads fill up.")
+    counts = {d: (panel.filter(pl.col("days") == d).get_column("leads").max() or 0) for d in days}
+    if not any(counts.values()):
+        return (f"The store holds {imports} imports of the leads table, but none made at least {min(days)} days "
+                f"after an earlier import that held the same leads: no lead can be followed over time yet, so the "
+                f"cross-section below (leads of each age today) is what there is.")
+    parts = ", ".join(f"{n:,} leads have a version {d}+ days after their first import" for d, n in counts.items())
+    return (f"The same leads over time, from {imports} imports of the leads table: the version each lead had "
+            f"at the first import that held it against the one at the first import at least 30 or 90 days "
+            f"later ({parts}). Only leads with a version at both points count.")
+
+
+def fill_by_age_views(age: pl.DataFrame, panel: pl.DataFrame) -> pl.DataFrame:
+    """`fill_panel` then `fill_by_age` in one long table, one row per view, age and field: view ("same
+    leads" or "leads of each age at D"), age ("first import → k+ days later", or the age bucket), field,
+    leads, fill_first (same leads only), fill_rate (later, or at D), fill_change (same leads only)."""
+    same = panel.select(pl.lit("same leads").alias("view"),
+                        pl.format("first import → {}+ days later", "days").alias("age"), "field", "leads",
+                        "fill_first", pl.col("fill_later").alias("fill_rate"), "fill_change")
+    cross = age.select(pl.lit("leads of each age at D").alias("view"), "age", "field",
+                       pl.col("leads").cast(pl.Int64), pl.lit(None, dtype=pl.Float64).alias("fill_first"),
+                       "fill_rate", pl.lit(None, dtype=pl.Float64).alias("fill_change"))
+    return pl.concat([same.cast(cross.schema), cross])
+
+
 def form_funnels(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
     """One row per form (URL path of a submission): form, viewers, submitters, viewed_then_submitted,
     completion (viewed_then_submitted / viewers; null with no recorded views), below_target (< 60%),
@@ -179,7 +299,9 @@ class CaptureAudit:
     """The capture audit's tables (each documented where it is made)."""
 
     fill: pl.DataFrame  # field_fill_rates
-    age: pl.DataFrame  # fill_by_age
+    age: pl.DataFrame  # fill_by_age (cross-section)
+    panel: pl.DataFrame  # fill_panel (same leads over time)
+    panel_note: str  # fill_panel_sentence
     forms: pl.DataFrame  # form_funnels
     lift: pl.DataFrame  # field_conversion_lift
     quality: pl.DataFrame  # data_quality_note over every lead
@@ -189,8 +311,19 @@ def capture_audit(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
                   stage: str = "sql") -> CaptureAudit:
     """Every capture table as of D, from one read of the store."""
     captured = capture_frame(con, settings=settings, as_of=as_of, stage=stage)
-    return CaptureAudit(field_fill_rates(captured, by=by), fill_by_age(captured, as_of=as_of),
+    panel, note = same_lead_fill(con, captured, settings=settings, as_of=as_of)
+    return CaptureAudit(field_fill_rates(captured, by=by), fill_by_age(captured, as_of=as_of), panel, note,
                         form_funnels(con, as_of=as_of), field_conversion_lift(captured), data_quality_note(captured))
+
+
+def same_lead_fill(con: duckdb.DuckDBPyConnection, captured: pl.DataFrame, *, settings: Settings,
+                   as_of: date) -> tuple[pl.DataFrame, str]:
+    """`fill_panel` over the cross-section's leads and fields, with its `fill_panel_sentence`."""
+    fields = audited_fields(captured)
+    keys = [f.removeprefix("attr:") for f in fields if f.startswith("attr:")]
+    versions = lead_versions(con, settings=settings, as_of=as_of, keys=keys)
+    panel = fill_panel(versions, fields=fields, lead_ids=captured.get_column(sc.LEAD_ID))
+    return panel, fill_panel_sentence(panel, imports=lead_imports(con, as_of=as_of))
 
 
 def lead_data_quality(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,

@@ -32,12 +32,15 @@ from funnel.store.queries import sql_file, sql_text
 __all__ = [
     "ACTIVE_LIFECYCLE",
     "CHECKS",
+    "FLAG_SCHEMA",
     "IDENTITY_HYGIENE_SCHEMA",
     "REPORT_SCHEMA",
     "VAGUE_LEAD_STATUSES",
+    "flagged_lead_rows",
     "hygiene_leads",
     "hygiene_report",
     "identity_hygiene",
+    "lead_population",
 ]
 
 # Lead statuses that say nothing about where the lead is (trimmed, lower-case).
@@ -150,12 +153,17 @@ def _check_name(check: str) -> None:
         raise FunnelError(f"there is no hygiene check called {check!r}", hint=f"Use one of: {', '.join(CHECKS)}")
 
 
+def lead_population(con: duckdb.DuckDBPyConnection, *, as_of: date) -> int:
+    """The leads at D (created by the end of D, or undated): every hygiene share's denominator."""
+    return int(scalar(con, "SELECT count(DISTINCT lead_id) FROM leads WHERE created_at IS NULL OR created_at < $until",
+                      {"until": until(as_of)}) or 0)
+
+
 def hygiene_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
     """One row per hygiene check, in a fixed order: check (its id), description, leads flagged,
     share of the leads at D (null when there are none) and what_to_do."""
     params = _params(con, settings=settings, as_of=as_of)
-    population = scalar(con, "SELECT count(DISTINCT lead_id) FROM leads WHERE created_at IS NULL OR created_at < $until",
-                        {"until": until(as_of)})
+    population = lead_population(con, as_of=as_of)
     rows = []
     for check in _checks(settings):
         flagged = _flags(con, check.check, settings=settings, as_of=as_of, params=params)
@@ -170,7 +178,13 @@ def hygiene_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     name, email, company, source, owner, lifecycle_stage, lead_status, created_at, next_action_at."""
     _check_name(check)
     params = _params(con, settings=settings, as_of=as_of)
-    flagged = _flags(con, check, settings=settings, as_of=as_of, params=params).unique(sc.LEAD_ID, keep="first")
+    return flagged_lead_rows(con, _flags(con, check, settings=settings, as_of=as_of, params=params))
+
+
+def flagged_lead_rows(con: duckdb.DuckDBPyConnection, flagged: pl.DataFrame) -> pl.DataFrame:
+    """`flagged` (lead_id, group, detail; first row per lead kept) with each lead's fields, as
+    `hygiene_leads` lists them."""
+    flagged = flagged.select(sc.LEAD_ID, "group", "detail").unique(sc.LEAD_ID, keep="first", maintain_order=True)
     columns = (sc.NAME, sc.EMAIL, sc.COMPANY, sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS,
                sc.CREATED_AT, sc.NEXT_ACTION_AT)
     details = frame(con, sql_text("lead_rows")).select(sc.LEAD_ID, *columns)

@@ -484,7 +484,7 @@ def hygiene_arguments(p: argparse.ArgumentParser) -> None:
 def run_hygiene(args: argparse.Namespace) -> int:
     """CRM audit: duplicate people and companies (Splink, blocked), merge suggestions, standardisation
     findings; with --out, one CSV per finding and a fix file per table in the CRM's import columns."""
-    from funnel.analyses.crm_audit import crm_audit, hygiene_trend
+    from funnel.analyses.crm_audit import audited_hygiene, crm_audit
     from funnel.analyses.fix_files import fix_file_bytes
     from funnel.analyses.hygiene import identity_hygiene
     from funnel.config import load_settings
@@ -497,7 +497,7 @@ def run_hygiene(args: argparse.Namespace) -> int:
     try:
         as_of = _as_of_of(con, args.as_of)
         audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
-        checks = hygiene_trend(con, settings=settings, as_of=as_of)
+        checks = audited_hygiene(con, settings=settings, as_of=as_of, audit=audit)
         people = identity_hygiene(con, settings=settings)
         behind = identity_findings(con, settings=settings) if args.out and not people.is_empty() else None
         fixes = {t: fix_file_bytes(con, table=t, crm=args.crm) for t in ("leads", "accounts")} if args.out else {}
@@ -507,8 +507,10 @@ def run_hygiene(args: argparse.Namespace) -> int:
     for finding, now, before, change in audit.summary.iter_rows():
         since = f" (a month before: {before}, change {change:+d})" if before is not None else ""
         print(f"  {finding}: {now}{since}")
-    for check, leads, before, change in checks.iter_rows():
-        print(f"  {check}: {leads} leads (a month before: {before}, change {change:+d})")
+    for row in checks.iter_rows(named=True):
+        share = "" if row["share"] is None else f", {row['share']:.1%}"
+        print(f"  {row['check']}: {row['leads']} leads{share}, {row['kind']} (a month before: "
+              f"{row['month_before']}, change {row['change']:+d}). {row['what_to_do']}")
     for row in people.iter_rows(named=True):
         print(f"  {row['finding']}: {row['keys']:,} ({row['with_intent']:,} with intent evidence, "
               f"{row['rows']:,} rows)")
@@ -521,6 +523,7 @@ def run_hygiene(args: argparse.Namespace) -> int:
             (args.out / f"{name}.csv").write_bytes(csv_bytes(getattr(audit, name)))
         for table, data in fixes.items():
             (args.out / f"{table}_fix_{args.crm}.csv").write_bytes(data)
+        (args.out / "hygiene_checks.csv").write_bytes(csv_bytes(checks))
         print(f"wrote the findings and fix files to {args.out}")
     return 0
 
@@ -547,7 +550,9 @@ def run_capture(args: argparse.Namespace) -> int:
         field_conversion_lift,
         field_fill_rates,
         fill_by_age,
+        fill_by_age_views,
         form_funnels,
+        same_lead_fill,
     )
     from funnel.config import load_settings
     from funnel.export import csv_bytes
@@ -561,13 +566,16 @@ def run_capture(args: argparse.Namespace) -> int:
             table = form_funnels(con, as_of=as_of)
         else:
             captured = capture_frame(con, settings=settings, as_of=as_of, stage=args.stage)
+            panel, note = same_lead_fill(con, captured, settings=settings, as_of=as_of)
             table = {"fill": lambda: field_fill_rates(captured, by=args.by),
-                     "age": lambda: fill_by_age(captured, as_of=as_of),
+                     "age": lambda: fill_by_age_views(fill_by_age(captured, as_of=as_of), panel),
                      "lift": lambda: field_conversion_lift(captured)}[args.section]()
     finally:
         con.close()
     sys.stdout.flush()
     sys.stdout.buffer.write(csv_bytes(table.with_columns(pl.col(pl.Float64).round(4))))
+    if args.section == "age":  # what the same-lead rows rest on (or why there are none)
+        print(note, file=sys.stderr)
     return 0
 
 

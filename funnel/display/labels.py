@@ -116,6 +116,7 @@ COLUMNS: dict[str, ColumnSpec] = {
     "leads_with": _spec("Leads with", "count"), "converted_with": _spec("Converted with", "count"),
     "leads_without": _spec("Leads without", "count"), "converted_without": _spec("Converted without", "count"),
     "now": _spec("Now", "count"), "month_before": _spec("A month before", "count"), "have": _spec("Has", "count"),
+    "filled_first": _spec("Filled at first import", "count"), "filled_later": _spec("Filled later", "count"),
     "need": _spec("Needs", "count"), "position": _spec("Order", "count"), "criterion": _spec("Criterion", "count"),
     "import_id": _spec("Import", "count"), "verdict_id": _spec("Verdict", "count"),
     # rates, shares, ratios
@@ -123,6 +124,8 @@ COLUMNS: dict[str, ColumnSpec] = {
     "rate_hi": _spec("95% high", "rate"), "low": _spec("95% low", "rate"), "high": _spec("95% high", "rate"),
     "win_rate": _spec("Win rate", "rate"), "acceptance_rate": _spec("Acceptance", "rate"),
     "fill_rate": _spec("Fill rate", "rate"), "completion": _spec("Completion", "rate"),
+    "fill_first": _spec("Fill rate at first import", "rate"), "fill_later": _spec("Fill rate later", "rate"),
+    "fill_change": _spec("Change in fill rate", "rate"),
     "share_right": _spec("Share judged right", "rate"), "share_low": _spec("95% low", "rate"),
     "share_high": _spec("95% high", "rate"), "rate_with": _spec("Rate with", "rate"),
     "with_rate": _spec("Rate with", "rate"), "with_low": _spec("With: 95% low", "rate"),

@@ -366,24 +366,10 @@ def handoff_leads(filters: Filters, *, kind: str, by: str | None, segment: str |
     return _handoff_leads(key(), filters, kind, by, segment)
 
 
-@st.cache_data(max_entries=16, show_spinner=COMPUTING)
-def _hygiene_report(at: StoreKey, as_of: date) -> pl.DataFrame:
-    with at.opened() as con:
-        return hygiene_analyses.hygiene_report(con, settings=at.settings, as_of=as_of)
-
-
-def hygiene_report(as_of: date) -> pl.DataFrame:
-    return _hygiene_report(key(), as_of)
-
-
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
     with at.opened() as con:
         return hygiene_analyses.hygiene_leads(con, settings=at.settings, as_of=as_of, check=check)
-
-
-def hygiene_leads(as_of: date, *, check: str) -> pl.DataFrame:
-    return _hygiene_leads(key(), as_of, check)
 
 
 # ------------------------------------------------------------------------ data quality and routing
@@ -417,6 +403,33 @@ def _hygiene_trend(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 def hygiene_trend(as_of: date) -> pl.DataFrame:
     return _hygiene_trend(key(), as_of)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _audited_hygiene(at: StoreKey, as_of: date) -> pl.DataFrame:
+    audit = _crm_audit(at, as_of, crm_audit_analyses.DEFAULT_THRESHOLD, crm_audit_analyses.DEFAULT_PERSON_SURVIVOR)
+    with at.opened() as con:
+        return crm_audit_analyses.audited_hygiene(con, settings=at.settings, as_of=as_of, audit=audit)
+
+
+def audited_hygiene(as_of: date) -> pl.DataFrame:
+    """The exact hygiene checks and the CRM audit's findings (default threshold and survivor: the same cached
+    Splink run as the Data quality page at its defaults), with the trend since the previous month end."""
+    return _audited_hygiene(key(), as_of)
+
+
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _audited_hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
+    audit = _crm_audit(at, as_of, crm_audit_analyses.DEFAULT_THRESHOLD, crm_audit_analyses.DEFAULT_PERSON_SURVIVOR)
+    with at.opened() as con:
+        return crm_audit_analyses.audited_hygiene_leads(con, as_of=as_of, audit=audit, check=check)
+
+
+def hygiene_check_leads(as_of: date, *, check: str) -> pl.DataFrame:
+    """The leads an `audited_hygiene` row flags: an exact check's or a CRM-audit finding's."""
+    if check in crm_audit_analyses.AUDIT_CHECKS:
+        return _audited_hygiene_leads(key(), as_of, check)
+    return _hygiene_leads(key(), as_of, check)
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)

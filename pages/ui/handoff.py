@@ -65,9 +65,11 @@ def selected_check(report: pl.DataFrame) -> str | None:
     """The hygiene checks, selectable; returns the selected check's name."""
     selection = table(
         report, key="hygiene_table", on_select="rerun", selection_mode="single-row",
-        column_order=("description", "leads", "share", "what_to_do"), row_height=72, height=40 + 72 * report.height,
+        column_order=("description", "leads", "share", "month_before", "change", "what_to_do"), row_height=72,
+        height=40 + 72 * report.height,
         column_config_overrides={"description": st.column_config.TextColumn("Check", width="large", pinned=True),
-                                 "share": st.column_config.NumberColumn("Share of leads", format="percent")},
+                                 "share": st.column_config.NumberColumn("Share of leads", format="percent"),
+                                 "change": st.column_config.NumberColumn("Change", format="%+d")},
     )
     row = selected_row(selection, report)
     return None if row is None else row["check"]
