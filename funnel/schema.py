@@ -304,6 +304,9 @@ SETTINGS_VERSIONS = "settings_versions"
 SAVED_MAPPINGS = "saved_mappings"
 REVIEW_VERDICTS = "review_verdicts"  # handoff review sample: one row per verdict given (history kept)
 SETTINGS_DRAFTS = "settings_drafts"  # one unsaved rules edit per person, until an admin saves it as a version
+# The lead model kept in the file (funnel.model.materialised): what each built part was built for, and the parts.
+MODEL_STATE = "model_state"
+MODEL_FUNNEL_ENTRIES = "model_funnel_entries"
 
 
 def normalise_name(raw: str) -> str:

@@ -32,7 +32,8 @@ def run_import(args: argparse.Namespace) -> int:
     from funnel.ingest.importer import prepare_import, write_imports
     from funnel.ingest.mapping import load_mapping
     from funnel.ingest.presets import preset_for
-    from funnel.model.identity import identity_matches, match_summary, rebuild_identity
+    from funnel.model.build import rebuild_model
+    from funnel.model.identity import identity_matches, match_summary
     from funnel.store.db import connect
 
     settings = load_settings(args.config)
@@ -47,7 +48,7 @@ def run_import(args: argparse.Namespace) -> int:
     con = connect(args.db)
     try:
         results = write_imports(con, prepared)
-        rebuild_identity(con, settings=settings)
+        rebuild_model(con, settings=settings)
         matches = identity_matches(con)
         for result in results:
             print(result.summary())
@@ -698,7 +699,7 @@ def run_load_sample(args: argparse.Namespace) -> int:
     """Load the bundled sample (sample_data/) into a database that never had an import (`make run` does this)."""
     from funnel.config import load_settings
     from funnel.ingest.upload import load_sample_into_empty_store
-    from funnel.model.identity import rebuild_identity
+    from funnel.model.build import rebuild_model
     from funnel.store.db import connect, default_db_path
     from funnel.store.status import import_count
 
@@ -716,7 +717,7 @@ def run_load_sample(args: argparse.Namespace) -> int:
     try:
         loaded = load_sample_into_empty_store(con, settings=settings)
         if loaded:
-            rebuild_identity(con, settings=settings)
+            rebuild_model(con, settings=settings)
     finally:
         con.close()
     print(f"{path}: {'loaded the bundled sample' if loaded else 'already holds imports; the sample is not loaded'}")

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from funnel.config import Settings, default_settings
+from funnel.model.materialised import clear_model
 from funnel.schema import ACCOUNTS, ACTIVITIES, DEALS, INTENT_SIGNALS, LEADS, STAGE_EVENTS
 from funnel.store.db import frame, quote_ident, raw_name, scalar
 from funnel.store.queries import sql_text
@@ -40,6 +41,7 @@ def rebuild_identity(con: duckdb.DuckDBPyConnection, *, settings: Settings | Non
                     "ORDER BY kind, key")
         resolved_tables(con, settings=settings)
         con.execute(f"CREATE OR REPLACE TABLE main.{IDENTITY_MATCHES} AS {sql_text('identity_matches')}")
+        clear_model(con)  # built from the tables just replaced: funnel.model.build rebuilds it
         for temp in WORK_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
         con.execute("COMMIT")

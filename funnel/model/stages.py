@@ -68,11 +68,13 @@ from funnel.config import EvidenceRule, Settings
 from funnel.engine import is_spark
 from funnel.errors import ConfigError
 from funnel.filters import until
+from funnel.model.materialised import stored_funnel_history
 from funnel.store.db import arrow_table, frame, quote_ident
 from funnel.store.queries import sql_text
 
 __all__ = [
     "HISTORY_SCHEMA",
+    "computed_funnel_history",
     "current_funnel_stage",
     "evidence_text",
     "evidence_texts",
@@ -677,7 +679,19 @@ def funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
                    lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per funnel-stage entry at or before the end of day `as_of` (ordered by lead and
     entry_order): lead_id, stage, stage_rank, entered_at, reason, is_side, evidence_type,
-    evidence_id, evidence_at, entry_order. `lead_ids` limits the leads (an explanation page)."""
+    evidence_id, evidence_at, entry_order. `lead_ids` limits the leads (an explanation page).
+
+    Read from the stored lead model when it holds a run for these settings (funnel.model.materialised),
+    else computed from the tables: both give the same rows."""
+    history = stored_funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
+    if history is None:
+        history = computed_funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
+    return history.select([pl.col(c).cast(t) for c, t in HISTORY_SCHEMA.items()])
+
+
+def computed_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                            lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """`funnel_history` computed from the tables by the engine (what the lead model stores)."""
     history = _engine(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
     return history.select([pl.col(c).cast(t) for c, t in HISTORY_SCHEMA.items()])
 

@@ -21,6 +21,8 @@ from funnel.schema import (
     IDENTITY_LINKS,
     IMPORT_ID,
     IMPORTS,
+    MODEL_FUNNEL_ENTRIES,
+    MODEL_STATE,
     RAW_SCHEMA,
     REVIEW_VERDICTS,
     SAVED_MAPPINGS,
@@ -47,6 +49,13 @@ BOOKKEEPING_COLUMNS: dict[str, tuple[str, ...]] = {
     REVIEW_VERDICTS: ("verdict_id BIGINT PRIMARY KEY", "sample_id VARCHAR NOT NULL", "lead_id VARCHAR NOT NULL",
                       "question VARCHAR NOT NULL", "reviewer VARCHAR NOT NULL", "judged_right BOOLEAN NOT NULL",
                       "reason VARCHAR", "recorded_at TIMESTAMP NOT NULL"),
+    # The lead model (funnel.model.materialised): which part was built for which settings, and the funnel
+    # engine's entries of one run over all the data.
+    MODEL_STATE: ("part VARCHAR PRIMARY KEY", "settings_key VARCHAR NOT NULL", "built_at TIMESTAMP", "rows BIGINT",
+                  "seconds DOUBLE"),
+    MODEL_FUNNEL_ENTRIES: ("lead_id VARCHAR", "stage VARCHAR", "stage_rank INTEGER", "entered_at TIMESTAMP",
+                           "reason VARCHAR", "is_side BOOLEAN", "evidence_type VARCHAR", "evidence_id VARCHAR",
+                           "evidence_at TIMESTAMP", "entry_order INTEGER"),
 }
 
 

@@ -22,11 +22,11 @@ import streamlit as st
 from funnel.config import Settings, load_settings, settings_from_text
 from funnel.ingest.mapping_guess import saved_mappings
 from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
+from funnel.model.build import rebuild_model
 from funnel.model.identity import (
     identity_conflicts,
     identity_is_built,
     identity_matches,
-    rebuild_identity,
     unmatched_people,
 )
 from funnel.store.databases import DataFolder, data_folder, database_file
@@ -249,7 +249,7 @@ def load_sample_if_empty() -> None:
     settings = active_settings()
     with st.spinner("Loading the bundled sample data…"), writing() as con:
         if load_sample_into_empty_store(con, settings=settings):
-            rebuild_identity(con, settings=settings)
+            rebuild_model(con, settings=settings)
 
 
 def saved_mapping_texts() -> tuple[tuple[str, str], ...]:

@@ -23,7 +23,8 @@ from funnel.ingest.mapping_guess import (
     stage_counts,
 )
 from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
-from funnel.model.identity import identity_matches, match_summary, rebuild_identity
+from funnel.model.build import rebuild_model
+from funnel.model.identity import identity_matches, match_summary
 from funnel.schema import TABLES
 from pages.ui.access import require
 from pages.ui.store import active_settings, settings_for, settings_text, writing
@@ -221,8 +222,8 @@ def import_files(prepared: list[PreparedImport]) -> None:
                 results.append(write_import(con, item, by=person.label))
                 notices.append(results[-1].summary())
                 progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
-            progress.progress(1.0, text="Joining people across tools…")
-            rebuild_identity(con, settings=settings)
+            rebuild_model(con, settings=settings,
+                          progress=lambda step, done: progress.progress(done, text=f"Building the lead model: {step}…"))
             matches = identity_matches(con)
             for result in results:
                 for row in matches.filter(pl.col("import_id") == result.import_id).iter_rows(named=True):
@@ -236,14 +237,14 @@ def import_files(prepared: list[PreparedImport]) -> None:
 
 def undo_import(import_id: int, label: str) -> None:
     """Removes an import (its rows go, the versions it replaced come back; recorded with who removed it),
-    rebuilds the identity model, then runs the app again so every panel and the sidebar show the new state at
+    rebuilds the lead model, then runs the app again so every panel and the sidebar show the new state at
     once. Admins only."""
     person = require(Action.REMOVE)
     settings = active_settings()
     with writing() as con:
         try:
             remove_import(con, import_id, by=person.label)
-            rebuild_identity(con, settings=settings)
+            rebuild_model(con, settings=settings)
             notices: list[str | FunnelError] = [f"Removed import {label}."]
         except FunnelError as exc:
             notices = [exc]

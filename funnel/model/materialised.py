@@ -1,0 +1,123 @@
+"""The lead model kept in the database file: what is built once per data version and settings, and read by
+every page, command and report instead of being derived again.
+
+The funnel stage engine is causal (funnel/model/stages.py: a later run cut at day D is the run as of D), so
+one run over all the data, with no end date, serves every as-of date: its entries are kept in
+`model_funnel_entries` and a page at D reads the entries dated before the end of D. Cold points after the
+newest data (a lead going cold next month) are entries too; they are cut away until D reaches them.
+
+A part is current when `model_state` names it with the key of the settings that shape it. Every rebuild of
+the imported data (funnel.model.identity, after each import or removal) drops every part first, so a part
+can be missing (then the caller computes from the tables, as before the model existed) but never stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import duckdb
+import polars as pl
+
+from funnel.config import Settings
+from funnel.engine import is_spark
+from funnel.filters import until
+from funnel.schema import LEAD_ID, MODEL_FUNNEL_ENTRIES, MODEL_STATE
+from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident
+from funnel.store.queries import sql_text
+
+__all__ = [
+    "FUNNEL_PART",
+    "HORIZON",
+    "clear_model",
+    "funnel_is_current",
+    "funnel_settings_key",
+    "model_parts",
+    "stored_funnel_history",
+    "write_funnel_entries",
+]
+
+FUNNEL_PART = "funnel_entries"
+STATE_COLUMNS = ", ".join(BOOKKEEPING_COLUMNS[MODEL_STATE])
+ENTRY_COLUMNS = BOOKKEEPING_COLUMNS[MODEL_FUNNEL_ENTRIES]
+# The end date of the model's one engine run: later than any data, so every cold point is in it.
+HORIZON = date(2199, 12, 31)
+
+
+def funnel_settings_key(settings: Settings) -> str:
+    """A short fingerprint of the settings the funnel engine reads (the ladders and the funnel rules)."""
+    return hashlib.sha256(repr((settings.ladders, settings.funnel_rules)).encode()).hexdigest()[:16]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return first_row(con, "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $name",
+                     {"name": name}) is not None
+
+
+def model_parts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per built part of the model: part, settings_key, built_at, rows, seconds (empty when none)."""
+    if is_spark(con) or not _has_table(con, MODEL_STATE):
+        return pl.DataFrame(schema={"part": pl.String, "settings_key": pl.String, "built_at": pl.Datetime("us"),
+                                    "rows": pl.Int64, "seconds": pl.Float64})
+    return frame(con, f"SELECT part, settings_key, built_at, rows, seconds FROM {quote_ident(MODEL_STATE)} "
+                      "ORDER BY part")
+
+
+def funnel_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the model holds the funnel engine's run for these settings on the current data."""
+    return _is_current(con, FUNNEL_PART, funnel_settings_key(settings))
+
+
+def _is_current(con: duckdb.DuckDBPyConnection, part: str, key: str) -> bool:
+    if is_spark(con) or not _has_table(con, MODEL_STATE):
+        return False
+    return first_row(con, f"SELECT 1 FROM {quote_ident(MODEL_STATE)} WHERE part = $part AND settings_key = $key",
+                     {"part": part, "key": key}) is not None
+
+
+def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                          lead_ids: Sequence[str] | None = None) -> pl.DataFrame | None:
+    """The funnel entries as of D from the stored model (ordered by lead and entry_order), or None when the
+    model holds no current run for these settings."""
+    if not funnel_is_current(con, settings):
+        return None
+    params: dict[str, object] = {"until": until(as_of)}
+    lead_filter = ""
+    if lead_ids is not None:
+        params["lead_ids"] = list(lead_ids)
+        lead_filter = f" and list_contains($lead_ids, {quote_ident(LEAD_ID)})"
+    return frame(con, sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter}), params)
+
+
+def clear_model(con: duckdb.DuckDBPyConnection) -> None:
+    """Every part forgotten (the data it was built from changed); the caller holds the transaction."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
+    con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
+
+
+def write_funnel_entries(con: duckdb.DuckDBPyConnection, entries: pl.DataFrame, *, settings: Settings,
+                         seconds: float, now: datetime | None = None) -> None:
+    """`entries` (a funnel history run to HORIZON) stored as the current funnel part for `settings`, in one
+    transaction."""
+    names = [definition.split()[0] for definition in ENTRY_COLUMNS]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
+        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": FUNNEL_PART})
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} "
+                    f"({', '.join(ENTRY_COLUMNS)})")
+        relation = "_model_funnel_entries_in"
+        con.register(relation, entries.select(names).to_arrow())
+        try:
+            con.execute(f"INSERT INTO {quote_ident(MODEL_FUNNEL_ENTRIES)} SELECT * FROM {relation}")
+        finally:
+            con.unregister(relation)
+        con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
+                    {"part": FUNNEL_PART, "key": funnel_settings_key(settings), "at": now or datetime.now(),
+                     "rows": entries.height, "seconds": seconds})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

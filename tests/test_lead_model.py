@@ -1,0 +1,143 @@
+"""The lead model kept in the database file gives exactly the numbers computed from the tables, and is never
+read when stale: after an import, a removal or a settings change it is rebuilt or ignored."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funnel.cli.main import main
+from funnel.config import settings_from_text
+from funnel.model import materialised, stages
+from funnel.model.build import build_funnel_entries, ensure_model
+from funnel.model.identity import rebuild_identity
+from funnel.schema import MODEL_STATE
+from funnel.store.db import connect
+from tests.test_stages import SETTINGS, TIGHT, d, examples, load, stores, t
+
+DATES = ("2026-01-31", "2026-06-30", "2026-09-30")
+
+
+@examples(60)
+@given(rows=stores(), tight=st.booleans(), days=st.lists(st.integers(-5, 560), min_size=1, max_size=4))
+def test_the_stored_run_cut_at_any_day_is_that_days_run(rows, tight, days):
+    settings = TIGHT if tight else SETTINGS
+    con = load(rows)
+    build_funnel_entries(con, settings=settings)
+    for day in days:
+        stored = materialised.stored_funnel_history(con, settings=settings, as_of=d(day))
+        assert stored is not None
+        fresh = stages.computed_funnel_history(con, settings=settings, as_of=d(day))
+        assert stages.funnel_history(con, settings=settings, as_of=d(day)).equals(fresh), day
+        assert stored.select(fresh.columns).cast(fresh.schema).equals(fresh), day
+
+
+def test_other_settings_never_read_the_stored_run():
+    con = load({"leads": [{"lead_id": "L1", "created_at": t(0)}], "activities": [], "deals": [],
+                "stage_events": []})
+    build_funnel_entries(con, settings=SETTINGS)
+    assert materialised.funnel_is_current(con, SETTINGS)
+    assert not materialised.funnel_is_current(con, TIGHT)
+    assert materialised.stored_funnel_history(con, settings=TIGHT, as_of=d(10)) is None
+    assert ensure_model(con, settings=TIGHT)
+    assert materialised.funnel_is_current(con, TIGHT) and not materialised.funnel_is_current(con, SETTINGS)
+    assert not ensure_model(con, settings=TIGHT)  # nothing left to build
+
+
+def run(*argv: str) -> str:
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        assert main(list(argv)) == 0, argv
+        out.flush()
+    return out.buffer.getvalue().decode()
+
+
+def outputs(db: Path, folder: Path) -> dict[str, bytes]:
+    """Every command whose numbers rest on the stage histories, on both ladders at three dates."""
+    texts = {}
+    for day in DATES:
+        for ladder in ("funnel", "lifecycle"):
+            texts[f"metrics-{ladder}-{day}"] = run("metrics", "--db", str(db), "--ladder", ladder, "--as-of", day)
+            texts[f"metrics-{ladder}-{day}-source"] = run("metrics", "--db", str(db), "--ladder", ladder,
+                                                          "--as-of", day, "--by", "source")
+        texts[f"leads-{day}"] = run("leads", "--db", str(db), "--as-of", day, "--format", "csv")
+        texts[f"rules-{day}"] = run("rules", "check", "--db", str(db), "--as-of", day, "--format", "csv")
+    report = folder / "report.json"
+    run("report", "--db", str(db), "--month", "2026-08", "--ladder", "funnel", "--format", "json", "--out",
+        str(report))
+    texts["report"] = report.read_text()
+    return {name: text.encode() for name, text in texts.items()}
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("model") / "funnel.duckdb"
+    run("load-sample", "--db", str(db))
+    return db
+
+
+def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables(sample_db: Path, tmp_path: Path):
+    con = connect(sample_db, read_only=True)
+    try:
+        parts = materialised.model_parts(con)
+    finally:
+        con.close()
+    assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART]  # load-sample built the model
+    from_model = outputs(sample_db, tmp_path)
+
+    con = connect(sample_db)
+    try:
+        con.execute(f"DELETE FROM {MODEL_STATE}")  # the same store with no model: every figure from the tables
+    finally:
+        con.close()
+    from_tables = outputs(sample_db, tmp_path)
+    assert from_model.keys() == from_tables.keys()
+    for name in from_model:
+        assert from_model[name] == from_tables[name], name
+
+    con = connect(sample_db)  # leave the module's store as load-sample made it
+    try:
+        ensure_model(con, settings=SETTINGS)
+    finally:
+        con.close()
+
+
+def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db: Path, tmp_path: Path):
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(sample_db.read_bytes())
+    con = connect(copy)
+    try:
+        assert materialised.funnel_is_current(con, SETTINGS)
+        rebuild_identity(con, settings=SETTINGS)  # what every import or removal runs
+        assert materialised.model_parts(con).is_empty()
+        assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
+    finally:
+        con.close()
+
+
+def test_a_saved_settings_version_is_built_when_saved(sample_db: Path, tmp_path: Path):
+    """The Rules page saves a version and builds the model for it: the page then reads the new run."""
+    from funnel.store import settings_versions
+
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(sample_db.read_bytes())
+    text = "[funnel_rules]\nreactivation_after_days = 30\n"
+    con = connect(copy)
+    try:
+        settings_versions.save_version(con, text, note="shorter reactivation", author="test")
+        tuned = settings_from_text(text, source="saved settings")
+        assert not materialised.funnel_is_current(con, tuned)
+        assert ensure_model(con, settings=tuned)
+        stored = materialised.stored_funnel_history(con, settings=tuned, as_of=date(2026, 9, 30))
+        fresh = stages.computed_funnel_history(con, settings=tuned, as_of=date(2026, 9, 30))
+        assert stored is not None and stored.cast(fresh.schema).equals(fresh)
+        assert stored.filter(pl.col("stage") == "reactivation").height > 0
+    finally:
+        con.close()
