@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from funnel.cli.main import main
+from funnel.display.labels import value_label
 from tests.apptest import app, loaded_sample
 
 
@@ -46,7 +47,8 @@ def test_the_hygiene_table_lists_the_crm_audit_beside_the_exact_checks(sample_db
     at.switch_page("pages/handoff.py").run()
     assert not at.exception
     table = next(d.value for d in at.dataframe if "check" in d.value.columns and "what_to_do" in d.value.columns)
-    assert {"probable_duplicate", "duplicate_company", "non_standard_fields", "no_owner"} <= set(table["check"])
+    checks = ("probable_duplicate", "duplicate_company", "non_standard_fields", "no_owner")
+    assert {value_label(c) for c in checks} <= set(table["check"])  # shown through the label table
     assert {"month_before", "change"} <= set(table.columns)
 
 

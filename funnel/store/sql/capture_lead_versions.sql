@@ -47,7 +47,7 @@ checks as (
     select f.lead_id, d.days, min(i.imported_at) as seen_at
     from firsts as f
     cross join (select unnest($later_days)::integer as days) as d
-    join lead_imports as i on i.imported_at >= f.first_at + to_days(d.days)
+    join lead_imports as i on epoch_us(i.imported_at) - epoch_us(f.first_at) >= d.days * 86400000000
     group by f.lead_id, d.days
 ),
 
