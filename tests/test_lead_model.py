@@ -141,3 +141,17 @@ def test_a_saved_settings_version_is_built_when_saved(sample_db: Path, tmp_path:
         assert stored.filter(pl.col("stage") == "reactivation").height > 0
     finally:
         con.close()
+
+
+def test_the_model_command_says_what_is_built_and_builds_what_is_missing(sample_db: Path, tmp_path: Path):
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(sample_db.read_bytes())
+    assert "funnel_entries: " in run("model", "--db", str(copy))
+    con = connect(copy)
+    try:
+        con.execute(f"DELETE FROM {MODEL_STATE}")
+    finally:
+        con.close()
+    assert "not built for these settings" in run("model", "--db", str(copy))
+    built = run("model", "--db", str(copy), "--build")
+    assert "funnel_entries: " in built and "not built" not in built

@@ -97,6 +97,39 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def model_arguments(p: argparse.ArgumentParser) -> None:
+    db_argument(p)
+    config_argument(p)
+    p.add_argument("--build", action="store_true",
+                   help="build what the lead model lacks for these settings (imports build it already)")
+
+
+@command("model", model_arguments)
+def run_model(args: argparse.Namespace) -> int:
+    """The lead model kept in the database: what is built, for which settings; --build builds what is missing."""
+    from funnel.config import load_settings
+    from funnel.model.build import ensure_model
+    from funnel.model.materialised import funnel_is_current, model_parts
+    from funnel.store.db import connect
+
+    settings = load_settings(args.config)
+    con = connect(args.db, read_only=not args.build)
+    try:
+        if args.build:
+            ensure_model(con, settings=settings,
+                         progress=lambda step, done: print(f"{done:4.0%} {step}", file=sys.stderr))
+        parts, current = model_parts(con), funnel_is_current(con, settings)
+    finally:
+        con.close()
+    for row in parts.iter_rows(named=True):
+        print(f"{row['part']}: {row['rows']:,} rows, built {row['built_at']:%Y-%m-%d %H:%M} in {row['seconds']:.1f} s "
+              f"for settings {row['settings_key']}")
+    if not current:
+        print("The lead model is not built for these settings: every figure is computed from the tables (slower). "
+              "Run funnel model --build.")
+    return 0
+
+
 def sample_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--leads", type=int, default=5000, help=f"number of leads, 1 to {MAX_SAMPLE_LEADS:,} (default 5000)")
     p.add_argument("--out", type=Path, required=True, help="folder to write the canonical CSV files to")
