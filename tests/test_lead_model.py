@@ -26,11 +26,13 @@ DATES = ("2026-01-31", "2026-06-30", "2026-09-30")
 
 
 @examples(60)
-@given(rows=stores(), tight=st.booleans(), days=st.lists(st.integers(-5, 560), min_size=1, max_size=4))
-def test_the_stored_run_cut_at_any_day_is_that_days_run(rows, tight, days):
+@given(rows=stores(), tight=st.booleans(), days=st.lists(st.integers(-5, 560), min_size=1, max_size=4),
+       bucket_rows=st.sampled_from([1, 4, 10**6]))
+def test_the_stored_run_cut_at_any_day_is_that_days_run(rows, tight, days, bucket_rows):
+    """Built in buckets of leads or in one run, the stored entries cut at D are the run as of D."""
     settings = TIGHT if tight else SETTINGS
     con = load(rows)
-    build_funnel_entries(con, settings=settings)
+    build_funnel_entries(con, settings=settings, rows_per_bucket=bucket_rows)
     for day in days:
         stored = materialised.stored_funnel_history(con, settings=settings, as_of=d(day))
         assert stored is not None

@@ -8,31 +8,45 @@ Progress goes to `progress(step, share done)` when given.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 
 import duckdb
+import polars as pl
 
 from funnel.config import Settings
 from funnel.engine import is_spark
 from funnel.model import materialised, stages
 from funnel.model.identity import rebuild_identity
+from funnel.schema import ACTIVITIES
+from funnel.store.db import quote_ident, scalar
 
 __all__ = ["Progress", "build_funnel_entries", "ensure_model", "rebuild_model"]
 
 Progress = Callable[[str, float], None]
+ROWS_PER_BUCKET = 12_000_000  # activities per run of the funnel engine in a build: 3–4 GB of its memory at most
 
 
 def _quiet(step: str, done: float) -> None:
     del step, done
 
 
-def build_funnel_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> int:
-    """The funnel engine run once over all the data (to HORIZON) and stored; returns the number of entries."""
-    started = time.perf_counter()
-    entries = stages.computed_funnel_history(con, settings=settings, as_of=materialised.HORIZON)
-    materialised.write_funnel_entries(con, entries, settings=settings, seconds=time.perf_counter() - started)
-    return entries.height
+def build_funnel_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress: Progress | None = None,
+                         rows_per_bucket: int = ROWS_PER_BUCKET) -> int:
+    """The funnel engine run once over all the data (to HORIZON) and stored; returns the number of entries.
+    It runs bucket by bucket of leads (about `rows_per_bucket` activities each), so its memory stays bounded
+    however many leads there are."""
+    report = progress or _quiet
+    activities = scalar(con, f"SELECT count(*) FROM {quote_ident(ACTIVITIES.name)}") or 0
+    count = max(1, math.ceil(activities / rows_per_bucket))
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for index in range(count):
+            report(f"Placing every lead on the funnel ladder ({index + 1} of {count})", 0.2 + 0.8 * index / count)
+            yield stages.computed_funnel_history(con, settings=settings, as_of=materialised.HORIZON,
+                                                 lead_ids=None if count == 1 else stages.LeadBucket(index, count))
+
+    return materialised.write_funnel_entries(con, batches(), settings=settings)
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress: Progress | None = None) -> bool:
@@ -42,8 +56,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
     report = progress or _quiet
     built = False
     if not materialised.funnel_is_current(con, settings):
-        report("Placing every lead on the funnel ladder", 0.5)
-        build_funnel_entries(con, settings=settings)
+        build_funnel_entries(con, settings=settings, progress=report)
         built = True
     report("The lead model is ready", 1.0)
     return built

@@ -14,7 +14,8 @@ can be missing (then the caller computes from the tables, as before the model ex
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 import duckdb
@@ -97,27 +98,30 @@ def clear_model(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
 
 
-def write_funnel_entries(con: duckdb.DuckDBPyConnection, entries: pl.DataFrame, *, settings: Settings,
-                         seconds: float, now: datetime | None = None) -> None:
-    """`entries` (a funnel history run to HORIZON) stored as the current funnel part for `settings`, in one
-    transaction."""
+def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.DataFrame], *, settings: Settings,
+                         now: datetime | None = None) -> int:
+    """The funnel entries of a run to HORIZON, given in batches of whole leads (computed as they are consumed),
+    stored as the current funnel part for `settings` in one transaction; returns the number of entries."""
+    started = time.perf_counter()
     names = [definition.split()[0] for definition in ENTRY_COLUMNS]
+    table, relation, rows = quote_ident(MODEL_FUNNEL_ENTRIES), "_model_funnel_entries_in", 0
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
         con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": FUNNEL_PART})
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} "
-                    f"({', '.join(ENTRY_COLUMNS)})")
-        relation = "_model_funnel_entries_in"
-        con.register(relation, entries.select(names).to_arrow())
-        try:
-            con.execute(f"INSERT INTO {quote_ident(MODEL_FUNNEL_ENTRIES)} SELECT * FROM {relation}")
-        finally:
-            con.unregister(relation)
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(ENTRY_COLUMNS)})")
+        for batch in batches:
+            con.register(relation, batch.select(names).to_arrow())
+            try:
+                con.execute(f"INSERT INTO {table} SELECT * FROM {relation}")
+            finally:
+                con.unregister(relation)
+            rows += batch.height
         con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
                     {"part": FUNNEL_PART, "key": funnel_settings_key(settings), "at": now or datetime.now(),
-                     "rows": entries.height, "seconds": seconds})
+                     "rows": rows, "seconds": time.perf_counter() - started})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return rows

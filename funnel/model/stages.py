@@ -74,6 +74,7 @@ from funnel.store.queries import sql_text
 
 __all__ = [
     "HISTORY_SCHEMA",
+    "LeadBucket",
     "computed_funnel_history",
     "current_funnel_stage",
     "evidence_text",
@@ -187,8 +188,24 @@ def ladder_of(settings: Settings) -> Ladder:
 # ---------------------------------------------------------------------------------------- SQL
 
 
-def _lead_filter(lead_ids: Sequence[str] | None) -> str:
-    return "" if lead_ids is None else f" and list_contains($lead_ids, {quote_ident(sc.LEAD_ID)})"
+@dataclass(frozen=True)
+class LeadBucket:
+    """The leads whose id hashes to bucket `index` of `count`: the engine works lead by lead, so running it
+    bucket by bucket gives the same entries with a share of the memory (the lead model's build)."""
+
+    index: int
+    count: int
+
+
+Leads = Sequence[str] | LeadBucket | None  # which leads the engine runs on: given ids, a bucket, or all
+
+
+def _lead_filter(leads: Leads) -> str:
+    if leads is None:
+        return ""
+    if isinstance(leads, LeadBucket):
+        return f" and hash({quote_ident(sc.LEAD_ID)}) % $bucket_count = $bucket_index"
+    return f" and list_contains($lead_ids, {quote_ident(sc.LEAD_ID)})"
 
 
 _RECYCLE_SCHEMA = {sc.LEAD_ID: pl.String, "t": pl.Datetime("us"), sc.REASON: pl.String,
@@ -205,14 +222,16 @@ def _typed(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return df.select([pl.col(c).cast(t) for c, t in schema.items()])
 
 
-def _params(as_of: date, lead_ids: Sequence[str] | None, **values: object) -> dict[str, object]:
+def _params(as_of: date, lead_ids: Leads, **values: object) -> dict[str, object]:
     params: dict[str, object] = {"until": until(as_of), **values}
-    if lead_ids is not None:
+    if isinstance(lead_ids, LeadBucket):
+        params |= {"bucket_count": lead_ids.count, "bucket_index": lead_ids.index}
+    elif lead_ids is not None:
         params["lead_ids"] = list(lead_ids)
     return params
 
 
-def _recycle_params(settings: Settings, as_of: date, lead_ids: Sequence[str] | None) -> dict[str, object]:
+def _recycle_params(settings: Settings, as_of: date, lead_ids: Leads) -> dict[str, object]:
     lifecycle = settings.ladders.lifecycle
     opportunity = settings.funnel_rules.opportunity_lifecycle
     positions = [lifecycle.index(s) + 1 for s in opportunity if s in lifecycle]
@@ -221,14 +240,14 @@ def _recycle_params(settings: Settings, as_of: date, lead_ids: Sequence[str] | N
 
 
 def _recycles(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-              lead_ids: Sequence[str] | None) -> pl.DataFrame:
+              lead_ids: Leads) -> pl.DataFrame:
     result = frame(con, sql_text("stages_recycles", fragments={"lead_filter": _lead_filter(lead_ids)}),
                    _recycle_params(settings, as_of, lead_ids))
     return _typed(result, _RECYCLE_SCHEMA)
 
 
 def _milestone_params(settings: Settings, ladder: Ladder, as_of: date,
-                      lead_ids: Sequence[str] | None) -> dict[str, object]:
+                      lead_ids: Leads) -> dict[str, object]:
     return _params(as_of, lead_ids, first_rank=0, opportunity_rank=ladder.opportunity_rank,
                    customer_rank=ladder.customer_rank,
                    opportunity_lifecycle=list(settings.funnel_rules.opportunity_lifecycle),
@@ -236,13 +255,13 @@ def _milestone_params(settings: Settings, ladder: Ladder, as_of: date,
 
 
 def _milestones(con: duckdb.DuckDBPyConnection, settings: Settings, ladder: Ladder, as_of: date,
-                lead_ids: Sequence[str] | None) -> pl.DataFrame:
+                lead_ids: Leads) -> pl.DataFrame:
     result = frame(con, sql_text("stages_milestones", fragments={"lead_filter": _lead_filter(lead_ids)}),
                    _milestone_params(settings, ladder, as_of, lead_ids))
     return _typed(result, _MILESTONE_SCHEMA)
 
 
-def _activity_types(con: duckdb.DuckDBPyConnection, as_of: date, lead_ids: Sequence[str] | None) -> list[str]:
+def _activity_types(con: duckdb.DuckDBPyConnection, as_of: date, lead_ids: Leads) -> list[str]:
     """The activity types present at D, in a fixed order (the codes of the time line)."""
     params = _params(as_of, lead_ids)
     result = frame(con, sql_text("activity_types", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
@@ -253,7 +272,7 @@ _relation_names = itertools.count()
 
 
 def _timeline(con: duckdb.DuckDBPyConnection, as_of: date, types: list[str], ignored: list[str],
-              milestones: pl.DataFrame, recycles: pl.DataFrame, lead_ids: Sequence[str] | None) -> pa.Table:
+              milestones: pl.DataFrame, recycles: pl.DataFrame, lead_ids: Leads) -> pa.Table:
     """The sorted time line as Arrow (its strings stay Arrow: only the few that end up in entries
     are ever converted)."""
     serial = next(_relation_names)
@@ -514,7 +533,7 @@ def _datetimes(us: np.ndarray, name: str) -> pl.Series:
 
 
 def _engine(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-            lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+            lead_ids: Leads = None) -> pl.DataFrame:
     """The entries with the engine's extra columns (rule_index, window_start) for explanations."""
     ladder = ladder_of(settings)
     types = _activity_types(con, as_of, lead_ids)
@@ -617,7 +636,7 @@ _RECYCLE_ORDER = "t, evidence_type, evidence_id, reason"
 
 
 def _engine_in_groups(con, *, settings: Settings, ladder: Ladder, as_of: date, types: list[str],
-                      ignored: list[str], lead_ids: Sequence[str] | None) -> pl.DataFrame:
+                      ignored: list[str], lead_ids: Leads) -> pl.DataFrame:
     """The same entries with the time line built, split by lead and walked inside the engine's
     tasks (`per_group`): each task gets its leads' time-line rows and their milestones and
     recycles, and runs `_entries` on them; only the entries come back."""
@@ -676,7 +695,7 @@ def _named(entries: pl.DataFrame, ladder: Ladder) -> pl.DataFrame:
 
 
 def funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                   lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+                   lead_ids: Leads = None) -> pl.DataFrame:
     """One row per funnel-stage entry at or before the end of day `as_of` (ordered by lead and
     entry_order): lead_id, stage, stage_rank, entered_at, reason, is_side, evidence_type,
     evidence_id, evidence_at, entry_order. `lead_ids` limits the leads (an explanation page).
@@ -690,7 +709,7 @@ def funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
 
 
 def computed_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                            lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+                            lead_ids: Leads = None) -> pl.DataFrame:
     """`funnel_history` computed from the tables by the engine (what the lead model stores)."""
     history = _engine(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
     return history.select([pl.col(c).cast(t) for c, t in HISTORY_SCHEMA.items()])
