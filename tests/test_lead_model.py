@@ -91,7 +91,7 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
         parts = materialised.model_parts(con)
     finally:
         con.close()
-    assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART]  # load-sample built the model
+    assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART, materialised.IDENTITY_PART]
     from_model = outputs(sample_db, tmp_path)
 
     con = connect(sample_db)
@@ -118,7 +118,8 @@ def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db
     try:
         assert materialised.funnel_is_current(con, SETTINGS)
         rebuild_identity(con, settings=SETTINGS)  # what every import or removal runs
-        assert materialised.model_parts(con).is_empty()
+        assert materialised.model_parts(con).get_column("part").to_list() == [materialised.IDENTITY_PART]
+        assert not materialised.funnel_is_current(con, SETTINGS)
         assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
     finally:
         con.close()
@@ -157,3 +158,19 @@ def test_the_model_command_says_what_is_built_and_builds_what_is_missing(sample_
     assert "not built for these settings" in run("model", "--db", str(copy))
     built = run("model", "--db", str(copy), "--build")
     assert "funnel_entries: " in built and "not built" not in built
+
+
+def test_new_identity_rules_rebuild_who_is_who_and_what_rests_on_it(sample_db: Path, tmp_path: Path):
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(sample_db.read_bytes())
+    tuned = settings_from_text('[identity]\nconflict_rule = "last_created"\n', source="saved settings")
+    con = connect(copy)
+    try:
+        assert materialised.identity_is_current(con, SETTINGS)
+        assert not materialised.identity_is_current(con, tuned)
+        assert materialised.funnel_is_current(con, tuned)  # same funnel rules, but built on the old identity:
+        assert ensure_model(con, settings=tuned)  # so the identity is rebuilt, and the funnel part after it
+        assert materialised.identity_is_current(con, tuned) and materialised.funnel_is_current(con, tuned)
+        assert not materialised.identity_is_current(con, SETTINGS)
+    finally:
+        con.close()

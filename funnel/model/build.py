@@ -55,6 +55,10 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
         return False
     report = progress or _quiet
     built = False
+    if not materialised.identity_is_current(con, settings):
+        report("Matching people across tools", 0.1)
+        rebuild_identity(con, settings=settings)
+        built = True
     if not materialised.funnel_is_current(con, settings):
         build_funnel_entries(con, settings=settings, progress=report)
         built = True

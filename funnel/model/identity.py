@@ -13,6 +13,8 @@ Ambiguity is never guessed silently: each conflict is listed with the rule appli
 
 from __future__ import annotations
 
+import time
+
 import duckdb
 import polars as pl
 
@@ -33,6 +35,7 @@ def rebuild_identity(con: duckdb.DuckDBPyConnection, *, settings: Settings | Non
     """The identity map, its conflicts, the per-import match counts and the resolved tables, rebuilt from the
     raw tables in one transaction (run after every import or removal, never on a page view)."""
     settings = settings or default_settings()
+    started = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
     try:
         identity_work_tables(con, settings=settings)
@@ -41,7 +44,9 @@ def rebuild_identity(con: duckdb.DuckDBPyConnection, *, settings: Settings | Non
                     "ORDER BY kind, key")
         resolved_tables(con, settings=settings)
         con.execute(f"CREATE OR REPLACE TABLE main.{IDENTITY_MATCHES} AS {sql_text('identity_matches')}")
-        clear_model(con)  # built from the tables just replaced: funnel.model.build rebuilds it
+        # The rest of the lead model was built from the tables just replaced: funnel.model.build rebuilds it.
+        clear_model(con, identity_for=settings, rows=scalar(con, f"SELECT count(*) FROM main.{IDENTITY_MAP}"),
+                    seconds=time.perf_counter() - started)
         for temp in WORK_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
         con.execute("COMMIT")

@@ -7,8 +7,9 @@ one run over all the data, with no end date, serves every as-of date: its entrie
 newest data (a lead going cold next month) are entries too; they are cut away until D reaches them.
 
 A part is current when `model_state` names it with the key of the settings that shape it. Every rebuild of
-the imported data (funnel.model.identity, after each import or removal) drops every part first, so a part
-can be missing (then the caller computes from the tables, as before the model existed) but never stale.
+the imported data (funnel.model.identity, after each import or removal, or for new [identity] rules) drops
+every other part and records itself, so a part can be missing (then the caller computes from the tables, as
+before the model existed) but never stale.
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ from funnel.store.queries import sql_text
 __all__ = [
     "FUNNEL_PART",
     "HORIZON",
+    "IDENTITY_PART",
     "clear_model",
     "funnel_is_current",
     "funnel_settings_key",
+    "identity_is_current",
+    "identity_settings_key",
     "model_parts",
     "stored_funnel_history",
     "write_funnel_entries",
 ]
 
 FUNNEL_PART = "funnel_entries"
+IDENTITY_PART = "identity"  # the resolved tables in main (funnel.model.identity), built for the [identity] rules
 STATE_COLUMNS = ", ".join(BOOKKEEPING_COLUMNS[MODEL_STATE])
 ENTRY_COLUMNS = BOOKKEEPING_COLUMNS[MODEL_FUNNEL_ENTRIES]
 # The end date of the model's one engine run: later than any data, so every cold point is in it.
@@ -63,6 +68,16 @@ def model_parts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                                     "rows": pl.Int64, "seconds": pl.Float64})
     return frame(con, f"SELECT part, settings_key, built_at, rows, seconds FROM {quote_ident(MODEL_STATE)} "
                       "ORDER BY part")
+
+
+def identity_settings_key(settings: Settings) -> str:
+    """A short fingerprint of the [identity] settings the resolved tables were built with."""
+    return hashlib.sha256(repr(settings.identity).encode()).hexdigest()[:16]
+
+
+def identity_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the resolved tables were built with these [identity] settings from the data as it is."""
+    return _is_current(con, IDENTITY_PART, identity_settings_key(settings))
 
 
 def funnel_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
@@ -91,11 +106,16 @@ def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings,
     return frame(con, sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter}), params)
 
 
-def clear_model(con: duckdb.DuckDBPyConnection) -> None:
-    """Every part forgotten (the data it was built from changed); the caller holds the transaction."""
+def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows: int, seconds: float,
+                now: datetime | None = None) -> None:
+    """Every part forgotten (the data it was built from changed) but the resolved tables just rebuilt with
+    `identity_for`'s [identity] rules, recorded as current; the caller holds the transaction."""
     con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
     con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
+    con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
+                {"part": IDENTITY_PART, "key": identity_settings_key(identity_for), "at": now or datetime.now(),
+                 "rows": rows, "seconds": seconds})
 
 
 def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.DataFrame], *, settings: Settings,
