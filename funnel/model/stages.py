@@ -262,7 +262,10 @@ def _milestones(con: duckdb.DuckDBPyConnection, settings: Settings, ladder: Ladd
 
 
 def _activity_types(con: duckdb.DuckDBPyConnection, as_of: date, lead_ids: Leads) -> list[str]:
-    """The activity types present at D, in a fixed order (the codes of the time line)."""
+    """The activity types present at D, in a fixed order (the codes of the time line): among the given leads,
+    or among all leads for a bucket (one scan without hashing every row; codes never change the entries)."""
+    if isinstance(lead_ids, LeadBucket):
+        lead_ids = None
     params = _params(as_of, lead_ids)
     result = frame(con, sql_text("activity_types", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
     return sorted(v for v in result.get_column("activity_type").to_list() if v is not None)
