@@ -13,8 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from funnel.analyses.handoff import handoff_leads, handoff_review
 from funnel.cli.main import main
 from funnel.config import settings_from_text
+from funnel.filters import Filters
 from funnel.model import materialised, stages
 from funnel.model.build import build_funnel_entries, ensure_model
 from funnel.model.identity import rebuild_identity
@@ -62,7 +64,9 @@ def run(*argv: str) -> str:
 
 
 def outputs(db: Path, folder: Path) -> dict[str, bytes]:
-    """Every command whose numbers rest on the stage histories, on both ladders at three dates."""
+    """Every command whose numbers rest on the stage histories, on both ladders at three dates: metrics, leads,
+    the routing lint, the handoff review and its lead lists, the CRM audit (hygiene with its files) and the monthly
+    review."""
     texts = {}
     for day in DATES:
         for ladder in ("funnel", "lifecycle"):
@@ -71,6 +75,22 @@ def outputs(db: Path, folder: Path) -> dict[str, bytes]:
                                                           "--as-of", day, "--by", "source")
         texts[f"leads-{day}"] = run("leads", "--db", str(db), "--as-of", day, "--format", "csv")
         texts[f"rules-{day}"] = run("rules", "check", "--db", str(db), "--as-of", day, "--format", "csv")
+    con = connect(db, read_only=True)
+    try:
+        for day in DATES:
+            for ladder in ("funnel", "lifecycle"):
+                filters = Filters(as_of=date.fromisoformat(day), ladder=ladder)
+                texts[f"handoff-{ladder}-{day}"] = handoff_review(
+                    con, settings=SETTINGS, filters=filters, by="source").write_csv()
+                for kind in ("pending", "recycled", "accepted"):
+                    texts[f"handoff-{kind}-{ladder}-{day}"] = handoff_leads(
+                        con, settings=SETTINGS, filters=filters, kind=kind).write_csv()
+    finally:
+        con.close()
+    hygiene = folder / "hygiene"
+    texts["hygiene"] = run("hygiene", "--db", str(db), "--as-of", DATES[-1], "--out", str(hygiene))
+    for written in sorted(hygiene.glob("*.csv")):
+        texts[f"hygiene-{written.name}"] = written.read_text()
     report = folder / "report.json"
     run("report", "--db", str(db), "--month", "2026-08", "--ladder", "funnel", "--format", "json", "--out",
         str(report))
@@ -172,5 +192,31 @@ def test_new_identity_rules_rebuild_who_is_who_and_what_rests_on_it(sample_db: P
         assert ensure_model(con, settings=tuned)  # so the identity is rebuilt, and the funnel part after it
         assert materialised.identity_is_current(con, tuned) and materialised.funnel_is_current(con, tuned)
         assert not materialised.identity_is_current(con, SETTINGS)
+    finally:
+        con.close()
+
+
+def test_removing_an_import_rebuilds_the_model_from_what_is_left(tmp_path: Path):
+    """The Data page's removal (and the CLI's import) run rebuild_model: the stored run then equals a run on the
+    data as it now is, and differs from the run before the removal."""
+    from funnel.ingest.importer import prepare_import, remove_import, write_import
+    from funnel.model.build import rebuild_model
+    from funnel.store.inventory import import_history
+
+    con = connect(tmp_path / "store.duckdb")
+    try:
+        for name in ("accounts.csv", "leads.csv", "deals.csv", "activities.csv"):
+            write_import(con, prepare_import(Path(__file__).parents[1] / "sample_data" / name, settings=SETTINGS))
+        rebuild_model(con, settings=SETTINGS)
+        before = stages.funnel_history(con, settings=SETTINGS, as_of=date(2026, 10, 31))
+        deals = import_history(con).filter(pl.col("table_name") == "deals").get_column("import_id")[0]
+        remove_import(con, int(deals))
+        rebuild_model(con, settings=SETTINGS)
+        assert materialised.funnel_is_current(con, SETTINGS)
+        after = stages.funnel_history(con, settings=SETTINGS, as_of=date(2026, 10, 31))
+        fresh = stages.computed_funnel_history(con, settings=SETTINGS, as_of=date(2026, 10, 31))
+        assert after.equals(fresh)
+        assert not after.equals(before)
+        assert after.filter(pl.col("evidence_type") == "deal").is_empty()  # no deal is evidence any more
     finally:
         con.close()
