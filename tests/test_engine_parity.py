@@ -26,7 +26,10 @@ from funnel.engine.parquet import write_tables
 from funnel.engine.spark import SparkEngine
 from funnel.filters import Filters
 from funnel.ingest.sample import sample_tables
+from funnel.model.build import build_funnel_entries
 from funnel.model.history import lead_frame, stage_history
+from funnel.model.materialised import funnel_is_current, stored_funnel_history
+from funnel.model.stages import computed_funnel_history
 from funnel.store.db import connect, quote_ident
 from funnel.store.queries import sql_text
 from tests.stores import store
@@ -287,3 +290,59 @@ def test_funnel_leads_gives_the_same_rows(sample, capsys):
     spark = output(capsys, "leads", "--engine", "spark", "--data", str(data), "--format", "json")
     assert len(json.loads(duck)) == 250
     assert spark == duck
+
+
+# ------------------------------------------------------------------------------ the lead model
+
+
+@pytest.fixture(scope="module")
+def modelled(sample, tmp_path_factory) -> tuple[Path, Path]:
+    """The generated sample with its lead model built, exported with it."""
+    folder = tmp_path_factory.mktemp("modelled")
+    path = folder / "funnel.duckdb"
+    path.write_bytes(sample[0].read_bytes())
+    con = connect(path)
+    try:
+        build_funnel_entries(con, settings=load_settings(None))
+    finally:
+        con.close()
+    assert main(["export-tables", "--db", str(path), "--out", str(folder / "parquet")]) == 0
+    return path, folder / "parquet"
+
+
+def test_spark_reads_the_exported_lead_model_and_gives_the_same_figures(modelled, capsys):
+    db, data = modelled
+    engine = SparkEngine.open(str(data))
+    try:
+        settings = load_settings(None)
+        assert funnel_is_current(engine, settings)
+        stored = stored_funnel_history(engine, settings=settings, as_of=date(2026, 9, 30))
+        con = connect(db, read_only=True)
+        try:
+            fresh = computed_funnel_history(con, settings=settings, as_of=date(2026, 9, 30))
+        finally:
+            con.close()
+        assert stored is not None and stored.height == fresh.height > 0
+        same(fresh, stored.select(fresh.columns), ordered=True)
+    finally:
+        engine.close()
+    for extra in (("--ladder", "funnel", "--by", "source"), ("--ladder", "funnel", "--as-of", "2026-06-30")):
+        duck = output(capsys, "metrics", "--db", str(db), *extra)
+        assert output(capsys, "metrics", "--engine", "spark", "--data", str(data), *extra) == duck
+
+
+def test_a_dataset_without_the_lead_model_still_opens_and_computes(modelled, capsys, tmp_path):
+    db, data = modelled
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for table in data.glob("*.parquet"):
+        if table.stem not in (sc.MODEL_STATE, sc.MODEL_FUNNEL_ENTRIES):
+            (bare / table.name).write_bytes(table.read_bytes())
+    engine = SparkEngine.open(str(bare))
+    try:
+        assert not funnel_is_current(engine, load_settings(None))
+    finally:
+        engine.close()
+    extra = ("--ladder", "funnel", "--by", "source")
+    assert output(capsys, "metrics", "--engine", "spark", "--data", str(bare), *extra) == \
+        output(capsys, "metrics", "--db", str(db), *extra)

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from funnel.engine.translate import spark_sql
 from funnel.errors import EngineError
-from funnel.schema import TABLES
+from funnel.schema import MODEL_FUNNEL_ENTRIES, MODEL_STATE, TABLES
 from funnel.store.db import BOOKKEEPING_COLUMNS
 from funnel.store.queries import sql_text
 
@@ -101,6 +101,11 @@ def table_names() -> list[str]:
     return [*TABLES, *BOOKKEEPING_COLUMNS]
 
 
+# The lead model exported with the tables (funnel.model.materialised): read when present, else the figures
+# are computed from the tables as before; a dataset written before the model existed lacks them.
+OPTIONAL_TABLES = frozenset({MODEL_STATE, MODEL_FUNNEL_ENTRIES})
+
+
 class SparkResult:
     """The part of a DuckDB result the model reads: rows, one row, Arrow, Polars."""
 
@@ -136,6 +141,7 @@ class SparkEngine:
         self.dataset = dataset
         self.max_rows = max_rows
         self._registered: set[str] = set()
+        self._present: set[str] = set()
 
     @classmethod
     def open(cls, data: str | None) -> SparkEngine:
@@ -171,12 +177,15 @@ class SparkEngine:
                     continue
                 frame = self.session.read.parquet(str(found[0]))
             frame.createOrReplaceTempView(name)
+            self._present.add(name)
+        missing = [name for name in missing if name not in OPTIONAL_TABLES]
         if missing:
             raise EngineError(f"the dataset lacks the table(s) {', '.join(missing)}", file=data,
                               hint="Write every table with: funnel export-tables --db STORE --out DIR")
 
     def tables(self) -> list[str]:
-        return table_names()
+        """The tables this dataset holds (every canonical one; the lead model's when it was exported too)."""
+        return [name for name in table_names() if name in self._present]
 
     # ------------------------------------------------------------------ queries
 

@@ -5,6 +5,8 @@ The funnel stage engine is causal (funnel/model/stages.py: a later run cut at da
 one run over all the data, with no end date, serves every as-of date: its entries are kept in
 `model_funnel_entries` and a page at D reads the entries dated before the end of D. Cold points after the
 newest data (a lead going cold next month) are entries too; they are cut away until D reaches them.
+The Spark engine reads the same tables when `funnel export-tables` wrote them with the data: an export holds
+the store as it was, so its model is current for its tables (replace the tables, and remove those two).
 
 A part is current when `model_state` names it with the key of the settings that shape it. Every rebuild of
 the imported data (funnel.model.identity, after each import or removal, or for new [identity] rules) drops
@@ -57,13 +59,15 @@ def funnel_settings_key(settings: Settings) -> str:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    if is_spark(con):  # a dataset exported with the model holds its tables (funnel export-tables)
+        return name in con.tables()
     return first_row(con, "SELECT 1 FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $name",
                      {"name": name}) is not None
 
 
 def model_parts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per built part of the model: part, settings_key, built_at, rows, seconds (empty when none)."""
-    if is_spark(con) or not _has_table(con, MODEL_STATE):
+    if not _has_table(con, MODEL_STATE):
         return pl.DataFrame(schema={"part": pl.String, "settings_key": pl.String, "built_at": pl.Datetime("us"),
                                     "rows": pl.Int64, "seconds": pl.Float64})
     return frame(con, f"SELECT part, settings_key, built_at, rows, seconds FROM {quote_ident(MODEL_STATE)} "
@@ -86,7 +90,7 @@ def funnel_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> boo
 
 
 def _is_current(con: duckdb.DuckDBPyConnection, part: str, key: str) -> bool:
-    if is_spark(con) or not _has_table(con, MODEL_STATE):
+    if not _has_table(con, MODEL_STATE):
         return False
     return first_row(con, f"SELECT 1 FROM {quote_ident(MODEL_STATE)} WHERE part = $part AND settings_key = $key",
                      {"part": part, "key": key}) is not None
