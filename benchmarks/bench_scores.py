@@ -1,12 +1,13 @@
 """First-render computations of the Fit × intent and Handoff & hygiene pages, on a large store.
 
-    .venv/bin/python benchmarks/bench_scores.py DB_PATH [--table-path] [--profile]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_scores.py DB_PATH [--build] [--profile]
 
 Calls the cached functions the two pages call (pages/ui/cache.py), cold, one after the other, in this
 process, at the default as-of date (the newest day in the data) and the default filters; prints each
-one's wall seconds and each page's sum. `--table-path` computes from the tables, as when the lead
-model holds no current scoring part (the model's scoring parts are hidden for the run), so both paths
-can be timed in one run; `--profile` prints the top of a cProfile of the whole run.
+one's wall seconds and each page's sum. `--build` first builds what the lead model lacks for the saved
+settings (and prints how long that took); `--profile` prints the top of a cProfile of the whole run.
+The code measured is the `funnel` and `pages` on PYTHONPATH, so another checkout's code (say, before a
+change) can be timed on the same store in the same session.
 """
 
 from __future__ import annotations
@@ -20,26 +21,31 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("db", type=Path)
-    parser.add_argument("--table-path", action="store_true", help="compute from the tables, not the model")
+    parser.add_argument("--build", action="store_true", help="build what the lead model lacks first")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     logging.getLogger("streamlit").setLevel(logging.ERROR)
 
     from funnel.filters import Filters
-    from funnel.model import materialised
+    from funnel.model.build import ensure_model
     from funnel.model.history import newest_day
     from funnel.store.db import connect
     from funnel.store.status import data_version, saved_settings_text
     from pages.ui import cache
-    from pages.ui.store import StoreKey
+    from pages.ui.store import StoreKey, settings_for
 
+    if args.build:
+        con = connect(args.db)
+        try:
+            start = time.perf_counter()
+            ensure_model(con, settings=settings_for(saved_settings_text(con)))
+            print(f"  lead model built in {time.perf_counter() - start:.2f} s", flush=True)
+        finally:
+            con.close()
     con = connect(args.db, read_only=True)
     try:
         as_of = newest_day(con)
@@ -47,8 +53,6 @@ def main() -> int:
     finally:
         con.close()
     assert as_of is not None, "the store is empty"
-    if args.table_path:
-        materialised.SCORING_PARTS_READ = False
     filters = Filters(as_of=as_of)
     settings = at.settings
     fit, intent = float(settings.fit.high_threshold), float(settings.intent.high_threshold)
@@ -66,7 +70,7 @@ def main() -> int:
         ],
     }
     profiler = cProfile.Profile() if args.profile else None
-    print(f"{args.db.name} as of {as_of} ({'tables' if args.table_path else 'model'})")
+    print(f"{args.db.name} as of {as_of}, code from {Path(cache.__file__).parents[2]}")
     for page, calls in pages.items():
         total = 0.0
         for name, call in calls:

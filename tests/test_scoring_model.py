@@ -143,18 +143,23 @@ def test_the_stored_inputs_of_intent_are_the_tables_rows_in_the_lookback(rows, t
 
 
 def test_intent_adds_each_days_weighted_decayed_activities_caps_each_type_and_counts_a_surge_once():
-    """Given: on D, 2 page views (weight 1, cap 2.5) and one 7 days earlier (half-life 7: half weight), a
-    pricing page view 14 days earlier (weight 20 × 0.25 = 5); the account surged twice in the lookback (25
-    once). Expect 2.5 (page views 2 + 0.5 = 2.5, at the cap) + 5 + 25 = 32.5; a page view 46 days before D
-    is outside the 45-day lookback."""
-    day = d(100)
-    days = pl.DataFrame({sc.LEAD_ID: ["L1"] * 4, sc.ACTIVITY_TYPE: ["page_view", "page_view", "pricing_page_view",
-                                                                    "page_view"],
-                         "day": [day, day - timedelta(days=7), day - timedelta(days=14), day - timedelta(days=46)],
-                         "activities": [2, 1, 1, 5]}).filter(pl.col("day") >= day - timedelta(days=45))
-    surges = pl.DataFrame({sc.LEAD_ID: ["L1", "L1", "L2"], "day": [day, day - timedelta(days=3), day]})
-    scores = scoring.intent_of_days(days, surges, settings=TUNED, as_of=day).sort(sc.LEAD_ID)
-    assert scores.rows() == [("L1", 32.5, True), ("L2", 25.0, True)]
+    """Given (TUNED: 45-day lookback, half-life 7, page views capped at 2.5, surge 25), for L1 at D: 2 page
+    views on D and one 7 days before (half weight), a pricing page view 14 days before (20 × 0.25 = 5), a
+    page view 46 days before (outside the lookback), its account surging twice in the lookback (once named
+    by id, once by its domain); L2, on the same account, nothing else. Expect L1 = 2.5 (2 + 0.5, at the cap) + 5 + 25 = 32.5, L2 = 25,
+    from the model and from the tables."""
+    rows = {"leads": [{sc.LEAD_ID: "L1", sc.CREATED_AT: t(0), sc.ACCOUNT_ID: "A"},
+                      {sc.LEAD_ID: "L2", sc.CREATED_AT: t(0), sc.ACCOUNT_ID: "A"}],
+            "accounts": ACCOUNTS,
+            "activities": [{sc.ACTIVITY_ID: f"A{n}", sc.LEAD_ID: "L1", sc.ACTIVITY_TYPE: kind, sc.OCCURRED_AT: t(day, 9)}
+                           for n, (kind, day) in enumerate([("page_view", 100), ("page_view", 100), ("page_view", 93),
+                                                            ("pricing_page_view", 86), ("page_view", 54)])],
+            "intent_signals": [{sc.ACCOUNT_ID: account, sc.TOPIC: "crm", sc.SURGE: True, sc.OBSERVED_AT: t(day)}
+                               for account, day in (("A", 90), (" A.TEST ", 99))],
+            "stage_events": []}
+    for con in both(rows, TUNED):
+        scores = scoring.intent_scores(con, settings=TUNED, as_of=d(100)).sort(sc.LEAD_ID)
+        assert scores.rows() == [("L1", 32.5, True), ("L2", 25.0, True)]
 
 
 def test_the_lead_facts_are_read_only_for_the_fit_settings_they_were_built_for():
@@ -184,5 +189,5 @@ def test_a_rebuild_of_the_data_forgets_the_scoring_parts():
     rebuild_identity(con, settings=SETTINGS)  # what every import or removal runs
     assert not materialised.intent_inputs_are_current(con)
     assert not materialised.scoring_facts_is_current(con, SETTINGS)
-    assert materialised.stored_intent_days(con, since=d(0), as_of=d(9), types=["pricing_page_view"]) is None
+    assert materialised.stored_surge_days(con, since=d(0), as_of=d(9)) is None
     assert scoring.intent_scores(con, settings=SETTINGS, as_of=d(5)).get_column(scoring.INTENT_SCORE).to_list() == [20.0]

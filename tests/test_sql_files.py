@@ -39,7 +39,7 @@ PARAM_VALUES: dict[str, object] = {
     "unmapped": ["prospect"], "vague": ["", "other", "unknown"], "attribute": "tier",
     "enrichment_wins": False, "sources": ["Clearbit"], "intent_types": ["demo_request"], "surge_score": 60,
     "junk": ["n/a"], "later_days": [30, 90], "newest_first": False, "free_mail": ["gmail.com"], "rule": "the lead created first gets it",
-    "by": "ana@example.com",
+    "by": "ana@example.com", "cap_types": ["demo_request", ""], "caps": [3.0, float("inf")],
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
@@ -67,6 +67,7 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     "stages_timeline": {"lead_filter": LEAD_FILTER},
     "intent_days": {"type_filter": " AND list_contains($types, activity_type)", "lead_filter": LEAD_FILTER},
     "model_intent_days": {"lead_filter": LEAD_FILTER},
+    "intent_activity_points": {"day_rows": sql_file("intent_days")},
     "model_surge_days": {"lead_filter": LEAD_FILTER},
     "surge_days": {"lead_filter": " AND list_contains($lead_ids, l.lead_id)"},
     "intent_surges": {"lead_filter": " AND list_contains($lead_ids, l.lead_id)"},

@@ -45,7 +45,6 @@ __all__ = [
     "scoring_facts_is_current",
     "scoring_facts_key",
     "stored_funnel_history",
-    "stored_intent_days",
     "stored_scoring_facts",
     "stored_surge_days",
     "write_funnel_entries",
@@ -268,17 +267,6 @@ def _window_params(since: date, as_of: date, lead_ids: Sequence[str] | None) -> 
         return params, ""
     params["lead_ids"] = list(lead_ids)
     return params, f" and list_contains($lead_ids, {quote_ident(LEAD_ID)})"
-
-
-def stored_intent_days(con: duckdb.DuckDBPyConnection, *, since: date, as_of: date, types: Sequence[str],
-                       lead_ids: Sequence[str] | None = None) -> pl.DataFrame | None:
-    """The stored rows of intent_days.sql for the days `since` to `as_of` and the given types, or None when
-    the model holds none for the current data."""
-    if not intent_inputs_are_current(con):
-        return None
-    params, lead_filter = _window_params(since, as_of, lead_ids)
-    return frame(con, sql_text("model_intent_days", fragments={"lead_filter": lead_filter}),
-                 params | {"types": list(types)})
 
 
 def stored_surge_days(con: duckdb.DuckDBPyConnection, *, since: date, as_of: date,

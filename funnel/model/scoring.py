@@ -45,11 +45,11 @@ from funnel.store.queries import sql_text
 
 __all__ = [
     "SCORE_SCHEMA",
+    "activity_points",
     "fit_explanation",
     "fit_scores",
     "intent_days",
     "intent_explanation",
-    "intent_of_days",
     "intent_scores",
     "lead_facts",
     "lead_fields",
@@ -253,23 +253,43 @@ def _lead_filter(lead_ids: Sequence[str] | None, params: dict[str, object], colu
     return f" AND list_contains($lead_ids, {column})"
 
 
+def _day_rows(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+              lead_ids: Sequence[str] | None) -> tuple[str, dict[str, object]]:
+    """The query of `intent_days` and its parameters: the lead model's stored rows when it holds them, else
+    the activities counted."""
+    since = as_of - timedelta(days=settings.intent.lookback_days)
+    params: dict[str, object] = {"since": since, "types": list(_weighted(settings))}
+    lead_filter = _lead_filter(lead_ids, params, quote_ident(sc.LEAD_ID))
+    if materialised.intent_inputs_are_current(con):
+        return sql_text("model_intent_days", fragments={"lead_filter": lead_filter}), params | {"as_of": as_of}
+    fragments = {"type_filter": " AND list_contains($types, activity_type)", "lead_filter": lead_filter}
+    return sql_text("intent_days", fragments=fragments), params | {"until": stages.until(as_of)}
+
+
 def intent_days(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
                 lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
     """lead_id, activity_type, day, activities: how many activities of each weighted type each lead had on
-    each day of D's lookback. Read from the lead model when it holds them (one stored row per lead, type
-    and day of all the data), else counted from the activities."""
-    types = list(_weighted(settings))
-    since = as_of - timedelta(days=settings.intent.lookback_days)
-    days = (None if not types else
-            materialised.stored_intent_days(con, since=since, as_of=as_of, types=types, lead_ids=lead_ids))
-    if days is None and types:
-        params: dict[str, object] = {"since": since, "until": stages.until(as_of), "types": types}
-        lead_filter = _lead_filter(lead_ids, params, quote_ident(sc.LEAD_ID))
-        days = frame(con, sql_text("intent_days", fragments={
-            "type_filter": " AND list_contains($types, activity_type)", "lead_filter": lead_filter}), params)
-    if days is None:
+    each day of D's lookback, the inputs of intent. Read from the lead model when it holds them (one stored
+    row per lead, type and day of all the data), else counted from the activities."""
+    if not _weighted(settings):
         return pl.DataFrame(schema=INTENT_DAYS_SCHEMA)
-    return days.cast(INTENT_DAYS_SCHEMA)
+    return frame(con, *_day_rows(con, settings, as_of, lead_ids)).cast(INTENT_DAYS_SCHEMA)
+
+
+def activity_points(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                    lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """lead_id, activity_points: the capped points of each lead's activities in D's lookback, summed over
+    the `intent_days` rows (intent_activity_points.sql)."""
+    weights, caps = _weighted(settings), settings.intent.type_caps
+    if not weights:
+        return pl.DataFrame(schema={sc.LEAD_ID: pl.String, "activity_points": pl.Float64})
+    rows, params = _day_rows(con, settings, as_of, lead_ids)
+    params |= {"as_of": as_of, "weights": [float(w) for w in weights.values()],
+               "half_life": float(settings.intent.half_life_days),
+               # a type no activity has closes the lists, so they are never empty (an empty list has no type)
+               "cap_types": [*caps, ""], "caps": [*(float(c) for c in caps.values()), math.inf]}
+    return frame(con, sql_text("intent_activity_points", fragments={"day_rows": rows}), params).cast(
+        {"activity_points": pl.Float64})
 
 
 def surge_days(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
@@ -298,38 +318,17 @@ def _surging_leads(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
     return frame(con, sql, params)
 
 
-def intent_of_days(days: pl.DataFrame, surges: pl.DataFrame, *, settings: Settings, as_of: date) -> pl.DataFrame:
-    """One row per lead with intent in the lookback (lead_id, intent_score, surge) from `intent_days` and
-    `surge_days` rows of D's lookback: each day's activities of a type add weight × count × 0.5^(age /
-    half_life), each type at most its cap, a surge once, the sum capped. Rows are summed in lead, type and
-    day order, so the same rows give the same score to the last bit wherever they were read from."""
-    weights, caps = _weighted(settings), settings.intent.type_caps
-    age = (pl.lit(as_of) - pl.col("day")).dt.total_days().cast(pl.Float64)
-    points = (days.filter(pl.col(sc.ACTIVITY_TYPE).is_in(list(weights)))
-              .sort(sc.LEAD_ID, sc.ACTIVITY_TYPE, "day")
-              .with_columns((pl.col(sc.ACTIVITY_TYPE).replace_strict(list(weights), list(weights.values()),
-                                                                     return_dtype=pl.Float64)
-                             * pl.col("activities").cast(pl.Float64)
-                             * (0.5 ** (age / float(settings.intent.half_life_days)))).alias("points"))
-              .group_by(sc.LEAD_ID, sc.ACTIVITY_TYPE, maintain_order=True).agg(pl.col("points").sum()))
-    capped = points.with_columns(
-        pl.min_horizontal(pl.col("points"), pl.col(sc.ACTIVITY_TYPE).replace_strict(
-            list(caps), list(caps.values()), default=math.inf, return_dtype=pl.Float64)).alias("points"))
-    per_lead = capped.group_by(sc.LEAD_ID, maintain_order=True).agg(pl.col("points").sum().alias("activity_points"))
-    surging = surges.select(sc.LEAD_ID).unique().with_columns(pl.lit(True).alias("surge"))
+def intent_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                  lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per lead with intent in the lookback: lead_id, intent_score (capped), surge (bool)."""
+    per_lead = activity_points(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
+    surging = (surge_days(con, settings=settings, as_of=as_of, lead_ids=lead_ids).select(sc.LEAD_ID).unique()
+               .with_columns(pl.lit(True).alias("surge")))
     result = per_lead.join(surging, on=sc.LEAD_ID, how="full", coalesce=True).with_columns(
         pl.col("activity_points").fill_null(0.0), pl.col("surge").fill_null(False))
     total = pl.col("activity_points") + pl.when(pl.col("surge")).then(settings.intent.account_surge_points).otherwise(0.0)
     return result.select(sc.LEAD_ID, pl.min_horizontal(total, pl.lit(settings.intent.cap)).alias(INTENT_SCORE),
                          "surge")
-
-
-def intent_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                  lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
-    """One row per lead with intent in the lookback: lead_id, intent_score (capped), surge (bool)."""
-    return intent_of_days(intent_days(con, settings=settings, as_of=as_of, lead_ids=lead_ids),
-                          surge_days(con, settings=settings, as_of=as_of, lead_ids=lead_ids),
-                          settings=settings, as_of=as_of)
 
 
 # ------------------------------------------------------------------------------------ routing
