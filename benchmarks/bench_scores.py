@@ -4,7 +4,8 @@
 
 Calls the cached functions the two pages call (pages/ui/cache.py), cold, one after the other, in this
 process, at the default as-of date (the newest day in the data) and the default filters; prints each
-one's wall seconds and each page's sum. `--build` first builds what the lead model lacks for the saved
+one's wall and CPU seconds (the process's own, all threads: steadier than wall time on a busy machine)
+and each page's sum. `--build` first builds what the lead model lacks for the saved
 settings (and prints how long that took); `--profile` prints the top of a cProfile of the whole run.
 The code measured is the `funnel` and `pages` on PYTHONPATH, so another checkout's code (say, before a
 change) can be timed on the same store in the same session.
@@ -71,19 +72,20 @@ def main() -> int:
     }
     profiler = cProfile.Profile() if args.profile else None
     print(f"{args.db.name} as of {as_of}, code from {Path(cache.__file__).parents[2]}")
+    print(f"  {'page':<18} {'computation':<18} {'wall s':>7} {'cpu s':>7}")
     for page, calls in pages.items():
-        total = 0.0
+        wall = cpu = 0.0
         for name, call in calls:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
             call()
             if profiler:
                 profiler.disable()
-            seconds = time.perf_counter() - start
-            total += seconds
-            print(f"  {page:<18} {name:<18} {seconds:>7.2f} s", flush=True)
-        print(f"  {page:<18} {'first render':<18} {total:>7.2f} s", flush=True)
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
+            wall, cpu = wall + seconds, cpu + cpu_seconds
+            print(f"  {page:<18} {name:<18} {seconds:>7.2f} {cpu_seconds:>7.2f}", flush=True)
+        print(f"  {page:<18} {'first render':<18} {wall:>7.2f} {cpu:>7.2f}", flush=True)
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     return 0

@@ -1,6 +1,7 @@
 """Scoring read from the lead model's scoring parts (the lead facts, and the inputs of intent per lead, type
-and day) gives exactly the scores computed from the tables, at any as-of date; and the parts are read only
-when they are current (built on this data, for these fit, tag and routing settings)."""
+and day) and each lead's funnel stage read from the stored entries give exactly what is computed from the
+tables, at any as-of date; and the parts are read only when they are current (built on this data, for these
+fit, tag and routing settings)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnel import schema as sc
+from funnel.analyses import hygiene
 from funnel.config import settings_from_text
-from funnel.model import materialised, matrix, scoring
+from funnel.model import materialised, matrix, scoring, stages
 from funnel.model.build import build_funnel_entries, build_scoring_parts, ensure_model
 from funnel.model.identity import rebuild_identity
 from tests.stores import store
@@ -112,6 +114,8 @@ def test_scores_at_any_day_are_the_same_from_the_model_and_from_the_tables(rows,
             ("scores", lambda con, a=as_of: scoring.lead_scores(con, settings=settings, as_of=a)),
             ("report", lambda con, a=as_of: scoring.leads_report(con, settings=settings, as_of=a)),
             ("facts", lambda con, a=as_of: scoring.lead_facts(con, settings=settings, as_of=a)),
+            ("stages", lambda con, a=as_of: stages.funnel_stages_at(con, settings=settings, as_of=a)),
+            ("no owner", lambda con, a=as_of: hygiene.hygiene_leads(con, settings=settings, as_of=a, check="no_owner")),
             ("matrix", lambda con, a=as_of: matrix.matrix_cells(con, settings=settings, as_of=a, fit_threshold=50,
                                                                  intent_threshold=5)),
         ):
@@ -126,7 +130,7 @@ def test_scores_at_any_day_are_the_same_from_the_model_and_from_the_tables(rows,
 @given(rows=scored_stores(), tuned=st.booleans(), day=st.integers(0, 560))
 def test_the_stored_inputs_of_intent_are_the_tables_rows_in_the_lookback(rows, tuned, day):
     """Per lead, type and day, the stored activity counts and surge days of D's lookback are those counted
-    from the tables; and the intent of those rows (fixed order) is the same to the last bit."""
+    from the tables."""
     settings = TUNED if tuned else SETTINGS
     modelled, plain = both(rows, settings)
     keys = [sc.LEAD_ID, sc.ACTIVITY_TYPE, "day"]

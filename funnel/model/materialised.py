@@ -45,6 +45,7 @@ __all__ = [
     "scoring_facts_is_current",
     "scoring_facts_key",
     "stored_funnel_history",
+    "stored_funnel_stages",
     "stored_scoring_facts",
     "stored_surge_days",
     "write_funnel_entries",
@@ -113,6 +114,14 @@ def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings,
         params["lead_ids"] = list(lead_ids)
         lead_filter = f" and list_contains($lead_ids, {quote_ident(LEAD_ID)})"
     return frame(con, sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter}), params)
+
+
+def stored_funnel_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
+    """Each lead's funnel stage at the end of D from the stored entries (model_funnel_stages.sql), or None
+    when the model holds no current run for these settings."""
+    if not funnel_is_current(con, settings):
+        return None
+    return frame(con, sql_text("model_funnel_stages"), {"until": until(as_of)})
 
 
 def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows: int, seconds: float,

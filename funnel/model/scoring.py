@@ -359,9 +359,8 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
     if facts is None:
         facts = lead_facts(con, settings=settings)
     facts = facts.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
-    current = stages.current_funnel_stage(
-        history if history is not None else stages.funnel_history(con, settings=settings, as_of=as_of),
-        as_of=as_of, settings=settings).select(
+    current = (stages.funnel_stages_at(con, settings=settings, as_of=as_of) if history is None
+               else stages.current_funnel_stage(history, as_of=as_of, settings=settings)).select(
         sc.LEAD_ID, stages.FUNNEL_STAGE,
         routing.recycle_reason_of(pl.col(stages.IS_SIDE), pl.col(sc.REASON)).alias(routing.RECYCLE_REASON))
     del history

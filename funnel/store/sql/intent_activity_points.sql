@@ -1,7 +1,7 @@
 -- Each lead's activity points of intent at D: every day's activities of a weighted type add weight ×
 -- count × 0.5^(age in days / half-life); each type's points are capped, then added up per lead.
--- Sums run in a fixed order (days, then types), so the same day rows give the same points to the last
--- bit wherever they were read from (the lead model or the activities).
+-- The lead model's stored rows and the rows counted from the activities are the same rows, so this one
+-- query gives the same points from either.
 -- Grain: lead_id (leads with a weighted activity in the lookback). Columns: lead_id, activity_points.
 -- Params: $as_of (D), $types and $weights (the weighted types and their weights, in the same order),
 -- $half_life (days), $cap_types and $caps (the capped types and their caps, in the same order), and
@@ -22,14 +22,14 @@ weighted as (
 
 per_type as (
     select lead_id, activity_type,
-           least(list_sum(list(points order by day)),
+           least(sum(points),
                  coalesce($caps[list_position($cap_types, activity_type)], 'infinity'::double)) as points
     from weighted
     group by lead_id, activity_type
 ),
 
 final as (
-    select lead_id, list_sum(list(points order by activity_type)) as activity_points
+    select lead_id, sum(points) as activity_points
     from per_type
     group by lead_id
 )
