@@ -161,9 +161,7 @@ def test_details_say_what_failed(con):
 def test_funnel_ladder_decides_who_needs_an_owner(con, monkeypatch):
     stages = pl.DataFrame({sc.LEAD_ID: ["H7", "H9", "H10", "H4", "H11"],
                            "funnel_stage": ["intent", "consideration", "customer", "opportunity", "reactivation"]})
-    fake = SimpleNamespace(FUNNEL_STAGE="funnel_stage",
-                           funnel_history=lambda con, *, settings, as_of: stages,
-                           current_funnel_stage=lambda history, *, as_of, settings: history)
+    fake = SimpleNamespace(FUNNEL_STAGE="funnel_stage", funnel_stages_at=lambda con, *, settings, as_of: stages)
     monkeypatch.setattr(hygiene, "stages", fake)
     assert flagged(con, "no_owner") == ["H4", "H7"]
     report = hygiene.hygiene_report(con, settings=SETTINGS, as_of=D)

@@ -111,7 +111,8 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
         parts = materialised.model_parts(con)
     finally:
         con.close()
-    assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART, materialised.IDENTITY_PART]
+    assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART, materialised.IDENTITY_PART,
+                                                  materialised.INTENT_INPUTS_PART, materialised.SCORING_FACTS_PART]
     from_model = outputs(sample_db, tmp_path)
 
     con = connect(sample_db)

@@ -12,6 +12,7 @@ import pytest
 
 from funnel.config import default_settings
 from funnel.model.identity import STAGE_ENTRY_ONCE, identity_work_tables, rebuild_identity
+from funnel.model.materialised import write_intent_inputs
 from funnel.schema import TABLES
 from funnel.store.db import quote_ident, raw_tables
 from funnel.store.queries import SQL_DIR, sql_file, sql_text
@@ -38,7 +39,7 @@ PARAM_VALUES: dict[str, object] = {
     "unmapped": ["prospect"], "vague": ["", "other", "unknown"], "attribute": "tier",
     "enrichment_wins": False, "sources": ["Clearbit"], "intent_types": ["demo_request"], "surge_score": 60,
     "junk": ["n/a"], "later_days": [30, 90], "newest_first": False, "free_mail": ["gmail.com"], "rule": "the lead created first gets it",
-    "by": "ana@example.com",
+    "by": "ana@example.com", "cap_types": ["demo_request", ""], "caps": [3.0, float("inf")],
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
@@ -64,7 +65,11 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     "stages_milestones": {"lead_filter": LEAD_FILTER},
     "stages_recycles": {"lead_filter": LEAD_FILTER},
     "stages_timeline": {"lead_filter": LEAD_FILTER},
-    "intent_points": {"lead_filter": ' AND list_contains($lead_ids, "lead_id")'},
+    "intent_days": {"type_filter": " AND list_contains($types, activity_type)", "lead_filter": LEAD_FILTER},
+    "model_intent_days": {"lead_filter": LEAD_FILTER},
+    "intent_activity_points": {"day_rows": sql_file("intent_days")},
+    "model_surge_days": {"lead_filter": LEAD_FILTER},
+    "surge_days": {"lead_filter": " AND list_contains($lead_ids, l.lead_id)"},
     "intent_surges": {"lead_filter": " AND list_contains($lead_ids, l.lead_id)"},
     "lead_fields": {"columns": 'l."lead_id", l."title", coalesce(a."industry", l."industry") AS "industry", '
                                'coalesce(map_extract_value(l."attributes", $k0), '
@@ -138,6 +143,8 @@ def test_sql_file_runs_on_a_tiny_store(name):
     if name.startswith("identity_"):  # the identity build's own tables and temp tables, as it makes them
         rebuild_identity(con)
         identity_work_tables(con, settings=default_settings())
+    if name in ("model_intent_days", "model_surge_days"):  # the lead model's tables, as its build makes them
+        write_intent_inputs(con)
     for token in tokens & FRAMES.keys():
         con.register(token, FRAMES[token].to_arrow())
     relations = {t: RELATIONS.get(t, t) for t in tokens}

@@ -110,8 +110,7 @@ def _query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> pl.DataFr
 
 def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, params: dict) -> pl.DataFrame:
     """Leads at intent or beyond on the funnel ladder whose owner is empty."""
-    history = stages.funnel_history(con, settings=settings, as_of=as_of)
-    current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
+    current = stages.funnel_stages_at(con, settings=settings, as_of=as_of)
     column = stages.FUNNEL_STAGE
     ladder = settings.ladders.funnel
     start = INTENT if INTENT in ladder else ladder[-2]

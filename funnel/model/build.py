@@ -16,12 +16,13 @@ import polars as pl
 
 from funnel.config import Settings
 from funnel.engine import is_spark
-from funnel.model import materialised, stages
+from funnel.errors import ConfigError
+from funnel.model import materialised, scoring, stages
 from funnel.model.identity import rebuild_identity
 from funnel.schema import ACTIVITIES
 from funnel.store.db import quote_ident, scalar
 
-__all__ = ["Progress", "build_funnel_entries", "ensure_model", "rebuild_model"]
+__all__ = ["Progress", "build_funnel_entries", "build_scoring_parts", "ensure_model", "rebuild_model"]
 
 Progress = Callable[[str, float], None]
 ROWS_PER_BUCKET = 12_000_000  # activities per run of the funnel engine in a build: 3–4 GB of its memory at most
@@ -49,6 +50,28 @@ def build_funnel_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, 
     return materialised.write_funnel_entries(con, batches(), settings=settings)
 
 
+def build_scoring_parts(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress: Progress | None = None) -> bool:
+    """What scoring at any D reads stored, each part built when not current: the lead facts (fit, tags and
+    the fields routing tests: the same at every D) and the inputs of intent (activities per lead, type and
+    day; surge days). Facts whose criteria test a field leads do not have are not stored (scoring then
+    computes from the tables and says what is wrong). Whether anything was built."""
+    report = progress or _quiet
+    built = False
+    if not materialised.intent_inputs_are_current(con):
+        report("Counting each lead's buying signals per day", 0.9)
+        materialised.write_intent_inputs(con)
+        built = True
+    if not materialised.scoring_facts_is_current(con, settings):
+        report("Scoring each lead's fit", 0.95)
+        try:
+            facts = scoring.scored_facts(scoring.lead_fields(con, settings=settings), settings=settings)
+        except ConfigError:
+            return built
+        materialised.write_scoring_facts(con, facts, settings=settings)
+        built = True
+    return built
+
+
 def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress: Progress | None = None) -> bool:
     """Every part of the lead model current for `settings`, building what is not; whether anything was built."""
     if is_spark(con):
@@ -62,6 +85,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
     if not materialised.funnel_is_current(con, settings):
         build_funnel_entries(con, settings=settings, progress=report)
         built = True
+    built = build_scoring_parts(con, settings=settings, progress=report) or built
     report("The lead model is ready", 1.0)
     return built
 

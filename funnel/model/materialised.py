@@ -27,7 +27,7 @@ import polars as pl
 from funnel.config import Settings
 from funnel.engine import is_spark
 from funnel.filters import until
-from funnel.schema import LEAD_ID, MODEL_FUNNEL_ENTRIES, MODEL_STATE
+from funnel.schema import CREATED_AT, LEAD_ID, MODEL_FUNNEL_ENTRIES, MODEL_STATE
 from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident
 from funnel.store.queries import sql_text
 
@@ -35,14 +35,24 @@ __all__ = [
     "FUNNEL_PART",
     "HORIZON",
     "IDENTITY_PART",
+    "INTENT_INPUTS_PART",
+    "SCORING_FACTS_PART",
     "clear_model",
     "funnel_is_current",
     "funnel_settings_key",
     "identity_is_current",
     "identity_settings_key",
+    "intent_inputs_are_current",
     "model_parts",
+    "scoring_facts_is_current",
+    "scoring_facts_key",
     "stored_funnel_history",
+    "stored_funnel_stages",
+    "stored_scoring_facts",
+    "stored_surge_days",
     "write_funnel_entries",
+    "write_intent_inputs",
+    "write_scoring_facts",
 ]
 
 FUNNEL_PART = "funnel_entries"
@@ -110,6 +120,14 @@ def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings,
     return frame(con, sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter}), params)
 
 
+def stored_funnel_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
+    """Each lead's funnel stage at the end of D from the stored entries (model_funnel_stages.sql), or None
+    when the model holds no current run for these settings."""
+    if not funnel_is_current(con, settings):
+        return None
+    return frame(con, sql_text("model_funnel_stages"), {"until": until(as_of)})
+
+
 def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows: int, seconds: float,
                 now: datetime | None = None) -> None:
     """Every part forgotten (the data it was built from changed) but the resolved tables just rebuilt with
@@ -117,6 +135,8 @@ def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows:
     con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
     con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
+    for table in SCORING_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
                 {"part": IDENTITY_PART, "key": identity_settings_key(identity_for), "at": now or datetime.now(),
                  "rows": rows, "seconds": seconds})
@@ -149,3 +169,124 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
         con.execute("ROLLBACK")
         raise
     return rows
+
+
+# ------------------------------------------------------------------------------------ scoring parts
+# What scoring at a day D replays (funnel.model.scoring): the lead facts fit, tags and routing read (they do
+# not change with D, so they are computed once), and the inputs of intent: activities per lead, type and day,
+# and the days an account surged, so the intent at D is an aggregate over the stored rows dated in D's
+# lookback. Weights, decay, caps and the lookback are applied when read: no setting shapes those rows.
+
+SCORING_FACTS_PART = "scoring_facts"
+INTENT_INPUTS_PART = "intent_inputs"
+MODEL_SCORING_FACTS = "model_scoring_facts"
+MODEL_INTENT_DAYS = "model_intent_days"
+MODEL_SURGE_DAYS = "model_surge_days"
+SCORING_TABLES = (MODEL_SCORING_FACTS, MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)
+INTENT_INPUTS_KEY = "every activity and surge"  # the part depends on the data only
+# The window the stored intent inputs cover: every dated row up to the model's horizon.
+EARLIEST = date(1, 1, 1)
+
+
+def scoring_facts_key(settings: Settings) -> str:
+    """A short fingerprint of the settings the lead facts read: the ideal customer profiles (not the
+    thresholds: the matrix's sliders change those), seniority levels, tags and the routing criteria."""
+    shaping = (settings.fit.icps, settings.segments.seniority, settings.tags, settings.routing.criteria())
+    return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
+
+
+def scoring_facts_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the model holds the lead facts for these settings on the current data."""
+    return _is_current(con, SCORING_FACTS_PART, scoring_facts_key(settings))
+
+
+def intent_inputs_are_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the model holds the inputs of intent for the current data."""
+    return _is_current(con, INTENT_INPUTS_PART, INTENT_INPUTS_KEY)
+
+
+def _record(con: duckdb.DuckDBPyConnection, part: str, key: str, *, rows: int, started: float,
+            now: datetime | None) -> None:
+    con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
+                {"part": part, "key": key, "at": now or datetime.now(), "rows": rows,
+                 "seconds": time.perf_counter() - started})
+
+
+def write_scoring_facts(con: duckdb.DuckDBPyConnection, facts: pl.DataFrame, *, settings: Settings,
+                        now: datetime | None = None) -> int:
+    """The lead facts (funnel.model.scoring.scored_facts: one row per lead) stored as the current part for
+    `settings` in one transaction; returns the number of rows."""
+    started = time.perf_counter()
+    relation = "_model_scoring_facts_in"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
+        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": SCORING_FACTS_PART})
+        con.register(relation, facts.to_arrow())
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_SCORING_FACTS)} AS SELECT * FROM {relation}")
+        finally:
+            con.unregister(relation)
+        _record(con, SCORING_FACTS_PART, scoring_facts_key(settings), rows=facts.height, started=started, now=now)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return facts.height
+
+
+def stored_scoring_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,
+                         lead_ids: Sequence[str] | None = None) -> pl.DataFrame | None:
+    """The stored lead facts (of the leads created by the end of `as_of` when given, of `lead_ids` when
+    given), or None when the model holds none for these settings."""
+    if not scoring_facts_is_current(con, settings):
+        return None
+    params: dict[str, object] = {}
+    where = ["true"]
+    if as_of is not None:
+        params["until"] = until(as_of)
+        where.append(f"({quote_ident(CREATED_AT)} IS NULL OR {quote_ident(CREATED_AT)} < $until)")
+    if lead_ids is not None:
+        params["lead_ids"] = list(lead_ids)
+        where.append(f"list_contains($lead_ids, {quote_ident(LEAD_ID)})")
+    return frame(con, f"SELECT * FROM {quote_ident(MODEL_SCORING_FACTS)} WHERE {' AND '.join(where)}", params)
+
+
+def write_intent_inputs(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> int:
+    """The inputs of intent over all the data (intent_days.sql and surge_days.sql to the horizon), stored
+    ordered by day (a lookback reads only its days) as the current part in one transaction; returns the
+    number of activity rows."""
+    started = time.perf_counter()
+    window = {"since": EARLIEST, "until": until(HORIZON)}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
+        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": INTENT_INPUTS_PART})
+        for table, query in ((MODEL_INTENT_DAYS, "intent_days"), (MODEL_SURGE_DAYS, "surge_days")):
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS "
+                        f"SELECT * FROM ({sql_text(query)}) ORDER BY day, lead_id", window)
+        rows = int(first_row(con, f"SELECT count(*) FROM {quote_ident(MODEL_INTENT_DAYS)}")[0])
+        _record(con, INTENT_INPUTS_PART, INTENT_INPUTS_KEY, rows=rows, started=started, now=now)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return rows
+
+
+def _window_params(since: date, as_of: date, lead_ids: Sequence[str] | None) -> tuple[dict[str, object], str]:
+    params: dict[str, object] = {"since": since, "as_of": as_of}
+    if lead_ids is None:
+        return params, ""
+    params["lead_ids"] = list(lead_ids)
+    return params, f" and list_contains($lead_ids, {quote_ident(LEAD_ID)})"
+
+
+def stored_surge_days(con: duckdb.DuckDBPyConnection, *, since: date, as_of: date,
+                      lead_ids: Sequence[str] | None = None) -> pl.DataFrame | None:
+    """The stored rows of surge_days.sql for the days `since` to `as_of`, or None when the model holds none
+    for the current data."""
+    if not intent_inputs_are_current(con):
+        return None
+    params, lead_filter = _window_params(since, as_of, lead_ids)
+    return frame(con, sql_text("model_surge_days", fragments={"lead_filter": lead_filter}), params)

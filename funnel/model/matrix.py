@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from funnel.config import QUADRANTS, Settings
-from funnel.model.scoring import lead_fields, lead_scores, quadrant_of
+from funnel.model.scoring import lead_facts, lead_scores, quadrant_of
 from funnel.model.stages import funnel_history
 from funnel.stats import with_rate
 
@@ -130,4 +130,4 @@ def firmographics_note(fields: pl.DataFrame, *, settings: Settings) -> str | Non
 
 def fit_data_note(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> str | None:
     """`firmographics_note` for the leads created by the end of D."""
-    return firmographics_note(lead_fields(con, settings=settings, as_of=as_of), settings=settings)
+    return firmographics_note(lead_facts(con, settings=settings, as_of=as_of), settings=settings)

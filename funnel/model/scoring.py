@@ -37,7 +37,7 @@ import polars as pl
 from funnel import schema as sc
 from funnel.config import QUADRANTS, Criterion, Settings
 from funnel.errors import ConfigError, FunnelError
-from funnel.model import routing, stages
+from funnel.model import materialised, routing, stages
 from funnel.model.criteria import matches
 from funnel.stats import small_sample, wilson_interval, with_rate
 from funnel.store.db import frame, quote_ident
@@ -45,17 +45,22 @@ from funnel.store.queries import sql_text
 
 __all__ = [
     "SCORE_SCHEMA",
+    "activity_points",
     "fit_explanation",
     "fit_scores",
+    "intent_days",
     "intent_explanation",
     "intent_scores",
+    "lead_facts",
     "lead_fields",
     "lead_scores",
     "leads_report",
     "rules_backtest",
     "score_validation",
+    "scored_facts",
     "seniority_by_title",
     "seniority_of",
+    "surge_days",
 ]
 
 # Column names this module adds.
@@ -95,6 +100,10 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     TRACK: pl.String(),
     routing.RECYCLE_REASON: pl.String(),
 }
+# The inputs of intent (intent_days, surge_days), whether read from the lead model or the tables.
+INTENT_DAYS_SCHEMA: dict[str, pl.DataType] = {sc.LEAD_ID: pl.String(), sc.ACTIVITY_TYPE: pl.String(),
+                                              "day": pl.Date(), "activities": pl.Int64()}
+SURGE_DAYS_SCHEMA: dict[str, pl.DataType] = {sc.LEAD_ID: pl.String(), "day": pl.Date()}
 
 
 # ------------------------------------------------------------------------------------- fields
@@ -205,6 +214,24 @@ def tags_of(fields: pl.DataFrame, *, settings: Settings) -> pl.Expr:
     return pl.when(joined == "").then(empty).otherwise(listed)
 
 
+def scored_facts(fields: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
+    """A `lead_fields` frame with what scoring reads of each lead that does not change with D: its tags,
+    fit_score and icp (row for row)."""
+    fit = fit_scores(fields, settings=settings)
+    return fields.with_columns(tags_of(fields, settings=settings).alias(TAGS), fit.get_column(FIT_SCORE),
+                               fit.get_column(ICP))
+
+
+def lead_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,
+               lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """`scored_facts` of `lead_fields` (the leads created by the end of `as_of` when given, of `lead_ids` when
+    given): read from the lead model when it holds them for these settings, else computed from the tables."""
+    stored = materialised.stored_scoring_facts(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
+    if stored is not None:
+        return stored
+    return scored_facts(lead_fields(con, settings=settings, as_of=as_of, lead_ids=lead_ids), settings=settings)
+
+
 # ------------------------------------------------------------------------------------- intent
 
 
@@ -215,18 +242,67 @@ def _intent_params(settings: Settings, as_of: date) -> dict[str, object]:
             "half_life": float(settings.intent.half_life_days)}
 
 
-def _type_points(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-                 lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
-    """lead_id, activity_type, points (weight × decay summed) of the activities in the lookback."""
-    params = _intent_params(settings, as_of)
-    lead_filter = ""
-    if lead_ids is not None:
-        params["lead_ids"] = list(lead_ids)
-        lead_filter = f" AND list_contains($lead_ids, {quote_ident(sc.LEAD_ID)})"
-    if not params["types"]:
-        return pl.DataFrame(schema={sc.LEAD_ID: pl.String, sc.ACTIVITY_TYPE: pl.String, "points": pl.Float64})
-    sql = sql_text("intent_points", fragments={"lead_filter": lead_filter})
-    return frame(con, sql, params).cast({"points": pl.Float64})
+def _weighted(settings: Settings) -> dict[str, float]:
+    return {t: w for t, w in settings.intent.weights.items() if w > 0}
+
+
+def _lead_filter(lead_ids: Sequence[str] | None, params: dict[str, object], column: str) -> str:
+    if lead_ids is None:
+        return ""
+    params["lead_ids"] = list(lead_ids)
+    return f" AND list_contains($lead_ids, {column})"
+
+
+def _day_rows(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+              lead_ids: Sequence[str] | None) -> tuple[str, dict[str, object]]:
+    """The query of `intent_days` and its parameters: the lead model's stored rows when it holds them, else
+    the activities counted."""
+    since = as_of - timedelta(days=settings.intent.lookback_days)
+    params: dict[str, object] = {"since": since, "types": list(_weighted(settings))}
+    lead_filter = _lead_filter(lead_ids, params, quote_ident(sc.LEAD_ID))
+    if materialised.intent_inputs_are_current(con):
+        return sql_text("model_intent_days", fragments={"lead_filter": lead_filter}), params | {"as_of": as_of}
+    fragments = {"type_filter": " AND list_contains($types, activity_type)", "lead_filter": lead_filter}
+    return sql_text("intent_days", fragments=fragments), params | {"until": stages.until(as_of)}
+
+
+def intent_days(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """lead_id, activity_type, day, activities: how many activities of each weighted type each lead had on
+    each day of D's lookback, the inputs of intent. Read from the lead model when it holds them (one stored
+    row per lead, type and day of all the data), else counted from the activities."""
+    if not _weighted(settings):
+        return pl.DataFrame(schema=INTENT_DAYS_SCHEMA)
+    return frame(con, *_day_rows(con, settings, as_of, lead_ids)).cast(INTENT_DAYS_SCHEMA)
+
+
+def activity_points(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                    lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """lead_id, activity_points: the capped points of each lead's activities in D's lookback, summed over
+    the `intent_days` rows (intent_activity_points.sql)."""
+    weights, caps = _weighted(settings), settings.intent.type_caps
+    if not weights:
+        return pl.DataFrame(schema={sc.LEAD_ID: pl.String, "activity_points": pl.Float64})
+    rows, params = _day_rows(con, settings, as_of, lead_ids)
+    params |= {"as_of": as_of, "weights": [float(w) for w in weights.values()],
+               "half_life": float(settings.intent.half_life_days),
+               # a type no activity has closes the lists, so they are never empty (an empty list has no type)
+               "cap_types": [*caps, ""], "caps": [*(float(c) for c in caps.values()), math.inf]}
+    return frame(con, sql_text("intent_activity_points", fragments={"day_rows": rows}), params).cast(
+        {"activity_points": pl.Float64})
+
+
+def surge_days(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+               lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """lead_id, day: the days of D's lookback on which the lead's account surged (intent_surges.sql's
+    matching). Read from the lead model when it holds them, else from the intent signals."""
+    since = as_of - timedelta(days=settings.intent.lookback_days)
+    days = materialised.stored_surge_days(con, since=since, as_of=as_of, lead_ids=lead_ids)
+    if days is None:
+        params: dict[str, object] = {"since": since, "until": stages.until(as_of)}
+        days = frame(con, sql_text("surge_days", fragments={"lead_filter": _lead_filter(lead_ids, params, "l.lead_id")}),
+                     params)
+    return days.cast(SURGE_DAYS_SCHEMA)
 
 
 def _surging_leads(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
@@ -245,13 +321,9 @@ def _surging_leads(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
 def intent_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
                   lead_ids: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per lead with intent in the lookback: lead_id, intent_score (capped), surge (bool)."""
-    caps = settings.intent.type_caps
-    points = _type_points(con, settings, as_of, lead_ids)
-    capped = points.with_columns(
-        pl.min_horizontal(pl.col("points"), pl.col(sc.ACTIVITY_TYPE).replace_strict(
-            list(caps), list(caps.values()), default=math.inf, return_dtype=pl.Float64)).alias("points"))
-    per_lead = capped.group_by(sc.LEAD_ID).agg(pl.col("points").sum().alias("activity_points"))
-    surging = _surging_leads(con, settings, as_of, lead_ids).select(sc.LEAD_ID, pl.lit(True).alias("surge"))
+    per_lead = activity_points(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
+    surging = (surge_days(con, settings=settings, as_of=as_of, lead_ids=lead_ids).select(sc.LEAD_ID).unique()
+               .with_columns(pl.lit(True).alias("surge")))
     result = per_lead.join(surging, on=sc.LEAD_ID, how="full", coalesce=True).with_columns(
         pl.col("activity_points").fill_null(0.0), pl.col("surge").fill_null(False))
     total = pl.col("activity_points") + pl.when(pl.col("surge")).then(settings.intent.account_surge_points).otherwise(0.0)
@@ -282,30 +354,25 @@ def lifecycle_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
 
 
 def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-            fields: pl.DataFrame | None = None, fit: pl.DataFrame | None = None,
-            history: pl.DataFrame | None = None) -> pl.DataFrame:
+            facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
     """lead_scores with parts that do not change between dates passed in (the backtest reuses them)."""
-    if fields is None:
-        fields = lead_fields(con, settings=settings)
-    fields = fields.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
-    if fit is None:
-        fit = fit_scores(fields, settings=settings)
-    current = stages.current_funnel_stage(
-        history if history is not None else stages.funnel_history(con, settings=settings, as_of=as_of),
-        as_of=as_of, settings=settings).select(
+    if facts is None:
+        facts = lead_facts(con, settings=settings)
+    facts = facts.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
+    current = (stages.funnel_stages_at(con, settings=settings, as_of=as_of) if history is None
+               else stages.current_funnel_stage(history, as_of=as_of, settings=settings)).select(
         sc.LEAD_ID, stages.FUNNEL_STAGE,
         routing.recycle_reason_of(pl.col(stages.IS_SIDE), pl.col(sc.REASON)).alias(routing.RECYCLE_REASON))
     del history
     intent = intent_scores(con, settings=settings, as_of=as_of)
     lifecycle = lifecycle_stages(con, settings=settings, as_of=as_of)
-    scored = (fields.select(sc.LEAD_ID, SENIORITY, tags_of(fields, settings=settings).alias(TAGS))
-              .join(fit.select(sc.LEAD_ID, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
+    scored = (facts.select(sc.LEAD_ID, SENIORITY, TAGS, FIT_SCORE, ICP)
               .join(intent.select(sc.LEAD_ID, INTENT_SCORE), on=sc.LEAD_ID, how="left")
               .join(current, on=sc.LEAD_ID, how="left")
               .join(lifecycle, on=sc.LEAD_ID, how="left")
               .with_columns(pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0)))
     scored = scored.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
-    scored = routing.routed_leads(scored.join(fields.drop(SENIORITY), on=sc.LEAD_ID, how="left"),
+    scored = routing.routed_leads(scored.join(facts.drop(SENIORITY, TAGS, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left"),
                                   settings=settings, as_of=as_of)
     return scored.select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
 
@@ -316,7 +383,8 @@ def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: da
     intent_score, quadrant, tags, seniority, funnel_stage, lifecycle_stage, next_owner, next_action,
     next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) and `history` (from
     `funnel_history` as of `as_of` or later) may be passed in when replaying several dates."""
-    return _scores(con, settings=settings, as_of=as_of, fields=fields, history=history)
+    return _scores(con, settings=settings, as_of=as_of, history=history,
+                   facts=None if fields is None else scored_facts(fields, settings=settings))
 
 
 # ------------------------------------------------------------------------------- explanations
@@ -484,8 +552,8 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     reached = history.filter(~pl.col(stages.IS_SIDE) & (pl.col(stages.STAGE_RANK) >= rank))
     before = reached.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)).select(sc.LEAD_ID).unique()
     after = reached.filter(pl.col(sc.ENTERED_AT) >= stages.until(cutoff)).select(sc.LEAD_ID).unique()
-    fields = lead_fields(con, settings=settings, as_of=cutoff)
-    scores = _scores(con, settings=settings, as_of=cutoff, fields=fields,
+    fields = lead_facts(con, settings=settings, as_of=cutoff)
+    scores = _scores(con, settings=settings, as_of=cutoff, facts=fields,
                      history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
     population = (scores.join(before, on=sc.LEAD_ID, how="anti")
                   .join(after.with_columns(pl.lit(True).alias("converted")), on=sc.LEAD_ID, how="left")
@@ -648,8 +716,8 @@ def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
     pricing_page_view on 2026-10-03 (/pricing)"). `lead_ids` limits the leads computed (the Lead page's card)."""
     history = stages.funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
     current = stages.current_funnel_stage(history, as_of=as_of, settings=settings)
-    fields = None if lead_ids is None else lead_fields(con, settings=settings, lead_ids=lead_ids)
-    scores = _scores(con, settings=settings, as_of=as_of, fields=fields, history=history)
+    facts = None if lead_ids is None else lead_facts(con, settings=settings, lead_ids=lead_ids)
+    scores = _scores(con, settings=settings, as_of=as_of, facts=facts, history=history)
     is_activity = (pl.col(stages.EVIDENCE_ID).is_not_null() & ~pl.col(stages.EVIDENCE_TYPE).is_in([stages.CREATED, stages.DEAL])
                    & ~pl.col(stages.EVIDENCE_TYPE).str.starts_with(stages.LIFECYCLE_PREFIX))
     ids = current.filter(is_activity).select(pl.col(stages.EVIDENCE_ID).alias(sc.ACTIVITY_ID)).unique()

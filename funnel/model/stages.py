@@ -68,7 +68,7 @@ from funnel.config import EvidenceRule, Settings
 from funnel.engine import is_spark
 from funnel.errors import ConfigError
 from funnel.filters import until
-from funnel.model.materialised import stored_funnel_history
+from funnel.model.materialised import stored_funnel_history, stored_funnel_stages
 from funnel.store.db import arrow_table, frame, quote_ident
 from funnel.store.queries import sql_text
 
@@ -80,6 +80,7 @@ __all__ = [
     "evidence_text",
     "evidence_texts",
     "funnel_history",
+    "funnel_stages_at",
     "next_stage_gap",
     "stage_explanation",
 ]
@@ -732,6 +733,20 @@ def current_funnel_stage(history: pl.DataFrame, *, as_of: date, settings: Settin
     return latest.select(
         sc.LEAD_ID, pl.col(sc.STAGE).alias(FUNNEL_STAGE), STAGE_RANK, IS_SIDE,
         pl.col(sc.ENTERED_AT).alias(STAGE_ENTERED_AT), sc.REASON, EVIDENCE_TYPE, EVIDENCE_ID, EVIDENCE_AT)
+
+
+def funnel_stages_at(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """`current_funnel_stage` at the end of day `as_of` for every lead: read from the stored lead model's
+    entries when it holds a run for these settings (only the latest entry per lead leaves the database),
+    else from the history computed from the tables. Both give the same rows (in no set order)."""
+    stored = stored_funnel_stages(con, settings=settings, as_of=as_of)
+    if stored is None:
+        return current_funnel_stage(funnel_history(con, settings=settings, as_of=as_of), as_of=as_of, settings=settings)
+    schema = {sc.LEAD_ID: HISTORY_SCHEMA[sc.LEAD_ID], FUNNEL_STAGE: HISTORY_SCHEMA[sc.STAGE], STAGE_RANK: HISTORY_SCHEMA[STAGE_RANK],
+              IS_SIDE: HISTORY_SCHEMA[IS_SIDE], STAGE_ENTERED_AT: HISTORY_SCHEMA[sc.ENTERED_AT],
+              sc.REASON: HISTORY_SCHEMA[sc.REASON], EVIDENCE_TYPE: HISTORY_SCHEMA[EVIDENCE_TYPE],
+              EVIDENCE_ID: HISTORY_SCHEMA[EVIDENCE_ID], EVIDENCE_AT: HISTORY_SCHEMA[EVIDENCE_AT]}
+    return stored.cast(schema)
 
 
 # ------------------------------------------------------------------------------- explanations
