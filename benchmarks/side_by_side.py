@@ -50,7 +50,7 @@ PAGES = ("overview", "monthly_review", "distribution", "conversion", "aging", "s
          "handoff", "handoff_review", "data", "rules", "routing", "data_quality")
 ALL_STEPS = ("import", "model", "metrics", "pages")
 # The same connection settings funnel.store.db.connect uses, so the reference runs under the same limits.
-DUCKDB_CONFIG = {"memory_limit": os.environ.get("FUNNEL_DUCKDB_MEMORY", "3GB")}
+DUCKDB_CONFIG = {"memory_limit": os.environ.get("FUNNEL_DUCKDB_MEMORY", "3GB"), "enable_progress_bar": False}
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -91,6 +91,14 @@ print('@@' + json.dumps(_out, default=str))
 """
 
 
+def last_report(stdout: str) -> str:
+    """The JSON a measured process printed last after "@@" (DuckDB's progress bar may share its line)."""
+    at = stdout.rfind("@@")
+    if at < 0:
+        raise RuntimeError(f"the process printed no figures:\n{stdout[-2000:]}")
+    return stdout[at + 2:].splitlines()[0]
+
+
 def in_process(step: str, *, setup: str = "", timeout: float = 3600) -> dict[str, Any]:
     """Run `step` in a fresh Python process (after `setup`, not measured); its CPU and wall seconds and the
     process's peak RSS, plus whatever the step put in a dict named `result`. With no setup the whole process
@@ -102,8 +110,7 @@ def in_process(step: str, *, setup: str = "", timeout: float = 3600) -> dict[str
                           timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"step failed ({done.returncode}):\n{step}\n{done.stderr[-4000:]}")
-    line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith("@@"))
-    measured = json.loads(line[2:])
+    measured = json.loads(last_report(done.stdout))
     if not setup:  # the whole process: its own accounting, plus the interpreter's start it cannot see
         measured["wall"] = time.perf_counter() - started
     return measured
@@ -120,7 +127,7 @@ def whole_process(argv: list[str], *, timeout: float = 3600) -> dict[str, Any]:
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stderr[-4000:]}")
-    return json.loads(next(x for x in reversed(done.stdout.splitlines()) if x.startswith("@@"))[2:])
+    return json.loads(last_report(done.stdout))
 
 
 def repeated(measure, repeat: int) -> dict[str, Any]:
@@ -267,10 +274,18 @@ def page_steps(store: Path, leads: int, as_of: date, repeat: int, pages: tuple[s
     rows = []
     for page in pages:
         setup = PAGE_SETUP.format(store=str(store), app=str(ROOT / "app.py"), page=f"pages/{page}.py")
-        runs = [in_process(PAGE_STEP.format(cpu_now=CPU_NOW, repeat=repeat, as_of=as_of.isoformat()), setup=setup)]
-        # more first renders, each in a fresh process (the reruns and as-of changes have their `repeat` already)
-        while len(runs) < repeat and runs[0]["first"]["wall"] < LONG:
-            runs.append(in_process(PAGE_STEP.format(cpu_now=CPU_NOW, repeat=0, as_of=as_of.isoformat()), setup=setup))
+        try:
+            runs = [in_process(PAGE_STEP.format(cpu_now=CPU_NOW, repeat=repeat, as_of=as_of.isoformat()),
+                               setup=setup)]
+            # more first renders, each in a fresh process (the reruns and as-of changes have their `repeat` already)
+            while len(runs) < repeat and runs[0]["first"]["wall"] < LONG:
+                runs.append(in_process(PAGE_STEP.format(cpu_now=CPU_NOW, repeat=0, as_of=as_of.isoformat()),
+                                       setup=setup))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            print(f"  {page}: FAILED {str(exc)[-1500:]}", flush=True)
+            rows.append(Row(f"page {page}", leads, None, None, "", None, "renders", False,
+                            note=str(exc).strip().splitlines()[-1][:200]))
+            continue
         peak = max(r["peak_mb"] for r in runs)
 
         def median(values: list[dict], key: str) -> float:
@@ -340,6 +355,8 @@ def table(rows: list[Row]) -> str:
         if r.note.startswith("wall s"):
             cpu += " (wall)"
         met = "" if r.met is None else ("yes" if r.met else "**no**")
+        if r.cpu is None and r.note:
+            met += f" ({r.note})"
         lines.append(f"| {r.step} | {r.leads:,} | {cpu} | {'' if r.peak_mb is None else f'{r.peak_mb:.0f}'} | "
                      f"{r.baseline} | {'' if r.ratio is None else f'{r.ratio:.2f}×'} | {r.target} | {met} |")
     return "\n".join(lines)
@@ -362,7 +379,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated page names")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the rows of other sizes already in --out's .json (e.g. 100k, then 1M)")
+    parser.add_argument("--combine", type=Path, nargs="+", default=None,
+                        help="only write --out from the .json of earlier runs (e.g. one per size)")
     args = parser.parse_args(argv)
+    if args.combine:
+        saved = [json.loads(path.read_text()) for path in args.combine]
+        write_results(args.out, [n for s in saved for n in s["notes"]],
+                      sorted((Row(**r) for s in saved for r in s["rows"]), key=lambda r: r.leads))
+        return 0
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = set(steps) - set(ALL_STEPS)
     if unknown:
@@ -371,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
 
     rows: list[Row] = []
+    kept: list[Row] = []
+    earlier: list[str] = []
+    if args.append and args.out.with_suffix(".json").exists():
+        saved = json.loads(args.out.with_suffix(".json").read_text())
+        kept = [Row(**r) for r in saved["rows"] if r["leads"] not in args.leads]
+        earlier = [n for n in saved["notes"] if not any(f"{n_:,} leads" in n for n_ in args.leads)]
     notes = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · commit {commit()} · {machine()} before"]
     started = time.perf_counter()
     for leads in args.leads:
@@ -380,7 +412,12 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         size_started = time.perf_counter()
         if "import" in steps:
-            rows += import_steps(leads)
+            try:
+                rows += import_steps(leads)
+            except RuntimeError as exc:
+                print(f"import: FAILED {str(exc)[-1500:]}", flush=True)
+                rows.append(Row("import (bench_import.py)", leads, None, None, "", None, "runs", False,
+                                note=str(exc).strip().splitlines()[-1][:200]))
         if "model" in steps:
             rows += model_steps(store, leads, args.repeat)
             print(table(rows[-2:]), flush=True)
@@ -393,15 +430,21 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"{leads:,} leads / {facts['activities']:,} activities as of {facts['as_of']}: "
                      f"{(time.perf_counter() - size_started) / 60:.1f} min, {machine()} after")
     notes.append(f"the whole run took {(time.perf_counter() - started) / 60:.1f} min")
+    write_results(args.out, earlier + notes, sorted(kept + rows, key=lambda r: r.leads))
+    return 0
+
+
+def write_results(out: Path, notes: list[str], rows: list[Row]) -> None:
+    """The table to stdout and to `out` (markdown), the rows and notes beside it (.json)."""
     text = table(rows)
     print("\n" + text)
     for note in notes:
         print(note)
-    args.out.write_text("# Benchmarks side by side (issue 10)\n\n" + "\n".join(f"- {n}" for n in notes)
+    out.write_text("# Benchmarks side by side (issue 10)\n\n" + "\n".join(f"- {n}" for n in notes)
                         + "\n\nCPU s: user + system seconds of the step (medians); pages: server-side CPU of the run; "
                           "import: as bench_import.py reports it.\n\n" + text + "\n", encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps([asdict(r) for r in rows], indent=1, default=str))
-    return 0
+    out.with_suffix(".json").write_text(json.dumps({"notes": notes, "rows": [asdict(r) for r in rows]},
+                                                   indent=1, default=str))
 
 
 if __name__ == "__main__":
