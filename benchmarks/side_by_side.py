@@ -50,7 +50,7 @@ PAGES = ("overview", "monthly_review", "distribution", "conversion", "aging", "s
          "handoff", "handoff_review", "data", "rules", "routing", "data_quality")
 ALL_STEPS = ("import", "model", "metrics", "pages")
 # The same connection settings funnel.store.db.connect uses, so the reference runs under the same limits.
-DUCKDB_CONFIG = {"memory_limit": os.environ.get("FUNNEL_DUCKDB_MEMORY", "3GB"), "enable_progress_bar": False}
+DUCKDB_CONFIG = {"memory_limit": os.environ.get("FUNNEL_DUCKDB_MEMORY", "3GB")}
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -199,7 +199,8 @@ def base_row(step: str, leads: int, measured: dict) -> Row:
 
 def model_steps(store: Path, leads: int, repeat: int) -> list[Row]:
     """build_funnel_entries on a fresh copy of the store vs the sorted scan of the activities."""
-    scan_setup = (f"import duckdb\ncon = duckdb.connect({str(store)!r}, read_only=True, config={DUCKDB_CONFIG!r})")
+    scan_setup = (f"import duckdb\ncon = duckdb.connect({str(store)!r}, read_only=True, config={DUCKDB_CONFIG!r})\n"
+                  "con.execute('SET enable_progress_bar = false')")
     scan = ("reader = con.execute('SELECT lead_id, activity_id, activity_type, occurred_at FROM activities "
             "ORDER BY lead_id, occurred_at').to_arrow_reader(1_000_000)\n"
             "rows = sum(batch.num_rows for batch in reader)\nresult = {'rows': rows}")
@@ -231,7 +232,8 @@ def metrics_steps(store: Path, leads: int, as_of: date, repeat: int) -> list[Row
     for ladder in ("lifecycle", "funnel"):
         params = reference_params(settings, ladder=ladder, as_of=as_of)
         reference = (f"import datetime, duckdb\ncon = duckdb.connect({str(store)!r}, read_only=True, "
-                     f"config={DUCKDB_CONFIG!r})\nrows = con.execute({reference_sql(ladder)!r}, {params!r}).fetchall()\n"
+                     f"config={DUCKDB_CONFIG!r})\ncon.execute('SET enable_progress_bar = false')\n"
+                     f"rows = con.execute({reference_sql(ladder)!r}, {params!r}).fetchall()\n"
                      "result = {'rows': len(rows)}")
         baseline = repeated(lambda reference=reference: in_process(reference), repeat)
         command = [sys.executable, "-m", "funnel.cli.main", "metrics", "--db", str(store), "--ladder", ladder]
@@ -347,6 +349,15 @@ def import_steps(leads: int) -> list[Row]:
 # --------------------------------------------------------------------------------------------- table
 
 
+def guarded(step: str, leads: int, measure, *args: Any) -> list[Row]:
+    """The rows of `measure(*args)`, or one row saying the step failed (the run goes on with the others)."""
+    try:
+        return measure(*args)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"{step}: FAILED {str(exc)[-1500:]}", flush=True)
+        return [Row(step, leads, None, None, "", None, "runs", False, note=str(exc).strip().splitlines()[-1][:200])]
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| step | leads | CPU s | peak MB | baseline | ratio | target | met? |",
              "| --- | ---: | ---: | ---: | --- | ---: | --- | --- |"]
@@ -411,22 +422,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {leads:,} leads · {facts['activities']:,} activities · as of {facts['as_of']} · {machine()}",
               flush=True)
         size_started = time.perf_counter()
-        if "import" in steps:
+        if "model" in steps:
+            rows += guarded("model build", leads, model_steps, store, leads, args.repeat)
+            print(table(rows[-2:]), flush=True)
+        if "metrics" in steps:
+            rows += guarded("funnel metrics", leads, metrics_steps, store, leads, facts["as_of"], args.repeat)
+            print(table(rows[-4:]), flush=True)
+        if "pages" in steps:
+            rows += page_steps(store, leads, facts["as_of"], args.repeat,
+                               tuple(p.strip() for p in args.pages.split(",") if p.strip()))
+        if "import" in steps:  # last: the longest, and measured apart from the store the others read
             try:
                 rows += import_steps(leads)
             except RuntimeError as exc:
                 print(f"import: FAILED {str(exc)[-1500:]}", flush=True)
                 rows.append(Row("import (bench_import.py)", leads, None, None, "", None, "runs", False,
                                 note=str(exc).strip().splitlines()[-1][:200]))
-        if "model" in steps:
-            rows += model_steps(store, leads, args.repeat)
-            print(table(rows[-2:]), flush=True)
-        if "metrics" in steps:
-            rows += metrics_steps(store, leads, facts["as_of"], args.repeat)
-            print(table(rows[-4:]), flush=True)
-        if "pages" in steps:
-            rows += page_steps(store, leads, facts["as_of"], args.repeat,
-                               tuple(p.strip() for p in args.pages.split(",") if p.strip()))
         notes.append(f"{leads:,} leads / {facts['activities']:,} activities as of {facts['as_of']}: "
                      f"{(time.perf_counter() - size_started) / 60:.1f} min, {machine()} after")
     notes.append(f"the whole run took {(time.perf_counter() - started) / 60:.1f} min")
