@@ -13,7 +13,7 @@ DATA_DIR  ?= data
 ADDRESS   ?= 127.0.0.1
 UPLOAD_MB ?= 50
 
-.PHONY: run serve test bench bench-spark lint sample constraints clean
+.PHONY: run serve test bench bench-large bench-areas bench-spark lint sample constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,13 @@ serve: $(STAMP)  ## the shared mode: sign-in required, databases from DATA_DIR (
 test: $(SPARK)  ## run every test (browser tests skip without Debian's chromium, Spark parity tests without Java)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-bench: $(STAMP)  ## speed and memory at 100k and 1M leads (takes several minutes)
+bench: $(STAMP)  ## each step beside its DuckDB baseline at 100k and 1M leads (about an hour on 2 cores); table in benchmarks/results.md
+	$(BIN)/python benchmarks/side_by_side.py --leads 100000 1000000 --out benchmarks/results.md
+
+bench-large: $(STAMP)  ## the same at 10M leads / 100M activities (many hours; needs ~24 GB of memory and ~60 GB of disk)
+	$(BIN)/python benchmarks/side_by_side.py --leads 10000000 --out benchmarks/results-large.md
+
+bench-areas: $(STAMP)  ## the older per-area benchmarks (analyses, stage engine, imports) at 100k and 1M leads
 	$(BIN)/python benchmarks/run.py
 
 bench-spark: $(SPARK)  ## funnel metrics at 1M leads: DuckDB vs a local[2] Spark session (needs Java; long)
