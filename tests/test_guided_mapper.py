@@ -150,9 +150,8 @@ def test_x_education_maps_converted_to_customer_imports_and_shows_conversion(tmp
     assert not at.exception
     inventory = at.dataframe[0].value
     assert int(inventory.loc[inventory["table"] == "leads", "rows"].iloc[0]) == 24
-    # The pages still stop on this store: it holds no dates at all, and the sidebar needs a newest date for its
-    # as-of default (an undated store is the as-of/CLI items' business). Conversion by Lead Origin is read
-    # with the funnel function the Segments page calls, on the store the page's import wrote.
+    # Conversion by Lead Origin, read with the funnel function the Segments page calls on the store the page's
+    # import wrote (the pages on this undated store: tests/test_undated_store.py).
     with opened(str(tmp_path / "xed.duckdb")) as con:
         table = segment_performance(con, Filters(as_of=date(2026, 12, 5)), settings=default_settings(),
                                     by="attr:Lead Origin")

@@ -210,7 +210,7 @@ def analysis_preview(frame: pl.DataFrame, table: str, *, derived: dict[str, pl.D
     else:
         rows = []
     dates = dated_span(frame, table)
-    if table != "leads":
+    if table != "leads" and any(c.kind == Kind.TIMESTAMP for c in TABLES[table].columns):
         rows.append(("Dates", dates or f"none of the {n:,} rows has a date",
                      "" if dates else "trends and time-based views leave these rows out"))
     segments = segment_columns(frame, table)
