@@ -71,7 +71,7 @@ def test_olist_through_the_data_page_shows_2018_and_what_moved_then_a_shared_lin
         folder_server, page, browser):
     page.goto(f"{folder_server}/data?db=olist")
     wait_for_app(page)
-    page.get_by_text("Import exports").wait_for()
+    page.get_by_text("Import exports", exact=True).wait_for()
     upload(page, 0, MAPPINGS / "olist.toml")
     wait_for_app(page)
     upload(page, 1, *OLIST_FILES)
@@ -103,7 +103,7 @@ def test_olist_through_the_data_page_shows_2018_and_what_moved_then_a_shared_lin
     wait_for_app(other)
     assert grid_text(other) == shown
     for view in (page, other):
-        assert view.get_by_label("Database", exact=True).inner_text().strip().startswith("olist")
+        assert "db=olist" in view.url
         assert view.get_by_label("As of", exact=True).inner_text() == page.get_by_label("As of", exact=True).inner_text()
     other.screenshot(path=str(SHOTS / "olist_shared_segments.png"), full_page=True)
     fresh.close()
@@ -114,18 +114,20 @@ def test_x_education_without_a_mapping_is_corrected_in_the_mapper_and_shows_conv
         folder_server, page):
     page.goto(f"{folder_server}/data?db=xed")
     wait_for_app(page)
-    page.get_by_text("Import exports").wait_for()
+    page.get_by_text("Import exports", exact=True).wait_for()
     upload(page, 1, *XED_FILES)
     page.get_by_text("Map its columns").wait_for(timeout=120_000)
     page.get_by_text("What each analysis will show once the file is imported").wait_for(timeout=60_000)
     stage = page.get_by_label("lifecycle_stage", exact=True)
     stage.click()
-    page.get_by_role("option", name="(none)", exact=True).click()
+    page.keyboard.type("(none)")
+    page.keyboard.press("Enter")
     wait_for_app(page)
     page.get_by_text("lifecycle_stage (the file's column Converted could supply it)").wait_for(timeout=60_000)
     assert page.get_by_role("button", name="Import 1 file(s)").count() == 0, "nothing imports half-mapped"
     stage.click()
-    page.get_by_role("option", name="Converted", exact=True).click()
+    page.keyboard.type("Converted")
+    page.keyboard.press("Enter")
     wait_for_app(page)
     page.get_by_text("Lifecycle stages after this mapping").wait_for(timeout=60_000)
     SHOTS.mkdir(exist_ok=True)
