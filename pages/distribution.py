@@ -16,15 +16,19 @@ st.caption("Each lead created on or before the as-of date, counted once in the s
 by = widgets.segment_picker(key="dist", crossed=True)
 
 table = named_stages(cache.stage_distribution(filters, by))
-trend = cache.distribution_trend(filters, by)
 widgets.notes(filters)
 
 left, right = st.columns([2, 3])
 with left:
     event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row", height=420)
 with right:
-    share = st.toggle("Show shares instead of counts", key="dist_share", bind="query-params")
-    st.plotly_chart(charts.distribution_area(trend, by=by, share=share), key="dist_trend")
+    if sidebar.undated():
+        st.info("The monthly trend needs dates, and this database has none: the table counts each lead at its "
+                f"current stage. {sidebar.NEEDS_DATES}", icon=":material/event_busy:")
+    else:
+        share = st.toggle("Show shares instead of counts", key="dist_share", bind="query-params")
+        st.plotly_chart(charts.distribution_area(cache.distribution_trend(filters, by), by=by, share=share),
+                        key="dist_trend")
 
 row = widgets.selected_row(event, table)
 if row is not None:

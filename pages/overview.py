@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from funnel.charts import ladder as charts
+from funnel.display.distribution import named_stages
 from funnel.display.overview import (
     COMPARISON_DAYS,
     comparison_filters,
@@ -18,6 +19,13 @@ sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Overview")
 sidebar.sample_notice()
+if sidebar.undated():
+    st.info(sidebar.UNDATED_NOTE, icon=":material/event_busy:")
+    st.subheader("Now in each stage")
+    widgets.table(named_stages(cache.stage_distribution(filters)), key="overview_now")
+    widgets.notes(filters)
+    st.page_link("pages/segments.py", label="Which segments drive these numbers", icon=":material/category:")
+    st.stop()
 earlier = comparison_filters(filters)
 
 now = cache.segment_performance(filters)

@@ -150,9 +150,8 @@ def test_x_education_maps_converted_to_customer_imports_and_shows_conversion(tmp
     assert not at.exception
     inventory = at.dataframe[0].value
     assert int(inventory.loc[inventory["table"] == "leads", "rows"].iloc[0]) == 24
-    # The pages still stop on this store: it holds no dates at all, and the sidebar needs a newest date for its
-    # as-of default (an undated store is the as-of/CLI items' business). Conversion by Lead Origin is read
-    # with the funnel function the Segments page calls, on the store the page's import wrote.
+    # Conversion by Lead Origin, read with the funnel function the Segments page calls on the store the page's
+    # import wrote (the pages on this undated store: tests/test_undated_store.py).
     with opened(str(tmp_path / "xed.duckdb")) as con:
         table = segment_performance(con, Filters(as_of=date(2026, 12, 5)), settings=default_settings(),
                                     by="attr:Lead Origin")
@@ -170,3 +169,109 @@ def test_a_saved_mapping_with_the_value_map_imports_the_file_in_one_step():
     assert item.mapping_name == "X Education"
     assert stage_counts(item.frame).to_dicts() == [{"lifecycle stage": "lead", "leads": 16},
                                                    {"lifecycle stage": "customer", "leads": 8}]
+
+
+# ------------------------------------------------------------------ the preview of what each analysis will show
+def preview_of(frame: pl.DataFrame, derived: dict | None = None) -> dict[str, tuple[str, str]]:
+    from funnel.ingest.mapping_guess import analysis_preview
+
+    table = analysis_preview(frame, "leads", derived=derived or {}, settings=default_settings())
+    assert table.columns == ["analysis", "after this mapping", "still missing"]
+    return {a: (shown, missing) for a, shown, missing in table.iter_rows()}
+
+
+def prepared_leads(**columns) -> pl.DataFrame:
+    """A prepared leads frame (every canonical column, typed) with the given columns filled."""
+    from funnel.schema import TABLES, Kind
+
+    n = len(next(iter(columns.values())))
+    dtypes = {Kind.TIMESTAMP: pl.Datetime("us"), Kind.INTEGER: pl.Int64, Kind.NUMBER: pl.Float64}
+    frame = pl.DataFrame({c.name: pl.Series(c.name, columns.get(c.name, [None] * n), dtype=dtypes.get(c.kind, pl.String))
+                          for c in TABLES["leads"].columns})
+    attributes = pl.Series("attributes", [[{"key": "Lead Origin", "value": v}] for v in ("API", "API", "Form")])
+    return frame.with_columns(attributes) if n == 3 else frame
+
+
+def test_the_preview_counts_stages_dates_and_segments_of_the_file_as_mapped():
+    from datetime import datetime
+
+    frame = prepared_leads(lead_id=["a", "b", "c"], lifecycle_stage=["customer", "lead", "Ringing"],
+                           created_at=[datetime(2018, 1, 5), None, datetime(2018, 3, 2)],
+                           source=["Google", "Google", None], owner=[None, None, None],
+                           email=["a@x.io", None, None])
+    got = preview_of(frame)
+    assert got["Distribution, lifecycle ladder"] == ("2 of 3 leads get a stage; 1 show as no stage yet", "")
+    assert got["Distribution, funnel ladder"][0].startswith("2 of 3 leads are dated")
+    assert got["Conversion"] == ("2 dated leads, from 05 Jan 2018 to 02 Mar 2018", "")
+    assert got["Trends by month"] == ("from 05 Jan 2018 to 02 Mar 2018", "")
+    assert got["Routing, owners and handoff"] == ("no owners", "owner")
+    assert got["Duplicate checks"] == ("1 leads with an e-mail", "")
+    assert got["Fit (ICP)"][0] == "not computed"
+    assert got["Segments"] == ("by source, Lead Origin", "")  # ids and columns of unique values left out
+    frame = frame.with_columns(pl.Series("lifecycle_stage", ["lead", "lead", "customer"]))
+    assert preview_of(frame)["Segments"] == ("by source, lifecycle stage, Lead Origin", "")  # the schema's order
+
+
+def test_an_undated_file_says_what_needs_dates_and_a_stage_entry_file_counts_its_entries():
+    from datetime import datetime
+
+    undated = prepared_leads(lead_id=["a", "b", "c"], lifecycle_stage=[None, None, None])
+    got = preview_of(undated)
+    assert got["Distribution, lifecycle ladder"] == ("0 of 3 leads get a stage; 3 show as no stage yet",
+                                                     "a stage or outcome column (lifecycle_stage)")
+    for analysis in ("Conversion", "Aging", "Trends by month"):
+        assert got[analysis] == ("nothing: no dates", "dates: map created_at (or stage date columns)")
+    entries = pl.DataFrame({"lead_id": ["a", "b"], "ladder": ["lifecycle", "lifecycle"], "stage": ["mql", "mql"],
+                            "entered_at": [datetime(2018, 2, 1), datetime(2018, 2, 3)]})
+    got = preview_of(undated, {"stage_events": entries})
+    assert got["Distribution, lifecycle ladder"][0] == "2 of 3 leads get a stage; 1 show as no stage yet"
+
+
+# ------------------------------------------------------------------ a preset's other settings survive a correction
+HUBSPOT_CONTACTS = ("Record ID,First Name,Last Name,Email,Create Date,Became a Lead Date,Became a Customer Date,Is Customer\n"
+                    "101,Ana,Lee,ana@x.io,2026-01-05 10:00,2026-01-05 10:00,2026-02-01 09:00,yes\n"
+                    "102,Bo,Kim,bo@x.io,2026-01-06 11:00,2026-01-06 11:00,,no\n"
+                    "103,Cy,Ng,cy@x.io,2026-01-07 12:00,,,no\n")
+
+
+def test_a_correction_keeps_the_presets_stage_dates_value_maps_and_date_formats():
+    from funnel.ingest.mapping_guess import corrected_mapping_text
+    from funnel.ingest.presets import preset_for
+
+    hubspot = preset_for("hubspot")
+    headers = HUBSPOT_CONTACTS.splitlines()[0].split(",")
+    section = hubspot.section_for(headers, table="leads")
+    columns = {"lead_id": "Record ID", "email": "Email", "created_at": "Create Date", "lifecycle_stage": "Is Customer"}
+    text = corrected_mapping_text("HubSpot corrected", base=hubspot, headers=headers, table="leads", columns=columns,
+                                  values={"lifecycle_stage": {"yes": "customer", "no": "lead"}})
+    again = mapping_from_text(text, source="test")
+    corrected = again.files[0]
+    assert corrected.stage_dates == section.stage_dates
+    assert corrected.date_formats == section.date_formats
+    assert corrected.person_keys == section.person_keys
+    assert corrected.values["lifecycle_stage"] == {"yes": "customer", "no": "lead"}
+    assert corrected.columns == {"record_id": "lead_id", "email": "email", "create_date": "created_at",
+                                 "is_customer": "lifecycle_stage"}
+    item = upload.prepared_upload(HUBSPOT_CONTACTS.encode(), "contacts.csv", mapping_text=text, table="leads",
+                                  settings=default_settings())
+    assert item.derived["stage_events"].height == 3  # the 'Became a … Date' columns still become stage entries
+    assert stage_counts(item.frame).to_dicts() == [{"lifecycle stage": "lead", "leads": 2},
+                                                   {"lifecycle stage": "customer", "leads": 1}]
+
+
+def test_the_mapper_keeps_the_preset_when_the_user_corrects_a_column_and_previews_each_analysis(tmp_path, monkeypatch):
+    at = app(tmp_path / "hs.duckdb", monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader(key="export_files_0").upload("contacts.csv", HUBSPOT_CONTACTS.encode(), "text/csv")
+    at.run()
+    assert not at.exception
+    assert any(t.startswith("Recognised as leads by HubSpot") for t in texts(at))
+    assert at.selectbox(key="map_0_leads_lifecycle_stage").value == "Is Customer"
+    preview = at.table[0].value
+    rows = dict(zip(preview["Analysis"], preview["After this mapping"], strict=True))
+    assert rows["Distribution, lifecycle ladder"] == "3 of 3 leads get a stage"
+    assert rows["Conversion"] == "3 dated leads and 3 dated stage entries, from 05 Jan 2026 to 01 Feb 2026"
+    assert any(t == "Also derived: 3 rows for stage_events" for t in texts(at)), "the preset's stage dates are kept"
+    at.selectbox(key="map_0_leads_owner").select("(none)").run()  # a correction elsewhere keeps them too
+    assert any(t == "Also derived: 3 rows for stage_events" for t in texts(at))

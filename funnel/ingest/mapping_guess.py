@@ -5,13 +5,16 @@ ladder, and the TOML that saves it so next month's export of the same shape impo
 from __future__ import annotations
 
 import re
+import tomllib
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from funnel.config import Settings
 from funnel.ingest.mapping import DEFAULT_DATE_FORMATS, Mapping, identity_section, mapping_from_text
+from funnel.ingest.presets import all_presets
 from funnel.schema import SAVED_MAPPINGS, TABLES, Kind, normalise_name
 from funnel.store.db import frame, scalar
 
@@ -187,15 +190,173 @@ def missing_for_analyses(table: str, columns: dict[str, str | None]) -> list[str
     return lacking
 
 
+# Columns that name or identify a row: never a segment in the preview (as the lead model leaves them out).
+NOT_SEGMENT_COLUMNS = {"lead_id", "deal_id", "account_id", "activity_id", "email", "name", "first_name", "last_name",
+                       "phone", "company", "title", "domain", "url"}
+SEGMENT_MAX_VALUES = 200  # more distinct values than this: an id or free text, not a segment
+PREVIEW_COLUMNS = ("analysis", "after this mapping", "still missing")
+
+
+def analysis_preview(frame: pl.DataFrame, table: str, *, derived: dict[str, pl.DataFrame],
+                     settings: Settings) -> pl.DataFrame:
+    """analysis, after this mapping, still missing: what each analysis will show from a prepared file (its
+    canonical `frame` and the rows `derived` from it, before anything is written), in plain words."""
+    n = frame.height
+    rows: list[tuple[str, str, str]]
+    if table == "leads":
+        rows = lead_preview(frame, stage_entries=derived.get("stage_events"), settings=settings)
+    elif table == "deals":
+        rows = deal_preview(frame)
+    else:
+        rows = []
+    dates = dated_span(frame, table)
+    if table != "leads" and any(c.kind == Kind.TIMESTAMP for c in TABLES[table].columns):
+        rows.append(("Dates", dates or f"none of the {n:,} rows has a date",
+                     "" if dates else "trends and time-based views leave these rows out"))
+    segments = segment_columns(frame, table)
+    listed = ", ".join(segments[:8]) + (f" and {len(segments) - 8} more" if len(segments) > 8 else "")
+    rows.append(("Segments", f"by {listed}" if segments else "no column to segment by",
+                 "" if segments else "a source, owner, country, industry or any text column with repeated values"))
+    return pl.DataFrame(rows, schema=list(PREVIEW_COLUMNS), orient="row")
+
+
+def lead_preview(frame: pl.DataFrame, *, stage_entries: pl.DataFrame | None, settings: Settings
+                 ) -> list[tuple[str, str, str]]:
+    """The preview rows of a leads file: each ladder, conversion, aging, trends, owners, duplicates, fit."""
+    n = frame.height
+    ladder = {*settings.ladders.lifecycle, *settings.ladders.lifecycle_side}
+    entered = [] if stage_entries is None else (
+        stage_entries.filter(pl.col("ladder") == "lifecycle").get_column("lead_id").unique().to_list())
+    staged = frame.filter(pl.col("lifecycle_stage").is_in(list(ladder)) | pl.col("lead_id").is_in(entered)).height
+    dated = frame.get_column("created_at").drop_nulls().len()
+    dated_entries = 0 if stage_entries is None else stage_entries.get_column("entered_at").drop_nulls().len()
+    span = dated_span(frame, "leads", also=None if stage_entries is None else stage_entries.get_column("entered_at"))
+    needs_dates = "dates: map created_at (or stage date columns)"
+    rows = [("Distribution, lifecycle ladder", f"{staged:,} of {n:,} leads get a stage"
+             + ("" if staged == n else f"; {n - staged:,} show as no stage yet"),
+             "" if staged else "a stage or outcome column (lifecycle_stage)")]
+    rows.append(("Distribution, funnel ladder", (f"{dated:,} of {n:,} leads are dated and enter it at creation; "
+                                                  "later stages come from activities and deals"),
+                 "" if dated else needs_dates))
+    with_dates = f"{dated:,} dated leads" + (f" and {dated_entries:,} dated stage entries" if dated_entries else "")
+    rows.append(("Conversion", f"{with_dates}, {span}" if span else "nothing: no dates", "" if span else needs_dates))
+    rows.append(("Aging", f"time in stage for the {with_dates}" if span else "nothing: no dates",
+                 "" if span else needs_dates))
+    rows.append(("Trends by month", span or "nothing: no dates", "" if span else needs_dates))
+    owners = frame.get_column("owner").drop_nulls().n_unique()
+    rows.append(("Routing, owners and handoff", f"{owners:,} owners" if owners else "no owners", "" if owners else "owner"))
+    emails = frame.get_column("email").drop_nulls().len()
+    rows.append(("Duplicate checks", f"{emails:,} leads with an e-mail" if emails else "by lead id only",
+                 "" if emails else "email"))
+    firmographics = frame.select(pl.any_horizontal(pl.col("industry", "employees", "account_id").is_not_null())).sum()
+    fit = int(firmographics.item())
+    rows.append(("Fit (ICP)", f"{fit:,} leads with an industry, size or account" if fit else "not computed",
+                 "" if fit else "industry, employees or account_id (or an accounts file)"))
+    return rows
+
+
+def deal_preview(frame: pl.DataFrame) -> list[tuple[str, str, str]]:
+    """The preview rows of a deals file: win rate, time to close, deals per lead."""
+    n = frame.height
+    won = frame.get_column("won").drop_nulls().len()
+    outcome = won or frame.get_column("stage").drop_nulls().len()
+    closed = frame.get_column("closed_at").drop_nulls().len()
+    leads = frame.get_column("lead_id").drop_nulls().len()
+    return [("Win rate", f"{outcome:,} of {n:,} deals with an outcome or stage" if outcome else "nothing",
+             "" if outcome else "won (or a stage holding won/lost)"),
+            ("Time to close", f"{closed:,} deals with a close date" if closed else "nothing", "" if closed else "closed_at"),
+            ("Deals per lead and segment", f"{leads:,} deals with a lead" if leads else "by account only",
+             "" if leads else "lead_id")]
+
+
+def dated_span(frame: pl.DataFrame, table: str, *, also: pl.Series | None = None) -> str:
+    """'from <first day> to <last day>' over a prepared file's date columns (and the dates `also` given:
+    the stage entries derived from it), or empty when there is no date."""
+    dates = [frame.get_column(c.name) for c in TABLES[table].columns
+             if c.kind == Kind.TIMESTAMP and c.name in frame.columns]
+    series = [d.cast(pl.Datetime("us")).rename("at") for d in [*dates, *([also] if also is not None else [])]]
+    every = pl.concat(series).drop_nulls() if series else pl.Series("at", [], dtype=pl.Datetime("us"))
+    if every.len() == 0:
+        return ""
+    return f"from {every.min():%d %b %Y} to {every.max():%d %b %Y}"
+
+
+def segment_columns(frame: pl.DataFrame, table: str) -> list[str]:
+    """The columns a prepared file gives to segment by: canonical text columns and kept attributes with at
+    least one value, at most SEGMENT_MAX_VALUES distinct ones and some value repeated (names and ids left out)."""
+    def segment_like(values: pl.Series) -> bool:
+        distinct = values.n_unique()
+        return 1 <= distinct <= SEGMENT_MAX_VALUES and (distinct < values.len() or values.len() == 1)
+
+    usable = [c.name.replace("_", " ") for c in TABLES[table].columns if c.kind == Kind.TEXT and c.name not in NOT_SEGMENT_COLUMNS
+              and c.name in frame.columns and segment_like(frame.get_column(c.name).drop_nulls())]
+    if "attributes" in frame.columns:
+        pairs = frame.select(pl.col("attributes").explode().struct.unnest()).drop_nulls()
+        pairs = pairs.filter(pl.col("value").str.strip_chars() != "")
+        for key, values in pairs.group_by("key", maintain_order=True).agg(pl.col("value")).iter_rows():
+            if segment_like(pl.Series(values)):
+                usable.append(key)
+    return usable
+
+
+def recognising_mapping(name: str, saved_texts: tuple[tuple[str, str], ...] = ()) -> Mapping | None:
+    """The mapping a file was recognised by, from its name: a saved mapping first, then a shipped preset."""
+    for label, text in saved_texts:
+        mapping = mapping_from_text(text, source=label)
+        if mapping.name == name:
+            return mapping
+    return next((preset for preset in all_presets() if preset.name == name), None)
+
+
+def corrected_mapping_text(name: str, *, base: Mapping, headers: list[str], table: str,
+                           columns: dict[str, str | None], values: dict[str, dict[str, str]] | None = None) -> str:
+    """The mapping of a recognised file with the user's corrections: the columns and stage values as chosen,
+    and everything else the recognising mapping's section says (stage date columns, constants, value maps,
+    URL rules, date formats, decimal mark, null values, row filters, person keys) kept as it was."""
+    section = base.section_for(headers, table=table)
+    raw = tomllib.loads(base.text) if base.text and section is not None else {}
+    index = base.files.index(section) if section is not None and raw else None
+    kept = dict(raw["file"][index]) if index is not None else {}
+    mapped = {canonical for canonical, source in columns.items() if source}
+    kept_values = {c: m for c, m in dict(kept.get("values", {})).items() if c in mapped}
+    for canonical, value_map in (values or {}).items():
+        if canonical in mapped and value_map:
+            kept_values[canonical] = {**kept_values.get(canonical, {}), **value_map}
+    constants = {c: v for c, v in dict(kept.get("constants", {})).items() if c not in mapped}
+    extras = {k: v for k, v in kept.items() if k not in ("table", "match", "columns", "values", "constants")}
+    if constants:
+        extras["constants"] = constants
+    top = {k: raw[k] for k in ("date_formats", "decimal") if k in raw and k not in extras}
+    return mapping_text(name, table=table, columns=columns, values=kept_values, extras=extras, top=top)
+
+
+def toml_value(value: Any) -> str:
+    """A TOML value for the shapes mapping files hold: strings, numbers, booleans, lists and inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_string(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return toml_string(str(value))
+
+
 def mapping_text(name: str, *, table: str, columns: dict[str, str | None],
-                 values: dict[str, dict[str, str]] | None = None) -> str:
+                 values: dict[str, dict[str, str]] | None = None, extras: dict[str, Any] | None = None,
+                 top: dict[str, Any] | None = None) -> str:
     """A mapping TOML for these choices; the mapped source columns are what recognises the next export.
     `values` are value maps per canonical column (source value -> canonical value), written as
-    `[file.values.<column>]` so a saved mapping re-applies them."""
+    `[file.values.<column>]` so a saved mapping re-applies them; `extras` are further keys of the file
+    section (stage_dates, constants, …) and `top` top-level settings (date_formats, decimal), written as given."""
     mapped = {canonical: source for canonical, source in columns.items() if source}
     match = sorted({normalise_name(s) for s in mapped.values()})
-    lines = [f"name = {toml_string(name)}", "", "[[file]]", f"table = {toml_string(table)}",
-             "match = [" + ", ".join(toml_string(m) for m in match) + "]", "", "[file.columns]"]
+    lines = [f"name = {toml_string(name)}"] + [f"{k} = {toml_value(v)}" for k, v in (top or {}).items()]
+    lines += ["", "[[file]]", f"table = {toml_string(table)}",
+              "match = [" + ", ".join(toml_string(m) for m in match) + "]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in (extras or {}).items()]
+    lines += ["", "[file.columns]"]
     lines += [f"{toml_string(source)} = {toml_string(canonical)}" for canonical, source in mapped.items()]
     for canonical, value_map in (values or {}).items():
         if mapped.get(canonical) and value_map:
@@ -227,6 +388,7 @@ def save_mapping(con: duckdb.DuckDBPyConnection, *, name: str, text: str, now: d
                                                                         "t": text})
 
 
-__all__ = ["Settings", "completed_columns", "distinct_values", "fillable_gaps", "is_flag", "mapping_text",
-           "missing_for_analyses", "proposed_columns", "proposed_stage_values", "proposed_table", "save_mapping",
-           "saved_mappings", "stage_counts", "value_kinds"]
+__all__ = ["Settings", "analysis_preview", "completed_columns", "corrected_mapping_text", "distinct_values",
+           "fillable_gaps", "is_flag", "mapping_text",
+           "missing_for_analyses", "proposed_columns", "proposed_stage_values", "proposed_table", "recognising_mapping",
+           "save_mapping", "saved_mappings", "stage_counts", "value_kinds"]

@@ -61,10 +61,13 @@ def sidebar_filters() -> Filters | None:
     table_spans, newest = inventory()
     days = data_days(table_spans, newest)
     with st.sidebar:
-        if days is None:
+        if days is None and table_rows("leads") == 0:
             st.caption("No data yet: import exports on the Data page.")
             st.session_state["_filters"] = None
             return None
+        if days is None:
+            return undated_filters()
+        st.session_state[UNDATED] = False
         first, default_as_of = days
         follow_the_data(default_as_of)
         as_of = st.date_input("As of", value=default_as_of, key="as_of", bind="query-params", min_value=FIRST_DAY, max_value=LAST_DAY,
@@ -93,6 +96,43 @@ def sidebar_filters() -> Filters | None:
     return filters
 
 
+UNDATED = "_undated"
+NEEDS_DATES = ("Conversion, aging, handoff, the monthly review, what moved and trends need dates: map a date column "
+               "of your export (a created date or stage dates) on the Data page to get them.")
+UNDATED_NOTE = ("This database has leads but no dates (no creation dates, stage dates, activities or deals with a "
+                "date), so there is no as-of date: each lead is counted at its current stage. " + NEEDS_DATES)
+
+
+def undated_filters() -> Filters:
+    """The filters of a store with leads but no date at all: no as-of date to pick (every lead counted at its
+    current stage, as of today), the ladder only. Called inside the sidebar."""
+    st.caption("No dates in this database: every lead is counted at its current stage.")
+    ladder = st.segmented_control("Ladder", LADDERS, default=LIFECYCLE, key="ladder", bind="query-params",
+                                  format_func=ladder_label, required=True)
+    data_status()
+    draft_choice()
+    filters = Filters(as_of=date.today(), ladder=ladder or LIFECYCLE)
+    st.session_state["_filters"], st.session_state[UNDATED] = filters, True
+    return filters
+
+
+def undated() -> bool:
+    """Whether the database in view has leads but no dates (the sidebar's filters of this run say so)."""
+    return bool(st.session_state.get(UNDATED))
+
+
+def require_dates(what: str) -> None:
+    """Stops a page that needs dates, in plain words, on a database with leads but no dates."""
+    if undated():
+        st.info(f"{what} needs dates, and this database has none. {NEEDS_DATES}",
+                icon=":material/event_busy:")
+        st.page_link("pages/distribution.py", label="Distribution by current stage (needs no dates)",
+                     icon=":material/stacked_bar_chart:")
+        st.page_link("pages/segments.py", label="Segments (need no dates)", icon=":material/category:")
+        st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
+        st.stop()
+
+
 AS_OF_DB = "_as_of_db"
 AS_OF_DEFAULT = "_as_of_default"
 
@@ -111,7 +151,7 @@ def follow_the_data(last: date) -> None:
 def current_filters() -> Filters:
     """The sidebar's filters for this run; stops the page with a plain note when there is no data yet."""
     filters = st.session_state.get("_filters")
-    if filters is None or inventory()[1] is None:
+    if filters is None or (inventory()[1] is None and table_rows("leads") == 0):
         st.info("There is no data yet. Import your CRM and marketing exports on the Data page, or start with "
                 "`make run` to load the bundled sample.", icon=":material/upload_file:")
         st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")

@@ -12,13 +12,16 @@ from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.ingest import upload
 from funnel.ingest.importer import PreparedImport, remove_import, write_import
 from funnel.ingest.mapping_guess import (
+    analysis_preview,
     completed_columns,
+    corrected_mapping_text,
     distinct_values,
     fillable_gaps,
     missing_for_analyses,
     proposed_columns,
     proposed_stage_values,
     proposed_table,
+    recognising_mapping,
     save_mapping,
     stage_counts,
 )
@@ -57,9 +60,9 @@ def checked_upload(file, number: int, *, mapping_text: str, table: str | None,
             item = prepared_upload(file.getvalue(), file.name, mapping_text, table, settings_text(), saved)
         if isinstance(item, (MappingError, ValidationError)) and not mapping_text:
             show_error(item)
-            item = guided_mapping(file, number)
+            item = guided_mapping(file, number, saved=saved)
         elif isinstance(item, PreparedImport) and not mapping_text and half_mapped(file, item):
-            item = guided_mapping(file, number, recognised=item)
+            item = guided_mapping(file, number, recognised=item, saved=saved)
         if isinstance(item, FunnelError):
             show_error(item)
             return None
@@ -94,12 +97,14 @@ def upload_card(item: PreparedImport) -> None:
         st.text(f"Also derived: {derived.height:,} rows for {name}")
 
 
-def guided_mapping(file, number: int, *, recognised: PreparedImport | None = None
-                   ) -> PreparedImport | FunnelError | None:
+def guided_mapping(file, number: int, *, recognised: PreparedImport | None = None,
+                   saved: tuple[tuple[str, str], ...] = ()) -> PreparedImport | FunnelError | None:
     """Map an export column by column: a proposal, the user's corrections, stage values onto the lifecycle
-    ladder, a preview, what is still missing for each analysis, and a saved mapping so next month's export
-    imports in one step. For a `recognised` file that is half-mapped, returns the corrected file only once
-    nothing its columns could fill is left empty, or the file as recognised when the user chooses so."""
+    ladder, a preview of what each analysis will show from the file as now mapped (nothing written), what
+    is still missing, and a saved mapping so next month's export imports in one step. For a `recognised`
+    file that is half-mapped, the corrections keep everything else its mapping (a preset or a saved one)
+    says, and the corrected file is returned only once nothing its columns could fill is left empty, or
+    the file as recognised when the user chooses so."""
     sample = upload_sample(file.getvalue(), file.name)
     if isinstance(sample, FunnelError):
         return sample
@@ -136,8 +141,15 @@ def guided_mapping(file, number: int, *, recognised: PreparedImport | None = Non
             st.text(f"• {problem}")
         name = st.text_input("Save this mapping as", value=f"{file.name.rsplit('.', 1)[0]} ({table})",
                              key=f"map_name_{number}")
-        text = drafted_mapping(name, table=table, columns=choices, values=values)
+        base = (recognising_mapping(recognised.mapping_name, saved)
+                if recognised is not None and recognised.mapping_name and table == recognised.table else None)
+        text = (corrected_mapping_text(name, base=base, headers=headers, table=table, columns=choices, values=values)
+                if base is not None else drafted_mapping(name, table=table, columns=choices, values=values))
         item = prepared_upload(file.getvalue(), file.name, text, table, settings_text())
+        if isinstance(item, PreparedImport):
+            st.text("What each analysis will show once the file is imported as now mapped (nothing is written yet):")
+            preview = analysis_preview(item.frame, table, derived=item.derived, settings=settings_for(settings_text()))
+            st.table(preview.rename(lambda name: name.capitalize()), hide_index=True)  # wraps: every word readable
         if isinstance(item, PreparedImport) and "lifecycle_stage" in values:
             st.text("Lifecycle stages after this mapping (the distribution will show):")
             st.dataframe(stage_counts(item.frame), hide_index=True, key=f"map_preview_{number}")
