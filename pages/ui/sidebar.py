@@ -14,15 +14,14 @@ from funnel.filters import FIRST_DAY, LAST_DAY, Filters, as_of_within
 from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
 from funnel.store.databases import create_database
 from funnel.store.inventory import data_days
-from funnel.store.settings_versions import draft_text
-from pages.ui.access import allowed, current_person, gate, person_panel
+from pages.ui.access import allowed, gate, person_panel
 from pages.ui.store import (
     data_place,
     db_path,
+    has_draft,
     inventory,
     load_sample_if_empty,
     on_draft,
-    opened,
     sample_loaded,
     table_rows,
     total_rows,
@@ -165,10 +164,7 @@ def created_database() -> None:
 
 def draft_choice() -> None:
     """Lets a person with a rules draft compute every page on it (said on each page) instead of the saved version."""
-    person = current_person()
-    with opened() as con:
-        has_draft = person is not None and draft_text(con, person.label) is not None
-    if has_draft:
+    if has_draft():
         st.toggle("Compute on my draft rules", key="use_draft",
                   help="Your unsaved edit of the Rules page; everyone else sees the saved version.")
 
