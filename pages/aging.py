@@ -11,6 +11,7 @@ from pages.ui import cache, sidebar, store, widgets
 sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Aging")
+sidebar.model_note()
 st.caption("Days in the current stage at the as-of date (the as-of date minus the day of the entry). Median and "
            "percentiles count leads still in a stage as censored, so a stage that holds leads for long is not made "
            "to look fast by leaving them out.")

@@ -15,6 +15,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 settings = store.active_settings()
 st.title("Stage-to-stage conversion")
+sidebar.model_note()
 st.caption("The cohort is the leads that entered a stage in the period. Each entry ends in exactly one outcome at "
            "the as-of date: advanced within the window, recycled or lost, expired, or still open. Rate = advanced / "
            "(advanced + recycled/lost + expired); open entries are shown, never counted as failures.")

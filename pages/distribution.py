@@ -11,6 +11,7 @@ from pages.ui import cache, sidebar, widgets
 sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Stage distribution")
+sidebar.model_note()
 st.caption("Each lead created on or before the as-of date, counted once in the stage of its latest entry at or "
            "before that date. Select a row to see the leads behind it.")
 by = widgets.segment_picker(key="dist", crossed=True)

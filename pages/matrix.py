@@ -14,6 +14,7 @@ filters = sidebar.current_filters()
 settings = store.active_settings()
 sidebar.require_tables("leads", what="The fit × intent matrix")
 st.title("Fit × intent")
+sidebar.model_note()
 st.caption("Fit is how well a lead matches an ideal customer profile; intent is its recent buying behaviour, decayed "
            "with a half-life. Keep them apart: activity is not opportunity.")
 

@@ -12,6 +12,7 @@ from pages.ui import cache, review, sidebar, widgets
 sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Monthly review")
+sidebar.model_note()
 sidebar.sample_notice()
 months, default = review.month_options(filters.as_of)
 if not months:

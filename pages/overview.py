@@ -17,6 +17,7 @@ from pages.ui import cache, sidebar, widgets
 sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Overview")
+sidebar.model_note()
 sidebar.sample_notice()
 earlier = comparison_filters(filters)
 

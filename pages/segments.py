@@ -15,6 +15,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 settings = store.active_settings()
 st.title("Segment performance")
+sidebar.model_note()
 st.caption("Every rate carries a 95% Wilson interval. A segment is flagged as significant only when it differs from "
            "the rest of the leads beyond chance after Benjamini–Hochberg correction over every rate in the table; "
            f"segments with fewer than {settings.segments.min_sample} leads are marked as small samples.")
