@@ -24,7 +24,7 @@ sla = sla_text(store.active_settings())
 if sla:
     st.text(sla)
 
-st.plotly_chart(charts.aging_histogram(buckets, by=by), key="aging_chart")
+st.plotly_chart(widgets.figure(charts.aging_histogram, buckets, by=by), key="aging_chart")
 st.subheader("Per stage")
 st.caption("Select a row to list its leads, longest in the stage first.")
 event = widgets.table(table, key="aging_table", on_select="rerun", selection_mode="single-row")

@@ -25,7 +25,7 @@ with left:
     event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row", height=420)
 with right:
     share = st.toggle("Show shares instead of counts", key="dist_share", bind="query-params")
-    st.plotly_chart(charts.distribution_area(trend, by=by, share=share), key="dist_trend")
+    st.plotly_chart(widgets.figure(charts.distribution_area, trend, by=by, share=share), key="dist_trend")
 
 row = widgets.selected_row(event, table)
 if row is not None:

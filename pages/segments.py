@@ -34,7 +34,7 @@ if by:
     rates, default_rate = chartable_rates(table)
     rate = st.selectbox("Rate to chart", rates, index=default_rate, key="seg_rate", bind="query-params",
                         format_func=column_label)
-    st.plotly_chart(charts.segment_rates_chart(table, by=by, rate=rate), key="seg_chart")
+    st.plotly_chart(widgets.figure(charts.segment_rates_chart, table, by=by, rate=rate), key="seg_chart")
 
 full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
 shown = table if full else readable_segments(table, by=by)
