@@ -73,7 +73,7 @@ def test_settings_saved_without_the_model_say_so_and_an_admin_builds_it_from_the
     on_page(at, "pages/data.py")
     parts = next(d.value for d in at.dataframe if "built_for" in d.value.columns)
     assert "earlier settings" in set(parts["built_for"])
-    assert [w.value for w in at.warning][0].startswith("The lead model is not built for the saved settings")
+    assert next(w.value for w in at.warning).startswith("The lead model is not built for the saved settings")
     at.button(key="build_model").click().run()
     assert not at.exception and not at.warning
     with shared(db) as con:
