@@ -38,6 +38,7 @@ class Action(StrEnum):
     REMOVE = "remove imports"
     SAVE_RULES = "save settings versions"
     MANAGE_DATABASES = "create databases"
+    BUILD_MODEL = "build the lead model"
 
 
 ANALYST_ACTIONS = frozenset({Action.EXPORT, Action.DRAFT_RULES, Action.REVIEW})

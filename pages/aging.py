@@ -12,6 +12,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Aging")
 sidebar.require_dates("Aging")
+sidebar.model_note()
 st.caption("Days in the current stage at the as-of date (the as-of date minus the day of the entry). Median and "
            "percentiles count leads still in a stage as censored, so a stage that holds leads for long is not made "
            "to look fast by leaving them out.")
@@ -24,7 +25,7 @@ sla = sla_text(store.active_settings())
 if sla:
     st.text(sla)
 
-st.plotly_chart(charts.aging_histogram(buckets, by=by), key="aging_chart")
+st.plotly_chart(widgets.figure(charts.aging_histogram, buckets, by=by), key="aging_chart")
 st.subheader("Per stage")
 st.caption("Select a row to list its leads, longest in the stage first.")
 event = widgets.table(table, key="aging_table", on_select="rerun", selection_mode="single-row")

@@ -16,6 +16,7 @@ filters = sidebar.current_filters()
 settings = store.active_settings()
 st.title("Stage-to-stage conversion")
 sidebar.require_dates("Conversion")
+sidebar.model_note()
 st.caption("The cohort is the leads that entered a stage in the period. Each entry ends in exactly one outcome at "
            "the as-of date: advanced within the window, recycled or lost, expired, or still open. Rate = advanced / "
            "(advanced + recycled/lost + expired); open entries are shown, never counted as failures.")
@@ -32,9 +33,9 @@ widgets.notes(filters)
 
 steps = cache.stage_conversion(filters, by, window_days=window, skipped=skipped)
 chart_left, chart_right = st.columns(2)
-chart_left.plotly_chart(charts.funnel_chart(cache.cumulative_conversion(filters, by, skipped=skipped), by=by),
+chart_left.plotly_chart(widgets.figure(charts.funnel_chart, cache.cumulative_conversion(filters, by, skipped=skipped), by=by),
                         key="conv_funnel")
-chart_right.plotly_chart(charts.outcomes_bar(steps, by=by), key="conv_outcomes")
+chart_right.plotly_chart(widgets.figure(charts.outcomes_bar, steps, by=by), key="conv_outcomes")
 
 st.subheader("Outcomes of every step")
 st.caption("Select a row to see the entries behind it.")
@@ -63,12 +64,12 @@ else:
 
 st.subheader("Cohorts by entry month")
 cohorts = cache.conversion_cohorts(filters, window_days=window, skipped=skipped)
-st.plotly_chart(charts.cohort_heatmap(cohorts), key="conv_cohorts")
+st.plotly_chart(widgets.figure(charts.cohort_heatmap, cohorts), key="conv_cohorts")
 
 st.subheader("How leads moved between stages")
 flows = cache.stage_flows(filters)
 if flows.height:
-    st.plotly_chart(charts.stage_flow_sankey(flows), key="conv_sankey")
+    st.plotly_chart(widgets.figure(charts.stage_flow_sankey, flows), key="conv_sankey")
 else:
     st.caption("No stage moves in the period.")
 
@@ -84,5 +85,5 @@ summary = cache.time_to_convert(filters, by, from_stage=from_stage, to_stage=to_
 st.caption("Kaplan–Meier: leads that have not converted yet count as censored at the as-of date, not as failures, "
            "so slow segments are not flattered by leaving their open leads out.")
 if curve.height:
-    st.plotly_chart(charts.time_to_convert_chart(curve, from_stage=from_stage, to_stage=to_stage), key="ttc_chart")
+    st.plotly_chart(widgets.figure(charts.time_to_convert_chart, curve, from_stage=from_stage, to_stage=to_stage), key="ttc_chart")
 widgets.table(summary, key="ttc_table")

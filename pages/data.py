@@ -21,6 +21,27 @@ st.subheader("What the database holds")
 widgets.table(inventory, key="inventory_table")
 sidebar.sample_notice()
 
+st.subheader("The lead model")
+st.caption("Who is who across tools and every lead's stage entries, built once after each import or removal and "
+           "whenever saved settings change; the pages read it instead of computing from the tables.")
+model = store.model_status()
+if model.parts.height:
+    widgets.table(model.parts, key="model_parts")
+else:
+    st.caption("Nothing built yet.")
+if store.total_rows() and not model.saved_current:
+    st.warning("The lead model is not built for the saved settings: every page computes from the tables, which is "
+               "slower, until it is.", icon=":material/hourglass_top:")
+    if access.allowed(Action.BUILD_MODEL):
+        if st.button("Build the lead model", key="build_model", icon=":material/construction:"):
+            store.build_model()
+            st.rerun()
+    else:
+        access.role_note(Action.BUILD_MODEL)
+elif store.total_rows() and not model.viewed_current:
+    st.caption("The model is built for the saved settings, not for your draft: while you compute on your draft, "
+               "pages compute from the tables (slower). Saving the draft as a version builds the model for it.")
+
 st.subheader("Import exports")
 if not access.allowed(Action.IMPORT):
     access.role_note(Action.IMPORT)

@@ -18,6 +18,7 @@ st.caption("Which segmentation fields your leads carry, by entry point and age, 
            "and fix files to import back into the CRM.")
 
 filters = sidebar.current_filters()
+sidebar.model_note()
 settings = store.active_settings()
 sidebar.require_tables("leads", what="The data-quality review")
 

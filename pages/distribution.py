@@ -11,6 +11,7 @@ from pages.ui import cache, sidebar, widgets
 sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Stage distribution")
+sidebar.model_note()
 st.caption("Each lead created on or before the as-of date, counted once in the stage of its latest entry at or "
            "before that date. Select a row to see the leads behind it.")
 by = widgets.segment_picker(key="dist", crossed=True)
@@ -27,8 +28,8 @@ with right:
                 f"current stage. {sidebar.NEEDS_DATES}", icon=":material/event_busy:")
     else:
         share = st.toggle("Show shares instead of counts", key="dist_share", bind="query-params")
-        st.plotly_chart(charts.distribution_area(cache.distribution_trend(filters, by), by=by, share=share),
-                        key="dist_trend")
+        st.plotly_chart(widgets.figure(charts.distribution_area, cache.distribution_trend(filters, by), by=by,
+                                       share=share), key="dist_trend")
 
 row = widgets.selected_row(event, table)
 if row is not None:

@@ -17,6 +17,7 @@ st.page_link("pages/handoff_review.py", label="Week 4: review a sample of recent
              "together (right stage, owner and next action?)", icon=":material/rate_review:")
 
 filters = sidebar.current_filters()
+sidebar.model_note()
 sidebar.require_tables("leads", what="The handoff and hygiene review")
 
 

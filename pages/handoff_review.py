@@ -20,6 +20,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Handoff review")
 sidebar.require_dates("The handoff review")
+sidebar.model_note()
 sidebar.sample_notice()
 st.caption("A random sample of the period's MQLs, SQLs and opportunities (stratified by stage and owner; the same "
            "period, size and seed always give the same sample). Each reviewer marks, per lead, whether the stage, "

@@ -11,6 +11,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 sidebar.require_tables("leads", what="The lead view")
 st.title("Lead")
+sidebar.model_note()
 st.caption("Find a lead by id, e-mail or name. Its funnel stage is derived from evidence, and every stage entry below "
            "names the row that caused it; fit and intent are broken down into the points that make them up.")
 

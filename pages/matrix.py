@@ -14,6 +14,7 @@ filters = sidebar.current_filters()
 settings = store.active_settings()
 sidebar.require_tables("leads", what="The fit × intent matrix")
 st.title("Fit × intent")
+sidebar.model_note()
 st.caption("Fit is how well a lead matches an ideal customer profile; intent is its recent buying behaviour, decayed "
            "with a half-life. Keep them apart: activity is not opportunity.")
 
@@ -26,7 +27,7 @@ cells = cache.matrix_cells(filters.as_of, fit_threshold=fit_at, intent_threshold
 if fit_note := cache.fit_data_note(filters.as_of):
     st.warning("Fit lacks firmographics.", icon=":material/warning:")
     st.text(fit_note)
-st.plotly_chart(charts_matrix.matrix_chart(cells), key="mx_chart")
+st.plotly_chart(widgets.figure(charts_matrix.matrix_chart, cells), key="mx_chart")
 st.caption(f"Later conversion: of the leads in each cell {settings.conversion.window_days} days before the as-of date "
            "that had not reached opportunity, the share that did by the as-of date (95% interval).")
 widgets.table(cells.drop("quadrant"), key="mx_cells")
@@ -44,8 +45,8 @@ validation = cache.score_validation(filters.as_of)
 if validation["summary"].height:
     widgets.table(validation["summary"], key="mx_summary")
 deciles_left, deciles_right = st.columns(2)
-deciles_left.plotly_chart(charts_matrix.decile_chart(validation["fit_deciles"], score="Fit"), key="mx_fit_dec")
-deciles_right.plotly_chart(charts_matrix.decile_chart(validation["intent_deciles"], score="Intent"), key="mx_int_dec")
+deciles_left.plotly_chart(widgets.figure(charts_matrix.decile_chart, validation["fit_deciles"], score="Fit"), key="mx_fit_dec")
+deciles_right.plotly_chart(widgets.figure(charts_matrix.decile_chart, validation["intent_deciles"], score="Intent"), key="mx_int_dec")
 st.text("Criteria of the ideal customer profiles")
 widgets.table(validation["criteria"], key="mx_criteria")
 st.text("Activity types")

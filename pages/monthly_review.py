@@ -13,6 +13,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Monthly review")
 sidebar.require_dates("The monthly review")
+sidebar.model_note()
 sidebar.sample_notice()
 months, default = review.month_options(filters.as_of)
 if not months:
@@ -64,7 +65,7 @@ if pick is not None:
     else:
         st.text("The leads behind this number are on the Handoff & hygiene and Segments pages.")
 
-figures = review_figures(result)
+figures = widgets.figure(review_figures, result)
 st.subheader("Headline numbers")
 review.table(result.headline, key="review_headline")
 st.plotly_chart(figures["distribution"], key="review_distribution_chart")

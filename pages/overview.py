@@ -18,6 +18,7 @@ from pages.ui import cache, sidebar, widgets
 sidebar.routed()
 filters = sidebar.current_filters()
 st.title("Overview")
+sidebar.model_note()
 sidebar.sample_notice()
 if sidebar.undated():
     st.info(sidebar.UNDATED_NOTE, icon=":material/event_busy:")
@@ -38,7 +39,7 @@ for column, row in zip(columns * 3, kpis.iter_rows(named=True)):
 
 left, right = st.columns([1, 1])
 with left:
-    st.plotly_chart(charts.funnel_chart(cache.cumulative_conversion(filters)), key="overview_funnel")
+    st.plotly_chart(widgets.figure(charts.funnel_chart, cache.cumulative_conversion(filters)), key="overview_funnel")
     st.caption("Reached: every lead that ever got to the stage by the as-of date, so the counts only shrink down "
                "the ladder. Now in (right): where each lead stands today, once; a lead that moved on is no longer "
                "counted where it started.")

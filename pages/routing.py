@@ -20,6 +20,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 sidebar.require_tables("leads", what="Routing")
 st.title("Routing")
+sidebar.model_note()
 st.caption("Ordered rules give every lead one team, named owner, next action and due date (business days); the "
            "first rule that matches wins, and every lead carries the rule that routed it. Edit the [routing] "
            "settings below to check and replay them before saving on the Rules page.")

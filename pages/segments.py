@@ -15,6 +15,7 @@ sidebar.routed()
 filters = sidebar.current_filters()
 settings = store.active_settings()
 st.title("Segment performance")
+sidebar.model_note()
 st.caption("Every rate carries a 95% Wilson interval. A segment is flagged as significant only when it differs from "
            "the rest of the leads beyond chance after Benjamini–Hochberg correction over every rate in the table; "
            f"segments with fewer than {settings.segments.min_sample} leads are marked as small samples.")
@@ -33,7 +34,7 @@ if by:
     rates, default_rate = chartable_rates(table)
     rate = st.selectbox("Rate to chart", rates, index=default_rate, key="seg_rate", bind="query-params",
                         format_func=column_label)
-    st.plotly_chart(charts.segment_rates_chart(table, by=by, rate=rate), key="seg_chart")
+    st.plotly_chart(widgets.figure(charts.segment_rates_chart, table, by=by, rate=rate), key="seg_chart")
 
 full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
 shown = table if full else readable_segments(table, by=by)

@@ -3,11 +3,14 @@ settings, the newest saved settings text, and how many imports (of a given mappi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import polars as pl
 
 from funnel.schema import IMPORTS, SETTINGS_VERSIONS
 from funnel.store.db import first_row, scalar
+from funnel.store.queries import sql_text
 
 # Removed imports and saved settings versions share the second part of the data version.
 _REMOVED_WEIGHT = 100000
@@ -15,9 +18,23 @@ _REMOVED_WEIGHT = 100000
 
 def data_version(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """(newest import id, removed imports × 100000 + newest settings version): part of every cache key."""
-    newest, removed = first_row(con, f"SELECT coalesce(max(import_id), 0), count(removed_at) FROM {IMPORTS}")
-    saved = scalar(con, f"SELECT coalesce(max(version), 0) FROM {SETTINGS_VERSIONS}")
-    return (newest, removed * _REMOVED_WEIGHT + saved)
+    return view_state(con, author=None).version
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What a dashboard run depends on, read in one query: the data version, the newest saved settings text
+    (empty when none was saved) and one person's draft (None when they have none)."""
+
+    version: tuple[int, int]
+    saved_text: str
+    draft_text: str | None
+
+
+def view_state(con: duckdb.DuckDBPyConnection, *, author: str | None) -> ViewState:
+    """The data version, the saved settings and `author`'s draft, in one cheap read (`view_state.sql`)."""
+    newest, removed, saved, saved_toml, draft_toml = first_row(con, sql_text("view_state"), {"author": author})
+    return ViewState((newest, removed * _REMOVED_WEIGHT + saved), saved_toml or "", draft_toml)
 
 
 def saved_settings_text(con: duckdb.DuckDBPyConnection) -> str:

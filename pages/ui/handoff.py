@@ -12,7 +12,7 @@ from funnel.charts import handoff as charts_handoff
 from funnel.display.handoff import BY_LABELS, KIND_LABELS, handoff_segments
 from funnel.filters import Filters
 from pages.ui import cache
-from pages.ui.widgets import download_buttons, selected_row, table
+from pages.ui.widgets import download_buttons, figure, selected_row, table
 
 
 def headline(total: dict) -> None:
@@ -58,7 +58,7 @@ def recycle_reasons(reasons: pl.DataFrame) -> None:
     if reasons.is_empty():
         st.caption("No handoff in this period came back to nurture.")
     else:
-        st.plotly_chart(charts_handoff.recycle_reasons_figure(reasons), key="recycle_reasons_chart")
+        st.plotly_chart(figure(charts_handoff.recycle_reasons_figure, reasons), key="recycle_reasons_chart")
 
 
 def selected_check(report: pl.DataFrame) -> str | None:

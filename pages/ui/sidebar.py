@@ -14,15 +14,16 @@ from funnel.filters import FIRST_DAY, LAST_DAY, Filters, as_of_within
 from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
 from funnel.store.databases import create_database
 from funnel.store.inventory import data_days
-from funnel.store.settings_versions import draft_text
-from pages.ui.access import allowed, current_person, gate, person_panel
+from pages.ui.access import allowed, gate, person_panel
 from pages.ui.store import (
+    USE_DRAFT,
     data_place,
     db_path,
+    has_draft,
     inventory,
     load_sample_if_empty,
+    model_is_current,
     on_draft,
-    opened,
     sample_loaded,
     table_rows,
     total_rows,
@@ -205,12 +206,21 @@ def created_database() -> None:
 
 def draft_choice() -> None:
     """Lets a person with a rules draft compute every page on it (said on each page) instead of the saved version."""
-    person = current_person()
-    with opened() as con:
-        has_draft = person is not None and draft_text(con, person.label) is not None
-    if has_draft:
-        st.toggle("Compute on my draft rules", key="use_draft",
+    if has_draft():
+        st.toggle("Compute on my draft rules", key="use_draft", value=bool(st.session_state.get(USE_DRAFT)),
+                  on_change=kept_draft_choice,
                   help="Your unsaved edit of the Rules page; everyone else sees the saved version.")
+
+
+def model_note() -> None:
+    """One plain caption on an analysis page whose settings the lead model is not built for."""
+    if not model_is_current():
+        st.caption("Computed from the tables: slower until the lead model is built — Data page.")
+
+
+def kept_draft_choice() -> None:
+    """The draft toggle's choice kept in the session (a widget's own state is dropped on a page switch)."""
+    st.session_state[USE_DRAFT] = bool(st.session_state.get("use_draft"))
 
 
 def sample_notice() -> None:

@@ -18,11 +18,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from funnel.access import Action
 from funnel.config import Settings, load_settings, settings_from_text
 from funnel.ingest.mapping_guess import saved_mappings
 from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
-from funnel.model.build import rebuild_model
+from funnel.model import materialised
+from funnel.model.build import ensure_model, rebuild_model
 from funnel.model.identity import (
     identity_conflicts,
     identity_is_built,
@@ -32,9 +35,8 @@ from funnel.model.identity import (
 from funnel.store.databases import DataFolder, data_folder, database_file
 from funnel.store.db import connect
 from funnel.store.inventory import data_inventory, import_history, newest_timestamp
-from funnel.store.settings_versions import draft_text
-from funnel.store.status import data_version, import_count, saved_settings_text, stored_rows
-from pages.ui.access import current_person
+from funnel.store.status import import_count, saved_settings_text, stored_rows, view_state
+from pages.ui.access import current_person, require
 
 COMPUTING = "Computing from the database… the first view after an import takes longest; later views are cached."
 
@@ -139,6 +141,7 @@ def writing(path: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         finally:
             con.close()
     st.cache_data.clear()
+    forget_key()
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,8 @@ class StoreKey:
     db: str
     version: tuple[int, int]
     settings_text: str
+    on_draft: bool = False  # the settings text is this person's draft, not the saved version
+    has_draft: bool = False  # this person has a draft (whether or not they preview it)
 
     @property
     def settings(self) -> Settings:
@@ -157,35 +162,65 @@ class StoreKey:
         return opened(self.db)
 
 
+RUN_KEY = "_store_key_of_run"
+USE_DRAFT = "_use_draft"  # the sidebar's "Compute on my draft" choice, kept over page switches
+
+
+def _this_run() -> object:
+    """A token of the script run in progress (a full run or a fragment's): Streamlit gives each run a fresh
+    `cursors` dict, held here so no later run can share its identity."""
+    ctx = get_script_run_ctx()
+    return ctx.cursors if ctx is not None else None
+
+
 def key() -> StoreKey:
-    """This session's database, its current data version and the settings text in view."""
-    with opened() as con:
-        return StoreKey(str(db_path()), data_version(con), viewed_settings_text(con))
-
-
-def draft_in_view(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The person's own rules draft when they chose to compute the pages on it (the sidebar's toggle)."""
+    """This session's database, its current data version and the settings text in view: read once per run
+    (one cheap version check; every cached call of the run is keyed by it), again after a write."""
+    run, remembered = _this_run(), st.session_state.get(RUN_KEY)
+    db = str(db_path())
+    if run is not None and remembered is not None and remembered[0] is run and remembered[1].db == db:
+        return remembered[1]
     person = current_person()
-    if not st.session_state.get("use_draft") or person is None:
-        return None
-    return draft_text(con, person.label)
+    with opened() as con:
+        state = view_state(con, author=person.label if person else None)
+    on_draft = state.draft_text is not None and bool(st.session_state.get(USE_DRAFT))
+    current = StoreKey(db, state.version, state.draft_text if on_draft else state.saved_text, on_draft=on_draft,
+                       has_draft=state.draft_text is not None)
+    if run is not None:
+        st.session_state[RUN_KEY] = (run, current)
+    return current
 
 
-def viewed_settings_text(con: duckdb.DuckDBPyConnection) -> str:
-    return draft_in_view(con) or saved_settings_text(con)
+def forget_key() -> None:
+    """After a write: the next `key()` reads the new version."""
+    st.session_state.pop(RUN_KEY, None)
 
 
 def on_draft() -> bool:
     """Whether this session's pages are computed on the person's draft instead of the saved version."""
-    with opened() as con:
-        return draft_in_view(con) is not None
+    return key().on_draft
+
+
+def has_draft() -> bool:
+    """Whether the person has a rules draft they could compute the pages on."""
+    return key().has_draft
+
+
+def _version_of_key() -> tuple[str, tuple[int, int]]:
+    at = key()
+    return at.db, at.version
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _saved_text(db: str, version: tuple[int, int]) -> str:
+    with opened(db) as con:
+        return saved_settings_text(con)
 
 
 def settings_text() -> str:
     """The settings in view as TOML text: the newest version saved on the Rules page (or the person's own
     draft while they preview it), else empty (the packaged file)."""
-    with opened() as con:
-        return viewed_settings_text(con)
+    return key().settings_text
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -200,8 +235,7 @@ def active_settings() -> Settings:
 
 def saved_settings() -> Settings:
     """The newest saved version, what everyone's pages use (whatever this person previews)."""
-    with opened() as con:
-        return settings_for(saved_settings_text(con))
+    return settings_for(_saved_text(*_version_of_key()))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -250,6 +284,76 @@ def load_sample_if_empty() -> None:
     with st.spinner("Loading the bundled sample data…"), writing() as con:
         if load_sample_into_empty_store(con, settings=settings):
             rebuild_model(con, settings=settings)
+
+
+MODEL_PART_NAMES = {materialised.IDENTITY_PART: "Who is who across tools (identity)",
+                    materialised.FUNNEL_PART: "Every lead's entries on the funnel ladder"}
+BUILDING = "Building the lead model"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """The lead model as the Data page shows it: its built parts, and whether it is current for the saved
+    settings and for the settings in view (the person's draft while they preview it)."""
+
+    parts: pl.DataFrame
+    saved_current: bool
+    viewed_current: bool
+
+
+def _model_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    return materialised.identity_is_current(con, settings) and materialised.funnel_is_current(con, settings)
+
+
+def _built_for(settings_key: str, keys: dict[str, str]) -> str:
+    return next((name for name, key_ in keys.items() if key_ == settings_key), "earlier settings")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _model_status(db: str, version: tuple[int, int], saved_text: str, viewed_text: str) -> ModelStatus:
+    saved, viewed = settings_for(saved_text), settings_for(viewed_text)
+    keys = {materialised.IDENTITY_PART: {"the saved settings": materialised.identity_settings_key(saved),
+                                         "your draft": materialised.identity_settings_key(viewed)},
+            materialised.FUNNEL_PART: {"the saved settings": materialised.funnel_settings_key(saved),
+                                       "your draft": materialised.funnel_settings_key(viewed)}}
+    with opened(db) as con:
+        parts = materialised.model_parts(con)
+        saved_current, viewed_current = _model_current(con, saved), _model_current(con, viewed)
+    shown = pl.DataFrame({
+        "part": [MODEL_PART_NAMES.get(part, part) for part in parts.get_column("part")],
+        "built_for": [_built_for(k, keys.get(part, {})) for part, k in parts.select("part", "settings_key").rows()],
+    }, schema={"part": pl.String, "built_for": pl.String})
+    return ModelStatus(pl.concat([shown, parts.select("built_at", "rows", "seconds")], how="horizontal"),
+                       saved_current, viewed_current)
+
+
+def model_status() -> ModelStatus:
+    at = key()
+    return _model_status(at.db, at.version, _saved_text(at.db, at.version), at.settings_text)
+
+
+def model_is_current() -> bool:
+    """Whether the pages read the lead model for the settings in view (else they compute from the tables)."""
+    return model_status().viewed_current
+
+
+def ensure_model_with_progress(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """`ensure_model` inside a write, its progress shown as a bar on the page; whether anything was built."""
+    bar = st.progress(0.0, text=f"{BUILDING}…")
+    try:
+        return ensure_model(con, settings=settings,
+                            progress=lambda step, done: bar.progress(min(max(done, 0.0), 1.0),
+                                                                     text=f"{BUILDING}: {step}…"))
+    finally:
+        bar.empty()
+
+
+def build_model() -> None:
+    """The lead model built for the saved settings (what everyone's pages read); admins only."""
+    require(Action.BUILD_MODEL)
+    settings = saved_settings()  # read before the write: the write waits for every read to end
+    with writing() as con:
+        ensure_model_with_progress(con, settings)
 
 
 def saved_mapping_texts() -> tuple[tuple[str, str], ...]:

@@ -3,8 +3,10 @@ messages (errors quote file values, so they are plain text, never markdown)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import partial
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -82,11 +84,28 @@ def column_config(shown: pl.DataFrame, overrides: dict | None = None) -> dict:
     return {**config, **(overrides or {})}
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _readable(frame: pl.DataFrame) -> pl.DataFrame:
+    return readable_frame(frame)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _figure(name: str, args: tuple, options: tuple, _build: Callable[..., Any]) -> Any:
+    return _build(*args, **dict(options))
+
+
+def figure(build: Callable[..., Any], *args, **options) -> Any:
+    """`build(*args, **options)` (a chart of funnel.charts) made once per distinct input and shared, never
+    changed, by later reruns and sessions: building a Plotly figure costs more than the rest of a rerun."""
+    return _figure(f"{build.__module__}.{build.__qualname__}", args, tuple(sorted(options.items())), build)
+
+
 def table(frame: pl.DataFrame, *, key: str | None = None, column_config_overrides: dict | None = None, **options):
     """`frame` as people read it (funnel.display.labels: headers, named stages and codes, dates, no empty
     "None"), rows in the same order, so a selected row's index points into `frame`. Returns the selection
-    event when `options` ask for one."""
-    shown = readable_frame(frame)
+    event when `options` ask for one. The readable frame is made once per distinct frame (st.dataframe only
+    reads it)."""
+    shown = _readable(frame)
     return st.dataframe(shown, hide_index=True, key=key, column_config=column_config(shown, column_config_overrides),
                         **options)
 
