@@ -1,10 +1,20 @@
-"""Import speed and peak memory: `funnel import` of a generated sample against DuckDB's own read_csv.
+"""Import CPU and peak memory: the importer on a generated sample against DuckDB's own read_csv.
 
-Both sides run in fresh processes on the same files in the same run; the ratio is what matters.
+Every side runs in a fresh process on the same files in the same run; the ratios are what matter.
+CPU seconds count the process and all its children (the parse worker); peak memory is the largest
+resident set of the process or of any one child. `import` is the batch write into the raw tables
+(`import_paths`: parse, map, validate, write), without the lead model's build, which is measured on its
+own. Set FUNNEL_BENCH_BEFORE to another checkout (e.g. /work/main) to measure its importer in the same
+run ("before" columns).
+
+    python benchmarks/bench_import.py 100000 [1000000]
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -12,26 +22,65 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import child, sample_dir
 
+ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("accounts", "leads", "stage_events", "deals", "activities")
 
+MEASURED = """
+import json, resource, sys
+def peak_self_mb():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
+    return 0.0
+{code}
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({{"cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+                  "peak": max(peak_self_mb(), kids.ru_maxrss / 1024)}}))
+"""
 
-def bench(leads: int, *, repeat: int) -> list[dict]:
+READ_CSV = """
+import duckdb
+con = duckdb.connect({db!r})
+for i, path in enumerate({paths!r}):
+    con.execute(f'CREATE OR REPLACE TABLE t{{i}} AS SELECT * FROM read_csv(?)', [path])
+con.close()
+"""
+
+IMPORT = """
+from pathlib import Path
+from funnel.ingest.importer import import_paths
+from funnel.store.db import connect
+con = connect({db!r})
+import_paths(con, [Path(p) for p in {paths!r}])
+con.close()
+"""
+
+
+def measured(code: str, *, pythonpath: Path) -> tuple[float, float]:
+    """CPU seconds (process and children) and peak RSS MB of `code` in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    out = subprocess.run([sys.executable, "-c", MEASURED.format(code=code)], capture_output=True, text=True,
+                         check=True, env=env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["cpu"], result["peak"]
+
+
+def bench(leads: int, *, before: Path | None) -> list[dict]:
     folder = sample_dir(leads)
+    groups = [(table, [str(folder / f"{table}.csv")]) for table in TABLES]
+    groups.append(("all five", [str(folder / f"{table}.csv") for table in TABLES]))
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for table in TABLES:
-            path = folder / f"{table}.csv"
-            baseline = (f"import duckdb\ncon = duckdb.connect({str(Path(tmp) / 'base.duckdb')!r})\n"
-                        f"con.execute('CREATE OR REPLACE TABLE t AS SELECT * FROM read_csv(?)', [{str(path)!r}])\n"
-                        "con.close()")
-            ours = (f"from pathlib import Path\nimport os\nPath({str(Path(tmp) / 'ours.duckdb')!r}).unlink(missing_ok=True)\n"
-                    "from funnel.cli.main import main\n"
-                    f"assert main(['import', '--db', {str(Path(tmp) / 'ours.duckdb')!r}, {str(path)!r}]) == 0")
-            base_s, base_mb = child(baseline, repeat=repeat)
-            our_s, our_mb = child(ours, repeat=repeat)
-            rows.append({"leads": leads, "table": table, "mb": path.stat().st_size / 1e6,
-                         "duckdb_s": base_s, "funnel_s": our_s, "ratio": our_s / base_s,
-                         "duckdb_peak_mb": base_mb, "funnel_peak_mb": our_mb})
+    for label, paths in groups:
+        with tempfile.TemporaryDirectory() as tmp:
+            row = {"leads": leads, "files": label, "mb": sum(Path(p).stat().st_size for p in paths) / 1e6}
+            row["duckdb_cpu"], row["duckdb_mb"] = measured(READ_CSV.format(db=f"{tmp}/base.duckdb", paths=paths),
+                                                           pythonpath=ROOT)
+            row["cpu"], row["peak_mb"] = measured(IMPORT.format(db=f"{tmp}/after.duckdb", paths=paths),
+                                                  pythonpath=ROOT)
+            if before is not None:
+                row["before_cpu"], row["before_mb"] = measured(IMPORT.format(db=f"{tmp}/before.duckdb",
+                                                                             paths=paths), pythonpath=before)
+        rows.append(row)
     return rows
 
 
@@ -87,13 +136,20 @@ def bench_identity(leads: int) -> dict:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
-    print(f"{'leads':>9} {'table':<13} {'file MB':>8} {'duckdb s':>9} {'funnel s':>9} {'ratio':>6} "
-          f"{'duckdb MB':>10} {'funnel MB':>10}")
+    sizes = [int(a) for a in sys.argv[1:]] or [100_000]
+    before = Path(os.environ["FUNNEL_BENCH_BEFORE"]) if os.environ.get("FUNNEL_BENCH_BEFORE") else None
+    print(f"{'leads':>9} {'files':<13} {'MB':>7} {'read_csv cpu':>12} {'import cpu':>10} {'×':>5} "
+          f"{'read_csv MB':>11} {'import MB':>9} {'×':>5}" + (f" {'before cpu':>10} {'×':>5} {'before MB':>9} {'×':>5}"
+                                                              if before else ""))
     for leads in sizes:
-        for r in bench(leads, repeat=3 if leads <= 100_000 else 1):
-            print(f"{r['leads']:>9} {r['table']:<13} {r['mb']:>8.1f} {r['duckdb_s']:>9.2f} {r['funnel_s']:>9.2f} "
-                  f"{r['ratio']:>6.2f} {r['duckdb_peak_mb']:>10.0f} {r['funnel_peak_mb']:>10.0f}")
+        for r in bench(leads, before=before):
+            line = (f"{r['leads']:>9} {r['files']:<13} {r['mb']:>7.1f} {r['duckdb_cpu']:>12.2f} {r['cpu']:>10.2f} "
+                    f"{r['cpu'] / r['duckdb_cpu']:>5.2f} {r['duckdb_mb']:>11.0f} {r['peak_mb']:>9.0f} "
+                    f"{r['peak_mb'] / r['duckdb_mb']:>5.2f}")
+            if before:
+                line += (f" {r['before_cpu']:>10.2f} {r['before_cpu'] / r['duckdb_cpu']:>5.2f} "
+                         f"{r['before_mb']:>9.0f} {r['before_mb'] / r['duckdb_mb']:>5.2f}")
+            print(line, flush=True)
     print(f"\n{'leads':>9} {'import s':>9} {'identity s':>11} {'share':>6} {'people':>9}  (identity budget: 25%)")
     for leads in sizes:
         r = bench_identity(leads)

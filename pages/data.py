@@ -57,10 +57,10 @@ else:
     saved = store.saved_mapping_texts()
     checked = [uploads.checked_upload(file, number, mapping_text=mapping_text, table=table, saved=saved)
                for number, file in enumerate(files or [])]
-    prepared = [item for item in checked if item is not None]
-    if prepared and st.button(f"Import {len(prepared)} file(s)", type="primary", key="import_button",
-                              icon=":material/download_done:"):
-        uploads.import_files(prepared)
+    ready = [(file, item) for file, item in zip(files or [], checked) if item is not None]
+    if ready and st.button(f"Import {len(ready)} file(s)", type="primary", key="import_button",
+                           icon=":material/download_done:"):
+        uploads.import_files(ready)
 
 st.subheader("People across tools")
 matches, unmatched, conflicts = store.people_across_tools()

@@ -29,25 +29,32 @@ MAX_SAMPLE_LEADS = 50_000_000
 @command("import", import_arguments)
 def run_import(args: argparse.Namespace) -> int:
     from funnel.config import load_settings
-    from funnel.ingest.importer import prepare_import, write_imports
+    from funnel.ingest.importer import BatchFile, import_batch
     from funnel.ingest.mapping import load_mapping
     from funnel.ingest.presets import preset_for
     from funnel.model.build import rebuild_model
     from funnel.model.identity import identity_matches, match_summary
-    from funnel.store.db import connect
+    from funnel.store.db import connect, default_db_path
 
     settings = load_settings(args.config)
     mapping = load_mapping(args.mapping) if args.mapping else (preset_for(args.preset) if args.preset else None)
     saved = saved_mappings_of(args.db)
-    prepared = []
     for path in args.files:
         if not path.is_file():
             raise FunnelError("the file does not exist", file=str(path), hint="Check the path")
-        prepared.append(prepare_import(path, table=args.table, mapping=mapping, settings=settings,
-                                       sheet=args.sheet, saved=saved))
-    con = connect(args.db)
+    files = [BatchFile(path, table=args.table, mapping=mapping, sheet=args.sheet) for path in args.files]
+    db = Path(args.db or default_db_path())
+    existed = db.exists()
+    con = connect(db)
     try:
-        results = write_imports(con, prepared)
+        results = import_batch(con, files, settings=settings, saved=saved)
+    except BaseException:
+        con.close()
+        if not existed:  # a refused first import leaves no database behind, as before it was opened
+            for leftover in (db, db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
+    try:
         rebuild_model(con, settings=settings)
         matches = identity_matches(con)
         for result in results:

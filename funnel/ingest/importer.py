@@ -13,21 +13,23 @@ import hashlib
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from funnel.access import local_user
 from funnel.config import Settings, default_settings
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError, printable, shorten
 from funnel.filters import FIRST_DAY, LAST_DAY
 from funnel.ingest.mapping import FileMapping, Mapping, StageDate, UrlRule, identity_section, recognised_table
-from funnel.ingest.presets import recognised_preset
+from funnel.ingest.presets import all_presets, recognised_preset
 from funnel.ingest.readers import ParsedFile, read_export
-from funnel.ingest.worker import run_limited, serve_limited
+from funnel.ingest.worker import BatchWorker, run_limited, served
 from funnel.schema import (
     ACTIVITIES,
     ACTIVITY_ID,
@@ -89,6 +91,7 @@ class PreparedImport:
     warnings: list[str] = field(default_factory=list)
     source_columns: dict[str, str] = field(default_factory=dict)  # canonical column -> source header
     unmapped: list[str] = field(default_factory=list)
+    mapping: Mapping | None = None  # the mapping it was prepared with (None: the table's canonical names)
 
 
 @dataclass(frozen=True)
@@ -140,24 +143,64 @@ def prepare_import(path: Path, *, name: str | None = None, table: str | None = N
 def prepared_in_worker(path: Path, *, name: str, table: str | None, mapping: Mapping | None,
                        settings: Settings, sheet: str | None, saved: tuple[Mapping, ...]) -> PreparedImport:
     """`prepared_here` run by a limited child process; its frames come back as Arrow IPC."""
-    request = {"name": name, "args": {"path": Path(path).resolve(), "name": name, "table": table,
-                                      "mapping": mapping, "settings": settings, "sheet": sheet, "saved": saved}}
+    request = preparation_request(path, name=name, table=table, mapping=mapping, settings=settings, sheet=sheet,
+                                  saved=saved)
     with run_limited("funnel.ingest.importer", request, name=name) as (meta, work):
         frame = pl.read_ipc(work / "frame.arrow")
         derived = {t: pl.read_ipc(work / f"derived_{i}.arrow")
                    for i, t in enumerate(meta.pop("derived"))}
-    return PreparedImport(frame=frame, derived=derived, **meta)
+    return PreparedImport(frame=frame, derived=derived, **prepared_fields(meta, mapping=mapping, saved=saved))
+
+
+def preparation_request(path: Path, *, name: str, table: str | None, mapping: Mapping | None,
+                        settings: Settings, sheet: str | None, saved: tuple[Mapping, ...]) -> dict:
+    """What the worker needs to prepare one file."""
+    return {"name": name, "args": {"path": Path(path).resolve(), "name": name, "table": table, "mapping": mapping,
+                                   "settings": settings, "sheet": sheet, "saved": saved}}
+
+
+def prepared_fields(meta: dict, *, mapping: Mapping | None, saved: tuple[Mapping, ...]) -> dict:
+    """The worker's JSON description as PreparedImport fields: the mapping it chose looked up here (what a
+    child that read an untrusted file says is never unpickled)."""
+    meta = {k: v for k, v in meta.items() if k not in ("rows", "derived_rows")}
+    kind, index = meta.pop("mapping_choice")
+    chosen = {"given": mapping, "saved": saved[index] if kind == "saved" else None,
+              "preset": all_presets()[index] if kind == "preset" else None}.get(kind)
+    return {**meta, "mapping": chosen}
 
 
 def prepared_job(request: dict, work: Path) -> dict:
-    """The child's side of `prepared_in_worker`: frames to IPC files, the rest as JSON."""
+    """The child's side of `prepared_in_worker`: frames to IPC files (in record batches, so the writer
+    can stream them), the rest as JSON."""
     prepared = prepared_here(**request["args"])
-    prepared.frame.write_ipc(work / "frame.arrow")
+    written_ipc(prepared.frame, work / "frame.arrow")
     for i, frame in enumerate(prepared.derived.values()):
-        frame.write_ipc(work / f"derived_{i}.arrow")
+        written_ipc(frame, work / f"derived_{i}.arrow")
+    args = request["args"]
+    if prepared.mapping is None:
+        choice: tuple[str, int] = ("none", 0)
+    elif prepared.mapping is args["mapping"]:
+        choice = ("given", 0)
+    elif any(prepared.mapping is m for m in args["saved"]):
+        choice = ("saved", next(i for i, m in enumerate(args["saved"]) if m is prepared.mapping))
+    else:
+        choice = ("preset", next(i for i, m in enumerate(all_presets()) if m is prepared.mapping))
     return {"file_name": prepared.file_name, "sha256": prepared.sha256, "format": prepared.format,
             "table": prepared.table, "derived": list(prepared.derived), "mapping_name": prepared.mapping_name,
-            "warnings": prepared.warnings, "source_columns": prepared.source_columns, "unmapped": prepared.unmapped}
+            "warnings": prepared.warnings, "source_columns": prepared.source_columns, "unmapped": prepared.unmapped,
+            "mapping_choice": choice, "rows": prepared.frame.height,
+            "derived_rows": [f.height for f in prepared.derived.values()]}
+
+
+IPC_BATCH_ROWS = 1 << 17
+
+
+def written_ipc(frame: pl.DataFrame, path: Path) -> None:
+    """`frame` as an Arrow IPC file of record batches of at most IPC_BATCH_ROWS rows."""
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=IPC_BATCH_ROWS):
+            writer.write_batch(batch)
 
 
 def prepared_here(path: Path, *, name: str, table: str | None, mapping: Mapping | None, settings: Settings,
@@ -180,6 +223,7 @@ def prepared_here(path: Path, *, name: str, table: str | None, mapping: Mapping 
     prepared = canonical_import(frame, section, file_name=name, settings=settings)
     prepared.format = parsed.format
     prepared.mapping_name = mapping.name if mapping else ""
+    prepared.mapping = mapping
     prepared.warnings = parsed.warnings + prepared.warnings
     return prepared
 
@@ -297,7 +341,8 @@ def canonical_import(frame: pl.DataFrame, section: FileMapping, *, file_name: st
     result = deduplicated(result, spec, file_name=file_name, source_of=source_of, warnings=warnings)
 
     if spec.name in TABLES_WITH_ATTRIBUTES:
-        result = result.with_columns(attribute_entries(frame, unmapped).alias(ATTRIBUTES))
+        if unmapped:  # a file without extra columns has no attribute map to build (stored as NULL)
+            result = result.with_columns(attribute_entries(frame, unmapped).alias(ATTRIBUTES))
     elif unmapped:
         warnings.append(f"Columns not used by {spec.name}: {', '.join(unmapped[:10])}"
                         + (" …" if len(unmapped) > 10 else ""))
@@ -729,54 +774,104 @@ def write_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
 
 def written_import(con: duckdb.DuckDBPyConnection, prepared: PreparedImport, *,
                    now: datetime | None = None, by: str | None = None) -> ImportResult:
-    same = first_row(con, sql_text("import_previous", imports=IMPORTS),
-        {"sha": prepared.sha256, "t": prepared.table, "m": prepared.mapping_name})
-    if same:
-        return ImportResult(prepared.file_name, prepared.table, "unchanged", same[0], prepared.frame.height,
-                            0, 0, prepared.frame.height, warnings=tuple(prepared.warnings))
     con.execute("BEGIN TRANSACTION")
     try:
-        import_id = scalar(con, f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORTS}")
-        added, updated, unchanged = upsert(con, TABLES[prepared.table], prepared.frame, import_id)
-        derived_parts = []
-        for name, frame in prepared.derived.items():
-            d_added, d_updated, _ = upsert(con, STORED_TABLES[name], frame, import_id)
-            if name == IDENTITY_LINKS.name:
-                continue
-            derived_parts.append(f"{name}: {d_added} added, {d_updated} updated")
-        con.execute(sql_text("import_record", imports=IMPORTS),
-            {"id": import_id, "file": prepared.file_name, "sha": prepared.sha256, "table": prepared.table,
-             "format": prepared.format, "rows": prepared.frame.height, "added": added, "updated": updated,
-             "unchanged": unchanged, "derived": "; ".join(derived_parts), "mapping": prepared.mapping_name,
-             "warnings": "\n".join(prepared.warnings), "at": now or datetime.now(), "by": by or local_user()})
+        result = recorded_import(con, staged_of(prepared), now=now, by=by)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return ImportResult(prepared.file_name, prepared.table, "imported", import_id, prepared.frame.height,
-                        added, updated, unchanged, "; ".join(derived_parts), tuple(prepared.warnings))
+    return result
 
 
-def incoming_select(spec: Table, import_id: int) -> str:
+@dataclass(frozen=True)
+class StagedRows:
+    """Rows ready to write into one table: a frame, or an Arrow IPC file read batch by batch."""
+
+    table: str
+    rows: int
+    frame: pl.DataFrame | None = None
+    path: Path | None = None
+
+    def arrow(self) -> pa.Table | pa.RecordBatchReader:
+        """The rows for DuckDB to scan once: a file is streamed, never read whole into memory."""
+        if self.frame is not None:
+            return self.frame.to_arrow(compat_level=pl.CompatLevel.newest())  # no string copy
+        reader = pa.ipc.open_file(pa.OSFile(str(self.path)))
+        return pa.RecordBatchReader.from_batches(
+            reader.schema, (reader.get_batch(i) for i in range(reader.num_record_batches)))
+
+
+@dataclass(frozen=True)
+class StagedImport:
+    """One validated file as the writer needs it: what to record, and its rows and derived rows."""
+
+    file_name: str
+    sha256: str
+    format: str
+    mapping_name: str
+    warnings: tuple[str, ...]
+    rows: StagedRows
+    derived: tuple[StagedRows, ...] = ()
+
+
+def staged_of(prepared: PreparedImport) -> StagedImport:
+    return StagedImport(prepared.file_name, prepared.sha256, prepared.format, prepared.mapping_name,
+                        tuple(prepared.warnings), StagedRows(prepared.table, prepared.frame.height, prepared.frame),
+                        tuple(StagedRows(t, f.height, f) for t, f in prepared.derived.items()))
+
+
+def recorded_import(con: duckdb.DuckDBPyConnection, staged: StagedImport, *,
+                    now: datetime | None = None, by: str | None = None) -> ImportResult:
+    """Inside the caller's transaction: one file's rows upserted and its audit row added (or, when the same
+    file with the same mapping is already imported, nothing)."""
+    table, rows = staged.rows.table, staged.rows.rows
+    same = first_row(con, sql_text("import_previous", imports=IMPORTS),
+                     {"sha": staged.sha256, "t": table, "m": staged.mapping_name})
+    if same:
+        return ImportResult(staged.file_name, table, "unchanged", same[0], rows, 0, 0, rows,
+                            warnings=staged.warnings)
+    import_id = scalar(con, f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORTS}")
+    added, updated, unchanged = upsert(con, TABLES[table], staged.rows, import_id)
+    derived_parts = []
+    for part in staged.derived:
+        d_added, d_updated, _ = upsert(con, STORED_TABLES[part.table], part, import_id)
+        if part.table != IDENTITY_LINKS.name:
+            derived_parts.append(f"{part.table}: {d_added} added, {d_updated} updated")
+    con.execute(sql_text("import_record", imports=IMPORTS),
+                {"id": import_id, "file": staged.file_name, "sha": staged.sha256, "table": table,
+                 "format": staged.format, "rows": rows, "added": added, "updated": updated,
+                 "unchanged": unchanged, "derived": "; ".join(derived_parts), "mapping": staged.mapping_name,
+                 "warnings": "\n".join(staged.warnings), "at": now or datetime.now(), "by": by or local_user()})
+    return ImportResult(staged.file_name, table, "imported", import_id, rows, added, updated, unchanged,
+                        "; ".join(derived_parts), staged.warnings)
+
+
+def incoming_select(spec: Table, import_id: int, columns: list[str]) -> str:
     cols = [quote_ident(c.name) for c in spec.columns]
     if spec.name in TABLES_WITH_ATTRIBUTES:
-        cols.append(f"map_from_entries({quote_ident(ATTRIBUTES)}) AS {quote_ident(ATTRIBUTES)}")
+        cols.append(f"map_from_entries({quote_ident(ATTRIBUTES)}) AS {quote_ident(ATTRIBUTES)}"
+                    if ATTRIBUTES in columns else f"NULL AS {quote_ident(ATTRIBUTES)}")
     cols.append(f"{int(import_id)}::BIGINT AS {quote_ident(IMPORT_ID)}")
     cols.append(quote_ident(SOURCE_ROW))
     return f"SELECT {', '.join(cols)} FROM _incoming_arrow"
 
 
-def upsert(con: duckdb.DuckDBPyConnection, spec: Table, frame: pl.DataFrame, import_id: int) -> tuple[int, int, int]:
-    """Rows inserted or replaced by key; replaced versions kept in history. Returns added, updated, unchanged."""
+def upsert(con: duckdb.DuckDBPyConnection, spec: Table, rows: pl.DataFrame | StagedRows,
+           import_id: int) -> tuple[int, int, int]:
+    """Rows inserted or replaced by key; replaced versions kept in history. Returns added, updated, unchanged.
+    DuckDB scans the rows once (streamed when they are staged in a file)."""
+    staged = rows if isinstance(rows, StagedRows) else StagedRows(spec.name, rows.height, rows)
     target = quote_ident(spec.name)
     tables = {"target": spec.name, "history": spec.name + HISTORY_SUFFIX}
-    total = frame.height
-    con.register("_incoming_arrow", frame.to_arrow(compat_level=pl.CompatLevel.newest()))  # no string copy
+    total = staged.rows
+    source = staged.arrow()
+    con.register("_incoming_arrow", source)
     try:
         if scalar(con, f"SELECT count(*) FROM {target}") == 0:
-            con.execute(f"INSERT INTO {target} {incoming_select(spec, import_id)}")
+            con.execute(f"INSERT INTO {target} {incoming_select(spec, import_id, source.schema.names)}")
             return total, 0, 0
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS {incoming_select(spec, import_id)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _incoming AS {incoming_select(spec, import_id, source.schema.names)}")
     finally:
         con.unregister("_incoming_arrow")
     key_match = " AND ".join(f"t.{quote_ident(k)} = i.{quote_ident(k)}" for k in spec.key)
@@ -837,17 +932,68 @@ def removed_import(con: duckdb.DuckDBPyConnection, import_id: int, *, now: datet
         raise
 
 
+@dataclass(frozen=True)
+class BatchFile:
+    """One file of an import batch, and how to read it (as `prepare_import` takes them)."""
+
+    path: Path
+    name: str = ""
+    table: str | None = None
+    mapping: Mapping | None = None
+    sheet: str | None = None
+
+
+def import_batch(con: duckdb.DuckDBPyConnection, files: list[BatchFile], *, settings: Settings | None = None,
+                 saved: tuple[Mapping, ...] = (), now: datetime | None = None, by: str | None = None,
+                 progress: Callable[[str, float], None] | None = None) -> list[ImportResult]:
+    """Every file parsed, mapped and validated by one limited worker and written as soon as it is valid,
+    all in ONE transaction: a failure in any file leaves the database exactly as it was before the first.
+    The rows travel from the worker as Arrow IPC files that DuckDB scans batch by batch, so this process
+    never holds a whole file (into the raw tables: callers rebuild the lead model afterwards,
+    funnel.model.build.rebuild_model)."""
+    settings = settings or default_settings()
+    results: list[ImportResult] = []
+    with raw_tables(con), BatchWorker("funnel.ingest.importer") as worker:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for i, item in enumerate(files):
+                name = item.name or Path(item.path).name
+                if progress is not None:
+                    progress(f"checking and writing {printable(name)}", i / len(files))
+                if item.table is not None and item.table not in TABLES:
+                    raise MappingError(f"there is no table {item.table!r}", file=name,
+                                       hint=f"Use one of {', '.join(TABLES)}")
+                request = preparation_request(item.path, name=name, table=item.table, mapping=item.mapping,
+                                              settings=settings, sheet=item.sheet, saved=saved)
+                with worker.answer(request, name=name) as (meta, work):
+                    results.append(recorded_import(con, staged_in(meta, work, sha256=file_sha256(Path(item.path))),
+                                                   now=now, by=by))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    if progress is not None:
+        progress("imported", 1.0)
+    return results
+
+
+def staged_in(meta: dict, work: Path, *, sha256: str) -> StagedImport:
+    """The worker's answer for one file as rows to write, read from the files in `work`."""
+    derived = tuple(StagedRows(t, n, path=work / f"derived_{i}.arrow")
+                    for i, (t, n) in enumerate(zip(meta["derived"], meta["derived_rows"])))
+    return StagedImport(meta["file_name"], sha256, meta["format"], meta["mapping_name"], tuple(meta["warnings"]),
+                        StagedRows(meta["table"], meta["rows"], path=work / "frame.arrow"), derived)
+
+
 def import_paths(con: duckdb.DuckDBPyConnection, paths: list[Path], *, table: str | None = None,
                  mapping: Mapping | None = None, settings: Settings | None = None) -> list[ImportResult]:
-    """Prepares every file first (so one bad file imports nothing), then writes them in order (into the raw
-    tables: callers rebuild the identity model afterwards, funnel.model.identity.rebuild_identity)."""
-    prepared = [prepare_import(p, table=table, mapping=mapping, settings=settings) for p in paths]
-    return write_imports(con, prepared)
+    """The files at `paths` imported as one batch (`import_batch`: one bad file imports nothing)."""
+    return import_batch(con, [BatchFile(Path(p), table=table, mapping=mapping) for p in paths], settings=settings)
 
 
-__all__ = ["FunnelError", "ImportResult", "PreparedImport", "import_paths", "prepare_import",
-           "remove_import", "write_import", "write_imports"]
+__all__ = ["BatchFile", "FunnelError", "ImportResult", "PreparedImport", "import_batch", "import_paths",
+           "prepare_import", "remove_import", "write_import", "write_imports"]
 
 
 if __name__ == "__main__":
-    sys.exit(serve_limited(Path(sys.argv[1]), prepared_job))
+    sys.exit(served(prepared_job))

@@ -20,11 +20,15 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from funnel.errors import ExportFormatError
 from funnel.schema import SOURCE_ROW
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # The same caps for every format, checked before the data is materialised: CSV before DuckDB reads
 # it, XLSX while its ZIP entries are inflated (sizes measured, never taken from the headers), Parquet
@@ -149,11 +153,43 @@ def decoded_utf8(data: bytes, *, name: str) -> tuple[bytes, str, list[str]]:
 
 def unix_record_ends(body: bytes) -> bytes:
     """'\\r\\n' and lone '\\r' line ends as '\\n'; a line break inside a quoted value is kept as written."""
+    import numpy as np
+
     if b'"' not in body:
         return body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    parts = body.split(b'"')  # even parts lie outside quotes, odd parts inside
-    parts[::2] = [p.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in p else p for p in parts[::2]]
-    return b'"'.join(parts)
+    returns = outside_quotes(body, 0x0D)
+    if returns.size == 0:
+        return body
+    data = np.frombuffer(body, dtype=np.uint8)
+    nxt = returns + 1
+    paired = np.zeros(returns.size, dtype=bool)
+    inside = nxt < len(body)
+    paired[inside] = data[nxt[inside]] == 0x0A
+    dropped = returns[paired]
+    out = np.delete(data, dropped)
+    lone = returns[~paired]
+    out[lone - np.searchsorted(dropped, lone)] = 0x0A
+    return out.tobytes()
+
+
+SCAN_CHUNK = 1 << 24
+
+
+def outside_quotes(body: bytes, byte: int) -> np.ndarray:
+    """The positions of `byte` that lie outside double-quoted values (an even number of quotes before
+    them), found with numpy chunk by chunk (no Python loop over bytes or records)."""
+    import numpy as np
+
+    found, quotes_before = [], 0
+    for start in range(0, len(body), SCAN_CHUNK):
+        chunk = np.frombuffer(body, dtype=np.uint8, count=min(SCAN_CHUNK, len(body) - start), offset=start)
+        hits = np.flatnonzero(chunk == byte)
+        quotes = np.flatnonzero(chunk == 0x22)
+        if hits.size:
+            parity = (quotes_before + np.searchsorted(quotes, hits)) % 2
+            found.append(hits[parity == 0] + start)
+        quotes_before += int(quotes.size)
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
 
 def strict_utf8(data: bytes, *, name: str) -> None:
@@ -387,6 +423,8 @@ def too_long_cell_error(*, name: str, column: str | None = None, row: int | None
 def spreadsheet_rows(body: bytes, dialect: Dialect) -> list[int] | None:
     """Each record's row number when blank lines sit between records (DuckDB skips them, a spreadsheet
     shows them as empty rows); None when there are none, and rows are simply 2, 3, …"""
+    import numpy as np
+
     start = 0
     for _ in range(dialect.skip_lines + dialect.header_lines):
         start = body.find(b"\n", start) + 1
@@ -397,17 +435,11 @@ def spreadsheet_rows(body: bytes, dialect: Dialect) -> list[int] | None:
         end -= 1
     if len(dialect.header) < 2 or body.find(b"\n\n", start, end) == -1:
         return None
-    rows, row = [], 1
-    reader = csv.reader(io.StringIO(body[start:end].decode("utf-8"), newline=""), delimiter=dialect.delimiter,
-                        quotechar='"')
-    try:
-        for record in reader:
-            row += 1
-            if record:
-                rows.append(row)
-    except csv.Error:
-        return None
-    return rows
+    breaks = outside_quotes(body, 0x0A)
+    breaks = breaks[(breaks >= start) & (breaks < end)]
+    bounds = np.concatenate(([start - 1], breaks, [end]))
+    filled = np.flatnonzero(np.diff(bounds) > 1)  # records between record ends; a blank line is empty
+    return (filled + 2).tolist()
 
 
 def first_long_line(body: bytes, *, limit: int) -> int | None:
@@ -439,14 +471,17 @@ def lines_after(prefix: bytes, count: int) -> list[str]:
 
 
 def unterminated_quote_line(body: bytes) -> int:
-    """The physical line where the last unbalanced quote opens."""
-    open_at = 0
-    inside = False
-    for i, b in enumerate(body):
-        if b == 0x22:
-            inside = not inside
-            if inside:
-                open_at = i
+    """The physical line where the last unbalanced quote opens (every other quote, from the first, opens)."""
+    import numpy as np
+
+    open_at, quotes_before = 0, 0
+    for start in range(0, len(body), SCAN_CHUNK):
+        chunk = np.frombuffer(body, dtype=np.uint8, count=min(SCAN_CHUNK, len(body) - start), offset=start)
+        quotes = np.flatnonzero(chunk == 0x22)
+        opening = quotes[(quotes_before + np.arange(quotes.size)) % 2 == 0]
+        if opening.size:
+            open_at = int(opening[-1]) + start
+        quotes_before += int(quotes.size)
     return body.count(b"\n", 0, open_at) + 1
 
 
@@ -479,6 +514,7 @@ def rejected_records_error(rejects: list[tuple], header: list[str], *, name: str
 def xlsx_file(path: Path, *, name: str, sheet: str | None, header_row: int | None) -> ParsedFile:
     """The chosen (default: first visible, non-empty) sheet, all cells as text; formulas never evaluated."""
     import fastexcel
+    import pyarrow.compute as pc
 
     check_zip(path, name=name)
     try:
@@ -522,13 +558,12 @@ def xlsx_file(path: Path, *, name: str, sheet: str | None, header_row: int | Non
     body = grid.slice(header_row + 1)
     keep = [i for i, h in enumerate(raw_header) if h is not None or body.column(i).null_count < body.num_rows]
     header = unique_header([raw_header[i] or "" for i in keep])
-    data_rows = [r for r in range(body.num_rows)
-                 if any(body.column(i)[r].is_valid and str(body.column(i)[r].as_py()).strip() for i in keep)]
-    if not data_rows:
+    data_rows = filled_rows(body, keep)
+    if not len(data_rows):
         raise ExportFormatError(f"sheet {chosen!r} has a header but no data rows", file=name,
                                 hint="Check that the export is on this sheet")
     table = pa.table({h: body.column(i).take(data_rows) for h, i in zip(header, keep)})
-    source_rows = pa.array([header_row + 2 + r for r in data_rows], type=pa.int64())
+    source_rows = pc.add(data_rows, header_row + 2).cast(pa.int64())
     table = table.append_column(SOURCE_ROW, source_rows)
     if any(h.startswith("column_") for h in header):
         warnings.append("Some header cells are empty; they were named column_N.")
@@ -640,6 +675,20 @@ class XlsxScan:
             if self.rows > MAX_ROWS + 1:
                 raise too_many_rows_error(name=self.name)
             self.tail = window[-64:]
+
+
+def filled_rows(body: pa.Table, columns: list[int]) -> pa.Array:
+    """The indices of the rows with a non-blank cell in one of `columns` (Arrow compute, no loop over rows)."""
+    import pyarrow.compute as pc
+
+    filled = None
+    for i in columns:
+        text = pc.utf8_trim_whitespace(body.column(i).cast(pa.string()))
+        cell = pc.fill_null(pc.greater(pc.utf8_length(text), 0), False)
+        filled = cell if filled is None else pc.or_(filled, cell)
+    if filled is None:
+        return pa.array([], type=pa.uint64())
+    return pc.indices_nonzero(filled)
 
 
 def likely_header_row(grid: pa.Table) -> int:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from funnel.access import Action
 from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.ingest import upload
-from funnel.ingest.importer import PreparedImport, remove_import, write_import
+from funnel.ingest.import_job import imported_in_child
+from funnel.ingest.importer import BatchFile, PreparedImport, remove_import
 from funnel.ingest.mapping_guess import (
     analysis_preview,
     completed_columns,
@@ -29,8 +31,9 @@ from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
 from funnel.model.build import rebuild_model
 from funnel.model.identity import identity_matches, match_summary
 from funnel.schema import TABLES
+from funnel.store.db import connect
 from pages.ui.access import require
-from pages.ui.store import active_settings, settings_for, settings_text, writing
+from pages.ui.store import active_settings, db_path, settings_for, settings_text, writing
 from pages.ui.widgets import show_error
 
 
@@ -219,29 +222,37 @@ def upload_key() -> str:
     return f"export_files_{st.session_state.get(UPLOAD_ROUND, 0)}"
 
 
-def import_files(prepared: list[PreparedImport]) -> None:
-    """Writes each checked file (its own transaction, recorded with who imported it), rebuilds the identity
-    model, then runs the app again so every panel and the sidebar show the new state at once; each file's result
-    and how its people joined leads are shown after that run. Admins only."""
+def import_files(uploaded: list[tuple[UploadedFile, PreparedImport]]) -> None:
+    """Imports the checked files as one batch (all or nothing, recorded with who imported it) in a child process
+    under the import's memory limit: only each file's result comes back here. Then rebuilds the lead model and
+    runs the app again so every panel and the sidebar show the new state at once; each file's result and how its
+    people joined leads are shown after that run. Admins only."""
     person = require(Action.IMPORT)
     progress = st.progress(0.0, text="Importing…")
     settings = active_settings()  # read before the write: the write waits for every read to end
     notices: list[str | FunnelError] = []
+    paths = [upload.saved_upload(file.getvalue(), file.name) for file, _ in uploaded]
+    files = [BatchFile(path, name=file.name, table=item.table, mapping=item.mapping)
+             for path, (file, item) in zip(paths, uploaded)]
     with writing() as con:
+        con.close()  # the child opens the database itself; no other session reads while `writing` holds it
         try:
-            results = []
-            for i, item in enumerate(prepared, start=1):
-                results.append(write_import(con, item, by=person.label))
-                notices.append(results[-1].summary())
-                progress.progress(i / len(prepared), text=f"Imported {i} of {len(prepared)}")
-            rebuild_model(con, settings=settings,
-                          progress=lambda step, done: progress.progress(done, text=f"Building the lead model: {step}…"))
+            results = imported_in_child(db_path(), files, settings=settings, by=person.label,
+                                        progress=lambda step, done: progress.progress(done / 2, text=f"Importing: {step}…"))
+            notices.extend(result.summary() for result in results)
+            con = connect(db_path())
+            rebuild_model(con, settings=settings, progress=lambda step, done: progress.progress(
+                0.5 + done / 2, text=f"Building the lead model: {step}…"))
             matches = identity_matches(con)
             for result in results:
                 for row in matches.filter(pl.col("import_id") == result.import_id).iter_rows(named=True):
                     notices.append(match_summary(row))
         except FunnelError as exc:
             notices.append(exc)
+        finally:
+            con.close()
+            for path in paths:
+                path.unlink(missing_ok=True)
     st.session_state[NOTICES] = notices
     st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
     st.rerun()
