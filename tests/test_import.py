@@ -67,9 +67,10 @@ def remove_import(con, import_id, **options):
 
 
 def snapshot(con) -> dict[str, list]:
-    """Every canonical, history and bookkeeping table's rows, sorted: equal snapshots mean nothing changed."""
+    """Every canonical, history and bookkeeping table's rows, sorted: equal snapshots mean nothing changed. The
+    lead model's state is left out: it records when the model was last rebuilt, which every import does."""
     names = [r for r in con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
-                                    "WHERE NOT temporary ORDER BY 1, 2").fetchall()]
+                                    "WHERE NOT temporary AND table_name <> 'model_state' ORDER BY 1, 2").fetchall()]
     return {f"{s}.{n}": sorted(map(repr, con.execute(f'SELECT * FROM "{s}"."{n}"').fetchall())) for s, n in names}
 
 

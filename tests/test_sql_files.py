@@ -23,6 +23,7 @@ FILES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 # A value for every $parameter name the queries bind, shaped as the callers pass it.
 LIFECYCLE = ["subscriber", "lead", "mql", "sql", "opportunity", "customer"]
 PARAM_VALUES: dict[str, object] = {
+    "author": "ana@example.com",
     "until": datetime(2026, 2, 1), "as_of": date(2026, 1, 31), "since": date(2025, 11, 1),
     "stages": LIFECYCLE + ["disqualified"], "names": LIFECYCLE + ["disqualified"], "lifecycle": LIFECYCLE,
     "ladder": "lifecycle", "bands": [10, 100], "band_labels": ["1-10", "11-100", "101+"],

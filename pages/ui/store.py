@@ -315,7 +315,10 @@ def _model_status(db: str, version: tuple[int, int], saved_text: str, viewed_tex
     keys = {materialised.IDENTITY_PART: {"the saved settings": materialised.identity_settings_key(saved),
                                          "your draft": materialised.identity_settings_key(viewed)},
             materialised.FUNNEL_PART: {"the saved settings": materialised.funnel_settings_key(saved),
-                                       "your draft": materialised.funnel_settings_key(viewed)}}
+                                       "your draft": materialised.funnel_settings_key(viewed)},
+            materialised.SCORING_FACTS_PART: {"the saved settings": materialised.scoring_facts_key(saved),
+                                              "your draft": materialised.scoring_facts_key(viewed)},
+            materialised.INTENT_INPUTS_PART: {"the data, whatever the settings": materialised.INTENT_INPUTS_KEY}}
     with opened(db) as con:
         parts = materialised.model_parts(con)
         saved_current, viewed_current = _model_current(con, saved), _model_current(con, viewed)
