@@ -22,14 +22,14 @@ weighted as (
 
 per_type as (
     select lead_id, activity_type,
-           least(sum(points),
+           least(cast(sum(cast(points as decimal(38, 12))) as double),
                  coalesce($caps[list_position($cap_types, activity_type)], 'infinity'::double)) as points
     from weighted
     group by lead_id, activity_type
 ),
 
 final as (
-    select lead_id, sum(points) as activity_points
+    select lead_id, cast(sum(cast(points as decimal(38, 12))) as double) as activity_points
     from per_type
     group by lead_id
 )
