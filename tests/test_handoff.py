@@ -279,7 +279,7 @@ def journey_store(leads):
     return store(leads=lead_rows, stage_events=events, activities=touches)
 
 
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(leads=journeys, as_of_day=st.integers(0, 200), window=st.sampled_from([0, 7, 90]))
 def test_outcomes_add_up_and_breakdowns_sum_to_the_total(leads, as_of_day, window):
 
@@ -376,7 +376,7 @@ def test_acceptance_is_the_conversion_mql_rate_on_the_sample(sample_store):
     assert total["accepted"] > 0 and total["recycled"] > 0 and total["expired"] > 0  # the sample exercises each
 
 
-@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(leads=journeys, as_of_day=st.integers(0, 200), window=st.sampled_from([0, 7, 90]),
        skipped=st.sampled_from(["implicit", "strict"]))
 def test_acceptance_is_the_conversion_mql_rate_for_any_journeys(leads, as_of_day, window, skipped):

@@ -194,7 +194,7 @@ def variants(address: str):
                             address.replace("@", "+x@")])
 
 
-@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(emails=st.lists(st.sampled_from(["a@x.io", "b@x.io", "a@y.io"]).flatmap(variants), max_size=10))
 def test_duplicates_are_the_leads_sharing_a_normalised_email(emails):
     con = store(leads=[lead(f"E{i}", email=e) for i, e in enumerate(emails)])

@@ -382,7 +382,7 @@ def stages_and_scores(con) -> list[tuple]:
     return sorted(report.select("lead_id", "funnel_stage", pl.col("intent_score").round(6), "fit_score").rows())
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(touches=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(TYPES), st.integers(0, 40),
                                   st.integers(0, 3)), min_size=1, max_size=25))
 def test_rows_split_across_tool_files_give_the_same_stages_and_scores_as_one_canonical_file(touches):

@@ -27,7 +27,7 @@ from tests.test_stages import SETTINGS, TIGHT, d, examples, load, stores, t
 DATES = ("2026-01-31", "2026-06-30", "2026-09-30")
 
 
-@examples(60)
+@examples(25)
 @given(rows=stores(), tight=st.booleans(), days=st.lists(st.integers(-5, 560), min_size=1, max_size=4),
        bucket_rows=st.sampled_from([1, 4, 10**6]))
 def test_the_stored_run_cut_at_any_day_is_that_days_run(rows, tight, days, bucket_rows):

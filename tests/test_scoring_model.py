@@ -102,7 +102,7 @@ def by_lead(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(sc.LEAD_ID)
 
 
-@examples(30)
+@examples(12)
 @given(rows=scored_stores(), tuned=st.booleans(), days=st.lists(st.integers(-5, 560), min_size=1, max_size=3))
 def test_scores_at_any_day_are_the_same_from_the_model_and_from_the_tables(rows, tuned, days):
     settings = TUNED if tuned else SETTINGS
@@ -126,7 +126,7 @@ def test_scores_at_any_day_are_the_same_from_the_model_and_from_the_tables(rows,
             assert stored.equals(fresh), (name, day)
 
 
-@examples(30)
+@examples(12)
 @given(rows=scored_stores(), tuned=st.booleans(), day=st.integers(0, 560))
 def test_the_stored_inputs_of_intent_are_the_tables_rows_in_the_lookback(rows, tuned, day):
     """Per lead, type and day, the stored activity counts and surge days of D's lookback are those counted

@@ -489,7 +489,7 @@ def examples(n: int):
     return hsettings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@examples(60)
+@examples(40)
 @given(rows=stores(), tight=st.booleans(), as_of=st.integers(100, 420))
 def test_engine_matches_the_event_by_event_reference(rows, tight, as_of):
     settings = TIGHT if tight else SETTINGS
