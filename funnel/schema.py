@@ -307,6 +307,13 @@ SETTINGS_DRAFTS = "settings_drafts"  # one unsaved rules edit per person, until 
 # The lead model kept in the file (funnel.model.materialised): what each built part was built for, and the parts.
 MODEL_STATE = "model_state"
 MODEL_FUNNEL_ENTRIES = "model_funnel_entries"
+MODEL_SCORING_FACTS = "model_scoring_facts"
+MODEL_INTENT_DAYS = "model_intent_days"
+MODEL_SURGE_DAYS = "model_surge_days"
+# The tables each part of the lead model named in model_state is kept in (the identity part is the resolved
+# canonical tables themselves): a copy of the store (funnel export-tables) carries a part only with its tables.
+MODEL_PART_TABLES = {"funnel_entries": (MODEL_FUNNEL_ENTRIES,), "scoring_facts": (MODEL_SCORING_FACTS,),
+                     "intent_inputs": (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)}
 
 
 def normalise_name(raw: str) -> str:

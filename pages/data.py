@@ -16,8 +16,10 @@ st.caption("Load CRM, marketing-automation, product-analytics, enrichment and in
            "changes nothing. Each import and removal is recorded with who did it.")
 uploads.show_notices()
 
-inventory, _ = store.inventory()
+inventory, _ = store.database_inventory()
 st.subheader("What the database holds")
+if store.writes_text():
+    st.text(store.writes_text())
 widgets.table(inventory, key="inventory_table")
 sidebar.sample_notice()
 

@@ -1,8 +1,9 @@
 """Parity: the same questions on DuckDB and on a local Spark session give the same answers.
 
 Every SQL file on the tiny store of the SQL guard; every ladder's history, the lead frame and the
-metrics document on hand-made edge cases; `funnel metrics` (byte-identical JSON) and `funnel leads`
-(the same rows) on a generated sample; the per-group runner. Counts exact, floats to 1e-9. Marked
+metrics document on hand-made edge cases; `funnel metrics` (byte-identical JSON), `funnel leads`
+(the same rows) and every other read-only command (byte-identical output) on a generated sample with
+its lead model; the per-group runner. Counts exact, floats to 1e-9. Marked
 `spark`: skipped, with the reason, where pyspark or Java is missing (see tests/conftest.py).
 """
 
@@ -26,7 +27,7 @@ from funnel.engine.parquet import write_tables
 from funnel.engine.spark import SparkEngine
 from funnel.filters import Filters
 from funnel.ingest.sample import sample_tables
-from funnel.model.build import build_funnel_entries
+from funnel.model.build import build_funnel_entries, build_scoring_parts
 from funnel.model.history import lead_frame, stage_history
 from funnel.model.materialised import funnel_is_current, stored_funnel_history
 from funnel.model.stages import computed_funnel_history
@@ -297,13 +298,15 @@ def test_funnel_leads_gives_the_same_rows(sample, capsys):
 
 @pytest.fixture(scope="module")
 def modelled(sample, tmp_path_factory) -> tuple[Path, Path]:
-    """The generated sample with its lead model built, exported with it."""
+    """The generated sample with its lead model built (funnel entries, scoring facts, intent inputs), exported
+    with it."""
     folder = tmp_path_factory.mktemp("modelled")
     path = folder / "funnel.duckdb"
     path.write_bytes(sample[0].read_bytes())
     con = connect(path)
     try:
         build_funnel_entries(con, settings=load_settings(None))
+        build_scoring_parts(con, settings=load_settings(None))
     finally:
         con.close()
     assert main(["export-tables", "--db", str(path), "--out", str(folder / "parquet")]) == 0
@@ -346,3 +349,48 @@ def test_a_dataset_without_the_lead_model_still_opens_and_computes(modelled, cap
     extra = ("--ladder", "funnel", "--by", "source")
     assert output(capsys, "metrics", "--engine", "spark", "--data", str(bare), *extra) == \
         output(capsys, "metrics", "--db", str(db), *extra)
+
+
+# ------------------------------------------------------------------------------ every read-only command
+
+# Each read-only command that takes --engine, with what it writes: stdout, or the file given as {out}.
+READ_ONLY = {
+    "deals": ("deals", "--by", "source"),
+    "rules": ("rules", "check", "--format", "json"),
+    "alerts": ("alerts", "--since", "2026-06-01", "--format", "json"),
+    "export": ("export", "--tool", "hubspot", "--stage", "intent", "--out", "{out}"),
+    "report": ("report", "--format", "json", "--out", "{out}"),
+    "review-sample": ("review-sample", "--from", "2026-01-01", "--to", "2026-09-30", "--size", "12", "--out", "{out}"),
+}
+
+
+def command_output(capsys, tmp_path: Path, engine: tuple[str, ...], args: tuple[str, ...]) -> tuple[int, str, bytes]:
+    """(exit status, stdout, the written file's bytes) of one command on one engine."""
+    out = tmp_path / ("out-spark" if "spark" in engine else "out-duckdb")
+    code = main([*(a.replace("{out}", str(out)) for a in args), *engine])
+    printed = capsys.readouterr().out.replace(str(out), "{out}")
+    return code, printed, out.read_bytes() if out.exists() else b""
+
+
+@pytest.mark.parametrize("name", sorted(READ_ONLY))
+def test_every_read_only_command_gives_byte_identical_output(modelled, capsys, tmp_path, name):
+    db, data = modelled
+    duck = command_output(capsys, tmp_path, ("--db", str(db)), READ_ONLY[name])
+    spark = command_output(capsys, tmp_path, ("--engine", "spark", "--data", str(data)), READ_ONLY[name])
+    assert duck[1] or duck[2], "the command wrote something"
+    assert spark == duck
+
+
+def test_a_dataset_lacking_a_model_parts_table_computes_that_part(modelled, capsys, tmp_path):
+    """model_state names the scoring facts, the dataset lacks their table: Spark computes the facts from the
+    tables (the same leads) instead of reading a table that is not there."""
+    db, data = modelled
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for table in data.glob("*.parquet"):
+        if table.stem != sc.MODEL_SCORING_FACTS:
+            (partial / table.name).write_bytes(table.read_bytes())
+    assert (data / f"{sc.MODEL_SCORING_FACTS}.parquet").exists()
+    duck = output(capsys, "leads", "--db", str(db), "--format", "json")
+    assert output(capsys, "leads", "--engine", "spark", "--data", str(partial), "--format", "json") == duck
+    assert output(capsys, "leads", "--engine", "spark", "--data", str(data), "--format", "json") == duck

@@ -352,6 +352,7 @@ def _as_of_of(con, as_of):
 def rules_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("check",), help="check: lint the routing rules against the leads")
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="lint the leads as of this day (default: newest)")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text",
@@ -367,15 +368,15 @@ def run_rules(args: argparse.Namespace) -> int:
     from funnel.analyses.routing import NOTHING, UNCOVERED, routing_inputs, routing_lint
     from funnel.config import load_settings
     from funnel.export import csv_bytes
-    from funnel.store.db import connect
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = _as_of_of(con, args.as_of)
         lint = routing_lint(routing_inputs(con, settings=settings, as_of=as_of), settings=settings)
     finally:
-        con.close()
+        engine.close()
     if args.format == "json":
         sys.stdout.write(json.dumps({k: v.to_dicts() for k, v in lint.items()}, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -396,6 +397,7 @@ def run_rules(args: argparse.Namespace) -> int:
 
 def alerts_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="alerts as of this day (default: newest)")
     p.add_argument("--since", default="LAST_IMPORT",
@@ -414,11 +416,11 @@ def run_alerts(args: argparse.Namespace) -> int:
     from funnel.analyses.routing import import_alerts, since_last_import
     from funnel.config import load_settings
     from funnel.export import csv_bytes, download_name
-    from funnel.store.db import connect
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = _as_of_of(con, args.as_of)
         if args.since == "LAST_IMPORT":
             since = since_last_import(con)
@@ -426,7 +428,7 @@ def run_alerts(args: argparse.Namespace) -> int:
             since = datetime.combine(_day_or_fail(args.since, "--since"), time())
         alerts = import_alerts(con, settings=settings, as_of=as_of, since=since)
     finally:
-        con.close()
+        engine.close()
     rows = alerts.to_dicts()
     if args.webhook:
         post_json(args.webhook, {"as_of": as_of.isoformat(), "since": since.isoformat() if since else None,
@@ -472,6 +474,7 @@ def post_json(url: str, payload: dict) -> None:
 
 def export_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--tool", choices=("hubspot", "salesforce", "klaviyo", "mailchimp"), required=True)
     p.add_argument("--as-of", type=_day, default=None, help="route the leads as of this day (default: newest)")
@@ -491,16 +494,16 @@ def run_export(args: argparse.Namespace) -> int:
     from funnel.analyses.tool_exports import lead_names, segment_of, tool_export
     from funnel.config import load_settings
     from funnel.export import csv_bytes
-    from funnel.store.db import connect
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = _as_of_of(con, args.as_of)
         leads = routing_inputs(con, settings=settings, as_of=as_of)
         names = lead_names(con)
     finally:
-        con.close()
+        engine.close()
     chosen = segment_of(leads, {"route_rule": args.rule, "team": args.team, "next_owner": args.owner,
                                 "track": args.track, "funnel_stage": args.stage, "quadrant": args.quadrant})
     table, left_out = tool_export(chosen, names, tool=args.tool)
@@ -622,6 +625,7 @@ def run_capture(args: argparse.Namespace) -> int:
 
 def report_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--month", default=None, help="the calendar month to review, YYYY-MM (default: the last complete "
                    "month in the data)")
@@ -644,12 +648,12 @@ def run_report(args: argparse.Namespace) -> int:
     from funnel.config import load_settings
     from funnel.display.report import data_provenance, review_document, review_html
     from funnel.model.history import lead_dimension_named, newest_day
-    from funnel.store.db import connect
 
     settings = load_settings(args.config)
     month = parse_month(args.month) if args.month else None
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = args.as_of or newest_day(con)
         if as_of is None:
             raise FunnelError("the monthly review needs dates, and this store has none",
@@ -661,7 +665,7 @@ def run_report(args: argparse.Namespace) -> int:
         source = f"settings file {args.config}" if args.config else None
         document = review_document(review, invest=invest, provenance=data_provenance(con, settings_source=source))
     finally:
-        con.close()
+        engine.close()
     if args.format == "json":
         args.out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
     else:
@@ -672,6 +676,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def review_sample_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--from", dest="start", type=_day, default=None,
                    help="first day of the sampled period (default: the first day of the last complete month)")
@@ -701,11 +706,11 @@ def run_review_sample(args: argparse.Namespace) -> int:
     )
     from funnel.config import load_settings
     from funnel.export import csv_bytes
-    from funnel.store.db import connect
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = _as_of_of(con, args.as_of)
         start = args.start or last_complete_month(as_of)
         end = args.end or month_end(start)
@@ -714,7 +719,7 @@ def run_review_sample(args: argparse.Namespace) -> int:
         name = sample_id(start, end, size=args.size, seed=args.seed)
         current = verdicts(con, sample=name)
     finally:
-        con.close()
+        engine.close()
     full = sample_with_verdicts(sample, current)
     if args.format == "json":
         args.out.write_text(json.dumps(full.to_dicts(), ensure_ascii=False, default=str, indent=1), encoding="utf-8")
@@ -766,6 +771,7 @@ def run_load_sample(args: argparse.Namespace) -> int:
 
 def deals_arguments(p: argparse.ArgumentParser) -> None:
     db_argument(p)
+    engine_arguments(p)
     config_argument(p)
     p.add_argument("--as-of", type=_day, default=None, help="deals as of the end of this day (YYYY-MM-DD; default: "
                    "the newest timestamp in the data)")
@@ -784,16 +790,16 @@ def run_deals(args: argparse.Namespace) -> int:
     from funnel.analyses.report import json_ready
     from funnel.config import load_settings
     from funnel.export import csv_bytes
-    from funnel.store.db import connect
 
     settings = load_settings(args.config)
-    con = connect(args.db, read_only=True)
+    engine = _engine_of(args)
     try:
+        con = engine.connection
         as_of = _as_of_of(con, args.as_of)
         by = deal_dimension_named(con, args.by)
         table = deal_performance(con, settings=settings, as_of=as_of, by=by)
     finally:
-        con.close()
+        engine.close()
     note = only_wins_note(table)
     if args.format == "json":
         rows = [{"segment": row[by], **{k: json_ready(v) for k, v in row.items() if k != by}}

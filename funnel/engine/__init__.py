@@ -22,7 +22,8 @@ from pathlib import Path
 from funnel.engine.duckdb import DuckDBEngine
 from funnel.errors import EngineError
 
-__all__ = ["ENGINES", "DuckDBEngine", "EngineError", "engine_name", "is_spark", "open_engine"]
+__all__ = ["ENGINES", "DuckDBEngine", "EngineError", "dataset_version", "engine_caption", "engine_name", "is_spark",
+           "open_engine", "spark_data"]
 
 ENGINES = ("duckdb", "spark")
 
@@ -35,6 +36,11 @@ def engine_name(asked: str | None = None) -> str:
     return name
 
 
+def spark_data(asked: str | None = None) -> str | None:
+    """Where Spark reads the tables: the one asked for (--data), else $FUNNEL_SPARK_DATA."""
+    return asked or os.environ.get("FUNNEL_SPARK_DATA") or None
+
+
 def open_engine(name: str, *, db: Path | str | None = None, data: str | None = None):
     """An open engine: DuckDB on the store file `db` (read-only), or Spark on the tables at `data`
     (a Parquet folder, or `catalog:<database>`; default $FUNNEL_SPARK_DATA)."""
@@ -43,10 +49,28 @@ def open_engine(name: str, *, db: Path | str | None = None, data: str | None = N
     if name == "spark":
         from funnel.engine.spark import SparkEngine
 
-        return SparkEngine.open(data or os.environ.get("FUNNEL_SPARK_DATA"))
+        return SparkEngine.open(spark_data(data))
     raise EngineError(f"unknown engine {name!r}", hint=f"Use one of: {', '.join(ENGINES)}")
 
 
 def is_spark(con) -> bool:
     """True when `con` is the Spark engine (the model asks to run its per-lead engine in Spark tasks)."""
     return getattr(con, "engine", "duckdb") == "spark"
+
+
+def engine_caption(name: str, *, dataset: str, where: str | None = None) -> str:
+    """What a reader is told the numbers come from: `Engine: DuckDB · database sample.duckdb`, or
+    `Engine: Spark (local[2]) · dataset /data/tables` (`where`: the master or the Spark Connect address)."""
+    if name == "spark":
+        return f"Engine: Spark ({where}) · dataset {dataset}" if where else f"Engine: Spark · dataset {dataset}"
+    return f"Engine: DuckDB · database {dataset}"
+
+
+def dataset_version(data: str) -> tuple[tuple[str, int, int], ...]:
+    """A fingerprint of a Parquet folder (each entry's name, size and modification time), so results cached
+    on its tables are dropped when `funnel export-tables` rewrites them. A catalog database has none (its
+    tables are read as they stand when first asked)."""
+    folder = Path(data)
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in folder.iterdir()))

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from funnel.engine.translate import spark_sql
 from funnel.errors import EngineError
-from funnel.schema import MODEL_FUNNEL_ENTRIES, MODEL_STATE, TABLES
+from funnel.schema import MODEL_PART_TABLES, MODEL_STATE, TABLES
 from funnel.store.db import BOOKKEEPING_COLUMNS
 from funnel.store.queries import sql_text
 
@@ -96,14 +96,25 @@ def _engine_session():
     return session
 
 
+# The lead model's tables beyond its state (funnel.model.materialised), each there only when its part was built.
+MODEL_TABLES = tuple(dict.fromkeys(t for tables in MODEL_PART_TABLES.values() for t in tables
+                                   if t not in BOOKKEEPING_COLUMNS))
+
+
 def table_names() -> list[str]:
-    """The tables a Spark dataset holds: the canonical ones and the store's bookkeeping tables."""
-    return [*TABLES, *BOOKKEEPING_COLUMNS]
+    """The tables a Spark dataset holds: the canonical ones, the store's bookkeeping tables and the lead model's."""
+    return [*TABLES, *BOOKKEEPING_COLUMNS, *MODEL_TABLES]
 
 
-# The lead model exported with the tables (funnel.model.materialised): read when present, else the figures
-# are computed from the tables as before; a dataset written before the model existed lacks them.
-OPTIONAL_TABLES = frozenset({MODEL_STATE, MODEL_FUNNEL_ENTRIES})
+# The lead model exported with the tables: read when present, else the figures are computed from the tables
+# as before; a dataset written before the model (or one of its parts) existed lacks them.
+OPTIONAL_TABLES = frozenset({MODEL_STATE, *(t for tables in MODEL_PART_TABLES.values() for t in tables)})
+
+
+def missing_parts(present: set[str]) -> list[str]:
+    """The lead model's parts whose tables a dataset lacks: its state must not claim them (a dataset
+    exported before those tables were, or with some removed), so the figures are computed from the tables."""
+    return [part for part, tables in MODEL_PART_TABLES.items() if not set(tables) <= present]
 
 
 class SparkResult:
@@ -157,12 +168,17 @@ class SparkEngine:
         return engine
 
     @property
+    def where(self) -> str:
+        """Where the session computes: the Spark Connect address, else the master (`local[2]`, `yarn`, …)."""
+        return os.environ.get("FUNNEL_SPARK_REMOTE") or self.session.conf.get("spark.master", "cluster")
+
+    @property
     def connection(self) -> SparkEngine:
         """What the model and analyses take as `con`: this engine (it answers their DuckDB subset)."""
         return self
 
     def _register_tables(self, data: str) -> None:
-        missing = []
+        missing, frames = [], {}
         for name in table_names():
             if data.startswith(CATALOG_PREFIX):
                 database = data[len(CATALOG_PREFIX):]
@@ -176,6 +192,10 @@ class SparkEngine:
                     missing.append(name)
                     continue
                 frame = self.session.read.parquet(str(found[0]))
+            frames[name] = frame
+        for name, frame in frames.items():
+            if name == MODEL_STATE:
+                frame = frame.filter(~frame["part"].isin(missing_parts(set(frames))))
             frame.createOrReplaceTempView(name)
             self._present.add(name)
         missing = [name for name in missing if name not in OPTIONAL_TABLES]

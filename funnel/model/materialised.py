@@ -27,7 +27,15 @@ import polars as pl
 from funnel.config import Settings
 from funnel.engine import is_spark
 from funnel.filters import until
-from funnel.schema import CREATED_AT, LEAD_ID, MODEL_FUNNEL_ENTRIES, MODEL_STATE
+from funnel.schema import (
+    CREATED_AT,
+    LEAD_ID,
+    MODEL_FUNNEL_ENTRIES,
+    MODEL_INTENT_DAYS,
+    MODEL_SCORING_FACTS,
+    MODEL_STATE,
+    MODEL_SURGE_DAYS,
+)
 from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident
 from funnel.store.queries import sql_text
 
@@ -179,9 +187,6 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
 
 SCORING_FACTS_PART = "scoring_facts"
 INTENT_INPUTS_PART = "intent_inputs"
-MODEL_SCORING_FACTS = "model_scoring_facts"
-MODEL_INTENT_DAYS = "model_intent_days"
-MODEL_SURGE_DAYS = "model_surge_days"
 SCORING_TABLES = (MODEL_SCORING_FACTS, MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)
 INTENT_INPUTS_KEY = "every activity and surge"  # the part depends on the data only
 # The window the stored intent inputs cover: every dated row up to the model's horizon.

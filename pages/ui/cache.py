@@ -377,7 +377,7 @@ def _hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _capture_audit(at: StoreKey, as_of: date, by: str) -> capture.CaptureAudit:
-    with at.opened() as con:
+    with at.database_opened() as con:  # the same-lead panel reads every imported version (raw.*__history)
         return capture.capture_audit(con, settings=at.settings, as_of=as_of, by=by)
 
 
@@ -434,7 +434,7 @@ def hygiene_check_leads(as_of: date, *, check: str) -> pl.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _people_across_tools(at: StoreKey) -> tuple[pl.DataFrame, pl.DataFrame]:
-    with at.opened() as con:
+    with at.database_opened() as con:  # the identity build's tables and the imported rows (raw.*) stay in the store
         return (hygiene_analyses.identity_hygiene(con, settings=at.settings),
                 identity.identity_findings(con, settings=at.settings) if identity.identity_is_built(con)
                 else pl.DataFrame())

@@ -9,7 +9,7 @@ from datetime import date
 import streamlit as st
 
 from funnel.access import Action
-from funnel.errors import StoreError
+from funnel.errors import EngineError, StoreError
 from funnel.filters import FIRST_DAY, LAST_DAY, Filters, as_of_within
 from funnel.schema import FUNNEL, LADDERS, LIFECYCLE
 from funnel.store.databases import create_database
@@ -19,6 +19,7 @@ from pages.ui.store import (
     USE_DRAFT,
     data_place,
     db_path,
+    engine_text,
     has_draft,
     inventory,
     load_sample_if_empty,
@@ -59,6 +60,7 @@ def sidebar_filters() -> Filters | None:
     with st.sidebar:
         person_panel()
         database_choice()
+        engine_line()
     table_spans, newest = inventory()
     days = data_days(table_spans, newest)
     with st.sidebar:
@@ -168,6 +170,19 @@ def require_tables(*tables: str, what: str) -> None:
                 icon=":material/upload_file:")
         st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
         st.stop()
+
+
+def engine_line() -> None:
+    """The engine and dataset the pages read, in plain text; a chosen engine that cannot start stops every page
+    with the reason (nothing is computed on DuckDB instead)."""
+    try:
+        line = engine_text()
+    except EngineError as exc:
+        st.error("The engine this server was started with cannot run, so no page is computed: the dashboard never "
+                 "falls back to another engine.", icon=":material/error:")
+        st.text(exc.message())
+        st.stop()
+    st.text(line)
 
 
 def data_status() -> None:

@@ -1,8 +1,15 @@
 """The database this session uses (by name, from the server's data folder), its version, the settings in
 view (the saved version, or the person's own draft while they preview it), and what the store holds.
 
+The engine the analyses read is chosen as the CLI chooses it (`streamlit run app.py -- --engine spark --data
+DIR`, else $FUNNEL_ENGINE and $FUNNEL_SPARK_DATA, else DuckDB). On Spark, the analysis pages read the
+dataset's tables there; the database in view still holds what the pages write (imports, saved settings,
+drafts, review verdicts), so the Data page's imports reach Spark only when `funnel export-tables` rewrites
+the dataset. A Spark that cannot start is an error on every page, never DuckDB's numbers instead.
+
 Every cached call is keyed by a `StoreKey`: the database path, the data version (which changes with each
-import, removal or saved settings version) and the active settings text."""
+import, removal or saved settings version), the active settings text, and on Spark the dataset and its
+files' fingerprint."""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from funnel.access import Action
 from funnel.config import Settings, load_settings, settings_from_text
+from funnel.engine import dataset_version, engine_caption, engine_name, open_engine, spark_data
 from funnel.ingest.mapping_guess import saved_mappings
 from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
 from funnel.model import materialised
@@ -41,12 +49,69 @@ from pages.ui.access import current_person, require
 COMPUTING = "Computing from the database… the first view after an import takes longest; later views are cached."
 
 
+def cli_argument(flag: str) -> str | None:
+    """`streamlit run app.py -- --db PATH --engine spark --data DIR`: the server's value for `flag`."""
+    args = sys.argv[1:]
+    if flag in args and args.index(flag) + 1 < len(args):
+        return args[args.index(flag) + 1]
+    return None
+
+
 def cli_db_argument() -> str | None:
     """`streamlit run app.py -- --db PATH` sets the database for this server."""
-    args = sys.argv[1:]
-    if "--db" in args and args.index("--db") + 1 < len(args):
-        return args[args.index("--db") + 1]
-    return None
+    return cli_argument("--db")
+
+
+def engine_in_use() -> str:
+    """The engine the analysis pages read: --engine, else $FUNNEL_ENGINE, else duckdb (an EngineError for any
+    other name)."""
+    return engine_name(cli_argument("--engine"))
+
+
+def spark_dataset() -> str | None:
+    """Where Spark reads the tables: --data, else $FUNNEL_SPARK_DATA."""
+    return spark_data(cli_argument("--data"))
+
+
+@st.cache_resource(show_spinner="Starting Spark and reading the dataset…")
+def spark_engine(data: str | None):
+    """The Spark engine on the dataset, opened once per server (an EngineError, raised again on the next run,
+    when pyspark, Java or the dataset is missing)."""
+    return open_engine("spark", data=data)
+
+
+SPARK_READER = threading.RLock()
+
+
+@contextmanager
+def engine_reading(data: str | None) -> Iterator:
+    """The Spark engine, one reading run at a time: the sessions share its temporary views."""
+    engine = spark_engine(data)
+    with SPARK_READER:
+        yield engine
+
+
+def engine_text() -> str:
+    """The sidebar's plain line on what the pages read (an EngineError when the chosen engine cannot start)."""
+    if engine_in_use() == "spark":
+        data = spark_dataset()
+        return engine_caption("spark", dataset=str(data), where=spark_engine(data).where)
+    return engine_caption("duckdb", dataset=db_path().name)
+
+
+def database_only_text(what: str) -> str | None:
+    """On Spark: a plain line that `what` reads the DuckDB database in view (None on DuckDB)."""
+    if engine_in_use() != "spark":
+        return None
+    return f"{what} reads the DuckDB database {db_path().name}, not the Spark dataset: only the database keeps it."
+
+
+def writes_text() -> str | None:
+    """On Spark: where the pages' writes go, and when Spark sees an import (None on DuckDB)."""
+    if engine_in_use() != "spark":
+        return None
+    return (f"Imports, saved rules and review verdicts are written to the DuckDB database {db_path().name}; the "
+            f"analysis pages read the Spark dataset, which shows an import once `funnel export-tables` rewrites it.")
 
 
 def data_place() -> DataFolder:
@@ -153,12 +218,21 @@ class StoreKey:
     settings_text: str
     on_draft: bool = False  # the settings text is this person's draft, not the saved version
     has_draft: bool = False  # this person has a draft (whether or not they preview it)
+    engine: str = "duckdb"
+    dataset: str | None = None  # spark: the dataset the analyses read
+    dataset_version: tuple = ()  # spark: its files' fingerprint
 
     @property
     def settings(self) -> Settings:
         return settings_for(self.settings_text)
 
     def opened(self):
+        """What the analyses read: a cursor of the database, or the Spark engine on the dataset."""
+        return engine_reading(self.dataset) if self.engine == "spark" else opened(self.db)
+
+    def database_opened(self):
+        """A cursor of the database in view, whatever the engine: for what only the store keeps (the imported
+        versions of each row, in its raw schema)."""
         return opened(self.db)
 
 
@@ -184,8 +258,11 @@ def key() -> StoreKey:
     with opened() as con:
         state = view_state(con, author=person.label if person else None)
     on_draft = state.draft_text is not None and bool(st.session_state.get(USE_DRAFT))
+    engine = engine_in_use()
+    dataset = spark_dataset() if engine == "spark" else None
     current = StoreKey(db, state.version, state.draft_text if on_draft else state.saved_text, on_draft=on_draft,
-                       has_draft=state.draft_text is not None)
+                       has_draft=state.draft_text is not None, engine=engine, dataset=dataset,
+                       dataset_version=dataset_version(dataset) if dataset else ())
     if run is not None:
         st.session_state[RUN_KEY] = (run, current)
     return current
@@ -239,15 +316,23 @@ def saved_settings() -> Settings:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _inventory(db: str, version: tuple[int, int]) -> tuple[pl.DataFrame, datetime | None]:
-    with opened(db) as con:
+def _inventory(at: StoreKey) -> tuple[pl.DataFrame, datetime | None]:
+    with at.opened() as con:
         return data_inventory(con), newest_timestamp(con)
 
 
 def inventory() -> tuple[pl.DataFrame, datetime | None]:
-    """Rows and date ranges per table, and the newest timestamp (the default as-of date)."""
+    """Rows and date ranges per table of what the analysis pages read, and the newest timestamp (the default
+    as-of date)."""
     at = key()
-    return _inventory(at.db, at.version)
+    return _inventory(StoreKey(at.db, at.version, "", engine=at.engine, dataset=at.dataset,
+                               dataset_version=at.dataset_version))
+
+
+def database_inventory() -> tuple[pl.DataFrame, datetime | None]:
+    """Rows and date ranges per table of the database in view (what the Data page's imports change)."""
+    at = key()
+    return _inventory(StoreKey(at.db, at.version, ""))
 
 
 def table_rows(table: str) -> int:
@@ -335,9 +420,17 @@ def model_status() -> ModelStatus:
     return _model_status(at.db, at.version, _saved_text(at.db, at.version), at.settings_text)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _engine_model_current(at: StoreKey) -> bool:
+    with at.opened() as con:
+        return _model_current(con, at.settings)
+
+
 def model_is_current() -> bool:
-    """Whether the pages read the lead model for the settings in view (else they compute from the tables)."""
-    return model_status().viewed_current
+    """Whether the pages read the lead model for the settings in view (else they compute from the tables); on
+    Spark, the model exported with the dataset."""
+    at = key()
+    return _engine_model_current(at) if at.engine == "spark" else model_status().viewed_current
 
 
 def ensure_model_with_progress(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:

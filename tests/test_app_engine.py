@@ -1,0 +1,82 @@
+"""The dashboard says which engine and dataset it reads, chooses the engine as the CLI does ($FUNNEL_ENGINE,
+$FUNNEL_SPARK_DATA), never falls back to DuckDB when Spark cannot start, and on Spark shows the numbers DuckDB
+shows. The Spark run is marked `spark` (skipped, with the reason, without pyspark or Java)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from funnel.cli.main import main
+from tests.apptest import app, copied, loaded_sample
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> Path:
+    return loaded_sample(tmp_path_factory.mktemp("engine_app"))
+
+
+def sidebar_texts(at) -> list[str]:
+    return [t.value for t in at.sidebar.text]
+
+
+def test_the_sidebar_names_duckdb_and_the_database(sample_db, monkeypatch):
+    monkeypatch.delenv("FUNNEL_ENGINE", raising=False)
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    assert not at.exception
+    assert "Engine: DuckDB · database sample.duckdb" in sidebar_texts(at)
+    at.switch_page("pages/data.py").run()
+    assert not any("Spark" in t.value for t in at.text), "on DuckDB there is no split to explain"
+
+
+@pytest.mark.parametrize(("engine", "data", "reason"), [
+    ("spark", None, "needs to know where the tables are"),
+    ("spark", "no-such-folder", "the data folder does not exist"),
+    ("postgres", None, "unknown engine 'postgres'"),
+])
+def test_an_engine_that_cannot_run_stops_every_page_with_the_reason(sample_db, tmp_path, monkeypatch, engine, data,
+                                                                    reason):
+    monkeypatch.setenv("FUNNEL_ENGINE", engine)
+    if data:
+        monkeypatch.setenv("FUNNEL_SPARK_DATA", str(tmp_path / data))
+    else:
+        monkeypatch.delenv("FUNNEL_SPARK_DATA", raising=False)
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    assert not at.exception
+    assert any("never falls back" in e.value for e in at.error)
+    assert any(reason in t for t in sidebar_texts(at))
+    at.switch_page("pages/distribution.py").run()
+    assert not at.exception and not at.dataframe, "no numbers from DuckDB instead"
+    assert any("never falls back" in e.value for e in at.error)
+
+
+@pytest.mark.spark
+def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_session, sample_db, tmp_path,
+                                                                      monkeypatch):
+    copy = copied(sample_db, tmp_path / "copy.duckdb")  # the AppTest above still holds the sample open
+    assert main(["export-tables", "--db", str(copy), "--out", str(tmp_path / "tables")]) == 0
+    monkeypatch.delenv("FUNNEL_ENGINE", raising=False)
+    duck = app(sample_db, monkeypatch, sample=False)
+    duck.run()
+    duck.switch_page("pages/distribution.py").run()
+    assert not duck.exception and duck.dataframe
+
+    monkeypatch.setenv("FUNNEL_ENGINE", "spark")
+    monkeypatch.setenv("FUNNEL_SPARK_DATA", str(tmp_path / "tables"))
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    assert not at.exception
+    assert f"Engine: Spark ({spark_session.conf.get('spark.master')}) · dataset {tmp_path / 'tables'}" \
+        in sidebar_texts(at)
+    at.switch_page("pages/distribution.py").run()
+    assert not at.exception
+    assert len(at.dataframe) == len(duck.dataframe)
+    for spark, duckdb in zip(at.dataframe, duck.dataframe, strict=True):
+        assert spark.value.equals(duckdb.value)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert any("written to the DuckDB database sample.duckdb" in t.value and "funnel export-tables" in t.value
+               for t in at.text)
