@@ -9,6 +9,13 @@ from funnel.charts import matrix as charts_matrix
 from funnel.model.matrix import QUEUES, REACTIVATION_QUEUE
 from pages.ui import cache, sidebar, store, widgets
 
+UNDATED_CELLS = ("No dates in this database: intent comes from dated activities and there are none, so every "
+                 "lead's intent is 0 (low intent), and later conversion, which compares each cell one conversion "
+                 "window ago with today, cannot be measured (—).")
+UNDATED_VALIDATION = ("Checking the scores takes dates: each lead's score one conversion window before the as-of "
+                      "date, against whether it reached opportunity after. This database has no dates. "
+                      + sidebar.NEEDS_DATES)
+
 sidebar.routed()
 filters = sidebar.current_filters()
 settings = store.active_settings()
@@ -28,8 +35,11 @@ if fit_note := cache.fit_data_note(filters.as_of):
     st.warning("Fit lacks firmographics.", icon=":material/warning:")
     st.text(fit_note)
 st.plotly_chart(widgets.figure(charts_matrix.matrix_chart, cells), key="mx_chart")
-st.caption(f"Later conversion: of the leads in each cell {settings.conversion.window_days} days before the as-of date "
-           "that had not reached opportunity, the share that did by the as-of date (95% interval).")
+if sidebar.undated():
+    st.caption(UNDATED_CELLS)
+else:
+    st.caption(f"Later conversion: of the leads in each cell {settings.conversion.window_days} days before the as-of "
+               "date that had not reached opportunity, the share that did by the as-of date (95% interval).")
 widgets.table(cells.drop("quadrant"), key="mx_cells")
 
 st.subheader("Work queues")
@@ -39,6 +49,9 @@ rows = cache.work_queue(filters.as_of, queue=queue, fit_threshold=fit_at, intent
 widgets.leads_table(rows, title=queue, base=queue.lower().replace(" ", "_"), as_of=filters.as_of, key="mx_queue_rows")
 
 st.subheader("Do the scores predict conversion here?")
+if sidebar.undated():
+    st.info(UNDATED_VALIDATION, icon=":material/event_busy:")
+    st.stop()
 st.caption("Scores taken one conversion window before the as-of date, against reaching opportunity within the window "
            "after; criteria and activity types ranked by lift (rate with ÷ rate without) with intervals.")
 validation = cache.score_validation(filters.as_of)

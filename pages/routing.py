@@ -24,6 +24,10 @@ sidebar.model_note()
 st.caption("Ordered rules give every lead one team, named owner, next action and due date (business days); the "
            "first rule that matches wins, and every lead carries the rule that routed it. Edit the [routing] "
            "settings below to check and replay them before saving on the Rules page.")
+if sidebar.undated():
+    st.caption("No dates in this database: every lead is routed as it stands today, with no activity (so no intent) "
+               "and due dates counted from today; the what-if replay and the content that led to the next stage "
+               "need dates.")
 
 settings = store.active_settings()
 edit = st.text_area("Routing rules (TOML: only the [routing] table; unsaved)", value=default_routing_text(),
@@ -59,27 +63,35 @@ with findings_col:
                            as_of=filters.as_of, key="routing_behind")
 
 st.subheader("What-if: the last weeks routed by this edit")
-weeks = st.slider("Weeks to replay", 1, 26, 8, key="routing_weeks")
-if edit.strip() == default_routing_text().strip() and not st.toggle("Replay the unchanged rules too",
-                                                                    key="routing_replay_same"):
-    st.caption("Change the rules above to compare them with the rules in force (or switch the toggle).")
+if sidebar.undated():
+    st.caption("The replay routes the leads created in each of the last weeks, and this database has no dates. "
+               + sidebar.NEEDS_DATES)
 else:
-    whatif = cache.edit_whatif(routing_text=edit, as_of=filters.as_of, weeks=weeks)
-    st.caption("Leads each owner would have received per week; SLA breaches at the observed speed-to-lead (first "
-               "sales touch); conversion of each route's leads to a higher stage within the conversion window "
-               "(open leads are not counted as failures).")
-    widgets.table(whatif["weekly"], key="routing_weekly")
-    left, right = st.columns(2)
-    left.dataframe(whatif["sla"], hide_index=True, key="routing_sla")
-    right.dataframe(whatif["conversion"], hide_index=True, key="routing_conversion")
+    weeks = st.slider("Weeks to replay", 1, 26, 8, key="routing_weeks")
+    if edit.strip() == default_routing_text().strip() and not st.toggle("Replay the unchanged rules too",
+                                                                        key="routing_replay_same"):
+        st.caption("Change the rules above to compare them with the rules in force (or switch the toggle).")
+    else:
+        whatif = cache.edit_whatif(routing_text=edit, as_of=filters.as_of, weeks=weeks)
+        st.caption("Leads each owner would have received per week; SLA breaches at the observed speed-to-lead (first "
+                   "sales touch); conversion of each route's leads to a higher stage within the conversion window "
+                   "(open leads are not counted as failures).")
+        widgets.table(whatif["weekly"], key="routing_weekly")
+        left, right = st.columns(2)
+        left.dataframe(whatif["sla"], hide_index=True, key="routing_sla")
+        right.dataframe(whatif["conversion"], hide_index=True, key="routing_conversion")
 
 leads = lint["leads"]
 st.subheader("Nurture tracks")
 widgets.table(track_summary(leads, settings=with_routing_text(settings, edit)), key="routing_tracks")
-content = cache.content_next_stage(filters.as_of)
-st.caption("Content seen at each stage, and how often the next stage followed within the conversion window "
-           "(rate with 95% interval; days from the first view to the next stage).")
-widgets.table(content, key="routing_content")
+if sidebar.undated():
+    st.caption("Which content was followed by the next stage needs dated activities and stage dates; this database "
+               "has none.")
+else:
+    content = cache.content_next_stage(filters.as_of)
+    st.caption("Content seen at each stage, and how often the next stage followed within the conversion window "
+               "(rate with 95% interval; days from the first view to the next stage).")
+    widgets.table(content, key="routing_content")
 
 st.subheader("Alerts since the last import")
 alerts = cache.import_alerts(filters.as_of)

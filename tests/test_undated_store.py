@@ -86,3 +86,20 @@ def test_segments_show_conversion_by_lead_origin_without_dates(undated_store, tm
     rows = {r["attr:Lead Origin"]: (r["leads"], r["→ Customer"]) for r in table.to_dict("records")}
     assert rows == {"everyone": (24, "33.3% (18.0–53.3)"), "API": (4, "100.0% (51.0–100.0)"),
                     "Landing Page Submission": (16, "25.0% (10.2–49.5)"), "Lead Add Form": (4, "0.0% (0.0–49.0)")}
+
+
+@pytest.mark.parametrize("page", ["matrix", "routing"])
+def test_fit_intent_and_routing_say_what_is_true_without_dates(undated_store, tmp_path, monkeypatch, page):
+    """No "90 days before the as-of date", no conversion window, no replay of past weeks: without dates there
+    is no as-of date, no activity to give intent, nothing to replay."""
+    at = opened_page(undated_store, tmp_path, monkeypatch, page)
+    said = " ".join([c.value for c in at.main.caption] + infos(at))
+    assert "No dates in this database" in said or "this database has no dates" in said
+    assert "days before the as-of date" not in said and "within the conversion window" not in said
+    assert not any(str(days) in said for days in (90, 180)), said
+    if page == "matrix":
+        assert "every lead's intent is 0" in said
+        assert "Do the scores predict conversion here?" in [s.value for s in at.subheader]
+        assert "Criteria of the ideal customer profiles" not in [t.value for t in at.text], "no check dated from today"
+    else:
+        assert not [s for s in at.slider if s.key == "routing_weeks"], "no weeks to replay without dates"
