@@ -18,8 +18,8 @@ uploads.show_notices()
 
 inventory, _ = store.database_inventory()
 st.subheader("What the database holds")
-if store.writes_text():
-    st.text(store.writes_text())
+if writes := store.writes_text():
+    st.text(writes)
 widgets.table(inventory, key="inventory_table")
 sidebar.sample_notice()
 

@@ -31,8 +31,8 @@ def capture_section() -> None:
     st.header("Capture: which fields leads carry")
     by = st.selectbox("Entry point", list(ENTRY_LABELS), format_func=ENTRY_LABELS.get, key="dq_entry")
     audit = cache.capture_audit(filters.as_of, by=by)
-    if store.database_only_text("The capture audit"):
-        st.text(store.database_only_text("The capture audit"))
+    if note := store.database_only_text("The capture audit"):
+        st.text(note)
     st.subheader("What the numbers on other pages rest on")
     widgets.table(audit.quality)
     st.subheader("Fill rate by entry point")
@@ -77,8 +77,8 @@ def hygiene_section() -> None:
     widgets.table(cache.hygiene_trend(filters.as_of))
     st.subheader("People across tools")
     summary, findings = cache.people_across_tools()
-    if store.database_only_text("People across tools"):
-        st.text(store.database_only_text("People across tools"))
+    if note := store.database_only_text("People across tools"):
+        st.text(note)
     if summary.is_empty():
         st.caption("Every person in the other tools' exports matched a lead, and no key names two leads.")
     else:
