@@ -310,10 +310,15 @@ MODEL_FUNNEL_ENTRIES = "model_funnel_entries"
 MODEL_SCORING_FACTS = "model_scoring_facts"
 MODEL_INTENT_DAYS = "model_intent_days"
 MODEL_SURGE_DAYS = "model_surge_days"
-# The tables each part of the lead model named in model_state is kept in (the identity part is the resolved
-# canonical tables themselves): a copy of the store (funnel export-tables) carries a part only with its tables.
-MODEL_PART_TABLES = {"funnel_entries": (MODEL_FUNNEL_ENTRIES,), "scoring_facts": (MODEL_SCORING_FACTS,),
-                     "intent_inputs": (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)}
+# The parts of the lead model, as model_state names them.
+IDENTITY_PART = "identity"  # the resolved tables in main (funnel.model.identity), built for the [identity] rules
+FUNNEL_PART = "funnel_entries"
+SCORING_FACTS_PART = "scoring_facts"
+INTENT_INPUTS_PART = "intent_inputs"
+# The tables each part is kept in (the identity part is the resolved canonical tables themselves): a copy of
+# the store (funnel export-tables) carries a part only with its tables.
+MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), SCORING_FACTS_PART: (MODEL_SCORING_FACTS,),
+                     INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)}
 
 
 def normalise_name(raw: str) -> str:

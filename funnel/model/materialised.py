@@ -29,12 +29,16 @@ from funnel.engine import is_spark
 from funnel.filters import until
 from funnel.schema import (
     CREATED_AT,
+    FUNNEL_PART,
+    IDENTITY_PART,
+    INTENT_INPUTS_PART,
     LEAD_ID,
     MODEL_FUNNEL_ENTRIES,
     MODEL_INTENT_DAYS,
     MODEL_SCORING_FACTS,
     MODEL_STATE,
     MODEL_SURGE_DAYS,
+    SCORING_FACTS_PART,
 )
 from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident
 from funnel.store.queries import sql_text
@@ -63,8 +67,6 @@ __all__ = [
     "write_scoring_facts",
 ]
 
-FUNNEL_PART = "funnel_entries"
-IDENTITY_PART = "identity"  # the resolved tables in main (funnel.model.identity), built for the [identity] rules
 STATE_COLUMNS = ", ".join(BOOKKEEPING_COLUMNS[MODEL_STATE])
 ENTRY_COLUMNS = BOOKKEEPING_COLUMNS[MODEL_FUNNEL_ENTRIES]
 # The end date of the model's one engine run: later than any data, so every cold point is in it.
@@ -185,8 +187,6 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
 # and the days an account surged, so the intent at D is an aggregate over the stored rows dated in D's
 # lookback. Weights, decay, caps and the lookback are applied when read: no setting shapes those rows.
 
-SCORING_FACTS_PART = "scoring_facts"
-INTENT_INPUTS_PART = "intent_inputs"
 SCORING_TABLES = (MODEL_SCORING_FACTS, MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)
 INTENT_INPUTS_KEY = "every activity and surge"  # the part depends on the data only
 # The window the stored intent inputs cover: every dated row up to the model's horizon.
