@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from funnel.cli.registry import command, config_argument, db_argument, engine_arguments
@@ -237,9 +239,7 @@ def run_metrics(args: argparse.Namespace) -> int:
     from funnel.store.db import table_counts
 
     settings = load_settings(args.config)
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         by = lead_dimension_named(con, args.by) if args.by else None
         as_of = args.as_of or newest_day(con)
         if as_of is None and not any(table_counts(con)[t] for t in ("leads", "stage_events")):
@@ -251,8 +251,6 @@ def run_metrics(args: argparse.Namespace) -> int:
             filters = Filters(as_of=as_of, ladder=args.ladder, period_start=args.period_start,
                               period_end=args.period_end)
             report = metrics_report(con, filters, settings=settings, by=by, window_days=args.window_days)
-    finally:
-        engine.close()
     if args.format == "json":
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:
@@ -287,9 +285,7 @@ def run_leads(args: argparse.Namespace) -> int:
     from funnel.store.inventory import newest_timestamp
 
     settings = load_settings(args.config)
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         as_of = args.as_of
         if as_of is None:
             newest = newest_timestamp(con)
@@ -298,8 +294,6 @@ def run_leads(args: argparse.Namespace) -> int:
             as_of = newest.date() if isinstance(newest, datetime) else newest
         report = leads_report(con, settings=settings, as_of=as_of).with_columns(pl.col("intent_score").round(2))
         fit_note = fit_data_note(con, settings=settings, as_of=as_of)
-    finally:
-        engine.close()
     if fit_note:
         print(f"note: {fit_note}", file=sys.stderr)
     if args.format == "json":
@@ -310,11 +304,17 @@ def run_leads(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine_of(args: argparse.Namespace):
-    """The engine a command asked for (--engine, $FUNNEL_ENGINE, else DuckDB on --db), opened."""
+@contextmanager
+def _engine_connection(args: argparse.Namespace) -> Iterator:
+    """The connection of the engine a command asked for (--engine, $FUNNEL_ENGINE, else DuckDB on --db),
+    closed when the block ends."""
     from funnel.engine import engine_name, open_engine
 
-    return open_engine(engine_name(args.engine), db=args.db, data=args.data)
+    engine = open_engine(engine_name(args.engine), db=args.db, data=args.data)
+    try:
+        yield engine.connection
+    finally:
+        engine.close()
 
 
 def export_tables_arguments(p: argparse.ArgumentParser) -> None:
@@ -370,13 +370,9 @@ def run_rules(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes
 
     settings = load_settings(args.config)
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         as_of = _as_of_of(con, args.as_of)
         lint = routing_lint(routing_inputs(con, settings=settings, as_of=as_of), settings=settings)
-    finally:
-        engine.close()
     if args.format == "json":
         sys.stdout.write(json.dumps({k: v.to_dicts() for k, v in lint.items()}, ensure_ascii=False) + "\n")
     elif args.format == "csv":
@@ -418,17 +414,13 @@ def run_alerts(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes, download_name
 
     settings = load_settings(args.config)
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         as_of = _as_of_of(con, args.as_of)
         if args.since == "LAST_IMPORT":
             since = since_last_import(con)
         else:
             since = datetime.combine(_day_or_fail(args.since, "--since"), time())
         alerts = import_alerts(con, settings=settings, as_of=as_of, since=since)
-    finally:
-        engine.close()
     rows = alerts.to_dicts()
     if args.webhook:
         post_json(args.webhook, {"as_of": as_of.isoformat(), "since": since.isoformat() if since else None,
@@ -496,14 +488,10 @@ def run_export(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes
 
     settings = load_settings(args.config)
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         as_of = _as_of_of(con, args.as_of)
         leads = routing_inputs(con, settings=settings, as_of=as_of)
         names = lead_names(con)
-    finally:
-        engine.close()
     chosen = segment_of(leads, {"route_rule": args.rule, "team": args.team, "next_owner": args.owner,
                                 "track": args.track, "funnel_stage": args.stage, "quadrant": args.quadrant})
     table, left_out = tool_export(chosen, names, tool=args.tool)
@@ -651,9 +639,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     month = parse_month(args.month) if args.month else None
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         as_of = args.as_of or newest_day(con)
         if as_of is None:
             raise FunnelError("the monthly review needs dates, and this store has none",
@@ -664,8 +650,6 @@ def run_report(args: argparse.Namespace) -> int:
         invest = where_to_invest(con, settings=settings, as_of=as_of, by=by, ladder=args.ladder) if by else None
         source = f"settings file {args.config}" if args.config else None
         document = review_document(review, invest=invest, provenance=data_provenance(con, settings_source=source))
-    finally:
-        engine.close()
     if args.format == "json":
         args.out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
     else:
@@ -708,9 +692,7 @@ def run_review_sample(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes
 
     settings = load_settings(args.config)
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         as_of = _as_of_of(con, args.as_of)
         start = args.start or last_complete_month(as_of)
         end = args.end or month_end(start)
@@ -718,8 +700,6 @@ def run_review_sample(args: argparse.Namespace) -> int:
                                seed=args.seed)
         name = sample_id(start, end, size=args.size, seed=args.seed)
         current = verdicts(con, sample=name)
-    finally:
-        engine.close()
     full = sample_with_verdicts(sample, current)
     if args.format == "json":
         args.out.write_text(json.dumps(full.to_dicts(), ensure_ascii=False, default=str, indent=1), encoding="utf-8")
@@ -792,14 +772,10 @@ def run_deals(args: argparse.Namespace) -> int:
     from funnel.export import csv_bytes
 
     settings = load_settings(args.config)
-    engine = _engine_of(args)
-    try:
-        con = engine.connection
+    with _engine_connection(args) as con:
         as_of = _as_of_of(con, args.as_of)
         by = deal_dimension_named(con, args.by)
         table = deal_performance(con, settings=settings, as_of=as_of, by=by)
-    finally:
-        engine.close()
     note = only_wins_note(table)
     if args.format == "json":
         rows = [{"segment": row[by], **{k: json_ready(v) for k, v in row.items() if k != by}}
