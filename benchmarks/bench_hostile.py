@@ -1,6 +1,13 @@
-"""Peak memory of the largest hostile imports (issue 13): each file built here, then imported
-(`prepare_import` + `write_import`) by a fresh process whose own peak (VmHWM) and its children's
-(the limited worker's) are reported. Run against another checkout with PYTHONPATH=<tree> to compare.
+"""Peak memory of the largest hostile imports (issue 13): each file built here, then imported by a
+fresh process whose own peak (VmHWM) and its children's (the limited workers') are reported, two ways:
+
+- `cli`: `import_batch` in the calling process, as `funnel import` does (parsed and validated by the
+  limited worker, written here from its Arrow files);
+- `dashboard`: as the Data page does: `checked_upload` for the file's card (the limited worker sends back
+  counts and the first rows only), then `imported_in_child` for the import click (parse, validation and
+  write all in a memory-limited child; the caller only waits).
+
+Run against another checkout with PYTHONPATH=<tree> to compare.
 
     python benchmarks/bench_hostile.py [case ...]   # cases: notes_900mb notes_1200mb liar_xlsx
 """
@@ -47,15 +54,28 @@ CASES = {
 IMPORT = PEAK_SELF + """
 import json, resource, sys, time
 from pathlib import Path
+from funnel.config import default_settings
 from funnel.errors import FunnelError
-from funnel.ingest.importer import prepare_import, write_import
+from funnel.ingest.import_job import imported_in_child
+from funnel.ingest.importer import BatchFile, import_batch
+from funnel.ingest.upload import checked_upload
 from funnel.store.db import connect
 start = time.perf_counter()
 try:
-    prepared = prepare_import(Path(sys.argv[1]), table="leads")
-    con = connect(Path(sys.argv[2]))
-    outcome = write_import(con, prepared).summary()
-    con.close()
+    if sys.argv[3] == "cli":  # funnel import: the batch written here from the worker's Arrow files
+        con = connect(Path(sys.argv[2]))
+        outcome = "; ".join(r.summary() for r in import_batch(con, [BatchFile(Path(sys.argv[1]), table="leads")],
+                                                              settings=default_settings()))
+        con.close()
+    else:  # the Data page: the upload's card from the checking worker, then the import click's child
+        checked = checked_upload(Path(sys.argv[1]).read_bytes(), Path(sys.argv[1]).name, mapping_text="",
+                                 table="leads", settings=default_settings())
+        if isinstance(checked, FunnelError):
+            raise checked
+        connect(Path(sys.argv[2])).close()
+        results = imported_in_child(Path(sys.argv[2]), [BatchFile(Path(sys.argv[1]), table="leads")],
+                                    settings=default_settings())
+        outcome = f"checked {checked.rows} rows; " + "; ".join(r.summary() for r in results)
 except FunnelError as exc:
     outcome = "refused: " + exc.message()
 print(json.dumps({"seconds": round(time.perf_counter() - start, 1), "caller_mb": round(peak_self_mb()),
@@ -69,11 +89,13 @@ def main(names: list[str]) -> int:
         folder = Path(tmp)
         for name in names or list(CASES):
             path = CASES[name](folder)
-            proc = subprocess.run([sys.executable, "-c", IMPORT, str(path), str(folder / f"{name}.duckdb")],
-                                  capture_output=True, text=True, check=False)
-            result = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"crashed": proc.returncode,
-                                                                          "stderr": proc.stderr[-300:]}
-            print(json.dumps({"case": name, "file_mb": round(path.stat().st_size / 2**20, 1), **result}), flush=True)
+            for way in ("cli", "dashboard"):
+                proc = subprocess.run([sys.executable, "-c", IMPORT, str(path), str(folder / f"{name}_{way}.duckdb"), way],
+                                      capture_output=True, text=True, check=False)
+                result = (json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0
+                          else {"crashed": proc.returncode, "stderr": proc.stderr[-300:]})
+                print(json.dumps({"case": name, "way": way, "file_mb": round(path.stat().st_size / 2**20, 1), **result}),
+                      flush=True)
     return 0
 
 

@@ -164,11 +164,11 @@ def test_a_saved_mapping_with_the_value_map_imports_the_file_in_one_step():
     columns = RECOGNISED | {"lifecycle_stage": "Converted"}
     text = mapping_text("X Education", table="leads", columns=columns,
                         values={"lifecycle_stage": {"1": "customer", "0": "lead"}})
-    item = upload.prepared_upload(XED.read_bytes(), "Leads.csv", mapping_text="", table=None,
-                                  settings=default_settings(), saved_texts=(("X Education", text),))
+    item = upload.checked_upload(XED.read_bytes(), "Leads.csv", mapping_text="", table=None,
+                                 settings=default_settings(), saved_texts=(("X Education", text),))
     assert item.mapping_name == "X Education"
-    assert stage_counts(item.frame).to_dicts() == [{"lifecycle stage": "lead", "leads": 16},
-                                                   {"lifecycle stage": "customer", "leads": 8}]
+    assert item.stages.to_dicts() == [{"lifecycle stage": "lead", "leads": 16},
+                                      {"lifecycle stage": "customer", "leads": 8}]
 
 
 # ------------------------------------------------------------------ the preview of what each analysis will show
@@ -252,11 +252,11 @@ def test_a_correction_keeps_the_presets_stage_dates_value_maps_and_date_formats(
     assert corrected.values["lifecycle_stage"] == {"yes": "customer", "no": "lead"}
     assert corrected.columns == {"record_id": "lead_id", "email": "email", "create_date": "created_at",
                                  "is_customer": "lifecycle_stage"}
-    item = upload.prepared_upload(HUBSPOT_CONTACTS.encode(), "contacts.csv", mapping_text=text, table="leads",
-                                  settings=default_settings())
-    assert item.derived["stage_events"].height == 3  # the 'Became a … Date' columns still become stage entries
-    assert stage_counts(item.frame).to_dicts() == [{"lifecycle stage": "lead", "leads": 2},
-                                                   {"lifecycle stage": "customer", "leads": 1}]
+    item = upload.checked_upload(HUBSPOT_CONTACTS.encode(), "contacts.csv", mapping_text=text, table="leads",
+                                 settings=default_settings())
+    assert item.derived_rows["stage_events"] == 3  # the 'Became a … Date' columns still become stage entries
+    assert item.stages.to_dicts() == [{"lifecycle stage": "lead", "leads": 2},
+                                      {"lifecycle stage": "customer", "leads": 1}]
 
 
 def test_the_mapper_keeps_the_preset_when_the_user_corrects_a_column_and_previews_each_analysis(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ from funnel.display.segments import chartable_rates, percent_columns, segment_la
 from funnel.errors import FunnelError
 from funnel.filters import Filters
 from funnel.ingest.importer import remove_import
-from funnel.ingest.upload import column_sources, load_bundled_sample, mapping_error, prepared_upload
+from funnel.ingest.upload import HEAD_ROWS, checked_upload, column_sources, load_bundled_sample, mapping_error
 from funnel.model.identity import rebuild_identity
 from funnel.model.scoring import leads_report
 from funnel.store.db import connect
@@ -61,13 +61,15 @@ def test_the_data_version_moves_with_imports_removals_and_saved_settings(sample_
 
 def test_an_upload_is_checked_or_says_why_not(sample_files):
     data = sample_files["leads"].read_bytes()
-    prepared = prepared_upload(data, "leads.csv", mapping_text="", table=None, settings=default_settings())
-    assert not isinstance(prepared, FunnelError)
-    assert prepared.table == "leads" and prepared.frame.height == 300
-    sources = column_sources(prepared)
+    checked = checked_upload(data, "leads.csv", mapping_text="", table=None, settings=default_settings())
+    assert not isinstance(checked, FunnelError)
+    assert checked.table == "leads" and checked.rows == 300
+    assert checked.head.height == HEAD_ROWS and "attributes" not in checked.head.columns  # the rows stay in the worker
+    assert checked.analysis.columns == ["analysis", "after this mapping", "still missing"]
+    sources = column_sources(checked)
     assert sources.columns == ["canonical column", "from export column"]
     assert dict(sources.iter_rows())["lead_id"] == "lead_id"
-    broken = prepared_upload(b"\x00\x01not a table", "x.csv", mapping_text="", table=None, settings=default_settings())
+    broken = checked_upload(b"\x00\x01not a table", "x.csv", mapping_text="", table=None, settings=default_settings())
     assert isinstance(broken, FunnelError)
     assert mapping_error("not = [valid", source="m.toml") is not None
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from funnel.config import default_settings
-from funnel.ingest import upload
-from funnel.ingest.importer import write_import
+from funnel.ingest.importer import prepare_import, write_import
+from funnel.ingest.mapping import mapping_from_text
 from funnel.ingest.mapping_guess import mapping_text
 from funnel.model.build import rebuild_model
 from funnel.store.db import connect
@@ -30,8 +30,8 @@ def undated_store(tmp_path_factory) -> Path:
                         columns={"lead_id": "Prospect ID", "source": "Lead Source", "country": "Country",
                                  "lifecycle_stage": "Converted"},
                         values={"lifecycle_stage": {"1": "customer", "0": "lead"}})
-    item = upload.prepared_upload(XED.read_bytes(), "Leads.csv", mapping_text=text, table=None,
-                                  settings=default_settings())
+    item = prepare_import(XED, name="Leads.csv", mapping=mapping_from_text(text, source="mapping"),
+                          settings=default_settings())
     con = connect(db)
     try:
         write_import(con, item)

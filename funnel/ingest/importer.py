@@ -162,11 +162,28 @@ def preparation_request(path: Path, *, name: str, table: str | None, mapping: Ma
 def prepared_fields(meta: dict, *, mapping: Mapping | None, saved: tuple[Mapping, ...]) -> dict:
     """The worker's JSON description as PreparedImport fields: the mapping it chose looked up here (what a
     child that read an untrusted file says is never unpickled)."""
-    meta = {k: v for k, v in meta.items() if k not in ("rows", "derived_rows")}
-    kind, index = meta.pop("mapping_choice")
-    chosen = {"given": mapping, "saved": saved[index] if kind == "saved" else None,
-              "preset": all_presets()[index] if kind == "preset" else None}.get(kind)
-    return {**meta, "mapping": chosen}
+    fields = {k: v for k, v in meta.items() if k not in ("rows", "derived_rows", "mapping_choice")}
+    return {**fields, "mapping": chosen_mapping(meta["mapping_choice"], given=mapping, saved=saved)}
+
+
+def chosen_mapping(choice: tuple[str, int] | list, *, given: Mapping | None,
+                   saved: tuple[Mapping, ...]) -> Mapping | None:
+    """The mapping a worker's `mapping_choice` names, looked up among those the request offered."""
+    kind, index = choice
+    return {"given": given, "saved": saved[index] if kind == "saved" else None,
+            "preset": all_presets()[index] if kind == "preset" else None}.get(kind)
+
+
+def mapping_choice(prepared: PreparedImport, args: dict) -> tuple[str, int]:
+    """Which of the request's mappings (`args`: given, saved, else a preset) prepared the file, as
+    (kind, index): plain JSON the caller resolves with `chosen_mapping`."""
+    if prepared.mapping is None:
+        return ("none", 0)
+    if prepared.mapping is args["mapping"]:
+        return ("given", 0)
+    if any(prepared.mapping is m for m in args["saved"]):
+        return ("saved", next(i for i, m in enumerate(args["saved"]) if m is prepared.mapping))
+    return ("preset", next(i for i, m in enumerate(all_presets()) if m is prepared.mapping))
 
 
 def prepared_job(request: dict, work: Path) -> dict:
@@ -176,19 +193,10 @@ def prepared_job(request: dict, work: Path) -> dict:
     written_ipc(prepared.frame, work / "frame.arrow")
     for i, frame in enumerate(prepared.derived.values()):
         written_ipc(frame, work / f"derived_{i}.arrow")
-    args = request["args"]
-    if prepared.mapping is None:
-        choice: tuple[str, int] = ("none", 0)
-    elif prepared.mapping is args["mapping"]:
-        choice = ("given", 0)
-    elif any(prepared.mapping is m for m in args["saved"]):
-        choice = ("saved", next(i for i, m in enumerate(args["saved"]) if m is prepared.mapping))
-    else:
-        choice = ("preset", next(i for i, m in enumerate(all_presets()) if m is prepared.mapping))
     return {"file_name": prepared.file_name, "sha256": prepared.sha256, "format": prepared.format,
             "table": prepared.table, "derived": list(prepared.derived), "mapping_name": prepared.mapping_name,
             "warnings": prepared.warnings, "source_columns": prepared.source_columns, "unmapped": prepared.unmapped,
-            "mapping_choice": choice, "rows": prepared.frame.height,
+            "mapping_choice": mapping_choice(prepared, request["args"]), "rows": prepared.frame.height,
             "derived_rows": [f.height for f in prepared.derived.values()]}
 
 

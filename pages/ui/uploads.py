@@ -12,9 +12,8 @@ from funnel.access import Action
 from funnel.errors import FunnelError, MappingError, ValidationError
 from funnel.ingest import upload
 from funnel.ingest.import_job import imported_in_child
-from funnel.ingest.importer import BatchFile, PreparedImport, remove_import
+from funnel.ingest.importer import BatchFile, remove_import
 from funnel.ingest.mapping_guess import (
-    analysis_preview,
     completed_columns,
     corrected_mapping_text,
     distinct_values,
@@ -25,9 +24,9 @@ from funnel.ingest.mapping_guess import (
     proposed_table,
     recognising_mapping,
     save_mapping,
-    stage_counts,
 )
 from funnel.ingest.mapping_guess import mapping_text as drafted_mapping
+from funnel.ingest.upload import CheckedUpload
 from funnel.model.build import rebuild_model
 from funnel.model.identity import identity_matches, match_summary
 from funnel.schema import TABLES
@@ -38,11 +37,11 @@ from pages.ui.widgets import show_error
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def prepared_upload(data: bytes, name: str, mapping_text: str, table: str | None, settings_key: str,
-                    saved_texts: tuple[tuple[str, str], ...] = ()) -> PreparedImport | FunnelError:
-    """An uploaded file parsed and validated (or the error saying why not), cached per content."""
-    return upload.prepared_upload(data, name, mapping_text=mapping_text, table=table,
-                                  settings=settings_for(settings_key), saved_texts=saved_texts)
+def checked_file(data: bytes, name: str, mapping_text: str, table: str | None, settings_key: str,
+                 saved_texts: tuple[tuple[str, str], ...] = ()) -> CheckedUpload | FunnelError:
+    """An uploaded file as the limited worker found it (or the error saying why not), cached per content."""
+    return upload.checked_upload(data, name, mapping_text=mapping_text, table=table,
+                                 settings=settings_for(settings_key), saved_texts=saved_texts)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -52,7 +51,7 @@ def upload_sample(data: bytes, name: str) -> pl.DataFrame | FunnelError:
 
 
 def checked_upload(file, number: int, *, mapping_text: str, table: str | None,
-                   saved: tuple[tuple[str, str], ...]) -> PreparedImport | None:
+                   saved: tuple[tuple[str, str], ...]) -> CheckedUpload | None:
     """One uploaded file checked and shown as a card; the guided mapper when it is not recognised, or when it
     is recognised with columns left over that could fill what analyses need (a half-mapping, which imports
     only with the user's corrections or when they choose to import it as recognised anyway).
@@ -60,11 +59,11 @@ def checked_upload(file, number: int, *, mapping_text: str, table: str | None,
     with st.container(border=True):
         st.text(file.name)
         with st.spinner("Checking the file…"):
-            item = prepared_upload(file.getvalue(), file.name, mapping_text, table, settings_text(), saved)
+            item = checked_file(file.getvalue(), file.name, mapping_text, table, settings_text(), saved)
         if isinstance(item, (MappingError, ValidationError)) and not mapping_text:
             show_error(item)
             item = guided_mapping(file, number, saved=saved)
-        elif isinstance(item, PreparedImport) and not mapping_text and half_mapped(file, item):
+        elif isinstance(item, CheckedUpload) and not mapping_text and half_mapped(file, item):
             item = guided_mapping(file, number, recognised=item, saved=saved)
         if isinstance(item, FunnelError):
             show_error(item)
@@ -74,7 +73,7 @@ def checked_upload(file, number: int, *, mapping_text: str, table: str | None,
         return item
 
 
-def half_mapped(file, item: PreparedImport) -> bool:
+def half_mapped(file, item: CheckedUpload) -> bool:
     """Whether a recognised file leaves columns as attributes that could fill a stage, outcome, date or owner."""
     if not item.unmapped:
         return False
@@ -82,10 +81,10 @@ def half_mapped(file, item: PreparedImport) -> bool:
     return not isinstance(sample, FunnelError) and bool(fillable_gaps(sample, item.table, item.source_columns))
 
 
-def upload_card(item: PreparedImport) -> None:
+def upload_card(item: CheckedUpload) -> None:
     cols = st.columns(3)
     cols[0].metric("Table", item.table)
-    cols[1].metric("Rows", f"{item.frame.height:,}")
+    cols[1].metric("Rows", f"{item.rows:,}")
     cols[2].metric("Format", item.format.upper())
     if item.mapping_name:
         st.text(f"Mapping: {item.mapping_name}")
@@ -95,13 +94,13 @@ def upload_card(item: PreparedImport) -> None:
         st.dataframe(upload.column_sources(item), hide_index=True)
         if item.unmapped:
             st.text("Kept as attributes: " + ", ".join(item.unmapped[:40]))
-        st.dataframe(item.frame.head(20).drop("attributes", strict=False), hide_index=True)
-    for name, derived in item.derived.items():
-        st.text(f"Also derived: {derived.height:,} rows for {name}")
+        st.dataframe(item.head, hide_index=True)
+    for name, rows in item.derived_rows.items():
+        st.text(f"Also derived: {rows:,} rows for {name}")
 
 
-def guided_mapping(file, number: int, *, recognised: PreparedImport | None = None,
-                   saved: tuple[tuple[str, str], ...] = ()) -> PreparedImport | FunnelError | None:
+def guided_mapping(file, number: int, *, recognised: CheckedUpload | None = None,
+                   saved: tuple[tuple[str, str], ...] = ()) -> CheckedUpload | FunnelError | None:
     """Map an export column by column: a proposal, the user's corrections, stage values onto the lifecycle
     ladder, a preview of what each analysis will show from the file as now mapped (nothing written), what
     is still missing, and a saved mapping so next month's export imports in one step. For a `recognised`
@@ -148,14 +147,13 @@ def guided_mapping(file, number: int, *, recognised: PreparedImport | None = Non
                 if recognised is not None and recognised.mapping_name and table == recognised.table else None)
         text = (corrected_mapping_text(name, base=base, headers=headers, table=table, columns=choices, values=values)
                 if base is not None else drafted_mapping(name, table=table, columns=choices, values=values))
-        item = prepared_upload(file.getvalue(), file.name, text, table, settings_text())
-        if isinstance(item, PreparedImport):
+        item = checked_file(file.getvalue(), file.name, text, table, settings_text())
+        if isinstance(item, CheckedUpload):
             st.text("What each analysis will show once the file is imported as now mapped (nothing is written yet):")
-            preview = analysis_preview(item.frame, table, derived=item.derived, settings=settings_for(settings_text()))
-            st.table(preview.rename(lambda name: name.capitalize()), hide_index=True)  # wraps: every word readable
-        if isinstance(item, PreparedImport) and "lifecycle_stage" in values:
+            st.table(item.analysis.rename(lambda name: name.capitalize()), hide_index=True)  # wraps: every word readable
+        if isinstance(item, CheckedUpload) and item.stages is not None and "lifecycle_stage" in values:
             st.text("Lifecycle stages after this mapping (the distribution will show):")
-            st.dataframe(stage_counts(item.frame), hide_index=True, key=f"map_preview_{number}")
+            st.dataframe(item.stages, hide_index=True, key=f"map_preview_{number}")
         left, right = st.columns(2)
         if left.button("Save mapping", key=f"map_save_{number}", icon=":material/save:",
                        disabled=isinstance(item, FunnelError)):
@@ -222,7 +220,7 @@ def upload_key() -> str:
     return f"export_files_{st.session_state.get(UPLOAD_ROUND, 0)}"
 
 
-def import_files(uploaded: list[tuple[UploadedFile, PreparedImport]]) -> None:
+def import_files(uploaded: list[tuple[UploadedFile, CheckedUpload]]) -> None:
     """Imports the checked files as one batch (all or nothing, recorded with who imported it) in a child process
     under the import's memory limit: only each file's result comes back here. Then rebuilds the lead model and
     runs the app again so every panel and the sidebar show the new state at once; each file's result and how its
