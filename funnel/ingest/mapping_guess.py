@@ -293,9 +293,11 @@ def segment_columns(frame: pl.DataFrame, table: str) -> list[str]:
     if "attributes" in frame.columns:
         pairs = frame.select(pl.col("attributes").explode().struct.unnest()).drop_nulls()
         pairs = pairs.filter(pl.col("value").str.strip_chars() != "")
-        for key, values in pairs.group_by("key", maintain_order=True).agg(pl.col("value")).iter_rows():
-            if segment_like(pl.Series(values)):
-                usable.append(key)
+        counts = pairs.group_by("key", maintain_order=True).agg(distinct=pl.col("value").n_unique(),
+                                                               rows=pl.len())
+        usable.extend(counts.filter(pl.col("distinct").is_between(1, SEGMENT_MAX_VALUES)
+                                    & ((pl.col("distinct") < pl.col("rows")) | (pl.col("rows") == 1)))
+                      .get_column("key").to_list())
     return usable
 
 
