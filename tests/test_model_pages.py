@@ -144,3 +144,21 @@ def test_after_a_removal_the_pages_show_the_numbers_of_the_data_as_it_is(sample_
     computed = funnel_tables(on_page(fresh, "pages/overview.py"))
     assert NOTE in captions(fresh)
     assert len(computed) == len(after) and all(a.equals(b) for a, b in zip(after, computed))
+
+
+def test_a_removal_while_previewing_a_draft_rebuilds_the_model_for_the_saved_settings(sample_db, tmp_path,
+                                                                                     monkeypatch):
+    db = copied(sample_db, tmp_path / "draft_removal.duckdb")
+    at = app(db, monkeypatch, sample=False)
+    at.run()
+    on_page(at, "pages/rules.py")
+    at.text_area(key="rules_text").set_value(FUNNEL_EDIT).run()
+    at.button(key="rules_draft").click().run()
+    at.sidebar.toggle(key="use_draft").set_value(True).run()
+    on_page(at, "pages/data.py")
+    at.selectbox(key="remove_choice").select(3)
+    at.button(key="remove_button").click().run()
+    assert not at.exception
+    with shared(db) as con:  # everyone's pages read the saved settings: the draft only previews
+        assert materialised.funnel_is_current(con, settings_from_text(""))
+        assert not materialised.funnel_is_current(con, settings_from_text(FUNNEL_EDIT))

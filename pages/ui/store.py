@@ -310,9 +310,15 @@ def active_settings() -> Settings:
     return settings_for(settings_text())
 
 
+def saved_text() -> str:
+    """The newest saved version as TOML text (empty: the packaged file), whatever this person previews."""
+    return _saved_text(*_version_of_key())
+
+
 def saved_settings() -> Settings:
-    """The newest saved version, what everyone's pages use (whatever this person previews)."""
-    return settings_for(_saved_text(*_version_of_key()))
+    """The newest saved version, what everyone's pages use and what imports follow (whatever this person
+    previews)."""
+    return settings_for(saved_text())
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

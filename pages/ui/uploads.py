@@ -32,7 +32,7 @@ from funnel.model.identity import identity_matches, match_summary
 from funnel.schema import TABLES
 from funnel.store.db import connect
 from pages.ui.access import require
-from pages.ui.store import active_settings, db_path, settings_for, settings_text, writing
+from pages.ui.store import db_path, saved_settings, saved_text, settings_for, writing
 from pages.ui.widgets import show_error
 
 
@@ -59,7 +59,7 @@ def checked_upload(file, number: int, *, mapping_text: str, table: str | None,
     with st.container(border=True):
         st.text(file.name)
         with st.spinner("Checking the file…"):
-            item = checked_file(file.getvalue(), file.name, mapping_text, table, settings_text(), saved)
+            item = checked_file(file.getvalue(), file.name, mapping_text, table, saved_text(), saved)
         if isinstance(item, (MappingError, ValidationError)) and not mapping_text:
             show_error(item)
             item = guided_mapping(file, number, saved=saved)
@@ -147,7 +147,7 @@ def guided_mapping(file, number: int, *, recognised: CheckedUpload | None = None
                 if recognised is not None and recognised.mapping_name and table == recognised.table else None)
         text = (corrected_mapping_text(name, base=base, headers=headers, table=table, columns=choices, values=values)
                 if base is not None else drafted_mapping(name, table=table, columns=choices, values=values))
-        item = checked_file(file.getvalue(), file.name, text, table, settings_text())
+        item = checked_file(file.getvalue(), file.name, text, table, saved_text())
         if isinstance(item, CheckedUpload):
             st.text("What each analysis will show once the file is imported as now mapped (nothing is written yet):")
             st.table(item.analysis.rename(lambda name: name.capitalize()), hide_index=True)  # wraps: every word readable
@@ -180,7 +180,7 @@ def guided_mapping(file, number: int, *, recognised: CheckedUpload | None = None
 def stage_value_map(sample: pl.DataFrame, column: str, number: int) -> dict[str, str]:
     """The user's lifecycle stage for each distinct sample value of `column` (proposed from the settings'
     ladder and obvious cases); values left as they are are not in the map."""
-    settings = settings_for(settings_text())
+    settings = settings_for(saved_text())
     stages = [*settings.ladders.lifecycle, *settings.ladders.lifecycle_side]
     keep = "(keep the value as it is)"
     seen = distinct_values(sample, column)
@@ -227,7 +227,7 @@ def import_files(uploaded: list[tuple[UploadedFile, CheckedUpload]]) -> None:
     people joined leads are shown after that run. Admins only."""
     person = require(Action.IMPORT)
     progress = st.progress(0.0, text="Importing…")
-    settings = active_settings()  # read before the write: the write waits for every read to end
+    settings = saved_settings()  # the team's rules, never a draft; read before the write: it waits for reads to end
     notices: list[str | FunnelError] = []
     paths = [upload.saved_upload(file.getvalue(), file.name) for file, _ in uploaded]
     files = [BatchFile(path, name=file.name, table=item.table, mapping=item.mapping)
@@ -261,7 +261,7 @@ def undo_import(import_id: int, label: str) -> None:
     rebuilds the lead model, then runs the app again so every panel and the sidebar show the new state at
     once. Admins only."""
     person = require(Action.REMOVE)
-    settings = active_settings()
+    settings = saved_settings()  # the team's rules, never a draft being previewed
     with writing() as con:
         try:
             remove_import(con, import_id, by=person.label)
