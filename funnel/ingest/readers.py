@@ -391,9 +391,8 @@ def csv_file(path: Path, *, name: str) -> ParsedFile:
                                 hint="Export it again with at least one record")
     table = table.rename_columns(header)
     if record_rows is None or len(record_rows) != table.num_rows:
-        record_rows = range(2, table.num_rows + 2)
-    rows = pa.array(record_rows, type=pa.int64())
-    table = table.append_column(SOURCE_ROW, rows)
+        record_rows = None
+    table = table.append_column(SOURCE_ROW, row_numbers(table.num_rows, record_rows))
     if len(header) == 1 and dialect.delimiter == ",":
         warnings.append("The file parsed as a single column; if it should have more, check its delimiter.")
     return ParsedFile(name=name, format="csv", table=table, header=header, encoding=encoding,
@@ -418,6 +417,15 @@ def too_many_columns_error(count: int, *, name: str) -> ExportFormatError:
 def too_long_cell_error(*, name: str, column: str | None = None, row: int | None = None) -> ExportFormatError:
     return ExportFormatError("a cell holds more than 1 MiB of text", file=name, column=column, row=row,
                              hint="Remove or shorten that value, or export the file again; nothing was imported")
+
+
+def row_numbers(n: int, rows: list[int] | None = None) -> pa.Array:
+    """Each record's spreadsheet row number as int64: `rows` when given, else 2, 3, … (row 1 the header).
+    Built from a numpy buffer: `pa.array` on a list, range or array imports pandas (about 1 s per worker)."""
+    import numpy as np
+
+    values = np.asarray(rows, dtype=np.int64) if rows is not None else np.arange(2, n + 2, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
 def spreadsheet_rows(body: bytes, dialect: Dialect) -> list[int] | None:
@@ -759,7 +767,7 @@ def parquet_file(path: Path, *, name: str) -> ParsedFile:
     out = pa.Table.from_batches(batches, schema=pa.schema([(h, pa.string()) for h in header]))
     if out.num_rows == 0:
         raise ExportFormatError("the file has no rows", file=name, hint="Export it again with data")
-    out = out.append_column(SOURCE_ROW, pa.array(range(2, out.num_rows + 2), type=pa.int64()))
+    out = out.append_column(SOURCE_ROW, row_numbers(out.num_rows))
     return ParsedFile(name=name, format="parquet", table=out, header=header)
 
 
