@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import polars as pl
 
@@ -321,6 +322,7 @@ MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), SCORING_FACTS_PART: (
                      INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)}
 
 
+@lru_cache(maxsize=1024)  # recognising a file normalises each header once per preset tried
 def normalise_name(raw: str) -> str:
     """A header as a canonical-looking name: trimmed, lower-case, words joined by underscores."""
     out = []
