@@ -98,3 +98,35 @@ def test_the_whole_process(sample_db):
     done = subprocess.run([sys.executable, "-c", entry, "metrics", "--db", str(sample_db)],
                           capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(done.stdout)["distribution"][0]["stage"] == "subscriber"
+
+
+def test_commands_compute_with_the_rules_saved_on_the_rules_page_unless_given_a_file(sample_db, capsys, tmp_path):
+    import shutil
+
+    from funnel.model.materialised import funnel_is_current
+    from funnel.store.settings_versions import save_version, settings_in_force
+
+    db = tmp_path / "saved.duckdb"
+    shutil.copy(sample_db, db)
+    edit = "[conversion]\nwindow_days = 45\n"
+    con = connect(db)
+    try:
+        save_version(con, edit, note="a shorter window", author="lead@acme.com")
+    finally:
+        con.close()
+    code, out, _ = run(capsys, "--db", str(db))
+    assert code == 0 and json.loads(out)["window_days"] == 45  # what everyone's pages show
+    given = tmp_path / "mine.toml"
+    given.write_text("[conversion]\nwindow_days = 30\n")
+    code, out, _ = run(capsys, "--db", str(db), "--config", str(given))
+    assert code == 0 and json.loads(out)["window_days"] == 30  # a file given to the command wins
+    code, out, _ = run(capsys, "--db", str(sample_db))
+    assert code == 0 and json.loads(out)["window_days"] == 90  # nothing saved: the packaged defaults
+    assert main(["model", "--db", str(db), "--build"]) == 0
+    capsys.readouterr()
+    con = connect(db, read_only=True)
+    try:  # the model is built for the saved rules, the ones the pages read
+        assert settings_in_force(con).source == "saved settings version 1"
+        assert funnel_is_current(con, settings_in_force(con))
+    finally:
+        con.close()

@@ -30,15 +30,14 @@ MAX_SAMPLE_LEADS = 50_000_000
 
 @command("import", import_arguments)
 def run_import(args: argparse.Namespace) -> int:
-    from funnel.config import load_settings
     from funnel.ingest.importer import BatchFile, import_batch
     from funnel.ingest.mapping import load_mapping
     from funnel.ingest.presets import preset_for
     from funnel.model.build import rebuild_model
     from funnel.model.identity import identity_matches, match_summary
     from funnel.store.db import connect, default_db_path
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     mapping = load_mapping(args.mapping) if args.mapping else (preset_for(args.preset) if args.preset else None)
     saved = saved_mappings_of(args.db)
     for path in args.files:
@@ -49,6 +48,7 @@ def run_import(args: argparse.Namespace) -> int:
     existed = db.exists()
     con = connect(db)
     try:
+        settings = settings_in_force(con, args.config)
         results = import_batch(con, files, settings=settings, saved=saved)
     except BaseException:
         con.close()
@@ -116,14 +116,14 @@ def model_arguments(p: argparse.ArgumentParser) -> None:
 @command("model", model_arguments)
 def run_model(args: argparse.Namespace) -> int:
     """The lead model kept in the database: what is built, for which settings; --build builds what is missing."""
-    from funnel.config import load_settings
     from funnel.model.build import ensure_model
     from funnel.model.materialised import funnel_is_current, model_parts
     from funnel.store.db import connect
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     con = connect(args.db, read_only=not args.build)
     try:
+        settings = settings_in_force(con, args.config)
         if args.build:
             ensure_model(con, settings=settings,
                          progress=lambda step, done: print(f"{done:4.0%} {step}", file=sys.stderr))
@@ -232,14 +232,14 @@ def run_metrics(args: argparse.Namespace) -> int:
     import json
 
     from funnel.analyses.report import metrics_report, report_table, undated_metrics_report
-    from funnel.config import load_settings
     from funnel.export import csv_bytes
     from funnel.filters import Filters
     from funnel.model.history import lead_dimension_named, newest_day
     from funnel.store.db import table_counts
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         by = lead_dimension_named(con, args.by) if args.by else None
         as_of = args.as_of or newest_day(con)
         if as_of is None and not any(table_counts(con)[t] for t in ("leads", "stage_events")):
@@ -277,15 +277,15 @@ def run_leads(args: argparse.Namespace) -> int:
 
     import polars as pl
 
-    from funnel.config import load_settings
     from funnel.errors import FunnelError
     from funnel.export import csv_bytes
     from funnel.model.matrix import fit_data_note
     from funnel.model.scoring import leads_report
     from funnel.store.inventory import newest_timestamp
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         as_of = args.as_of
         if as_of is None:
             newest = newest_timestamp(con)
@@ -366,11 +366,11 @@ def run_rules(args: argparse.Namespace) -> int:
     import json
 
     from funnel.analyses.routing import NOTHING, UNCOVERED, routing_inputs, routing_lint
-    from funnel.config import load_settings
     from funnel.export import csv_bytes
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         as_of = _as_of_of(con, args.as_of)
         lint = routing_lint(routing_inputs(con, settings=settings, as_of=as_of), settings=settings)
     if args.format == "json":
@@ -410,11 +410,11 @@ def run_alerts(args: argparse.Namespace) -> int:
     from datetime import datetime, time
 
     from funnel.analyses.routing import import_alerts, since_last_import
-    from funnel.config import load_settings
     from funnel.export import csv_bytes, download_name
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         as_of = _as_of_of(con, args.as_of)
         if args.since == "LAST_IMPORT":
             since = since_last_import(con)
@@ -484,11 +484,11 @@ def run_export(args: argparse.Namespace) -> int:
     """A segment, queue or track as an import file for HubSpot, Salesforce, Klaviyo or Mailchimp."""
     from funnel.analyses.routing import routing_inputs
     from funnel.analyses.tool_exports import lead_names, segment_of, tool_export
-    from funnel.config import load_settings
     from funnel.export import csv_bytes
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         as_of = _as_of_of(con, args.as_of)
         leads = routing_inputs(con, settings=settings, as_of=as_of)
         names = lead_names(con)
@@ -519,14 +519,14 @@ def run_hygiene(args: argparse.Namespace) -> int:
     from funnel.analyses.crm_audit import audited_hygiene, crm_audit
     from funnel.analyses.fix_files import fix_file_bytes
     from funnel.analyses.hygiene import identity_hygiene
-    from funnel.config import load_settings
     from funnel.export import csv_bytes
     from funnel.model.identity import identity_findings
     from funnel.store.db import connect
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
+        settings = settings_in_force(con, args.config)
         as_of = _as_of_of(con, args.as_of)
         audit = crm_audit(con, as_of=as_of, threshold=args.threshold, person_survivor=args.survivor)
         checks = audited_hygiene(con, settings=settings, as_of=as_of, audit=audit)
@@ -586,13 +586,13 @@ def run_capture(args: argparse.Namespace) -> int:
         form_funnels,
         same_lead_fill,
     )
-    from funnel.config import load_settings
     from funnel.export import csv_bytes
     from funnel.store.db import connect
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     con = connect(args.db, read_only=True)
     try:
+        settings = settings_in_force(con, args.config)
         as_of = _as_of_of(con, args.as_of)
         if args.section == "forms":
             table = form_funnels(con, as_of=as_of)
@@ -633,13 +633,13 @@ def run_report(args: argparse.Namespace) -> int:
 
     from funnel.analyses.monthly import monthly_review, parse_month, where_to_invest
     from funnel.charts.monthly import figure_dicts, review_figures
-    from funnel.config import load_settings
     from funnel.display.report import data_provenance, review_document, review_html
     from funnel.model.history import lead_dimension_named, newest_day
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     month = parse_month(args.month) if args.month else None
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         as_of = args.as_of or newest_day(con)
         if as_of is None:
             raise FunnelError("the monthly review needs dates, and this store has none",
@@ -648,7 +648,8 @@ def run_report(args: argparse.Namespace) -> int:
         by = lead_dimension_named(con, args.by) if args.by else None
         review = monthly_review(con, settings=settings, as_of=as_of, month=month, ladder=args.ladder, by=by)
         invest = where_to_invest(con, settings=settings, as_of=as_of, by=by, ladder=args.ladder) if by else None
-        source = f"settings file {args.config}" if args.config else None
+        from_file = settings.source != "defaults" and not settings.source.startswith("saved settings")
+        source = f"settings file {settings.source}" if from_file else None  # else the store's version, or defaults
         document = review_document(review, invest=invest, provenance=data_provenance(con, settings_source=source))
     if args.format == "json":
         args.out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -688,11 +689,11 @@ def run_review_sample(args: argparse.Namespace) -> int:
         verdict_summary,
         verdicts,
     )
-    from funnel.config import load_settings
     from funnel.export import csv_bytes
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         as_of = _as_of_of(con, args.as_of)
         start = args.start or last_complete_month(as_of)
         end = args.end or month_end(start)
@@ -722,10 +723,10 @@ def load_sample_arguments(p: argparse.ArgumentParser) -> None:
 @command("load-sample", load_sample_arguments)
 def run_load_sample(args: argparse.Namespace) -> int:
     """Load the bundled sample (sample_data/) into a database that never had an import (`make run` does this)."""
-    from funnel.config import load_settings
     from funnel.ingest.upload import load_sample_into_empty_store
     from funnel.model.build import rebuild_model
     from funnel.store.db import connect, default_db_path
+    from funnel.store.settings_versions import settings_in_force
     from funnel.store.status import import_count
 
     path = Path(args.db or default_db_path())
@@ -737,9 +738,9 @@ def run_load_sample(args: argparse.Namespace) -> int:
                 return 0
         finally:
             con.close()
-    settings = load_settings(args.config)
     con = connect(path)
     try:
+        settings = settings_in_force(con, args.config)
         loaded = load_sample_into_empty_store(con, settings=settings)
         if loaded:
             rebuild_model(con, settings=settings)
@@ -768,11 +769,11 @@ def run_deals(args: argparse.Namespace) -> int:
 
     from funnel.analyses.deals import deal_dimension_named, deal_performance, only_wins_note
     from funnel.analyses.report import json_ready
-    from funnel.config import load_settings
     from funnel.export import csv_bytes
+    from funnel.store.settings_versions import settings_in_force
 
-    settings = load_settings(args.config)
     with _engine_connection(args) as con:
+        settings = settings_in_force(con, args.config)
         as_of = _as_of_of(con, args.as_of)
         by = deal_dimension_named(con, args.by)
         table = deal_performance(con, settings=settings, as_of=as_of, by=by)

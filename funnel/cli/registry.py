@@ -25,7 +25,8 @@ def db_argument(parser: argparse.ArgumentParser) -> None:
 
 def config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None,
-                        help="settings file merged over the defaults (default: $FUNNEL_CONFIG)")
+                        help="settings file merged over the defaults, for this run (default: the rules saved on "
+                             "the Rules page, as the pages use them, else $FUNNEL_CONFIG, else the defaults)")
 
 
 def engine_arguments(parser: argparse.ArgumentParser) -> None:

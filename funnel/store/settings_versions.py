@@ -7,12 +7,13 @@ as the newest version, which every page then uses."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from funnel.access import local_user
-from funnel.config import DEFAULT_PATH, settings_from_text
+from funnel.config import DEFAULT_PATH, Settings, load_settings, settings_from_text
 from funnel.errors import StoreError
 from funnel.schema import SETTINGS_DRAFTS, SETTINGS_VERSIONS
 from funnel.store.db import first_row, frame, scalar
@@ -22,6 +23,16 @@ def saved_versions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per saved version, newest first (the TOML text included)."""
     return frame(con, f"SELECT version, saved_at, note, author, saved_by, toml FROM {SETTINGS_VERSIONS} "
                       "ORDER BY version DESC")
+
+
+def settings_in_force(con: duckdb.DuckDBPyConnection, config: Path | str | None = None) -> Settings:
+    """The settings a command computes with, the same as everyone's pages: the newest version saved on the
+    Rules page (over the packaged defaults), else $FUNNEL_CONFIG or the packaged defaults. A `config` file
+    given to the command (`--config`) wins over both."""
+    if config is not None:
+        return load_settings(config)
+    row = first_row(con, f"SELECT version, toml FROM {SETTINGS_VERSIONS} ORDER BY version DESC LIMIT 1")
+    return settings_from_text(row[1], source=f"saved settings version {row[0]}") if row else load_settings()
 
 
 def active_text(con: duckdb.DuckDBPyConnection) -> str:
