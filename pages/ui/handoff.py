@@ -67,9 +67,15 @@ def selected_check(report: pl.DataFrame) -> str | None:
         report, key="hygiene_table", on_select="rerun", selection_mode="single-row",
         column_order=("description", "leads", "share", "month_before", "change", "what_to_do"), row_height=72,
         height=40 + 72 * report.height,
+        # The counts narrow, so both texts fit whole at 1440 px (they were cut at the right edge).
         column_config_overrides={"description": st.column_config.TextColumn("Check", width="large", pinned=True),
-                                 "share": st.column_config.NumberColumn("Share of leads", format="percent"),
-                                 "change": st.column_config.NumberColumn("Change", format="%+d")},
+                                 "leads": st.column_config.NumberColumn("Leads", format="localized", width="small"),
+                                 "share": st.column_config.NumberColumn("Share of leads", format="percent",
+                                                                        width="small"),
+                                 "month_before": st.column_config.NumberColumn("A month before", format="localized",
+                                                                               width="small"),
+                                 "change": st.column_config.NumberColumn("Change", format="%+d", width="small"),
+                                 "what_to_do": st.column_config.TextColumn("What to do", width="large")},
     )
     row = selected_row(selection, report)
     return None if row is None else row["check"]
