@@ -7,8 +7,11 @@ Usage: python benchmarks/browser_pages.py [--root CHECKOUT] [--repeat N] [--page
 For each page, in a fresh browser tab (a new session, as a shared link opens):
 - first render: from navigation until the page's script has finished and its title is on screen; the first
   visit of the run (cold caches) and the median of N later visits (warm) are both reported;
-- click: the sidebar's ladder switch (every number on the page recomputes), from the click until the app's
-  run it started has finished; median of N clicks, alternating between the two ladders;
+- drawn: the median of N more visits, until the page stopped changing (charts drawn; the first render's
+  measure ends when the script has finished and the title is shown, before the charts are drawn);
+- click: the sidebar's ladder switch (every number on the page recomputes), from the click until the server's
+  last message of the run it started and the main area's last change, once both stayed still for 300 ms
+  (charts drawn after the run count); median of N clicks, alternating between the two ladders;
 - row click: selecting the first row of the page's first selectable table (where the page has one), the same way.
 Target (issue 12): first render ≤ 1 s, a click ≤ 300 ms.
 """
@@ -33,15 +36,34 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 PAGES = ["overview", "monthly_review", "distribution", "conversion", "aging", "segments", "lead", "matrix",
          "handoff", "handoff_review", "data", "rules", "routing", "data_quality"]
-# Marks the end of each script run: a counter and the time the app went from running back to idle.
-WATCH_RUNS = """() => {
-  if (window.__runs !== undefined) return;
-  window.__runs = 0; window.__done = 0;
-  const app = document.querySelector("[data-testid='stApp']");
-  new MutationObserver(() => {
-    if (app.getAttribute('data-test-script-state') === 'notRunning') { window.__runs += 1; window.__done = performance.now(); }
-  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+# Installed in every tab before the app loads: the time of the last message from the server (each change of the
+# page, and the end of each run, arrives as one), counted.
+WATCH_SOCKET = """(() => {
+  window.__messages = 0; window.__message = 0;
+  const Plain = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const socket = new Plain(...args);
+    socket.addEventListener('message', () => { window.__messages += 1; window.__message = performance.now(); });
+    return socket;
+  };
+  window.WebSocket.prototype = Plain.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})();"""
+# The time of the last change to the page's main area. A click is answered once the server has sent something
+# after it, and neither the server nor the main area has changed for QUIET_MS since: it took until the later of
+# its last message and the last change (charts drawn after the run count). A fragment's run can be so short
+# that the app's running state never reaches the page, so that state cannot mark its end.
+WATCH_MAIN = """() => {
+  if (window.__changed !== undefined) return;
+  window.__changed = 0;
+  new MutationObserver(() => { window.__changed = performance.now(); }).observe(
+    document.querySelector("[data-testid='stMain']"), {childList: true, subtree: true, characterData: true});
 }"""
+QUIET_MS = 300
+# From the document's start: the time of the last change anywhere in the page.
+WATCH_DRAWN = """window.__drawn = 0;
+new MutationObserver(() => { window.__drawn = performance.now(); }).observe(document, {childList: true, subtree: true,
+  characterData: true});"""
 IDLE = ("() => { const app = document.querySelector(\"[data-testid='stApp']\");"
         " return app && app.getAttribute('data-test-script-state') === 'notRunning'"
         " && !document.querySelector(\"[data-testid='stStatusWidget']\")"
@@ -84,18 +106,35 @@ def render_seconds(context, url: str) -> tuple[float, object]:
     return time.perf_counter() - start, page
 
 
+def drawn_seconds(context, url: str) -> float:
+    """Opens `url` in a new tab of `context`; seconds until its main area last changed before staying still for
+    QUIET_MS after the script finished (the charts drawn, which the first render's measure does not wait for)."""
+    page = context.new_page()
+    page.add_init_script(WATCH_DRAWN)
+    start = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    origin = page.evaluate("performance.now()") - (time.perf_counter() - start) * 1000
+    page.wait_for_function(IDLE, timeout=180_000, polling=20)
+    page.wait_for_function(f"() => performance.now() - window.__drawn > {QUIET_MS}", timeout=60_000, polling=20)
+    drawn = page.evaluate("window.__drawn")
+    page.close()
+    return (drawn - origin) / 1000
+
+
 def click_seconds(page, click) -> float | None:
-    """Seconds from `click()` until the app run it started has finished (None: it started no run in 10 s)."""
-    page.evaluate(WATCH_RUNS)
-    before = page.evaluate("window.__runs")
+    """Seconds from `click()` until the page settled after the server answered it (None: no answer in 10 s)."""
+    page.evaluate(WATCH_MAIN)
+    before = page.evaluate("window.__messages")
     start = page.evaluate("performance.now()")
     click()
+    settled = (f"() => window.__messages > {before} && performance.now() - Math.max(window.__message,"
+               f" window.__changed) > {QUIET_MS}")
     try:
-        page.wait_for_function(f"() => window.__runs > {before}", timeout=10_000, polling=20)
+        page.wait_for_function(settled, timeout=10_000, polling=20)
         page.wait_for_function(IDLE, timeout=60_000, polling=20)
-    except Exception:  # noqa: BLE001 - a click that starts no run is reported as missing, not as a failure
+    except Exception:  # noqa: BLE001 - a click the server never answers is reported as missing, not as a failure
         return None
-    return (page.evaluate("window.__done") - start) / 1000
+    return (max(page.evaluate("window.__message"), page.evaluate("window.__changed")) - start) / 1000
 
 
 def ladder_click(page, ladder: str):
@@ -130,6 +169,7 @@ def measured(url: str, pages: list[str], repeat: int) -> list[dict]:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         for name in pages:
             context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context.add_init_script(WATCH_SOCKET)
             first, page = render_seconds(context, f"{url}/{name}")
             page.close()
             warm = []
@@ -137,6 +177,7 @@ def measured(url: str, pages: list[str], repeat: int) -> list[dict]:
                 seconds, page = render_seconds(context, f"{url}/{name}")
                 warm.append(seconds)
                 page.close()
+            drawn = [drawn_seconds(context, f"{url}/{name}") for _ in range(repeat)]
             seconds, page = render_seconds(context, f"{url}/{name}")
             clicks = []
             for i in range(repeat):
@@ -153,10 +194,11 @@ def measured(url: str, pages: list[str], repeat: int) -> list[dict]:
                 page.keyboard.press("Escape")
             page.close()
             context.close()
-            row = {"page": name, "first": first, "warm": median(warm), "click": median(clicks),
-                   "row": median(rows_clicked)}
+            row = {"page": name, "first": first, "warm": median(warm), "drawn": median(drawn),
+                   "click": median(clicks), "row": median(rows_clicked)}
             rows.append(row)
             print(f"{name:16} first {shown(row['first']):>9}  warm {shown(row['warm']):>9}  "
+                  f"drawn {shown(row['drawn']):>9}  "
                   f"ladder click {shown(row['click']):>9}  row click {shown(row['row']):>9}", flush=True)
         browser.close()
     return rows

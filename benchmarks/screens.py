@@ -58,6 +58,24 @@ def small_png(raw: bytes) -> bytes:
     return out.getvalue()
 
 
+QUIET = """() => {
+  window.__changed = performance.now();
+  new MutationObserver(() => { window.__changed = performance.now(); }).observe(document, {childList: true,
+    subtree: true, characterData: true, attributes: true});
+}"""
+
+
+def settled(page, *, quiet_ms: int = 1000, timeout_ms: int = 60_000) -> None:
+    """Waits until nothing on the page has changed for `quiet_ms` (charts drawn, on a busy machine too), at most
+    `timeout_ms`."""
+    page.evaluate(QUIET)
+    try:
+        page.wait_for_function(f"() => performance.now() - window.__changed > {quiet_ms}", timeout=timeout_ms,
+                               polling=100)
+    except Exception:  # noqa: BLE001 - a page that never stops changing is shot as it is, and said
+        print(f"  still changing after {timeout_ms / 1000:.0f} s: shot as it is", flush=True)
+
+
 def shoot(store: str, out: Path, pages: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -86,12 +104,14 @@ def shoot(store: str, out: Path, pages: list[str]) -> None:
                     page.goto(f"{url}/{name}", wait_until="networkidle")
                     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
                                            timeout=180_000)
-                    page.wait_for_timeout(1500)
+                    page.wait_for_timeout(500)
+                    settled(page)
                     # The app scrolls inside its main section, so the viewport grows to the page's height
                     # (the width stays 1440 px: what matters for sideways scrolling).
                     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
                     page.set_viewport_size({"width": 1440, "height": min(max(900, height), 6000)})
-                    page.wait_for_timeout(800)
+                    page.wait_for_timeout(300)
+                    settled(page)
                     raw = page.screenshot()
                     page.set_viewport_size({"width": 1440, "height": 900})
                     file_name = name.split("?")[0] + ("_" + name.split("=")[1].split("&")[0] if "?" in name else "")

@@ -28,14 +28,22 @@ if sla:
 st.plotly_chart(widgets.figure(charts.aging_histogram, buckets, by=by), key="aging_chart")
 st.subheader("Per stage")
 st.caption("Select a row to list its leads, longest in the stage first.")
-event = widgets.table(table, key="aging_table", on_select="rerun", selection_mode="single-row")
-row = widgets.selected_row(event, table)
-if row is not None:
-    only_breaches = st.toggle("Only leads over the SLA", key="aging_only_sla")
-    rows = cache.behind(filters, kind="aging", stage=row["stage"], over_sla=True if only_breaches else None,
-                        segment=widgets.segment_of(row, by))
-    widgets.leads_table(rows, title=f"Leads in {row['stage']}", base=f"aging_{row['stage']}", as_of=filters.as_of,
-                        key="aging_leads")
+
+
+@st.fragment
+def stages_and_leads(filters, table, by: tuple[str, ...]) -> None:
+    """The per-stage table and the leads of a selected row: a row click reruns only this part."""
+    event = widgets.table(table, key="aging_table", on_select="rerun", selection_mode="single-row")
+    row = widgets.selected_row(event, table)
+    if row is not None:
+        only_breaches = st.toggle("Only leads over the SLA", key="aging_only_sla")
+        rows = cache.behind(filters, kind="aging", stage=row["stage"], over_sla=True if only_breaches else None,
+                            segment=widgets.segment_of(row, by))
+        widgets.leads_table(rows, title=f"Leads in {row['stage']}", base=f"aging_{row['stage']}",
+                            as_of=filters.as_of, key="aging_leads")
+
+
+stages_and_leads(filters, table, by)
 
 st.subheader("Over SLA")
 breaches = cache.behind(filters, kind="aging", over_sla=True)

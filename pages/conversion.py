@@ -39,16 +39,24 @@ chart_right.plotly_chart(widgets.figure(charts.outcomes_bar, steps, by=by), key=
 
 st.subheader("Outcomes of every step")
 st.caption("Select a row to see the entries behind it.")
-event = widgets.table(steps, key="conv_table", on_select="rerun", selection_mode="single-row")
-row = widgets.selected_row(event, steps)
-if row is not None:
-    outcome = st.segmented_control("Outcome", ["all", "advanced", "lost", "expired", "open"], default="all",
-                                   key="conv_outcome")
-    rows = cache.behind(filters, kind="conversion", from_stage=row["from_stage"],
-                        outcome=None if outcome in (None, "all") else outcome, window_days=window,
-                        skipped=skipped, segment=widgets.segment_of(row, by))
-    widgets.leads_table(rows, title=f"Entries into {row['from_stage']}", base=f"entries_{row['from_stage']}",
-                        as_of=filters.as_of, key="conv_leads")
+
+
+@st.fragment
+def steps_and_entries(filters, steps, by: tuple[str, ...], window: int, skipped: str) -> None:
+    """The steps table and the entries behind a selected row: a row click reruns only this part."""
+    event = widgets.table(steps, key="conv_table", on_select="rerun", selection_mode="single-row")
+    row = widgets.selected_row(event, steps)
+    if row is not None:
+        outcome = st.segmented_control("Outcome", ["all", "advanced", "lost", "expired", "open"], default="all",
+                                       key="conv_outcome")
+        rows = cache.behind(filters, kind="conversion", from_stage=row["from_stage"],
+                            outcome=None if outcome in (None, "all") else outcome, window_days=window,
+                            skipped=skipped, segment=widgets.segment_of(row, by))
+        widgets.leads_table(rows, title=f"Entries into {row['from_stage']}", base=f"entries_{row['from_stage']}",
+                            as_of=filters.as_of, key="conv_leads")
+
+
+steps_and_entries(filters, steps, by, window, skipped)
 
 st.subheader("Against the previous period")
 earlier = previous_period(filters)

@@ -20,8 +20,26 @@ table = named_stages(cache.stage_distribution(filters, by))
 widgets.notes(filters)
 
 left, right = st.columns([2, 3])
-with left:
-    event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row", height=420)
+below = st.container()
+
+
+@st.fragment
+def stages_and_leads(filters, table, by: tuple[str, ...]) -> None:
+    """The stage table (left) and the leads of a selected row (below both columns): a row click reruns only
+    this part, not the trend chart."""
+    with left:
+        event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row", height=420)
+    row = widgets.selected_row(event, table)
+    with below:
+        if row is None:
+            st.caption("Select a row of the table to list its leads here.")
+            return
+        rows = cache.behind(filters, kind="distribution", stage=row["stage"], segment=widgets.segment_of(row, by))
+        widgets.leads_table(rows, title=f"Leads in {row['stage']}", base=f"leads_{row['stage']}",
+                            as_of=filters.as_of, key="dist_leads")
+
+
+stages_and_leads(filters, table, by)
 with right:
     if sidebar.undated():
         st.info("The monthly trend needs dates, and this database has none: the table counts each lead at its "
@@ -30,9 +48,3 @@ with right:
         share = st.toggle("Show shares instead of counts", key="dist_share", bind="query-params")
         st.plotly_chart(widgets.figure(charts.distribution_area, cache.distribution_trend(filters, by), by=by,
                                        share=share), key="dist_trend")
-
-row = widgets.selected_row(event, table)
-if row is not None:
-    rows = cache.behind(filters, kind="distribution", stage=row["stage"], segment=widgets.segment_of(row, by))
-    widgets.leads_table(rows, title=f"Leads in {row['stage']}", base=f"leads_{row['stage']}", as_of=filters.as_of,
-                        key="dist_leads")

@@ -53,9 +53,15 @@ def handoff_section() -> None:
                    "imported, so every handoff counts as untouched.")
 
     st.subheader("By segment")
+    segments_and_handoffs(filters, review, by)
+    handoff.recycle_reasons(reasons)
+
+
+@st.fragment
+def segments_and_handoffs(filters, review, by: str) -> None:
+    """The segment table and the handoffs behind it: a row click or a kind chip reruns only this part."""
     segment = handoff.segment_table(review, by)
     handoff.handoffs_behind(filters, by=by, segment=segment)
-    handoff.recycle_reasons(reasons)
 
 
 def hygiene_section() -> None:
@@ -70,6 +76,12 @@ def hygiene_section() -> None:
     except FunnelError as exc:
         widgets.show_problem(exc)
         return
+    checks_and_leads(filters, report)
+
+
+@st.fragment
+def checks_and_leads(filters, report) -> None:
+    """The hygiene checks and the leads of a selected one: a row click reruns only this part."""
     check = handoff.selected_check(report)
     if check is None:
         st.caption("Select a check to list its leads.")

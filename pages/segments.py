@@ -36,20 +36,29 @@ if by:
                         format_func=column_label)
     st.plotly_chart(widgets.figure(charts.segment_rates_chart, table, by=by, rate=rate), key="seg_chart")
 
-full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
-shown = table if full else readable_segments(table, by=by)
-st.caption("Rates are shown with their 95% interval; 'higher' or 'lower' means beyond chance against the rest of the "
-           "leads. Select a row to list its leads.")
-event = widgets.table(shown, key="seg_table", on_select="rerun", selection_mode="single-row",
-                      column_order=None if full else important_first(shown, by=by))
-row = widgets.selected_row(event, table)
-if row is not None:
-    reached = st.segmented_control("Only leads that reached", ["any", *cache.reported_stages(filters)],
-                                   default="any", key="seg_reached")
-    rows = cache.behind(filters, kind="segment", reached=None if reached in (None, "any") else reached,
-                        segment=widgets.segment_of(row, by))
-    widgets.leads_table(rows, title=f"Leads in {segment_label(row, by)}", base="segment_leads", as_of=filters.as_of,
-                        key="seg_leads")
+
+
+@st.fragment
+def segments_and_leads(filters, table, by: tuple[str, ...]) -> None:
+    """The segment table and the leads of a selected row: a row click (or the statistics switch) reruns only
+    this part."""
+    full = st.toggle("Show every statistic (p-values, q-values, counts)", key="seg_full")
+    shown = table if full else readable_segments(table, by=by)
+    st.caption("Rates are shown with their 95% interval; 'higher' or 'lower' means beyond chance against the rest of "
+               "the leads. Select a row to list its leads.")
+    event = widgets.table(shown, key="seg_table", on_select="rerun", selection_mode="single-row",
+                          column_order=None if full else important_first(shown, by=by))
+    row = widgets.selected_row(event, table)
+    if row is not None:
+        reached = st.segmented_control("Only leads that reached", ["any", *cache.reported_stages(filters)],
+                                       default="any", key="seg_reached")
+        rows = cache.behind(filters, kind="segment", reached=None if reached in (None, "any") else reached,
+                            segment=widgets.segment_of(row, by))
+        widgets.leads_table(rows, title=f"Leads in {segment_label(row, by)}", base="segment_leads",
+                            as_of=filters.as_of, key="seg_leads")
+
+
+segments_and_leads(filters, table, by)
 
 st.subheader("Deals by their account")
 st.caption("Every deal, also those that belong to an account rather than a lead: win rate (won ÷ closed, 95% "

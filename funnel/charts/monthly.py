@@ -95,7 +95,9 @@ def mix_rate_bars(health: pl.DataFrame, by: str) -> go.Figure:
                     marker={"color": "black", "size": 11, "symbol": "diamond"})
     fig.update_layout(**_layout(f"Change since last month, split into mix and rate by {chart_text(column_label(by))}",
                                 barmode="relative"))
-    fig.update_yaxes(tickformat="+.1%", title="points of conversion")
+    # The axis always spans at least ±5 points: a change of (almost) nothing stays a flat line, never a bar
+    # blown up to the chart's height by autoscaling.
+    fig.update_yaxes(tickformat="+.1%", title="points of conversion", autorangeoptions={"include": [-0.05, 0.05]})
     return fig
 
 
@@ -120,7 +122,7 @@ def segment_rates_now_then(health: pl.DataFrame, by: str, from_stage: str) -> go
 def review_figures(review: MonthlyReview, *, step: str | None = None) -> dict[str, go.Figure]:
     """The review's figures by section name (distribution, conversion, and with a dimension the
     segment-health mix/rate bars and the segments' rates for `step`, default the step from MQL when
-    the ladder has it, else the first step with decided entries both months)."""
+    its entries were decided both months, else the first step that was, else the first step)."""
     figures = {"distribution": distribution_by_month_end(review.distribution),
                "conversion": conversion_by_month(review.conversion)}
     health = review.segment_health
@@ -128,8 +130,10 @@ def review_figures(review: MonthlyReview, *, step: str | None = None) -> dict[st
         figures["segment_health_mix"] = mix_rate_bars(health, review.by)
         steps = health.get_column("from_stage").cast(pl.String).unique(maintain_order=True).to_list()
         decided = health.filter(pl.col(review.by).is_null() & (pl.col("decided_cur") > 0) & (pl.col("decided_prev") > 0))
-        chosen = step or ("mql" if "mql" in steps else
-                          (decided.get_column("from_stage").cast(pl.String)[0] if decided.height else steps[0]))
+        decided_steps = decided.get_column("from_stage").cast(pl.String).to_list()
+        # From MQL when entries from MQL were decided both months; else the first step that was (a chart of a step
+        # nothing was decided in is empty); else the first step.
+        chosen = step or ("mql" if "mql" in decided_steps else (decided_steps[0] if decided_steps else steps[0]))
         figures["segment_health_rates"] = segment_rates_now_then(health, review.by, chosen)
     return figures
 

@@ -65,11 +65,17 @@ def selected_check(report: pl.DataFrame) -> str | None:
     """The hygiene checks, selectable; returns the selected check's name."""
     selection = table(
         report, key="hygiene_table", on_select="rerun", selection_mode="single-row",
-        column_order=("description", "leads", "share", "month_before", "change", "what_to_do"), row_height=72,
-        height=40 + 72 * report.height,
-        column_config_overrides={"description": st.column_config.TextColumn("Check", width="large", pinned=True),
-                                 "share": st.column_config.NumberColumn("Share of leads", format="percent"),
-                                 "change": st.column_config.NumberColumn("Change", format="%+d")},
+        column_order=("description", "leads", "share", "month_before", "change", "what_to_do"), row_height=96,
+        height=40 + 96 * report.height,
+        # Widths in pixels that add up to the main area at 1440 px, with rows of four lines, so both texts are
+        # read whole (they were cut at the right edge).
+        column_config_overrides={"description": st.column_config.TextColumn("Check", width=300, pinned=True),
+                                 "leads": st.column_config.NumberColumn("Leads", format="localized", width=64),
+                                 "share": st.column_config.NumberColumn("Share", format="percent", width=72),
+                                 "month_before": st.column_config.NumberColumn("Month before", format="localized",
+                                                                               width=100),
+                                 "change": st.column_config.NumberColumn("Change", format="%+d", width=68),
+                                 "what_to_do": st.column_config.TextColumn("What to do", width=330)},
     )
     row = selected_row(selection, report)
     return None if row is None else row["check"]

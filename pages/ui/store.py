@@ -119,16 +119,33 @@ def data_place() -> DataFolder:
     return data_folder(cli_db_argument())
 
 
+RUN_DB = "_database_of_run"
+
+
 def database_name() -> str:
     """The database in view, by name: the sidebar's choice (kept in the URL as ?db=NAME) when the data folder
     lists it, else the server's default. A name from the browser only ever selects a listed file."""
-    place = data_place()
-    chosen = st.session_state.get("db") or st.query_params.get("db")
-    return chosen if isinstance(chosen, str) and chosen in place.names() else place.default
+    return _database_of_run()[0]
 
 
 def db_path() -> Path:
-    return database_file(data_place().folder, database_name())
+    return _database_of_run()[1]
+
+
+def _database_of_run() -> tuple[str, Path]:
+    """The database in view and its file, resolved once per script run and choice: listing the data folder on
+    every call (each cached call's key asks for it) cost ~2 ms a time, dozens of times a run. A database created
+    or chosen during the run is a new choice, so it is looked up again."""
+    chosen = st.session_state.get("db") or st.query_params.get("db")
+    run, remembered = _this_run(), st.session_state.get(RUN_DB)
+    if run is not None and remembered is not None and remembered[0] is run and remembered[1] == chosen:
+        return remembered[2], remembered[3]
+    place = data_place()
+    name = chosen if isinstance(chosen, str) and chosen in place.names() else place.default
+    path = database_file(place.folder, name)
+    if run is not None:
+        st.session_state[RUN_DB] = (run, chosen, name, path)
+    return name, path
 
 
 @st.cache_resource(show_spinner=False)
