@@ -12,6 +12,7 @@ from funnel.display.overview import (
     has_no_leads,
     headline_kpis,
     stage_changes,
+    win_rate_note,
 )
 from pages.ui import cache, sidebar, widgets
 
@@ -36,6 +37,8 @@ columns = st.columns(len(kpis.rows()) if kpis.height <= 6 else 6)
 for column, row in zip(columns * 3, kpis.iter_rows(named=True)):
     column.metric(row["kpi"], row["value"], row["change"], delta_color=row["delta_color"],
                   help=row["help"])
+if note := win_rate_note(now):
+    st.warning(note, icon=":material/warning:")
 
 left, right = st.columns([1, 1])
 with left:

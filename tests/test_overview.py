@@ -180,3 +180,16 @@ def test_changes_add_up(pairs, kept_before):
     assert changes.get_column("stage").to_list() == [*STAGES, "(no stage yet)"]
     assert (changes["leads"] - changes["leads_before"] == changes["change"]).all()
     assert changes["change"].sum() == sum(n for n, _ in pairs) - sum(b for (_, b), k in zip(pairs, kept_before) if k)
+
+
+def test_the_win_rate_gets_a_caveat_only_when_every_closed_deal_is_won():
+    from funnel.display.overview import win_rate_note
+
+    def totals(closed: int, won: int) -> pl.DataFrame:
+        return pl.DataFrame({"source": [None, "Paid"], "closed_deals": [closed, 99], "won_deals": [won, 99]},
+                            schema={"source": pl.String, "closed_deals": pl.Int64, "won_deals": pl.Int64})
+
+    assert "All 842 closed deals are won" in win_rate_note(totals(842, 842))  # Olist: a wins-only export
+    assert win_rate_note(totals(10, 7)) is None
+    assert win_rate_note(totals(0, 0)) is None  # no closed deal: no rate, no caveat
+    assert win_rate_note(totals(10, 7).clear()) is None

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from funnel.analyses.deals import only_wins_text
 from funnel.filters import Filters
 
 # The Overview compares the as-of date with this many days earlier.
@@ -32,6 +33,15 @@ def comparison_filters(filters: Filters) -> Filters:
 def has_no_leads(performance: pl.DataFrame) -> bool:
     """True when the total row of `segment_performance` counts no lead (the as-of date is before the data)."""
     return performance.height > 0 and int(performance.get_column("leads")[0]) == 0
+
+
+def win_rate_note(now: pl.DataFrame) -> str | None:
+    """The caveat for the headline win rate when every closed deal of these leads is won (an export of wins
+    only), from the total row of a `segment_performance` table; None otherwise."""
+    if now.height == 0:
+        return None
+    total = now.row(0, named=True)
+    return only_wins_text(closed=total.get("closed_deals"), won=total.get("won_deals"))
 
 
 def headline_kpis(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
