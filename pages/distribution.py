@@ -28,7 +28,8 @@ def stages_and_leads(filters, table, by: tuple[str, ...]) -> None:
     """The stage table (left) and the leads of a selected row (below both columns): a row click reruns only
     this part, not the trend chart."""
     with left:
-        event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row", height=420)
+        event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row",
+                              height="content" if table.height <= 11 else 420)  # no empty rows under a short ladder
     row = widgets.selected_row(event, table)
     with below:
         if row is None:
