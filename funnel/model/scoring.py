@@ -378,13 +378,16 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                fields: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
+                fields: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
+                facts: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead created at or before the end of `as_of`: lead_id, fit_score, icp,
     intent_score, quadrant, tags, seniority, funnel_stage, lifecycle_stage, next_owner, next_action,
-    next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) and `history` (from
-    `funnel_history` as of `as_of` or later) may be passed in when replaying several dates."""
-    return _scores(con, settings=settings, as_of=as_of, history=history,
-                   facts=None if fields is None else scored_facts(fields, settings=settings))
+    next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) or `facts` (from
+    `lead_facts` of every lead), and `history` (from `funnel_history` as of `as_of` or later) may be passed in
+    when replaying several dates."""
+    if fields is not None:
+        facts = scored_facts(fields, settings=settings)
+    return _scores(con, settings=settings, as_of=as_of, history=history, facts=facts)
 
 
 # ------------------------------------------------------------------------------- explanations

@@ -289,11 +289,20 @@ def intent_explanation(lead_id: str, as_of: date) -> pl.DataFrame:
 # ------------------------------------------------------------------------- fit × intent matrix
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    """The scores at D the cells and every work queue read (a cached resource: computed once, never copied)."""
+    with at.opened() as con:
+        return matrix.matrix_scores(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
+                                    intent_threshold=intent_threshold)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _matrix_cells(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    scores = _matrix_scores(at, as_of, fit_threshold, intent_threshold)
     with at.opened() as con:
         return matrix.matrix_cells(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
-                                   intent_threshold=intent_threshold)
+                                   intent_threshold=intent_threshold, scores=scores)
 
 
 def matrix_cells(as_of: date, *, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
@@ -313,9 +322,10 @@ def fit_data_note(as_of: date) -> str | None:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _work_queue(at: StoreKey, as_of: date, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    scores = _matrix_scores(at, as_of, fit_threshold, intent_threshold)
     with at.opened() as con:
         return matrix.work_queue(con, settings=at.settings, as_of=as_of, queue=queue, fit_threshold=fit_threshold,
-                                 intent_threshold=intent_threshold)
+                                 intent_threshold=intent_threshold, scores=scores)
 
 
 def work_queue(as_of: date, *, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
