@@ -345,10 +345,19 @@ def score_validation(as_of: date) -> dict[str, pl.DataFrame]:
 # ---------------------------------------------------------------------------- handoff & hygiene
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _handoff_rows(at: StoreKey, filters: Filters, by: str | None) -> pl.DataFrame:
+    """The handoffs the review, the reasons and the lists all read (a cached resource: computed once, never
+    copied)."""
+    with at.opened() as con:
+        return handoff_analyses.handoff_rows(con, settings=at.settings, filters=filters, by=by)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _handoff_review(at: StoreKey, filters: Filters, by: str) -> pl.DataFrame:
+    rows = _handoff_rows(at, filters, by)
     with at.opened() as con:
-        return handoff_analyses.handoff_review(con, settings=at.settings, filters=filters, by=by)
+        return handoff_analyses.handoff_review(con, settings=at.settings, filters=filters, by=by, rows=rows)
 
 
 def handoff_review(filters: Filters, *, by: str) -> pl.DataFrame:
@@ -356,23 +365,28 @@ def handoff_review(filters: Filters, *, by: str) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
-def _recycle_reasons(at: StoreKey, filters: Filters) -> pl.DataFrame:
+def _recycle_reasons(at: StoreKey, filters: Filters, by: str | None) -> pl.DataFrame:
+    rows = _handoff_rows(at, filters, by)
     with at.opened() as con:
-        return handoff_analyses.recycle_reasons(con, settings=at.settings, filters=filters)
+        return handoff_analyses.recycle_reasons(con, settings=at.settings, filters=filters, rows=rows)
 
 
-def recycle_reasons(filters: Filters) -> pl.DataFrame:
-    return _recycle_reasons(key(), filters)
+def recycle_reasons(filters: Filters, *, by: str | None = None) -> pl.DataFrame:
+    """Why handoffs came back (the same for any `by`: pass the review's, so both read one set of rows)."""
+    return _recycle_reasons(key(), filters, by)
 
 
 @st.cache_data(max_entries=64, show_spinner=COMPUTING)
 def _handoff_leads(at: StoreKey, filters: Filters, kind: str, by: str | None, segment: str | None) -> pl.DataFrame:
+    rows = _handoff_rows(at, filters, by)
     with at.opened() as con:
         return handoff_analyses.handoff_leads(con, settings=at.settings, filters=filters, kind=kind, by=by,
-                                              segment=segment)
+                                              segment=segment, rows=rows)
 
 
 def handoff_leads(filters: Filters, *, kind: str, by: str | None, segment: str | None) -> pl.DataFrame:
+    """The handoffs behind a count; with segment None, every segment's (any `by` gives the same list: pass the
+    review's, so both read one set of rows)."""
     return _handoff_leads(key(), filters, kind, by, segment)
 
 
