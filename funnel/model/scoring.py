@@ -354,13 +354,16 @@ def lifecycle_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
 
 
 def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-            facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
+            facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
+            current: pl.DataFrame | None = None) -> pl.DataFrame:
     """lead_scores with parts that do not change between dates passed in (the backtest reuses them)."""
     if facts is None:
         facts = lead_facts(con, settings=settings)
     facts = facts.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
-    current = (stages.funnel_stages_at(con, settings=settings, as_of=as_of) if history is None
-               else stages.current_funnel_stage(history, as_of=as_of, settings=settings)).select(
+    if current is None:
+        current = (stages.funnel_stages_at(con, settings=settings, as_of=as_of) if history is None
+                   else stages.current_funnel_stage(history, as_of=as_of, settings=settings))
+    current = current.select(
         sc.LEAD_ID, stages.FUNNEL_STAGE,
         routing.recycle_reason_of(pl.col(stages.IS_SIDE), pl.col(sc.REASON)).alias(routing.RECYCLE_REASON))
     del history
@@ -379,15 +382,16 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
                 fields: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
-                facts: pl.DataFrame | None = None) -> pl.DataFrame:
+                facts: pl.DataFrame | None = None, current: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead created at or before the end of `as_of`: lead_id, fit_score, icp,
     intent_score, quadrant, tags, seniority, funnel_stage, lifecycle_stage, next_owner, next_action,
     next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) or `facts` (from
-    `lead_facts` of every lead), and `history` (from `funnel_history` as of `as_of` or later) may be passed in
-    when replaying several dates."""
+    `lead_facts` of every lead), and `history` (from `funnel_history` as of `as_of` or later) or `current`
+    (from `funnel_stages_at` at `as_of`) may be passed in when replaying several dates or reading the stages
+    for something else too."""
     if fields is not None:
         facts = scored_facts(fields, settings=settings)
-    return _scores(con, settings=settings, as_of=as_of, history=history, facts=facts)
+    return _scores(con, settings=settings, as_of=as_of, history=history, facts=facts, current=current)
 
 
 # ------------------------------------------------------------------------------- explanations
