@@ -409,20 +409,44 @@ def capture_audit(as_of: date, *, by: str) -> capture.CaptureAudit:
     return _capture_audit(key(), as_of, by)
 
 
+@st.cache_resource(max_entries=2, show_spinner=COMPUTING)
+def _audit_inputs(at: StoreKey) -> crm_audit_analyses.AuditInputs:
+    """The CRM audit's match records and standardisation findings, the same at every as-of date and threshold
+    (a cached resource: read once per data version, never copied)."""
+    with at.opened() as con:
+        return crm_audit_analyses.audit_inputs(con)
+
+
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _crm_audit(at: StoreKey, as_of: date, threshold: float, person_survivor: str) -> crm_audit_analyses.CrmAudit:
+    inputs = _audit_inputs(at)
     with at.opened() as con:
-        return crm_audit_analyses.crm_audit(con, as_of=as_of, threshold=threshold, person_survivor=person_survivor)
+        return crm_audit_analyses.crm_audit(con, as_of=as_of, threshold=threshold, person_survivor=person_survivor,
+                                            inputs=inputs)
 
 
 def crm_audit(as_of: date, *, threshold: float, person_survivor: str) -> crm_audit_analyses.CrmAudit:
     return _crm_audit(key(), as_of, threshold, person_survivor)
 
 
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _hygiene_report(at: StoreKey, day: date) -> pl.DataFrame:
+    """The exact checks at one day: at D and at the previous month end, shared by the trend, the audited
+    hygiene and every D of a month (their month before)."""
+    with at.opened() as con:
+        return hygiene_analyses.hygiene_report(con, settings=at.settings, as_of=day)
+
+
+def _hygiene_reports(at: StoreKey, as_of: date) -> dict[str, pl.DataFrame]:
+    return {"now": _hygiene_report(at, as_of),
+            "before": _hygiene_report(at, crm_audit_analyses.previous_month_end(as_of))}
+
+
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _hygiene_trend(at: StoreKey, as_of: date) -> pl.DataFrame:
+    reports = _hygiene_reports(at, as_of)
     with at.opened() as con:
-        return crm_audit_analyses.hygiene_trend(con, settings=at.settings, as_of=as_of)
+        return crm_audit_analyses.hygiene_trend(con, settings=at.settings, as_of=as_of, **reports)
 
 
 def hygiene_trend(as_of: date) -> pl.DataFrame:
@@ -432,8 +456,9 @@ def hygiene_trend(as_of: date) -> pl.DataFrame:
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _audited_hygiene(at: StoreKey, as_of: date) -> pl.DataFrame:
     audit = _crm_audit(at, as_of, crm_audit_analyses.DEFAULT_THRESHOLD, crm_audit_analyses.DEFAULT_PERSON_SURVIVOR)
+    reports = _hygiene_reports(at, as_of)
     with at.opened() as con:
-        return crm_audit_analyses.audited_hygiene(con, settings=at.settings, as_of=as_of, audit=audit)
+        return crm_audit_analyses.audited_hygiene(con, settings=at.settings, as_of=as_of, audit=audit, **reports)
 
 
 def audited_hygiene(as_of: date) -> pl.DataFrame:
