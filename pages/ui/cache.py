@@ -518,7 +518,9 @@ def fix_file(*, table: str, crm: str) -> pl.DataFrame:
     return _fix_file(key(), table, crm)
 
 
-@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+# A cached resource, not data: its `leads` frame (every lead routed, with its fields) pickles to ~570 MB at 1M
+# leads, and cache_data copied it on every rerun (most of the Routing page's 5 s rerun and of its peak).
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _edit_lint(at: StoreKey, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
     with at.opened() as con:
         return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of)
