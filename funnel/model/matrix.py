@@ -4,13 +4,13 @@ the work queues a team exports from them."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import polars as pl
 
 from funnel.config import QUADRANTS, Settings
-from funnel.model.scoring import lead_facts, lead_scores, quadrant_of
+from funnel.model.scoring import lead_facts, lead_scores, quadrant_of, validation_cutoff
 from funnel.model.stages import funnel_history
 from funnel.stats import with_rate
 
@@ -57,12 +57,13 @@ def matrix_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
 
 def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, fit_threshold: float,
                  intent_threshold: float, outcome: str = "opportunity",
-                 scores: pl.DataFrame | None = None) -> pl.DataFrame:
+                 scores: pl.DataFrame | None = None, then: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per quadrant: quadrant, label, leads, share (of scored leads at D), action; and the cell's
     later conversion measured on history: of the leads in the cell one conversion window (W days)
     before D that had not reached `outcome` yet, the share that entered it (or a later stage) after that
     day and by D (converted, cohort, rate, rate_lo, rate_hi, small_sample; rate null for an empty cohort).
-    `scores` is `matrix_scores` at D with these thresholds when the caller has it already.
+    `scores` and `then` are `matrix_scores` at D and at the cutoff (`validation_cutoff`) with these thresholds
+    when the caller has them already.
 
     The funnel history as of D is read once: it gives the stages at D, at the cutoff and the later entries."""
     tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
@@ -71,9 +72,10 @@ def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
     now = scores if scores is not None else matrix_scores(
         con, settings=settings, as_of=as_of, fit_threshold=fit_threshold, intent_threshold=intent_threshold,
         history=history, facts=facts)
-    cutoff = as_of - timedelta(days=settings.conversion.window_days)
-    then = matrix_scores(con, settings=settings, as_of=cutoff, fit_threshold=fit_threshold,
-                         intent_threshold=intent_threshold, history=history, facts=facts)
+    cutoff = validation_cutoff(settings, as_of)
+    if then is None:
+        then = matrix_scores(con, settings=settings, as_of=cutoff, fit_threshold=fit_threshold,
+                             intent_threshold=intent_threshold, history=history, facts=facts)
     ladder = settings.ladders.funnel
     later = ladder[ladder.index(outcome):] if outcome in ladder else ()
     reached = (history.filter(pl.col("stage").is_in(later) & (pl.col("entered_at").dt.date() > cutoff))

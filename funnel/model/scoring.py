@@ -61,6 +61,7 @@ __all__ = [
     "seniority_by_title",
     "seniority_of",
     "surge_days",
+    "validation_cutoff",
 ]
 
 # Column names this module adds.
@@ -535,8 +536,13 @@ def _lift_table(flags: pl.DataFrame, keys: list[str], *, total: int, converted: 
     return table.with_columns((pl.col("with_small_sample") | pl.col("without_small_sample")).alias("small_sample"))
 
 
+def validation_cutoff(settings: Settings, as_of: date) -> date:
+    """The day scores are checked from: one conversion window (W days) before D."""
+    return as_of - timedelta(days=settings.conversion.window_days)
+
+
 def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                     outcome: str = "opportunity") -> dict[str, pl.DataFrame]:
+                     outcome: str = "opportunity", scores: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """How well fit and intent predicted later conversion. Scores are taken as of a cutoff one
     conversion window (W days) before `as_of`; the leads are those created by then that had not yet
     reached `outcome`; converted = reached `outcome` (or a later stage) within the W days after.
@@ -546,22 +552,24 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     type seen in the lookback before the cutoff): leads and conversions with and without it, rates
     with Wilson intervals, lift = rate with / rate without with a 95% interval (MOVER from the two
     Wilson intervals), small_sample (either group below `segments.min_sample`, or under 5
-    conversions or non-conversions)."""
+    conversions or non-conversions). `scores` is `lead_scores` at the cutoff (`validation_cutoff`) when the
+    caller has it (the Fit × intent cells read the same)."""
     ladder = settings.ladders.funnel
     if outcome not in ladder[1:]:
         raise FunnelError(f"{outcome!r} is not a funnel stage after the first", value=outcome,
                           hint=f"Use one of: {', '.join(ladder[1:])}")
     rank = ladder.index(outcome)
     window = settings.conversion.window_days
-    cutoff = as_of - timedelta(days=window)
+    cutoff = validation_cutoff(settings, as_of)
     min_sample = settings.segments.min_sample
     history = stages.funnel_history(con, settings=settings, as_of=as_of)
     reached = history.filter(~pl.col(stages.IS_SIDE) & (pl.col(stages.STAGE_RANK) >= rank))
     before = reached.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)).select(sc.LEAD_ID).unique()
     after = reached.filter(pl.col(sc.ENTERED_AT) >= stages.until(cutoff)).select(sc.LEAD_ID).unique()
     fields = lead_facts(con, settings=settings, as_of=cutoff)
-    scores = _scores(con, settings=settings, as_of=cutoff, facts=fields,
-                     history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
+    if scores is None:
+        scores = _scores(con, settings=settings, as_of=cutoff, facts=fields,
+                         history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
     population = (scores.join(before, on=sc.LEAD_ID, how="anti")
                   .join(after.with_columns(pl.lit(True).alias("converted")), on=sc.LEAD_ID, how="left")
                   .with_columns(pl.col("converted").fill_null(False)))

@@ -300,9 +300,10 @@ def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_thres
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _matrix_cells(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     scores = _matrix_scores(at, as_of, fit_threshold, intent_threshold)
+    then = _matrix_scores(at, scoring.validation_cutoff(at.settings, as_of), fit_threshold, intent_threshold)
     with at.opened() as con:
         return matrix.matrix_cells(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
-                                   intent_threshold=intent_threshold, scores=scores)
+                                   intent_threshold=intent_threshold, scores=scores, then=then)
 
 
 def matrix_cells(as_of: date, *, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
@@ -334,8 +335,11 @@ def work_queue(as_of: date, *, queue: str, fit_threshold: float, intent_threshol
 
 @st.cache_data(max_entries=16, show_spinner=COMPUTING)
 def _score_validation(at: StoreKey, as_of: date) -> dict[str, pl.DataFrame]:
+    settings = at.settings  # the scores at the cutoff with the saved thresholds: the cells' at the sliders' defaults
+    scores = _matrix_scores(at, scoring.validation_cutoff(settings, as_of), settings.fit.high_threshold,
+                            settings.intent.high_threshold)
     with at.opened() as con:
-        return scoring.score_validation(con, settings=at.settings, as_of=as_of)
+        return scoring.score_validation(con, settings=settings, as_of=as_of, scores=scores)
 
 
 def score_validation(as_of: date) -> dict[str, pl.DataFrame]:
