@@ -37,7 +37,7 @@ def handoff_section() -> None:
                               format_func=BY_LABELS.get, required=True) or "source"
     try:
         review = cache.handoff_review(filters, by=by)
-        reasons = cache.recycle_reasons(filters)
+        reasons = cache.recycle_reasons(filters, by=by)
     except FunnelError as exc:
         widgets.show_problem(exc)
         return

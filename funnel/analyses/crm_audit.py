@@ -48,7 +48,8 @@ class CrmAudit:
     account_findings: pl.DataFrame
 
 
-def _month_before(as_of: date) -> date:
+def previous_month_end(as_of: date) -> date:
+    """The last day of the month before D's: the day every "a month before" figure is taken at."""
     first = as_of.replace(day=1)
     return first - timedelta(days=1)
 
@@ -62,24 +63,45 @@ def _pairs_by(pairs: pl.DataFrame, records: pl.DataFrame, until: datetime) -> in
                         & (pl.col("c_r").is_null() | (pl.col("c_r") < until))).height
 
 
+@dataclass(frozen=True)
+class AuditInputs:
+    """What the audit reads that does not change with D or the threshold: every lead's match record
+    (`person_records`), every account's (`company_records`) and the standardisation findings of both tables."""
+
+    people: pl.DataFrame
+    companies: pl.DataFrame
+    lead_findings: pl.DataFrame
+    account_findings: pl.DataFrame
+
+
+def audit_inputs(con: duckdb.DuckDBPyConnection) -> AuditInputs:
+    """The audit's inputs that every as-of date and threshold share (read once per data version)."""
+    return AuditInputs(dup.person_records(con), dup.company_records(con),
+                       standardisation_findings(con, table=sc.LEADS.name),
+                       standardisation_findings(con, table=sc.ACCOUNTS.name))
+
+
 def crm_audit(con: duckdb.DuckDBPyConnection, *, as_of: date, threshold: float = DEFAULT_THRESHOLD,
-              person_survivor: str = DEFAULT_PERSON_SURVIVOR, company_survivor: str = "most_complete") -> CrmAudit:
+              person_survivor: str = DEFAULT_PERSON_SURVIVOR, company_survivor: str = "most_complete",
+              inputs: AuditInputs | None = None) -> CrmAudit:
     """The audit as of D: pairs (PAIR_SCHEMA), merges (`merge_suggestions`), findings (FINDING_SCHEMA)
     and a summary with one row per finding kind: finding, now, month_before (null when the
-    finding cannot be replayed: companies and standardisation are read as exported), change."""
+    finding cannot be replayed: companies and standardisation are read as exported), change.
+    `inputs` is `audit_inputs(con)` when the caller keeps it across dates."""
+    if inputs is None:
+        inputs = audit_inputs(con)
     until = datetime.combine(as_of + timedelta(days=1), time())
-    people = dup.person_records(con)
+    people = inputs.people
     if not people.is_empty():
         people = people.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < until))
-    companies = dup.company_records(con)
+    companies = inputs.companies
     person_pairs = dup.person_duplicate_pairs(people, threshold=threshold)
     company_pairs = dup.company_duplicate_pairs(companies, threshold=threshold)
     person_merges = dup.merge_suggestions(people, person_pairs, id_column=sc.LEAD_ID, survivor=person_survivor)
     company_merges = dup.merge_suggestions(companies, company_pairs, id_column=sc.ACCOUNT_ID,
                                            survivor=company_survivor)
-    leads_found = standardisation_findings(con, table=sc.LEADS.name)
-    accounts_found = standardisation_findings(con, table=sc.ACCOUNTS.name)
-    before = datetime.combine(_month_before(as_of) + timedelta(days=1), time())
+    leads_found, accounts_found = inputs.lead_findings, inputs.account_findings
+    before = datetime.combine(previous_month_end(as_of) + timedelta(days=1), time())
     rows = [
         ("duplicate person pairs", person_pairs.height, _pairs_by(person_pairs, people, before)
          if not people.is_empty() else None),
@@ -159,16 +181,27 @@ def _flagged_by(flags: pl.DataFrame, moment: datetime) -> dict[str, int]:
     return dict(earlier.group_by("check").agg(pl.col(sc.LEAD_ID).n_unique()).iter_rows())
 
 
+def _reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, now: pl.DataFrame | None,
+             before: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`hygiene_report` at D and at the previous month end, each computed unless passed in."""
+    if now is None:
+        now = hygiene_report(con, settings=settings, as_of=as_of)
+    if before is None:
+        before = hygiene_report(con, settings=settings, as_of=previous_month_end(as_of))
+    return now, before
+
+
 def audited_hygiene(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                    audit: CrmAudit) -> pl.DataFrame:
+                    audit: CrmAudit, now: pl.DataFrame | None = None,
+                    before: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per exact hygiene check (`hygiene_report`, in its order) then per CRM-audit check
     (`crm_audit_rows`): kind ("exact" or "fuzzy"), check, description, leads, share (of the leads at
     D; null when there are none), month_before (leads flagged at the previous month end), change,
-    what_to_do."""
-    exact = _with_month_before(hygiene_report(con, settings=settings, as_of=as_of),
-                               hygiene_report(con, settings=settings, as_of=_month_before(as_of)))
+    what_to_do. `now` and `before` are `hygiene_report` at D and at `previous_month_end(D)` when the
+    caller has them (the month before is the same for every D of a month)."""
+    exact = _with_month_before(*_reports(con, settings, as_of, now, before))
     flags = crm_audit_flags(audit, audit_leads(con, as_of=as_of))
-    before = _flagged_by(flags, until(_month_before(as_of)))
+    before = _flagged_by(flags, until(previous_month_end(as_of)))
     fuzzy = crm_audit_rows(flags, population=lead_population(con, as_of=as_of)).with_columns(
         pl.col("check").replace_strict(before, default=0, return_dtype=pl.Int64).alias("month_before"))
     both = pl.concat([exact.with_columns(pl.lit("exact").alias("kind")),
@@ -193,10 +226,10 @@ def _with_month_before(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
                     maintain_order="left")
 
 
-def hygiene_trend(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+def hygiene_trend(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                  now: pl.DataFrame | None = None, before: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per hygiene-report check: check, leads flagged at D, month_before (flagged at the end
-    of the previous month, replayed; fields read as exported are read the same both times), change."""
-    now = hygiene_report(con, settings=settings, as_of=as_of)
-    before = hygiene_report(con, settings=settings, as_of=_month_before(as_of))
-    return _with_month_before(now, before).select("check", "leads", "month_before").with_columns(
+    of the previous month, replayed; fields read as exported are read the same both times), change.
+    `now` and `before` as in `audited_hygiene`."""
+    return _with_month_before(*_reports(con, settings, as_of, now, before)).select("check", "leads", "month_before").with_columns(
         (pl.col("leads") - pl.col("month_before")).alias("change"))

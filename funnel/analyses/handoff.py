@@ -55,6 +55,7 @@ __all__ = [
     "REVIEW_SCHEMA",
     "handoff_leads",
     "handoff_review",
+    "handoff_rows",
     "recycle_reasons",
     "segmentable_columns",
     "until",
@@ -134,12 +135,13 @@ def _lead_details(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> p
     return leads.select(sc.LEAD_ID, *[pl.col(c).cast(pl.String) for c in dict.fromkeys(columns)])
 
 
-def _handoffs(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters,
-              by: str | None = None) -> pl.DataFrame:
+def handoff_rows(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters,
+                 by: str | None = None) -> pl.DataFrame:
     """One row per handoff in the period with its outcome: lead_id, segment (the `by` value; null
     without `by`), handoff, mql_at, outcome, decided_at, days_at_mql, sla_breached, first_touch_at,
     hours_to_touch, censored_hours, bounced, recycled_after_acceptance, returned_at, reason (of the
-    return below MQL), returned_from."""
+    return below MQL), returned_from. What `handoff_review`, `recycle_reasons` and `handoff_leads` read: a
+    caller showing several of them computes it once and passes it as `rows`."""
     mql_rank = _mql_rank(settings)
     _check_by(by)
     for dimension in filters.segment_values():
@@ -226,11 +228,13 @@ def _review_rows(rows: pl.DataFrame, keys: list[str], *, sla_set: bool) -> pl.Da
 
 
 def handoff_review(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters,
-                   by: str | None = None) -> pl.DataFrame:
+                   by: str | None = None, rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per segment value of `by` (a leads column) plus a total row (segment null, first):
     MQL handoffs in the period, their outcomes at D, acceptance rate with its Wilson interval,
-    speed-to-lead (Kaplan–Meier median and p90 hours), SLA breaches, bounces and later recycles."""
-    rows = _handoffs(con, settings=settings, filters=filters, by=by)
+    speed-to-lead (Kaplan–Meier median and p90 hours), SLA breaches, bounces and later recycles. `rows` is
+    `handoff_rows` with the same filters and `by` when the caller has it."""
+    if rows is None:
+        rows = handoff_rows(con, settings=settings, filters=filters, by=by)
     sla_set = MQL in settings.aging.sla_days
     total = _review_rows(rows, [], sla_set=sla_set).with_columns(pl.lit(None, dtype=pl.String).alias("segment"))
     parts = [total]
@@ -247,12 +251,15 @@ def handoff_review(con: duckdb.DuckDBPyConnection, *, settings: Settings, filter
     return combined.select([pl.col(c).cast(t) for c, t in REVIEW_SCHEMA.items()])
 
 
-def recycle_reasons(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters) -> pl.DataFrame:
+def recycle_reasons(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters,
+                    rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per reason a handoff of the period came back below MQL by D (before any new handoff),
     most frequent first: reason, leads (handoffs), share of all returns, rejected_at_mql (sent
     straight back) and after_acceptance (came back from SQL or later). Empty reasons are "(no
-    reason given)"."""
-    rows = _handoffs(con, settings=settings, filters=filters).filter(pl.col("returned_at").is_not_null())
+    reason given)". `rows` is `handoff_rows` of these filters (broken down by any segment, or none)."""
+    if rows is None:
+        rows = handoff_rows(con, settings=settings, filters=filters)
+    rows = rows.filter(pl.col("returned_at").is_not_null())
     if rows.is_empty():
         return pl.DataFrame(schema=REASONS_SCHEMA)
     counted = rows.group_by(sc.REASON).agg(
@@ -267,14 +274,16 @@ def recycle_reasons(con: duckdb.DuckDBPyConnection, *, settings: Settings, filte
 
 
 def handoff_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters, kind: str,
-                  by: str | None = None, segment: str | None = None) -> pl.DataFrame:
+                  by: str | None = None, segment: str | None = None, rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per handoff behind a count of `handoff_review` (kind: pending, breached, recycled,
     bounced, untouched, accepted or expired), oldest MQL entry first, with the lead's name, e-mail,
     company, source, owner, current lifecycle stage and status; `by`/`segment` narrow it to one
-    row of a broken-down review ("(unknown)" for an empty value; segment None = all)."""
+    row of a broken-down review ("(unknown)" for an empty value; segment None = all). `rows` is
+    `handoff_rows` with the same filters and `by` when the caller has it."""
     if kind not in KINDS:
         raise FunnelError(f"there is no handoff list called {kind!r}", hint=f"Use one of: {', '.join(KINDS)}")
-    rows = _handoffs(con, settings=settings, filters=filters, by=by)
+    if rows is None:
+        rows = handoff_rows(con, settings=settings, filters=filters, by=by)
     chosen = {
         "pending": pl.col("outcome") == PENDING,
         "accepted": pl.col("outcome") == ACCEPTED,

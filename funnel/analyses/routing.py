@@ -38,7 +38,7 @@ from funnel.analyses.handoff import SALES_TOUCH
 from funnel.config import Settings, with_routing_text
 from funnel.filters import until
 from funnel.model import routing, stages
-from funnel.model.scoring import SENIORITY, lead_fields, lead_scores
+from funnel.model.scoring import FIT_SCORE, ICP, SENIORITY, TAGS, lead_facts, lead_fields, lead_scores
 from funnel.stats import wilson_interval
 from funnel.store.db import frame, quote_ident, scalar
 from funnel.store.queries import sql_text
@@ -67,10 +67,11 @@ UNCOVERED, CLAIMED, NOTHING, NEVER_WINS, CAPACITY, NO_OWNER, OUTSIDE = (
 def routing_inputs(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
                    history: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead at D: its scores, route and the lead fields routing reads (what the lint,
-    the tracks and the exports start from)."""
-    fields = lead_fields(con, settings=settings)
-    scores = lead_scores(con, settings=settings, as_of=as_of, fields=fields, history=history)
-    return scores.join(fields.drop(SENIORITY), on=sc.LEAD_ID, how="left")
+    the tracks and the exports start from). The lead facts are read from the lead model when it holds them (they
+    are the lead fields with tags and fit), not scored again."""
+    facts = lead_facts(con, settings=settings)
+    scores = lead_scores(con, settings=settings, as_of=as_of, facts=facts, history=history)
+    return scores.join(facts.drop(SENIORITY, TAGS, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
 
 
 # ------------------------------------------------------------------------------------------ lint
@@ -375,10 +376,11 @@ def import_alerts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
                   since: datetime | None) -> pl.DataFrame:
     """One row per alert rule and lead that newly meets it since `since` (None: ever), with its
     owner: alert, lead_id, owner, team, at, detail, route_rule (sorted by owner, then moment)."""
-    history = stages.funnel_history(con, settings=settings, as_of=as_of)
-    leads = lead_scores(con, settings=settings, as_of=as_of, history=history)
-    current = stages.current_funnel_stage(history, as_of=as_of, settings=settings).select(
-        sc.LEAD_ID, stages.STAGE_ENTERED_AT)
+    # Each lead's latest entry is all an alert reads of the funnel: scanned from the stored model, not the whole
+    # history replayed in memory (at 1M leads that was most of the Overview page's time and memory).
+    current = stages.funnel_stages_at(con, settings=settings, as_of=as_of)
+    leads = lead_scores(con, settings=settings, as_of=as_of, current=current)
+    current = current.select(sc.LEAD_ID, stages.STAGE_ENTERED_AT)
     start = since or datetime(1, 1, 1)
     parts = [pl.DataFrame(schema=ALERT_SCHEMA)]
     owners = leads.select(sc.LEAD_ID, pl.col(routing.NEXT_OWNER).alias("owner"), routing.TEAM, routing.ROUTE_RULE,

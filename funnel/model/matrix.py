@@ -4,13 +4,13 @@ the work queues a team exports from them."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import polars as pl
 
 from funnel.config import QUADRANTS, Settings
-from funnel.model.scoring import lead_facts, lead_scores, quadrant_of
+from funnel.model.scoring import lead_facts, lead_scores, quadrant_of, validation_cutoff
 from funnel.model.stages import funnel_history
 from funnel.stats import with_rate
 
@@ -44,21 +44,40 @@ def quadrant_action(settings: Settings, quadrant: str) -> str:
     return ""
 
 
+def matrix_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, fit_threshold: float,
+                  intent_threshold: float, history: pl.DataFrame | None = None,
+                  facts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`lead_scores` at D with the matrix's thresholds (the quadrant and the routing that names quadrants follow
+    them): what the cells and the work queues both read. `history` (from `funnel_history` as of D or later) and
+    `facts` (`lead_facts` of every lead) may be passed in."""
+    tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
+    return lead_scores(con, settings=tuned, as_of=as_of, history=history, facts=facts).with_columns(
+        quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
+
+
 def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, fit_threshold: float,
-                 intent_threshold: float, outcome: str = "opportunity") -> pl.DataFrame:
+                 intent_threshold: float, outcome: str = "opportunity",
+                 scores: pl.DataFrame | None = None, then: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per quadrant: quadrant, label, leads, share (of scored leads at D), action; and the cell's
     later conversion measured on history: of the leads in the cell one conversion window (W days)
     before D that had not reached `outcome` yet, the share that entered it (or a later stage) after that
-    day and by D (converted, cohort, rate, rate_lo, rate_hi, small_sample; rate null for an empty cohort)."""
+    day and by D (converted, cohort, rate, rate_lo, rate_hi, small_sample; rate null for an empty cohort).
+    `scores` and `then` are `matrix_scores` at D and at the cutoff (`validation_cutoff`) with these thresholds
+    when the caller has them already.
+
+    The funnel history as of D is read once: it gives the stages at D, at the cutoff and the later entries."""
     tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
-    now = lead_scores(con, settings=tuned, as_of=as_of)
-    now = now.with_columns(quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
-    cutoff = as_of - timedelta(days=settings.conversion.window_days)
-    then = lead_scores(con, settings=tuned, as_of=cutoff)
-    then = then.with_columns(quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
+    history = funnel_history(con, settings=tuned, as_of=as_of)
+    facts = lead_facts(con, settings=tuned)
+    now = scores if scores is not None else matrix_scores(
+        con, settings=settings, as_of=as_of, fit_threshold=fit_threshold, intent_threshold=intent_threshold,
+        history=history, facts=facts)
+    cutoff = validation_cutoff(settings, as_of)
+    if then is None:
+        then = matrix_scores(con, settings=settings, as_of=cutoff, fit_threshold=fit_threshold,
+                             intent_threshold=intent_threshold, history=history, facts=facts)
     ladder = settings.ladders.funnel
     later = ladder[ladder.index(outcome):] if outcome in ladder else ()
-    history = funnel_history(con, settings=tuned, as_of=as_of)
     reached = (history.filter(pl.col("stage").is_in(later) & (pl.col("entered_at").dt.date() > cutoff))
                .select("lead_id").unique().with_columns(pl.lit(True).alias("converted")))
     cohort = (then.filter(~pl.col("funnel_stage").is_in(later))
@@ -86,14 +105,15 @@ def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
 
 
 def work_queue(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, queue: str,
-               fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+               fit_threshold: float, intent_threshold: float, scores: pl.DataFrame | None = None) -> pl.DataFrame:
     """The leads of one work queue, most urgent first: the quadrant's leads (not yet customers), or for
-    the reactivation list the leads gone cold; with contact details, scores, owner and next action."""
+    the reactivation list the leads gone cold; with contact details, scores, owner and next action.
+    `scores` is `matrix_scores` at D with these thresholds when the caller has it already."""
     from funnel.store.db import frame
 
-    tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
-    scores = lead_scores(con, settings=tuned, as_of=as_of).with_columns(
-        quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
+    if scores is None:
+        scores = matrix_scores(con, settings=settings, as_of=as_of, fit_threshold=fit_threshold,
+                               intent_threshold=intent_threshold)
     if queue == REACTIVATION_QUEUE:
         chosen = scores.filter(pl.col("funnel_stage") == "reactivation")
     else:

@@ -61,6 +61,7 @@ __all__ = [
     "seniority_by_title",
     "seniority_of",
     "surge_days",
+    "validation_cutoff",
 ]
 
 # Column names this module adds.
@@ -354,13 +355,16 @@ def lifecycle_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
 
 
 def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-            facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
+            facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
+            current: pl.DataFrame | None = None) -> pl.DataFrame:
     """lead_scores with parts that do not change between dates passed in (the backtest reuses them)."""
     if facts is None:
         facts = lead_facts(con, settings=settings)
     facts = facts.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
-    current = (stages.funnel_stages_at(con, settings=settings, as_of=as_of) if history is None
-               else stages.current_funnel_stage(history, as_of=as_of, settings=settings)).select(
+    if current is None:
+        current = (stages.funnel_stages_at(con, settings=settings, as_of=as_of) if history is None
+                   else stages.current_funnel_stage(history, as_of=as_of, settings=settings))
+    current = current.select(
         sc.LEAD_ID, stages.FUNNEL_STAGE,
         routing.recycle_reason_of(pl.col(stages.IS_SIDE), pl.col(sc.REASON)).alias(routing.RECYCLE_REASON))
     del history
@@ -378,13 +382,17 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                fields: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
+                fields: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
+                facts: pl.DataFrame | None = None, current: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead created at or before the end of `as_of`: lead_id, fit_score, icp,
     intent_score, quadrant, tags, seniority, funnel_stage, lifecycle_stage, next_owner, next_action,
-    next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) and `history` (from
-    `funnel_history` as of `as_of` or later) may be passed in when replaying several dates."""
-    return _scores(con, settings=settings, as_of=as_of, history=history,
-                   facts=None if fields is None else scored_facts(fields, settings=settings))
+    next_action_due, team, route_rule, track, recycle_reason. `fields` (from `lead_fields`) or `facts` (from
+    `lead_facts` of every lead), and `history` (from `funnel_history` as of `as_of` or later) or `current`
+    (from `funnel_stages_at` at `as_of`) may be passed in when replaying several dates or reading the stages
+    for something else too."""
+    if fields is not None:
+        facts = scored_facts(fields, settings=settings)
+    return _scores(con, settings=settings, as_of=as_of, history=history, facts=facts, current=current)
 
 
 # ------------------------------------------------------------------------------- explanations
@@ -528,8 +536,13 @@ def _lift_table(flags: pl.DataFrame, keys: list[str], *, total: int, converted: 
     return table.with_columns((pl.col("with_small_sample") | pl.col("without_small_sample")).alias("small_sample"))
 
 
+def validation_cutoff(settings: Settings, as_of: date) -> date:
+    """The day scores are checked from: one conversion window (W days) before D."""
+    return as_of - timedelta(days=settings.conversion.window_days)
+
+
 def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                     outcome: str = "opportunity") -> dict[str, pl.DataFrame]:
+                     outcome: str = "opportunity", scores: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """How well fit and intent predicted later conversion. Scores are taken as of a cutoff one
     conversion window (W days) before `as_of`; the leads are those created by then that had not yet
     reached `outcome`; converted = reached `outcome` (or a later stage) within the W days after.
@@ -539,22 +552,24 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     type seen in the lookback before the cutoff): leads and conversions with and without it, rates
     with Wilson intervals, lift = rate with / rate without with a 95% interval (MOVER from the two
     Wilson intervals), small_sample (either group below `segments.min_sample`, or under 5
-    conversions or non-conversions)."""
+    conversions or non-conversions). `scores` is `lead_scores` at the cutoff (`validation_cutoff`) when the
+    caller has it (the Fit × intent cells read the same)."""
     ladder = settings.ladders.funnel
     if outcome not in ladder[1:]:
         raise FunnelError(f"{outcome!r} is not a funnel stage after the first", value=outcome,
                           hint=f"Use one of: {', '.join(ladder[1:])}")
     rank = ladder.index(outcome)
     window = settings.conversion.window_days
-    cutoff = as_of - timedelta(days=window)
+    cutoff = validation_cutoff(settings, as_of)
     min_sample = settings.segments.min_sample
     history = stages.funnel_history(con, settings=settings, as_of=as_of)
     reached = history.filter(~pl.col(stages.IS_SIDE) & (pl.col(stages.STAGE_RANK) >= rank))
     before = reached.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)).select(sc.LEAD_ID).unique()
     after = reached.filter(pl.col(sc.ENTERED_AT) >= stages.until(cutoff)).select(sc.LEAD_ID).unique()
     fields = lead_facts(con, settings=settings, as_of=cutoff)
-    scores = _scores(con, settings=settings, as_of=cutoff, facts=fields,
-                     history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
+    if scores is None:
+        scores = _scores(con, settings=settings, as_of=cutoff, facts=fields,
+                         history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
     population = (scores.join(before, on=sc.LEAD_ID, how="anti")
                   .join(after.with_columns(pl.lit(True).alias("converted")), on=sc.LEAD_ID, how="left")
                   .with_columns(pl.col("converted").fill_null(False)))

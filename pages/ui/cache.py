@@ -289,11 +289,21 @@ def intent_explanation(lead_id: str, as_of: date) -> pl.DataFrame:
 # ------------------------------------------------------------------------- fit × intent matrix
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    """The scores at D the cells and every work queue read (a cached resource: computed once, never copied)."""
+    with at.opened() as con:
+        return matrix.matrix_scores(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
+                                    intent_threshold=intent_threshold)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _matrix_cells(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    scores = _matrix_scores(at, as_of, fit_threshold, intent_threshold)
+    then = _matrix_scores(at, scoring.validation_cutoff(at.settings, as_of), fit_threshold, intent_threshold)
     with at.opened() as con:
         return matrix.matrix_cells(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
-                                   intent_threshold=intent_threshold)
+                                   intent_threshold=intent_threshold, scores=scores, then=then)
 
 
 def matrix_cells(as_of: date, *, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
@@ -313,9 +323,10 @@ def fit_data_note(as_of: date) -> str | None:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _work_queue(at: StoreKey, as_of: date, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    scores = _matrix_scores(at, as_of, fit_threshold, intent_threshold)
     with at.opened() as con:
         return matrix.work_queue(con, settings=at.settings, as_of=as_of, queue=queue, fit_threshold=fit_threshold,
-                                 intent_threshold=intent_threshold)
+                                 intent_threshold=intent_threshold, scores=scores)
 
 
 def work_queue(as_of: date, *, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
@@ -324,8 +335,11 @@ def work_queue(as_of: date, *, queue: str, fit_threshold: float, intent_threshol
 
 @st.cache_data(max_entries=16, show_spinner=COMPUTING)
 def _score_validation(at: StoreKey, as_of: date) -> dict[str, pl.DataFrame]:
+    settings = at.settings  # the scores at the cutoff with the saved thresholds: the cells' at the sliders' defaults
+    scores = _matrix_scores(at, scoring.validation_cutoff(settings, as_of), settings.fit.high_threshold,
+                            settings.intent.high_threshold)
     with at.opened() as con:
-        return scoring.score_validation(con, settings=at.settings, as_of=as_of)
+        return scoring.score_validation(con, settings=settings, as_of=as_of, scores=scores)
 
 
 def score_validation(as_of: date) -> dict[str, pl.DataFrame]:
@@ -335,10 +349,19 @@ def score_validation(as_of: date) -> dict[str, pl.DataFrame]:
 # ---------------------------------------------------------------------------- handoff & hygiene
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _handoff_rows(at: StoreKey, filters: Filters, by: str | None) -> pl.DataFrame:
+    """The handoffs the review, the reasons and the lists all read (a cached resource: computed once, never
+    copied)."""
+    with at.opened() as con:
+        return handoff_analyses.handoff_rows(con, settings=at.settings, filters=filters, by=by)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _handoff_review(at: StoreKey, filters: Filters, by: str) -> pl.DataFrame:
+    rows = _handoff_rows(at, filters, by)
     with at.opened() as con:
-        return handoff_analyses.handoff_review(con, settings=at.settings, filters=filters, by=by)
+        return handoff_analyses.handoff_review(con, settings=at.settings, filters=filters, by=by, rows=rows)
 
 
 def handoff_review(filters: Filters, *, by: str) -> pl.DataFrame:
@@ -346,23 +369,28 @@ def handoff_review(filters: Filters, *, by: str) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
-def _recycle_reasons(at: StoreKey, filters: Filters) -> pl.DataFrame:
+def _recycle_reasons(at: StoreKey, filters: Filters, by: str | None) -> pl.DataFrame:
+    rows = _handoff_rows(at, filters, by)
     with at.opened() as con:
-        return handoff_analyses.recycle_reasons(con, settings=at.settings, filters=filters)
+        return handoff_analyses.recycle_reasons(con, settings=at.settings, filters=filters, rows=rows)
 
 
-def recycle_reasons(filters: Filters) -> pl.DataFrame:
-    return _recycle_reasons(key(), filters)
+def recycle_reasons(filters: Filters, *, by: str | None = None) -> pl.DataFrame:
+    """Why handoffs came back (the same for any `by`: pass the review's, so both read one set of rows)."""
+    return _recycle_reasons(key(), filters, by)
 
 
 @st.cache_data(max_entries=64, show_spinner=COMPUTING)
 def _handoff_leads(at: StoreKey, filters: Filters, kind: str, by: str | None, segment: str | None) -> pl.DataFrame:
+    rows = _handoff_rows(at, filters, by)
     with at.opened() as con:
         return handoff_analyses.handoff_leads(con, settings=at.settings, filters=filters, kind=kind, by=by,
-                                              segment=segment)
+                                              segment=segment, rows=rows)
 
 
 def handoff_leads(filters: Filters, *, kind: str, by: str | None, segment: str | None) -> pl.DataFrame:
+    """The handoffs behind a count; with segment None, every segment's (any `by` gives the same list: pass the
+    review's, so both read one set of rows)."""
     return _handoff_leads(key(), filters, kind, by, segment)
 
 
@@ -385,20 +413,44 @@ def capture_audit(as_of: date, *, by: str) -> capture.CaptureAudit:
     return _capture_audit(key(), as_of, by)
 
 
+@st.cache_resource(max_entries=2, show_spinner=COMPUTING)
+def _audit_inputs(at: StoreKey) -> crm_audit_analyses.AuditInputs:
+    """The CRM audit's match records and standardisation findings, the same at every as-of date and threshold
+    (a cached resource: read once per data version, never copied)."""
+    with at.opened() as con:
+        return crm_audit_analyses.audit_inputs(con)
+
+
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _crm_audit(at: StoreKey, as_of: date, threshold: float, person_survivor: str) -> crm_audit_analyses.CrmAudit:
+    inputs = _audit_inputs(at)
     with at.opened() as con:
-        return crm_audit_analyses.crm_audit(con, as_of=as_of, threshold=threshold, person_survivor=person_survivor)
+        return crm_audit_analyses.crm_audit(con, as_of=as_of, threshold=threshold, person_survivor=person_survivor,
+                                            inputs=inputs)
 
 
 def crm_audit(as_of: date, *, threshold: float, person_survivor: str) -> crm_audit_analyses.CrmAudit:
     return _crm_audit(key(), as_of, threshold, person_survivor)
 
 
+@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+def _hygiene_report(at: StoreKey, day: date) -> pl.DataFrame:
+    """The exact checks at one day: at D and at the previous month end, shared by the trend, the audited
+    hygiene and every D of a month (their month before)."""
+    with at.opened() as con:
+        return hygiene_analyses.hygiene_report(con, settings=at.settings, as_of=day)
+
+
+def _hygiene_reports(at: StoreKey, as_of: date) -> dict[str, pl.DataFrame]:
+    return {"now": _hygiene_report(at, as_of),
+            "before": _hygiene_report(at, crm_audit_analyses.previous_month_end(as_of))}
+
+
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _hygiene_trend(at: StoreKey, as_of: date) -> pl.DataFrame:
+    reports = _hygiene_reports(at, as_of)
     with at.opened() as con:
-        return crm_audit_analyses.hygiene_trend(con, settings=at.settings, as_of=as_of)
+        return crm_audit_analyses.hygiene_trend(con, settings=at.settings, as_of=as_of, **reports)
 
 
 def hygiene_trend(as_of: date) -> pl.DataFrame:
@@ -408,8 +460,9 @@ def hygiene_trend(as_of: date) -> pl.DataFrame:
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _audited_hygiene(at: StoreKey, as_of: date) -> pl.DataFrame:
     audit = _crm_audit(at, as_of, crm_audit_analyses.DEFAULT_THRESHOLD, crm_audit_analyses.DEFAULT_PERSON_SURVIVOR)
+    reports = _hygiene_reports(at, as_of)
     with at.opened() as con:
-        return crm_audit_analyses.audited_hygiene(con, settings=at.settings, as_of=as_of, audit=audit)
+        return crm_audit_analyses.audited_hygiene(con, settings=at.settings, as_of=as_of, audit=audit, **reports)
 
 
 def audited_hygiene(as_of: date) -> pl.DataFrame:
@@ -469,7 +522,9 @@ def fix_file(*, table: str, crm: str) -> pl.DataFrame:
     return _fix_file(key(), table, crm)
 
 
-@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+# A cached resource, not data: its `leads` frame (every lead routed, with its fields) pickles to ~570 MB at 1M
+# leads, and cache_data copied it on every rerun (most of the Routing page's 5 s rerun and of its peak).
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _edit_lint(at: StoreKey, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
     with at.opened() as con:
         return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of)

@@ -48,7 +48,7 @@ def handoffs_behind(filters: Filters, *, by: str, segment: str | None) -> None:
         st.text(f"{BY_LABELS[by]}: {segment}")
     kind = st.segmented_control("Show the handoffs that are", list(KIND_LABELS), default="breached",
                                 key="handoff_kind", format_func=KIND_LABELS.get, required=True) or "breached"
-    leads = cache.handoff_leads(filters, kind=kind, by=by if segment is not None else None, segment=segment)
+    leads = cache.handoff_leads(filters, kind=kind, by=by, segment=segment)
     lead_list(leads, key="handoff_leads", base=f"handoff_{kind}", as_of=filters.as_of, empty="No handoff in this list.")
 
 

@@ -28,13 +28,27 @@ keyed as (
     left join account_domains as a on a.account_id = p.account_id
 ),
 
-final as (
-    select lead_id, person || ' @ ' || domain as "group",
-           (count(*) over g - 1) || ' other lead(s) with this name at this domain' as detail
+-- the groups by name and domain with more than one lead and more than one address (a lead without an
+-- address counts as its own); an aggregate joined back, not a window: DuckDB's windowed DISTINCT count
+-- cost three quarters of this query at 1M leads
+named as (
+    select lead_id, person, domain, k
     from keyed
     where person is not null and domain is not null
-    window g as (partition by person, domain)
-    qualify count(*) over g > 1 and count(distinct coalesce(nullif(k, ''), lead_id)) over g > 1
+),
+
+shared as (
+    select person, domain, count(*) as leads
+    from named
+    group by person, domain
+    having count(*) > 1 and count(distinct coalesce(nullif(k, ''), lead_id)) > 1
+),
+
+final as (
+    select n.lead_id, n.person || ' @ ' || n.domain as "group",
+           (s.leads - 1) || ' other lead(s) with this name at this domain' as detail
+    from named as n
+    join shared as s on s.person = n.person and s.domain = n.domain
 )
 
 select * from final
