@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from funnel.analyses.routing import track_summary
-from funnel.analyses.tool_exports import TOOLS, segment_of, tool_export
+from funnel.analyses.tool_exports import TOOLS
 from funnel.config import default_routing_text, with_routing_text
 from funnel.errors import ConfigError
 from funnel.export import csv_bytes, download_name
@@ -104,8 +104,8 @@ team = cols[1].selectbox("Team", [None, *sorted(leads.get_column("team").unique(
 track = cols[2].selectbox("Track", [None, *sorted(leads.get_column("track").drop_nulls().unique().to_list())],
                           key="routing_x_track")
 tool = cols[3].selectbox("Tool", TOOLS, key="routing_x_tool")
-names = cache.lead_names()
-table, left_out = tool_export(segment_of(leads, {"route_rule": rule, "team": team, "track": track}), names, tool=tool)
+table, left_out = cache.segment_export(routing_text=edit, as_of=filters.as_of, tool=tool,
+                                       chosen={"route_rule": rule, "team": team, "track": track})
 st.text(f"{table.height:,} leads in {tool}'s import columns" + (f"; {left_out:,} without an e-mail left out" if left_out else ""))
 widgets.table(table.head(200), key="routing_export_preview")
 widgets.file_download("Download the import file", partial(csv_bytes, table),

@@ -566,11 +566,21 @@ def import_alerts(as_of: date) -> pl.DataFrame:
     return _import_alerts(key(), as_of)
 
 
-@st.cache_data(max_entries=4, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead's names: shared, not copied per run
 def _lead_names(at: StoreKey) -> pl.DataFrame:
     with at.opened() as con:
         return tool_exports.lead_names(con)
 
 
-def lead_names() -> pl.DataFrame:
-    return _lead_names(key())
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _segment_export(at: StoreKey, routing_text: str, as_of: date, chosen: tuple[tuple[str, str | None], ...],
+                    tool: str) -> tuple[pl.DataFrame, int]:
+    leads = _edit_lint(at, routing_text, as_of)["leads"]
+    return tool_exports.tool_export(tool_exports.segment_of(leads, dict(chosen)), _lead_names(at), tool=tool)
+
+
+def segment_export(*, routing_text: str, as_of: date, chosen: dict[str, str | None],
+                   tool: str) -> tuple[pl.DataFrame, int]:
+    """The routed leads of the chosen rule, team and track (None: any) in `tool`'s import columns, and how many
+    were left out for lack of an e-mail; computed once per choice, not on every run of the Routing page."""
+    return _segment_export(key(), routing_text, as_of, tuple(sorted(chosen.items())), tool)
