@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,27 +51,41 @@ def rewritten(path: Path, member: str, old: bytes, new: bytes) -> Path:
 
 
 def lying_bomb(path: Path, *, real: int, claimed: int) -> Path:
-    """An XLSX-shaped ZIP whose sheet inflates to `real` bytes while both its headers claim `claimed`."""
+    """An XLSX-shaped ZIP whose sheet inflates to `real` bytes while both its headers claim `claimed`.
+
+    The sheet is one 16 MiB chunk (a tag every 64 KiB, spaces between) repeated: deflated once and
+    ended with a full flush, so its compressed block is byte-identical each time and the archive is
+    written by hand without compressing gigabytes here (the reader still inflates every byte)."""
     member = "xl/worksheets/sheet1.xml"
-    chunk = b"<x/>" * (1 << 22)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
-        with archive.open(member, "w") as out:
-            written = 0
-            while written < real:
-                out.write(chunk)
-                written += len(chunk)
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo(member)
-    struct.pack_into("<I", data, info.header_offset + 22, claimed)  # local header: uncompressed size
-    central = data.rfind(b"PK\x01\x02" + data[info.header_offset + 4: info.header_offset + 6])
-    while data[central + 46: central + 46 + len(member)] != member.encode():
-        central = data.rfind(b"PK\x01\x02", 0, central)
-    struct.pack_into("<I", data, central + 24, claimed)  # central directory: uncompressed size
-    path.write_bytes(bytes(data))
+    chunk = (b"<x/>" + b" " * ((1 << 16) - 4)) * (1 << 8)
+    deflate = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+    assert deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH) == block  # a full flush restarts
+    count = -(-real // len(chunk))
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(chunk, crc)
+    types = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    entries = [("[Content_Types].xml", [types.compress(CONTENT_TYPES) + types.flush()], zlib.crc32(CONTENT_TYPES),
+                len(CONTENT_TYPES)),
+               (member, [block] * count + [deflate.flush()], crc, claimed)]
+    central, offset = [], 0
+    with path.open("wb") as out:
+        for name, parts, checksum, size in entries:
+            raw = name.encode()
+            compressed = sum(len(part) for part in parts)
+            fields = (20, 0, zipfile.ZIP_DEFLATED, 0, 0x21, checksum, compressed, size, len(raw))
+            out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields, 0) + raw)
+            out.writelines(parts)
+            central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *fields, 0, 0, 0, 0, 0, offset)
+                           + raw)
+            offset += 30 + len(raw) + compressed
+        directory = b"".join(central)
+        out.write(directory + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
+                                          len(directory), offset, 0))
     with zipfile.ZipFile(path) as archive:
         assert archive.getinfo(member).file_size == claimed
+        assert archive.read("[Content_Types].xml") == CONTENT_TYPES
     return path
 
 
