@@ -47,6 +47,16 @@ def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_sample(tmp_path_factory.mktemp("sample"), leads=300)
 
 
+@pytest.fixture(scope="session")
+def bundled_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the bundled sample, loaded once per test process the way `make run` loads it
+    (`tests.apptest.loaded_sample`). Never opened by a test: each module takes its own copy with
+    `tests.apptest.copied`, so what one module writes no other sees."""
+    from tests.apptest import loaded_sample
+
+    return loaded_sample(tmp_path_factory.mktemp("bundled_sample"))
+
+
 class ParseOnce:
     """`funnel.ingest.worker.parse_untrusted`, each file read once per session (the worker costs a process start).
 
