@@ -5,9 +5,7 @@ file is built here (never committed)."""
 
 from __future__ import annotations
 
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,10 +18,7 @@ from funnel.ingest import importer
 from funnel.ingest.importer import prepare_import
 from funnel.ingest.readers import MAX_CELL_BYTES, MAX_COLUMNS, MAX_EXPANDED_BYTES, read_export
 from funnel.ingest.worker import parse_untrusted
-
-CONTENT_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-                 b'content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
-                 b'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
+from tests.bombs import xlsx_bomb
 
 
 def workbook(path: Path, rows: list[list[str]]) -> Path:
@@ -48,45 +43,6 @@ def rewritten(path: Path, member: str, old: bytes, new: bytes) -> Path:
         for name, data in entries.items():
             archive.writestr(name, data)
     return out
-
-
-def lying_bomb(path: Path, *, real: int, claimed: int) -> Path:
-    """An XLSX-shaped ZIP whose sheet inflates to `real` bytes while both its headers claim `claimed`.
-
-    The sheet is one 16 MiB chunk (a tag every 64 KiB, spaces between) repeated: deflated once and
-    ended with a full flush, so its compressed block is byte-identical each time and the archive is
-    written by hand without compressing gigabytes here (the reader still inflates every byte)."""
-    member = "xl/worksheets/sheet1.xml"
-    chunk = (b"<x/>" + b" " * ((1 << 16) - 4)) * (1 << 8)
-    deflate = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
-    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
-    assert deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH) == block  # a full flush restarts
-    count = -(-real // len(chunk))
-    crc = 0
-    for _ in range(count):
-        crc = zlib.crc32(chunk, crc)
-    types = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    entries = [("[Content_Types].xml", [types.compress(CONTENT_TYPES) + types.flush()], zlib.crc32(CONTENT_TYPES),
-                len(CONTENT_TYPES)),
-               (member, [block] * count + [deflate.flush()], crc, claimed)]
-    central, offset = [], 0
-    with path.open("wb") as out:
-        for name, parts, checksum, size in entries:
-            raw = name.encode()
-            compressed = sum(len(part) for part in parts)
-            fields = (20, 0, zipfile.ZIP_DEFLATED, 0, 0x21, checksum, compressed, size, len(raw))
-            out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields, 0) + raw)
-            out.writelines(parts)
-            central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *fields, 0, 0, 0, 0, 0, offset)
-                           + raw)
-            offset += 30 + len(raw) + compressed
-        directory = b"".join(central)
-        out.write(directory + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
-                                          len(directory), offset, 0))
-    with zipfile.ZipFile(path) as archive:
-        assert archive.getinfo(member).file_size == claimed
-        assert archive.read("[Content_Types].xml") == CONTENT_TYPES
-    return path
 
 
 # ---------------------------------------------------------------------------------- the same caps
@@ -138,7 +94,7 @@ def test_a_dictionary_encoded_parquet_is_refused_before_it_expands(tmp_path):
 
 def test_a_zip_whose_headers_lie_about_its_size_is_measured_and_refused(tmp_path):
     """1.5 GiB of sheet whose local and central headers both claim 200 bytes."""
-    path = lying_bomb(tmp_path / "liar.xlsx", real=3 * (1 << 29), claimed=200)
+    path = xlsx_bomb(tmp_path / "liar.xlsx", real=3 * (1 << 29), claimed=200)
     assert path.stat().st_size < 16 << 20
     with pytest.raises(ExportFormatError) as caught:
         parse_untrusted(path, name="liar.xlsx")
@@ -147,7 +103,7 @@ def test_a_zip_whose_headers_lie_about_its_size_is_measured_and_refused(tmp_path
 
 
 def test_a_zip_that_holds_more_than_its_headers_say_is_refused(tmp_path):
-    path = lying_bomb(tmp_path / "small_liar.xlsx", real=1 << 24, claimed=200)
+    path = xlsx_bomb(tmp_path / "small_liar.xlsx", real=1 << 24, claimed=200)
     with pytest.raises(ExportFormatError) as caught:
         read_export(path, name="small_liar.xlsx")
     assert "do not match" in caught.value.reason
