@@ -49,12 +49,20 @@ def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def bundled_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the bundled sample, loaded once per test process the way `make run` loads it
-    (`tests.apptest.loaded_sample`). Never opened by a test: each module takes its own copy with
-    `tests.apptest.copied`, so what one module writes no other sees."""
-    from tests.apptest import loaded_sample
+    """A store holding the bundled sample, loaded once per test process the way `make run` loads it (`funnel
+    load-sample`). Never opened by a test: each module takes its own copy with `tests.apptest.copied`, so
+    what one module writes no other sees."""
+    import contextlib
+    import io
 
-    return loaded_sample(tmp_path_factory.mktemp("bundled_sample"))
+    from funnel.cli.main import main
+
+    db = tmp_path_factory.mktemp("bundled_sample") / "sample.duckdb"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["load-sample", "--db", str(db)]) == 0
+    assert out.getvalue() == f"{db}: loaded the bundled sample\n"
+    return db
 
 
 class ParseOnce:
