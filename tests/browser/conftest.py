@@ -70,8 +70,9 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
+    """One headless Chromium per test process; each test opens its own context (its own cookies and storage)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
