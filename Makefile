@@ -41,7 +41,9 @@ serve: $(STAMP)  ## the shared mode: sign-in required, databases from DATA_DIR (
 	  --server.maxUploadSize $(UPLOAD_MB) --secrets.files $(SECRETS)
 
 test: $(SPARK)  ## run every test (browser tests skip without Debian's chromium, Spark parity tests without Java)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+# --no-loadscope-reorder: test files go to the two workers in collection order (the long browser files first);
+# xdist's default sends the files with the most tests first, so the browser files ended the run on one worker.
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)  ## each step beside its DuckDB baseline at 100k and 1M leads (about an hour on 2 cores); table in benchmarks/results.md
 	$(BIN)/python benchmarks/side_by_side.py --leads 100000 1000000 --out benchmarks/results.md

@@ -1,11 +1,10 @@
-"""The dashboard under Streamlit's AppTest: an app on a given database, and a store holding the sample."""
+"""The dashboard under Streamlit's AppTest: an app on a given database, and copies of a store."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,19 +15,6 @@ def app(db: Path, monkeypatch, *, sample: bool) -> AppTest:
     monkeypatch.setenv("FUNNEL_DB", str(db))
     monkeypatch.setenv("FUNNEL_LOAD_SAMPLE", "1" if sample else "0")
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-
-
-def loaded_sample(folder: Path) -> Path:
-    """A store holding the bundled sample, loaded the way `make run` loads it."""
-    db = folder / "sample.duckdb"
-    mp = pytest.MonkeyPatch()
-    try:
-        at = app(db, mp, sample=True)
-        at.run()
-        assert not at.exception
-    finally:
-        mp.undo()
-    return db
 
 
 def copied(db: Path, to: Path) -> Path:

@@ -47,15 +47,37 @@ def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_sample(tmp_path_factory.mktemp("sample"), leads=300)
 
 
+@pytest.fixture(scope="session")
+def bundled_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the bundled sample, loaded once per test process the way `make run` loads it (`funnel
+    load-sample`). Never opened by a test: each module takes its own copy with `tests.apptest.copied`, so
+    what one module writes no other sees."""
+    import contextlib
+    import io
+
+    from funnel.cli.main import main
+
+    db = tmp_path_factory.mktemp("bundled_sample") / "sample.duckdb"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["load-sample", "--db", str(db)]) == 0
+    assert out.getvalue() == f"{db}: loaded the bundled sample\n"
+    return db
+
+
 class ParseOnce:
     """`funnel.ingest.worker.parse_untrusted`, each file read once per session (the worker costs a process start).
 
-    Errors are remembered too and raised again as fresh copies. `prefetch` fills the cache with
-    several workers at once.
+    Errors are remembered too and raised again as fresh copies. `prefetch` fills the cache with a few
+    batch workers (one limited child serving many files, as a multi-file import does).
     """
 
     def __init__(self) -> None:
         self.results: dict[tuple, object] = {}
+
+    @staticmethod
+    def key(path: Path, name: str | None = None, sheet: str | None = None, header_row: int | None = None) -> tuple:
+        return str(Path(path).resolve()), name or Path(path).name, sheet, header_row
 
     def __call__(self, path: Path, *, name: str | None = None, sheet: str | None = None,
                  header_row: int | None = None, **limits):
@@ -64,7 +86,7 @@ class ParseOnce:
         from funnel.errors import FunnelError
         from funnel.ingest.worker import parse_untrusted
 
-        key = (str(Path(path).resolve()), name or Path(path).name, sheet, header_row)
+        key = self.key(path, name, sheet, header_row)
         if key not in self.results:
             try:
                 self.results[key] = parse_untrusted(Path(path), name=name, sheet=sheet, header_row=header_row,
@@ -77,18 +99,41 @@ class ParseOnce:
         return result
 
     def prefetch(self, paths: list[Path], *, workers: int = 2) -> None:
+        """Parses the files not parsed yet, each in the same limited child code as `parse_untrusted`
+        (`parsed_job`) but served by `workers` batch children, so the corpus costs a few interpreter
+        starts instead of one per file. A file whose child dies or overruns is left to `__call__`,
+        which then reads it alone."""
         from concurrent.futures import ThreadPoolExecutor
 
+        todo = [Path(p) for p in dict.fromkeys(paths) if self.key(p) not in self.results]
+        count = max(1, min(workers, os.cpu_count() or 1, len(todo)))
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            list(pool.map(self.batch, [todo[i::count] for i in range(count)]))
+
+    def batch(self, paths: list[Path]) -> None:
+        import pyarrow as pa
+
         from funnel.errors import FunnelError
+        from funnel.ingest.readers import ParsedFile
+        from funnel.ingest.worker import BatchWorker
 
-        def one(path: Path) -> None:
-            try:
-                self(path)
-            except FunnelError:
-                pass
-
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, os.cpu_count() or 1))) as pool:
-            list(pool.map(one, paths))
+        pending = list(paths)
+        while pending:
+            with BatchWorker("funnel.ingest.worker") as worker:
+                while pending:
+                    path = pending.pop(0)
+                    request = {"path": str(path.resolve()), "name": path.name, "sheet": None, "header_row": None}
+                    try:
+                        with worker.answer(request, name=path.name) as (meta, work), \
+                                pa.memory_map(str(work / "table.arrow")) as source:
+                            table = pa.ipc.open_file(source).read_all()
+                        meta.pop("kind", None)
+                        result = ParsedFile(table=table, **meta)
+                    except FunnelError as exc:
+                        result = exc
+                    if worker.proc.poll() is not None:  # the child died or was stopped on this file
+                        break
+                    self.results[self.key(path)] = result
 
 
 @pytest.fixture(scope="session")

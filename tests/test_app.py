@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from funnel.store.db import connect
-from tests.apptest import app, copied, loaded_sample
+from tests.apptest import app, copied
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py")
@@ -16,9 +16,9 @@ PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
     """A store holding the bundled sample, loaded the way `make run` loads it."""
-    return loaded_sample(tmp_path_factory.mktemp("app"))
+    return copied(bundled_sample, tmp_path_factory.mktemp("app") / "sample.duckdb")
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from funnel.store import settings_versions as sv
 from funnel.store.inventory import import_history
 from pages.ui.store import store as cached_store
-from tests.apptest import app, copied, loaded_sample
+from tests.apptest import app, copied
 
 SECRETS = {
     "auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
@@ -27,8 +27,8 @@ CY = {"is_logged_in": True, "email": "cy@example.com", "name": "Cy Viewer"}
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    return loaded_sample(tmp_path_factory.mktemp("access"))
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
+    return copied(bundled_sample, tmp_path_factory.mktemp("access") / "sample.duckdb")
 
 
 @pytest.fixture

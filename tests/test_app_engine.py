@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from funnel.cli.main import main
-from tests.apptest import app, copied, loaded_sample
+from tests.apptest import app, copied
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    return loaded_sample(tmp_path_factory.mktemp("engine_app"))
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
+    return copied(bundled_sample, tmp_path_factory.mktemp("engine_app") / "sample.duckdb")
 
 
 def sidebar_texts(at) -> list[str]:

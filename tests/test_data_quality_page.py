@@ -10,12 +10,12 @@ import pytest
 
 from funnel.cli.main import main
 from funnel.display.labels import value_label
-from tests.apptest import app, loaded_sample
+from tests.apptest import app, copied
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    return loaded_sample(tmp_path_factory.mktemp("dq"))
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
+    return copied(bundled_sample, tmp_path_factory.mktemp("dq") / "sample.duckdb")
 
 
 @pytest.fixture(scope="module")

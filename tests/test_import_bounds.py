@@ -5,7 +5,6 @@ file is built here (never committed)."""
 
 from __future__ import annotations
 
-import struct
 import zipfile
 from pathlib import Path
 
@@ -19,10 +18,7 @@ from funnel.ingest import importer
 from funnel.ingest.importer import prepare_import
 from funnel.ingest.readers import MAX_CELL_BYTES, MAX_COLUMNS, MAX_EXPANDED_BYTES, read_export
 from funnel.ingest.worker import parse_untrusted
-
-CONTENT_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-                 b'content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
-                 b'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
+from tests.bombs import xlsx_bomb
 
 
 def workbook(path: Path, rows: list[list[str]]) -> Path:
@@ -47,31 +43,6 @@ def rewritten(path: Path, member: str, old: bytes, new: bytes) -> Path:
         for name, data in entries.items():
             archive.writestr(name, data)
     return out
-
-
-def lying_bomb(path: Path, *, real: int, claimed: int) -> Path:
-    """An XLSX-shaped ZIP whose sheet inflates to `real` bytes while both its headers claim `claimed`."""
-    member = "xl/worksheets/sheet1.xml"
-    chunk = b"<x/>" * (1 << 22)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
-        with archive.open(member, "w") as out:
-            written = 0
-            while written < real:
-                out.write(chunk)
-                written += len(chunk)
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo(member)
-    struct.pack_into("<I", data, info.header_offset + 22, claimed)  # local header: uncompressed size
-    central = data.rfind(b"PK\x01\x02" + data[info.header_offset + 4: info.header_offset + 6])
-    while data[central + 46: central + 46 + len(member)] != member.encode():
-        central = data.rfind(b"PK\x01\x02", 0, central)
-    struct.pack_into("<I", data, central + 24, claimed)  # central directory: uncompressed size
-    path.write_bytes(bytes(data))
-    with zipfile.ZipFile(path) as archive:
-        assert archive.getinfo(member).file_size == claimed
-    return path
 
 
 # ---------------------------------------------------------------------------------- the same caps
@@ -123,7 +94,7 @@ def test_a_dictionary_encoded_parquet_is_refused_before_it_expands(tmp_path):
 
 def test_a_zip_whose_headers_lie_about_its_size_is_measured_and_refused(tmp_path):
     """1.5 GiB of sheet whose local and central headers both claim 200 bytes."""
-    path = lying_bomb(tmp_path / "liar.xlsx", real=3 * (1 << 29), claimed=200)
+    path = xlsx_bomb(tmp_path / "liar.xlsx", real=3 * (1 << 29), claimed=200)
     assert path.stat().st_size < 16 << 20
     with pytest.raises(ExportFormatError) as caught:
         parse_untrusted(path, name="liar.xlsx")
@@ -132,7 +103,7 @@ def test_a_zip_whose_headers_lie_about_its_size_is_measured_and_refused(tmp_path
 
 
 def test_a_zip_that_holds_more_than_its_headers_say_is_refused(tmp_path):
-    path = lying_bomb(tmp_path / "small_liar.xlsx", real=1 << 24, claimed=200)
+    path = xlsx_bomb(tmp_path / "small_liar.xlsx", real=1 << 24, claimed=200)
     with pytest.raises(ExportFormatError) as caught:
         read_export(path, name="small_liar.xlsx")
     assert "do not match" in caught.value.reason

@@ -20,7 +20,7 @@ from funnel.display.labels import (
     step_label,
     value_label,
 )
-from tests.apptest import app, loaded_sample
+from tests.apptest import app, copied
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py") if p.name != "__init__.py")
@@ -79,8 +79,8 @@ def test_times_of_day_are_kept_and_an_empty_date_says_so():
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    return loaded_sample(tmp_path_factory.mktemp("labels"))
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
+    return copied(bundled_sample, tmp_path_factory.mktemp("labels") / "sample.duckdb")
 
 
 def shown_headers(element) -> list[str]:

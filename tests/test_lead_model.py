@@ -22,6 +22,7 @@ from funnel.model.build import build_funnel_entries, ensure_model
 from funnel.model.identity import rebuild_identity
 from funnel.schema import MODEL_STATE
 from funnel.store.db import connect
+from tests.apptest import copied
 from tests.test_stages import SETTINGS, TIGHT, d, examples, load, stores, t
 
 DATES = ("2026-01-31", "2026-06-30", "2026-09-30")
@@ -99,10 +100,9 @@ def outputs(db: Path, folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("model") / "funnel.duckdb"
-    run("load-sample", "--db", str(db))
-    return db
+def sample_db(bundled_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the store `funnel load-sample` made (conftest.bundled_sample)."""
+    return copied(bundled_sample, tmp_path_factory.mktemp("model") / "funnel.duckdb")
 
 
 def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables(sample_db: Path, tmp_path: Path):

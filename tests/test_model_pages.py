@@ -15,15 +15,15 @@ from funnel.schema import FUNNEL
 from funnel.store.db import connect
 from funnel.store.settings_versions import save_version
 from pages.ui.store import store as cached_store
-from tests.apptest import app, copied, loaded_sample
+from tests.apptest import app, copied
 
 NOTE = "Computed from the tables: slower until the lead model is built — Data page."
 FUNNEL_EDIT = "[funnel_rules]\nreactivation_after_days = 60\n"
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    return loaded_sample(tmp_path_factory.mktemp("model"))
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
+    return copied(bundled_sample, tmp_path_factory.mktemp("model") / "sample.duckdb")
 
 
 def shared(db: Path):

@@ -237,10 +237,10 @@ def test_mix_plus_rate_is_the_change(segments):
 # --- the page under AppTest ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    from tests.apptest import loaded_sample
+def sample_db(bundled_sample, tmp_path_factory):
+    from tests.apptest import copied
 
-    return loaded_sample(tmp_path_factory.mktemp("monthly"))
+    return copied(bundled_sample, tmp_path_factory.mktemp("monthly") / "sample.duckdb")
 
 
 def test_the_review_page_changes_month_and_dimension(sample_db, monkeypatch):

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from funnel.display.labels import stage_label, value_label
 from funnel.model.matrix import QUEUES, REACTIVATION_QUEUE
-from tests.apptest import app, loaded_sample
+from tests.apptest import app, copied
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LEADS = pl.read_csv(ROOT / "sample_data" / "leads.csv", infer_schema_length=0)
@@ -25,8 +25,8 @@ QUEUE_COLUMNS = ["lead_id", "name", "email", "company", "title", "owner", "funne
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    return loaded_sample(tmp_path_factory.mktemp("pages"))
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
+    return copied(bundled_sample, tmp_path_factory.mktemp("pages") / "sample.duckdb")
 
 
 @pytest.fixture
@@ -234,9 +234,9 @@ def test_raising_the_fit_threshold_on_the_matrix_page(at):
 
 
 @pytest.fixture(scope="module")
-def rules_db(tmp_path_factory) -> Path:
+def rules_db(bundled_sample, tmp_path_factory) -> Path:
     """A store of its own: saving a version changes the settings every later page would use."""
-    return loaded_sample(tmp_path_factory.mktemp("rules"))
+    return copied(bundled_sample, tmp_path_factory.mktemp("rules") / "sample.duckdb")
 
 
 def summary_value(at: AppTest, setting: str) -> str:

@@ -27,6 +27,7 @@ from funnel.ingest.mapping import identity_section
 from funnel.ingest.readers import MAX_COLUMNS, MAX_EXPANDED_BYTES, MAX_LINE_BYTES, read_export
 from funnel.ingest.worker import parse_untrusted
 from funnel.schema import SOURCE_ROW
+from tests.bombs import xlsx_bomb
 
 
 def manifest_rows() -> list[dict[str, str]]:
@@ -455,24 +456,8 @@ def test_a_50_mb_value_is_refused_clearly(tmp_path):
     assert "1 MiB" in exc.reason and MAX_LINE_BYTES == 1 << 20
 
 
-def zip_bomb(path: Path, *, declared: int) -> Path:
-    """An XLSX-shaped zip whose one sheet unpacks to `declared` bytes of empty tags (a few MB on disk)."""
-    content_types = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-                     b'content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
-                     b'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
-    chunk = b"<x/>" * (1 << 22)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr("[Content_Types].xml", content_types)
-        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
-            written = 0
-            while written < declared:
-                member.write(chunk)
-                written += len(chunk)
-    return path
-
-
 def test_an_xlsx_zip_bomb_is_refused_before_unpacking(tmp_path):
-    path = zip_bomb(tmp_path / "bomb.xlsx", declared=MAX_EXPANDED_BYTES + (1 << 24))
+    path = xlsx_bomb(tmp_path / "bomb.xlsx", real=MAX_EXPANDED_BYTES + (1 << 24))
     assert path.stat().st_size < 16 << 20
     with zipfile.ZipFile(path) as archive:
         assert sum(m.file_size for m in archive.infolist()) > MAX_EXPANDED_BYTES

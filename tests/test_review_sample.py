@@ -111,10 +111,10 @@ def test_verdicts_keep_history_and_several_reviewers():
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    from tests.apptest import loaded_sample
+def sample_db(bundled_sample, tmp_path_factory):
+    from tests.apptest import copied
 
-    return loaded_sample(tmp_path_factory.mktemp("review"))
+    return copied(bundled_sample, tmp_path_factory.mktemp("review") / "sample.duckdb")
 
 
 def test_the_review_page_saves_and_changes_a_verdict(sample_db, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from funnel.config import default_routing_text
-from tests.apptest import app, loaded_sample
+from tests.apptest import app, copied
 
 
 def frame_with(at, column: str):
@@ -17,8 +17,8 @@ def frame_with(at, column: str):
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    return loaded_sample(tmp_path_factory.mktemp("routing_page"))
+def sample_db(bundled_sample, tmp_path_factory) -> Path:
+    return copied(bundled_sample, tmp_path_factory.mktemp("routing_page") / "sample.duckdb")
 
 
 def test_the_routing_page_lints_replays_an_edit_and_exports(sample_db, monkeypatch):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.apptest import copied
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -27,9 +29,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(request, tmp_path_factory):
     """`streamlit run app.py` on a free localhost port with a fresh database holding the sample data, loaded
-    before the server starts as `make run` loads it."""
+    before the server starts as `make run` loads it (a copy of the store this test process loaded once)."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
     try:
@@ -37,11 +39,8 @@ def server(tmp_path_factory):
     except ImportError:
         pytest.skip("playwright (the Python driver) is not installed")
     port = free_port()
-    db = tmp_path_factory.mktemp("browser") / "funnel.duckdb"
+    db = copied(request.getfixturevalue("bundled_sample"), tmp_path_factory.mktemp("browser") / "funnel.duckdb")
     env = {**os.environ, "FUNNEL_DB": str(db), "FUNNEL_LOAD_SAMPLE": "1"}
-    # As `make run` does: the sample is loaded before the server starts, not during the first request.
-    subprocess.run([sys.executable, "-m", "funnel.cli", "load-sample", "--db", str(db)], cwd=ROOT, env=env,
-                   check=True, capture_output=True, timeout=300)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -71,8 +70,9 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
+    """One headless Chromium per test process; each test opens its own context (its own cookies and storage)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

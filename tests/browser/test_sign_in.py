@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.apptest import copied
 from tests.browser.conftest import CHROMIUM, ROOT, free_port, stop, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -59,9 +60,12 @@ def provider():
 
 
 @pytest.fixture(scope="module")
-def shared_server(provider, tmp_path_factory):
-    """The dashboard with sign-in: a temporary secrets file, a fresh data folder holding the sample."""
+def shared_server(provider, bundled_sample, tmp_path_factory):
+    """The dashboard with sign-in: a temporary secrets file, a fresh data folder holding the sample (a copy
+    of the store this test process loaded once)."""
     folder = tmp_path_factory.mktemp("signin")
+    (folder / "data").mkdir()
+    copied(bundled_sample, folder / "data" / "team.duckdb")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secrets = folder / "secrets.toml"
