@@ -40,9 +40,9 @@ def notes_parquet(path: Path, *, note_bytes: int) -> Path:
 
 def liar_xlsx(path: Path) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.test_import_bounds import lying_bomb
+    from tests.bombs import xlsx_bomb
 
-    return lying_bomb(path, real=3 * (1 << 29), claimed=200)
+    return xlsx_bomb(path, real=3 * (1 << 29), claimed=200)
 
 
 CASES = {
