@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -137,15 +138,13 @@ def _database_of_run() -> tuple[str, Path]:
     every call (each cached call's key asks for it) cost ~2 ms a time, dozens of times a run. A database created
     or chosen during the run is a new choice, so it is looked up again."""
     chosen = st.session_state.get("db") or st.query_params.get("db")
-    run, remembered = _this_run(), st.session_state.get(RUN_DB)
-    if run is not None and remembered is not None and remembered[0] is run and remembered[1] == chosen:
-        return remembered[2], remembered[3]
-    place = data_place()
-    name = chosen if isinstance(chosen, str) and chosen in place.names() else place.default
-    path = database_file(place.folder, name)
-    if run is not None:
-        st.session_state[RUN_DB] = (run, chosen, name, path)
-    return name, path
+
+    def resolved() -> tuple[str, Path]:
+        place = data_place()
+        name = chosen if isinstance(chosen, str) and chosen in place.names() else place.default
+        return name, database_file(place.folder, name)
+
+    return once_per_run(RUN_DB, chosen, resolved)
 
 
 @st.cache_resource(show_spinner=False)
@@ -254,6 +253,7 @@ class StoreKey:
 
 
 RUN_KEY = "_store_key_of_run"
+T = TypeVar("T")
 USE_DRAFT = "_use_draft"  # the sidebar's "Compute on my draft" choice, kept over page switches
 
 
@@ -264,13 +264,26 @@ def _this_run() -> object:
     return ctx.cursors if ctx is not None else None
 
 
+def once_per_run(slot: str, tag: object, compute: Callable[[], T]) -> T:
+    """`compute()` kept in session state `slot` for the rest of this script run, while `tag` (what it depends
+    on) stays the same; computed again in the next run, for another tag, or once the slot is cleared."""
+    run, remembered = _this_run(), st.session_state.get(slot)
+    if run is not None and remembered is not None and remembered[0] is run and remembered[1] == tag:
+        return remembered[2]
+    value = compute()
+    if run is not None:
+        st.session_state[slot] = (run, tag, value)
+    return value
+
+
 def key() -> StoreKey:
     """This session's database, its current data version and the settings text in view: read once per run
     (one cheap version check; every cached call of the run is keyed by it), again after a write."""
-    run, remembered = _this_run(), st.session_state.get(RUN_KEY)
     db = str(db_path())
-    if run is not None and remembered is not None and remembered[0] is run and remembered[1].db == db:
-        return remembered[1]
+    return once_per_run(RUN_KEY, db, lambda: _key_of(db))
+
+
+def _key_of(db: str) -> StoreKey:
     person = current_person()
     with opened() as con:
         state = view_state(con, author=person.label if person else None)
@@ -280,8 +293,6 @@ def key() -> StoreKey:
     current = StoreKey(db, state.version, state.draft_text if on_draft else state.saved_text, on_draft=on_draft,
                        has_draft=state.draft_text is not None, engine=engine, dataset=dataset,
                        dataset_version=dataset_version(dataset) if dataset else ())
-    if run is not None:
-        st.session_state[RUN_KEY] = (run, current)
     return current
 
 
