@@ -7,7 +7,7 @@ import streamlit as st
 from funnel.analyses import previous_period
 from funnel.charts import ladder as charts
 from funnel.config import SKIPPED_POLICIES
-from funnel.display.conversion import period_comparison, time_to_convert_ends, time_to_convert_starts
+from funnel.display.conversion import period_comparison, readable_steps, time_to_convert_ends, time_to_convert_starts
 from funnel.display.labels import stage_label
 from pages.ui import cache, sidebar, store, widgets
 
@@ -44,7 +44,8 @@ st.caption("Select a row to see the entries behind it.")
 @st.fragment
 def steps_and_entries(filters, steps, by: tuple[str, ...], window: int, skipped: str) -> None:
     """The steps table and the entries behind a selected row: a row click reruns only this part."""
-    event = widgets.table(steps, key="conv_table", on_select="rerun", selection_mode="single-row")
+    event = widgets.table(readable_steps(steps, implicit=skipped == "implicit"), key="conv_table", on_select="rerun",
+                          selection_mode="single-row")
     row = widgets.selected_row(event, steps)
     if row is not None:
         outcome = st.segmented_control("Outcome", ["all", "advanced", "lost", "expired", "open"], default="all",

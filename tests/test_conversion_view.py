@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.display.conversion import period_comparison
+from funnel.display.conversion import period_comparison, readable_steps
 
 LADDER = ["subscriber", "lead", "mql", "sql", "opportunity", "customer"]
 STAGE = pl.Enum(LADDER)
@@ -75,3 +75,15 @@ def test_change_is_the_difference_in_points_or_null(cases):
         else:
             assert abs(change - (r_now - r_before) * 100) <= 0.05 + 1e-9
             assert -100 <= change <= 100
+
+
+def test_readable_steps_keep_the_policy_count_and_one_interval_text():
+    steps = pl.DataFrame({"from_stage": ["lead", "mql"], "to_stage": ["mql", "sql"], "entered": [10, 0],
+                          "excluded": [0, 0], "implied": [2, 0], "rate": [0.4567, None], "rate_lo": [0.2, None],
+                          "rate_hi": [0.71234, None]})
+    implicit = readable_steps(steps, implicit=True)
+    assert implicit.columns == ["from_stage", "to_stage", "entered", "implied", "rate", "rate_interval"]
+    assert implicit.get_column("rate_interval").to_list() == ["20.0–71.2%", "–"]
+    assert implicit.get_column("rate").to_list() == steps.get_column("rate").to_list()  # rows stay in place
+    strict = readable_steps(steps, implicit=False)
+    assert strict.columns == ["from_stage", "to_stage", "entered", "excluded", "rate", "rate_interval"]

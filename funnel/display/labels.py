@@ -121,7 +121,8 @@ COLUMNS: dict[str, ColumnSpec] = {
     "import_id": _spec("Import", "count"), "verdict_id": _spec("Verdict", "count"),
     # rates, shares, ratios
     "share": _spec("Share", "rate"), "rate": _spec("Rate", "rate"), "rate_lo": _spec("95% low", "rate"),
-    "rate_hi": _spec("95% high", "rate"), "low": _spec("95% low", "rate"), "high": _spec("95% high", "rate"),
+    "rate_hi": _spec("95% high", "rate"), "rate_interval": _spec("95% interval"), "low": _spec("95% low", "rate"),
+    "high": _spec("95% high", "rate"),
     "win_rate": _spec("Win rate", "rate"), "acceptance_rate": _spec("Acceptance", "rate"),
     "fill_rate": _spec("Fill rate", "rate"), "completion": _spec("Completion", "rate"),
     "fill_first": _spec("Fill rate at first import", "rate"), "fill_later": _spec("Fill rate later", "rate"),
