@@ -7,7 +7,12 @@ import streamlit as st
 from funnel.analyses import previous_period
 from funnel.charts import ladder as charts
 from funnel.config import SKIPPED_POLICIES
-from funnel.display.conversion import period_comparison, readable_steps, time_to_convert_ends, time_to_convert_starts
+from funnel.display.conversion import (
+    period_comparison,
+    readable_steps,
+    time_to_convert_ends,
+    time_to_convert_starts,
+)
 from funnel.display.labels import stage_label
 from pages.ui import cache, sidebar, store, widgets
 
