@@ -262,3 +262,25 @@ def test_the_review_page_changes_month_and_dimension(sample_db, monkeypatch):
     assert not at.exception
     ranking = [d.value for d in at.dataframe if {"industry", "verdict", "rate_lo"} <= set(d.value.columns)]
     assert ranking and len(ranking[0]) > 0
+
+
+def test_the_downloaded_review_reads_its_provenance_where_it_was_computed_and_names_a_draft(review):
+    """The dashboard's download takes the files and settings from what the figures were computed on (the key's
+    own connection: the database, or the Spark dataset), and says when that was this person's unsaved draft."""
+    from contextlib import contextmanager
+
+    from pages.ui.review import DRAFT_SOURCE, _document
+
+    con, r = review
+
+    class Key:
+        def __init__(self, on_draft: bool):
+            self.on_draft = on_draft
+
+        @contextmanager
+        def opened(self):
+            yield con
+
+    saved, draft = _document(Key(False), r, None), _document(Key(True), r, None)
+    assert saved["data"]["settings"] == "the packaged defaults" and draft["data"]["settings"] == DRAFT_SOURCE
+    assert saved["data"]["newest_timestamp"] is not None  # read from the review's own store

@@ -61,17 +61,23 @@ def invest_tables(invest: dict[str, pl.DataFrame]) -> None:
     table(invest["icp_lift"], key="review_icp_lift")
 
 
-def _document(result: monthly.MonthlyReview, invest: dict | None) -> dict:
-    with opened() as con:
-        return review_document(result, invest=invest, provenance=data_provenance(con))
+DRAFT_SOURCE = "an unsaved draft of the settings (not the saved version)"
 
 
-def _html(result: monthly.MonthlyReview, invest: dict | None) -> bytes:
-    return review_html(_document(result, invest), figure_dicts(review_figures(result))).encode("utf-8")
+def _document(at: StoreKey, result: monthly.MonthlyReview, invest: dict | None) -> dict:
+    """The review as one dict, its provenance read where its figures were computed (the database, or the Spark
+    dataset) and naming the settings they used (this person's draft when they compute on it)."""
+    with at.opened() as con:
+        provenance = data_provenance(con, settings_source=DRAFT_SOURCE if at.on_draft else None)
+    return review_document(result, invest=invest, provenance=provenance)
 
 
-def _json(result: monthly.MonthlyReview, invest: dict | None) -> bytes:
-    return json.dumps(_document(result, invest), ensure_ascii=False, indent=1).encode("utf-8")
+def _html(at: StoreKey, result: monthly.MonthlyReview, invest: dict | None) -> bytes:
+    return review_html(_document(at, result, invest), figure_dicts(review_figures(result))).encode("utf-8")
+
+
+def _json(at: StoreKey, result: monthly.MonthlyReview, invest: dict | None) -> bytes:
+    return json.dumps(_document(at, result, invest), ensure_ascii=False, indent=1).encode("utf-8")
 
 
 def report_downloads(result: monthly.MonthlyReview, invest: dict | None, *, name: str) -> None:
@@ -79,10 +85,11 @@ def report_downloads(result: monthly.MonthlyReview, invest: dict | None, *, name
     if not allowed(Action.EXPORT):
         role_note(Action.EXPORT)
         return
+    at = key()  # the database, engine and settings the review was computed on
     left, right = st.columns(2)
-    left.download_button("Download the HTML report", partial(_html, result, invest), file_name=f"{name}.html",
+    left.download_button("Download the HTML report", partial(_html, at, result, invest), file_name=f"{name}.html",
                          mime="text/html", key="review_html", icon=":material/download:")
-    right.download_button("Download the JSON", partial(_json, result, invest), file_name=f"{name}.json",
+    right.download_button("Download the JSON", partial(_json, at, result, invest), file_name=f"{name}.json",
                           mime="application/json", key="review_json", icon=":material/download:")
 
 
