@@ -38,27 +38,42 @@ def server(request, tmp_path_factory):
         import playwright  # noqa: F401
     except ImportError:
         pytest.skip("playwright (the Python driver) is not installed")
-    port = free_port()
-    db = copied(request.getfixturevalue("bundled_sample"), tmp_path_factory.mktemp("browser") / "funnel.duckdb")
-    env = {**os.environ, "FUNNEL_DB": str(db), "FUNNEL_LOAD_SAMPLE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the dashboard did not start within 60 s")
+    folder = tmp_path_factory.mktemp("browser")
+    db = copied(request.getfixturevalue("bundled_sample"), folder / "funnel.duckdb")
+    url, proc = started_dashboard(env={**os.environ, "FUNNEL_DB": str(db), "FUNNEL_LOAD_SAMPLE": "1"}, log=folder / "server.log")
     yield url
     stop(proc)
+
+
+def started(cmd: list[str], *, url: str, log: Path, env: dict | None = None, cwd: Path | None = None,
+            ) -> subprocess.Popen:
+    """A server process, once `url` answers (within 60 s); what it prints goes to `log` (a pipe nobody read
+    could fill and stall it), and a server that never answers fails the test with the end of that log."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+    pytest.fail(f"{cmd[0]} did not answer at {url} within 60 s; its output ended:\n{tail}")
+
+
+def started_dashboard(*, env: dict, log: Path, options: tuple[str, ...] = (), port: int | None = None,
+                      ) -> tuple[str, subprocess.Popen]:
+    """`streamlit run app.py` on `port` (default: a free one) on loopback, with more command-line `options`,
+    once it answers."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = started([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+                    "--server.address", "127.0.0.1", "--server.headless", "true", *options],
+                   url=f"{url}/_stcore/health", log=log, env=env, cwd=ROOT)
+    return url, proc
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -8,15 +8,11 @@ when its files are absent."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from funnel.store.db import connect
-from tests.browser.conftest import CHROMIUM, ROOT, free_port, stop, wait_for_app
+from tests.browser.conftest import CHROMIUM, ROOT, started_dashboard, stop, wait_for_app
 from tests.test_real_data import MAPPINGS, OLIST_FILES, XED_FILES, needs
 
 pytestmark = pytest.mark.browser
@@ -33,23 +29,8 @@ def folder_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("real_flows")
     for name in ("funnel", "olist", "xed"):
         connect(folder / f"{name}.duckdb").close()
-    env = {**os.environ, "FUNNEL_DB": str(folder / "funnel.duckdb"), "FUNNEL_LOAD_SAMPLE": "0"}
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        stop(proc)
-        pytest.fail("the dashboard did not start within 60 s")
+    url, proc = started_dashboard(env={**os.environ, "FUNNEL_DB": str(folder / "funnel.duckdb"),
+                                       "FUNNEL_LOAD_SAMPLE": "0"}, log=folder / "server.log")
     yield url
     stop(proc)
 

@@ -7,38 +7,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.apptest import copied
-from tests.browser.conftest import CHROMIUM, ROOT, free_port, stop, wait_for_app
+from tests.browser.conftest import CHROMIUM, free_port, started, started_dashboard, stop, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 USERS = {"ana@example.com": "Ana Admin", "cy@example.com": "Cy Viewer", "eve@evil.io": "Eve Outsider"}
 
 
-def started(cmd: list[str], *, url: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
-    """A server process, once `url` answers (within 60 s)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    stop(proc)
-    pytest.fail(f"{cmd[0]} did not answer at {url} within 60 s")
-
-
 @pytest.fixture(scope="module")
-def provider():
+def provider(tmp_path_factory):
     """oidc-provider-mock on a free loopback port, with the test users registered."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
@@ -50,7 +33,7 @@ def provider():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = started([sys.executable, "-m", "oidc_provider_mock", "-H", "127.0.0.1", "-p", str(port)],
-                   url=f"{url}/.well-known/openid-configuration")
+                   url=f"{url}/.well-known/openid-configuration", log=tmp_path_factory.mktemp("oidc") / "provider.log")
     for email, name in USERS.items():
         request = urllib.request.Request(f"{url}/users/{email}", method="PUT", headers={"Content-Type": "application/json"},
                                          data=json.dumps({"email": email, "name": name}).encode())
@@ -81,9 +64,8 @@ admin = ["ana@example.com"]
 viewer = ["example.com"]
 ''', encoding="utf-8")
     env = {**os.environ, "FUNNEL_DB": str(folder / "data" / "team.duckdb"), "FUNNEL_LOAD_SAMPLE": "1"}
-    proc = started([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-                    "--server.address", "127.0.0.1", "--server.headless", "true", "--secrets.files", str(secrets)],
-                   url=f"{url}/_stcore/health", env=env, cwd=ROOT)
+    url, proc = started_dashboard(env=env, log=folder / "server.log", options=("--secrets.files", str(secrets)),
+                                  port=port)
     yield url
     stop(proc)
 
