@@ -40,27 +40,23 @@ except ConfigError as exc:
     st.stop()
 
 lint = cache.edit_lint(routing_text=edit, as_of=filters.as_of)
-rules_col, findings_col = st.columns(2)
-with rules_col:
-    st.subheader("Rules, in order")
-    widgets.table(lint["rules"], key="routing_rules")
-with findings_col:
-    st.subheader("Lint")
-    findings = lint["findings"]
-    if findings.is_empty():
-        st.success("No findings: every lead is covered, no two rules overlap, every rule fires.",
-                   icon=":material/check_circle:")
+st.subheader("Rules, in order")
+widgets.table(lint["rules"], key="routing_rules")
+st.subheader("Lint")
+findings = lint["findings"]
+if findings.is_empty():
+    st.success("No findings: every lead is covered, no two rules overlap, every rule fires.",
+               icon=":material/check_circle:")
+else:
+    event = widgets.table(findings, key="routing_findings", on_select="rerun", selection_mode="single-row")
+    chosen = widgets.selected_row(event, findings)
+    if chosen is None:
+        st.caption("Select a finding to see the leads behind it.")
     else:
-        event = widgets.table(findings, key="routing_findings", on_select="rerun",
-                             selection_mode="single-row")
-        chosen = widgets.selected_row(event, findings)
-        if chosen is None:
-            st.caption("Select a finding to see the leads behind it.")
-        else:
-            behind = lint["finding_leads"].filter((pl.col("kind") == chosen["kind"])
-                                                  & (pl.col("subject") == chosen["subject"]))
-            widgets.leads_table(behind, title=f"{chosen['kind']}: {chosen['subject']}", base="routing_finding",
-                           as_of=filters.as_of, key="routing_behind")
+        behind = lint["finding_leads"].filter((pl.col("kind") == chosen["kind"])
+                                              & (pl.col("subject") == chosen["subject"]))
+        widgets.leads_table(behind, title=f"{chosen['kind']}: {chosen['subject']}", base="routing_finding",
+                            as_of=filters.as_of, key="routing_behind")
 
 st.subheader("What-if: the last weeks routed by this edit")
 if sidebar.undated():
@@ -77,9 +73,8 @@ else:
                    "sales touch); conversion of each route's leads to a higher stage within the conversion window "
                    "(open leads are not counted as failures).")
         widgets.table(whatif["weekly"], key="routing_weekly")
-        left, right = st.columns(2)
-        left.dataframe(whatif["sla"], hide_index=True, key="routing_sla")
-        right.dataframe(whatif["conversion"], hide_index=True, key="routing_conversion")
+        widgets.table(whatif["sla"], key="routing_sla")
+        widgets.table(whatif["conversion"], key="routing_conversion")
 
 leads = lint["leads"]
 st.subheader("Nurture tracks")
@@ -99,10 +94,10 @@ widgets.leads_table(alerts, title="Alerts", base="routing_alerts", as_of=filters
 
 st.subheader("Send a segment back to a tool")
 cols = st.columns(4)
-rule = cols[0].selectbox("Rule", [None, *lint["rules"].get_column("rule").to_list()], key="routing_x_rule")
-team = cols[1].selectbox("Team", [None, *sorted(leads.get_column("team").unique().to_list())], key="routing_x_team")
-track = cols[2].selectbox("Track", [None, *sorted(leads.get_column("track").drop_nulls().unique().to_list())],
-                          key="routing_x_track")
+rule = widgets.one_or_every(cols[0], "Rule", lint["rules"].get_column("rule").to_list(), "routing_x_rule")
+team = widgets.one_or_every(cols[1], "Team", sorted(leads.get_column("team").unique().to_list()), "routing_x_team")
+track = widgets.one_or_every(cols[2], "Track", sorted(leads.get_column("track").drop_nulls().unique().to_list()),
+                             "routing_x_track")
 tool = cols[3].selectbox("Tool", TOOLS, key="routing_x_tool")
 table, left_out = cache.segment_export(routing_text=edit, as_of=filters.as_of, tool=tool,
                                        chosen={"route_rule": rule, "team": team, "track": track})

@@ -83,7 +83,7 @@ def test_readable_steps_keep_the_policy_count_and_one_interval_text():
                           "rate_hi": [0.71234, None]})
     implicit = readable_steps(steps, implicit=True)
     assert implicit.columns == ["from_stage", "to_stage", "entered", "implied", "rate", "rate_interval"]
-    assert implicit.get_column("rate_interval").to_list() == ["20.0–71.2%", "–"]
+    assert implicit.get_column("rate_interval").to_list() == ["20.0–71.2%", "—"]
     assert implicit.get_column("rate").to_list() == steps.get_column("rate").to_list()  # rows stay in place
     strict = readable_steps(steps, implicit=False)
     assert strict.columns == ["from_stage", "to_stage", "entered", "excluded", "rate", "rate_interval"]

@@ -19,10 +19,10 @@ def period_comparison(now: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
 def readable_steps(steps: pl.DataFrame, *, implicit: bool) -> pl.DataFrame:
     """The steps table as the page shows it, narrow enough to read at 1440 px without scrolling sideways: only
     the count the skipped-stage policy in force fills (implied entries under implicit, left-out ones under
-    strict; the other is 0 on every row), and the rate's 95% interval as one text ("41.1–50.3%", "–" when the
+    strict; the other is 0 on every row), and the rate's 95% interval as one text ("41.1–50.3%", "—" when the
     rate is undefined). Same rows in the same order as `steps`, so a selected row points into it."""
     unused = "excluded" if implicit else "implied"
-    interval = pl.when(pl.col("rate").is_null()).then(pl.lit("–")).otherwise(
+    interval = pl.when(pl.col("rate").is_null()).then(pl.lit("—")).otherwise(
         pl.format("{}–{}%", (pl.col("rate_lo") * 100).round(1), (pl.col("rate_hi") * 100).round(1)))
     return (steps.with_columns(interval.alias("rate_interval"))
             .drop(unused, "rate_lo", "rate_hi"))

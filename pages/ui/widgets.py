@@ -113,7 +113,7 @@ def table(frame: pl.DataFrame, *, key: str | None = None, column_config_override
 def leads_table(frame: pl.DataFrame, *, title: str, base: str, as_of: date, key: str) -> None:
     """The leads behind a number, with formula-safe CSV and XLSX downloads."""
     st.text(f"{title}: {frame.height:,} rows")
-    table(frame, key=f"{key}_table", height=320)
+    table(frame, key=f"{key}_table", height=320 if frame.height > 8 else "content")  # no empty grid under a few rows
     download_buttons(frame, base=base, as_of=as_of, key=key)
 
 
@@ -131,6 +131,13 @@ def segment_picker(*, key: str, crossed: bool = True, default: str | None = None
         if second not in (None, "(none)"):
             chosen = (first, second)
     return chosen
+
+
+def one_or_every(column, label: str, values: list[str], key: str) -> str | None:
+    """A choice in `column` of one of `values`, or None for "(every <label>)", the first option."""
+    every = f"(every {label.lower()})"
+    chosen = column.selectbox(label, [every, *values], key=key)
+    return None if chosen == every else chosen
 
 
 def selected_row(event, frame: pl.DataFrame) -> dict | None:
