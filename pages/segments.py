@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.analyses.deals import only_wins_note
+from funnel.analyses.deals import only_wins_note, undated_deals_text
 from funnel.analyses.segments import weak_segment_warning
 from funnel.charts import ladder as charts
 from funnel.display.labels import column_label
@@ -72,4 +72,6 @@ else:
     deals = cache.deal_performance(filters.as_of, by=deal_by)
     if note := only_wins_note(deals):
         st.warning(note, icon=":material/warning:")
+    if note := undated_deals_text(cache.undated_deals()):
+        st.caption(note)
     widgets.table(deals, key="seg_deals")

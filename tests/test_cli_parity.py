@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funnel import schema as sc
-from funnel.analyses.deals import deal_dimension_named, deal_performance, only_wins_note
+from funnel.analyses.deals import (
+    deal_dimension_named,
+    deal_performance,
+    only_wins_note,
+    undated_deals,
+    undated_deals_text,
+)
 from funnel.analyses.report import UNDATED_NOTE, metrics_report
 from funnel.cli.main import main
 from funnel.config import default_settings
@@ -110,6 +116,18 @@ def test_only_wins_is_said_and_a_lost_deal_silences_it():
     assert only_wins_note(none_closed) is None
 
 
+def test_deals_without_a_creation_date_are_counted_and_said():
+    """Olist's closed-deals file has a won date and no created date: every deal is left out of deals by their
+    account (existence at D and cycle length need it), and the table says so instead of showing nothing."""
+    undated = [{**d, "created_at": None} for d in DEALS[:2]]
+    con = store(accounts=ACCOUNTS, deals=[*undated, *DEALS[2:]])
+    assert undated_deals(con) == 2
+    table = deal_performance(con, settings=default_settings(), as_of=AS_OF, by="industry")
+    assert table.get_column("deals")[0] == 3  # d3, d4, d5: the two undated deals are not in it
+    assert undated_deals_text(2).startswith("2 deals have no creation date")
+    assert undated_deals(deals_store()) == 0 and undated_deals_text(0) is None
+
+
 def test_funnel_deals_prints_the_table_with_notes(tmp_path, capsys):
     db = tmp_path / "deals.duckdb"
     with_account_attributes(file_store(db, accounts=ACCOUNTS, deals=[d for d in DEALS if d["deal_id"] != "d2"]),
@@ -123,6 +141,10 @@ def test_funnel_deals_prints_the_table_with_notes(tmp_path, capsys):
     out = capsys.readouterr()
     assert out.out.lstrip("\ufeff").startswith('"industry","deals","closed","won","win_rate"')
     assert "only wins" in out.err
+    undated = tmp_path / "undated.duckdb"
+    file_store(undated, accounts=ACCOUNTS, deals=[{**DEALS[0], "created_at": None}, *DEALS[1:]]).close()
+    assert main(["deals", "--db", str(undated), "--as-of", "2024-06-30"]) == 0
+    assert any(n.startswith("1 deals have no creation date") for n in json.loads(capsys.readouterr().out)["notes"])
     assert main(["deals", "--db", str(db), "--by", "sector"]) == 2
     assert "Use one of: industry" in capsys.readouterr().err
 

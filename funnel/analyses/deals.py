@@ -66,6 +66,20 @@ def only_wins_text(*, closed: int | None, won: int | None) -> str | None:
             "deals too for a real win rate.")
 
 
+def undated_deals(con: duckdb.DuckDBPyConnection) -> int:
+    """How many deals have no creation date (and so are left out of `deal_performance`)."""
+    return int(frame(con, sql_text("deals_undated")).item())
+
+
+def undated_deals_text(count: int) -> str | None:
+    """Why `count` deals (at least one) are missing from deals by their account; None when none are."""
+    if not count:
+        return None
+    return (f"{count:,} deals have no creation date and are left out of this table: whether a deal existed at the "
+            "as-of date, and its cycle length, are counted from it. Map the deals export's created date to "
+            "created_at to include them.")
+
+
 def deal_performance(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, by: str) -> pl.DataFrame:
     """One row per value of `by` (everyone first, `by` null): deals, closed, won, win_rate with its Wilson
     interval and small-sample flag (null without closed deals), median and p80 cycle days (Kaplan–Meier:

@@ -767,7 +767,13 @@ def run_deals(args: argparse.Namespace) -> int:
     """Deals by their account's attributes: win rate with its interval, cycle length and open-deal age."""
     import json
 
-    from funnel.analyses.deals import deal_dimension_named, deal_performance, only_wins_note
+    from funnel.analyses.deals import (
+        deal_dimension_named,
+        deal_performance,
+        only_wins_note,
+        undated_deals,
+        undated_deals_text,
+    )
     from funnel.analyses.report import json_ready
     from funnel.export import csv_bytes
     from funnel.store.settings_versions import settings_in_force
@@ -777,14 +783,14 @@ def run_deals(args: argparse.Namespace) -> int:
         as_of = _as_of_of(con, args.as_of)
         by = deal_dimension_named(con, args.by)
         table = deal_performance(con, settings=settings, as_of=as_of, by=by)
-    note = only_wins_note(table)
+        notes = [n for n in (only_wins_note(table), undated_deals_text(undated_deals(con))) if n]
     if args.format == "json":
         rows = [{"segment": row[by], **{k: json_ready(v) for k, v in row.items() if k != by}}
                 for row in table.iter_rows(named=True)]
-        document = {"as_of": as_of.isoformat(), "by": by, "notes": [note] if note else [], "deals": rows}
+        document = {"as_of": as_of.isoformat(), "by": by, "notes": notes, "deals": rows}
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
-        if note:
+        for note in notes:
             print(f"note: {note}", file=sys.stderr)
         sys.stdout.flush()
         sys.stdout.buffer.write(csv_bytes(table))

@@ -211,6 +211,17 @@ def deal_performance(as_of: date, *, by: str) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def _undated_deals(at: StoreKey) -> int:
+    with at.opened() as con:
+        return deal_analyses.undated_deals(con)
+
+
+def undated_deals() -> int:
+    """How many deals have no creation date (left out of deals by their account)."""
+    return _undated_deals(key())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def _deal_dimensions(at: StoreKey) -> list[str]:
     with at.opened() as con:
         return deal_analyses.deal_dimensions(con)
