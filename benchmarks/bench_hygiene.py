@@ -1,6 +1,13 @@
 """Speed and memory of the CRM audit's duplicate matching at 100k and 1M leads (a plain script).
 
     .venv/bin/python benchmarks/bench_hygiene.py [--leads 100000 1000000]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_hygiene.py --reports DB [--repeat 3]
+
+`--reports DB`: instead, the CPU seconds of the exact hygiene report at D (the newest day) and at the previous
+month end, as the Handoff & hygiene and Data quality pages ask for it, each run in a fresh process on the store
+DB (say side_by_side.py's benchmarks/.cache/model-100000.duckdb, the lead model built), with the store's saved
+settings; the median of `--repeat` runs. The code measured is the `funnel` on PYTHONPATH (a checkout before
+`hygiene_reports` existed is measured one day after the other).
 
 For each size, the sample's leads and accounts (no activities: matching does not read them beyond
 the last-activity date) are written once into a DuckDB store in benchmarks/.cache. Then, in a fresh
@@ -26,6 +33,26 @@ records = d.person_records(con)
 pairs = d.person_duplicate_pairs(records, threshold=0.9)
 merges = d.merge_suggestions(records, pairs, id_column="lead_id", survivor="oldest")
 pairs.write_parquet({out!r})
+"""
+REPORTS = """
+import time
+from funnel.analyses import crm_audit as ca
+from funnel.analyses import hygiene as hy
+from funnel.model.history import newest_day
+from funnel.store.db import connect
+from funnel.store.status import saved_settings_text
+from pages.ui.store import settings_for
+con = connect({db!r}, read_only=True)
+settings = settings_for(saved_settings_text(con))
+as_of = newest_day(con)
+days = (as_of, ca.previous_month_end(as_of))
+start = time.process_time()
+if hasattr(hy, "hygiene_reports"):
+    hy.hygiene_reports(con, settings=settings, days=days)
+else:
+    for day in days:
+        hy.hygiene_report(con, settings=settings, as_of=day)
+print("@@", time.process_time() - start)
 """
 COMPANY = """
 from funnel.store.db import connect
@@ -77,6 +104,19 @@ def blocked_comparisons(db: Path) -> int:
     return int(counts[-1]["cumulative_comparison_count"])
 
 
+def report_seconds(db: Path, repeat: int) -> float:
+    """Median CPU seconds of the two-day hygiene report on `db`, each run in a fresh process."""
+    import statistics
+    import subprocess
+
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, "-c", REPORTS.format(db=str(db))], capture_output=True, text=True,
+                              check=True)
+        runs.append(float(done.stdout.rsplit("@@", 1)[1].split()[0]))
+    return statistics.median(runs)
+
+
 def main() -> int:
     import polars as pl
 
@@ -85,7 +125,13 @@ def main() -> int:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", nargs="+", type=int, default=[100_000, 1_000_000])
+    parser.add_argument("--reports", type=Path, help="time the two-day hygiene report on this store instead")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.reports:
+        seconds = report_seconds(args.reports, args.repeat)
+        print(f"hygiene report at D and the previous month end: {seconds:.2f} CPU s (median of {args.repeat})")
+        return 0
     print(f"{'leads':>9} {'step':<18} {'wall s':>8} {'peak MB':>8}  notes")
     for n in args.leads:
         db = store_of(n)

@@ -10,11 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from funnel import schema as sc
 from funnel.analyses import hygiene
 from funnel.config import default_settings
 from funnel.errors import FunnelError
+from funnel.model.build import build_funnel_entries
+from funnel.model.materialised import funnel_is_current
 from funnel.store.db import memory_connection
 from tests.stores import store
 
@@ -207,3 +210,98 @@ def test_duplicates_are_the_leads_sharing_a_normalised_email(emails):
         assert row["leads"] <= len(emails)
         assert row["share"] is None if not emails else 0.0 <= row["share"] <= 1.0
         assert row["leads"] == hygiene.hygiene_leads(con, settings=SETTINGS, as_of=D, check=row["check"]).height
+
+
+# --- many days in one pass ------------------------------------------------------------------------
+
+# Days a report is asked for, and moments around their ends (a second before and at midnight after).
+DAYS = (date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 15), date(2026, 4, 30))
+MOMENTS = (None, "2025-09-01 10:00", "2025-11-02 10:00", "2026-01-31 23:59", "2026-02-01 00:00", "2026-02-20 12:00", "2026-02-28 23:59",
+           "2026-03-01 00:00", "2026-03-15 08:00", "2026-03-16 00:00", "2026-04-30 23:59", "2026-05-01 00:00")
+moments = st.sampled_from(MOMENTS)
+dated = st.sampled_from(MOMENTS[1:])
+ids = st.sampled_from([f"R{i}" for i in range(8)])
+
+
+@st.composite
+def small_stores(draw) -> dict[str, list[dict]]:
+    """A few leads (some sharing an address or a name, owned or not, any lifecycle value), with lifecycle
+    entries, meaningful or not activities and deals at moments around the days' ends."""
+    count = draw(st.integers(1, 8))
+    leads = [lead(f"R{i}", name=draw(st.sampled_from(["Ann Lee", "ann  lee", "Bob Stone"])),
+                  email=draw(st.sampled_from(["ann@acme.com", " ANN@acme.com", "bob@acme.com", f"r{i}@beta.io", ""])),
+                  owner=draw(st.sampled_from([None, " ", "ae@acme.test"])), created=draw(moments),
+                  lifecycle=draw(st.sampled_from([None, "lead", "mql", "sql", "customer", "Champion"])),
+                  status=draw(st.sampled_from([None, "Open", "working"])),
+                  next_action=draw(st.sampled_from([None, NEXT])), account=draw(st.sampled_from([None, "A1"])))
+             for i in range(count)]
+    for row in leads:
+        row[sc.LAST_ENGAGEMENT_AT] = t(draw(moments))
+    events = [entry(draw(ids), draw(st.sampled_from(["lead", "mql", "sql", "opportunity", "customer", "disqualified"])),
+                    draw(dated)) for _ in range(draw(st.integers(0, 10)))]
+    touches = [activity(draw(ids), draw(st.sampled_from(["page_view", "email_open", "demo_request"])), draw(dated))
+               for _ in range(draw(st.integers(0, 10)))]
+    for i, row in enumerate(touches):
+        row[sc.ACTIVITY_ID] = f"T{i}"
+    deals = [{sc.DEAL_ID: f"X{i}", sc.LEAD_ID: draw(ids), sc.CREATED_AT: t(draw(dated)), sc.CLOSED_AT: t(draw(moments)),
+              sc.WON: draw(st.booleans())} for i in range(draw(st.integers(0, 3)))]
+    return {"leads": leads, "stage_events": events, "activities": touches, "deals": deals, "accounts": ACCOUNTS}
+
+
+def by_lead(flags: pl.DataFrame) -> pl.DataFrame:
+    return flags.sort("check", sc.LEAD_ID)
+
+
+def each_day_alone_equals_all_days_at_once(con, days) -> None:
+    reports = hygiene.hygiene_reports(con, settings=SETTINGS, days=days)
+    flags = hygiene.hygiene_flags(con, settings=SETTINGS, days=days)
+    assert sorted(reports) == sorted(flags) == sorted(set(days))
+    for day in days:
+        alone = hygiene.hygiene_flags(con, settings=SETTINGS, days=[day])[day]
+        assert_frame_equal(by_lead(flags[day]), by_lead(alone))
+        assert_frame_equal(reports[day], hygiene.hygiene_report(con, settings=SETTINGS, as_of=day))
+        for check in ("no_owner", "no_engagement", "impossible_sequence"):
+            assert_frame_equal(hygiene.hygiene_leads(con, settings=SETTINGS, as_of=day, check=check, flags=flags[day]),
+                               hygiene.hygiene_leads(con, settings=SETTINGS, as_of=day, check=check))
+
+
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=small_stores(), days=st.lists(st.sampled_from(DAYS), min_size=1, max_size=4, unique=True))
+def test_many_days_in_one_pass_are_each_day_computed_alone(tables, days):
+    con = store(**tables)
+    try:
+        each_day_alone_equals_all_days_at_once(con, days)
+    finally:
+        con.close()
+
+
+@hsettings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=small_stores(), days=st.lists(st.sampled_from(DAYS), min_size=1, max_size=4, unique=True))
+def test_no_owner_reads_the_stored_funnel_stages_of_every_day_as_the_engine_places_each_day(tables, days):
+    con = store(**tables)
+    try:
+        from_engine = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_owner"])
+        build_funnel_entries(con, settings=SETTINGS)
+        assert funnel_is_current(con, SETTINGS)
+        stored = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_owner"])
+        for day in days:
+            assert_frame_equal(by_lead(stored[day]), by_lead(from_engine[day]))
+        each_day_alone_equals_all_days_at_once(con, days)
+    finally:
+        con.close()
+
+
+def test_a_day_asked_twice_is_one_day_and_no_day_is_no_report(con):
+    assert list(hygiene.hygiene_reports(con, settings=SETTINGS, days=[D, D])) == [D]
+    assert hygiene.hygiene_reports(con, settings=SETTINGS, days=[]) == {}
+
+
+def test_a_touch_at_midnight_counts_from_that_day_on_when_days_share_a_pass():
+    con = store(leads=[lead("M1", created="2025-09-01 10:00")], stage_events=[entry("M1", "lead", "2025-09-01 10:00")],
+                activities=[activity("M1", "page_view", "2026-02-01 00:00")])
+    days = [date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 28)]
+    flags = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_engagement"])
+    assert {day: flags[day].get_column("detail").to_list() for day in days} == {
+        date(2026, 1, 31): ["no meaningful engagement since it was created, 152 days ago (lead)"],
+        date(2026, 2, 1): [], date(2026, 2, 28): []}
+    each_day_alone_equals_all_days_at_once(con, days)

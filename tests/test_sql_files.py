@@ -41,10 +41,12 @@ PARAM_VALUES: dict[str, object] = {
     "enrichment_wins": False, "sources": ["Clearbit"], "intent_types": ["demo_request"], "surge_score": 60,
     "junk": ["n/a"], "later_days": [30, 90], "newest_first": False, "free_mail": ["gmail.com"], "rule": "the lead created first gets it",
     "by": "ana@example.com", "cap_types": ["demo_request", ""], "caps": [3.0, float("inf")],
+    "as_of_days": [date(2025, 12, 31), date(2026, 1, 31)], "beyond": ["intent", "opportunity", "customer"],
 }
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
-RELATIONS = {"imports": "imports", "target": "leads", "history": "leads__history", "source": "stage_events"}
+RELATIONS = {"imports": "imports", "target": "leads", "history": "leads__history", "source": "stage_events",
+             "lead_rows": "leads"}
 FRAMES = {
     "milestones": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 5)], "stage_rank": [0],
                                 "evidence_type": ["created"], "evidence_id": [None]},
@@ -52,6 +54,8 @@ FRAMES = {
     "recycles": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 20)], "reason": ["deal lost"],
                               "evidence_type": ["deal"], "evidence_id": ["D2"]}).with_row_index("ref"),
     "evidence_ids": pl.DataFrame({"activity_id": ["A1"]}),
+    "lifecycle_stages": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "stage": ["lead"]}),
+    "given": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "funnel_stage": ["intent"]}),
     "spans": pl.DataFrame({"lead_id": ["L1"], "stage": ["interest"], "stage_rank": [1],
                            "entered_at": [datetime(2026, 1, 5)], "next_at": [datetime(2026, 1, 20)],
                            "next_rank": [2], "next_side": [False]}),
@@ -59,8 +63,12 @@ FRAMES = {
 
 # /*@fragments*/ as the callers build them (identifiers quoted, values as $params); unlisted ones empty.
 LEAD_FILTER = ' and list_contains($lead_ids, "lead_id")'
-# hygiene._query fills every hygiene check with these two query texts; handoff.py the ladder's.
-HYGIENE = {"population": sql_file("hygiene_population"), "lifecycle_entries": sql_file("lifecycle_entries")}
+# hygiene._query fills every hygiene check with these query texts (the population reading the leads' rows
+# from {lead_rows}, here the leads table); handoff.py the ladder's.
+HYGIENE = {"days": sql_file("hygiene_days"),
+           "population": sql_text("hygiene_population", fragments={"days": sql_file("hygiene_days")}, lead_rows="leads"),
+           "lifecycle_entries": sql_file("lifecycle_entries"),
+           "funnel_stages": sql_text("model_funnel_stages_on", fragments={"days": sql_file("hygiene_days")})}
 FRAGMENTS: dict[str, dict[str, str]] = {
     "activity_types": {"lead_filter": LEAD_FILTER},
     "stages_milestones": {"lead_filter": LEAD_FILTER},
@@ -85,6 +93,7 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     "handoffs": {"lifecycle_entries": sql_file("lifecycle_entries")},
     "identity_person_rows": {"dedupe": STAGE_ENTRY_ONCE},
     **{name: HYGIENE for name in FILES if name.startswith("hygiene_")},
+    "model_funnel_stages_on": HYGIENE,
 }
 
 

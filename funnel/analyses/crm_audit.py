@@ -25,7 +25,7 @@ import polars as pl
 from funnel import schema as sc
 from funnel.analyses import duplicates as dup
 from funnel.analyses.fix_files import standardisation_findings
-from funnel.analyses.hygiene import REPORT_SCHEMA, flagged_lead_rows, hygiene_report, lead_population
+from funnel.analyses.hygiene import REPORT_SCHEMA, flagged_lead_rows, hygiene_reports, lead_population
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import until
@@ -183,12 +183,12 @@ def _flagged_by(flags: pl.DataFrame, moment: datetime) -> dict[str, int]:
 
 def _reports(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, now: pl.DataFrame | None,
              before: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`hygiene_report` at D and at the previous month end, each computed unless passed in."""
-    if now is None:
-        now = hygiene_report(con, settings=settings, as_of=as_of)
-    if before is None:
-        before = hygiene_report(con, settings=settings, as_of=previous_month_end(as_of))
-    return now, before
+    """`hygiene_report` at D and at the previous month end, each computed unless passed in (both days in one
+    pass when neither is)."""
+    month_end = previous_month_end(as_of)
+    missing = [day for day, report in ((as_of, now), (month_end, before)) if report is None]
+    reports = hygiene_reports(con, settings=settings, days=missing) if missing else {}
+    return (now if now is not None else reports[as_of]), (before if before is not None else reports[month_end])
 
 
 def audited_hygiene(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,

@@ -13,20 +13,24 @@ have none); "" is in the list for stores written by other means.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from funnel import schema as sc
 from funnel.config import Settings
 from funnel.errors import FunnelError
-from funnel.filters import until
 from funnel.model import stages
 from funnel.model.history import lifecycle_params
 from funnel.model.identity import identity_findings, identity_is_built
-from funnel.store.db import frame, scalar
+from funnel.model.materialised import funnel_is_current
+from funnel.store.db import arrow_table, frame
 from funnel.store.queries import sql_file, sql_text
 
 __all__ = [
@@ -37,10 +41,14 @@ __all__ = [
     "REPORT_SCHEMA",
     "VAGUE_LEAD_STATUSES",
     "flagged_lead_rows",
+    "hygiene_flags",
     "hygiene_leads",
     "hygiene_report",
+    "hygiene_reports",
     "identity_hygiene",
     "lead_population",
+    "lead_populations",
+    "report_of",
 ]
 
 # Lead statuses that say nothing about where the lead is (trimmed, lower-case).
@@ -97,40 +105,82 @@ REPORT_SCHEMA: dict[str, pl.DataType] = {
 
 FLAG_SCHEMA: dict[str, pl.DataType] = {sc.LEAD_ID: pl.String(), "group": pl.String(), "detail": pl.String()}
 
-# Each check but no_owner is one query, sql/hygiene_<check>.sql: one row per flagged lead with lead_id,
-# group (what ties a duplicate group together, else null) and detail (the value or fact that failed).
+# Each check is one query, sql/hygiene_<check>.sql, over every day asked for at once ($as_of_days): one row
+# per day and flagged lead with as_of (the day), lead_id, group (what ties a duplicate group together, else
+# null) and detail (the value or fact that failed). What does not depend on the day is read once and each day
+# filters it: the leads' rows and the lifecycle stages (read once for every check, registered as relations),
+# the activities (no_engagement) and the stored funnel stages (no_owner).
+
+_relation_names = itertools.count()
+LIFECYCLE_CHECKS = ("no_engagement", "no_next_action")  # the checks that read the lifecycle stage at each day
 
 
-def _query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> pl.DataFrame:
-    fragments = {"population": sql_file("hygiene_population"), "lifecycle_entries": sql_file("lifecycle_entries")}
-    sql = sql_text(name, fragments=fragments)
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[dict[str, str]]:
+    """`tables` registered on `con` under fresh names for the duration (each relation → its name)."""
+    serial = next(_relation_names)
+    names = {relation: f"_hygiene_{relation}_{serial}" for relation in tables}
+    for relation, table in tables.items():
+        con.register(names[relation], table)
+    try:
+        yield names
+    finally:
+        for name in names.values():
+            con.unregister(name)
+
+
+def _shared_inputs(con: duckdb.DuckDBPyConnection, checks: tuple[str, ...], params: dict) -> dict[str, pa.Table]:
+    """What several checks read, computed once for every day: the leads' rows (hygiene_lead_rows.sql) and,
+    when a check needs them, each lead's lifecycle stage on each day (hygiene_lifecycle_stages.sql)."""
+    shared = {"lead_rows": arrow_table(con, sql_text("hygiene_lead_rows"))}
+    if any(check in LIFECYCLE_CHECKS for check in checks):
+        days = sql_file("hygiene_days")
+        sql = sql_text("hygiene_lifecycle_stages", fragments={"days": days, "lifecycle_entries": sql_file("lifecycle_entries")})
+        shared["lifecycle_stages"] = arrow_table(con, sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    return shared
+
+
+def _query(con: duckdb.DuckDBPyConnection, name: str, params: dict, relations: dict[str, str],
+           **fragments: str) -> pl.DataFrame:
+    """A check's query on every day, its /*@days*/ and /*@population*/ filled and `relations` (the registered
+    shared inputs) in place."""
+    days = sql_file("hygiene_days")
+    population = sql_text("hygiene_population", fragments={"days": days}, lead_rows=relations["lead_rows"])
+    sql = sql_text(name, fragments={"days": days, "population": population, **fragments}, **relations)
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     return frame(con, sql, used)
 
 
-def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, params: dict) -> pl.DataFrame:
-    """Leads at intent or beyond on the funnel ladder whose owner is empty."""
-    current = stages.funnel_stages_at(con, settings=settings, as_of=as_of)
-    column = stages.FUNNEL_STAGE
+def _beyond(settings: Settings) -> list[str]:
+    """The funnel stages at which a lead must have an owner: intent and every later one."""
     ladder = settings.ladders.funnel
     start = INTENT if INTENT in ladder else ladder[-2]
-    beyond = list(ladder[ladder.index(start):])
-    at_stage = current.filter(pl.col(column).cast(pl.String).is_in(beyond)).select(
-        sc.LEAD_ID, pl.col(column).cast(pl.String).alias("stage"))
-    unowned = _query(con, "hygiene_unowned", params)
-    return (at_stage.join(unowned, on=sc.LEAD_ID, how="semi")
-            .select(sc.LEAD_ID, pl.lit(None, dtype=pl.String).alias("group"),
-                    pl.concat_str(pl.lit("no owner, at "), pl.col("stage")).alias("detail"))
-            .cast(FLAG_SCHEMA))
+    return list(ladder[ladder.index(start):])
 
 
-def _params(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> dict:
-    params = lifecycle_params(settings, as_of=as_of)
+def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: tuple[date, ...],
+              params: dict, relations: dict[str, str]) -> pl.DataFrame:
+    """Leads at intent or beyond on the funnel ladder whose owner is empty, on each day: the funnel stages read
+    from the stored lead model once for every day, else computed from the tables day by day."""
+    params = {**params, "beyond": _beyond(settings)}
+    if funnel_is_current(con, settings):
+        stored = sql_text("model_funnel_stages_on", fragments={"days": sql_file("hygiene_days")})
+        return _query(con, "hygiene_no_owner", params, relations, funnel_stages=stored)
+    given = pl.concat([stages.funnel_stages_at(con, settings=settings, as_of=day).select(
+        pl.lit(day, dtype=pl.Date).alias("as_of"), pl.col(sc.LEAD_ID).cast(pl.String),
+        pl.col(stages.FUNNEL_STAGE).cast(pl.String).alias("funnel_stage")) for day in days])
+    with _registered(con, {"funnel_stages": given.to_arrow()}) as names:
+        stages_sql = sql_text("hygiene_funnel_stages_given", given=names["funnel_stages"])
+        return _query(con, "hygiene_no_owner", params, relations, funnel_stages=stages_sql)
+
+
+def _params(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: tuple[date, ...]) -> dict:
+    params = lifecycle_params(settings, as_of=max(days))  # the ladder read once, as of the latest day
     known = set(settings.ladders.lifecycle + settings.ladders.lifecycle_side)
     raw = frame(con, "SELECT DISTINCT lifecycle_stage AS v FROM leads WHERE lifecycle_stage IS NOT NULL").get_column("v")
     unmapped = sorted(v for v in raw.to_list() if v and settings.lifecycle_stage(v) is None and v not in known)
     params.update({
-        "as_of": as_of,
+        "as_of_days": list(days),
         "unmapped": unmapped or [""],
         "vague": list(VAGUE_LEAD_STATUSES),
         "not_meaningful": list(settings.funnel_rules.not_meaningful) or [""],
@@ -140,11 +190,14 @@ def _params(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) 
     return params
 
 
-def _flags(con: duckdb.DuckDBPyConnection, check: str, *, settings: Settings, as_of: date,
-           params: dict) -> pl.DataFrame:
+def _check_flags(con: duckdb.DuckDBPyConnection, check: str, *, settings: Settings, days: tuple[date, ...],
+                 params: dict, relations: dict[str, str]) -> pl.DataFrame:
+    """One check's flags on every day: as_of, then FLAG_SCHEMA's columns."""
     if check == "no_owner":
-        return _no_owner(con, settings=settings, as_of=as_of, params=params)
-    return _query(con, f"hygiene_{check}", params).cast(FLAG_SCHEMA)
+        flagged = _no_owner(con, settings=settings, days=days, params=params, relations=relations)
+    else:
+        flagged = _query(con, f"hygiene_{check}", params, relations)
+    return flagged.select(pl.col("as_of").cast(pl.Date), *FLAG_SCHEMA).cast(FLAG_SCHEMA)
 
 
 def _check_name(check: str) -> None:
@@ -152,32 +205,79 @@ def _check_name(check: str) -> None:
         raise FunnelError(f"there is no hygiene check called {check!r}", hint=f"Use one of: {', '.join(CHECKS)}")
 
 
+def lead_populations(con: duckdb.DuckDBPyConnection, *, days: Iterable[date]) -> dict[date, int]:
+    """Per day D: the leads at D (created by the end of D, or undated), every hygiene share's denominator."""
+    days = tuple(sorted(set(days)))
+    if not days:
+        return {}
+    counts = frame(con, sql_text("hygiene_lead_counts", fragments={"days": sql_file("hygiene_days")}),
+                   {"as_of_days": list(days)})
+    found = dict(zip(counts.get_column("as_of").to_list(), counts.get_column("leads").to_list(), strict=True))
+    return {day: int(found.get(day) or 0) for day in days}
+
+
 def lead_population(con: duckdb.DuckDBPyConnection, *, as_of: date) -> int:
     """The leads at D (created by the end of D, or undated): every hygiene share's denominator."""
-    return int(scalar(con, "SELECT count(DISTINCT lead_id) FROM leads WHERE created_at IS NULL OR created_at < $until",
-                      {"until": until(as_of)}) or 0)
+    return lead_populations(con, days=(as_of,))[as_of]
 
 
-def hygiene_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
-    """One row per hygiene check, in a fixed order: check (its id), description, leads flagged,
-    share of the leads at D (null when there are none) and what_to_do."""
-    params = _params(con, settings=settings, as_of=as_of)
-    population = lead_population(con, as_of=as_of)
+def hygiene_flags(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: Iterable[date],
+                  checks: Iterable[str] = CHECKS) -> dict[date, pl.DataFrame]:
+    """Per day D of `days`: one row per check of `checks` and lead it flags at D: check, lead_id, group (what
+    ties a duplicate group together, else null) and detail (a lead can fail several checks). Every day is
+    computed in one pass: each check reads what does not depend on the day once."""
+    checks = tuple(checks)
+    for check in checks:
+        _check_name(check)
+    days = tuple(sorted(set(days)))
+    if not days:
+        return {}
+    params = _params(con, settings=settings, days=days)
+    with _registered(con, _shared_inputs(con, checks, params)) as relations:
+        flagged = pl.concat([_check_flags(con, check, settings=settings, days=days, params=params, relations=relations)
+                             .select("as_of", pl.lit(check).alias("check"), *FLAG_SCHEMA) for check in checks])
+    return {day: flagged.filter(pl.col("as_of") == day).drop("as_of") for day in days}
+
+
+def report_of(flags: pl.DataFrame, *, settings: Settings, population: int) -> pl.DataFrame:
+    """The hygiene report of one day (as `hygiene_report`) from its flags (`hygiene_flags`, every check) and
+    the leads at that day (`lead_populations`)."""
+    counts = dict(flags.group_by("check").agg(pl.col(sc.LEAD_ID).n_unique()).iter_rows())
     rows = []
     for check in _checks(settings):
-        flagged = _flags(con, check.check, settings=settings, as_of=as_of, params=params)
-        leads = flagged.get_column(sc.LEAD_ID).n_unique()
+        leads = counts.get(check.check, 0)
         rows.append({"check": check.check, "description": check.description, "leads": leads,
                      "share": leads / population if population else None, "what_to_do": check.what_to_do})
     return pl.DataFrame(rows, schema=REPORT_SCHEMA)
 
 
-def hygiene_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, check: str) -> pl.DataFrame:
+def hygiene_reports(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: Iterable[date],
+                    flags: dict[date, pl.DataFrame] | None = None) -> dict[date, pl.DataFrame]:
+    """Per day D of `days`: `hygiene_report` at D, every day computed in one pass. `flags` is
+    `hygiene_flags` on these days when the caller has it."""
+    days = tuple(days)
+    if flags is None:
+        flags = hygiene_flags(con, settings=settings, days=days)
+    populations = lead_populations(con, days=days)
+    return {day: report_of(flags[day], settings=settings, population=population)
+            for day, population in populations.items()}
+
+
+def hygiene_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """One row per hygiene check, in a fixed order: check (its id), description, leads flagged,
+    share of the leads at D (null when there are none) and what_to_do."""
+    return hygiene_reports(con, settings=settings, days=(as_of,))[as_of]
+
+
+def hygiene_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, check: str,
+                  flags: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead a check flags (duplicates side by side, by group): lead_id, group, detail,
-    name, email, company, source, owner, lifecycle_stage, lead_status, created_at, next_action_at."""
+    name, email, company, source, owner, lifecycle_stage, lead_status, created_at, next_action_at.
+    `flags` is `hygiene_flags` at D (any checks including this one) when the caller has it."""
     _check_name(check)
-    params = _params(con, settings=settings, as_of=as_of)
-    return flagged_lead_rows(con, _flags(con, check, settings=settings, as_of=as_of, params=params))
+    if flags is None:
+        flags = hygiene_flags(con, settings=settings, days=(as_of,), checks=(check,))[as_of]
+    return flagged_lead_rows(con, flags.filter(pl.col("check") == check))
 
 
 def flagged_lead_rows(con: duckdb.DuckDBPyConnection, flagged: pl.DataFrame) -> pl.DataFrame:

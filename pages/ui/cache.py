@@ -405,10 +405,21 @@ def handoff_leads(filters: Filters, *, kind: str, by: str | None, segment: str |
     return _handoff_leads(key(), filters, kind, by, segment)
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _hygiene_flags(at: StoreKey, as_of: date) -> dict[date, pl.DataFrame]:
+    """Every exact check's flagged leads at D and at the previous month end, both days in one pass (a cached
+    resource: computed once, never copied): the reports of both days and the leads of a selected check at D
+    read them."""
+    with at.opened() as con:
+        return hygiene_analyses.hygiene_flags(con, settings=at.settings,
+                                              days=(as_of, crm_audit_analyses.previous_month_end(as_of)))
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
+    flags = _hygiene_flags(at, as_of)[as_of]
     with at.opened() as con:
-        return hygiene_analyses.hygiene_leads(con, settings=at.settings, as_of=as_of, check=check)
+        return hygiene_analyses.hygiene_leads(con, settings=at.settings, as_of=as_of, check=check, flags=flags)
 
 
 # ------------------------------------------------------------------------ data quality and routing
@@ -445,16 +456,14 @@ def crm_audit(as_of: date, *, threshold: float, person_survivor: str) -> crm_aud
 
 
 @st.cache_data(max_entries=16, show_spinner=COMPUTING)
-def _hygiene_report(at: StoreKey, day: date) -> pl.DataFrame:
-    """The exact checks at one day: at D and at the previous month end, shared by the trend, the audited
-    hygiene and every D of a month (their month before)."""
-    with at.opened() as con:
-        return hygiene_analyses.hygiene_report(con, settings=at.settings, as_of=day)
-
-
 def _hygiene_reports(at: StoreKey, as_of: date) -> dict[str, pl.DataFrame]:
-    return {"now": _hygiene_report(at, as_of),
-            "before": _hygiene_report(at, crm_audit_analyses.previous_month_end(as_of))}
+    """The exact checks at D ("now") and at the previous month end ("before"), from one pass over both days;
+    shared by the trend and the audited hygiene."""
+    before = crm_audit_analyses.previous_month_end(as_of)
+    flags = _hygiene_flags(at, as_of)
+    with at.opened() as con:
+        reports = hygiene_analyses.hygiene_reports(con, settings=at.settings, days=(as_of, before), flags=flags)
+    return {"now": reports[as_of], "before": reports[before]}
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)

@@ -1,25 +1,32 @@
--- Hygiene check duplicate_email: leads sharing an e-mail address (trimmed, any case).
--- Grain: one row per flagged lead. Columns: lead_id, group (the address), detail.
--- Fragments: @population (the text of hygiene_population.sql).
--- Params: $until (see hygiene_population.sql).
+-- Hygiene check duplicate_email: leads sharing an e-mail address (trimmed, any case), on each day D.
+-- Grain: one row per day and flagged lead. Columns: as_of (the day D), lead_id, group (the address), detail.
+-- Relations: {lead_rows} (hygiene_lead_rows.sql). Fragments: @days (the text of hygiene_days.sql).
+-- Params: $as_of_days (see hygiene_days.sql).
 with
 
-population as (
-/*@population*/
+days as (
+/*@days*/
 ),
 
-keyed as (
-    select lead_id, lower(regexp_replace(email, '^\s+|\s+$', '', 'g')) as k
-    from population
+-- each lead's address is normalised once, then kept on the days the lead counts (hygiene_population.sql)
+normalised as (
+    select lead_id, created_at, lower(regexp_replace(email, '^\s+|\s+$', '', 'g')) as k
+    from {lead_rows}
     where email is not null
 ),
 
+keyed as (
+    select d.as_of, n.lead_id, n.k
+    from normalised as n
+    join days as d on n.created_at is null or n.created_at < d.until
+),
+
 final as (
-    select lead_id, k as "group",
-           'same e-mail as ' || (count(*) over (partition by k) - 1) || ' other lead(s)' as detail
+    select as_of, lead_id, k as "group",
+           'same e-mail as ' || (count(*) over (partition by as_of, k) - 1) || ' other lead(s)' as detail
     from keyed
     where k <> ''
-    qualify count(*) over (partition by k) > 1
+    qualify count(*) over (partition by as_of, k) > 1
 )
 
 select * from final

@@ -1,12 +1,12 @@
 -- Hygiene check same_name_domain: leads with the same name at the same e-mail or company domain
--- and different e-mail addresses.
--- Grain: one row per flagged lead. Columns: lead_id, group (name @ domain), detail.
--- Fragments: @population (the text of hygiene_population.sql).
--- Params: $until (see hygiene_population.sql).
+-- and different e-mail addresses, on each day D.
+-- Grain: one row per day and flagged lead. Columns: as_of (the day D), lead_id, group (name @ domain), detail.
+-- Relations: {lead_rows} (hygiene_lead_rows.sql). Fragments: @days (the text of hygiene_days.sql).
+-- Params: $as_of_days (see hygiene_days.sql).
 with
 
-population as (
-/*@population*/
+days as (
+/*@days*/
 ),
 
 account_domains as (
@@ -18,37 +18,45 @@ account_domains as (
     group by account_id
 ),
 
-keyed as (
-    select p.lead_id,
-           nullif(lower(regexp_replace(trim(p.name), '\s+', ' ', 'g')), '') as person,
-           lower(regexp_replace(p.email, '^\s+|\s+$', '', 'g')) as k,
-           coalesce(nullif(regexp_extract(lower(regexp_replace(p.email, '^\s+|\s+$', '', 'g')), '@([^@]+)$', 1), ''),
+-- each lead's name and domain are normalised once, then kept on the days the lead counts
+-- (hygiene_population.sql)
+normalised as (
+    select l.lead_id, l.created_at,
+           nullif(lower(regexp_replace(trim(l.name), '\s+', ' ', 'g')), '') as person,
+           lower(regexp_replace(l.email, '^\s+|\s+$', '', 'g')) as k,
+           coalesce(nullif(regexp_extract(lower(regexp_replace(l.email, '^\s+|\s+$', '', 'g')), '@([^@]+)$', 1), ''),
                     a.domain) as domain
-    from population as p
-    left join account_domains as a on a.account_id = p.account_id
+    from {lead_rows} as l
+    left join account_domains as a on a.account_id = l.account_id
+),
+
+keyed as (
+    select d.as_of, n.lead_id, n.person, n.k, n.domain
+    from normalised as n
+    join days as d on n.created_at is null or n.created_at < d.until
 ),
 
 -- the groups by name and domain with more than one lead and more than one address (a lead without an
 -- address counts as its own); an aggregate joined back, not a window: DuckDB's windowed DISTINCT count
 -- cost three quarters of this query at 1M leads
 named as (
-    select lead_id, person, domain, k
+    select as_of, lead_id, person, domain, k
     from keyed
     where person is not null and domain is not null
 ),
 
 shared as (
-    select person, domain, count(*) as leads
+    select as_of, person, domain, count(*) as leads
     from named
-    group by person, domain
+    group by as_of, person, domain
     having count(*) > 1 and count(distinct coalesce(nullif(k, ''), lead_id)) > 1
 ),
 
 final as (
-    select n.lead_id, n.person || ' @ ' || n.domain as "group",
+    select n.as_of, n.lead_id, n.person || ' @ ' || n.domain as "group",
            (s.leads - 1) || ' other lead(s) with this name at this domain' as detail
     from named as n
-    join shared as s on s.person = n.person and s.domain = n.domain
+    join shared as s on s.as_of = n.as_of and s.person = n.person and s.domain = n.domain
 )
 
 select * from final

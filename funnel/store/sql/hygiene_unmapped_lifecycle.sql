@@ -1,7 +1,7 @@
--- Hygiene check unmapped_lifecycle: leads whose lifecycle value is on no lifecycle stage.
--- Grain: one row per flagged lead. Columns: lead_id, group (null), detail.
+-- Hygiene check unmapped_lifecycle: leads whose lifecycle value is on no lifecycle stage, on each day D.
+-- Grain: one row per day and flagged lead. Columns: as_of (the day D), lead_id, group (null), detail.
 -- Fragments: @population (the text of hygiene_population.sql).
--- Params: $until (see hygiene_population.sql), $unmapped (the unmapped values).
+-- Params: $as_of_days (see hygiene_population.sql), $unmapped (the unmapped values).
 with
 
 population as (
@@ -9,7 +9,7 @@ population as (
 ),
 
 final as (
-    select lead_id, cast(null as varchar) as "group", 'lifecycle stage: ' || lifecycle_stage as detail
+    select as_of, lead_id, cast(null as varchar) as "group", 'lifecycle stage: ' || lifecycle_stage as detail
     from population
     where list_contains($unmapped, lifecycle_stage)
 )

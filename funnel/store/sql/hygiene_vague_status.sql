@@ -1,7 +1,7 @@
--- Hygiene check vague_status: leads whose status says nothing.
--- Grain: one row per flagged lead. Columns: lead_id, group (null), detail.
+-- Hygiene check vague_status: leads whose status says nothing, on each day D.
+-- Grain: one row per day and flagged lead. Columns: as_of (the day D), lead_id, group (null), detail.
 -- Fragments: @population (the text of hygiene_population.sql).
--- Params: $until (see hygiene_population.sql), $vague (the vague statuses, trimmed, lower-case).
+-- Params: $as_of_days (see hygiene_population.sql), $vague (the vague statuses, trimmed, lower-case).
 with
 
 population as (
@@ -9,7 +9,7 @@ population as (
 ),
 
 final as (
-    select lead_id, cast(null as varchar) as "group", 'lead status: ' || lead_status as detail
+    select as_of, lead_id, cast(null as varchar) as "group", 'lead status: ' || lead_status as detail
     from population
     where list_contains($vague, lower(trim(lead_status)))
 )
