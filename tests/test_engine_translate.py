@@ -73,6 +73,7 @@ def test_the_translation_test_sees_every_file():
     ("select regexp_full_match(e, 'a+') from t", "SELECT e RLIKE '\\\\A(?:a+)\\\\z' FROM t"),
     ("select epoch_us(t) from t", "SELECT UNIX_MICROS(CAST(t AS TIMESTAMP_LTZ)) FROM t"),
     ("select array_to_string(l, ', ') from t", "SELECT ARRAY_JOIN(l, ', ') FROM t"),
+    ("with c as materialized (select a from t) select * from c", "WITH c AS (SELECT a FROM t) SELECT * FROM c"),
     ("select row_number() over (partition by a) from t", "SELECT ROW_NUMBER() OVER (PARTITION BY a ORDER BY a NULLS LAST) FROM t"),
     ("select * from t qualify row_number() over (partition by a order by b) = 1",
      ("SELECT * EXCEPT (_w) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY a ORDER BY b NULLS LAST) AS _w FROM t) AS _t "

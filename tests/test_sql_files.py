@@ -56,9 +56,9 @@ FRAMES = {
     "evidence_ids": pl.DataFrame({"activity_id": ["A1"]}),
     "lifecycle_stages": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "stage": ["lead"]}),
     "given": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "funnel_stage": ["intent"]}),
-    "spans": pl.DataFrame({"lead_id": ["L1"], "stage": ["interest"], "stage_rank": [1],
-                           "entered_at": [datetime(2026, 1, 5)], "next_at": [datetime(2026, 1, 20)],
-                           "next_rank": [2], "next_side": [False]}),
+    "entries": pl.DataFrame({"lead_id": ["L1", "L1"], "stage": ["interest", "intent"], "stage_rank": [1, 2],
+                             "entered_at": [datetime(2026, 1, 5), datetime(2026, 1, 20)], "is_side": [False, False],
+                             "entry_order": [0, 1]}),
 }
 
 # /*@fragments*/ as the callers build them (identifiers quoted, values as $params); unlisted ones empty.
@@ -94,6 +94,7 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     "identity_person_rows": {"dedupe": STAGE_ENTRY_ONCE},
     **{name: HYGIENE for name in FILES if name.startswith("hygiene_")},
     "model_funnel_stages_on": HYGIENE,
+    "content_next_stage": {"spans": sql_text("funnel_spans", entries="entries")},
 }
 
 
@@ -155,8 +156,8 @@ def test_sql_file_runs_on_a_tiny_store(name):
         identity_work_tables(con, settings=default_settings())
     if name in ("model_intent_days", "model_surge_days"):  # the lead model's tables, as its build makes them
         write_intent_inputs(con)
-    for token in tokens & FRAMES.keys():
-        con.register(token, FRAMES[token].to_arrow())
+    for token, table in FRAMES.items():  # a fragment may read one too (content_next_stage's spans)
+        con.register(token, table.to_arrow())
     relations = {t: RELATIONS.get(t, t) for t in tokens}
     markers = set(re.findall(r"/\*@([a-z_]+)\*/", body(name)))
     fragments = {m: FRAGMENTS.get(name, {}).get(m, "") for m in markers}

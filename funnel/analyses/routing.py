@@ -38,6 +38,7 @@ from funnel.analyses.handoff import SALES_TOUCH
 from funnel.config import Settings, with_routing_text
 from funnel.filters import until
 from funnel.model import routing, stages
+from funnel.model.materialised import funnel_is_current
 from funnel.model.scoring import FIT_SCORE, ICP, SENIORITY, TAGS, lead_facts, lead_fields, lead_scores
 from funnel.stats import wilson_interval
 from funnel.store.db import frame, quote_ident, scalar
@@ -324,38 +325,38 @@ def track_summary(leads: pl.DataFrame, *, settings: Settings) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"track": pl.String, "content": pl.String, "leads": pl.Int64})
 
 
-def _spans(history: pl.DataFrame) -> pl.DataFrame:
-    """One row per stay at a stage: lead_id, stage, stage_rank, entered_at, next_at, next_rank, next_side."""
-    order = [sc.LEAD_ID, sc.ENTERED_AT, stages.ENTRY_ORDER] if stages.ENTRY_ORDER in history.columns \
-        else [sc.LEAD_ID, sc.ENTERED_AT, stages.STAGE_RANK]
-    ordered = history.sort(order)
-    return ordered.select(
-        sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT,
-        pl.col(sc.ENTERED_AT).shift(-1).over(sc.LEAD_ID).alias("next_at"),
-        pl.col(stages.STAGE_RANK).shift(-1).over(sc.LEAD_ID).alias("next_rank"),
-        pl.col(stages.IS_SIDE).shift(-1).over(sc.LEAD_ID).alias("next_side"),
-    )
-
-
 def content_next_stage(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
                        history: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per funnel stage and content type: stage, activity_type, leads, advanced, decided,
-    rate, low, high (Wilson), median_days, p80_days (first view to the next stage)."""
-    if history is None:
-        history = stages.funnel_history(con, settings=settings, as_of=as_of)
-    spans = _spans(history)
-    name = "_routing_spans"
-    con.register(name, spans.to_arrow())
-    try:
-        table = frame(con, sql_text("content_next_stage", spans=name),
-                      {"until": until(as_of), "as_of": as_of, "window": settings.conversion.window_days,
-                       "types": list(settings.routing.content_types)})
-    finally:
-        con.unregister(name)
-    table = table.cast({"leads": pl.Int64, "advanced": pl.Int64, "decided": pl.Int64,
-                        "median_days": pl.Float64, "p80_days": pl.Float64})
+    rate, low, high (Wilson), median_days, p80_days (first view to the next stage).
+
+    The stays at each stage (funnel_spans.sql) are read in the database from the stored lead model when it
+    holds a run for these settings, else from `history` (`stages.funnel_history` as of D, computed when not
+    given) registered for the query: the per-lead history never comes into Python when it is stored."""
+    params = {"until": until(as_of), "as_of": as_of, "window": settings.conversion.window_days,
+              "types": list(settings.routing.content_types)}
+    if history is None and funnel_is_current(con, settings):
+        table = _content_table(con, sc.MODEL_FUNNEL_ENTRIES, params)
+    else:
+        if history is None:
+            history = stages.funnel_history(con, settings=settings, as_of=as_of)
+        name = "_routing_funnel_history"
+        con.register(name, history.select(sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT, stages.IS_SIDE,
+                                          stages.ENTRY_ORDER).to_arrow())
+        try:
+            table = _content_table(con, name, params)
+        finally:
+            con.unregister(name)
     return _with_wilson(table, "decided", "advanced").select(
         "stage", "activity_type", "leads", "advanced", "decided", "rate", "low", "high", "median_days", "p80_days")
+
+
+def _content_table(con: duckdb.DuckDBPyConnection, entries: str, params: dict) -> pl.DataFrame:
+    """content_next_stage.sql with its spans read from the funnel entries in the relation `entries`."""
+    spans = sql_text("funnel_spans", entries=entries)
+    table = frame(con, sql_text("content_next_stage", fragments={"spans": spans}), params)
+    return table.cast({"leads": pl.Int64, "advanced": pl.Int64, "decided": pl.Int64,
+                       "median_days": pl.Float64, "p80_days": pl.Float64})
 
 
 # ---------------------------------------------------------------------------------------- alerts

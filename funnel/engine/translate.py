@@ -311,6 +311,14 @@ def _list_aggregate(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _materialized(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.CTE) and node.args.get("materialized"):
+        plain = node.copy()
+        plain.set("materialized", None)
+        return plain
+    return None
+
+
 RewriteFn = Callable[[exp.Expression], exp.Expression | None]
 # The table of rewrites: each DuckDB form, its Spark form, and why a rename is not enough.
 REWRITES: dict[str, tuple[Rewrite, RewriteFn]] = {
@@ -351,6 +359,9 @@ REWRITES: dict[str, tuple[Rewrite, RewriteFn]] = {
                            "Spark's string_agg order is not guaranteed the same way"), _string_agg),
     "list_contains": (Rewrite("list_contains(l, x)", "array_contains(l, x)",
                               "differs only on a list holding NULL"), _list_contains),
+    "materialized": (Rewrite("WITH c AS MATERIALIZED (…)", "WITH c AS (…)",
+                             "Spark has no MATERIALIZED; it only steers DuckDB's join order, not results"),
+                     _materialized),
 }
 
 
