@@ -48,7 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leads", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--driver-memory", default="6g")
     args = parser.parse_args()
     env = {**os.environ, "FUNNEL_SPARK_MASTER": args.master, "FUNNEL_SPARK_DRIVER_MEMORY": args.driver_memory,
            "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}

@@ -253,6 +253,33 @@ def test_a_result_past_the_row_cap_is_an_error(edges):
         engine.max_rows = saved
 
 
+# A local driver given too little memory for a result, in its own process (the session is one per process).
+OUT_OF_MEMORY = """
+from funnel.engine.spark import SparkEngine, spark_session
+from funnel.errors import EngineError
+session = spark_session()
+try:
+    SparkEngine(session.newSession(), "unused")._bounded(
+        session.range(12_000_000).selectExpr("id", "repeat('x', 100) AS pad"), None)
+except EngineError as error:
+    print("@@", error, error.hint)
+"""
+
+
+def test_a_driver_out_of_memory_is_an_error_naming_the_setting_not_a_hang(spark_session, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FUNNEL_SPARK_DRIVER_MEMORY": "512m"}
+    env.pop("FUNNEL_SPARK_REMOTE", None)
+    done = subprocess.run([sys.executable, "-c", OUT_OF_MEMORY], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+    said = done.stdout.rpartition("@@")[2]
+    assert "the Spark driver stopped while a result came back" in said, done.stderr[-2000:]
+    assert "512m" in said and "FUNNEL_SPARK_DRIVER_MEMORY" in said
+
+
 # ------------------------------------------------------------------------------ the CLI on a sample
 
 

@@ -11,7 +11,8 @@ export-tables` writes one), or `catalog:<database>` for tables already in the cl
 Every canonical table must be there; nothing is ever read from DuckDB instead.
 
 What comes back: only collected results, each at most $FUNNEL_SPARK_MAX_ROWS rows (default
-20,000,000): a larger result is an error, never an out-of-memory driver.
+20,000,000): a larger result is an error. A local driver too small for a result (about 6g at a million
+leads, whose per-lead rows still come back) stops with an error naming $FUNNEL_SPARK_DRIVER_MEMORY.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def _pyspark():
     return SparkSession
 
 
+def driver_memory() -> str:
+    """The local driver's memory: $FUNNEL_SPARK_DRIVER_MEMORY, default 1g."""
+    return os.environ.get("FUNNEL_SPARK_DRIVER_MEMORY", "1g")
+
+
 def spark_session():
     """The process's Spark session (Spark Connect, the active one, or a local one started once)."""
     if "session" in _shared:
@@ -76,7 +82,10 @@ def spark_session():
             builder = (SparkSession.builder.master(os.environ.get("FUNNEL_SPARK_MASTER", "local[2]"))
                        .appName("funnel")
                        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                       .config("spark.driver.memory", os.environ.get("FUNNEL_SPARK_DRIVER_MEMORY", "1g"))
+                       .config("spark.driver.memory", driver_memory())
+                       # A driver out of memory stops (and the command with it) instead of waiting forever
+                       # on a result-reading thread that died.
+                       .config("spark.driver.extraJavaOptions", "-XX:+ExitOnOutOfMemoryError")
                        .config("spark.sql.shuffle.partitions", os.environ.get("FUNNEL_SPARK_PARTITIONS", "8"))
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
             for key, value in SESSION_CONF.items():
@@ -226,7 +235,15 @@ class SparkEngine:
 
     def _bounded(self, frame, limit: int | None) -> pa.Table:
         cap = self.max_rows if limit is None else min(limit, self.max_rows)
-        table = frame.limit(cap + 1).toArrow() if limit is None else frame.limit(cap).toArrow()
+        try:
+            table = frame.limit(cap + 1).toArrow() if limit is None else frame.limit(cap).toArrow()
+        except Exception as exc:
+            if _driver_is_alive(self.session):
+                raise
+            raise EngineError("the Spark driver stopped while a result came back to this machine "
+                              f"(a local driver stops when its memory, {driver_memory()}, runs out)",
+                              hint="Raise FUNNEL_SPARK_DRIVER_MEMORY (say 6g for a million leads), "
+                                   "or use a cluster (FUNNEL_SPARK_REMOTE)") from exc
         if limit is None and table.num_rows > cap:
             raise EngineError(f"a result of more than {cap:,} rows would come back to this machine",
                               hint="Raise FUNNEL_SPARK_MAX_ROWS, or narrow the question")
@@ -293,6 +310,20 @@ class SparkEngine:
     def close(self) -> None:
         for name in list(self._registered):
             self.unregister(name)
+
+
+def _driver_is_alive(session) -> bool:
+    """Whether the session's driver still answers (a local JVM that exited does not; a Spark Connect
+    server's errors come back as they are)."""
+    if os.environ.get("FUNNEL_SPARK_REMOTE"):
+        return True
+    from py4j.protocol import Py4JError  # installed with pyspark
+
+    try:
+        session.sparkContext.getConf()
+    except (Py4JError, OSError):
+        return False
+    return True
 
 
 def _spark_value(value):
