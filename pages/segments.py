@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from funnel.analyses.deals import only_wins_note, undated_deals_text
+from funnel.analyses.deals import only_wins_note, segment_only_wins_note, undated_deals_text
 from funnel.analyses.segments import weak_segment_warning
 from funnel.charts import ladder as charts
 from funnel.display.labels import column_label
-from funnel.display.segments import chartable_rates, important_first, readable_segments, segment_label
+from funnel.display.segments import (
+    chartable_rates,
+    important_first,
+    readable_deals,
+    readable_segments,
+    segment_label,
+)
 from pages.ui import cache, sidebar, store, widgets
 
 sidebar.routed()
@@ -25,6 +31,8 @@ if not by:
             "its segments with each other; the row with empty segment columns is everyone.")
 table = cache.segment_performance(filters, by)
 widgets.notes(filters)
+if note := segment_only_wins_note(table):
+    st.warning(note, icon=":material/warning:")
 
 if by:
     warn, why = weak_segment_warning(table, by=by, min_sample=settings.segments.min_sample)
@@ -74,4 +82,4 @@ else:
         st.warning(note, icon=":material/warning:")
     if note := undated_deals_text(cache.undated_deals()):
         st.caption(note)
-    widgets.table(deals, key="seg_deals")
+    widgets.table(readable_deals(deals, by=deal_by), key="seg_deals")

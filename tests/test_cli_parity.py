@@ -16,6 +16,7 @@ from funnel.analyses.deals import (
     deal_dimension_named,
     deal_performance,
     only_wins_note,
+    segment_only_wins_note,
     undated_deals,
     undated_deals_text,
 )
@@ -114,6 +115,23 @@ def test_only_wins_is_said_and_a_lost_deal_silences_it():
     assert only_wins_note(table) is None
     none_closed = deal_performance(deals_store(), settings=default_settings(), as_of=date(2024, 1, 5), by="industry")
     assert only_wins_note(none_closed) is None
+
+
+def test_the_segment_table_of_an_only_wins_deals_file_says_so_too():
+    """Olist's deals are undated (so the deals-by-account table is empty) but linked to leads: the segment
+    table's win rate is 100% by construction and needs the same caveat."""
+    from funnel.analyses.segments import segment_performance
+
+    leads = [{"lead_id": f"L{i}", "source": "web" if i % 2 else "ads", "created_at": datetime(2024, 1, 1)}
+             for i in range(4)]
+    wins = [{"deal_id": f"w{i}", "lead_id": f"L{i}", "closed_at": datetime(2024, 3, 1), "won": True} for i in range(3)]
+    lost = [{"deal_id": "x", "lead_id": "L3", "closed_at": datetime(2024, 3, 2), "won": False}]
+    for deals, said in ((wins, True), (wins + lost, False)):
+        table = segment_performance(store(leads=leads, deals=deals), Filters(as_of=AS_OF), settings=default_settings(),
+                                    by="source")
+        assert table.get_column("closed_deals")[0] == len(deals)
+        note = segment_only_wins_note(table)
+        assert ("All 3 closed deals are won" in note) if said else note is None
 
 
 def test_deals_without_a_creation_date_are_counted_and_said():

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.display.segments import rate_prefixes, readable_segments
+from funnel.display.segments import rate_prefixes, readable_deals, readable_segments
 
 SUFFIXES = ("", "_lo", "_hi", "_p_value", "_q_value", "_significant", "_small_sample")
 
@@ -141,3 +141,19 @@ def test_text_and_verdict_follow_the_numbers(cases, overall):
             assert verdict == "lower"
         else:
             assert verdict == ""
+
+
+def test_readable_deals_names_the_total_row_and_puts_the_win_rate_interval_in_one_text():
+    deals = pl.DataFrame({
+        "industry": [None, "Retail", "(unknown)", "Media"], "deals": [20, 12, 5, 3], "closed": [10, 8, 2, 0],
+        "won": [4, 3, 1, 0], "win_rate": [0.4, 0.375, 0.5, None], "win_rate_lo": [0.168, 0.137, 0.095, None],
+        "win_rate_hi": [0.687, 0.694, 0.905, None], "small_sample": [True, True, True, None],
+        "median_cycle_days": [40.0, 38.0, None, None], "p80_cycle_days": [60.0, 55.0, None, None],
+        "open_deals": [10, 4, 3, 3], "median_open_age_days": [12.0, 10.0, 20.0, 5.0], "won_amount": [900.0, 700.0, 200.0, 0.0]})
+    shown = readable_deals(deals, by="industry")
+    assert shown.get_column("industry").to_list() == ["everyone", "Retail", "(unknown)", "Media"]
+    assert shown.get_column("Win rate (95% interval)").to_list() == [
+        "40.0% (16.8–68.7)", "37.5% (13.7–69.4)", "50.0% (9.5–90.5)", "–"]
+    assert "win_rate_lo" not in shown.columns and "win_rate_hi" not in shown.columns
+    assert shown.drop("industry", "Win rate (95% interval)").equals(
+        deals.drop("industry", "win_rate", "win_rate_lo", "win_rate_hi"))

@@ -57,6 +57,14 @@ def only_wins_note(performance: pl.DataFrame) -> str | None:
     return only_wins_text(closed=everyone.get_column("closed")[0], won=everyone.get_column("won")[0])
 
 
+def segment_only_wins_note(performance: pl.DataFrame) -> str | None:
+    """The same caveat for a `segment_performance` table (its total row, first): its win rate counts the
+    leads' closed deals, so an export of wins only makes that column 100% too."""
+    if performance.height == 0 or "closed_deals" not in performance.columns:
+        return None
+    return only_wins_text(closed=performance.get_column("closed_deals")[0], won=performance.get_column("won_deals")[0])
+
+
 def only_wins_text(*, closed: int | None, won: int | None) -> str | None:
     """The only-wins caveat when `closed` deals (at least one) are all `won`; None otherwise."""
     if not closed or won != closed:

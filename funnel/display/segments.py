@@ -43,6 +43,24 @@ def important_first(readable: pl.DataFrame, *, by: Sequence[str]) -> list[str]:
     return [*head, *lead, *[c for c in readable.columns if c not in head and c not in lead]]
 
 
+def rate_text(prefix: str) -> pl.Expr:
+    """The rate in column `prefix` with its 95% interval (`<prefix>_lo`, `<prefix>_hi`) as one text, like
+    "26.5% (24.9–28.1)"; "–" when the rate is undefined."""
+    return pl.when(pl.col(prefix).is_null()).then(pl.lit("–")).otherwise(
+        pl.format("{}% ({}–{})", (pl.col(prefix) * 100).round(1), (pl.col(f"{prefix}_lo") * 100).round(1),
+                  (pl.col(f"{prefix}_hi") * 100).round(1)))
+
+
+def readable_deals(deals: pl.DataFrame, *, by: str) -> pl.DataFrame:
+    """A `deal_performance` table as the Segments page shows it, narrow enough for 1440 px: the total row
+    named "everyone" (not an empty segment), and the win rate with its interval as one text as in the segment
+    table. Same rows in the same order."""
+    return (deals.with_columns(pl.col(by).cast(pl.String).fill_null("everyone"))
+            .with_columns(rate_text("win_rate").alias("win_rate"))
+            .drop("win_rate_lo", "win_rate_hi")
+            .rename({"win_rate": "Win rate (95% interval)"}))
+
+
 def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.DataFrame:
     """One row per segment (everyone first): the segment, leads, share, then per rate a text like
     "26.5% (24.9–28.1)" and a verdict ("higher", "lower", "small sample" or empty), then the median
@@ -52,10 +70,7 @@ def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.Dat
     columns += [pl.col("leads"), pl.col("share")]
     for prefix in rate_prefixes(performance):
         label = "Win rate" if prefix == "win_rate" else f"→ {stage_label(prefix.removeprefix('reached_').removesuffix('_rate'))}"
-        text = pl.when(pl.col(prefix).is_null()).then(pl.lit("–")).otherwise(
-            pl.format("{}% ({}–{})", (pl.col(prefix) * 100).round(1), (pl.col(f"{prefix}_lo") * 100).round(1),
-                      (pl.col(f"{prefix}_hi") * 100).round(1)))
-        columns.append(text.alias(label))
+        columns.append(rate_text(prefix).alias(label))
         overall = pl.lit(performance.get_column(prefix)[0] if performance.height else None, dtype=pl.Float64)
         verdict = (pl.when(pl.col(f"{prefix}_small_sample")).then(pl.lit("small sample"))
                    .when(pl.col(f"{prefix}_significant") & (pl.col(prefix) > overall)).then(pl.lit("higher"))
