@@ -6,6 +6,7 @@ import streamlit as st
 
 from funnel.charts import ladder as charts
 from funnel.display.aging import sla_text
+from funnel.display.segments import total_named
 from pages.ui import cache, sidebar, store, widgets
 
 sidebar.routed()
@@ -33,7 +34,7 @@ st.caption("Select a row to list its leads, longest in the stage first.")
 @st.fragment
 def stages_and_leads(filters, table, by: tuple[str, ...]) -> None:
     """The per-stage table and the leads of a selected row: a row click reruns only this part."""
-    event = widgets.table(table, key="aging_table", on_select="rerun", selection_mode="single-row")
+    event = widgets.table(total_named(table, by), key="aging_table", on_select="rerun", selection_mode="single-row")
     row = widgets.selected_row(event, table)
     if row is not None:
         only_breaches = st.toggle("Only leads over the SLA", key="aging_only_sla")

@@ -14,6 +14,7 @@ from funnel.display.conversion import (
     time_to_convert_starts,
 )
 from funnel.display.labels import stage_label
+from funnel.display.segments import total_named
 from pages.ui import cache, sidebar, store, widgets
 
 sidebar.routed()
@@ -49,7 +50,7 @@ st.caption("Select a row to see the entries behind it.")
 @st.fragment
 def steps_and_entries(filters, steps, by: tuple[str, ...], window: int, skipped: str) -> None:
     """The steps table and the entries behind a selected row: a row click reruns only this part."""
-    event = widgets.table(readable_steps(steps, implicit=skipped == "implicit"), key="conv_table", on_select="rerun",
+    event = widgets.table(total_named(readable_steps(steps, implicit=skipped == "implicit"), by), key="conv_table", on_select="rerun",
                           selection_mode="single-row")
     row = widgets.selected_row(event, steps)
     if row is not None:

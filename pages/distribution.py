@@ -6,6 +6,7 @@ import streamlit as st
 
 from funnel.charts import ladder as charts
 from funnel.display.distribution import named_stages
+from funnel.display.segments import total_named
 from pages.ui import cache, sidebar, widgets
 
 sidebar.routed()
@@ -28,7 +29,7 @@ def stages_and_leads(filters, table, by: tuple[str, ...]) -> None:
     """The stage table (left) and the leads of a selected row (below both columns): a row click reruns only
     this part, not the trend chart."""
     with left:
-        event = widgets.table(table, key="dist_table", on_select="rerun", selection_mode="single-row",
+        event = widgets.table(total_named(table, by), key="dist_table", on_select="rerun", selection_mode="single-row",
                               height="content" if table.height <= 11 else 420)  # no empty rows under a short ladder
     row = widgets.selected_row(event, table)
     with below:

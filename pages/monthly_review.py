@@ -6,6 +6,7 @@ import streamlit as st
 
 from funnel.charts.monthly import review_figures
 from funnel.display.labels import column_label
+from funnel.display.segments import total_named
 from funnel.errors import FunnelError
 from pages.ui import cache, review, sidebar, widgets
 
@@ -86,7 +87,7 @@ if by and result.segment_health.height:
                "(how each segment converted); the two parts add up to the change.")
     st.plotly_chart(figures["segment_health_mix"], key="review_mix_chart")
     st.plotly_chart(figures["segment_health_rates"], key="review_rates_chart")
-    review.table(result.segment_health, key="review_health")
+    review.table(total_named(result.segment_health, [by]), key="review_health")
 
 invest = None
 if by:

@@ -199,6 +199,15 @@ def test_the_html_report_is_self_contained_and_shows_data_as_text(review):
     assert "Monthly review: 2025-06" in page and "Plotly.newPlot" in page
 
 
+def test_the_html_names_the_segment_health_total_row_everyone_and_the_json_keeps_it_empty(review):
+    _, r = review
+    document = review_document(r, invest=None, provenance={"files": [], "rows": 13, "newest_timestamp": "2025-07-10",
+                                                           "settings": "defaults"})
+    assert any(record["source"] is None for record in document["segment_health"])
+    section = review_html(document, figure_dicts(review_figures(r))).split("<h2>Segment health</h2>", 1)[1]
+    assert "<td class='text'>everyone</td>" in section.split("<h2>", 1)[0]
+
+
 def test_frame_records_are_json_ready():
     frame = pl.DataFrame({"d": [date(2025, 1, 1)], "x": [float("nan")], "s": ["a"]})
     assert frame_records(frame) == [{"d": "2025-01-01", "x": None, "s": "a"}]

@@ -144,6 +144,23 @@ def test_segments_crossed_with_a_second_dimension(at):
     assert len(full) == len(readable)
 
 
+@pytest.mark.parametrize(("page", "key", "columns"), [
+    ("pages/aging.py", "aging_by", ("stage", "leads", "over_sla")),
+    ("pages/distribution.py", "dist_by", ("stage", "leads")),
+    ("pages/conversion.py", "conv_by", ("from_stage", "to_stage", "entered")),
+])
+def test_a_segmented_table_names_its_total_rows_everyone(at, page, key, columns):
+    on_page(at, page)
+    at.selectbox(key=key).set_value("source").run()
+    assert not at.exception
+    shown = table(at, "source", *columns)
+    assert shown["source"].iloc[0] == "everyone"
+    assert shown["source"].notna().all() and (shown["source"] != "").all()
+    everyone = shown[shown["source"] == "everyone"]
+    assert everyone["leads" if "leads" in columns else "entered"].sum() == \
+        shown[shown["source"] != "everyone"]["leads" if "leads" in columns else "entered"].sum()
+
+
 def test_segments_without_a_segment_and_with_the_crossed_one_moved_first(at):
     on_page(at, "pages/segments.py")
     at.selectbox(key="seg_by2").set_value("industry").run()

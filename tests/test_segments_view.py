@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnel.display.segments import rate_prefixes, readable_deals, readable_segments
+from funnel.display.segments import rate_prefixes, readable_deals, readable_segments, total_named
 
 SUFFIXES = ("", "_lo", "_hi", "_p_value", "_q_value", "_significant", "_small_sample")
 
@@ -157,3 +157,12 @@ def test_readable_deals_names_the_total_row_and_puts_the_win_rate_interval_in_on
     assert "win_rate_lo" not in shown.columns and "win_rate_hi" not in shown.columns
     assert shown.drop("industry", "Win rate (95% interval)").equals(
         deals.drop("industry", "win_rate", "win_rate_lo", "win_rate_hi"))
+
+
+def test_total_named_names_only_the_total_row_and_keeps_rows_and_order():
+    frame = pl.DataFrame({"source": [None, "web", None, "ads"], "industry": [None, None, "x", "y"], "leads": [4, 1, 2, 3]})
+    named = total_named(frame, ["source", "industry"])
+    assert named.get_column("source").to_list() == ["everyone", "web", "everyone", "ads"]
+    assert named.get_column("industry").to_list() == ["", "", "x", "y"]
+    assert named.get_column("leads").equals(frame.get_column("leads"))
+    assert total_named(frame, []).equals(frame)

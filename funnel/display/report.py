@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from funnel.analyses.monthly import MonthlyReview
+from funnel.display.segments import EVERYONE
 from funnel.schema import IMPORTS, SETTINGS_VERSIONS
 from funnel.store.db import frame, scalar
 from funnel.store.inventory import newest_timestamp
@@ -209,6 +210,9 @@ def review_html(document: Mapping[str, Any], figures: Mapping[str, Mapping[str, 
         records = document[section]
         if section in ("handoff", "deals", "segment_health") and not records:
             continue
+        if section == "segment_health" and document["by"]:  # the total row, as the page names it
+            by = document["by"]
+            records = [{**r, by: EVERYONE if r.get(by) is None else r[by]} for r in records]
         parts.append(f"<h2>{esc(SECTION_TITLES[section])}</h2>")
         parts.append(f"<p class='meaning'>{esc(DEFINITIONS[section])}</p>")
         for name, figure in figures.items():

@@ -8,6 +8,20 @@ import polars as pl
 
 from funnel.display.labels import stage_label
 
+EVERYONE = "everyone"  # the name of a table's total row, whose segment columns are empty
+
+
+def named_segments(by: Sequence[str]) -> list[pl.Expr]:
+    """The segment columns `by` as text with the total row named: the first one's empty value (the row of
+    every lead or deal) reads "everyone", the others' empty values are blank."""
+    return [pl.col(d).cast(pl.String).fill_null(EVERYONE if i == 0 else "").alias(d) for i, d in enumerate(by)]
+
+
+def total_named(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """`frame` (a table by the segment columns `by`, total row included) with its total row named "everyone",
+    so it does not read as a segment whose value is missing (`named_segments`). Same rows, same order."""
+    return frame.with_columns(named_segments(by)) if by else frame
+
 
 def rate_prefixes(performance: pl.DataFrame) -> list[str]:
     """The rates of a `segment_performance` table, in order (reached_mql_rate, …, win_rate)."""
@@ -55,8 +69,7 @@ def readable_deals(deals: pl.DataFrame, *, by: str) -> pl.DataFrame:
     """A `deal_performance` table as the Segments page shows it, narrow enough for 1440 px: the total row
     named "everyone" (not an empty segment), and the win rate with its interval as one text as in the segment
     table. Same rows in the same order."""
-    return (deals.with_columns(pl.col(by).cast(pl.String).fill_null("everyone"))
-            .with_columns(rate_text("win_rate").alias("win_rate"))
+    return (total_named(deals, [by]).with_columns(rate_text("win_rate").alias("win_rate"))
             .drop("win_rate_lo", "win_rate_hi")
             .rename({"win_rate": "Win rate (95% interval)"}))
 
@@ -65,8 +78,7 @@ def readable_segments(performance: pl.DataFrame, *, by: Sequence[str]) -> pl.Dat
     """One row per segment (everyone first): the segment, leads, share, then per rate a text like
     "26.5% (24.9–28.1)" and a verdict ("higher", "lower", "small sample" or empty), then the median
     days to customer and the won amount."""
-    columns = [pl.col(d).cast(pl.String).fill_null("everyone" if i == 0 else "").alias(d)
-               for i, d in enumerate(by)] or [pl.lit("everyone").alias("segment")]
+    columns = named_segments(by) or [pl.lit(EVERYONE).alias("segment")]
     columns += [pl.col("leads"), pl.col("share")]
     for prefix in rate_prefixes(performance):
         label = "Win rate" if prefix == "win_rate" else f"→ {stage_label(prefix.removeprefix('reached_').removesuffix('_rate'))}"
