@@ -129,6 +129,11 @@ def test_the_handoff_line_and_table_as_shown():
     assert empty.startswith("acceptance 95% interval: – (small sample)  ·  p90 speed-to-lead: not reached")
     shown = handoff_segments(pl.DataFrame({"segment": [None, "Event"], "mqls": [3, 1]}))
     assert shown.get_column("segment").to_list() == ["(all MQLs)", "Event"]
+    review = pl.DataFrame({"segment": [None, "Event"], "mqls": [8, 1], "acceptance_rate": [0.5, None],
+                           "acceptance_rate_lo": [0.2152, None], "acceptance_rate_hi": [0.7848, None]})
+    shown = handoff_segments(review)
+    assert shown.columns == ["segment", "mqls", "Acceptance (95% interval)"]
+    assert shown.get_column("Acceptance (95% interval)").to_list() == ["50.0% (21.5–78.5)", "–"]
 
 
 def test_the_settings_summary_and_a_saved_versions_text(tmp_path: Path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from funnel.config import Settings
+from funnel.display.segments import rate_text
 
 BY_LABELS = {"source": "Source", "owner": "Owner"}
 KIND_LABELS = {
@@ -40,6 +41,13 @@ def handoff_details(total: dict, settings: Settings) -> str:
 
 
 def handoff_segments(review: pl.DataFrame) -> pl.DataFrame:
-    """`handoff_review` as the segment table shows it: the total row named "(all MQLs)"."""
-    return review.with_columns(pl.col("segment").fill_null(ALL_MQLS))
+    """`handoff_review` as the segment table shows it, narrow enough for 1440 px: the total row named "(all
+    MQLs)", and the acceptance rate with its 95% interval as one text ("8.6% (8.0–9.3)", as the segment table
+    writes a rate). Same rows in the same order."""
+    shown = review.with_columns(pl.col("segment").fill_null(ALL_MQLS))
+    if "acceptance_rate_lo" not in shown.columns:
+        return shown
+    return (shown.with_columns(rate_text("acceptance_rate").alias("acceptance_rate"))
+            .drop("acceptance_rate_lo", "acceptance_rate_hi")
+            .rename({"acceptance_rate": "Acceptance (95% interval)"}))
 
