@@ -35,6 +35,15 @@ def folder_server(tmp_path_factory):
     stop(proc)
 
 
+def choose(page, select, option: str) -> None:
+    """Pick `option` in the select box `select` by clicking it in the open list (typed keys can be lost while a
+    busy page is still opening the list), then wait for the rerun."""
+    select.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click(timeout=60_000)
+    wait_for_app(page)
+
+
 def grid_text(page, index: int = 0) -> str:
     """The cells a data grid shows (its accessible table), as one text."""
     grid = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").nth(index)
@@ -100,16 +109,10 @@ def test_x_education_without_a_mapping_is_corrected_in_the_mapper_and_shows_conv
     page.get_by_text("Map its columns").wait_for(timeout=120_000)
     page.get_by_text("What each analysis will show once the file is imported").wait_for(timeout=60_000)
     stage = page.get_by_label("lifecycle_stage", exact=True)
-    stage.click()
-    page.keyboard.type("(none)")
-    page.keyboard.press("Enter")
-    wait_for_app(page)
+    choose(page, stage, "(none)")
     page.get_by_text("lifecycle_stage (the file's column Converted could supply it)").wait_for(timeout=60_000)
     assert page.get_by_role("button", name="Import 1 file(s)").count() == 0, "nothing imports half-mapped"
-    stage.click()
-    page.keyboard.type("Converted")
-    page.keyboard.press("Enter")
-    wait_for_app(page)
+    choose(page, stage, "Converted")
     page.get_by_text("Lifecycle stages after this mapping").wait_for(timeout=60_000)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "xed_mapper.png"), full_page=True)
