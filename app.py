@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.ui import access, sidebar, store
+from pages.ui import access, preload, sidebar, store  # noqa: F401  (preload: see its docstring)
 
 HERE = Path(__file__).parent
 
