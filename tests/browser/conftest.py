@@ -108,5 +108,5 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     """Waits until Streamlit has finished running the script (no spinner, no 'running' state)."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100)
     page.wait_for_timeout(300)

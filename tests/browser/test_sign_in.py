@@ -157,7 +157,8 @@ def test_twenty_signed_in_sessions_change_dates_and_pages_at_once_without_an_err
     sign_in(first.new_page(), shared_server, provider, "cy@example.com")
     signed_in = first.storage_state()
     first.close()
-    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}, storage_state=signed_in)
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}, storage_state=signed_in,
+                                reduced_motion="reduce")
                 for _ in range(SESSIONS)]
     pages = [context.new_page() for context in contexts]
     try:
