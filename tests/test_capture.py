@@ -113,7 +113,23 @@ def test_the_data_quality_sentence_names_each_share_and_says_nothing_without_lea
     assert cap.data_quality_sentence(note.clear()) is None
 
 
-def test_lead_data_quality_reads_the_store_for_the_leads_behind_a_number():
-    note = cap.lead_data_quality(con_of(), settings=default_settings(), as_of=D, lead_ids=("1", "3"))
+def test_the_data_quality_note_reads_the_store_for_the_leads_behind_a_number():
+    note = cap.data_quality_note(cap.lead_needs(con_of(), as_of=D), lead_ids=pl.Series(["1", "3"]))
     assert note.select("need", "lacking").rows() == [("creation date", 0), ("owner", 1),
                                                      ("firmographics (industry and size)", 1)]
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 1, 31), date(2026, 6, 30), date(2026, 10, 31)])
+def test_lead_needs_reads_only_its_columns_and_gives_the_note_the_capture_frame_gives(bundled_sample, tmp_path,
+                                                                                     as_of):
+    """The pages' note reads lead_needs.sql (no first touches, conversions or attributes): on the sample, every
+    lead or a third of them, the same note as `data_quality_note` over the whole capture frame."""
+    from funnel.store.db import connect
+    from tests.apptest import copied
+
+    con = connect(copied(bundled_sample, tmp_path / "sample.duckdb"), read_only=True)
+    captured = cap.capture_frame(con, settings=default_settings(), as_of=as_of)
+    some = captured.get_column(sc.LEAD_ID).gather_every(3)
+    needs = cap.lead_needs(con, as_of=as_of)
+    assert cap.data_quality_note(needs).equals(cap.data_quality_note(captured))
+    assert cap.data_quality_note(needs, lead_ids=some).equals(cap.data_quality_note(captured, lead_ids=some))

@@ -95,6 +95,8 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     **{name: HYGIENE for name in FILES if name.startswith("hygiene_")},
     "model_funnel_stages_on": HYGIENE,
     "content_next_stage": {"spans": sql_text("funnel_spans", entries="entries")},
+    "capture_fields": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts")},
+    "lead_needs": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts")},
 }
 
 

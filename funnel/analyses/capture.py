@@ -59,8 +59,8 @@ __all__ = [
     "fill_panel",
     "fill_panel_sentence",
     "form_funnels",
-    "lead_data_quality",
     "lead_imports",
+    "lead_needs",
     "lead_versions",
     "same_lead_fill",
 ]
@@ -88,10 +88,15 @@ def capture_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     """One row per lead created by D (or undated): lead_id, source, campaign, url, created_at, a
     boolean per field in CAPTURE_FIELDS (seniority = the title names a level of the settings), one
     boolean per common attribute key (`attr:<key>`), owner, converted (reached `stage` by D)."""
-    sql = sql_text("capture_fields", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name,
+    sql = sql_text("capture_fields", fragments={"capture_leads": _capture_leads()},
                    stage_events=sc.STAGE_EVENTS.name, activities=sc.ACTIVITIES.name)
     raw = frame(con, sql, {"stage": stage, "until": _until(as_of)})
     return _field_flags(raw, settings=settings, keys=_common_attribute_keys(raw))
+
+
+def _capture_leads() -> str:
+    """capture_leads.sql on the store's leads and accounts: the fragment capture_fields and lead_needs share."""
+    return sql_text("capture_leads", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name)
 
 
 def _filled_attributes(rows: pl.DataFrame) -> pl.DataFrame:
@@ -326,11 +331,8 @@ def same_lead_fill(con: duckdb.DuckDBPyConnection, captured: pl.DataFrame, *, se
     return panel, fill_panel_sentence(panel, imports=lead_imports(con, as_of=as_of))
 
 
-def lead_data_quality(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                      lead_ids: tuple[str, ...] | None = None) -> pl.DataFrame:
-    """`data_quality_note` read from the store: for the leads behind a page's numbers (`lead_ids`, a
-    tuple so a page can cache the call; None = every lead at D), what share lacked a creation date,
-    an owner, or firmographics. One row per need."""
-    captured = capture_frame(con, settings=settings, as_of=as_of)
-    ids = None if lead_ids is None else pl.Series(sc.LEAD_ID, list(lead_ids), dtype=pl.String)
-    return data_quality_note(captured, lead_ids=ids)
+def lead_needs(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
+    """One row per lead at D with only what `data_quality_note` reads (lead_needs.sql: no first touches,
+    conversions or attributes): lead_id, created_at, owner, industry, employees (filled or not)."""
+    return frame(con, sql_text("lead_needs", fragments={"capture_leads": _capture_leads()}), {"until": _until(as_of)})
+

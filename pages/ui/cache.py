@@ -513,12 +513,16 @@ def _people_across_tools(at: StoreKey) -> tuple[pl.DataFrame, pl.DataFrame]:
                 else pl.DataFrame())
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead at D: shared by every filter and segmentation
+def _lead_needs(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return capture.lead_needs(con, as_of=as_of)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> str | None:
     population = _analysis(at, filters, by).population
-    with at.opened() as con:
-        note = capture.lead_data_quality(con, settings=at.settings, as_of=filters.as_of,
-                                         lead_ids=tuple(population.get_column("lead_id").to_list()))
+    note = capture.data_quality_note(_lead_needs(at, filters.as_of), lead_ids=population.get_column("lead_id"))
     return capture.data_quality_sentence(note)
 
 
