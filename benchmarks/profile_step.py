@@ -5,7 +5,9 @@
 
 STEP is one of: model (build_funnel_entries on a copy of the store), metrics-lifecycle, metrics-funnel (the
 `funnel metrics` command in this process), page-<name> (the page's first render under AppTest, e.g.
-page-matrix; the script thread is profiled, since AppTest runs the page in a thread of its own). The store is
+page-matrix; the script thread is profiled, since AppTest runs the page in a thread of its own), asof-<name>
+(the page rendered once unprofiled, then its rerun after the as-of date moved a day back, as `make bench`
+times an as-of change). The store is
 the one side_by_side.py made (benchmarks/.cache/model-<leads>.duckdb).
 """
 
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +58,7 @@ def profiled_metrics(store: Path, ladder: str, profile: cProfile.Profile) -> Non
         profile.disable()
 
 
-def profiled_page(store: Path, page: str, profile: cProfile.Profile) -> None:
+def profiled_page(store: Path, page: str, profile: cProfile.Profile, *, as_of_change: bool = False) -> None:
     os.environ["FUNNEL_DB"] = str(store)
     os.environ["FUNNEL_LOAD_SAMPLE"] = "0"
     from streamlit.testing.v1 import AppTest
@@ -71,9 +74,15 @@ def profiled_page(store: Path, page: str, profile: cProfile.Profile) -> None:
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=3600)
     at.switch_page(f"pages/{page}.py")
+    if as_of_change:
+        at.run()
+        day = at.date_input(key="as_of").value
+        at.date_input(key="as_of").set_value(day - timedelta(days=1))
     threading.Thread.run = run  # type: ignore[method-assign]
     try:
         at.run()
+        if as_of_change:  # AppTest applies a date bound to the query string on the run after the one it was set in
+            at.run()
     finally:
         threading.Thread.run = plain_run  # type: ignore[method-assign]
     if at.exception:
@@ -100,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         profiled_metrics(store, args.step.removeprefix("metrics-"), profile)
     elif args.step.startswith("page-"):
         profiled_page(store, args.step.removeprefix("page-"), profile)
+    elif args.step.startswith("asof-"):
+        profiled_page(store, args.step.removeprefix("asof-"), profile, as_of_change=True)
     else:
-        parser.error("STEP: model, metrics-lifecycle, metrics-funnel or page-<name>")
+        parser.error("STEP: model, metrics-lifecycle, metrics-funnel, page-<name> or asof-<name>")
     print(f"{args.step} at {args.leads:,} leads: {time.process_time() - started:.1f} s CPU in all (profiled)")
     pstats.Stats(profile).strip_dirs().sort_stats(args.sort).print_stats(args.top)
     return 0

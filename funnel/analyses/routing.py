@@ -49,7 +49,6 @@ __all__ = [
     "edit_lint",
     "edit_whatif",
     "import_alerts",
-    "import_alerts_since_last",
     "owner_comparison",
     "routing_inputs",
     "routing_lint",
@@ -415,11 +414,6 @@ def import_alerts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
         parts.append(hit.select(pl.lit(rule.name).alias("alert"), sc.LEAD_ID, "owner", routing.TEAM, "at", "detail",
                                 routing.ROUTE_RULE).cast(ALERT_SCHEMA))
     return pl.concat(parts).sort("owner", "at", sc.LEAD_ID, nulls_last=True)
-
-
-def import_alerts_since_last(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
-    """`import_alerts` since the last import (`since_last_import`)."""
-    return import_alerts(con, settings=settings, as_of=as_of, since=since_last_import(con))
 
 
 def owner_comparison(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 import streamlit as st
@@ -579,10 +579,17 @@ def content_next_stage(as_of: date) -> pl.DataFrame:
     return _content_next_stage(key(), as_of)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)  # a scan of every activity that no as-of date changes
+def _since_last_import(at: StoreKey) -> datetime | None:
+    with at.opened() as con:
+        return routing_analyses.since_last_import(con)
+
+
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _import_alerts(at: StoreKey, as_of: date) -> pl.DataFrame:
+    since = _since_last_import(at)
     with at.opened() as con:
-        return routing_analyses.import_alerts_since_last(con, settings=at.settings, as_of=as_of)
+        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since)
 
 
 def import_alerts(as_of: date) -> pl.DataFrame:
