@@ -550,8 +550,10 @@ def fix_file(*, table: str, crm: str) -> pl.DataFrame:
 # leads, and cache_data copied it on every rerun (most of the Routing page's 5 s rerun and of its peak).
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _edit_lint(at: StoreKey, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
+    scores = _lead_scores(at, as_of)
     with at.opened() as con:
-        return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of)
+        return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of,
+                                          scores=scores)
 
 
 def edit_lint(*, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
@@ -585,11 +587,18 @@ def _since_last_import(at: StoreKey) -> datetime | None:
         return routing_analyses.since_last_import(con)
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead's scores and route at D, computed once
+def _lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
+    """What the alerts (Overview, Routing) and the routing check of the rules in force (Routing) share."""
+    with at.opened() as con:
+        return scoring.lead_scores(con, settings=at.settings, as_of=as_of)
+
+
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _import_alerts(at: StoreKey, as_of: date) -> pl.DataFrame:
-    since = _since_last_import(at)
+    since, scores = _since_last_import(at), _lead_scores(at, as_of)
     with at.opened() as con:
-        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since)
+        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, scores=scores)
 
 
 def import_alerts(as_of: date) -> pl.DataFrame:
