@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from funnel.errors import ConfigError
 from funnel.schema import PASSIVE_ACTIVITY_TYPES
 
@@ -703,9 +705,24 @@ ROUTING_HEADER = "[routing]"
 
 
 def default_routing_text() -> str:
-    """The `[routing]` part of the packaged defaults, as written (the Routing page's starting edit)."""
+    """The `[routing]` part of the packaged defaults, as written, comments and all."""
     text = DEFAULT_PATH.read_text(encoding="utf-8")
     return text[text.index("\n" + ROUTING_HEADER) + 1:]
+
+
+def routing_text_in_force(text: str = "") -> str:
+    """The [routing] table in force under the settings `text` (the Rules page's newest version, or a draft; empty:
+    the packaged file and FUNNEL_CONFIG, as `load_settings` reads them), as the TOML text the Routing page starts
+    its edit from: the packaged text, comments and all, while that routing is the packaged one; else the table as
+    merged over the defaults, written out."""
+    settings = settings_from_text(text, source="saved settings") if text else load_settings()
+    packaged = default_routing_text()
+    if with_routing_text(settings, packaged) == settings:
+        return packaged
+    chosen = os.environ.get("FUNNEL_CONFIG")
+    override = (bounded_toml(text, source="saved settings", what="the settings") if text
+                else toml_file(Path(chosen)) if chosen else {})
+    return tomli_w.dumps({"routing": merged(toml_file(DEFAULT_PATH), override)["routing"]})
 
 
 def with_routing_text(settings: Settings, text: str, *, source: str = "routing edit") -> Settings:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from funnel.analyses.routing import track_summary
 from funnel.analyses.tool_exports import TOOLS
-from funnel.config import default_routing_text, with_routing_text
+from funnel.config import with_routing_text
 from funnel.errors import ConfigError
 from funnel.export import csv_bytes, download_name
 from pages.ui import cache, sidebar, store, widgets
@@ -29,9 +29,9 @@ if sidebar.undated():
                "and due dates counted from today; the what-if replay and the content that led to the next stage "
                "need dates.")
 
-settings = store.active_settings()
-edit = st.text_area("Routing rules (TOML: only the [routing] table; unsaved)", value=default_routing_text(),
-                    height=300, key="routing_edit")
+settings, in_force = store.active_settings(), store.routing_text()
+edit = st.text_area("Routing rules (TOML: only the [routing] table; unsaved)", value=in_force, height=300,
+                    key="routing_edit")
 try:
     with_routing_text(settings, edit)
 except ConfigError as exc:
@@ -64,7 +64,7 @@ if sidebar.undated():
                + sidebar.NEEDS_DATES)
 else:
     weeks = st.slider("Weeks to replay", 1, 26, 8, key="routing_weeks")
-    if edit.strip() == default_routing_text().strip() and not st.toggle("Replay the unchanged rules too",
+    if edit.strip() == in_force.strip() and not st.toggle("Replay the unchanged rules too",
                                                                         key="routing_replay_same"):
         st.caption("Change the rules above to compare them with the rules in force (or switch the toggle).")
     else:

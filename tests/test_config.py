@@ -285,3 +285,21 @@ def test_settings_text_from_the_rules_page_merges_too():
     s = settings_from_text("[intent]\nhigh_threshold = 55\n", source="rules page")
     assert s.intent.high_threshold == 55 and s.intent.half_life_days == 30 and s.source == "rules page"
     assert dataclasses.replace(settings_from_text(""), source="defaults") == default_settings()
+
+
+@pytest.mark.parametrize("saved", [
+    '[routing]\nholidays = ["2026-12-24"]\n',
+    '[[routing.tracks]]\nname = "Only track"\nstages = ["reactivation"]\ncontent = "One sequence"\n',
+    ('[routing]\ncontent_types = ["webinar_attended"]\n[[routing.alerts]]\nname = "Demo asked"\nkind = "activity"\n'
+     'activity_types = ["demo_request"]\n'),
+])
+def test_the_routing_in_force_is_written_out_when_saved_settings_change_it(saved):
+    """The Routing page's starting edit: the [routing] table the saved text puts in force (merged over the
+    defaults), as text that gives back exactly those settings; the packaged text while routing is unchanged."""
+    packaged = config.default_routing_text()
+    assert config.routing_text_in_force("") == packaged
+    assert config.routing_text_in_force("[conversion]\nwindow_days = 40\n") == packaged
+    settings = config.settings_from_text(saved)
+    text = config.routing_text_in_force(saved)
+    assert text != packaged and text.startswith("[routing]")
+    assert config.with_routing_text(settings, text) == settings

@@ -53,3 +53,24 @@ def test_an_invalid_routing_edit_is_named_not_raised(sample_db, monkeypatch):
     assert not at.exception
     assert any("routing" in e.value.lower() for e in at.error)
     assert any("action" in t.value for t in at.text)
+
+
+def test_the_page_starts_from_the_routing_saved_on_the_rules_page(bundled_sample, tmp_path, monkeypatch):
+    """A team that saved its own routing (here: Christmas Eve off and one alert of its own) sees that routing in the
+    edit box, checked as the rules in force, not the packaged rules."""
+    from funnel.store import settings_versions
+    from funnel.store.db import connect
+
+    db = copied(bundled_sample, tmp_path / "custom.duckdb")
+    saved = ('[routing]\nholidays = ["2026-12-24"]\n\n[[routing.alerts]]\nname = "Demo asked"\nkind = "activity"\n'
+             'activity_types = ["demo_request"]\n')
+    con = connect(db)
+    settings_versions.save_version(con, saved, note="our routing")
+    con.close()
+    at = app(db, monkeypatch, sample=False)
+    at.switch_page("pages/routing.py").run()
+    assert not at.exception
+    edit = at.text_area(key="routing_edit").value
+    assert "Demo asked" in edit and "2026-12-24" in edit and "SDR task over its SLA" not in edit
+    assert "sdr.ana@acme.test" in edit  # the packaged owners, which the saved text left as they are
+    assert any("Change the rules above" in c.value for c in at.caption)  # the edit is the rules in force

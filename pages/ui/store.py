@@ -29,7 +29,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from funnel.access import Action
-from funnel.config import Settings, load_settings, settings_from_text
+from funnel.config import Settings, load_settings, routing_text_in_force, settings_from_text
 from funnel.engine import dataset_version, engine_caption, engine_name, open_engine, spark_data
 from funnel.ingest.mapping_guess import saved_mappings
 from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
@@ -336,6 +336,16 @@ def settings_for(text: str) -> Settings:
 def active_settings() -> Settings:
     """The settings the pages compute on (the person's draft while they preview it)."""
     return settings_for(settings_text())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _routing_text(text: str) -> str:
+    return routing_text_in_force(text)
+
+
+def routing_text() -> str:
+    """The [routing] table the pages compute on, as TOML text (the Routing page's starting edit)."""
+    return _routing_text(settings_text())
 
 
 def saved_text() -> str:
