@@ -587,18 +587,26 @@ def _since_last_import(at: StoreKey) -> datetime | None:
         return routing_analyses.since_last_import(con)
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead's funnel stage at D, read once
+def _funnel_stages(at: StoreKey, as_of: date) -> pl.DataFrame:
+    with at.opened() as con:
+        return stages.funnel_stages_at(con, settings=at.settings, as_of=as_of)
+
+
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead's scores and route at D, computed once
 def _lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
     """What the alerts (Overview, Routing) and the routing check of the rules in force (Routing) share."""
+    current = _funnel_stages(at, as_of)
     with at.opened() as con:
-        return scoring.lead_scores(con, settings=at.settings, as_of=as_of)
+        return scoring.lead_scores(con, settings=at.settings, as_of=as_of, current=current)
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _import_alerts(at: StoreKey, as_of: date) -> pl.DataFrame:
-    since, scores = _since_last_import(at), _lead_scores(at, as_of)
+    since, scores, current = _since_last_import(at), _lead_scores(at, as_of), _funnel_stages(at, as_of)
     with at.opened() as con:
-        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, scores=scores)
+        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, scores=scores,
+                                              current=current)
 
 
 def import_alerts(as_of: date) -> pl.DataFrame:
