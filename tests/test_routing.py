@@ -427,31 +427,3 @@ def test_alerts_list_what_newly_meets_a_rule_since_a_moment():
     assert alerts(None) == {(icp, "H"), (icp, "S"), (sla, "S")}
     owners = import_alerts(con, settings=BASE, as_of=AS_OF, since=None)
     assert set(owners["team"]) == {"SDR"} and set(owners["owner"]) <= {"sdr.ana@acme.test", "sdr.ben@acme.test"}
-
-
-@pytest.mark.parametrize("as_of", [date(2026, 6, 30), date(2026, 10, 31)])
-def test_scores_computed_once_give_the_alerts_and_the_check_computed_alone(bundled_sample, tmp_path, as_of):
-    """The pages compute every lead's funnel stage and scores at D once and hand them to the alerts and the routing
-    check of the rules in force: the same rows as each computing its own, on the sample. An edit that routes differently
-    routes its own way, whatever scores it is handed."""
-    from funnel.analyses.routing import edit_lint, import_alerts, since_last_import
-    from funnel.config import default_routing_text
-    from funnel.model.scoring import lead_scores
-    from funnel.model.stages import funnel_stages_at
-    from funnel.store.db import connect
-    from tests.apptest import copied
-
-    con = connect(copied(bundled_sample, tmp_path / "sample.duckdb"), read_only=True)
-    settings = default_settings()
-    current = funnel_stages_at(con, settings=settings, as_of=as_of)
-    scores, since = lead_scores(con, settings=settings, as_of=as_of, current=current), since_last_import(con)
-    alone = import_alerts(con, settings=settings, as_of=as_of, since=since)
-    assert alone.height and import_alerts(con, settings=settings, as_of=as_of, since=since, scores=scores,
-                                          current=current).equals(alone)
-    owners = []
-    for text in (default_routing_text(), default_routing_text().replace("capacity = 80", "capacity = 1")):
-        shared = edit_lint(con, settings=settings, routing_text=text, as_of=as_of, scores=scores)
-        own = edit_lint(con, settings=settings, routing_text=text, as_of=as_of)
-        assert shared.keys() == own.keys() and all(shared[k].equals(own[k]) for k in own)
-        owners.append(own["leads"].get_column("next_owner"))
-    assert not owners[0].equals(owners[1])  # the second edit does route differently

@@ -64,14 +64,12 @@ UNCOVERED, CLAIMED, NOTHING, NEVER_WINS, CAPACITY, NO_OWNER, OUTSIDE = (
 
 
 def routing_inputs(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                   history: pl.DataFrame | None = None, scores: pl.DataFrame | None = None) -> pl.DataFrame:
+                   history: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead at D: its scores, route and the lead fields routing reads (what the lint,
     the tracks and the exports start from). The lead facts are read from the lead model when it holds them (they
-    are the lead fields with tags and fit), not scored again; `scores` (`lead_scores` at D with these settings)
-    may be passed when already computed."""
+    are the lead fields with tags and fit), not scored again."""
     facts = lead_facts(con, settings=settings)
-    if scores is None:
-        scores = lead_scores(con, settings=settings, as_of=as_of, facts=facts, history=history)
+    scores = lead_scores(con, settings=settings, as_of=as_of, facts=facts, history=history)
     return scores.join(facts.drop(SENIORITY, TAGS, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
 
 
@@ -298,12 +296,11 @@ def _with_wilson(table: pl.DataFrame, trials: str, successes: str) -> pl.DataFra
 
 
 def edit_lint(con: duckdb.DuckDBPyConnection, *, settings: Settings, routing_text: str,
-              as_of: date, scores: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+              as_of: date) -> dict[str, pl.DataFrame]:
     """`routing_lint` of the leads at D routed by `settings` with the routing of `routing_text` (an
-    unsaved [routing] edit), plus `leads` (those routed leads). `scores` (`lead_scores` at D with `settings`) are
-    used when the edit routes as `settings` do."""
+    unsaved [routing] edit), plus `leads` (those routed leads)."""
     proposed = with_routing_text(settings, routing_text)
-    leads = routing_inputs(con, settings=proposed, as_of=as_of, scores=scores if proposed == settings else None)
+    leads = routing_inputs(con, settings=proposed, as_of=as_of)
     return routing_lint(leads, settings=proposed) | {"leads": leads}
 
 
@@ -375,17 +372,13 @@ def since_last_import(con: duckdb.DuckDBPyConnection) -> datetime | None:
 
 
 def import_alerts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                  since: datetime | None, scores: pl.DataFrame | None = None,
-                  current: pl.DataFrame | None = None) -> pl.DataFrame:
+                  since: datetime | None) -> pl.DataFrame:
     """One row per alert rule and lead that newly meets it since `since` (None: ever), with its
-    owner: alert, lead_id, owner, team, at, detail, route_rule (sorted by owner, then moment). `scores`
-    (`lead_scores` at `as_of` with these settings) and `current` (`funnel_stages_at` at `as_of`) may be passed
-    when already computed."""
+    owner: alert, lead_id, owner, team, at, detail, route_rule (sorted by owner, then moment)."""
     # Each lead's latest entry is all an alert reads of the funnel: scanned from the stored model, not the whole
     # history replayed in memory (at 1M leads that was most of the Overview page's time and memory).
-    if current is None:
-        current = stages.funnel_stages_at(con, settings=settings, as_of=as_of)
-    leads = scores if scores is not None else lead_scores(con, settings=settings, as_of=as_of, current=current)
+    current = stages.funnel_stages_at(con, settings=settings, as_of=as_of)
+    leads = lead_scores(con, settings=settings, as_of=as_of, current=current)
     current = current.select(sc.LEAD_ID, stages.STAGE_ENTERED_AT)
     start = since or datetime(1, 1, 1)
     parts = [pl.DataFrame(schema=ALERT_SCHEMA)]

@@ -550,10 +550,8 @@ def fix_file(*, table: str, crm: str) -> pl.DataFrame:
 # leads, and cache_data copied it on every rerun (most of the Routing page's 5 s rerun and of its peak).
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _edit_lint(at: StoreKey, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
-    scores = _lead_scores(at, as_of)
     with at.opened() as con:
-        return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of,
-                                          scores=scores)
+        return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of)
 
 
 def edit_lint(*, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
@@ -587,26 +585,11 @@ def _since_last_import(at: StoreKey) -> datetime | None:
         return routing_analyses.since_last_import(con)
 
 
-@st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead's funnel stage at D, read once
-def _funnel_stages(at: StoreKey, as_of: date) -> pl.DataFrame:
-    with at.opened() as con:
-        return stages.funnel_stages_at(con, settings=at.settings, as_of=as_of)
-
-
-@st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead's scores and route at D, computed once
-def _lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
-    """What the alerts (Overview, Routing) and the routing check of the rules in force (Routing) share."""
-    current = _funnel_stages(at, as_of)
-    with at.opened() as con:
-        return scoring.lead_scores(con, settings=at.settings, as_of=as_of, current=current)
-
-
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
 def _import_alerts(at: StoreKey, as_of: date) -> pl.DataFrame:
-    since, scores, current = _since_last_import(at), _lead_scores(at, as_of), _funnel_stages(at, as_of)
+    since = _since_last_import(at)
     with at.opened() as con:
-        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, scores=scores,
-                                              current=current)
+        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since)
 
 
 def import_alerts(as_of: date) -> pl.DataFrame:
