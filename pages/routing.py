@@ -89,7 +89,7 @@ else:
     widgets.table(content, key="routing_content")
 
 st.subheader("Alerts since the last import")
-alerts = cache.import_alerts(filters.as_of)
+alerts = cache.import_alerts(filters.as_of, routed=lint["leads"] if edit.strip() == in_force.strip() else None)
 widgets.leads_table(alerts, title="Alerts", base="routing_alerts", as_of=filters.as_of, key="routing_alerts")
 
 st.subheader("Send a segment back to a tool")

@@ -427,3 +427,19 @@ def test_alerts_list_what_newly_meets_a_rule_since_a_moment():
     assert alerts(None) == {(icp, "H"), (icp, "S"), (sla, "S")}
     owners = import_alerts(con, settings=BASE, as_of=AS_OF, since=None)
     assert set(owners["team"]) == {"SDR"} and set(owners["owner"]) <= {"sdr.ana@acme.test", "sdr.ben@acme.test"}
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 6, 30), date(2026, 10, 31)])
+def test_alerts_from_the_leads_the_routing_check_routed_are_the_alerts_computed_alone(bundled_sample, tmp_path,
+                                                                                      as_of):
+    """The Routing page hands the alerts the leads its check of the rules in force already scored and routed: on
+    the sample, the same rows as the alerts computing their own scores (as the Overview does)."""
+    from funnel.analyses.routing import import_alerts, routing_inputs, since_last_import
+    from funnel.store.db import connect
+    from tests.apptest import copied
+
+    con = connect(copied(bundled_sample, tmp_path / "sample.duckdb"), read_only=True)
+    since = since_last_import(con)
+    alone = import_alerts(con, settings=BASE, as_of=as_of, since=since)
+    routed = routing_inputs(con, settings=BASE, as_of=as_of)
+    assert alone.height and import_alerts(con, settings=BASE, as_of=as_of, since=since, routed=routed).equals(alone)

@@ -372,13 +372,14 @@ def since_last_import(con: duckdb.DuckDBPyConnection) -> datetime | None:
 
 
 def import_alerts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                  since: datetime | None) -> pl.DataFrame:
+                  since: datetime | None, routed: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per alert rule and lead that newly meets it since `since` (None: ever), with its
-    owner: alert, lead_id, owner, team, at, detail, route_rule (sorted by owner, then moment)."""
+    owner: alert, lead_id, owner, team, at, detail, route_rule (sorted by owner, then moment). `routed`: every
+    lead at `as_of` scored and routed by these settings (`routing_inputs`), when already computed."""
     # Each lead's latest entry is all an alert reads of the funnel: scanned from the stored model, not the whole
     # history replayed in memory (at 1M leads that was most of the Overview page's time and memory).
     current = stages.funnel_stages_at(con, settings=settings, as_of=as_of)
-    leads = lead_scores(con, settings=settings, as_of=as_of, current=current)
+    leads = routed if routed is not None else lead_scores(con, settings=settings, as_of=as_of, current=current)
     current = current.select(sc.LEAD_ID, stages.STAGE_ENTERED_AT)
     start = since or datetime(1, 1, 1)
     parts = [pl.DataFrame(schema=ALERT_SCHEMA)]

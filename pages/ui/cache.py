@@ -586,15 +586,17 @@ def _since_last_import(at: StoreKey) -> datetime | None:
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
-def _import_alerts(at: StoreKey, as_of: date) -> pl.DataFrame:
+def _import_alerts(at: StoreKey, as_of: date, _routed: pl.DataFrame | None) -> pl.DataFrame:
     since = _since_last_import(at)
     with at.opened() as con:
-        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since)
+        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, routed=_routed)
 
 
-def import_alerts(as_of: date) -> pl.DataFrame:
-    """The leads that newly met an alert rule with the latest import, with their owner."""
-    return _import_alerts(key(), as_of)
+def import_alerts(as_of: date, *, routed: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The leads that newly met an alert rule with the latest import, with their owner. `routed`: the leads the
+    Routing page's check of the rules in force already routed (held by that check's cache); the alerts are the
+    same with or without them, so they are not part of the cache key (a leading underscore: not hashed)."""
+    return _import_alerts(key(), as_of, routed)
 
 
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)  # every lead's names: shared, not copied per run
