@@ -41,7 +41,7 @@ from funnel.analyses.segments import lead_deals, reported_stages, segment_perfor
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.model.history import segment_text
+from funnel.model.history import history_until, segment_text
 from funnel.stats import benjamini_hochberg, bh_adjusted, segment_vs_rest_p_value, with_rate
 from funnel.store.db import first_row
 from funnel.store.queries import sql_text
@@ -423,8 +423,9 @@ def monthly_review(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
         notes.append(f"{month:%B %Y} is not complete at {as_of:%d %b %Y}: its figures stop at that day.")
 
     ends = {label: min(month_end(m), as_of) for label, m in months.items()}
-    at_end = {label: inputs if end == as_of else analysis_inputs(con, replace(filters, as_of=end), settings=settings)
-              for label, end in ends.items()}
+    at_end = {label: inputs if end == as_of else analysis_inputs(con, replace(filters, as_of=end), settings=settings,
+                                                                 history=history_until(inputs.history, end))
+              for label, end in ends.items()}  # one history read at D, cut at each month end
     distribution = _labelled([(label, ends[label], stage_distribution_of(at_end[label])) for label in months],
                              "month_end")
     aging = _labelled([(label, ends[label], stage_aging_of(at_end[label]).select(

@@ -30,6 +30,7 @@ __all__ = [
     "UNKNOWN",
     "conformed_history",
     "history_note",
+    "history_until",
     "lead_facts",
     "lead_frame",
     "lifecycle_entries",
@@ -89,6 +90,13 @@ def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Sett
         history = history.filter(pl.col(sc.ENTERED_AT).is_null() | (pl.col(sc.ENTERED_AT) < until(as_of)))
         return conformed_history(history, settings=settings, ladder=ladder)
     raise ValueError(f"unknown ladder {ladder!r}; expected one of {', '.join(sc.LADDERS)}")
+
+
+def history_until(history: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """A `stage_history` of a later day cut at the end of day D: the same rows as `stage_history` at D. Both
+    ladders are causal (an entry after D changes nothing at or before it, and undated entries count at every
+    date), so one history read at the latest day serves every earlier one."""
+    return history.filter(pl.col(sc.ENTERED_AT).is_null() | (pl.col(sc.ENTERED_AT) < until(as_of)))
 
 
 def lifecycle_params(settings: Settings, *, as_of: date) -> dict:
