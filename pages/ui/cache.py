@@ -35,10 +35,27 @@ from pages.ui.store import COMPUTING, StoreKey, key
 # ------------------------------------------------------------------------------ the core metrics
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _newest_day(at: StoreKey) -> date | None:
+    with at.opened() as con:
+        return history.newest_day(con)
+
+
+@st.cache_resource(max_entries=2, show_spinner=COMPUTING)  # one a ladder (~250 MB at 1M leads)
+def _whole_history(at: StoreKey, ladder: str, newest: date) -> pl.DataFrame:
+    """A ladder's stage history at the store's newest day. Both ladders are causal, so the history at any earlier
+    date is this one cut at that date (`history_until`): an as-of change cuts it instead of reading it again."""
+    with at.opened() as con:
+        return history.stage_history(con, ladder=ladder, settings=at.settings, as_of=newest)
+
+
 @st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _analysis(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> inputs.AnalysisInputs:
+    newest = _newest_day(at)
+    cut = (history.history_until(_whole_history(at, filters.ladder, newest), filters.as_of)
+           if newest is not None and filters.as_of <= newest else None)
     with at.opened() as con:
-        return inputs.analysis_inputs(con, filters, settings=at.settings, by=by or None)
+        return inputs.analysis_inputs(con, filters, settings=at.settings, by=by or None, history=cut)
 
 
 def analysis(filters: Filters, by: tuple[str, ...] = ()) -> inputs.AnalysisInputs:
