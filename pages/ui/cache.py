@@ -30,15 +30,15 @@ from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
 from funnel.model import history, identity, matrix, scoring, stages
-from pages.ui.store import COMPUTING, StoreKey, key
+from pages.ui.store import COMPUTING, StoreKey, inventory_of, key
 
 # ------------------------------------------------------------------------------ the core metrics
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
 def _newest_day(at: StoreKey) -> date | None:
-    with at.opened() as con:
-        return history.newest_day(con)
+    """The day of the store's newest timestamp (the default as-of date), from the sidebar's cached inventory."""
+    newest = inventory_of(at)[1]
+    return newest.date() if isinstance(newest, datetime) else newest
 
 
 @st.cache_resource(max_entries=2, show_spinner=COMPUTING)  # one a ladder (~250 MB at 1M leads)

@@ -365,12 +365,16 @@ def _inventory(at: StoreKey) -> tuple[pl.DataFrame, datetime | None]:
         return data_inventory(con), newest_timestamp(con)
 
 
+def inventory_of(at: StoreKey) -> tuple[pl.DataFrame, datetime | None]:
+    """`inventory` of the store or dataset `at` reads (its data alone: one cached read whatever the settings)."""
+    return _inventory(StoreKey(at.db, at.version, "", engine=at.engine, dataset=at.dataset,
+                               dataset_version=at.dataset_version))
+
+
 def inventory() -> tuple[pl.DataFrame, datetime | None]:
     """Rows and date ranges per table of what the analysis pages read, and the newest timestamp (the default
     as-of date)."""
-    at = key()
-    return _inventory(StoreKey(at.db, at.version, "", engine=at.engine, dataset=at.dataset,
-                               dataset_version=at.dataset_version))
+    return inventory_of(key())
 
 
 def database_inventory() -> tuple[pl.DataFrame, datetime | None]:
