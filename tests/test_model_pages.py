@@ -184,14 +184,14 @@ def page_tables_at(db, monkeypatch, page: str, ladder: str, day) -> list:
 def test_an_earlier_date_shows_the_history_at_the_newest_day_cut_at_it_as_if_read_at_that_day(sample_db, tmp_path,
                                                                                               monkeypatch, ladder):
     """The pages cut one history at the store's newest day at each as-of date instead of reading the ladder
-    again: Overview, Distribution and Aging show at 2026-06-30 the tables they show when the history is read
+    again: Overview, Distribution, Aging and Conversion show at 2026-06-30 the tables they show when the history is read
     at that day (the store's newest day hidden from the cache)."""
     from datetime import date
 
     import pages.ui.cache as page_cache
 
     db = copied(sample_db, tmp_path / "cut.duckdb")
-    for page in ("pages/overview.py", "pages/distribution.py", "pages/aging.py"):
+    for page in ("pages/overview.py", "pages/distribution.py", "pages/aging.py", "pages/conversion.py"):
         cut = page_tables_at(db, monkeypatch, page, ladder, date(2026, 6, 30))
         with monkeypatch.context() as patched:
             patched.setattr(page_cache, "_newest_day", lambda at: None)  # every history read at its own day

@@ -27,6 +27,7 @@ from funnel.analyses.conversion import (
                                    stage_conversion_of,
                                    time_to_convert,
                                    time_to_convert_curve,
+                                   time_to_convert_curve_of,
                                    time_to_convert_of,
 )
 from funnel.analyses.distribution import (
@@ -58,5 +59,5 @@ __all__ = [
     "previous_period", "reported_stages", "segment_leads_of", "segment_performance", "segment_performance_of",
     "stage_aging", "stage_aging_of", "stage_conversion", "stage_conversion_of", "stage_distribution",
     "stage_distribution_of", "stage_flows", "stage_flows_of", "time_to_convert", "time_to_convert_curve",
-    "time_to_convert_of", "weak_segment_warning",
+    "time_to_convert_curve_of", "time_to_convert_of", "weak_segment_warning",
 ]

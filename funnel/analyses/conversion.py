@@ -61,6 +61,7 @@ __all__ = [
     "stage_conversion_of",
     "time_to_convert",
     "time_to_convert_curve",
+    "time_to_convert_curve_of",
     "time_to_convert_of",
 ]
 
@@ -381,7 +382,13 @@ def time_to_convert_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, s
                           history: pl.DataFrame | None = None) -> pl.DataFrame:
     """The Kaplan–Meier table of time to convert for all leads: one row per distinct day: days,
     at_risk, events, censored, survival, converted_share (1 − survival)."""
-    inputs = analysis_inputs(con, filters, settings=settings, history=history)
+    return time_to_convert_curve_of(analysis_inputs(con, filters, settings=settings, history=history),
+                                    from_stage=from_stage, to_stage=to_stage, skipped=skipped)
+
+
+def time_to_convert_curve_of(inputs: AnalysisInputs, *, from_stage: str, to_stage: str,
+                             skipped: str | None = None) -> pl.DataFrame:
+    """`time_to_convert_curve` on prepared inputs (not segmented: every lead is in the curve)."""
     durations = _durations(inputs, from_stage, to_stage, skipped)
     table = kaplan_meier(durations.get_column("days").to_list(), durations.get_column("converted").to_list())
     return table.rename({"time": "days"}).with_columns((1.0 - pl.col("survival")).alias("converted_share"))

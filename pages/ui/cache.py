@@ -162,9 +162,8 @@ def time_to_convert(filters: Filters, by: tuple[str, ...] = (), *, from_stage: s
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _time_to_convert_curve(at: StoreKey, filters: Filters, from_stage: str, to_stage: str,
                            skipped: str) -> pl.DataFrame:
-    with at.opened() as con:
-        return conversion.time_to_convert_curve(con, filters, settings=at.settings, from_stage=from_stage,
-                                                to_stage=to_stage, skipped=skipped)
+    return conversion.time_to_convert_curve_of(_analysis(at, filters, ()), from_stage=from_stage, to_stage=to_stage,
+                                               skipped=skipped)
 
 
 def time_to_convert_curve(filters: Filters, *, from_stage: str, to_stage: str, skipped: str) -> pl.DataFrame:
