@@ -32,6 +32,7 @@ if sidebar.undated():
 settings, in_force = store.active_settings(), store.routing_text()
 edit = st.text_area("Routing rules (TOML: only the [routing] table; unsaved)", value=in_force, height=300,
                     key="routing_edit")
+unchanged = edit.strip() == in_force.strip()  # the edit is the rules in force
 try:
     with_routing_text(settings, edit)
 except ConfigError as exc:
@@ -64,8 +65,7 @@ if sidebar.undated():
                + sidebar.NEEDS_DATES)
 else:
     weeks = st.slider("Weeks to replay", 1, 26, 8, key="routing_weeks")
-    if edit.strip() == in_force.strip() and not st.toggle("Replay the unchanged rules too",
-                                                                        key="routing_replay_same"):
+    if unchanged and not st.toggle("Replay the unchanged rules too", key="routing_replay_same"):
         st.caption("Change the rules above to compare them with the rules in force (or switch the toggle).")
     else:
         whatif = cache.edit_whatif(routing_text=edit, as_of=filters.as_of, weeks=weeks)
@@ -89,7 +89,7 @@ else:
     widgets.table(content, key="routing_content")
 
 st.subheader("Alerts since the last import")
-alerts = cache.import_alerts(filters.as_of, routed=lint["leads"] if edit.strip() == in_force.strip() else None)
+alerts = cache.import_alerts(filters.as_of, routed=lint["leads"] if unchanged else None)
 widgets.leads_table(alerts, title="Alerts", base="routing_alerts", as_of=filters.as_of, key="routing_alerts")
 
 st.subheader("Send a segment back to a tool")

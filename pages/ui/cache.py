@@ -30,15 +30,16 @@ from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
 from funnel.model import history, identity, matrix, scoring, stages
+from funnel.store.inventory import data_days
 from pages.ui.store import COMPUTING, StoreKey, inventory_of, key
 
 # ------------------------------------------------------------------------------ the core metrics
 
 
 def _newest_day(at: StoreKey) -> date | None:
-    """The day of the store's newest timestamp (the default as-of date), from the sidebar's cached inventory."""
-    newest = inventory_of(at)[1]
-    return newest.date() if isinstance(newest, datetime) else newest
+    """The sidebar's default as-of date (the day of the store's newest timestamp), from its cached inventory."""
+    days = data_days(*inventory_of(at))
+    return None if days is None else days[1]
 
 
 @st.cache_resource(max_entries=2, show_spinner=COMPUTING)  # one a ladder (~250 MB at 1M leads)

@@ -5,8 +5,8 @@ PIL.Image) without importing them. On a fresh server, sessions run in threads at
 thread is still executing `import pandas` (Streamlit imports it lazily for a dataframe), another thread's
 figure finds the half-initialised module and fails with "partially initialized module 'pandas' has no
 attribute 'Series'" (seen once in four runs of the 20-session sign-in test). An `import` statement waits for
-another thread's import of the same module to finish, so importing these in every script
-run (app.py imports this module before any page runs), means no page reaches plotly while one of them is half-imported."""
+another thread's import of the same module to finish, and app.py imports this module before any page runs: no
+page reaches plotly while one of them is half-imported."""
 
 import numpy  # noqa: F401
 import pandas  # noqa: F401
