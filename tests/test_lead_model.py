@@ -42,6 +42,49 @@ def test_the_stored_run_cut_at_any_day_is_that_days_run(rows, tight, days, bucke
         fresh = stages.computed_funnel_history(con, settings=settings, as_of=d(day))
         assert stages.funnel_history(con, settings=settings, as_of=d(day)).equals(fresh), day
         assert stored.select(fresh.columns).cast(fresh.schema).equals(fresh), day
+        current = stages.current_funnel_stage(fresh, as_of=d(day), settings=settings).sort("lead_id")
+        at_day = materialised.stored_funnel_stages(con, settings=settings, as_of=d(day))
+        assert at_day.sort("lead_id").cast(current.schema).equals(current), day
+
+
+def entry(lead_id: str, stage: str, rank: int, at, order: int) -> dict:
+    return {"lead_id": lead_id, "stage": stage, "stage_rank": rank, "entered_at": at, "reason": None,
+            "is_side": False, "evidence_type": "activity", "evidence_id": None, "evidence_at": at,
+            "entry_order": order}
+
+
+def test_each_stored_entry_knows_when_the_lead_next_moved():
+    """Given entries with two at one moment and one without a time, next_at is the next dated entry's time in
+    (time, entry order) order, and the stage at D is the one entry entered by D whose next one is after D."""
+    con = load({"leads": [{"lead_id": "L1", "created_at": t(0)}], "activities": [], "deals": [],
+                "stage_events": []})
+    batch = pl.DataFrame([entry("L1", "awareness", 0, t(0), 0), entry("L1", "interest", 1, t(5), 1),
+                          entry("L1", "intent", 3, t(5), 2), entry("L1", "consideration", 2, None, 3),
+                          entry("L1", "interest", 1, t(9), 4), entry("L2", "awareness", 0, t(3), 0)],
+                         schema_overrides={"entered_at": pl.Datetime("us"), "evidence_at": pl.Datetime("us"),
+                                           "reason": pl.String, "evidence_id": pl.String})
+    materialised.write_funnel_entries(con, [batch], settings=SETTINGS)
+    stored = con.execute("SELECT lead_id, entry_order, next_at FROM model_funnel_entries ORDER BY lead_id, "
+                         "entry_order").fetchall()
+    assert stored == [("L1", 0, t(5)), ("L1", 1, t(5)), ("L1", 2, t(9)), ("L1", 3, None), ("L1", 4, None),
+                      ("L2", 0, None)]
+    expected = {-1: {}, 0: {"L1": "awareness"}, 4: {"L1": "awareness", "L2": "awareness"},
+                5: {"L1": "intent", "L2": "awareness"}, 9: {"L1": "interest", "L2": "awareness"}}
+    for day, stages_then in expected.items():
+        at_day = materialised.stored_funnel_stages(con, settings=SETTINGS, as_of=d(day))
+        assert dict(at_day.select("lead_id", "funnel_stage").rows()) == stages_then, day
+
+
+def test_a_model_stored_in_an_older_layout_is_rebuilt_not_read(monkeypatch):
+    con = load({"leads": [{"lead_id": "L1", "created_at": t(0)}], "activities": [], "deals": [],
+                "stage_events": []})
+    monkeypatch.setattr(materialised, "ENTRIES_LAYOUT", materialised.ENTRIES_LAYOUT - 1)
+    build_funnel_entries(con, settings=SETTINGS)
+    assert materialised.funnel_is_current(con, SETTINGS)
+    monkeypatch.undo()
+    assert not materialised.funnel_is_current(con, SETTINGS)
+    assert materialised.stored_funnel_stages(con, settings=SETTINGS, as_of=d(10)) is None
+    assert ensure_model(con, settings=SETTINGS) and materialised.funnel_is_current(con, SETTINGS)
 
 
 def test_other_settings_never_read_the_stored_run():

@@ -58,7 +58,9 @@ FRAMES = {
     "given": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "funnel_stage": ["intent"]}),
     "entries": pl.DataFrame({"lead_id": ["L1", "L1"], "stage": ["interest", "intent"], "stage_rank": [1, 2],
                              "entered_at": [datetime(2026, 1, 5), datetime(2026, 1, 20)], "is_side": [False, False],
-                             "entry_order": [0, 1]}),
+                             "entry_order": [0, 1], "reason": [None, None], "evidence_type": ["created", "activity"],
+                             "evidence_id": [None, "A1"], "evidence_at": [datetime(2026, 1, 5), datetime(2026, 1, 20)]},
+                            schema_overrides={"reason": pl.String, "evidence_id": pl.String}),
 }
 
 # /*@fragments*/ as the callers build them (identifiers quoted, values as $params); unlisted ones empty.

@@ -73,9 +73,14 @@ ENTRY_COLUMNS = BOOKKEEPING_COLUMNS[MODEL_FUNNEL_ENTRIES]
 HORIZON = date(2199, 12, 31)
 
 
+# The layout of the stored entries: a model written in an older one is rebuilt, never read (2: next_at).
+ENTRIES_LAYOUT = 2
+
+
 def funnel_settings_key(settings: Settings) -> str:
-    """A short fingerprint of the settings the funnel engine reads (the ladders and the funnel rules)."""
-    return hashlib.sha256(repr((settings.ladders, settings.funnel_rules)).encode()).hexdigest()[:16]
+    """A short fingerprint of the settings the funnel engine reads (the ladders and the funnel rules), and of
+    the entries' layout."""
+    return hashlib.sha256(repr((ENTRIES_LAYOUT, settings.ladders, settings.funnel_rules)).encode()).hexdigest()[:16]
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -157,17 +162,17 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
     """The funnel entries of a run to HORIZON, given in batches of whole leads (computed as they are consumed),
     stored as the current funnel part for `settings` in one transaction; returns the number of entries."""
     started = time.perf_counter()
-    names = [definition.split()[0] for definition in ENTRY_COLUMNS]
     table, relation, rows = quote_ident(MODEL_FUNNEL_ENTRIES), "_model_funnel_entries_in", 0
+    with_next = sql_text("model_entries_next", entries=relation)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
         con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": FUNNEL_PART})
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(ENTRY_COLUMNS)})")
         for batch in batches:
-            con.register(relation, batch.select(names).to_arrow())
+            con.register(relation, batch.to_arrow())
             try:
-                con.execute(f"INSERT INTO {table} SELECT * FROM {relation}")
+                con.execute(f"INSERT INTO {table} {with_next}")
             finally:
                 con.unregister(relation)
             rows += batch.height

@@ -55,7 +55,7 @@ BOOKKEEPING_COLUMNS: dict[str, tuple[str, ...]] = {
                   "seconds DOUBLE"),
     MODEL_FUNNEL_ENTRIES: ("lead_id VARCHAR", "stage VARCHAR", "stage_rank INTEGER", "entered_at TIMESTAMP",
                            "reason VARCHAR", "is_side BOOLEAN", "evidence_type VARCHAR", "evidence_id VARCHAR",
-                           "evidence_at TIMESTAMP", "entry_order INTEGER"),
+                           "evidence_at TIMESTAMP", "entry_order INTEGER", "next_at TIMESTAMP"),
 }
 
 

@@ -1,7 +1,7 @@
 -- Each lead's funnel stage at the end of each day D from the stored entries (funnel/model/materialised.py),
 -- as model_funnel_stages.sql takes it for one day: the latest entry at or before D, entries at one moment
--- taken in entry order. The entries are ordered once; an entry is the stage at D when it was entered by the
--- end of D and the lead's next entry (if any) after it.
+-- taken in entry order. An entry is the stage at D when it was entered by the end of D and the lead's next
+-- entry (next_at, stored with it: see model_entries_next.sql), if any, after it.
 -- Grain: (as_of, lead_id), the leads with an entry by D. Columns: as_of, lead_id, funnel_stage.
 -- Fragments: @days (the text of hygiene_days.sql).
 -- Params: $as_of_days (see hygiene_days.sql).
@@ -12,8 +12,7 @@ days as (
 ),
 
 ordered as (
-    select lead_id, stage, entered_at,
-           lead(entered_at) over (partition by lead_id order by entered_at, entry_order) as next_at
+    select lead_id, stage, entered_at, next_at
     from model_funnel_entries
     where entered_at < (select max(until) from days)
 ),
