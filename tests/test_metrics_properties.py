@@ -188,3 +188,8 @@ def test_every_number_opens_to_as_many_rows(data, day):
         behind = leads_behind(con, f, settings=SETTINGS, kind="conversion", from_stage="lead", outcome=outcome,
                               window_days=30)
         assert behind.height == step[outcome]
+    prepared = analysis_inputs(con, f, settings=SETTINGS)  # as a page holds them: the same rows, not read again
+    for kind, options in (("distribution", {}), ("conversion", {"from_stage": "lead", "window_days": 30}),
+                          ("aging", {"over_sla": True}), ("segment", {"reached": "mql"})):
+        fresh = leads_behind(con, f, settings=SETTINGS, kind=kind, **options)
+        assert leads_behind(con, f, settings=SETTINGS, kind=kind, prepared=prepared, **options).equals(fresh), kind

@@ -13,7 +13,7 @@ from funnel import schema as sc
 from funnel.analyses.aging import aging_leads_of
 from funnel.analyses.conversion import ALL_OUTCOMES, conversion_entries_of, deal_losses
 from funnel.analyses.distribution import current_stages_of
-from funnel.analyses.inputs import SEG, analysis_inputs
+from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs
 from funnel.analyses.segments import lead_deals, reported_stages, segment_leads_of
 from funnel.config import Settings
 from funnel.errors import FunnelError
@@ -33,7 +33,7 @@ def leads_behind(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: 
                  reached: str | None = None, won: bool | None = None,
                  segment: Mapping[str, str] | None = None, window_days: int | None = None,
                  skipped: str | None = None, history: pl.DataFrame | None = None,
-                 leads: pl.DataFrame | None = None) -> pl.DataFrame:
+                 leads: pl.DataFrame | None = None, prepared: AnalysisInputs | None = None) -> pl.DataFrame:
     """One row per lead (per entry for "conversion") behind a number: lead_id, name, email,
     company, owner, source, then the columns of the kind. Selectors (None = no restriction):
     - "distribution": stage (a stage name, or NO_STAGE);
@@ -41,13 +41,15 @@ def leads_behind(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: 
       every entry counted as entered), cohort_month (a date in the month);
     - "aging": stage, bucket (a label such as "8–30"), over_sla;
     - "segment": reached (a reported stage), won (has a won deal);
-    and for every kind, segment = {dimension: value} (the segment's row of a table)."""
+    and for every kind, segment = {dimension: value} (the segment's row of a table). `prepared`: the
+    analysis inputs of `filters` (not segmented), when already prepared; read only when no segment is asked."""
     if kind not in KINDS:
         raise FunnelError(f"unknown kind {kind!r}", hint=f"Use one of {', '.join(KINDS)}")
     if segment:
         extra = tuple((dimension, (str(value),)) for dimension, value in segment.items())
         filters = replace(filters, segments=filters.segments + extra)
-    inputs = analysis_inputs(con, filters, settings=settings, history=history, leads=leads)
+    inputs = prepared if prepared is not None and not segment else analysis_inputs(
+        con, filters, settings=settings, history=history, leads=leads)
 
     if kind == "distribution":
         rows = current_stages_of(inputs)

@@ -192,8 +192,9 @@ def aging_buckets(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
 @st.cache_data(max_entries=64, show_spinner=COMPUTING)
 def _behind(at: StoreKey, filters: Filters, selectors: tuple) -> pl.DataFrame:
     options = {k: dict(v) if k == "segment" and v is not None else v for k, v in selectors}
+    prepared = _analysis(at, filters, ())
     with at.opened() as con:
-        return drilldown.leads_behind(con, filters, settings=at.settings, history=_analysis(at, filters, ()).history,
+        return drilldown.leads_behind(con, filters, settings=at.settings, history=prepared.history, prepared=prepared,
                                       **options)
 
 
