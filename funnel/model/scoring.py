@@ -370,10 +370,14 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
     del history
     intent = intent_scores(con, settings=settings, as_of=as_of)
     lifecycle = lifecycle_stages(con, settings=settings, as_of=as_of)
-    scored = (facts.join(intent.select(sc.LEAD_ID, INTENT_SCORE), on=sc.LEAD_ID, how="left", maintain_order="left")
-              .join(current, on=sc.LEAD_ID, how="left", maintain_order="left")
-              .join(lifecycle, on=sc.LEAD_ID, how="left", maintain_order="left")
-              .with_columns(pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0)))
+    # The values at D joined to the lead ids alone and set beside the facts (rows in the facts' order): the wide
+    # facts are never copied by a join.
+    at_d = (facts.select(sc.LEAD_ID)
+            .join(intent.select(sc.LEAD_ID, INTENT_SCORE), on=sc.LEAD_ID, how="left", maintain_order="left")
+            .join(current, on=sc.LEAD_ID, how="left", maintain_order="left")
+            .join(lifecycle, on=sc.LEAD_ID, how="left", maintain_order="left"))
+    scored = facts.hstack(at_d.drop(sc.LEAD_ID).get_columns()).with_columns(
+        pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0))
     scored = scored.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
     scored = routing.routed_leads(scored, settings=settings, as_of=as_of)
     return scored.select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
