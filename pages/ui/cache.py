@@ -1,6 +1,8 @@
 """The funnel functions the pages call, each behind its own plain Streamlit cache, keyed by the store
 (database, data version, settings) and the call's arguments. The core metrics share one prepared
-`analysis_inputs` per filters and segmentation (a cached resource: read once, never copied)."""
+`analysis_inputs` per filters and segmentation (a cached resource: read once, never copied). What has a row per
+lead (the leads behind a number, work queues, alerts, exports) is a cached resource too: a cached value would be
+pickled once and copied out again on every run of the page, at a million leads seconds and gigabytes."""
 
 from __future__ import annotations
 
@@ -65,13 +67,13 @@ def analysis(filters: Filters, by: tuple[str, ...] = ()) -> inputs.AnalysisInput
     return _analysis(key(), filters, tuple(by))
 
 
-@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=16, show_spinner=COMPUTING)
 def _deal_losses(at: StoreKey, as_of: date) -> pl.DataFrame:
     with at.opened() as con:
         return conversion.deal_losses(con, as_of=as_of)
 
 
-@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=16, show_spinner=COMPUTING)
 def _lead_deals(at: StoreKey, as_of: date) -> pl.DataFrame:
     with at.opened() as con:
         return segments.lead_deals(con, as_of=as_of)
@@ -189,7 +191,7 @@ def aging_buckets(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
     return _aging_buckets(key(), filters, tuple(by))
 
 
-@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=64, show_spinner=COMPUTING)
 def _behind(at: StoreKey, filters: Filters, selectors: tuple) -> pl.DataFrame:
     options = {k: dict(v) if k == "segment" and v is not None else v for k, v in selectors}
     prepared = _analysis(at, filters, ())
@@ -350,7 +352,7 @@ def fit_data_note(as_of: date) -> str | None:
     return _fit_data_note(key(), as_of)
 
 
-@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=32, show_spinner=COMPUTING)
 def _work_queue(at: StoreKey, as_of: date, queue: str, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     scores = _matrix_scores(at, as_of, fit_threshold, intent_threshold)
     with at.opened() as con:
@@ -409,7 +411,7 @@ def recycle_reasons(filters: Filters, *, by: str | None = None) -> pl.DataFrame:
     return _recycle_reasons(key(), filters, by)
 
 
-@st.cache_data(max_entries=64, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=64, show_spinner=COMPUTING)
 def _handoff_leads(at: StoreKey, filters: Filters, kind: str, by: str | None, segment: str | None) -> pl.DataFrame:
     rows = _handoff_rows(at, filters, by)
     with at.opened() as con:
@@ -433,7 +435,7 @@ def _hygiene_flags(at: StoreKey, as_of: date) -> dict[date, pl.DataFrame]:
                                               days=(as_of, crm_audit_analyses.previous_month_end(as_of)))
 
 
-@st.cache_data(max_entries=32, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=32, show_spinner=COMPUTING)
 def _hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
     flags = _hygiene_flags(at, as_of)[as_of]
     with at.opened() as con:
@@ -509,7 +511,7 @@ def audited_hygiene(as_of: date) -> pl.DataFrame:
     return _audited_hygiene(key(), as_of)
 
 
-@st.cache_data(max_entries=16, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=16, show_spinner=COMPUTING)
 def _audited_hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
     audit = _crm_audit(at, as_of, crm_audit_analyses.DEFAULT_THRESHOLD, crm_audit_analyses.DEFAULT_PERSON_SURVIVOR)
     with at.opened() as con:
@@ -554,7 +556,7 @@ def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame]:
     return _people_across_tools(key())
 
 
-@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _fix_file(at: StoreKey, table: str, crm: str) -> pl.DataFrame:
     with at.opened() as con:
         return fix_files.fix_file(con, table=table, crm=crm)
@@ -603,7 +605,7 @@ def _since_last_import(at: StoreKey) -> datetime | None:
         return routing_analyses.since_last_import(con)
 
 
-@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _import_alerts(at: StoreKey, as_of: date, _routed: pl.DataFrame | None) -> pl.DataFrame:
     since = _since_last_import(at)
     with at.opened() as con:
@@ -623,7 +625,7 @@ def _lead_names(at: StoreKey) -> pl.DataFrame:
         return tool_exports.lead_names(con)
 
 
-@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _segment_export(at: StoreKey, routing_text: str, as_of: date, chosen: tuple[tuple[str, str | None], ...],
                     tool: str) -> tuple[pl.DataFrame, int]:
     leads = _edit_lint(at, routing_text, as_of)["leads"]
