@@ -279,14 +279,17 @@ def default_settings() -> Settings:
     return load_settings(None)
 
 
+def configured_toml(path: Path | str | None = None) -> tuple[dict, str]:
+    """The packaged defaults with `path` (or FUNNEL_CONFIG) merged over them, and where they come from."""
+    chosen = path if path is not None else os.environ.get("FUNNEL_CONFIG")
+    if not chosen:
+        return toml_file(DEFAULT_PATH), "defaults"
+    return merged(toml_file(DEFAULT_PATH), toml_file(Path(chosen))), str(chosen)
+
+
 def load_settings(path: Path | str | None = None) -> Settings:
     """Settings from `path` (or FUNNEL_CONFIG) merged over the packaged defaults."""
-    raw = toml_file(DEFAULT_PATH)
-    chosen = path if path is not None else os.environ.get("FUNNEL_CONFIG")
-    source = "defaults"
-    if chosen:
-        raw = merged(raw, toml_file(Path(chosen)))
-        source = str(chosen)
+    raw, source = configured_toml(path)
     return settings_from(raw, source=source)
 
 
@@ -719,10 +722,9 @@ def routing_text_in_force(text: str = "") -> str:
     packaged = default_routing_text()
     if with_routing_text(settings, packaged) == settings:
         return packaged
-    chosen = os.environ.get("FUNNEL_CONFIG")
-    override = (bounded_toml(text, source="saved settings", what="the settings") if text
-                else toml_file(Path(chosen)) if chosen else {})
-    return tomli_w.dumps({"routing": merged(toml_file(DEFAULT_PATH), override)["routing"]})
+    raw = (merged(toml_file(DEFAULT_PATH), bounded_toml(text, source="saved settings", what="the settings")) if text
+           else configured_toml()[0])
+    return tomli_w.dumps({"routing": raw["routing"]})
 
 
 def with_routing_text(settings: Settings, text: str, *, source: str = "routing edit") -> Settings:

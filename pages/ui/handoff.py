@@ -12,7 +12,7 @@ from funnel.charts import handoff as charts_handoff
 from funnel.display.handoff import BY_LABELS, KIND_LABELS, handoff_segments
 from funnel.filters import Filters
 from pages.ui import cache
-from pages.ui.widgets import download_buttons, figure, selected_row, table
+from pages.ui.widgets import figure, leads_table, selected_row, table
 
 
 def headline(total: dict) -> None:
@@ -82,9 +82,9 @@ def selected_check(report: pl.DataFrame) -> str | None:
 
 
 def lead_list(leads: pl.DataFrame, *, key: str, base: str, as_of: date, empty: str) -> None:
-    """Handoffs or flagged leads with their downloads, or `empty` when there is none."""
+    """Handoffs or flagged leads with their downloads (a long list: its first rows), or `empty` when there is
+    none."""
     if leads.is_empty():
         st.caption(empty)
         return
-    table(leads, key=f"{key}_table")
-    download_buttons(leads, base=base, as_of=as_of, key=f"{key}_download")
+    leads_table(leads, title=None, base=base, as_of=as_of, key=key)

@@ -113,13 +113,14 @@ def table(frame: pl.DataFrame, *, key: str | None = None, column_config_override
 SHOWN_ROWS = 1_000  # rows of a list sent to the browser; the downloads hold every row
 
 
-def leads_table(frame: pl.DataFrame, *, title: str, base: str, as_of: date, key: str) -> None:
-    """The leads behind a number, with formula-safe CSV and XLSX downloads. A long list shows its first
-    SHOWN_ROWS rows (its own order puts the ones to act on first) and says so: a run never sends a browser
-    hundreds of thousands of rows."""
+def leads_table(frame: pl.DataFrame, *, title: str | None, base: str, as_of: date, key: str) -> None:
+    """The leads behind a number (headed by `title` and their count), with formula-safe CSV and XLSX downloads.
+    A long list shows its first SHOWN_ROWS rows (its own order puts the ones to act on first) and says so: a
+    run never sends a browser hundreds of thousands of rows."""
     shown = frame.head(SHOWN_ROWS)
     cut = f"; the first {SHOWN_ROWS:,} are shown, the downloads hold all" if frame.height > SHOWN_ROWS else ""
-    st.text(f"{title}: {frame.height:,} rows{cut}")
+    if title is not None or cut:
+        st.text(f"{title + ': ' if title is not None else ''}{frame.height:,} rows{cut}")
     table(shown, key=f"{key}_table", height=320 if shown.height > 8 else "content")  # no empty grid under a few rows
     download_buttons(frame, base=base, as_of=as_of, key=key)
 
