@@ -207,8 +207,10 @@ def _excel_ready(frame: pl.DataFrame) -> pl.DataFrame:
 
 def truncated_cells(frame: pl.DataFrame) -> int:
     """How many cells (column names included) xlsx_bytes would cut at Excel's 32,767 characters."""
-    ready = _excel_ready(frame)
     too_long = sum(len(_excel_name(name, 1)) > EXCEL_CELL_LIMIT for name in frame.columns)
+    if _longest_text(frame) < EXCEL_CELL_LIMIT:  # readying a cell adds at most a leading ': none can pass the limit
+        return too_long
+    ready = _excel_ready(frame)
     text = _text_columns(ready)
     if not text or ready.height == 0:
         return too_long
@@ -216,6 +218,17 @@ def truncated_cells(frame: pl.DataFrame) -> int:
         (_column(ready, name).str.len_chars() > EXCEL_CELL_LIMIT).sum().alias(name) for name in text
     ).row(0)
     return too_long + int(sum(counts))
+
+
+def _longest_text(frame: pl.DataFrame) -> int:
+    """The characters of the frame's longest text cell (0 without text). Zoned times, which the XLSX file
+    writes as text, are far shorter than any limit."""
+    text = _text_columns(frame)
+    if not text or frame.height == 0:
+        return 0
+    longest = frame.select(pl.max_horizontal(_column(frame, name).cast(pl.String).str.len_chars().max()
+                                             for name in text)).item()
+    return int(longest or 0)
 
 
 def xlsx_bytes(frame: pl.DataFrame, *, sheet: str = "leads") -> bytes:

@@ -390,6 +390,27 @@ def test_xlsx_cuts_long_cells_and_counts_them() -> None:
     assert rows[1][0].startswith("'=")
     assert truncated_cells(pl.DataFrame({"n": [1]})) == 0
     assert truncated_cells(pl.DataFrame({"=" * EXCEL_CELL_LIMIT: [1]})) == 1
+    # at the limit, a cell grows past it by its '; one character shorter, it fits with it
+    assert truncated_cells(pl.DataFrame({"note": ["=" + "y" * (EXCEL_CELL_LIMIT - 1), "ok"]})) == 1
+    assert truncated_cells(pl.DataFrame({"note": ["=" + "y" * (EXCEL_CELL_LIMIT - 2), "ok"]})) == 0
+    assert truncated_cells(pl.DataFrame({"note": ["y" * EXCEL_CELL_LIMIT]}, schema={"note": pl.Categorical})) == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "=", "+", "\x01", "\x01=", " =", "a"]),
+                          st.integers(EXCEL_CELL_LIMIT - 3, EXCEL_CELL_LIMIT + 1)), min_size=1, max_size=4))
+def test_counting_cut_cells_near_the_limit_agrees_with_the_cells_the_file_gets(cells) -> None:
+    frame = pl.DataFrame({"note": [head + "y" * (length - len(head)) for head, length in cells]})
+    _, rows = xlsx_rows(xlsx_bytes(frame))
+    readied = [len(text) for text in frame_cells_readied(frame)]
+    assert truncated_cells(frame) == sum(length > EXCEL_CELL_LIMIT for length in readied)
+    assert all(len(row[0]) == min(length, EXCEL_CELL_LIMIT) for row, length in zip(rows, readied, strict=True))
+
+
+def frame_cells_readied(frame: pl.DataFrame) -> list[str]:
+    """Each cell of the frame's one column as the XLSX file would hold it before the cut: control characters
+    dropped, then a leading ' when it would start a formula."""
+    return [neutralise(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", value)) for value in frame.to_series()]
 
 
 def test_xlsx_headers_equal_up_to_case_are_kept_apart() -> None:
