@@ -58,6 +58,7 @@ __all__ = [
     "model_parts",
     "scoring_facts_is_current",
     "scoring_facts_key",
+    "stored_funnel_entrants",
     "stored_funnel_history",
     "stored_funnel_stages",
     "stored_scoring_facts",
@@ -141,6 +142,16 @@ def stored_funnel_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, 
     if not funnel_is_current(con, settings):
         return None
     return frame(con, sql_text("model_funnel_stages"), {"until": until(as_of)})
+
+
+def stored_funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stages: Sequence[str], after: date,
+                           as_of: date) -> pl.DataFrame | None:
+    """lead_id of every lead that entered one of `stages` after day `after` and by the end of D, from the stored
+    entries (model_funnel_entrants.sql), or None when the model holds no current run for these settings."""
+    if not funnel_is_current(con, settings):
+        return None
+    return frame(con, sql_text("model_funnel_entrants"),
+                 {"stages": list(stages), "since": until(after), "until": until(as_of)})
 
 
 def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows: int, seconds: float,

@@ -11,7 +11,7 @@ import polars as pl
 
 from funnel.config import QUADRANTS, Settings
 from funnel.model.scoring import lead_facts, lead_scores, quadrant_of, validation_cutoff
-from funnel.model.stages import funnel_history
+from funnel.model.stages import funnel_entrants, funnel_history
 from funnel.stats import with_rate
 
 QUADRANT_LABELS = {
@@ -65,10 +65,13 @@ def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
     `scores` and `then` are `matrix_scores` at D and at the cutoff (`validation_cutoff`) with these thresholds
     when the caller has them already.
 
-    The funnel history as of D is read once: it gives the stages at D, at the cutoff and the later entries."""
+    Without `scores` or `then`, the funnel history as of D is read once: it gives the stages at D, at the cutoff
+    and the later entries; with both, only the leads that entered a later stage are read."""
     tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
-    history = funnel_history(con, settings=tuned, as_of=as_of)
-    facts = lead_facts(con, settings=tuned)
+    history = facts = None
+    if scores is None or then is None:
+        history = funnel_history(con, settings=tuned, as_of=as_of)
+        facts = lead_facts(con, settings=tuned)
     now = scores if scores is not None else matrix_scores(
         con, settings=settings, as_of=as_of, fit_threshold=fit_threshold, intent_threshold=intent_threshold,
         history=history, facts=facts)
@@ -78,8 +81,8 @@ def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
                              intent_threshold=intent_threshold, history=history, facts=facts)
     ladder = settings.ladders.funnel
     later = ladder[ladder.index(outcome):] if outcome in ladder else ()
-    reached = (history.filter(pl.col("stage").is_in(later) & (pl.col("entered_at").dt.date() > cutoff))
-               .select("lead_id").unique().with_columns(pl.lit(True).alias("converted")))
+    reached = funnel_entrants(con, settings=tuned, stages=later, after=cutoff, as_of=as_of,
+                              history=history).with_columns(pl.lit(True).alias("converted"))
     cohort = (then.filter(~pl.col("funnel_stage").is_in(later))
               .select("lead_id", "quadrant")
               .join(reached, on="lead_id", how="left")

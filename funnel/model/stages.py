@@ -68,7 +68,7 @@ from funnel.config import EvidenceRule, Settings
 from funnel.engine import is_spark
 from funnel.errors import ConfigError
 from funnel.filters import until
-from funnel.model.materialised import stored_funnel_history, stored_funnel_stages
+from funnel.model.materialised import stored_funnel_entrants, stored_funnel_history, stored_funnel_stages
 from funnel.store.db import arrow_table, frame, quote_ident
 from funnel.store.queries import sql_text
 
@@ -79,6 +79,7 @@ __all__ = [
     "current_funnel_stage",
     "evidence_text",
     "evidence_texts",
+    "funnel_entrants",
     "funnel_history",
     "funnel_stages_at",
     "next_stage_gap",
@@ -747,6 +748,22 @@ def funnel_stages_at(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
               sc.REASON: HISTORY_SCHEMA[sc.REASON], EVIDENCE_TYPE: HISTORY_SCHEMA[EVIDENCE_TYPE],
               EVIDENCE_ID: HISTORY_SCHEMA[EVIDENCE_ID], EVIDENCE_AT: HISTORY_SCHEMA[EVIDENCE_AT]}
     return stored.cast(schema)
+
+
+def funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stages: Sequence[str], after: date,
+                    as_of: date, history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """lead_id of every lead that entered one of `stages` after day `after` and by the end of day `as_of`: from
+    `history` (`funnel_history` as of D) when given, else from the stored lead model's entries when it holds a
+    run for these settings (only those leads leave the database), else from the history computed from the
+    tables. All give the same leads (in no set order)."""
+    if history is None:
+        stored = stored_funnel_entrants(con, settings=settings, stages=stages, after=after, as_of=as_of)
+        if stored is not None:
+            return stored.cast({sc.LEAD_ID: HISTORY_SCHEMA[sc.LEAD_ID]})
+        history = funnel_history(con, settings=settings, as_of=as_of)
+    entered = pl.col(sc.ENTERED_AT)
+    return (history.filter(pl.col(sc.STAGE).is_in(list(stages)) & (entered >= until(after)) & (entered < until(as_of)))
+            .select(sc.LEAD_ID).unique())
 
 
 # ------------------------------------------------------------------------------- explanations
