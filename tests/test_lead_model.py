@@ -45,7 +45,8 @@ def test_the_stored_run_cut_at_any_day_is_that_days_run(rows, tight, days, bucke
         current = stages.current_funnel_stage(fresh, as_of=d(day), settings=settings).sort("lead_id")
         at_day = materialised.stored_funnel_stages(con, settings=settings, as_of=d(day))
         assert at_day.sort("lead_id").cast(current.schema).equals(current), day
-        for later, after in ((("opportunity", "customer"), d(day - 30)), (("interest",), d(day - 1))):
+        for later, after in ((("opportunity", "customer"), d(day - 30)), (("interest",), d(day - 1)),
+                             (("consideration", "intent"), None)):
             from_history = stages.funnel_entrants(con, settings=settings, stages=later, after=after, as_of=d(day),
                                                   history=fresh).sort("lead_id")
             stored_entrants = stages.funnel_entrants(con, settings=settings, stages=later, after=after, as_of=d(day))

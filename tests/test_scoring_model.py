@@ -118,12 +118,23 @@ def test_scores_at_any_day_are_the_same_from_the_model_and_from_the_tables(rows,
             ("no owner", lambda con, a=as_of: hygiene.hygiene_leads(con, settings=settings, as_of=a, check="no_owner")),
             ("matrix", lambda con, a=as_of: matrix.matrix_cells(con, settings=settings, as_of=a, fit_threshold=50,
                                                                  intent_threshold=5)),
+            ("matrix, scores given", lambda con, a=as_of: matrix.matrix_cells(
+                con, settings=settings, as_of=a, fit_threshold=50, intent_threshold=5,
+                scores=matrix.matrix_scores(con, settings=settings, as_of=a, fit_threshold=50, intent_threshold=5),
+                then=matrix.matrix_scores(con, settings=settings, as_of=scoring.validation_cutoff(settings, a),
+                                          fit_threshold=50, intent_threshold=5))),
         ):
             stored, fresh = compute(modelled), compute(plain)
             if sc.LEAD_ID in fresh.columns:
                 stored, fresh = by_lead(stored), by_lead(fresh)
             assert stored.schema == fresh.schema, (name, day)
             assert stored.equals(fresh), (name, day)
+        cutoff = scoring.validation_cutoff(settings, as_of)
+        stored, fresh = (scoring.score_validation(con, settings=settings, as_of=as_of,
+                                                  scores=scoring.lead_scores(con, settings=settings, as_of=cutoff))
+                         for con in (modelled, plain))
+        for table, frame in stored.items():
+            assert frame.equals(fresh[table], null_equal=True), ("validation, scores given", table, day)
 
 
 @examples(12)

@@ -144,14 +144,15 @@ def stored_funnel_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, 
     return frame(con, sql_text("model_funnel_stages"), {"until": until(as_of)})
 
 
-def stored_funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stages: Sequence[str], after: date,
-                           as_of: date) -> pl.DataFrame | None:
-    """lead_id of every lead that entered one of `stages` after day `after` and by the end of D, from the stored
-    entries (model_funnel_entrants.sql), or None when the model holds no current run for these settings."""
+def stored_funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stages: Sequence[str],
+                           after: date | None, as_of: date) -> pl.DataFrame | None:
+    """lead_id of every lead that entered one of `stages` after day `after` (None: at any time) and by the end
+    of D, from the stored entries (model_funnel_entrants.sql), or None when the model holds no current run for
+    these settings."""
     if not funnel_is_current(con, settings):
         return None
-    return frame(con, sql_text("model_funnel_entrants"),
-                 {"stages": list(stages), "since": until(after), "until": until(as_of)})
+    return frame(con, sql_text("model_funnel_entrants"), {"stages": list(stages), "until": until(as_of),
+                                                          "since": None if after is None else until(after)})
 
 
 def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows: int, seconds: float,

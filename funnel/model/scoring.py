@@ -564,10 +564,13 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     window = settings.conversion.window_days
     cutoff = validation_cutoff(settings, as_of)
     min_sample = settings.segments.min_sample
-    history = stages.funnel_history(con, settings=settings, as_of=as_of)
-    reached = history.filter(~pl.col(stages.IS_SIDE) & (pl.col(stages.STAGE_RANK) >= rank))
-    before = reached.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)).select(sc.LEAD_ID).unique()
-    after = reached.filter(pl.col(sc.ENTERED_AT) >= stages.until(cutoff)).select(sc.LEAD_ID).unique()
+    # The whole history is read only when the scores at the cutoff must be computed from it; else only the leads
+    # that reached the outcome (a main stage from it on) leave the database.
+    history = None if scores is not None else stages.funnel_history(con, settings=settings, as_of=as_of)
+    before = stages.funnel_entrants(con, settings=settings, stages=ladder[rank:], after=None, as_of=cutoff,
+                                    history=history)
+    after = stages.funnel_entrants(con, settings=settings, stages=ladder[rank:], after=cutoff, as_of=as_of,
+                                   history=history)
     fields = lead_facts(con, settings=settings, as_of=cutoff)
     if scores is None:
         scores = _scores(con, settings=settings, as_of=cutoff, facts=fields,

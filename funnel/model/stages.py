@@ -750,9 +750,10 @@ def funnel_stages_at(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     return stored.cast(schema)
 
 
-def funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stages: Sequence[str], after: date,
+def funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stages: Sequence[str], after: date | None,
                     as_of: date, history: pl.DataFrame | None = None) -> pl.DataFrame:
-    """lead_id of every lead that entered one of `stages` after day `after` and by the end of day `as_of`: from
+    """lead_id of every lead that entered one of `stages` after day `after` (None: at any time) and by the end of
+    day `as_of` (an entry without a time never counts): from
     `history` (`funnel_history` as of D) when given, else from the stored lead model's entries when it holds a
     run for these settings (only those leads leave the database), else from the history computed from the
     tables. All give the same leads (in no set order)."""
@@ -762,7 +763,8 @@ def funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stage
             return stored.cast({sc.LEAD_ID: HISTORY_SCHEMA[sc.LEAD_ID]})
         history = funnel_history(con, settings=settings, as_of=as_of)
     entered = pl.col(sc.ENTERED_AT)
-    return (history.filter(pl.col(sc.STAGE).is_in(list(stages)) & (entered >= until(after)) & (entered < until(as_of)))
+    since = entered.is_not_null() if after is None else entered >= until(after)
+    return (history.filter(pl.col(sc.STAGE).is_in(list(stages)) & since & (entered < until(as_of)))
             .select(sc.LEAD_ID).unique())
 
 
