@@ -26,7 +26,7 @@ from funnel.analyses.inputs import analysis_inputs
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters
-from funnel.model.scoring import leads_report
+from funnel.model.scoring import lead_scores
 from funnel.stats import wilson_interval
 from funnel.store.db import frame, scalar
 from funnel.store.queries import sql_text
@@ -131,7 +131,9 @@ def review_sample(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
               on=["stage", sc.OWNER], how="left")
         .filter(pl.col("_n") < pl.col("_quota"))
     )
-    routing = leads_report(con, settings=settings, as_of=as_of).select(sc.LEAD_ID, *empty_columns)
+    # Every lead is scored and routed (round robin hands owners out across all of them); only the columns the
+    # review asks about are kept.
+    routing = lead_scores(con, settings=settings, as_of=as_of).select(sc.LEAD_ID, *empty_columns)
     stage_order = {s: i for i, s in enumerate(SAMPLED_STAGES)}
     return (drawn.join(routing, on=sc.LEAD_ID, how="left")
             .with_columns(pl.col("stage").replace_strict(stage_order, return_dtype=pl.Int32).alias("_stage"))
