@@ -753,19 +753,19 @@ def funnel_stages_at(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
 def funnel_entrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, stages: Sequence[str], after: date | None,
                     as_of: date, history: pl.DataFrame | None = None) -> pl.DataFrame:
     """lead_id of every lead that entered one of `stages` after day `after` (None: at any time) and by the end of
-    day `as_of` (an entry without a time never counts): from
-    `history` (`funnel_history` as of D) when given, else from the stored lead model's entries when it holds a
-    run for these settings (only those leads leave the database), else from the history computed from the
-    tables. All give the same leads (in no set order)."""
+    day `as_of` (an entry without a time never counts): from `history` (`funnel_history` as of D) when given, else
+    from the stored lead model's entries when it holds a run for these settings (only those leads leave the
+    database), else from the history computed from the tables. All give the same leads (in no set order)."""
     if history is None:
         stored = stored_funnel_entrants(con, settings=settings, stages=stages, after=after, as_of=as_of)
         if stored is not None:
             return stored.cast({sc.LEAD_ID: HISTORY_SCHEMA[sc.LEAD_ID]})
         history = funnel_history(con, settings=settings, as_of=as_of)
     entered = pl.col(sc.ENTERED_AT)
-    since = entered.is_not_null() if after is None else entered >= until(after)
-    return (history.filter(pl.col(sc.STAGE).is_in(list(stages)) & since & (entered < until(as_of)))
-            .select(sc.LEAD_ID).unique())
+    inside = entered < until(as_of)  # null for an entry without a time: never kept
+    if after is not None:
+        inside = inside & (entered >= until(after))
+    return history.filter(pl.col(sc.STAGE).is_in(list(stages)) & inside).select(sc.LEAD_ID).unique()
 
 
 # ------------------------------------------------------------------------------- explanations

@@ -118,9 +118,13 @@ def leads_table(frame: pl.DataFrame, *, title: str | None, base: str, as_of: dat
     A long list shows its first SHOWN_ROWS rows (its own order puts the ones to act on first) and says so: a
     run never sends a browser hundreds of thousands of rows."""
     shown = frame.head(SHOWN_ROWS)
-    cut = f"; the first {SHOWN_ROWS:,} are shown, the downloads hold all" if frame.height > SHOWN_ROWS else ""
-    if title is not None or cut:
-        st.text(f"{title + ': ' if title is not None else ''}{frame.height:,} rows{cut}")
+    count = f"{frame.height:,} rows"
+    if frame.height > SHOWN_ROWS:
+        count += f"; the first {SHOWN_ROWS:,} are shown, the downloads hold all"
+    if title is not None:
+        st.text(f"{title}: {count}")
+    elif frame.height > SHOWN_ROWS:
+        st.text(count)
     table(shown, key=f"{key}_table", height=320 if shown.height > 8 else "content")  # no empty grid under a few rows
     download_buttons(frame, base=base, as_of=as_of, key=key)
 
