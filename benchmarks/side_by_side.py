@@ -145,12 +145,12 @@ def repeated(measure, repeat: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- the store
 
 
-def sample_folder(leads: int) -> Path:
-    """The generated CSVs for `leads` leads (benchmarks/common.py's cache, shared with bench_import.py)."""
+def sample_files(leads: int) -> dict[str, list[Path]]:
+    """The generated CSVs for `leads` leads by table (benchmarks/common.py's cache, shared with bench_import.py)."""
     sys.path.insert(0, str(HERE))
-    from common import sample_dir
+    from common import sample_files as files
 
-    return sample_dir(leads)
+    return files(leads)
 
 
 def model_store(leads: int) -> Path:
@@ -158,13 +158,13 @@ def model_store(leads: int) -> Path:
     store = CACHE / f"model-{leads}.duckdb"
     if store.exists():
         return store
-    folder = sample_folder(leads)
+    files = sample_files(leads)
     partial = CACHE / f"model-{leads}.partial.duckdb"
     for stale in (partial, partial.with_name(partial.name + ".wal")):
         stale.unlink(missing_ok=True)
     print(f"importing the {leads:,}-lead sample once into {store.relative_to(ROOT)} …", flush=True)
     subprocess.run([sys.executable, "-m", "funnel.cli.main", "import", "--db", str(partial),
-                    *[str(folder / f"{t}.csv") for t in TABLES]], check=True, cwd=ROOT,
+                    *[str(path) for t in TABLES for path in files[t]]], check=True, cwd=ROOT,
                    env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL)
     partial.rename(store)
     return store
