@@ -171,3 +171,57 @@ def test_a_file_name_cannot_forge_a_line_of_cli_output(tmp_path, capsys):
 def test_error_messages_escape_control_characters_in_names():
     text = FunnelError("broken", file="a\r\nb\x1b[31m.csv", column="x\ny").message()
     assert "\n" not in text and "\r" not in text and "\x1b" not in text
+
+
+# ------------------------------------------------------------------------- one worker per batch
+
+LEAKY_WORKER = '''
+import sys
+from funnel.ingest.worker import served
+
+answered = 0
+
+
+def job(request, work):
+    """Runs out of memory on a "big" request unless it is the first this process serves (as a long-lived
+    reader whose address space grew with each file would)."""
+    global answered
+    answered += 1
+    if request["big"] and answered > 1:
+        raise MemoryError
+    return {"answered_by_a_child_that_had_served": answered - 1}
+
+
+if __name__ == "__main__":
+    sys.exit(served(job))
+'''
+
+
+def test_a_file_out_of_memory_in_a_worker_that_served_others_is_read_again_by_a_fresh_one(tmp_path, monkeypatch):
+    """A batch of many files reuses one limited child; what earlier files left in its address space must not
+    fail a later file that fits on its own (a 50-file import stopped at its 48th, a file imported alone fine)."""
+    from funnel.ingest.worker import BatchWorker
+
+    (tmp_path / "leaky_worker.py").write_text(LEAKY_WORKER)
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{Path(__file__).resolve().parents[1]}")
+    with BatchWorker("leaky_worker") as worker:
+        with worker.answer({"name": "a.csv", "big": False}, name="a.csv") as (meta, _):
+            assert meta == {"answered_by_a_child_that_had_served": 0}
+        with worker.answer({"name": "b.csv", "big": True}, name="b.csv") as (meta, _):
+            assert meta == {"answered_by_a_child_that_had_served": 0}  # a fresh child read it
+        with worker.answer({"name": "c.csv", "big": False}, name="c.csv") as (meta, _):
+            assert meta == {"answered_by_a_child_that_had_served": 1}  # and serves the rest of the batch
+        assert worker.restarts == 1
+
+
+def test_a_file_out_of_memory_in_a_fresh_worker_fails_with_what_to_do(tmp_path, monkeypatch):
+    from funnel.ingest.worker import BatchWorker
+
+    (tmp_path / "leaky_worker.py").write_text(LEAKY_WORKER.replace("answered > 1", "answered > 0"))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{Path(__file__).resolve().parents[1]}")
+    with BatchWorker("leaky_worker") as worker:
+        with pytest.raises(ExportFormatError, match="needs more memory") as caught:
+            with worker.answer({"name": "big.csv", "big": True}, name="big.csv"):
+                pass
+        assert caught.value.file == "big.csv" and "Split" in caught.value.hint
+        assert worker.restarts == 0

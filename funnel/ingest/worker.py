@@ -155,7 +155,8 @@ def answered(request: dict, work: Path, job: Callable[[dict, Path], dict]) -> No
     except MemoryError:
         meta_path.write_text(json.dumps({"error": {"reason": "the file needs more memory than the import may use",
                                                    "file": request["name"],
-                                                   "hint": "Split the export into smaller files"}}))
+                                                   "hint": "Split the export into smaller files"},
+                                         "out_of_memory": True}))
         return
     meta_path.write_text(json.dumps(meta))
 
@@ -164,22 +165,30 @@ class BatchWorker:
     """One limited child for a whole batch of files: it serves one request after another (a request
     file written here, its number sent on the child's input, the same number printed back once the
     answer is in that request's folder), so a batch pays for one interpreter and one set of imports.
-    The limits are those of `run_limited`; the timeout counts per request. A child that dies (out of
-    memory) or overruns fails that request, and the batch with it."""
+    The limits are those of `run_limited`; the timeout counts per request. A child's address space grows
+    with each file it has read (freed memory is not always given back), so a file that runs out of memory
+    in a child that served earlier files is read once more by a fresh child, with the whole limit to itself;
+    a file that runs out of memory there, or overruns, fails, and the batch with it."""
 
     def __init__(self, module: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  memory_mb: int = DEFAULT_MEMORY_MB) -> None:
         self.module, self.timeout_s, self.memory_mb = module, timeout_s, memory_mb
-        self.served = 0
+        self.served = 0  # requests of this batch, each with its own folder
+        self.restarts = 0  # fresh children started after one ran out of memory
+        self._child_served = 0  # requests the current child has served
 
     def __enter__(self) -> Self:
         self.work = Path(tempfile.mkdtemp(prefix="funnel-batch-"))
+        self._start()
+        return self
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", self.module, "--batch", str(self.work)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env={**os.environ, **CHILD_ENV}, preexec_fn=limits(self.memory_mb))  # noqa: PLW1509
-        return self
+        self._child_served = 0
 
-    def __exit__(self, *exc: object) -> None:
+    def _stop(self) -> None:
         try:
             self.proc.stdin.close()
             self.proc.wait(timeout=10)
@@ -188,31 +197,55 @@ class BatchWorker:
             self.proc.wait()
         finally:
             self.proc.stdout.close()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._stop()
+        finally:
             shutil.rmtree(self.work, ignore_errors=True)
 
     @contextmanager
     def answer(self, request: dict, *, name: str) -> Iterator[tuple[dict, Path]]:
         """The child's JSON answer to `request` and the folder of the files it wrote (removed afterwards)."""
-        self.served += 1
-        folder = self.work / str(self.served)
-        folder.mkdir()
+        folder = self._served_in(request, name=name)
         try:
-            (folder / "request.pickle").write_bytes(pickle.dumps({**request, "work": str(folder)}))
-            try:
-                self.proc.stdin.write(f"{self.served}\n".encode())
-                self.proc.stdin.flush()
-                done = next(lines_until(self.proc, deadline=time.monotonic() + self.timeout_s), None)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                raise ExportFormatError(f"reading the file took longer than {self.timeout_s:.0f} s and was "
-                                        "stopped", file=name, hint="Split the export into smaller files") from None
-            except BrokenPipeError:
-                done = None
-            if done is None:
-                self.proc.wait()
+            if self._child_served > 1 and ran_out_of_memory(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                self._stop()
+                self._start()
+                self.restarts += 1
+                folder = self._served_in(request, name=name)
             yield answer_in(folder, name=name, exit_code=self.proc.returncode), folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _served_in(self, request: dict, *, name: str) -> Path:
+        """The folder in which the current child answered `request` (its answer not yet read)."""
+        self.served += 1
+        self._child_served += 1
+        folder = self.work / str(self.served)
+        folder.mkdir()
+        (folder / "request.pickle").write_bytes(pickle.dumps({**request, "work": str(folder)}))
+        try:
+            self.proc.stdin.write(f"{self.served}\n".encode())
+            self.proc.stdin.flush()
+            done = next(lines_until(self.proc, deadline=time.monotonic() + self.timeout_s), None)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ExportFormatError(f"reading the file took longer than {self.timeout_s:.0f} s and was "
+                                    "stopped", file=name, hint="Split the export into smaller files") from None
+        except BrokenPipeError:
+            done = None
+        if done is None:
+            self.proc.wait()
+        return folder
+
+
+def ran_out_of_memory(folder: Path) -> bool:
+    """Whether the child ran out of memory on the request answered in `folder` (it said so, or died)."""
+    meta_path = folder / "meta.json"
+    return not meta_path.exists() or bool(json.loads(meta_path.read_text()).get("out_of_memory"))
 
 
 def serve_batch(work: Path, job: Callable[[dict, Path], dict]) -> int:
