@@ -308,18 +308,20 @@ SETTINGS_DRAFTS = "settings_drafts"  # one unsaved rules edit per person, until 
 # The lead model kept in the file (funnel.model.materialised): what each built part was built for, and the parts.
 MODEL_STATE = "model_state"
 MODEL_FUNNEL_ENTRIES = "model_funnel_entries"
+MODEL_LIFECYCLE_ENTRIES = "model_lifecycle_entries"
 MODEL_SCORING_FACTS = "model_scoring_facts"
 MODEL_INTENT_DAYS = "model_intent_days"
 MODEL_SURGE_DAYS = "model_surge_days"
 # The parts of the lead model, as model_state names them.
 IDENTITY_PART = "identity"  # the resolved tables in main (funnel.model.identity), built for the [identity] rules
 FUNNEL_PART = "funnel_entries"
+LIFECYCLE_PART = "lifecycle_entries"
 SCORING_FACTS_PART = "scoring_facts"
 INTENT_INPUTS_PART = "intent_inputs"
 # The tables each part is kept in (the identity part is the resolved canonical tables themselves): a copy of
 # the store (funnel export-tables) carries a part only with its tables.
-MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), SCORING_FACTS_PART: (MODEL_SCORING_FACTS,),
-                     INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)}
+MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), LIFECYCLE_PART: (MODEL_LIFECYCLE_ENTRIES,),
+                     SCORING_FACTS_PART: (MODEL_SCORING_FACTS,), INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)}
 
 
 @lru_cache(maxsize=1024)  # recognising a file normalises each header once per preset tried

@@ -220,8 +220,8 @@ def test_a_file_out_of_memory_in_a_fresh_worker_fails_with_what_to_do(tmp_path, 
     (tmp_path / "leaky_worker.py").write_text(LEAKY_WORKER.replace("answered > 1", "answered > 0"))
     monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{Path(__file__).resolve().parents[1]}")
     with BatchWorker("leaky_worker") as worker:
-        with pytest.raises(ExportFormatError, match="needs more memory") as caught:
-            with worker.answer({"name": "big.csv", "big": True}, name="big.csv"):
-                pass
+        with (pytest.raises(ExportFormatError, match="needs more memory") as caught,
+              worker.answer({"name": "big.csv", "big": True}, name="big.csv")):
+            pass
         assert caught.value.file == "big.csv" and "Split" in caught.value.hint
         assert worker.restarts == 0

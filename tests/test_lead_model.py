@@ -17,11 +17,12 @@ from funnel.analyses.handoff import handoff_leads, handoff_review
 from funnel.cli.main import main
 from funnel.config import settings_from_text
 from funnel.filters import Filters
-from funnel.model import materialised, stages
+from funnel.model import history, materialised, stages
 from funnel.model.build import build_funnel_entries, ensure_model
 from funnel.model.identity import rebuild_identity
 from funnel.schema import MODEL_STATE
-from funnel.store.db import connect
+from funnel.store.db import connect, frame
+from funnel.store.queries import sql_text
 from tests.apptest import copied
 from tests.test_stages import SETTINGS, TIGHT, d, examples, load, stores, t
 
@@ -51,6 +52,44 @@ def test_the_stored_run_cut_at_any_day_is_that_days_run(rows, tight, days, bucke
                                                   history=fresh).sort("lead_id")
             stored_entrants = stages.funnel_entrants(con, settings=settings, stages=later, after=after, as_of=d(day))
             assert stored_entrants.sort("lead_id").equals(from_history), (day, later)
+
+
+@st.composite
+def lifecycle_stores(draw):
+    """Leads with and without a created date and a current lifecycle stage (on the ladder, a side state, off it,
+    or none), and stage log rows on the lifecycle ladder (or with no ladder, or the funnel's) with and without a
+    date, repeats, side states and stages off the ladder."""
+    stages_drawn = st.sampled_from([*SETTINGS.ladders.lifecycle, *SETTINGS.ladders.lifecycle_side, "prospect", None])
+    days = st.one_of(st.none(), st.integers(0, 400))
+    rows: dict[str, list[dict]] = {"leads": [], "stage_events": []}
+    for n in range(draw(st.integers(1, 4))):
+        created = draw(days)
+        rows["leads"].append({"lead_id": f"L{n}", "created_at": None if created is None else t(created),
+                              "lifecycle_stage": draw(stages_drawn)})
+        for _ in range(draw(st.integers(0, 5))):
+            at = draw(days)
+            rows["stage_events"].append({"lead_id": f"L{n}", "ladder": draw(st.sampled_from(["lifecycle", None,
+                                                                                            "funnel"])),
+                                         "stage": draw(stages_drawn), "entered_at": None if at is None else t(at),
+                                         "reason": draw(st.sampled_from([None, "Bad fit", "Timing"]))})
+    return rows
+
+
+@examples(40)
+@given(rows=lifecycle_stores(), days=st.lists(st.integers(-5, 410), min_size=1, max_size=4))
+def test_the_stored_lifecycle_ladder_cut_at_any_day_is_that_days_ladder(rows, days):
+    """lifecycle_entries.sql run once over all the data and cut at D gives its rows at D (seq and prev_rank
+    included), and so the same stage history, handoffs and hygiene stages."""
+    con = load(rows)
+    assert history.lifecycle_entries_sql(con, SETTINGS) == sql_text("lifecycle_entries")  # nothing stored yet
+    materialised.write_lifecycle_entries(con, settings=SETTINGS,
+                                         params=history.lifecycle_params(SETTINGS, as_of=materialised.HORIZON))
+    assert materialised.lifecycle_is_current(con, SETTINGS)
+    order = ["lead_id", "seq"]
+    for day in days:
+        fresh = frame(con, sql_text("lifecycle_entries"), history.lifecycle_params(SETTINGS, as_of=d(day)))
+        stored = history.lifecycle_entries(con, settings=SETTINGS, as_of=d(day))
+        assert stored.sort(order).equals(fresh.cast(stored.schema).sort(order)), day
 
 
 def entry(lead_id: str, stage: str, rank: int, at, order: int) -> dict:
@@ -103,6 +142,18 @@ def test_other_settings_never_read_the_stored_run():
     assert ensure_model(con, settings=TIGHT)
     assert materialised.funnel_is_current(con, TIGHT) and not materialised.funnel_is_current(con, SETTINGS)
     assert not ensure_model(con, settings=TIGHT)  # nothing left to build
+
+
+def test_another_lifecycle_ladder_never_reads_the_stored_lifecycle_entries():
+    con = load({"leads": [{"lead_id": "L1", "created_at": t(0), "lifecycle_stage": "lead"}], "activities": [],
+                "deals": [], "stage_events": []})
+    ensure_model(con, settings=SETTINGS)
+    renamed = settings_from_text('[ladders]\nlifecycle = ["subscriber", "lead", "mql", "sql", "opportunity", '
+                                 '"customer", "evangelist"]\n')
+    assert materialised.lifecycle_is_current(con, SETTINGS) and not materialised.lifecycle_is_current(con, renamed)
+    assert history.lifecycle_entries_sql(con, renamed) == sql_text("lifecycle_entries")
+    assert materialised.lifecycle_is_current(con, TIGHT)  # the funnel rules do not shape the lifecycle ladder
+    assert ensure_model(con, settings=renamed) and materialised.lifecycle_is_current(con, renamed)
 
 
 def run(*argv: str) -> str:
@@ -161,7 +212,8 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
     finally:
         con.close()
     assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART, materialised.IDENTITY_PART,
-                                                  materialised.INTENT_INPUTS_PART, materialised.SCORING_FACTS_PART]
+                                                  materialised.INTENT_INPUTS_PART, materialised.LIFECYCLE_PART,
+                                                  materialised.SCORING_FACTS_PART]
     from_model = outputs(sample_db, tmp_path)
 
     con = connect(sample_db)
@@ -190,6 +242,7 @@ def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db
         rebuild_identity(con, settings=SETTINGS)  # what every import or removal runs
         assert materialised.model_parts(con).get_column("part").to_list() == [materialised.IDENTITY_PART]
         assert not materialised.funnel_is_current(con, SETTINGS)
+        assert not materialised.lifecycle_is_current(con, SETTINGS)
         assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
     finally:
         con.close()

@@ -43,10 +43,10 @@ from funnel.analyses.inputs import SEG, analysis_inputs, conversion_policy
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.model.history import lifecycle_params
+from funnel.model.history import lifecycle_entries_sql, lifecycle_params
 from funnel.stats import km_quantiles_frame, with_rate
 from funnel.store.db import frame
-from funnel.store.queries import sql_file, sql_text
+from funnel.store.queries import bound_params, sql_text
 
 __all__ = [
     "KINDS",
@@ -156,7 +156,8 @@ def handoff_rows(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters:
         pl.col("outcome").cast(pl.String).replace_strict(CONVERSION_OUTCOMES).alias("outcome"), "decided_at")
     params = lifecycle_params(settings, as_of=as_of) | {
         "mql_rank": mql_rank, "main": len(settings.ladders.lifecycle), "implicit": implicit, "touch": SALES_TOUCH}
-    passes = frame(con, sql_text("handoffs", fragments={"lifecycle_entries": sql_file("lifecycle_entries")}), params)
+    sql = sql_text("handoffs", fragments={"lifecycle_entries": lifecycle_entries_sql(con, settings)})
+    passes = frame(con, sql, bound_params(sql, params))
     keys = [sc.LEAD_ID, "mql_at", "implied"]
     rows = entries.join(passes.sort(sc.LEAD_ID, "handoff").unique(keys, keep="first", maintain_order=True),
                         on=keys, how="left")

@@ -27,11 +27,11 @@ from funnel import schema as sc
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.model import stages
-from funnel.model.history import lifecycle_params
+from funnel.model.history import lifecycle_entries_sql, lifecycle_params
 from funnel.model.identity import identity_findings, identity_is_built
 from funnel.model.materialised import funnel_is_current
 from funnel.store.db import arrow_table, frame
-from funnel.store.queries import sql_file, sql_text
+from funnel.store.queries import bound_params, sql_file, sql_text
 
 __all__ = [
     "ACTIVE_LIFECYCLE",
@@ -129,14 +129,16 @@ def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> 
             con.unregister(name)
 
 
-def _shared_inputs(con: duckdb.DuckDBPyConnection, checks: tuple[str, ...], params: dict) -> dict[str, pa.Table]:
+def _shared_inputs(con: duckdb.DuckDBPyConnection, checks: tuple[str, ...], params: dict, *,
+                   settings: Settings) -> dict[str, pa.Table]:
     """What several checks read, computed once for every day: the leads' rows (hygiene_lead_rows.sql) and,
     when a check needs them, each lead's lifecycle stage on each day (hygiene_lifecycle_stages.sql)."""
     shared = {"lead_rows": arrow_table(con, sql_text("hygiene_lead_rows"))}
     if any(check in LIFECYCLE_CHECKS for check in checks):
         days = sql_file("hygiene_days")
-        sql = sql_text("hygiene_lifecycle_stages", fragments={"days": days, "lifecycle_entries": sql_file("lifecycle_entries")})
-        shared["lifecycle_stages"] = arrow_table(con, sql, {k: v for k, v in params.items() if f"${k}" in sql})
+        sql = sql_text("hygiene_lifecycle_stages",
+                       fragments={"days": days, "lifecycle_entries": lifecycle_entries_sql(con, settings)})
+        shared["lifecycle_stages"] = arrow_table(con, sql, bound_params(sql, params))
     return shared
 
 
@@ -147,8 +149,7 @@ def _query(con: duckdb.DuckDBPyConnection, name: str, params: dict, relations: d
     days = sql_file("hygiene_days")
     population = sql_text("hygiene_population", fragments={"days": days}, lead_rows=relations["lead_rows"])
     sql = sql_text(name, fragments={"days": days, "population": population, **fragments}, **relations)
-    used = {k: v for k, v in params.items() if f"${k}" in sql}
-    return frame(con, sql, used)
+    return frame(con, sql, bound_params(sql, params))
 
 
 def _beyond(settings: Settings) -> list[str]:
@@ -233,7 +234,7 @@ def hygiene_flags(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: I
     if not days:
         return {}
     params = _params(con, settings=settings, days=days)
-    with _registered(con, _shared_inputs(con, checks, params)) as relations:
+    with _registered(con, _shared_inputs(con, checks, params, settings=settings)) as relations:
         flagged = pl.concat([_check_flags(con, check, settings=settings, days=days, params=params, relations=relations)
                              .select("as_of", pl.lit(check).alias("check"), *FLAG_SCHEMA) for check in checks])
     return {day: flagged.filter(pl.col("as_of") == day).drop("as_of") for day in days}

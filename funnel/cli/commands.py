@@ -117,7 +117,7 @@ def model_arguments(p: argparse.ArgumentParser) -> None:
 def run_model(args: argparse.Namespace) -> int:
     """The lead model kept in the database: what is built, for which settings; --build builds what is missing."""
     from funnel.model.build import ensure_model
-    from funnel.model.materialised import funnel_is_current, model_parts
+    from funnel.model.materialised import model_is_current, model_parts
     from funnel.store.db import connect
     from funnel.store.settings_versions import settings_in_force
 
@@ -127,7 +127,7 @@ def run_model(args: argparse.Namespace) -> int:
         if args.build:
             ensure_model(con, settings=settings,
                          progress=lambda step, done: print(f"{done:4.0%} {step}", file=sys.stderr))
-        parts, current = model_parts(con), funnel_is_current(con, settings)
+        parts, current = model_parts(con), model_is_current(con, settings)
     finally:
         con.close()
     for row in parts.iter_rows(named=True):

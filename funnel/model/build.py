@@ -17,7 +17,7 @@ import polars as pl
 from funnel.config import Settings
 from funnel.engine import is_spark
 from funnel.errors import ConfigError
-from funnel.model import materialised, scoring, stages
+from funnel.model import history, materialised, scoring, stages
 from funnel.model.identity import rebuild_identity
 from funnel.schema import ACTIVITIES
 from funnel.store.db import quote_ident, scalar
@@ -84,6 +84,11 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
         built = True
     if not materialised.funnel_is_current(con, settings):
         build_funnel_entries(con, settings=settings, progress=report)
+        built = True
+    if not materialised.lifecycle_is_current(con, settings):
+        report("Placing every lead on the lifecycle ladder", 0.85)
+        materialised.write_lifecycle_entries(con, settings=settings,
+                                             params=history.lifecycle_params(settings, as_of=materialised.HORIZON))
         built = True
     built = build_scoring_parts(con, settings=settings, progress=report) or built
     report("The lead model is ready", 1.0)

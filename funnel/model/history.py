@@ -18,10 +18,10 @@ from funnel import schema as sc
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import until
-from funnel.model import scoring, stages
+from funnel.model import materialised, scoring, stages
 from funnel.model.scoring import seniority_by_title
 from funnel.store.db import frame, quote_ident
-from funnel.store.queries import sql_text
+from funnel.store.queries import bound_params, sql_text
 
 __all__ = [
     "BASIS_CURRENT_STAGE",
@@ -104,10 +104,22 @@ def lifecycle_params(settings: Settings, *, as_of: date) -> dict:
     return {"ladder": sc.LIFECYCLE, "stages": list(stage_names(settings, sc.LIFECYCLE)), "until": until(as_of)}
 
 
+def lifecycle_entries_sql(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """The query of the lifecycle ladder as of D (lifecycle_entries.sql's rows, with `lifecycle_params`, of
+    which $until cuts): the stored entries of one run over all the data cut at D when the lead model holds them
+    for these settings (model_lifecycle_entries.sql), else lifecycle_entries.sql itself. Both give the same rows:
+    the ladder is causal (an entry after D changes nothing at or before it, repeats are dropped in time order,
+    and whether the log mentions a lead does not depend on D)."""
+    if materialised.lifecycle_is_current(con, settings):
+        return sql_text("model_lifecycle_entries")
+    return sql_text("lifecycle_entries")
+
+
 def lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
-    """The lifecycle ladder as of D straight from lifecycle_entries.sql (one row per entry: lead_id,
-    stage_rank, entered_at, reason, basis, seq, prev_rank), unordered."""
-    return frame(con, sql_text("lifecycle_entries"), lifecycle_params(settings, as_of=as_of))
+    """The lifecycle ladder as of D (one row per entry: lead_id, stage_rank, entered_at, reason, basis, seq,
+    prev_rank), unordered: see `lifecycle_entries_sql`."""
+    sql = lifecycle_entries_sql(con, settings)
+    return frame(con, sql, bound_params(sql, lifecycle_params(settings, as_of=as_of)))
 
 
 def lead_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.DataFrame:

@@ -26,15 +26,18 @@ import polars as pl
 
 from funnel.config import Settings
 from funnel.engine import is_spark
-from funnel.filters import until
+from funnel.filters import LAST_DAY, until
 from funnel.schema import (
     CREATED_AT,
     FUNNEL_PART,
     IDENTITY_PART,
     INTENT_INPUTS_PART,
     LEAD_ID,
+    LIFECYCLE,
+    LIFECYCLE_PART,
     MODEL_FUNNEL_ENTRIES,
     MODEL_INTENT_DAYS,
+    MODEL_LIFECYCLE_ENTRIES,
     MODEL_SCORING_FACTS,
     MODEL_STATE,
     MODEL_SURGE_DAYS,
@@ -48,6 +51,7 @@ __all__ = [
     "HORIZON",
     "IDENTITY_PART",
     "INTENT_INPUTS_PART",
+    "LIFECYCLE_PART",
     "SCORING_FACTS_PART",
     "clear_model",
     "funnel_is_current",
@@ -55,6 +59,9 @@ __all__ = [
     "identity_is_current",
     "identity_settings_key",
     "intent_inputs_are_current",
+    "lifecycle_is_current",
+    "lifecycle_settings_key",
+    "model_is_current",
     "model_parts",
     "scoring_facts_is_current",
     "scoring_facts_key",
@@ -65,17 +72,21 @@ __all__ = [
     "stored_surge_days",
     "write_funnel_entries",
     "write_intent_inputs",
+    "write_lifecycle_entries",
     "write_scoring_facts",
 ]
 
 STATE_COLUMNS = ", ".join(BOOKKEEPING_COLUMNS[MODEL_STATE])
 ENTRY_COLUMNS = BOOKKEEPING_COLUMNS[MODEL_FUNNEL_ENTRIES]
-# The end date of the model's one engine run: later than any data, so every cold point is in it.
-HORIZON = date(2199, 12, 31)
+LIFECYCLE_COLUMNS = BOOKKEEPING_COLUMNS[MODEL_LIFECYCLE_ENTRIES]
+# The end date of the model's one run: the last day an import accepts, so every entry and cold point a page can
+# reach (an as-of date is at most that day too) is in it.
+HORIZON = LAST_DAY
 
 
-# The layout of the stored entries: a model written in an older one is rebuilt, never read (2: next_at).
-ENTRIES_LAYOUT = 2
+# The layout of the stored entries: a model written in an older one is rebuilt, never read (2: next_at; 3: run
+# to the last importable day, one year later than before).
+ENTRIES_LAYOUT = 3
 
 
 def funnel_settings_key(settings: Settings) -> str:
@@ -113,6 +124,25 @@ def identity_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> b
 def funnel_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     """Whether the model holds the funnel engine's run for these settings on the current data."""
     return _is_current(con, FUNNEL_PART, funnel_settings_key(settings))
+
+
+def lifecycle_settings_key(settings: Settings) -> str:
+    """A short fingerprint of what lifecycle_entries.sql reads from the settings: the lifecycle ladder's stages
+    and side states, in order."""
+    ladder = (settings.ladders.stages(LIFECYCLE), settings.ladders.side(LIFECYCLE))
+    return hashlib.sha256(repr(ladder).encode()).hexdigest()[:16]
+
+
+def lifecycle_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the model holds the lifecycle ladder's entries for these settings on the current data."""
+    return _is_current(con, LIFECYCLE_PART, lifecycle_settings_key(settings))
+
+
+def model_is_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the pages and commands read every history from the model for these settings: the identity and
+    both ladders' entries are current (the scoring parts, when missing, are computed by whoever reads them)."""
+    return (identity_is_current(con, settings) and funnel_is_current(con, settings)
+            and lifecycle_is_current(con, settings))
 
 
 def _is_current(con: duckdb.DuckDBPyConnection, part: str, key: str) -> bool:
@@ -162,6 +192,7 @@ def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows:
     con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
     con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_LIFECYCLE_ENTRIES)} ({', '.join(LIFECYCLE_COLUMNS)})")
     for table in SCORING_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
@@ -191,6 +222,30 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
         con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
                     {"part": FUNNEL_PART, "key": funnel_settings_key(settings), "at": now or datetime.now(),
                      "rows": rows, "seconds": time.perf_counter() - started})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return rows
+
+
+def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, params: dict,
+                            now: datetime | None = None) -> int:
+    """lifecycle_entries.sql run once over all the data with `params` (funnel.model.history.lifecycle_params at
+    HORIZON), stored ordered by lead and seq as the current lifecycle part for `settings` in one transaction;
+    returns the number of entries."""
+    started = time.perf_counter()
+    table = quote_ident(MODEL_LIFECYCLE_ENTRIES)
+    columns = ", ".join(column.split()[0] for column in LIFECYCLE_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
+        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": LIFECYCLE_PART})
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(LIFECYCLE_COLUMNS)})")
+        con.execute(f"INSERT INTO {table} SELECT {columns} FROM ({sql_text('lifecycle_entries')}) "
+                    "ORDER BY lead_id, seq", params)
+        rows = int(first_row(con, f"SELECT count(*) FROM {table}")[0])
+        _record(con, LIFECYCLE_PART, lifecycle_settings_key(settings), rows=rows, started=started, now=now)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -22,6 +22,7 @@ from funnel.schema import (
     IMPORT_ID,
     IMPORTS,
     MODEL_FUNNEL_ENTRIES,
+    MODEL_LIFECYCLE_ENTRIES,
     MODEL_STATE,
     RAW_SCHEMA,
     REVIEW_VERDICTS,
@@ -56,6 +57,9 @@ BOOKKEEPING_COLUMNS: dict[str, tuple[str, ...]] = {
     MODEL_FUNNEL_ENTRIES: ("lead_id VARCHAR", "stage VARCHAR", "stage_rank INTEGER", "entered_at TIMESTAMP",
                            "reason VARCHAR", "is_side BOOLEAN", "evidence_type VARCHAR", "evidence_id VARCHAR",
                            "evidence_at TIMESTAMP", "entry_order INTEGER", "next_at TIMESTAMP"),
+    # lifecycle_entries.sql's rows of one run over all the data (read cut at D: model_lifecycle_entries.sql).
+    MODEL_LIFECYCLE_ENTRIES: ("lead_id VARCHAR", "stage_rank INTEGER", "entered_at TIMESTAMP", "reason VARCHAR",
+                              "basis VARCHAR", "seq BIGINT", "prev_rank INTEGER"),
 }
 
 

@@ -12,6 +12,8 @@ from funnel.store.db import quote_ident
 
 SQL_DIR = Path(__file__).with_name("sql")
 _TOKEN = re.compile(r"\{([a-z_]+)\}|/\*@([a-z_]+)\*/")  # a {relation} or a /*@marker*/
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
 
 
 @cache
@@ -34,3 +36,10 @@ def sql_text(name: str, *, fragments: dict[str, str] | None = None, **relations:
         return quote_ident(relations[token])
 
     return _TOKEN.sub(filled, sql_file(name))  # one pass: what is filled in is never read again
+
+
+def bound_params(sql: str, params: dict) -> dict:
+    """The `params` a query names as $name outside its -- comments (DuckDB refuses a value for a parameter its
+    query lacks: a query filled from fragments may need fewer than its caller knows)."""
+    named = set(_PARAM.findall(_COMMENT.sub("", sql)))
+    return {name: value for name, value in params.items() if name in named}

@@ -420,7 +420,8 @@ def load_sample_if_empty() -> None:
 
 
 MODEL_PART_NAMES = {materialised.IDENTITY_PART: "Who is who across tools (identity)",
-                    materialised.FUNNEL_PART: "Every lead's entries on the funnel ladder"}
+                    materialised.FUNNEL_PART: "Every lead's entries on the funnel ladder",
+                    materialised.LIFECYCLE_PART: "Every lead's entries on the lifecycle ladder"}
 BUILDING = "Building the lead model"
 
 
@@ -434,10 +435,6 @@ class ModelStatus:
     viewed_current: bool
 
 
-def _model_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
-    return materialised.identity_is_current(con, settings) and materialised.funnel_is_current(con, settings)
-
-
 def _built_for(settings_key: str, keys: dict[str, str]) -> str:
     return next((name for name, key_ in keys.items() if key_ == settings_key), "earlier settings")
 
@@ -449,12 +446,14 @@ def _model_status(db: str, version: tuple[int, int], saved_text: str, viewed_tex
                                          "your draft": materialised.identity_settings_key(viewed)},
             materialised.FUNNEL_PART: {"the saved settings": materialised.funnel_settings_key(saved),
                                        "your draft": materialised.funnel_settings_key(viewed)},
+            materialised.LIFECYCLE_PART: {"the saved settings": materialised.lifecycle_settings_key(saved),
+                                          "your draft": materialised.lifecycle_settings_key(viewed)},
             materialised.SCORING_FACTS_PART: {"the saved settings": materialised.scoring_facts_key(saved),
                                               "your draft": materialised.scoring_facts_key(viewed)},
             materialised.INTENT_INPUTS_PART: {"the data, whatever the settings": materialised.INTENT_INPUTS_KEY}}
     with opened(db) as con:
         parts = materialised.model_parts(con)
-        saved_current, viewed_current = _model_current(con, saved), _model_current(con, viewed)
+        saved_current, viewed_current = materialised.model_is_current(con, saved), materialised.model_is_current(con, viewed)
     shown = pl.DataFrame({
         "part": [MODEL_PART_NAMES.get(part, part) for part in parts.get_column("part")],
         "built_for": [_built_for(k, keys.get(part, {})) for part, k in parts.select("part", "settings_key").rows()],
@@ -471,7 +470,7 @@ def model_status() -> ModelStatus:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _engine_model_current(at: StoreKey) -> bool:
     with at.opened() as con:
-        return _model_current(con, at.settings)
+        return materialised.model_is_current(con, at.settings)
 
 
 def model_is_current() -> bool:
