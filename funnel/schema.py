@@ -312,16 +312,19 @@ MODEL_LIFECYCLE_ENTRIES = "model_lifecycle_entries"
 MODEL_SCORING_FACTS = "model_scoring_facts"
 MODEL_INTENT_DAYS = "model_intent_days"
 MODEL_SURGE_DAYS = "model_surge_days"
+MODEL_TABLE_SPANS = "model_table_spans"
 # The parts of the lead model, as model_state names them.
 IDENTITY_PART = "identity"  # the resolved tables in main (funnel.model.identity), built for the [identity] rules
 FUNNEL_PART = "funnel_entries"
 LIFECYCLE_PART = "lifecycle_entries"
 SCORING_FACTS_PART = "scoring_facts"
 INTENT_INPUTS_PART = "intent_inputs"
+TABLE_SPANS_PART = "table_spans"  # rows, date span and newest timestamp of each canonical table
 # The tables each part is kept in (the identity part is the resolved canonical tables themselves): a copy of
 # the store (funnel export-tables) carries a part only with its tables.
 MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), LIFECYCLE_PART: (MODEL_LIFECYCLE_ENTRIES,),
-                     SCORING_FACTS_PART: (MODEL_SCORING_FACTS,), INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)}
+                     SCORING_FACTS_PART: (MODEL_SCORING_FACTS,), INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS),
+                     TABLE_SPANS_PART: (MODEL_TABLE_SPANS,)}
 
 
 @lru_cache(maxsize=1024)  # recognising a file normalises each header once per preset tried

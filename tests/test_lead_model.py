@@ -21,6 +21,7 @@ from funnel.model import history, materialised, stages
 from funnel.model.build import build_funnel_entries, ensure_model
 from funnel.model.identity import rebuild_identity
 from funnel.schema import MODEL_STATE
+from funnel.store import inventory
 from funnel.store.db import connect, frame
 from funnel.store.queries import sql_text
 from tests.apptest import copied
@@ -213,7 +214,13 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
         con.close()
     assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART, materialised.IDENTITY_PART,
                                                   materialised.INTENT_INPUTS_PART, materialised.LIFECYCLE_PART,
-                                                  materialised.SCORING_FACTS_PART]
+                                                  materialised.SCORING_FACTS_PART, materialised.TABLE_SPANS_PART]
+    con = connect(sample_db, read_only=True)
+    try:  # the stored spans are the tables' own, and give the default as-of date
+        assert materialised.stored_table_spans(con).cast(inventory.SPAN_SCHEMA).equals(inventory.table_spans(con))
+        assert history.newest_day(con) == inventory.newest_timestamp(con).date()
+    finally:
+        con.close()
     from_model = outputs(sample_db, tmp_path)
 
     con = connect(sample_db)
@@ -243,6 +250,7 @@ def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db
         assert materialised.model_parts(con).get_column("part").to_list() == [materialised.IDENTITY_PART]
         assert not materialised.funnel_is_current(con, SETTINGS)
         assert not materialised.lifecycle_is_current(con, SETTINGS)
+        assert materialised.stored_table_spans(con) is None
         assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
     finally:
         con.close()

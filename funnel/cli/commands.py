@@ -273,25 +273,21 @@ def leads_arguments(p: argparse.ArgumentParser) -> None:
 def run_leads(args: argparse.Namespace) -> int:
     """Every lead with its funnel stage and evidence, fit, intent, quadrant, tags, next owner and action."""
     import json
-    from datetime import datetime
 
     import polars as pl
 
     from funnel.errors import FunnelError
     from funnel.export import csv_bytes
+    from funnel.model.history import newest_day
     from funnel.model.matrix import fit_data_note
     from funnel.model.scoring import leads_report
-    from funnel.store.inventory import newest_timestamp
     from funnel.store.settings_versions import settings_in_force
 
     with _engine_connection(args) as con:
         settings = settings_in_force(con, args.config)
-        as_of = args.as_of
+        as_of = args.as_of or newest_day(con)
         if as_of is None:
-            newest = newest_timestamp(con)
-            if newest is None:
-                raise FunnelError("the store holds no dated rows yet", hint="Import leads and activities first")
-            as_of = newest.date() if isinstance(newest, datetime) else newest
+            raise FunnelError("the store holds no dated rows yet", hint="Import leads and activities first")
         report = leads_report(con, settings=settings, as_of=as_of).with_columns(pl.col("intent_score").round(2))
         fit_note = fit_data_note(con, settings=settings, as_of=as_of)
     if fit_note:

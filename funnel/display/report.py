@@ -20,9 +20,10 @@ import polars as pl
 
 from funnel.analyses.monthly import MonthlyReview
 from funnel.display.segments import EVERYONE
+from funnel.model.history import table_spans
 from funnel.schema import IMPORTS, SETTINGS_VERSIONS
 from funnel.store.db import frame, scalar
-from funnel.store.inventory import newest_timestamp
+from funnel.store.inventory import newest_of
 
 __all__ = ["DEFINITIONS", "data_provenance", "frame_records", "review_document", "review_html"]
 
@@ -89,7 +90,7 @@ def data_provenance(con: duckdb.DuckDBPyConnection, *, settings_source: str | No
                        "WHERE removed_at IS NULL ORDER BY import_id")
     version = scalar(con, f"SELECT max(version) FROM {SETTINGS_VERSIONS}")
     settings = settings_source or (f"saved settings version {version}" if version else "the packaged defaults")
-    newest = newest_timestamp(con)
+    newest = newest_of(table_spans(con))
     return {"files": frame_records(files), "rows": int(files.get_column("rows").sum() or 0) if files.height else 0,
             "newest_timestamp": _clean(newest), "settings": settings}
 

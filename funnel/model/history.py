@@ -20,6 +20,7 @@ from funnel.errors import FunnelError
 from funnel.filters import until
 from funnel.model import materialised, scoring, stages
 from funnel.model.scoring import seniority_by_title
+from funnel.store import inventory
 from funnel.store.db import frame, quote_ident
 from funnel.store.queries import bound_params, sql_text
 
@@ -339,11 +340,16 @@ def segment_text(value: pl.Expr) -> pl.Expr:
         .otherwise(text)
 
 
+def table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Each canonical table's rows, date span and newest timestamp (funnel.store.inventory.table_spans): stored
+    by the lead model for the current data, else read from the tables."""
+    stored = materialised.stored_table_spans(con)
+    return inventory.table_spans(con) if stored is None else stored.cast(inventory.SPAN_SCHEMA)
+
+
 def newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
     """The day of the newest timestamp in the store (the default as-of date), None when empty."""
-    from funnel.store.inventory import newest_timestamp
-
-    newest = newest_timestamp(con)
+    newest = inventory.newest_of(table_spans(con))
     if newest is None:
         return None
     return newest.date() if isinstance(newest, datetime) else newest

@@ -41,7 +41,9 @@ from funnel.schema import (
     MODEL_SCORING_FACTS,
     MODEL_STATE,
     MODEL_SURGE_DAYS,
+    MODEL_TABLE_SPANS,
     SCORING_FACTS_PART,
+    TABLE_SPANS_PART,
 )
 from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident
 from funnel.store.queries import sql_text
@@ -53,6 +55,7 @@ __all__ = [
     "INTENT_INPUTS_PART",
     "LIFECYCLE_PART",
     "SCORING_FACTS_PART",
+    "TABLE_SPANS_PART",
     "clear_model",
     "funnel_is_current",
     "funnel_settings_key",
@@ -70,10 +73,13 @@ __all__ = [
     "stored_funnel_stages",
     "stored_scoring_facts",
     "stored_surge_days",
+    "stored_table_spans",
+    "table_spans_are_current",
     "write_funnel_entries",
     "write_intent_inputs",
     "write_lifecycle_entries",
     "write_scoring_facts",
+    "write_table_spans",
 ]
 
 STATE_COLUMNS = ", ".join(BOOKKEEPING_COLUMNS[MODEL_STATE])
@@ -367,3 +373,44 @@ def stored_surge_days(con: duckdb.DuckDBPyConnection, *, since: date, as_of: dat
         return None
     params, lead_filter = _window_params(since, as_of, lead_ids)
     return frame(con, sql_text("model_surge_days", fragments={"lead_filter": lead_filter}), params)
+
+
+# ------------------------------------------------------------------------------------ table spans
+# Each canonical table's rows, date span and newest timestamp (funnel.store.inventory.table_spans): the default
+# as-of date of every page and command, and the Data page's inventory, read instead of scanning every table.
+
+TABLE_SPANS_KEY = "the data, whatever the settings"
+
+
+def table_spans_are_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the model holds the table spans of the current data."""
+    return _is_current(con, TABLE_SPANS_PART, TABLE_SPANS_KEY)
+
+
+def write_table_spans(con: duckdb.DuckDBPyConnection, spans: pl.DataFrame, *, now: datetime | None = None) -> int:
+    """`spans` (funnel.store.inventory.table_spans of the current data) stored as the current part in one
+    transaction; returns the number of tables."""
+    started = time.perf_counter()
+    relation = "_model_table_spans_in"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
+        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": TABLE_SPANS_PART})
+        con.register(relation, spans.to_arrow())
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_TABLE_SPANS)} AS SELECT * FROM {relation}")
+        finally:
+            con.unregister(relation)
+        _record(con, TABLE_SPANS_PART, TABLE_SPANS_KEY, rows=spans.height, started=started, now=now)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return spans.height
+
+
+def stored_table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """The stored table spans (in the order written), or None when the model holds none for the current data."""
+    if not table_spans_are_current(con):
+        return None
+    return frame(con, f"SELECT * FROM {quote_ident(MODEL_TABLE_SPANS)}")

@@ -16,27 +16,43 @@ DATE_COLUMN = {"leads": "created_at", "accounts": None, "stage_events": "entered
                "deals": "created_at", "intent_signals": "observed_at"}
 
 
-def data_inventory(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """One row per canonical table: rows, and the first and last date of its history."""
+SPAN_SCHEMA = {"table": pl.String, "rows": pl.Int64, "first": pl.Datetime("us"), "last": pl.Datetime("us"),
+               "newest": pl.Datetime("us")}
+
+
+def table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per canonical table (SPAN_SCHEMA): rows, the first and last date of its history, and its newest
+    event timestamp (the latest of any timestamp column but next-action due dates, which lie ahead)."""
     rows = []
-    for name in TABLES:
+    for name, spec in TABLES.items():
         date_col = DATE_COLUMN[name]
         span = f"min({quote_ident(date_col)}), max({quote_ident(date_col)})" if date_col else "NULL::TIMESTAMP, NULL::TIMESTAMP"
-        n, first, last = first_row(con, f"SELECT count(*), {span} FROM {quote_ident(name)}")
-        rows.append({"table": name, "rows": n, "first": first, "last": last})
-    return pl.DataFrame(rows, schema={"table": pl.String, "rows": pl.Int64, "first": pl.Datetime("us"),
-                                      "last": pl.Datetime("us")})
+        stamps = [f"max({quote_ident(c.name)})" for c in spec.columns
+                  if c.kind == Kind.TIMESTAMP and c.name != "next_action_at"]
+        newest = f"greatest({', '.join(stamps)})" if stamps else "NULL::TIMESTAMP"
+        n, first, last, latest = first_row(con, f"SELECT count(*), {span}, {newest} FROM {quote_ident(name)}")
+        rows.append({"table": name, "rows": n, "first": first, "last": last, "newest": latest})
+    return pl.DataFrame(rows, schema=SPAN_SCHEMA)
+
+
+def data_inventory_of(spans: pl.DataFrame) -> pl.DataFrame:
+    """One row per canonical table: rows, and the first and last date of its history (from `table_spans`)."""
+    return spans.drop("newest")
+
+
+def newest_of(spans: pl.DataFrame):
+    """The newest event timestamp in the data (the default as-of date) from `table_spans`; None when empty."""
+    return spans.get_column("newest").max()
+
+
+def data_inventory(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per canonical table: rows, and the first and last date of its history."""
+    return data_inventory_of(table_spans(con))
 
 
 def newest_timestamp(con: duckdb.DuckDBPyConnection):
     """The newest event timestamp in the data (the default as-of date), or None for an empty store."""
-    parts = []
-    for name, spec in TABLES.items():
-        for col in spec.columns:
-            if col.kind == Kind.TIMESTAMP and col.name not in ("next_action_at",):
-                parts.append(f"SELECT max({quote_ident(col.name)}) AS t FROM {quote_ident(name)}")
-    row = first_row(con, f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})")
-    return row[0] if row else None
+    return newest_of(table_spans(con))
 
 
 def store_summary(con: duckdb.DuckDBPyConnection) -> str:

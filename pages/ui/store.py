@@ -35,6 +35,7 @@ from funnel.ingest.mapping_guess import saved_mappings
 from funnel.ingest.upload import SAMPLE_LABEL, load_sample_into_empty_store
 from funnel.model import materialised
 from funnel.model.build import ensure_model, rebuild_model
+from funnel.model.history import table_spans
 from funnel.model.identity import (
     identity_conflicts,
     identity_is_built,
@@ -43,7 +44,7 @@ from funnel.model.identity import (
 )
 from funnel.store.databases import DataFolder, data_folder, database_file
 from funnel.store.db import connect
-from funnel.store.inventory import data_inventory, import_history, newest_timestamp
+from funnel.store.inventory import data_inventory_of, import_history, newest_of
 from funnel.store.status import import_count, saved_settings_text, stored_rows, view_state
 from pages.ui.access import current_person, require
 
@@ -362,7 +363,8 @@ def saved_settings() -> Settings:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _inventory(at: StoreKey) -> tuple[pl.DataFrame, datetime | None]:
     with at.opened() as con:
-        return data_inventory(con), newest_timestamp(con)
+        spans = table_spans(con)
+    return data_inventory_of(spans), newest_of(spans)
 
 
 def inventory_of(at: StoreKey) -> tuple[pl.DataFrame, datetime | None]:
@@ -450,7 +452,8 @@ def _model_status(db: str, version: tuple[int, int], saved_text: str, viewed_tex
                                           "your draft": materialised.lifecycle_settings_key(viewed)},
             materialised.SCORING_FACTS_PART: {"the saved settings": materialised.scoring_facts_key(saved),
                                               "your draft": materialised.scoring_facts_key(viewed)},
-            materialised.INTENT_INPUTS_PART: {"the data, whatever the settings": materialised.INTENT_INPUTS_KEY}}
+            materialised.INTENT_INPUTS_PART: {"the data, whatever the settings": materialised.INTENT_INPUTS_KEY},
+            materialised.TABLE_SPANS_PART: {"the data, whatever the settings": materialised.TABLE_SPANS_KEY}}
     with opened(db) as con:
         parts = materialised.model_parts(con)
         saved_current, viewed_current = materialised.model_is_current(con, saved), materialised.model_is_current(con, viewed)
