@@ -20,7 +20,6 @@ from funnel.errors import ConfigError
 from funnel.model import history, materialised, scoring, stages
 from funnel.model.identity import rebuild_identity
 from funnel.schema import ACTIVITIES
-from funnel.store import inventory
 from funnel.store.db import quote_ident, scalar
 
 __all__ = ["Progress", "build_funnel_entries", "build_scoring_parts", "ensure_model", "rebuild_model"]
@@ -92,7 +91,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
                                              params=history.lifecycle_params(settings, as_of=materialised.HORIZON))
         built = True
     if not materialised.table_spans_are_current(con):
-        materialised.write_table_spans(con, inventory.table_spans(con))
+        materialised.write_table_spans(con)
         built = True
     built = build_scoring_parts(con, settings=settings, progress=report) or built
     report("The lead model is ready", 1.0)

@@ -46,6 +46,7 @@ from funnel.schema import (
     TABLE_SPANS_PART,
 )
 from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident
+from funnel.store.inventory import table_spans
 from funnel.store.queries import sql_text
 
 __all__ = [
@@ -387,10 +388,11 @@ def table_spans_are_current(con: duckdb.DuckDBPyConnection) -> bool:
     return _is_current(con, TABLE_SPANS_PART, TABLE_SPANS_KEY)
 
 
-def write_table_spans(con: duckdb.DuckDBPyConnection, spans: pl.DataFrame, *, now: datetime | None = None) -> int:
-    """`spans` (funnel.store.inventory.table_spans of the current data) stored as the current part in one
+def write_table_spans(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> int:
+    """The current data's table spans (funnel.store.inventory.table_spans) stored as the current part in one
     transaction; returns the number of tables."""
     started = time.perf_counter()
+    spans = table_spans(con)
     relation = "_model_table_spans_in"
     con.execute("BEGIN TRANSACTION")
     try:
