@@ -29,7 +29,8 @@ def table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         span = f"min({quote_ident(date_col)}), max({quote_ident(date_col)})" if date_col else "NULL::TIMESTAMP, NULL::TIMESTAMP"
         stamps = [f"max({quote_ident(c.name)})" for c in spec.columns
                   if c.kind == Kind.TIMESTAMP and c.name != "next_action_at"]
-        newest = f"greatest({', '.join(stamps)})" if stamps else "NULL::TIMESTAMP"
+        newest = (f"greatest({', '.join(stamps)})" if len(stamps) > 1  # Spark's greatest takes two or more
+                  else stamps[0] if stamps else "NULL::TIMESTAMP")
         n, first, last, latest = first_row(con, f"SELECT count(*), {span}, {newest} FROM {quote_ident(name)}")
         rows.append({"table": name, "rows": n, "first": first, "last": last, "newest": latest})
     return pl.DataFrame(rows, schema=SPAN_SCHEMA)
