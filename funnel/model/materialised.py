@@ -210,30 +210,38 @@ def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows:
 def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.DataFrame], *, settings: Settings,
                          now: datetime | None = None) -> int:
     """The funnel entries of a run to HORIZON, given in batches of whole leads (computed as they are consumed),
-    stored as the current funnel part for `settings` in one transaction; returns the number of entries."""
+    stored as the current funnel part for `settings`; returns the number of entries. Each batch is committed as
+    it is written, so the process never holds the whole run (DuckDB keeps a transaction's appended rows in
+    memory: about 1 GB per million leads); the part is recorded as current only once every batch is in, so a
+    build stopped midway leaves it absent (the figures then come from the tables), never partly current."""
     started = time.perf_counter()
     table, relation, rows = quote_ident(MODEL_FUNNEL_ENTRIES), "_model_funnel_entries_in", 0
     with_next = sql_text("model_entries_next", entries=relation)
+    _in_one_transaction(con, [
+        (f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})", {}),
+        (f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": FUNNEL_PART}),
+        (f"CREATE OR REPLACE TABLE {table} ({', '.join(ENTRY_COLUMNS)})", {})])
+    for batch in batches:
+        con.register(relation, batch.to_arrow())
+        try:
+            con.execute(f"INSERT INTO {table} {with_next}")
+        finally:
+            con.unregister(relation)
+        rows += batch.height
+    _record(con, FUNNEL_PART, funnel_settings_key(settings), rows=rows, started=started, now=now)
+    return rows
+
+
+def _in_one_transaction(con: duckdb.DuckDBPyConnection, statements: list[tuple[str, dict]]) -> None:
+    """`statements` (SQL, bound values) run all or none."""
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
-        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": FUNNEL_PART})
-        con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(ENTRY_COLUMNS)})")
-        for batch in batches:
-            con.register(relation, batch.to_arrow())
-            try:
-                con.execute(f"INSERT INTO {table} {with_next}")
-            finally:
-                con.unregister(relation)
-            rows += batch.height
-        con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
-                    {"part": FUNNEL_PART, "key": funnel_settings_key(settings), "at": now or datetime.now(),
-                     "rows": rows, "seconds": time.perf_counter() - started})
+        for sql, params in statements:
+            con.execute(sql, params)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return rows
 
 
 def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, params: dict,
