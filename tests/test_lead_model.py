@@ -121,6 +121,28 @@ def test_each_stored_entry_knows_when_the_lead_next_moved():
         assert dict(at_day.select("lead_id", "funnel_stage").rows()) == stages_then, day
 
 
+def test_a_build_stopped_midway_leaves_the_funnel_part_absent_never_partly_current():
+    """Each batch is committed as it is written (the process never holds the whole run); the part is current
+    only once every batch is in."""
+    con = load({"leads": [{"lead_id": "L1", "created_at": t(0)}], "activities": [], "deals": [],
+                "stage_events": []})
+    build_funnel_entries(con, settings=SETTINGS)
+    assert materialised.funnel_is_current(con, SETTINGS)
+    first = pl.DataFrame([entry("L1", "awareness", 0, t(0), 0)],
+                         schema_overrides={"entered_at": pl.Datetime("us"), "evidence_at": pl.Datetime("us"),
+                                           "reason": pl.String, "evidence_id": pl.String})
+
+    def batches():
+        yield first
+        raise MemoryError  # the second bucket never comes
+
+    with pytest.raises(MemoryError):
+        materialised.write_funnel_entries(con, batches(), settings=SETTINGS)
+    assert not materialised.funnel_is_current(con, SETTINGS)
+    assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=d(10)) is None
+    assert ensure_model(con, settings=SETTINGS) and materialised.funnel_is_current(con, SETTINGS)
+
+
 def test_a_model_stored_in_an_older_layout_is_rebuilt_not_read(monkeypatch):
     con = load({"leads": [{"lead_id": "L1", "created_at": t(0)}], "activities": [], "deals": [],
                 "stage_events": []})
