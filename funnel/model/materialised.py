@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import duckdb
@@ -217,10 +218,8 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
     started = time.perf_counter()
     table, relation, rows = quote_ident(MODEL_FUNNEL_ENTRIES), "_model_funnel_entries_in", 0
     with_next = sql_text("model_entries_next", entries=relation)
-    _in_one_transaction(con, [
-        (f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})", {}),
-        (f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": FUNNEL_PART}),
-        (f"CREATE OR REPLACE TABLE {table} ({', '.join(ENTRY_COLUMNS)})", {})])
+    with _rewriting(con, FUNNEL_PART):
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(ENTRY_COLUMNS)})")
     for batch in batches:
         con.register(relation, batch.to_arrow())
         try:
@@ -232,16 +231,29 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
     return rows
 
 
-def _in_one_transaction(con: duckdb.DuckDBPyConnection, statements: list[tuple[str, dict]]) -> None:
-    """`statements` (SQL, bound values) run all or none."""
+@contextmanager
+def _rewriting(con: duckdb.DuckDBPyConnection, part: str) -> Iterator[None]:
+    """One transaction in which `part` is forgotten and its tables written again (the body's work): all of it
+    or none."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for sql, params in statements:
-            con.execute(sql, params)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
+        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": part})
+        yield
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _store_frame(con: duckdb.DuckDBPyConnection, table: str, data: pl.DataFrame) -> None:
+    """`data` as the table `table`, replacing it."""
+    relation = f"_{table}_in"
+    con.register(relation, data.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM {relation}")
+    finally:
+        con.unregister(relation)
 
 
 def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, params: dict,
@@ -252,19 +264,12 @@ def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Setting
     started = time.perf_counter()
     table = quote_ident(MODEL_LIFECYCLE_ENTRIES)
     columns = ", ".join(column.split()[0] for column in LIFECYCLE_COLUMNS)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
-        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": LIFECYCLE_PART})
+    with _rewriting(con, LIFECYCLE_PART):
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(LIFECYCLE_COLUMNS)})")
         con.execute(f"INSERT INTO {table} SELECT {columns} FROM ({sql_text('lifecycle_entries')}) "
                     "ORDER BY lead_id, seq", params)
         rows = int(first_row(con, f"SELECT count(*) FROM {table}")[0])
         _record(con, LIFECYCLE_PART, lifecycle_settings_key(settings), rows=rows, started=started, now=now)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return rows
 
 
@@ -309,21 +314,9 @@ def write_scoring_facts(con: duckdb.DuckDBPyConnection, facts: pl.DataFrame, *, 
     """The lead facts (funnel.model.scoring.scored_facts: one row per lead) stored as the current part for
     `settings` in one transaction; returns the number of rows."""
     started = time.perf_counter()
-    relation = "_model_scoring_facts_in"
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
-        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": SCORING_FACTS_PART})
-        con.register(relation, facts.to_arrow())
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_SCORING_FACTS)} AS SELECT * FROM {relation}")
-        finally:
-            con.unregister(relation)
+    with _rewriting(con, SCORING_FACTS_PART):
+        _store_frame(con, MODEL_SCORING_FACTS, facts)
         _record(con, SCORING_FACTS_PART, scoring_facts_key(settings), rows=facts.height, started=started, now=now)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return facts.height
 
 
@@ -350,19 +343,12 @@ def write_intent_inputs(con: duckdb.DuckDBPyConnection, *, now: datetime | None 
     number of activity rows."""
     started = time.perf_counter()
     window = {"since": EARLIEST, "until": until(HORIZON)}
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
-        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": INTENT_INPUTS_PART})
+    with _rewriting(con, INTENT_INPUTS_PART):
         for table, query in ((MODEL_INTENT_DAYS, "intent_days"), (MODEL_SURGE_DAYS, "surge_days")):
             con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS "
                         f"SELECT * FROM ({sql_text(query)}) ORDER BY day, lead_id", window)
         rows = int(first_row(con, f"SELECT count(*) FROM {quote_ident(MODEL_INTENT_DAYS)}")[0])
         _record(con, INTENT_INPUTS_PART, INTENT_INPUTS_KEY, rows=rows, started=started, now=now)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return rows
 
 
@@ -401,21 +387,9 @@ def write_table_spans(con: duckdb.DuckDBPyConnection, *, now: datetime | None = 
     transaction; returns the number of tables."""
     started = time.perf_counter()
     spans = table_spans(con)
-    relation = "_model_table_spans_in"
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(MODEL_STATE)} ({STATE_COLUMNS})")
-        con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)} WHERE part = $part", {"part": TABLE_SPANS_PART})
-        con.register(relation, spans.to_arrow())
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_TABLE_SPANS)} AS SELECT * FROM {relation}")
-        finally:
-            con.unregister(relation)
+    with _rewriting(con, TABLE_SPANS_PART):
+        _store_frame(con, MODEL_TABLE_SPANS, spans)
         _record(con, TABLE_SPANS_PART, TABLE_SPANS_KEY, rows=spans.height, started=started, now=now)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return spans.height
 
 
