@@ -423,7 +423,10 @@ def load_sample_if_empty() -> None:
 
 MODEL_PART_NAMES = {materialised.IDENTITY_PART: "Who is who across tools (identity)",
                     materialised.FUNNEL_PART: "Every lead's entries on the funnel ladder",
-                    materialised.LIFECYCLE_PART: "Every lead's entries on the lifecycle ladder"}
+                    materialised.LIFECYCLE_PART: "Every lead's entries on the lifecycle ladder",
+                    materialised.SCORING_FACTS_PART: "Every lead's fit, tags and routed fields",
+                    materialised.INTENT_INPUTS_PART: "Every lead's buying signals per day",
+                    materialised.TABLE_SPANS_PART: "Each table's rows, dates and newest time"}
 BUILDING = "Building the lead model"
 
 
