@@ -48,7 +48,7 @@ test: $(SPARK)  ## run every test (browser tests skip without Debian's chromium,
 bench: $(STAMP)  ## each step beside its DuckDB baseline at 100k and 1M leads (about an hour on 2 cores); table in benchmarks/results.md
 	$(BIN)/python benchmarks/side_by_side.py --leads 100000 1000000 --out benchmarks/results.md
 
-bench-large: $(STAMP)  ## the same at 10M leads / 100M activities (many hours; needs ~24 GB of memory and ~60 GB of disk)
+bench-large: $(STAMP)  ## the same at 10M leads / 100M activities (many hours; the import peaks near 11 GB, ~25 GB of disk)
 	$(BIN)/python benchmarks/side_by_side.py --leads 10000000 --out benchmarks/results-large.md
 
 bench-areas: $(STAMP)  ## the older per-area benchmarks (analyses, stage engine, imports) at 100k and 1M leads
