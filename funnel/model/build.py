@@ -42,10 +42,12 @@ def build_funnel_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, 
     count = max(1, math.ceil(activities / rows_per_bucket))
 
     def batches() -> Iterator[pl.DataFrame]:
+        types = tuple(stages.activity_types(con, materialised.HORIZON)) if count > 1 else None  # read once
         for index in range(count):
             report(f"Placing every lead on the funnel ladder ({index + 1} of {count})", 0.2 + 0.8 * index / count)
-            yield stages.computed_funnel_history(con, settings=settings, as_of=materialised.HORIZON,
-                                                 lead_ids=None if count == 1 else stages.LeadBucket(index, count))
+            yield stages.computed_funnel_history(
+                con, settings=settings, as_of=materialised.HORIZON,
+                lead_ids=None if count == 1 else stages.LeadBucket(index, count, types))
 
     return materialised.write_funnel_entries(con, batches(), settings=settings)
 

@@ -75,6 +75,7 @@ from funnel.store.queries import sql_text
 __all__ = [
     "HISTORY_SCHEMA",
     "LeadBucket",
+    "activity_types",
     "computed_funnel_history",
     "current_funnel_stage",
     "evidence_text",
@@ -197,6 +198,7 @@ class LeadBucket:
 
     index: int
     count: int
+    activity_types: tuple[str, ...] | None = None  # the run's activity types, when the caller read them once
 
 
 Leads = Sequence[str] | LeadBucket | None  # which leads the engine runs on: given ids, a bucket, or all
@@ -263,10 +265,13 @@ def _milestones(con: duckdb.DuckDBPyConnection, settings: Settings, ladder: Ladd
     return _typed(result, _MILESTONE_SCHEMA)
 
 
-def _activity_types(con: duckdb.DuckDBPyConnection, as_of: date, lead_ids: Leads) -> list[str]:
+def activity_types(con: duckdb.DuckDBPyConnection, as_of: date, lead_ids: Leads = None) -> list[str]:
     """The activity types present at D, in a fixed order (the codes of the time line): among the given leads,
-    or among all leads for a bucket (one scan without hashing every row; codes never change the entries)."""
+    or among all leads for a bucket (codes never change the entries): the bucket's own list when it carries one
+    (a build of many buckets reads it once), else one scan without hashing every row."""
     if isinstance(lead_ids, LeadBucket):
+        if lead_ids.activity_types is not None:
+            return list(lead_ids.activity_types)
         lead_ids = None
     params = _params(as_of, lead_ids)
     result = frame(con, sql_text("activity_types", fragments={"lead_filter": _lead_filter(lead_ids)}), params)
@@ -541,7 +546,7 @@ def _engine(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
             lead_ids: Leads = None) -> pl.DataFrame:
     """The entries with the engine's extra columns (rule_index, window_start) for explanations."""
     ladder = ladder_of(settings)
-    types = _activity_types(con, as_of, lead_ids)
+    types = activity_types(con, as_of, lead_ids)
     named = {t for rule in ladder.rules for t in rule.activity_types}
     ignored = [t for t in settings.funnel_rules.not_meaningful if t not in named]
     if is_spark(con):
