@@ -9,7 +9,7 @@ clock: everything is as of the D passed in.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
 import duckdb
 import polars as pl
@@ -349,9 +349,7 @@ def table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
     """The day of the newest timestamp in the store (the default as-of date), None when empty."""
-    newest = inventory.newest_of(table_spans(con))
-    if newest is None:
-        return None
-    return newest.date() if isinstance(newest, datetime) else newest
+    newest = inventory.newest_of(table_spans(con))  # a datetime (the spans' schema), or None
+    return None if newest is None else newest.date()
 
 
