@@ -313,6 +313,8 @@ MODEL_SCORING_FACTS = "model_scoring_facts"
 MODEL_INTENT_DAYS = "model_intent_days"
 MODEL_SURGE_DAYS = "model_surge_days"
 MODEL_TABLE_SPANS = "model_table_spans"
+# The columns of a funnel entry that name the row behind it (type, id, time): shown on explanations, never counted.
+EVIDENCE_COLUMNS = ("evidence_type", "evidence_id", "evidence_at")
 # The parts of the lead model, as model_state names them.
 IDENTITY_PART = "identity"  # the resolved tables in main (funnel.model.identity), built for the [identity] rules
 FUNNEL_PART = "funnel_entries"

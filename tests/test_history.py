@@ -100,10 +100,12 @@ def test_timeline_links_each_entry_to_its_neighbours():
 
 def test_history_note_says_what_was_used():
     history = stage_history(scenario(), ladder="lifecycle", settings=SETTINGS, as_of=AS_OF)
-    note = history_note(history)
+    note = history_note(history, ladder="lifecycle")
     assert "history from stage events: 6 leads" in note
     assert "current stage only: 2 leads" in note and "1 without any date" in note
-    assert history_note(history.head(0)).startswith("No stage history")
+    assert history_note(history.head(0), ladder="lifecycle").startswith("No stage history")
+    funnel = stage_history(scenario(), ladder="funnel", settings=SETTINGS, as_of=AS_OF)
+    assert "history from the funnel stage engine's evidence" in history_note(funnel, ladder="funnel")
 
 
 def test_lead_frame_dimensions():

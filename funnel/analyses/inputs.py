@@ -138,7 +138,7 @@ def analysis_inputs(con: duckdb.DuckDBPyConnection, filters: Filters, *, setting
     main = settings.ladders.stages(filters.ladder)
     summary = lead_summary(timeline, customer_rank=len(main) - 1)
     population = population_of(facts, summary, as_of=filters.as_of)
-    notes = [history_note(history)]
+    notes = [history_note(history, ladder=filters.ladder)]
 
     wanted = list(dims) + [d for d, _ in filters.segments if d not in dims]
     segments = pl.DataFrame({SEG: []}, schema={SEG: pl.Int32})

@@ -85,7 +85,7 @@ def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Sett
         entries = lifecycle_entries(con, settings=settings, as_of=as_of).drop("seq", "prev_rank")
         return conformed_history(entries, settings=settings, ladder=ladder, ranked=True)
     if ladder == sc.FUNNEL:
-        history = stages.funnel_history(con, settings=settings, as_of=as_of)
+        history = stages.funnel_history(con, settings=settings, as_of=as_of, evidence=False)
         if "basis" not in history.columns:
             history = history.with_columns(pl.lit(BASIS_STAGE_EVENT).alias("basis"))
         history = history.filter(pl.col(sc.ENTERED_AT).is_null() | (pl.col(sc.ENTERED_AT) < until(as_of)))
@@ -182,8 +182,8 @@ def stage_timeline(history: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def history_note(history: pl.DataFrame) -> str:
-    """What a stage history was built from, in words a page can show next to the numbers."""
+def history_note(history: pl.DataFrame, *, ladder: str) -> str:
+    """What a ladder's stage history was built from, in words a page can show next to the numbers."""
     if history.is_empty():
         return "No stage history at this date: no lead has a stage yet."
     per_lead = history.group_by(sc.LEAD_ID).agg(
@@ -193,7 +193,7 @@ def history_note(history: pl.DataFrame) -> str:
     placed = int(per_lead.get_column("placed").sum())
     undated = int((per_lead.get_column("placed") & per_lead.get_column("undated")).sum())
     logged = per_lead.height - placed
-    source = "the funnel stage engine's evidence" if "evidence_type" in history.columns else "stage events"
+    source = "the funnel stage engine's evidence" if ladder == sc.FUNNEL else "stage events"
     parts = [f"history from {source}: {logged:,} leads"] if logged else []
     if placed:
         text = f"current stage only: {placed:,} leads (placed at their created date"

@@ -30,6 +30,7 @@ from funnel.engine import is_spark
 from funnel.filters import LAST_DAY, until
 from funnel.schema import (
     CREATED_AT,
+    EVIDENCE_COLUMNS,
     FUNNEL_PART,
     IDENTITY_PART,
     INTENT_INPUTS_PART,
@@ -161,9 +162,10 @@ def _is_current(con: duckdb.DuckDBPyConnection, part: str, key: str) -> bool:
 
 
 def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                          lead_ids: Sequence[str] | None = None) -> pl.DataFrame | None:
+                          lead_ids: Sequence[str] | None = None, evidence: bool = True) -> pl.DataFrame | None:
     """The funnel entries as of D from the stored model (ordered by lead and entry_order), or None when the
-    model holds no current run for these settings."""
+    model holds no current run for these settings. `evidence`: with the evidence columns (without them, the read
+    costs half: evidence_id is a text per entry)."""
     if not funnel_is_current(con, settings):
         return None
     params: dict[str, object] = {"until": until(as_of)}
@@ -171,7 +173,9 @@ def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings,
     if lead_ids is not None:
         params["lead_ids"] = list(lead_ids)
         lead_filter = f" and list_contains($lead_ids, {quote_ident(LEAD_ID)})"
-    return frame(con, sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter}), params)
+    columns = ", ".join(quote_ident(c) for c in EVIDENCE_COLUMNS) + "," if evidence else ""
+    return frame(con, sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter, "evidence": columns}),
+                 params)
 
 
 def stored_funnel_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:

@@ -91,9 +91,7 @@ __all__ = [
 # Column names this module adds (schema.py names the canonical tables' columns).
 STAGE_RANK = "stage_rank"
 IS_SIDE = "is_side"
-EVIDENCE_TYPE = "evidence_type"
-EVIDENCE_ID = "evidence_id"
-EVIDENCE_AT = "evidence_at"
+EVIDENCE_TYPE, EVIDENCE_ID, EVIDENCE_AT = sc.EVIDENCE_COLUMNS
 ENTRY_ORDER = "entry_order"
 FUNNEL_STAGE = "funnel_stage"
 STAGE_ENTERED_AT = "stage_entered_at"
@@ -705,17 +703,19 @@ def _named(entries: pl.DataFrame, ladder: Ladder) -> pl.DataFrame:
 
 
 def funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                   lead_ids: Leads = None) -> pl.DataFrame:
+                   lead_ids: Leads = None, evidence: bool = True) -> pl.DataFrame:
     """One row per funnel-stage entry at or before the end of day `as_of` (ordered by lead and
     entry_order): lead_id, stage, stage_rank, entered_at, reason, is_side, evidence_type,
-    evidence_id, evidence_at, entry_order. `lead_ids` limits the leads (an explanation page).
+    evidence_id, evidence_at, entry_order. `lead_ids` limits the leads (an explanation page);
+    `evidence=False` leaves out the three evidence columns (the metrics never read them).
 
     Read from the stored lead model when it holds a run for these settings (funnel.model.materialised),
     else computed from the tables: both give the same rows."""
-    history = stored_funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
+    history = stored_funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids, evidence=evidence)
     if history is None:
         history = computed_funnel_history(con, settings=settings, as_of=as_of, lead_ids=lead_ids)
-    return history.select([pl.col(c).cast(t) for c, t in HISTORY_SCHEMA.items()])
+    return history.select([pl.col(c).cast(t) for c, t in HISTORY_SCHEMA.items()
+                           if evidence or c not in sc.EVIDENCE_COLUMNS])
 
 
 def computed_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
