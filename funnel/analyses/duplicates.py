@@ -139,28 +139,33 @@ def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         return raw
     full_name = pl.coalesce(pl.col(sc.NAME), pl.concat_str(sc.FIRST_NAME, sc.LAST_NAME, separator=" ",
                                                            ignore_nulls=True))
-    keyed = raw.lazy().with_columns(
+    keyed = raw.with_columns(
         hygiene_email_key(pl.col(sc.EMAIL)).alias("email_key"), full_name.alias("_full_name"),
     ).with_columns(pl.col("email_key").str.split("@").list.last().alias("_mail_host"))
-    keyed = _keyed_once(keyed, "_full_name", hygiene_name_key, "name_key")
-    keyed = _keyed_once(keyed, "_mail_host", hygiene_domain_key, "_mail_domain")
-    keyed = _keyed_once(keyed, "account_domain", hygiene_domain_key, "_account_domain")
-    keyed = _keyed_once(keyed, sc.COMPANY, hygiene_company_key, "company_key")
+    keyed = keyed.with_columns(
+        _keyed_once(keyed.get_column("_full_name"), hygiene_name_key, "name_key"),
+        _keyed_once(keyed.get_column("_mail_host"), hygiene_domain_key, "_mail_domain"),
+        _keyed_once(keyed.get_column("account_domain"), hygiene_domain_key, "_account_domain"),
+        _keyed_once(keyed.get_column(sc.COMPANY), hygiene_company_key, "company_key"),
+    )
     keyed = keyed.with_columns(
         pl.col("name_key").str.split(" ").list.first().alias("first_key"),
         pl.col("name_key").str.split(" ").list.last().alias("last_key"),
         pl.when(pl.col("_mail_domain").is_in(FREE_MAIL_DOMAINS).not_()).then(pl.col("_mail_domain"))
         .otherwise(pl.col("_account_domain")).alias("org_domain"),
-    ).drop("_full_name", "_mail_host", "_mail_domain", "_account_domain").collect()
+    ).drop("_full_name", "_mail_host", "_mail_domain", "_account_domain")
     regions = country_code(keyed.get_column(sc.COUNTRY))
     return keyed.with_columns(hygiene_phone_key(keyed.get_column(sc.PHONE), regions).alias("phone_key"))
 
 
-def _keyed_once(records: pl.LazyFrame, source: str, key: Callable[[pl.Expr], pl.Expr], alias: str) -> pl.LazyFrame:
-    """The records with `key(source)` as `alias`, computed once per distinct value (domains, company
-    and person names repeat across leads)."""
-    distinct = records.select(source).unique().with_columns(key(pl.col(source)).alias(alias))
-    return records.join(distinct, on=source, how="left", nulls_equal=True)
+def _keyed_once(values: pl.Series, key: Callable[[pl.Expr], pl.Expr], alias: str) -> pl.Series:
+    """`key` of each value, named `alias`, computed once per distinct value (domains, company and person names
+    repeat across leads). The values are a computed column, never a lazy plan: a plan read twice (for its
+    distinct values and for the join) is computed twice, and four nested keys computed the records 16 times."""
+    source = values.name
+    distinct = values.unique().to_frame().with_columns(key(pl.col(source)).alias(alias))
+    return (values.to_frame().join(distinct, on=source, how="left", nulls_equal=True, maintain_order="left")
+            .get_column(alias))
 
 
 def _prior(records: int, expected_duplicate_share: float) -> float:
