@@ -149,12 +149,15 @@ def standardisation_findings(con: duckdb.DuckDBPyConnection, *, table: str) -> p
     return pl.concat(parts).cast(FINDING_SCHEMA) if parts else pl.DataFrame(schema=FINDING_SCHEMA)
 
 
-def fix_file(con: duckdb.DuckDBPyConnection, *, table: str, crm: str = "hubspot") -> pl.DataFrame:
+def fix_file(con: duckdb.DuckDBPyConnection, *, table: str, crm: str = "hubspot",
+             findings: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per record with a standardisation finding, in the CRM's import columns (CRM_COLUMNS),
-    every column of the record present, suggested values in place; dates as text."""
+    every column of the record present, suggested values in place; dates as text. `findings` is
+    `standardisation_findings` of the table when the caller already has it."""
     if crm not in CRM_COLUMNS:
         raise FunnelError(f"there is no fix-file format for {crm!r}", hint=f"Use one of: {', '.join(CRM_COLUMNS)}")
-    findings = standardisation_findings(con, table=table)
+    if findings is None:
+        findings = standardisation_findings(con, table=table)
     records = _records(con, table).join(findings.select(pl.col("id").alias(_ID[table])).unique(), on=_ID[table],
                                         how="semi")
     columns = CRM_COLUMNS[crm][table]

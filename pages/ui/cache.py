@@ -558,8 +558,10 @@ def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 @st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _fix_file(at: StoreKey, table: str, crm: str) -> pl.DataFrame:
+    inputs = _audit_inputs(at)  # the CRM audit's findings of both tables, already read for the audit
+    findings = inputs.lead_findings if table == "leads" else inputs.account_findings
     with at.opened() as con:
-        return fix_files.fix_file(con, table=table, crm=crm)
+        return fix_files.fix_file(con, table=table, crm=crm, findings=findings)
 
 
 def fix_file(*, table: str, crm: str) -> pl.DataFrame:
