@@ -13,6 +13,7 @@ import pytest
 from funnel import schema as sc
 from funnel.analyses import duplicates as dup
 from funnel.analyses import standardise as st
+from funnel.analyses.crm_audit import crm_audit
 from funnel.analyses.fix_files import CRM_COLUMNS, fix_file, fix_file_bytes, standardisation_findings
 from funnel.errors import FunnelError
 from funnel.ingest.importer import prepare_import, write_import
@@ -152,7 +153,7 @@ def merge_con():
                                                 ("most_recent_activity", "L3")])
 def test_survivor_rule_picks_the_record_kept(rule, survivor):
     con = merge_con()
-    records = dup.person_records(con)
+    records = dup.with_last_activity(con, dup.person_records(con))
     merges = dup.merge_suggestions(records, dup.person_duplicate_pairs(records), id_column=sc.LEAD_ID,
                                    survivor=rule)
     assert set(merges["survivor"]) == {survivor}
@@ -170,6 +171,25 @@ def test_merge_fills_the_survivors_empty_fields_from_the_newest_duplicate():
     assert fills[sc.TITLE] == ("CFO", "L2")
     with pytest.raises(FunnelError, match="survivor rule"):
         dup.merge_suggestions(records, pl.DataFrame(schema=dup.PAIR_SCHEMA), id_column=sc.LEAD_ID, survivor="x")
+    with pytest.raises(FunnelError, match="last activity"):
+        dup.merge_suggestions(records, dup.person_duplicate_pairs(records), id_column=sc.LEAD_ID,
+                              survivor="most_recent_activity")
+
+
+def test_last_activity_is_read_for_the_leads_asked_only():
+    con = merge_con()
+    records = dup.person_records(con)
+    everyone = dup.with_last_activity(con, records)
+    one = dup.with_last_activity(con, records, pl.Series(["L3"]))
+    assert one.get_column("lead_id").to_list() == records.get_column("lead_id").to_list()
+    assert one.filter(pl.col("lead_id") != "L3").get_column("last_activity_at").null_count() == records.height - 1
+    assert one.filter(pl.col("lead_id") == "L3").get_column("last_activity_at").to_list() == [datetime(2026, 6, 1)]
+    assert everyone.filter(pl.col("lead_id") == "L3").get_column("last_activity_at").to_list() == [datetime(2026, 6, 1)]
+
+
+def test_the_audit_reads_the_last_activity_for_the_rule_that_needs_it():
+    audit = crm_audit(merge_con(), as_of=date(2026, 10, 31), person_survivor="most_recent_activity")
+    assert set(audit.person_merges["survivor"]) == {"L3"}
 
 
 # ---------------------------------------------------------------------------- fix file

@@ -54,6 +54,7 @@ FRAMES = {
     "recycles": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 20)], "reason": ["deal lost"],
                               "evidence_type": ["deal"], "evidence_id": ["D2"]}).with_row_index("ref"),
     "evidence_ids": pl.DataFrame({"activity_id": ["A1"]}),
+    "lead_ids": pl.DataFrame({"lead_id": ["L1"]}),
     "lifecycle_stages": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "stage": ["lead"]}),
     "given": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "funnel_stage": ["intent"]}),
     "entries": pl.DataFrame({"lead_id": ["L1", "L1"], "stage": ["interest", "intent"], "stage_rank": [1, 2],

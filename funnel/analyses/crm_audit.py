@@ -97,6 +97,9 @@ def crm_audit(con: duckdb.DuckDBPyConnection, *, as_of: date, threshold: float =
     companies = inputs.companies
     person_pairs = dup.person_duplicate_pairs(people, threshold=threshold)
     company_pairs = dup.company_duplicate_pairs(companies, threshold=threshold)
+    if person_survivor == "most_recent_activity" and not people.is_empty():
+        paired = pl.concat([person_pairs.get_column("id_l"), person_pairs.get_column("id_r")])
+        people = dup.with_last_activity(con, people, paired)
     person_merges = dup.merge_suggestions(people, person_pairs, id_column=sc.LEAD_ID, survivor=person_survivor)
     company_merges = dup.merge_suggestions(companies, company_pairs, id_column=sc.ACCOUNT_ID,
                                            survivor=company_survivor)

@@ -48,6 +48,7 @@ __all__ = [
     "person_duplicate_pairs",
     "person_records",
     "precision_recall",
+    "with_last_activity",
 ]
 
 PersonSurvivor = Literal["oldest", "most_complete", "most_recent_activity"]
@@ -133,8 +134,7 @@ def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """One row per lead: the stored fields merges read, plus the match keys (email_key, name_key,
     first_key, last_key, org_domain (the e-mail's domain unless free mail, else the account's),
     company_key, phone_key)."""
-    raw = frame(con, sql_text("hygiene_people", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name,
-                              activities=sc.ACTIVITIES.name))
+    raw = frame(con, sql_text("hygiene_people", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name))
     if raw.is_empty():
         return raw
     full_name = pl.coalesce(pl.col(sc.NAME), pl.concat_str(sc.FIRST_NAME, sc.LAST_NAME, separator=" ",
@@ -156,6 +156,23 @@ def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     ).drop("_full_name", "_mail_host", "_mail_domain", "_account_domain")
     regions = country_code(keyed.get_column(sc.COUNTRY))
     return keyed.with_columns(hygiene_phone_key(keyed.get_column(sc.PHONE), regions).alias("phone_key"))
+
+
+def with_last_activity(con: duckdb.DuckDBPyConnection, records: pl.DataFrame,
+                       lead_ids: pl.Series | None = None) -> pl.DataFrame:
+    """`records` (`person_records`) with last_activity_at, the later of the lead's latest activity and its
+    last_engagement_at, which the most_recent_activity survivor rule reads: read for `lead_ids` only (the
+    leads in duplicate groups; default: every record), null for the others. Reading it for every lead cost
+    two thirds of person_records' query at a million leads, for a rule that needs a few thousand."""
+    wanted = (records.get_column(sc.LEAD_ID) if lead_ids is None else lead_ids).unique().to_frame(sc.LEAD_ID)
+    relation = "_last_activity_leads"
+    con.register(relation, wanted.to_arrow())
+    try:
+        found = frame(con, sql_text("hygiene_last_activity", lead_ids=relation, leads=sc.LEADS.name,
+                                    activities=sc.ACTIVITIES.name))
+    finally:
+        con.unregister(relation)
+    return records.join(found, on=sc.LEAD_ID, how="left", maintain_order="left")
 
 
 def _keyed_once(values: pl.Series, key: Callable[[pl.Expr], pl.Expr], alias: str) -> pl.Series:
@@ -306,6 +323,9 @@ def merge_suggestions(records: pl.DataFrame, pairs: pl.DataFrame, *, id_column: 
         allowed, fields = COMPANY_SURVIVOR_RULES, fields or COMPANY_FIELDS
     if survivor not in allowed:
         raise FunnelError(f"there is no survivor rule called {survivor!r}", hint=f"Use one of: {', '.join(allowed)}")
+    if survivor == "most_recent_activity" and "last_activity_at" not in records.columns:
+        raise FunnelError("the most_recent_activity rule reads each lead's last activity, which these records lack",
+                          hint="Add it with with_last_activity(con, records)")
     out_schema = {"cluster": pl.String(), "survivor": pl.String(), "merged": pl.String(), "field": pl.String(),
                   "current": pl.String(), "suggested": pl.String(), "from_id": pl.String(), "change": pl.String()}
     clusters = duplicate_clusters(pairs)

@@ -1,6 +1,7 @@
--- Grain: one row per lead (the first stored row of each lead_id), with what duplicate matching and
--- merge suggestions read: identity fields as exported, the account's domain, and the last activity.
--- Relations: {leads}, {accounts}, {activities}. Params: none.
+-- Grain: one row per lead (the row of its latest import), with what duplicate matching and
+-- merge suggestions read: identity fields as exported and the account's domain (the last activity, which
+-- only one survivor rule reads, comes from hygiene_last_activity.sql for the leads in duplicate groups).
+-- Relations: {leads}, {accounts}. Params: none.
 with
 
 leads as (
@@ -17,21 +18,12 @@ account_domains as (
     group by account_id
 ),
 
-last_touch as (
-    select lead_id, max(occurred_at) as last_activity_at
-    from {activities}
-    where lead_id is not null
-    group by lead_id
-),
-
 final as (
     select l.lead_id, l.email, l.name, l.first_name, l.last_name, l.title, l.phone, l.account_id, l.company,
            l.created_at, l.source, l.owner, l.lifecycle_stage, l.lead_status, l.industry, l.employees,
-           l.country, a.account_domain,
-           greatest(t.last_activity_at, l.last_engagement_at) as last_activity_at
+           l.country, a.account_domain
     from leads as l
     left join account_domains as a on a.account_id = l.account_id
-    left join last_touch as t on t.lead_id = l.lead_id
 )
 
 select * from final
