@@ -21,12 +21,18 @@ keyed as (
     join days as d on n.created_at is null or n.created_at < d.until
 ),
 
-final as (
-    select as_of, lead_id, k as "group",
-           'same e-mail as ' || (count(*) over (partition by as_of, k) - 1) || ' other lead(s)' as detail
+shared as (
+    select as_of, k, count(*) as leads
     from keyed
     where k <> ''
-    qualify count(*) over (partition by as_of, k) > 1
+    group by as_of, k
+    having count(*) > 1
+),
+
+final as (
+    select n.as_of, n.lead_id, n.k as "group", 'same e-mail as ' || (s.leads - 1) || ' other lead(s)' as detail
+    from keyed as n
+    join shared as s on s.as_of = n.as_of and s.k = n.k
 )
 
 select * from final
