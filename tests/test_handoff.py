@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from funnel import schema as sc
 from funnel.analyses import handoff
+from funnel.analyses.conversion import deal_losses
+from funnel.analyses.inputs import analysis_inputs
 from funnel.charts import handoff as charts_handoff
 from funnel.config import default_settings
 from funnel.errors import FunnelError
@@ -190,6 +192,19 @@ def test_as_of_replays_an_earlier_day(con):
 def test_period_limits_the_cohort(con):
     total = review(con, period_start=date(2026, 2, 1), period_end=date(2026, 3, 31)).row(0, named=True)
     assert (total["mqls"], total["accepted"], total["recycled"], total["bounced"]) == (4, 2, 2, 0)  # L3, L4, L6, L9
+
+
+@pytest.mark.parametrize("by", [None, "source"])
+def test_rows_from_shared_passes_and_prepared_inputs_are_a_fresh_read(con, by):
+    """The monthly review and the Handoff page read the passes once per D and reuse prepared inputs: the rows are
+    those of a fresh read for every period."""
+    passes = handoff.handoff_passes(con, settings=SETTINGS, as_of=D)
+    whole = analysis_inputs(con, Filters(as_of=D, ladder=sc.LIFECYCLE), settings=SETTINGS, by=by)
+    for start, end in ((None, None), (date(2026, 2, 1), date(2026, 3, 31)), (date(2026, 1, 1), date(2026, 1, 31))):
+        filters = Filters(as_of=D, period_start=start, period_end=end)
+        prepared = replace(whole, filters=replace(whole.filters, period_start=start, period_end=end))
+        shared = handoff.handoff_rows_of(prepared, passes, deal_losses(con, as_of=D), by=by)
+        assert shared.equals(handoff.handoff_rows(con, settings=SETTINGS, filters=filters, by=by))
 
 
 def test_end_of_day_counts():

@@ -82,7 +82,7 @@ def conversion_entries_of(inputs: AnalysisInputs, losses: pl.DataFrame, *, windo
     from stage), entered_at, implied, outcome (advanced, lost, expired, open, or excluded under the
     strict policy), decided_at, days_to_decision, next_rank (the stage entered when decided by an
     entry), reason (why lost)."""
-    window, implicit = conversion_policy(inputs, window_days, skipped)
+    window, implicit = conversion_policy(inputs.settings, window_days, skipped)
     n_main = len(inputs.main_stages)
     moves = inputs.timeline.lazy().select(
         "lead_index", SEG, "stage_rank", "is_side", sc.ENTERED_AT, "basis", "prev_rank", "prev_side",
@@ -247,7 +247,7 @@ def cumulative_conversion_of(inputs: AnalysisInputs, *, skipped: str | None = No
     at least this far; under "strict", entered this very stage), rate = reached / cohort (Wilson
     interval rate_lo/rate_hi) and step_rate = the share of the leads that reached the stage before
     which also reached this one."""
-    _, implicit = conversion_policy(inputs, None, skipped)
+    _, implicit = conversion_policy(inputs.settings, None, skipped)
     per_lead = inputs.population.select(SEG, "known", "first_entered_at", pl.col("furthest_rank").alias("furthest"))
     if not implicit:
         per_lead = per_lead.with_columns(entered_masks(inputs).alias("entered"))
@@ -319,7 +319,7 @@ def _shift_months(day: date, months: int) -> date:
 def _durations(inputs: AnalysisInputs, from_stage: str, to_stage: str, skipped: str | None) -> pl.DataFrame:
     """One row per lead that reached from_stage in the cohort period: lead_id, seg_key, started_at,
     finished_at, days (to reaching to_stage, or to D while it has not), converted."""
-    _, implicit = conversion_policy(inputs, None, skipped)
+    _, implicit = conversion_policy(inputs.settings, None, skipped)
     start_rank = inputs.rank_of(from_stage, main_only=True)
     end_rank = inputs.rank_of(to_stage, main_only=True)
     if end_rank <= start_rank:

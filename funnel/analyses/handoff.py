@@ -33,13 +33,14 @@ for the conversion analysis: the current value, not the value at the time.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import duckdb
 import polars as pl
 
 from funnel import schema as sc
 from funnel.analyses.conversion import conversion_entries_of, deal_losses
-from funnel.analyses.inputs import SEG, analysis_inputs, conversion_policy
+from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, conversion_policy
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
@@ -54,8 +55,10 @@ __all__ = [
     "OUTCOMES",
     "REVIEW_SCHEMA",
     "handoff_leads",
+    "handoff_passes",
     "handoff_review",
     "handoff_rows",
+    "handoff_rows_of",
     "recycle_reasons",
     "segmentable_columns",
     "until",
@@ -142,22 +145,38 @@ def handoff_rows(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters:
     hours_to_touch, censored_hours, bounced, recycled_after_acceptance, returned_at, reason (of the
     return below MQL), returned_from. What `handoff_review`, `recycle_reasons` and `handoff_leads` read: a
     caller showing several of them computes it once and passes it as `rows`."""
-    mql_rank = _mql_rank(settings)
+    _mql_rank(settings)  # no MQL stage on the ladder: said before anything is read
     _check_by(by)
     for dimension in filters.segment_values():
         _check_by(dimension)
-    as_of = filters.as_of
     inputs = analysis_inputs(con, replace(filters, ladder=sc.LIFECYCLE), settings=settings, by=by)
-    _, implicit = conversion_policy(inputs, None, None)
-    steps = conversion_entries_of(inputs, deal_losses(con, as_of=as_of))
+    return handoff_rows_of(inputs, handoff_passes(con, settings=settings, as_of=filters.as_of),
+                           deal_losses(con, as_of=filters.as_of), by=by)
+
+
+def handoff_passes(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame:
+    """Every pass through MQL as of D with what the review knows of it besides its outcome (handoffs.sql). It
+    depends on D and the settings only, not on the cohort period or the segments: a caller reviewing several
+    periods or breakdowns at one D (the monthly review, the Handoff page) reads it once."""
+    _, implicit = conversion_policy(settings, None, None)
+    params = lifecycle_params(settings, as_of=as_of) | {
+        "mql_rank": _mql_rank(settings), "main": len(settings.ladders.lifecycle), "implicit": implicit,
+        "touch": SALES_TOUCH}
+    sql = sql_text("handoffs", fragments={"lifecycle_entries": lifecycle_entries_sql(con, settings)})
+    return frame(con, sql, bound_params(sql, params))
+
+
+def handoff_rows_of(inputs: AnalysisInputs, passes: pl.DataFrame, losses: pl.DataFrame, *,
+                    by: str | None = None) -> pl.DataFrame:
+    """`handoff_rows` of prepared inputs on the lifecycle ladder (their filters' period and segments), the passes
+    at their D (`handoff_passes`) and the deal losses at D (`deal_losses`)."""
+    settings, as_of = inputs.settings, inputs.as_of
+    mql_rank = _mql_rank(settings)
+    steps = conversion_entries_of(inputs, losses)
     entries = steps.filter((pl.col("stage_rank") == mql_rank) & (pl.col("outcome") != "excluded")).select(
         pl.lit(inputs.lead_ids).gather(pl.col("lead_index")).alias(sc.LEAD_ID), SEG,
         pl.col(sc.ENTERED_AT).alias("mql_at"), "implied",
         pl.col("outcome").cast(pl.String).replace_strict(CONVERSION_OUTCOMES).alias("outcome"), "decided_at")
-    params = lifecycle_params(settings, as_of=as_of) | {
-        "mql_rank": mql_rank, "main": len(settings.ladders.lifecycle), "implicit": implicit, "touch": SALES_TOUCH}
-    sql = sql_text("handoffs", fragments={"lifecycle_entries": lifecycle_entries_sql(con, settings)})
-    passes = frame(con, sql, bound_params(sql, params))
     keys = [sc.LEAD_ID, "mql_at", "implied"]
     rows = entries.join(passes.sort(sc.LEAD_ID, "handoff").unique(keys, keep="first", maintain_order=True),
                         on=keys, how="left")

@@ -233,12 +233,12 @@ def moves_known() -> pl.Expr:
     return pl.col(sc.ENTERED_AT).is_not_null() & (pl.col("basis") != BASIS_CURRENT_STAGE)
 
 
-def conversion_policy(inputs: AnalysisInputs, window_days: int | None, skipped: str | None) -> tuple[int, bool]:
+def conversion_policy(settings: Settings, window_days: int | None, skipped: str | None) -> tuple[int, bool]:
     """(window W in days, whether skipped stages are implicit), the settings filling what is None."""
-    window = inputs.settings.conversion.window_days if window_days is None else int(window_days)
+    window = settings.conversion.window_days if window_days is None else int(window_days)
     if window < 0:
         raise FunnelError("the conversion window must be 0 days or more", value=str(window))
-    policy = skipped or inputs.settings.conversion.skipped_stages
+    policy = skipped or settings.conversion.skipped_stages
     if policy not in SKIPPED_POLICIES:
         raise FunnelError(f"unknown skipped-stage policy {policy!r}", hint=f"Use one of {', '.join(SKIPPED_POLICIES)}")
     return window, policy == "implicit"

@@ -52,7 +52,7 @@ def metrics_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings
                    by: str | None = None, window_days: int | None = None) -> dict[str, Any]:
     """The four analyses as of filters.as_of as one JSON-ready dict (see the module docstring)."""
     inputs = analysis_inputs(con, filters, settings=settings, by=by)
-    window, implicit = conversion_policy(inputs, window_days, None)
+    window, implicit = conversion_policy(inputs.settings, window_days, None)
     distribution = stage_distribution_of(inputs)
     conversion = stage_conversion_of(inputs, deal_losses(con, as_of=filters.as_of), window_days=window)
     aging = stage_aging_of(inputs)

@@ -64,7 +64,7 @@ def segment_leads_of(inputs: AnalysisInputs, deals: pl.DataFrame, *, skipped: st
     reported stages, customer_at, days_to_customer and customer_observed (for Kaplan–Meier: from
     first_seen to the first customer entry, or to D; null when the lead's moves are not dated),
     closed_deals, won_deals, won_amount."""
-    _, implicit = conversion_policy(inputs, None, skipped)
+    _, implicit = conversion_policy(inputs.settings, None, skipped)
     main = inputs.main_stages
     population = inputs.population
     if not implicit:
