@@ -35,7 +35,7 @@ from funnel.analyses.aging import stage_aging_of
 from funnel.analyses.conversion import deal_losses, stage_conversion_of
 from funnel.analyses.deals import DEAL_DIMENSIONS, deal_facts
 from funnel.analyses.distribution import stage_distribution_of
-from funnel.analyses.handoff import handoff_review
+from funnel.analyses.handoff import handoff_passes, handoff_review, handoff_rows_of
 from funnel.analyses.inputs import AnalysisInputs, analysis_inputs, moves_known
 from funnel.analyses.segments import lead_deals, reported_stages, segment_performance_of
 from funnel.config import Settings
@@ -435,10 +435,12 @@ def monthly_review(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
 
     handoff_parts = []
     if ladder == sc.LIFECYCLE and "mql" in settings.ladders.lifecycle:
+        passes = handoff_passes(con, settings=settings, as_of=as_of)  # the same for every month's cohort
         for label, m in months.items():
             if label == YEAR_AGO:
                 continue
-            review = handoff_review(con, settings=settings, filters=month_filters(filters, m))
+            rows = handoff_rows_of(_period(inputs, m), passes, losses)
+            review = handoff_review(con, settings=settings, filters=month_filters(filters, m), rows=rows)
             handoff_parts.append((label, m, review.head(1).drop("segment")))
     handoff = _labelled(handoff_parts, "month")
 

@@ -7,6 +7,7 @@ pickled once and copied out again on every run of the page, at a million leads s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 
 import polars as pl
@@ -32,6 +33,7 @@ from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
 from funnel.model import history, identity, matrix, scoring, stages
+from funnel.schema import LIFECYCLE
 from funnel.store.inventory import data_days
 from pages.ui.store import COMPUTING, StoreKey, inventory_of, key
 
@@ -381,11 +383,20 @@ def score_validation(as_of: date) -> dict[str, pl.DataFrame]:
 
 
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _handoff_passes(at: StoreKey, as_of: date) -> pl.DataFrame:
+    """Every pass through MQL at D: the same for every cohort period and breakdown (a cached resource)."""
+    with at.opened() as con:
+        return handoff_analyses.handoff_passes(con, settings=at.settings, as_of=as_of)
+
+
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _handoff_rows(at: StoreKey, filters: Filters, by: str | None) -> pl.DataFrame:
     """The handoffs the review, the reasons and the lists all read (a cached resource: computed once, never
-    copied)."""
-    with at.opened() as con:
-        return handoff_analyses.handoff_rows(con, settings=at.settings, filters=filters, by=by)
+    copied), from the lifecycle ladder's prepared inputs (its history read once and cut at D) and the passes at
+    D, so a new breakdown or period reads neither again."""
+    prepared = _analysis(at, replace(filters, ladder=LIFECYCLE), (by,) if by else ())
+    return handoff_analyses.handoff_rows_of(prepared, _handoff_passes(at, filters.as_of),
+                                            _deal_losses(at, filters.as_of), by=by)
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
