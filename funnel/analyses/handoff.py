@@ -44,7 +44,7 @@ from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, convers
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.model.history import lifecycle_entries_sql, lifecycle_params
+from funnel.model.history import lead_rows_of, lifecycle_entries_sql, lifecycle_params
 from funnel.stats import km_quantiles_frame, with_rate
 from funnel.store.db import frame
 from funnel.store.queries import bound_params, sql_text
@@ -130,12 +130,6 @@ def _mql_rank(settings: Settings) -> int:
         raise FunnelError("the handoff review needs an 'mql' stage on the lifecycle ladder",
                           hint="Add mql to [ladders] lifecycle in the settings")
     return settings.ladders.lifecycle.index(MQL)
-
-
-def _lead_details(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> pl.DataFrame:
-    """lead_id and the given leads-table columns as text (one row per lead id)."""
-    leads = frame(con, sql_text("lead_rows"))
-    return leads.select(sc.LEAD_ID, *[pl.col(c).cast(pl.String) for c in dict.fromkeys(columns)])
 
 
 def handoff_rows(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters: Filters,
@@ -316,7 +310,9 @@ def handoff_leads(con: duckdb.DuckDBPyConnection, *, settings: Settings, filters
     rows = rows.filter(chosen)
     if by is not None and segment is not None:
         rows = rows.filter(pl.col("segment") == segment)
-    rows = rows.join(_lead_details(con, LEAD_COLUMNS), on=sc.LEAD_ID, how="left")
+    details = lead_rows_of(con, rows.get_column(sc.LEAD_ID), LEAD_COLUMNS)
+    rows = rows.join(details.select(sc.LEAD_ID, *[pl.col(c).cast(pl.String) for c in LEAD_COLUMNS]), on=sc.LEAD_ID,
+                     how="left")
     return rows.sort("mql_at", sc.LEAD_ID).select(
         sc.LEAD_ID, *LEAD_COLUMNS, "mql_at", "outcome", "decided_at", "days_at_mql", "sla_breached",
         "first_touch_at", pl.col("hours_to_touch").round(1), "bounced", "recycled_after_acceptance",

@@ -27,7 +27,7 @@ from funnel import schema as sc
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.model import stages
-from funnel.model.history import lifecycle_entries_sql, lifecycle_params
+from funnel.model.history import lead_rows_of, lifecycle_entries_sql, lifecycle_params
 from funnel.model.identity import identity_findings, identity_is_built
 from funnel.model.materialised import funnel_is_current
 from funnel.store.db import arrow_table, frame
@@ -287,7 +287,7 @@ def flagged_lead_rows(con: duckdb.DuckDBPyConnection, flagged: pl.DataFrame) -> 
     flagged = flagged.select(sc.LEAD_ID, "group", "detail").unique(sc.LEAD_ID, keep="first", maintain_order=True)
     columns = (sc.NAME, sc.EMAIL, sc.COMPANY, sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS,
                sc.CREATED_AT, sc.NEXT_ACTION_AT)
-    details = frame(con, sql_text("lead_rows")).select(sc.LEAD_ID, *columns)
+    details = lead_rows_of(con, flagged.get_column(sc.LEAD_ID), columns)
     return (flagged.join(details, on=sc.LEAD_ID, how="left")
             .sort(["group", sc.CREATED_AT, sc.LEAD_ID], nulls_last=True)
             .select(sc.LEAD_ID, "group", "detail", *columns))
