@@ -35,7 +35,7 @@ from funnel.analyses.standardise import (
     hygiene_phone_key,
 )
 from funnel.errors import FunnelError
-from funnel.store.db import frame
+from funnel.store.db import frame, registered
 from funnel.store.queries import sql_text
 
 __all__ = [
@@ -165,13 +165,9 @@ def with_last_activity(con: duckdb.DuckDBPyConnection, records: pl.DataFrame,
     leads in duplicate groups; default: every record), null for the others. Reading it for every lead cost
     two thirds of person_records' query at a million leads, for a rule that needs a few thousand."""
     wanted = (records.get_column(sc.LEAD_ID) if lead_ids is None else lead_ids).unique().to_frame(sc.LEAD_ID)
-    relation = "_last_activity_leads"
-    con.register(relation, wanted.to_arrow())
-    try:
-        found = frame(con, sql_text("hygiene_last_activity", lead_ids=relation, leads=sc.LEADS.name,
+    with registered(con, {"lead_ids": wanted.to_arrow()}) as names:
+        found = frame(con, sql_text("hygiene_last_activity", lead_ids=names["lead_ids"], leads=sc.LEADS.name,
                                     activities=sc.ACTIVITIES.name))
-    finally:
-        con.unregister(relation)
     return records.join(found, on=sc.LEAD_ID, how="left", maintain_order="left")
 
 

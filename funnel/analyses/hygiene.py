@@ -13,9 +13,7 @@ have none); "" is in the list for stores written by other means.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,7 +28,7 @@ from funnel.model import stages
 from funnel.model.history import lead_rows_of, lifecycle_entries_sql, lifecycle_params
 from funnel.model.identity import identity_findings, identity_is_built
 from funnel.model.materialised import funnel_is_current
-from funnel.store.db import arrow_table, frame
+from funnel.store.db import arrow_table, frame, registered
 from funnel.store.queries import bound_params, sql_file, sql_text
 
 __all__ = [
@@ -111,22 +109,7 @@ FLAG_SCHEMA: dict[str, pl.DataType] = {sc.LEAD_ID: pl.String(), "group": pl.Stri
 # filters it: the leads' rows and the lifecycle stages (read once for every check, registered as relations),
 # the activities (no_engagement) and the stored funnel stages (no_owner).
 
-_relation_names = itertools.count()
 LIFECYCLE_CHECKS = ("no_engagement", "no_next_action")  # the checks that read the lifecycle stage at each day
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[dict[str, str]]:
-    """`tables` registered on `con` under fresh names for the duration (each relation → its name)."""
-    serial = next(_relation_names)
-    names = {relation: f"_hygiene_{relation}_{serial}" for relation in tables}
-    for relation, table in tables.items():
-        con.register(names[relation], table)
-    try:
-        yield names
-    finally:
-        for name in names.values():
-            con.unregister(name)
 
 
 def _shared_inputs(con: duckdb.DuckDBPyConnection, checks: tuple[str, ...], params: dict, *,
@@ -170,7 +153,7 @@ def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: tuple
     given = pl.concat([stages.funnel_stages_at(con, settings=settings, as_of=day).select(
         pl.lit(day, dtype=pl.Date).alias("as_of"), pl.col(sc.LEAD_ID).cast(pl.String),
         pl.col(stages.FUNNEL_STAGE).cast(pl.String).alias("funnel_stage")) for day in days])
-    with _registered(con, {"funnel_stages": given.to_arrow()}) as names:
+    with registered(con, {"funnel_stages": given.to_arrow()}) as names:
         stages_sql = sql_text("hygiene_funnel_stages_given", given=names["funnel_stages"])
         return _query(con, "hygiene_no_owner", params, relations, funnel_stages=stages_sql)
 
@@ -234,7 +217,7 @@ def hygiene_flags(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: I
     if not days:
         return {}
     params = _params(con, settings=settings, days=days)
-    with _registered(con, _shared_inputs(con, checks, params, settings=settings)) as relations:
+    with registered(con, _shared_inputs(con, checks, params, settings=settings)) as relations:
         flagged = pl.concat([_check_flags(con, check, settings=settings, days=days, params=params, relations=relations)
                              .select("as_of", pl.lit(check).alias("check"), *FLAG_SCHEMA) for check in checks])
     return {day: flagged.filter(pl.col("as_of") == day).drop("as_of") for day in days}

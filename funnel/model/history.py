@@ -21,7 +21,7 @@ from funnel.filters import until
 from funnel.model import materialised, scoring, stages
 from funnel.model.scoring import seniority_by_title
 from funnel.store import inventory
-from funnel.store.db import frame, quote_ident
+from funnel.store.db import frame, quote_ident, registered
 from funnel.store.queries import bound_params, sql_text
 
 __all__ = [
@@ -212,13 +212,9 @@ def lead_rows_of(con: duckdb.DuckDBPyConnection, lead_ids: pl.Series, columns: S
     """lead_id and the leads-table `columns` of the leads in `lead_ids`, one row per lead id (lead_rows_of.sql):
     what a list of a few leads shows beside each, read for those leads only (reading every lead's row to keep a
     few cost seconds at a million leads)."""
-    relation = "_lead_rows_of_ids"
-    con.register(relation, lead_ids.unique().to_frame(sc.LEAD_ID).to_arrow())
-    try:
-        names = ", ".join(quote_ident(c) for c in dict.fromkeys(columns))
-        return frame(con, sql_text("lead_rows_of", fragments={"columns": names}, lead_ids=relation))
-    finally:
-        con.unregister(relation)
+    selected = ", ".join(quote_ident(c) for c in dict.fromkeys(columns))
+    with registered(con, {"lead_ids": lead_ids.unique().to_frame(sc.LEAD_ID).to_arrow()}) as names:
+        return frame(con, sql_text("lead_rows_of", fragments={"columns": selected}, lead_ids=names["lead_ids"]))
 
 
 def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,

@@ -6,6 +6,7 @@ from the schema or a user's saved mapping; values are always bound parameters.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,6 +186,24 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None)
     """The single value of a one-row, one-column query."""
     row = first_row(con, sql, params)
     return None if row is None else row[0]
+
+
+_relation_serials = itertools.count()
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, tables: dict) -> Iterator[dict[str, str]]:
+    """`tables` (Arrow tables, each under the name a query's {relation} token gives it) registered on `con`
+    under fresh names for the duration; yields each relation's name. Two callers on one connection never meet."""
+    serial = next(_relation_serials)
+    names = {relation: f"_{relation}_{serial}" for relation in tables}
+    for relation, table in tables.items():
+        con.register(names[relation], table)
+    try:
+        yield names
+    finally:
+        for name in names.values():
+            con.unregister(name)
 
 
 def arrow_table(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
