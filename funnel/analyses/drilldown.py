@@ -18,7 +18,7 @@ from funnel.analyses.segments import lead_deals, reported_stages, segment_leads_
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters
-from funnel.store.db import frame
+from funnel.store.db import frame, registered
 from funnel.store.queries import sql_text
 
 __all__ = ["KINDS", "NO_STAGE", "leads_behind"]
@@ -93,7 +93,8 @@ def leads_behind(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: 
             rows = rows.filter((pl.col("won_deals") > 0) == won)
         rows = rows.with_columns(inputs.stage_column("furthest_rank", "furthest_stage")).drop("furthest_rank")
 
-    contacts = frame(con, sql_text("lead_contacts"))
+    with registered(con, {"lead_ids": rows.select(sc.LEAD_ID).unique().to_arrow()}) as names:
+        contacts = frame(con, sql_text("lead_contacts", lead_ids=names["lead_ids"]))
     # Aging rows are listed longest in the stage first (undated entries last); every other kind by lead id.
     aging = kind == "aging"
     order = [pl.col("days_in_stage").fill_null(-1), pl.col(sc.LEAD_ID)] if aging else [pl.col(sc.LEAD_ID)]
