@@ -41,7 +41,7 @@ from funnel.model import routing, stages
 from funnel.model.materialised import funnel_is_current
 from funnel.model.scoring import FIT_SCORE, ICP, SENIORITY, TAGS, lead_facts, lead_fields, lead_scores
 from funnel.stats import wilson_interval
-from funnel.store.db import frame, quote_ident, scalar
+from funnel.store.db import frame, quote_ident, registered, scalar
 from funnel.store.queries import sql_text
 
 __all__ = [
@@ -338,13 +338,10 @@ def content_next_stage(con: duckdb.DuckDBPyConnection, *, settings: Settings, as
     else:
         if history is None:
             history = stages.funnel_history(con, settings=settings, as_of=as_of)
-        name = "_routing_funnel_history"
-        con.register(name, history.select(sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT, stages.IS_SIDE,
-                                          stages.ENTRY_ORDER).to_arrow())
-        try:
-            table = _content_table(con, name, params)
-        finally:
-            con.unregister(name)
+        entries = history.select(sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT, stages.IS_SIDE,
+                                 stages.ENTRY_ORDER).to_arrow()
+        with registered(con, {"funnel_history": entries}) as names:
+            table = _content_table(con, names["funnel_history"], params)
     return _with_wilson(table, "decided", "advanced").select(
         "stage", "activity_type", "leads", "advanced", "decided", "rate", "low", "high", "median_days", "p80_days")
 

@@ -40,7 +40,7 @@ from funnel.errors import ConfigError, FunnelError
 from funnel.model import materialised, routing, stages
 from funnel.model.criteria import matches
 from funnel.stats import small_sample, wilson_interval, with_rate
-from funnel.store.db import frame, quote_ident
+from funnel.store.db import frame, quote_ident, registered
 from funnel.store.queries import sql_text
 
 __all__ = [
@@ -743,12 +743,8 @@ def leads_report(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
     ids = current.filter(is_activity).select(pl.col(stages.EVIDENCE_ID).alias(sc.ACTIVITY_ID)).unique()
     urls = pl.DataFrame(schema={sc.ACTIVITY_ID: pl.String, sc.URL: pl.String})
     if ids.height:
-        name = "_funnel_evidence_ids"
-        con.register(name, ids.to_arrow())
-        try:
-            urls = frame(con, sql_text("evidence_urls", evidence_ids=name))
-        finally:
-            con.unregister(name)
+        with registered(con, {"evidence_ids": ids.to_arrow()}) as names:
+            urls = frame(con, sql_text("evidence_urls", evidence_ids=names["evidence_ids"]))
     current = current.join(urls.unique(sc.ACTIVITY_ID), left_on=stages.EVIDENCE_ID, right_on=sc.ACTIVITY_ID,
                            how="left").with_columns(
         stages.evidence_texts(pl.col(stages.FUNNEL_STAGE), pl.col(stages.EVIDENCE_TYPE), pl.col(stages.EVIDENCE_AT),

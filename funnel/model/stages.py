@@ -69,7 +69,7 @@ from funnel.engine import is_spark
 from funnel.errors import ConfigError
 from funnel.filters import until
 from funnel.model.materialised import stored_funnel_entrants, stored_funnel_history, stored_funnel_stages
-from funnel.store.db import arrow_table, frame, quote_ident
+from funnel.store.db import arrow_table, frame, quote_ident, registered
 from funnel.store.queries import sql_text
 
 __all__ = [
@@ -283,16 +283,11 @@ def _timeline(con: duckdb.DuckDBPyConnection, as_of: date, types: list[str], ign
               milestones: pl.DataFrame, recycles: pl.DataFrame, lead_ids: Leads) -> pa.Table:
     """The sorted time line as Arrow (its strings stay Arrow: only the few that end up in entries
     are ever converted)."""
-    serial = next(_relation_names)
-    relations = {"milestones": f"_funnel_milestones_{serial}", "recycles": f"_funnel_recycles_{serial}"}
-    con.register(relations["milestones"], milestones.with_row_index("ref").to_arrow())
-    con.register(relations["recycles"], recycles.with_row_index("ref").to_arrow())
-    try:
+    tables = {"milestones": milestones.with_row_index("ref").to_arrow(),
+              "recycles": recycles.with_row_index("ref").to_arrow()}
+    with registered(con, tables) as relations:
         return arrow_table(con, sql_text("stages_timeline", fragments={"lead_filter": _lead_filter(lead_ids)}, **relations),
                            _params(as_of, lead_ids, types=types, ignored=ignored))
-    finally:
-        for name in relations.values():
-            con.unregister(name)
 
 
 # ------------------------------------------------------------------------------ state machine
