@@ -392,9 +392,11 @@ def _handoff_passes(at: StoreKey, as_of: date) -> pl.DataFrame:
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _handoff_rows(at: StoreKey, filters: Filters, by: str | None) -> pl.DataFrame:
     """The handoffs the review, the reasons and the lists all read (a cached resource: computed once, never
-    copied), from the lifecycle ladder's prepared inputs (its history read once and cut at D) and the passes at
-    D, so a new breakdown or period reads neither again."""
-    prepared = _analysis(at, replace(filters, ladder=LIFECYCLE), (by,) if by else ())
+    copied), from the passes at D (read once for every breakdown and period) and the lifecycle ladder's inputs
+    prepared for this breakdown alone (not held in the shared cache: at 1M leads they would hold 600 MB more
+    for the little a breakdown switch saves with them)."""
+    with at.opened() as con:
+        prepared = inputs.analysis_inputs(con, replace(filters, ladder=LIFECYCLE), settings=at.settings, by=by)
     return handoff_analyses.handoff_rows_of(prepared, _handoff_passes(at, filters.as_of),
                                             _deal_losses(at, filters.as_of), by=by)
 
