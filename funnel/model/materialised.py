@@ -47,7 +47,7 @@ from funnel.schema import (
     SCORING_FACTS_PART,
     TABLE_SPANS_PART,
 )
-from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident
+from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident, registered
 from funnel.store.inventory import table_spans
 from funnel.store.queries import sql_text
 
@@ -220,16 +220,12 @@ def write_funnel_entries(con: duckdb.DuckDBPyConnection, batches: Iterable[pl.Da
     memory: about 1 GB per million leads); the part is recorded as current only once every batch is in, so a
     build stopped midway leaves it absent (the figures then come from the tables), never partly current."""
     started = time.perf_counter()
-    table, relation, rows = quote_ident(MODEL_FUNNEL_ENTRIES), "_model_funnel_entries_in", 0
-    with_next = sql_text("model_entries_next", entries=relation)
+    table, rows = quote_ident(MODEL_FUNNEL_ENTRIES), 0
     with _rewriting(con, FUNNEL_PART):
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(ENTRY_COLUMNS)})")
     for batch in batches:
-        con.register(relation, batch.to_arrow())
-        try:
-            con.execute(f"INSERT INTO {table} {with_next}")
-        finally:
-            con.unregister(relation)
+        with registered(con, {"entries": batch.to_arrow()}) as names:
+            con.execute(f"INSERT INTO {table} {sql_text('model_entries_next', entries=names['entries'])}")
         rows += batch.height
     _record(con, FUNNEL_PART, funnel_settings_key(settings), rows=rows, started=started, now=now)
     return rows
@@ -252,12 +248,8 @@ def _rewriting(con: duckdb.DuckDBPyConnection, part: str) -> Iterator[None]:
 
 def _store_frame(con: duckdb.DuckDBPyConnection, table: str, data: pl.DataFrame) -> None:
     """`data` as the table `table`, replacing it."""
-    relation = f"_{table}_in"
-    con.register(relation, data.to_arrow())
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM {relation}")
-    finally:
-        con.unregister(relation)
+    with registered(con, {"data": data.to_arrow()}) as names:
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM {quote_ident(names['data'])}")
 
 
 def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, params: dict,
