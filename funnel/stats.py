@@ -25,6 +25,8 @@ __all__ = [
     "kaplan_meier",
     "km_quantile",
     "km_quantiles_frame",
+    "km_quantiles_of_risks",
+    "km_risk_table",
     "normal_cdf",
     "normal_quantile",
     "quantile_column_name",
@@ -357,22 +359,36 @@ def km_quantiles_frame(
     column per q (e.g. p50, p80, p90; null when the curve never reaches q), n, events and
     censored."""
     keys = list(by or [])
+    _check_outputs(keys, quantiles)
+    return km_quantiles_of_risks(km_risk_table(frame, duration=duration, observed=observed, by=keys), by=keys,
+                                 quantiles=quantiles)
+
+
+def _check_outputs(keys: Sequence[str], quantiles: Sequence[float]) -> list[str]:
+    """The quantile columns' names; ValueError when an output column would repeat."""
     names = [quantile_column_name(q) for q in quantiles]
     outputs = [*keys, *names, "n", "events", "censored"]
     if len(set(outputs)) != len(outputs):
         raise ValueError(f"output columns would repeat: {outputs}")
+    return names
+
+
+def km_risk_table(frame: pl.DataFrame, *, duration: str, observed: str, by: Sequence[str] | None) -> pl.DataFrame:
+    """What Kaplan–Meier needs of a frame of durations, per group: one row per group and distinct time with
+    `_events` (observed endings at that time) and `_removed` (every row ending at that time, event or
+    censored). The counts add up: the risk tables of parts of the rows, summed by group and time, are the
+    risk table of all of them (so it can be built where the rows are, and the curve finished elsewhere)."""
+    keys = list(by or [])
     for column in (duration, observed, *keys):
         if column not in frame.columns:
             raise ValueError(f"column {column!r} is not in the frame")
     if not frame.schema[duration].is_numeric():
         raise TypeError(f"duration column {duration!r} must be numeric, not {frame.schema[duration]}")
-
     # Work on internally named copies selected by position: user column names such as "*" or
     # "^a.*$" would be read as patterns by pl.col, and may clash with our helper names.
-    key_names = [f"_key{i}" for i in range(len(keys))] or ["_all"]
+    key_names = [f"_key{i}" for i in range(len(keys))]
     work = frame.lazy().select(
         *[pl.nth(frame.get_column_index(k)).alias(n) for k, n in zip(keys, key_names, strict=False)],
-        *([pl.lit(0).alias("_all")] if not keys else []),
         pl.nth(frame.get_column_index(duration)).alias("_time"),
         pl.nth(frame.get_column_index(observed)).alias("_event"),
     )
@@ -384,11 +400,30 @@ def km_quantiles_frame(
     ).collect().row(0, named=True)
     if any(checks.values()):
         raise ValueError(f"durations must be known, finite and ≥ 0; found {checks}")
-
-    steps = (
+    risks = (
         work.with_columns(pl.col("_event").cast(pl.Boolean))
         .group_by([*key_names, "_time"])
         .agg(pl.col("_event").sum().cast(pl.Int64).alias("_events"), pl.len().cast(pl.Int64).alias("_removed"))
+        .collect()
+    )
+    return risks.rename(dict(zip(key_names, keys, strict=True)))
+
+
+def km_quantiles_of_risks(risks: pl.DataFrame, *, by: Sequence[str] | None,
+                          quantiles: Sequence[float] = (0.5, 0.8, 0.9)) -> pl.DataFrame:
+    """`km_quantiles_frame` from a risk table (`km_risk_table`, or the sum of several by group and time; `by`
+    may name fewer groups than it has: the others are summed away)."""
+    keys = list(by or [])
+    names = _check_outputs(keys, quantiles)
+    key_names = [f"_key{i}" for i in range(len(keys))] or ["_all"]
+    work = risks.lazy().select(
+        *[pl.nth(risks.get_column_index(k)).alias(n) for k, n in zip(keys, key_names, strict=False)],
+        *([pl.lit(0).alias("_all")] if not keys else []),
+        "_time", "_events", "_removed",
+    )
+    steps = (
+        work.group_by([*key_names, "_time"])
+        .agg(pl.col("_events").sum(), pl.col("_removed").sum())
         .sort([*key_names, "_time"], nulls_last=True)
         # at risk at t: everyone whose duration is ≥ t (events come before censorings at a tie)
         .with_columns(pl.col("_removed").cum_sum(reverse=True).over(key_names).alias("_at_risk"))

@@ -18,9 +18,10 @@ from funnel import schema as sc
 from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, moves_known
 from funnel.config import Settings
 from funnel.filters import Filters
-from funnel.stats import km_quantiles_frame
+from funnel.stats import km_quantiles_of_risks, km_risk_table
 
-__all__ = ["aging_buckets", "aging_buckets_of", "aging_leads", "aging_leads_of", "stage_aging", "stage_aging_of"]
+__all__ = ["aging_buckets", "aging_buckets_of", "aging_counts", "aging_leads", "aging_leads_of", "aging_rows",
+           "stage_aging", "stage_aging_of", "stay_risks"]
 
 
 def aging_leads(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
@@ -109,30 +110,44 @@ def stage_aging_of(inputs: AnalysisInputs) -> pl.DataFrame:
     dated stay whose entry lies in the cohort period: stays that ended are events, stays still open
     at D are censored at D minus the entry; null when too few ended), stays (stays in the estimate),
     sla_days, over_sla (null when the stage has no SLA), then one column of leads per aging bucket."""
-    aging = inputs.settings.aging
-    labels = list(aging.bucket_labels())
-    names = inputs.stage_names
-    rows = _aged(inputs)
-    counted = rows.group_by(SEG, "stage_rank").agg(
-        pl.len().alias("leads"),
-        pl.col("days_in_stage").is_not_null().sum().alias("dated"),
-        pl.col("over_sla").sum().alias("over_sla"),
-        *[(pl.col("bucket") == label).sum().alias(label) for label in labels],
-    )
-    sums = ["leads", "dated", "over_sla", *labels]
-    total = counted.group_by("stage_rank").agg([pl.col(c).sum() for c in sums]).with_columns(
-        pl.lit(None, dtype=pl.Int32).alias(SEG))
-    counted = pl.concat([total.select(counted.columns), counted.with_columns(pl.col(SEG).cast(pl.Int32))])
+    return aging_rows(inputs, aging_counts(inputs), stay_risks(inputs))
 
+
+def aging_counts(inputs: AnalysisInputs) -> pl.DataFrame:
+    """seg_key, stage_rank, leads, dated, over_sla and one count per aging bucket: the leads in each stage at D
+    (counts that add up over groups of leads: see funnel.analyses.partials)."""
+    labels = list(inputs.settings.aging.bucket_labels())
+    return _aged(inputs).group_by(SEG, "stage_rank").agg(
+        pl.len().cast(pl.Int64).alias("leads"),
+        pl.col("days_in_stage").is_not_null().sum().cast(pl.Int64).alias("dated"),
+        pl.col("over_sla").sum().cast(pl.Int64).alias("over_sla"),
+        *[(pl.col("bucket") == label).sum().cast(pl.Int64).alias(label) for label in labels],
+    )
+
+
+def stay_risks(inputs: AnalysisInputs) -> pl.DataFrame:
+    """The Kaplan–Meier risk table (`km_risk_table`) of every dated stay whose entry lies in the cohort period,
+    per segment and stage: a stay that ended is an event, one still open at D is censored at D."""
     stays = (inputs.timeline.filter(moves_known() & inputs.in_period(sc.ENTERED_AT))
              .select(SEG, "stage_rank",
                      (pl.coalesce(pl.col("next_at").dt.date(), pl.lit(inputs.as_of))
                       - pl.col(sc.ENTERED_AT).dt.date()).dt.total_days().alias("days"),
                      pl.col("next_at").is_not_null().alias("left_stage")))
-    quantiles = [km_quantiles_frame(stays, duration="days", observed="left_stage", by=["stage_rank"])
-                 .with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))]
-    if inputs.by and stays.height:
-        quantiles.append(km_quantiles_frame(stays, duration="days", observed="left_stage", by=[SEG, "stage_rank"]))
+    return km_risk_table(stays, duration="days", observed="left_stage", by=[SEG, "stage_rank"])
+
+
+def aging_rows(inputs: AnalysisInputs, counted: pl.DataFrame, risks: pl.DataFrame) -> pl.DataFrame:
+    """`stage_aging_of` from its counts (`aging_counts`) and its stays' risk table (`stay_risks`)."""
+    aging = inputs.settings.aging
+    labels = list(aging.bucket_labels())
+    names = inputs.stage_names
+    sums = ["leads", "dated", "over_sla", *labels]
+    total = counted.group_by("stage_rank").agg([pl.col(c).sum() for c in sums]).with_columns(
+        pl.lit(None, dtype=pl.Int32).alias(SEG))
+    counted = pl.concat([total.select(counted.columns), counted.with_columns(pl.col(SEG).cast(pl.Int32))])
+    quantiles = [km_quantiles_of_risks(risks, by=["stage_rank"]).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))]
+    if inputs.by and risks.height:
+        quantiles.append(km_quantiles_of_risks(risks, by=[SEG, "stage_rank"]))
     km = pl.concat([q.select(SEG, pl.col("stage_rank").cast(pl.Int32), "p50", "p80", "p90", "n") for q in quantiles],
                    how="vertical_relaxed")
 

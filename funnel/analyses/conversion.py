@@ -56,9 +56,12 @@ __all__ = [
     "cumulative_conversion",
     "cumulative_conversion_of",
     "deal_losses",
+    "deal_losses_query",
     "previous_period",
     "stage_conversion",
     "stage_conversion_of",
+    "step_counts",
+    "step_rows",
     "time_to_convert",
     "time_to_convert_curve",
     "time_to_convert_curve_of",
@@ -73,7 +76,12 @@ OPPORTUNITY = "opportunity"
 
 def deal_losses(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
     """lead_id, lost_at, lost_reason: each moment a lead's last open deal closed lost, by D."""
-    return frame(con, sql_text("deal_losses"), {"until": until(as_of)})
+    return frame(con, *deal_losses_query(as_of))
+
+
+def deal_losses_query(as_of: date) -> tuple[str, dict]:
+    """The query (SQL and parameters) of `deal_losses`."""
+    return sql_text("deal_losses"), {"until": until(as_of)}
 
 
 def conversion_entries_of(inputs: AnalysisInputs, losses: pl.DataFrame, *, window_days: int | None = None,
@@ -159,11 +167,17 @@ def _with_deal_losses(inputs: AnalysisInputs, cohort: pl.DataFrame, losses: pl.D
     return pl.concat([others, joined.select(others.columns)])
 
 
-def _step_rows(inputs: AnalysisInputs, entries: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
-    """Outcome counts per (segment, [extra], step), zero rows filled in, the total added, rates."""
+def step_counts(entries: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
+    """seg_key, [extra], stage_rank, outcome, _n (entries), _implied (of them, implied): counts that add up
+    over groups of leads (see funnel.analyses.partials)."""
+    return (entries.group_by(SEG, *extra, "stage_rank", "outcome")
+            .agg(pl.len().cast(pl.Int64).alias("_n"), pl.col("implied").sum().cast(pl.Int64).alias("_implied")))
+
+
+def step_rows(inputs: AnalysisInputs, per_outcome: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
+    """Outcome counts (`step_counts`) per (segment, [extra], step), zero rows filled in, the total added,
+    rates."""
     counts_by = [SEG, *extra, "stage_rank"]
-    per_outcome = (entries.group_by(*counts_by, "outcome")
-                   .agg(pl.len().cast(pl.Int64).alias("_n"), pl.col("implied").sum().cast(pl.Int64).alias("_implied")))
     counted = per_outcome.group_by(counts_by).agg(
         pl.col("_n").filter(pl.col("outcome") != "excluded").sum().alias("entered"),
         *[pl.col("_n").filter(pl.col("outcome") == o).sum().alias(o) for o in ALL_OUTCOMES],
@@ -210,7 +224,7 @@ def stage_conversion_of(inputs: AnalysisInputs, losses: pl.DataFrame, *, window_
     expired, open (these four add up to entered), excluded (strict policy), implied (implicit
     policy), rate with its Wilson 95% interval rate_lo/rate_hi (null when nothing is decided)."""
     entries = conversion_entries_of(inputs, losses, window_days=window_days, skipped=skipped)
-    return _step_rows(inputs, entries)
+    return step_rows(inputs, step_counts(entries))
 
 
 def conversion_cohorts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
@@ -230,7 +244,7 @@ def conversion_cohorts_of(inputs: AnalysisInputs, losses: pl.DataFrame, *, windo
     (zeros included); months without any entry are left out."""
     entries = conversion_entries_of(inputs, losses, window_days=window_days, skipped=skipped).with_columns(
         pl.col(sc.ENTERED_AT).dt.date().dt.month_start().alias("cohort_month"))
-    return _step_rows(inputs, entries, extra=("cohort_month",))
+    return step_rows(inputs, step_counts(entries, extra=("cohort_month",)), extra=("cohort_month",))
 
 
 def cumulative_conversion(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,

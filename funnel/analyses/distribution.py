@@ -21,6 +21,8 @@ from funnel.stats import rate_or_null
 
 __all__ = [
     "current_stages_of",
+    "distribution_counts",
+    "distribution_rows",
     "distribution_trend",
     "distribution_trend_of",
     "month_ends",
@@ -49,11 +51,16 @@ def current_stages_of(inputs: AnalysisInputs) -> pl.DataFrame:
 def stage_distribution_of(inputs: AnalysisInputs) -> pl.DataFrame:
     """One row per stage of the ladder (main stages, side states, then stage null for leads with
     no stage yet) and segment: leads, share (of the segment's leads; null when it has none)."""
-    counts = inputs.population.group_by(SEG, "stage_rank").agg(pl.len().cast(pl.Int64).alias("leads"))
-    return _distribution_rows(inputs, counts)
+    return distribution_rows(inputs, distribution_counts(inputs))
 
 
-def _distribution_rows(inputs: AnalysisInputs, counts: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
+def distribution_counts(inputs: AnalysisInputs) -> pl.DataFrame:
+    """seg_key, stage_rank, leads: the leads at D per segment and stage (counts that add up over groups of
+    leads: see funnel.analyses.partials)."""
+    return inputs.population.group_by(SEG, "stage_rank").agg(pl.len().cast(pl.Int64).alias("leads"))
+
+
+def distribution_rows(inputs: AnalysisInputs, counts: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
     """Counts per (seg_key, [extra], stage_rank) completed with zero rows, the total added, shares."""
     ranks = pl.DataFrame({"stage_rank": list(range(len(inputs.stage_names))) + [None]},
                          schema={"stage_rank": pl.Int32})
@@ -135,7 +142,7 @@ def distribution_trend_of(inputs: AnalysisInputs) -> pl.DataFrame:
     )
     counts = counts.with_columns(pl.Series("date", ends.gather(counts.get_column("point")), dtype=pl.Date)).select(
         SEG, "date", "stage_rank", "leads")
-    return _distribution_rows(inputs, counts, extra=("date",))
+    return distribution_rows(inputs, counts, extra=("date",))
 
 
 def stage_flows(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,

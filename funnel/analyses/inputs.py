@@ -23,7 +23,8 @@ from funnel.filters import Filters
 from funnel.model.history import (
     BASIS_CURRENT_STAGE,
     UNKNOWN,
-    history_note,
+    history_counts,
+    history_note_of,
     lead_facts,
     lead_frame,
     segment_values,
@@ -34,7 +35,7 @@ from funnel.model.history import (
 )
 from funnel.stats import segment_vs_rest_p_value, small_sample
 
-__all__ = ["AnalysisInputs", "analysis_inputs", "dimensions_of"]
+__all__ = ["AnalysisInputs", "analysis_inputs", "dimensions_of", "inputs_notes", "inputs_of", "segments_wanted"]
 
 SEG = "seg_key"  # internal: which segment a lead is in (0 when not segmented)
 
@@ -133,19 +134,35 @@ def analysis_inputs(con: duckdb.DuckDBPyConnection, filters: Filters, *, setting
     facts = lead_facts(con, settings=settings)
     if history is None:
         history = stage_history(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of)
+    wanted = segments_wanted(filters, dims)
+    values = None
+    if wanted:
+        if leads is None:
+            leads = lead_frame(con, settings=settings, as_of=filters.as_of, dimensions=wanted)
+        values = segment_values(leads, wanted)
+    return inputs_of(facts, history, values, filters=filters, settings=settings, by=dims)
+
+
+def segments_wanted(filters: Filters, dims: Sequence[str]) -> list[str]:
+    """The lead dimensions the inputs read: the segmentation's, then the segment filter's."""
+    return list(dims) + [d for d, _ in filters.segments if d not in dims]
+
+
+def inputs_of(facts: pl.DataFrame, history: pl.DataFrame, values: pl.DataFrame | None, *, filters: Filters,
+              settings: Settings, by: tuple[str, ...]) -> AnalysisInputs:
+    """`analysis_inputs` from what it reads: `lead_facts` (ordered by lead_id), `stage_history` and the
+    `segment_values` of the wanted dimensions (None when none is wanted). Pure: it runs wherever the rows are,
+    for all leads or for any group of them."""
+    dims = by
     timeline = stage_timeline(history).with_columns(
         (pl.col("is_first").cum_sum() - 1).cast(pl.Int64).alias("lead_index"))
     main = settings.ladders.stages(filters.ladder)
     summary = lead_summary(timeline, customer_rank=len(main) - 1)
     population = population_of(facts, summary, as_of=filters.as_of)
-    notes = [history_note(history, ladder=filters.ladder)]
 
-    wanted = list(dims) + [d for d, _ in filters.segments if d not in dims]
+    wanted = segments_wanted(filters, dims)
     segments = pl.DataFrame({SEG: []}, schema={SEG: pl.Int32})
     if wanted:
-        if leads is None:
-            leads = lead_frame(con, settings=settings, as_of=filters.as_of, dimensions=wanted)
-        values = segment_values(leads, wanted)
         population = population.drop(SEG).join(values, on=sc.LEAD_ID, how="left", maintain_order="left")
         population = population.with_columns([pl.col(d).fill_null(UNKNOWN) for d in wanted])
         for dimension, allowed in filters.segments:
@@ -168,12 +185,19 @@ def analysis_inputs(con: duckdb.DuckDBPyConnection, filters: Filters, *, setting
         timeline = timeline.with_columns(pl.lit(0, dtype=pl.Int32).alias(SEG))
 
     undated = population.filter(pl.col("first_seen").is_null()).height
+    notes = inputs_notes(history_counts(history).row(0, named=True), undated, ladder=filters.ladder)
+    return AnalysisInputs(filters=filters, settings=settings, by=dims, history=history, timeline=timeline,
+                          population=population, segments=segments, notes=notes,
+                          lead_ids=summary.get_column(sc.LEAD_ID))
+
+
+def inputs_notes(history: dict[str, int], undated: int, *, ladder: str) -> tuple[str, ...]:
+    """What the numbers rest on: `history_note_of` the history's counts, and how many leads have no date."""
+    notes = [history_note_of(history, ladder=ladder)]
     if undated:
         notes.append(f"{undated:,} leads have no date at all: they are counted at every date and left "
                      "out of trends, aging and durations.")
-    return AnalysisInputs(filters=filters, settings=settings, by=dims, history=history, timeline=timeline,
-                          population=population, segments=segments, notes=tuple(notes),
-                          lead_ids=summary.get_column(sc.LEAD_ID))
+    return tuple(notes)
 
 
 def lead_summary(timeline: pl.DataFrame, *, customer_rank: int) -> pl.DataFrame:

@@ -30,20 +30,26 @@ from funnel.analyses.inputs import (
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.stats import benjamini_hochberg, bh_adjusted, km_quantiles_frame, with_rate
+from funnel.stats import benjamini_hochberg, bh_adjusted, km_quantiles_of_risks, km_risk_table, with_rate
 from funnel.store.db import frame
 from funnel.store.queries import sql_text
 
 __all__ = [
     "lead_deals",
+    "lead_deals_query",
     "reported_stages",
+    "segment_counts",
     "segment_leads_of",
     "segment_performance",
     "segment_performance_of",
+    "segment_rows",
     "weak_segment_warning",
 ]
 
 MAX_CROSSED = 2
+# Won amounts are summed as decimals (exact to 1e-9): the same total in any order of the leads, so a sum over
+# groups of leads (funnel.analyses.partials) is the sum over all of them.
+WON_AMOUNT = pl.Decimal(38, 9)
 
 
 def reported_stages(inputs: AnalysisInputs) -> tuple[str, ...]:
@@ -56,7 +62,12 @@ def reported_stages(inputs: AnalysisInputs) -> tuple[str, ...]:
 
 def lead_deals(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
     """lead_id, closed_deals, won_deals, won_amount: each lead's deals closed by D."""
-    return frame(con, sql_text("lead_deals"), {"until": until(as_of)})
+    return frame(con, *lead_deals_query(as_of))
+
+
+def lead_deals_query(as_of: date) -> tuple[str, dict]:
+    """The query (SQL and parameters) of `lead_deals`."""
+    return sql_text("lead_deals"), {"until": until(as_of)}
 
 
 def segment_leads_of(inputs: AnalysisInputs, deals: pl.DataFrame, *, skipped: str | None = None) -> pl.DataFrame:
@@ -108,22 +119,40 @@ def segment_performance_of(inputs: AnalysisInputs, deals: pl.DataFrame, *, skipp
     if len(inputs.by) > MAX_CROSSED:
         raise FunnelError(f"segment performance crosses at most {MAX_CROSSED} dimensions, not {len(inputs.by)}",
                           hint="Pick one or two dimensions")
-    seg = inputs.settings.segments
+    return segment_rows(inputs, *segment_counts(inputs, deals, skipped=skipped))
+
+
+def segment_counts(inputs: AnalysisInputs, deals: pl.DataFrame, *,
+                   skipped: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the segment table adds up, per seg_key: leads, reached_<stage>, closed_deals, won_deals and
+    won_amount (a decimal sum, exact to 1e-9 and so the same in any order); and the Kaplan–Meier risk table
+    of days to customer. Both add up over groups of leads (see funnel.analyses.partials)."""
     rows = segment_leads_of(inputs, deals, skipped=skipped)
+    reach = [f"reached_{s}" for s in reported_stages(inputs)]
+    counted = rows.group_by(SEG).agg(
+        pl.len().cast(pl.Int64).alias("leads"), *[pl.col(r).sum().cast(pl.Int64) for r in reach],
+        pl.col("closed_deals").sum().cast(pl.Int64), pl.col("won_deals").sum().cast(pl.Int64),
+        pl.col("won_amount").cast(WON_AMOUNT).sum())
+    risks = km_risk_table(rows.filter(pl.col("days_to_customer").is_not_null()), duration="days_to_customer",
+                          observed="customer_observed", by=[SEG])
+    return counted, risks
+
+
+def segment_rows(inputs: AnalysisInputs, counted: pl.DataFrame, risks: pl.DataFrame) -> pl.DataFrame:
+    """`segment_performance_of` from its sums and risk table (`segment_counts`)."""
+    seg = inputs.settings.segments
     stages = reported_stages(inputs)
     reach = [f"reached_{s}" for s in stages]
-    sums = [pl.len().alias("leads"), *[pl.col(r).sum().alias(r) for r in reach],
-            pl.col("closed_deals").sum(), pl.col("won_deals").sum(), pl.col("won_amount").sum()]
-    total = rows.select(sums).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))
+    sums = ["leads", *reach, "closed_deals", "won_deals", "won_amount"]
+    total = counted.select([pl.col(c).sum() for c in sums]).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))
     parts = [total]
     if inputs.by:
-        parts.append(rows.group_by(SEG).agg(sums))
-    counted = pl.concat([p.select(SEG, *[c for c in total.columns if c != SEG]) for p in parts],
-                        how="vertical_relaxed")
+        parts.append(counted)
+    counted = pl.concat([p.select(SEG, *sums) for p in parts], how="vertical_relaxed")
     table = (
         inputs.segment_spine().join(counted, on=SEG, how="left", nulls_equal=True)
         .with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for c in ["leads", *reach, "closed_deals", "won_deals"]])
-        .with_columns(pl.col("won_amount").fill_null(0.0).cast(pl.Float64))
+        .with_columns(pl.col("won_amount").cast(pl.Float64).fill_null(0.0))
     )
     everyone = int(table.filter(pl.col(SEG).is_null()).get_column("leads")[0])
     table = table.with_columns(
@@ -136,12 +165,9 @@ def segment_performance_of(inputs: AnalysisInputs, deals: pl.DataFrame, *, skipp
         table = vs_rest(table, successes=successes, trials=trials, prefix=prefix, min_sample=seg.min_sample)
     table = _bh(table, [p for _, p, _ in rates], alpha=seg.alpha)
 
-    km_rows = rows.filter(pl.col("days_to_customer").is_not_null())
-    km = [km_quantiles_frame(km_rows, duration="days_to_customer", observed="customer_observed", by=None,
-                             quantiles=(0.5,)).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))]
-    if inputs.by and km_rows.height:
-        km.append(km_quantiles_frame(km_rows, duration="days_to_customer", observed="customer_observed",
-                                     by=[SEG], quantiles=(0.5,)))
+    km = [km_quantiles_of_risks(risks, by=None, quantiles=(0.5,)).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))]
+    if inputs.by and risks.height:
+        km.append(km_quantiles_of_risks(risks, by=[SEG], quantiles=(0.5,)))
     medians = pl.concat([k.select(SEG, pl.col("p50").alias("median_days_to_customer")) for k in km],
                         how="vertical_relaxed")
     table = table.join(medians, on=SEG, how="left", nulls_equal=True)

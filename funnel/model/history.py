@@ -30,9 +30,12 @@ __all__ = [
     "HISTORY_COLUMNS",
     "UNKNOWN",
     "conformed_history",
+    "history_counts",
     "history_note",
+    "history_note_of",
     "history_until",
     "lead_facts",
+    "lead_facts_query",
     "lead_frame",
     "lead_rows_of",
     "lifecycle_entries",
@@ -42,6 +45,8 @@ __all__ = [
     "segment_text",
     "segment_values",
     "stage_history",
+    "stage_history_of",
+    "stage_history_query",
     "stage_names",
     "stage_timeline",
 ]
@@ -82,16 +87,38 @@ def stage_names(settings: Settings, ladder: str) -> tuple[str, ...]:
 def stage_history(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Settings, as_of: date) -> pl.DataFrame:
     """One row per stage entry at or before the end of day `as_of`, ordered by lead and time:
     lead_id, stage, stage_rank, entered_at, reason, is_side, basis (see `history_note`)."""
+    query = stage_history_query(con, ladder=ladder, settings=settings, as_of=as_of)
+    if query is None:  # the funnel ladder without stored entries for these settings: the engine computes them
+        rows = stages.computed_funnel_history(con, settings=settings, as_of=as_of)
+    else:
+        rows = frame(con, *query)
+    return stage_history_of(rows, ladder=ladder, settings=settings, as_of=as_of)
+
+
+def stage_history_query(con: duckdb.DuckDBPyConnection, *, ladder: str, settings: Settings,
+                        as_of: date) -> tuple[str, dict] | None:
+    """The one query (SQL and parameters) whose rows `stage_history_of` makes the stage history as of D: the
+    lifecycle ladder's entries (`lifecycle_entries_sql`), or the funnel ladder's stored entries without
+    evidence; None when the lead model holds no funnel run for these settings (the stage engine computes them)."""
     if ladder == sc.LIFECYCLE:
-        entries = lifecycle_entries(con, settings=settings, as_of=as_of).drop("seq", "prev_rank")
-        return conformed_history(entries, settings=settings, ladder=ladder, ranked=True)
+        sql = lifecycle_entries_sql(con, settings)
+        return sql, bound_params(sql, lifecycle_params(settings, as_of=as_of))
     if ladder == sc.FUNNEL:
-        history = stages.funnel_history(con, settings=settings, as_of=as_of, evidence=False)
-        if "basis" not in history.columns:
-            history = history.with_columns(pl.lit(BASIS_STAGE_EVENT).alias("basis"))
-        history = history.filter(pl.col(sc.ENTERED_AT).is_null() | (pl.col(sc.ENTERED_AT) < until(as_of)))
-        return conformed_history(history, settings=settings, ladder=ladder)
+        return materialised.stored_funnel_history_query(con, settings=settings, as_of=as_of, evidence=False)
     raise ValueError(f"unknown ladder {ladder!r}; expected one of {', '.join(sc.LADDERS)}")
+
+
+def stage_history_of(rows: pl.DataFrame, *, ladder: str, settings: Settings, as_of: date) -> pl.DataFrame:
+    """`stage_history` from the rows of its query (or, on the funnel ladder, of the stage engine): pure, so it
+    runs wherever the rows are (per group of leads, in the tasks of a Spark engine)."""
+    if ladder == sc.LIFECYCLE:
+        return conformed_history(rows.drop("seq", "prev_rank"), settings=settings, ladder=ladder, ranked=True)
+    history = rows.select([pl.col(c).cast(t) for c, t in stages.HISTORY_SCHEMA.items()
+                           if c not in sc.EVIDENCE_COLUMNS])
+    if "basis" not in history.columns:
+        history = history.with_columns(pl.lit(BASIS_STAGE_EVENT).alias("basis"))
+    history = history.filter(pl.col(sc.ENTERED_AT).is_null() | (pl.col(sc.ENTERED_AT) < until(as_of)))
+    return conformed_history(history, settings=settings, ladder=ladder)
 
 
 def history_until(history: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -127,7 +154,12 @@ def lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_
 def lead_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> pl.DataFrame:
     """One row per lead, ordered by lead_id: lead_id, created_at, lifecycle_rank (the rank of its
     current lifecycle stage on the settings' lifecycle ladder; null when off the ladder)."""
-    return frame(con, sql_text("lead_facts"), {"stages": list(stage_names(settings, sc.LIFECYCLE))}).sort(sc.LEAD_ID)
+    return frame(con, *lead_facts_query(settings)).sort(sc.LEAD_ID)
+
+
+def lead_facts_query(settings: Settings) -> tuple[str, dict]:
+    """The query (SQL and parameters) of `lead_facts`, its rows in no set order."""
+    return sql_text("lead_facts"), {"stages": list(stage_names(settings, sc.LIFECYCLE))}
 
 
 def conformed_history(history: pl.DataFrame, *, settings: Settings, ladder: str, ranked: bool = False) -> pl.DataFrame:
@@ -183,17 +215,28 @@ def stage_timeline(history: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def history_note(history: pl.DataFrame, *, ladder: str) -> str:
-    """What a ladder's stage history was built from, in words a page can show next to the numbers."""
-    if history.is_empty():
-        return "No stage history at this date: no lead has a stage yet."
+def history_counts(history: pl.DataFrame) -> pl.DataFrame:
+    """What `history_note` says, as one row of counts that add up over groups of leads: leads (with a history),
+    placed (placed from their current stage alone), undated (placed, and without any date)."""
     per_lead = history.group_by(sc.LEAD_ID).agg(
         (pl.col("basis") == BASIS_CURRENT_STAGE).any().alias("placed"),
         pl.col(sc.ENTERED_AT).is_null().all().alias("undated"),
     )
-    placed = int(per_lead.get_column("placed").sum())
-    undated = int((per_lead.get_column("placed") & per_lead.get_column("undated")).sum())
-    logged = per_lead.height - placed
+    return per_lead.select(pl.len().cast(pl.Int64).alias("leads"), pl.col("placed").sum().cast(pl.Int64),
+                           (pl.col("placed") & pl.col("undated")).sum().cast(pl.Int64).alias("undated"))
+
+
+def history_note(history: pl.DataFrame, *, ladder: str) -> str:
+    """What a ladder's stage history was built from, in words a page can show next to the numbers."""
+    return history_note_of(history_counts(history).row(0, named=True), ladder=ladder)
+
+
+def history_note_of(counts: dict[str, int], *, ladder: str) -> str:
+    """`history_note` from `history_counts` (of all leads, or summed over groups of them)."""
+    if not counts["leads"]:
+        return "No stage history at this date: no lead has a stage yet."
+    placed, undated = counts["placed"], counts["undated"]
+    logged = counts["leads"] - placed
     source = "the funnel stage engine's evidence" if ladder == sc.FUNNEL else "stage events"
     parts = [f"history from {source}: {logged:,} leads"] if logged else []
     if placed:

@@ -73,6 +73,7 @@ __all__ = [
     "scoring_facts_key",
     "stored_funnel_entrants",
     "stored_funnel_history",
+    "stored_funnel_history_query",
     "stored_funnel_stages",
     "stored_scoring_facts",
     "stored_surge_days",
@@ -166,6 +167,15 @@ def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings,
     """The funnel entries as of D from the stored model (ordered by lead and entry_order), or None when the
     model holds no current run for these settings. `evidence`: with the evidence columns (without them, the read
     costs half: evidence_id is a text per entry)."""
+    query = stored_funnel_history_query(con, settings=settings, as_of=as_of, lead_ids=lead_ids, evidence=evidence)
+    return None if query is None else frame(con, *query)
+
+
+def stored_funnel_history_query(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                                lead_ids: Sequence[str] | None = None,
+                                evidence: bool = True) -> tuple[str, dict[str, object]] | None:
+    """The query (SQL and its parameters) of `stored_funnel_history`, or None when the model holds no current
+    run for these settings."""
     if not funnel_is_current(con, settings):
         return None
     params: dict[str, object] = {"until": until(as_of)}
@@ -174,8 +184,7 @@ def stored_funnel_history(con: duckdb.DuckDBPyConnection, *, settings: Settings,
         params["lead_ids"] = list(lead_ids)
         lead_filter = f" and list_contains($lead_ids, {quote_ident(LEAD_ID)})"
     columns = ", ".join(quote_ident(c) for c in EVIDENCE_COLUMNS) + "," if evidence else ""
-    return frame(con, sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter, "evidence": columns}),
-                 params)
+    return sql_text("model_funnel_entries", fragments={"lead_filter": lead_filter, "evidence": columns}), params
 
 
 def stored_funnel_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
