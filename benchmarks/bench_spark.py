@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/bench_spark.py [--leads 1000000] [--master local[2]]
 
-For each size the sample store of bench_metrics.py (generated and imported once, cached in
-benchmarks/.cache) is written as Parquet with `funnel export-tables`; then `funnel metrics` runs as a
-whole process on each engine, for the lifecycle ladder and for the funnel ladder by source (the
-funnel stage engine per lead group in Spark tasks). Wall seconds include the process start, and for
-Spark the JVM and session start. Each pair of outputs is checked byte for byte. One small machine
-running Spark in local mode is slower than DuckDB; the figures show by how much, not what a cluster
-does (see README "Running on Spark").
+For each size the sample store of side_by_side.py (imported once with `funnel import`, so its lead model is
+built; cached in benchmarks/.cache) is written as Parquet with `funnel export-tables`, the lead model's tables
+with it; then `funnel metrics` runs as a whole process on each engine, for the lifecycle ladder, the funnel
+ladder, and the funnel ladder by source. On Spark the report's counts are taken inside the tasks, per bucket of
+leads, and only they come back (funnel.analyses.partials), so the local driver keeps its default memory (1g).
+Wall seconds include the process start, and for Spark the JVM and session start. Each pair of outputs is
+checked byte for byte. One small machine running Spark in local mode is slower than DuckDB; the figures show by
+how much, not what a cluster does (see README "Running on Spark").
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_metrics import CACHE, store_for
+from side_by_side import CACHE, model_store
 
-CASES = {"lifecycle": ["--ladder", "lifecycle"], "funnel by source": ["--ladder", "funnel", "--by", "source"]}
+CASES = {"lifecycle": ["--ladder", "lifecycle"], "funnel": ["--ladder", "funnel"],
+         "funnel by source": ["--ladder", "funnel", "--by", "source"]}
 
 
 def exported(db: Path, leads: int) -> Path:
-    out = CACHE / f"parquet-{leads}"
+    out = CACHE / f"parquet-model-{leads}"
     if not (out / "activities.parquet").exists():
         subprocess.run([sys.executable, "-m", "funnel.cli.main", "export-tables", "--db", str(db), "--out", str(out)],
                        check=True, capture_output=True)
@@ -48,13 +50,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leads", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--driver-memory", default="1g")
     args = parser.parse_args()
     env = {**os.environ, "FUNNEL_SPARK_MASTER": args.master, "FUNNEL_SPARK_DRIVER_MEMORY": args.driver_memory,
            "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
     print(f"{'leads':>10}  {'case':<18} {'duckdb s':>9} {'spark s':>9} {'× slower':>9}  identical")
     for leads in args.leads:
-        db = store_for(leads)
+        db = model_store(leads)
         data = exported(db, leads)
         for case, extra in CASES.items():
             duck_s, duck = timed(["--db", str(db), *extra], env)

@@ -361,6 +361,36 @@ def test_spark_reads_the_exported_lead_model_and_gives_the_same_figures(modelled
         assert output(capsys, "metrics", "--engine", "spark", "--data", str(data), *extra) == duck
 
 
+def test_spark_counts_the_report_in_its_tasks_and_only_the_counts_come_back(modelled, monkeypatch):
+    """With the lead model in the dataset, no lead's rows reach the driver for the report (the driver's own
+    preparation is never called) and the figures are DuckDB's: both ladders, with segments and a segment filter."""
+    from funnel.analyses import report
+
+    db, data = modelled
+    settings = load_settings(None)
+    cases = [(Filters(as_of=date(2026, 9, 30), ladder=sc.LIFECYCLE), None),
+             (Filters(as_of=date(2026, 6, 30), ladder=sc.FUNNEL), "source"),
+             (Filters(as_of=date(2026, 9, 30), ladder=sc.FUNNEL, segments=(("source", ("Event", "Paid search")),)),
+              "country")]
+    con = connect(db, read_only=True)
+    try:
+        expected = [json.dumps(metrics_report(con, f, settings=settings, by=by)) for f, by in cases]
+    finally:
+        con.close()
+    assert 0 < json.loads(expected[2])["segments"][0]["leads"] <= 28 + 82  # the filter keeps Event and Paid search
+
+    def on_the_driver(*args, **kwargs):
+        raise AssertionError("the report prepared every lead's rows on the driver")
+
+    monkeypatch.setattr(report, "analysis_inputs", on_the_driver)
+    engine = SparkEngine.open(str(data))
+    try:
+        for (f, by), duck in zip(cases, expected, strict=True):
+            assert json.dumps(metrics_report(engine, f, settings=settings, by=by)) == duck
+    finally:
+        engine.close()
+
+
 def test_a_dataset_without_the_lead_model_still_opens_and_computes(modelled, capsys, tmp_path):
     db, data = modelled
     bare = tmp_path / "bare"

@@ -16,13 +16,15 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from funnel.analyses.aging import stage_aging_of
-from funnel.analyses.conversion import deal_losses, stage_conversion_of
+from funnel.analyses.aging import aging_rows
+from funnel.analyses.conversion import deal_losses, step_rows
 from funnel.analyses.deals import only_wins_text
-from funnel.analyses.distribution import stage_distribution_of
+from funnel.analyses.distribution import distribution_rows
 from funnel.analyses.inputs import analysis_inputs, conversion_policy
-from funnel.analyses.segments import lead_deals, reported_stages, segment_performance_of
+from funnel.analyses.partials import engine_report_parts, report_parts
+from funnel.analyses.segments import lead_deals, reported_stages, segment_rows
 from funnel.config import Settings
+from funnel.engine import is_spark
 from funnel.filters import LAST_DAY, Filters
 
 __all__ = ["SECTIONS", "UNDATED_NOTE", "json_ready", "metrics_report", "report_table", "undated_metrics_report"]
@@ -50,22 +52,30 @@ def _records(frame: pl.DataFrame, by: str | None, columns: list[str]) -> list[di
 
 def metrics_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
                    by: str | None = None, window_days: int | None = None) -> dict[str, Any]:
-    """The four analyses as of filters.as_of as one JSON-ready dict (see the module docstring)."""
-    inputs = analysis_inputs(con, filters, settings=settings, by=by)
-    window, implicit = conversion_policy(inputs.settings, window_days, None)
-    distribution = stage_distribution_of(inputs)
-    conversion = stage_conversion_of(inputs, deal_losses(con, as_of=filters.as_of), window_days=window)
-    aging = stage_aging_of(inputs)
-    segments = segment_performance_of(inputs, lead_deals(con, as_of=filters.as_of))
+    """The four analyses as of filters.as_of as one JSON-ready dict (see the module docstring). Their counts are
+    taken where the data is (funnel.analyses.partials): on an engine that computes per group of leads, inside its
+    tasks; else over all leads here."""
+    window, implicit = conversion_policy(settings, window_days, None)
+    counted = engine_report_parts(con, filters, settings=settings, by=by, window_days=window) if is_spark(con) \
+        else None
+    if counted is None:
+        inputs = analysis_inputs(con, filters, settings=settings, by=by)
+        counted = inputs, report_parts(inputs, deal_losses(con, as_of=filters.as_of),
+                                       lead_deals(con, as_of=filters.as_of), window_days=window)
+    inputs, parts = counted
+    distribution = distribution_rows(inputs, parts["distribution"])
+    conversion = step_rows(inputs, parts["conversion"])
+    aging = aging_rows(inputs, parts["aging"], parts["stays"])
+    segments = segment_rows(inputs, parts["segments"], parts["to_customer"])
     labels = list(settings.aging.bucket_labels())
     stages = reported_stages(inputs)
     total = segments.filter(pl.col(by).is_null()) if by else segments
     everyone = total.row(0, named=True) if total.height else {}
     only_wins = only_wins_text(closed=everyone.get("closed_deals"), won=everyone.get("won_deals"))
 
-    segment_rows = []
+    segment_records = []
     for row in segments.iter_rows(named=True):
-        segment_rows.append({
+        segment_records.append({
             "segment": row[by] if by else None,
             "leads": row["leads"],
             "share": json_ready(row["share"]),
@@ -82,9 +92,9 @@ def metrics_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings
             "median_days_to_customer": json_ready(row["median_days_to_customer"]),
             "won_amount": json_ready(row["won_amount"]),
         })
-    aging_rows = _records(aging, by, ["stage", "leads", "median_days", "p80_days", "p90_days", "sla_days",
-                                      "over_sla"])
-    for record, row in zip(aging_rows, aging.iter_rows(named=True), strict=True):
+    aging_records = _records(aging, by, ["stage", "leads", "median_days", "p80_days", "p90_days", "sla_days",
+                                         "over_sla"])
+    for record, row in zip(aging_records, aging.iter_rows(named=True), strict=True):
         record["buckets"] = {label: row[label] for label in labels}
     return {
         "as_of": filters.as_of.isoformat(),
@@ -97,8 +107,8 @@ def metrics_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings
         "distribution": _records(distribution, by, ["stage", "leads", "share"]),
         "conversion": _records(conversion, by, ["from_stage", "to_stage", "entered", "advanced", "lost", "expired",
                                                 "open", "rate", "rate_lo", "rate_hi", "excluded", "implied"]),
-        "aging": aging_rows,
-        "segments": segment_rows,
+        "aging": aging_records,
+        "segments": segment_records,
     }
 
 

@@ -263,11 +263,12 @@ class SparkEngine:
                   function: Callable[..., pa.Table], schema: pa.Schema) -> pa.Table:
         """`function(table, …)` run inside Spark tasks, once per group of `key` values, with each input
         query's rows of that group (one key's rows always in one call: rows are hashed into `groups`
-        buckets by key); the outputs, combined. One or two inputs (two: a cogroup)."""
+        buckets by key); the outputs, combined. One or two inputs go as they are (two: a cogroup); more
+        go as one union of every input's columns under names of their own, split again inside the task."""
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        bucket = "__funnel_bucket"
+        bucket, which = "__funnel_bucket", "__funnel_input"
         frames = [self.frame(sql, params).withColumn(bucket, F.pmod(F.xxhash64(F.col(key)), F.lit(groups)))
                   for sql, params in inputs]
 
@@ -286,7 +287,21 @@ class SparkEngine:
         elif len(frames) == 2:
             out = frames[0].groupBy(bucket).cogroup(frames[1].groupBy(bucket)).applyInArrow(two, schema=spark_schema)
         else:
-            raise ValueError("per_group takes one or two inputs")
+            columns = [[c for c in frame.columns if c != bucket] for frame in frames]
+            union = None
+            for i, (frame, names) in enumerate(zip(frames, columns, strict=True)):
+                own = frame.select(F.col(bucket), F.lit(i).alias(which),
+                                   *[F.col(f"`{c}`").alias(f"{i}:{c}") for c in names])
+                union = own if union is None else union.unionByName(own, allowMissingColumns=True)
+
+            def many(table: pa.Table) -> pa.Table:
+                import pyarrow.compute as pc
+
+                tags = table.column(which)
+                return result(*(table.filter(pc.equal(tags, i)).select([bucket, *[f"{i}:{c}" for c in names]])
+                                .rename_columns([bucket, *names]) for i, names in enumerate(columns)))
+
+            out = union.groupBy(bucket).applyInArrow(many, schema=spark_schema)
         return self._bounded(out, None).cast(schema)
 
     # ---------------------------------------------- the DuckDB subset the model reads

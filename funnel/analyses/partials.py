@@ -1,0 +1,168 @@
+"""The metrics report from counts that add up over groups of leads, so its group-bys run where the data is.
+
+Each of the report's four analyses comes in two halves: what it counts per segment (`distribution_counts`,
+`step_counts`, `aging_counts` and `stay_risks`, `segment_counts`: counts and Kaplan–Meier risk tables, where
+the counts of two groups of leads, summed key by key, are the counts of both) and how its rows follow from
+those counts (`distribution_rows`, `step_rows`, `aging_rows`, `segment_rows`: totals, shares, rates,
+intervals, tests, quantiles). `report_parts` is the first half for one preparation; `metrics_report`
+finishes it.
+
+On one machine the report is both halves over all leads at once. On an engine that computes per group of
+leads (Spark), `engine_report_parts` runs `group_report_parts` inside the engine's tasks, once per bucket of
+leads, on the rows of that bucket's leads alone: each task prepares its leads (`inputs_of`) and counts them,
+its parts keyed by segment values (a group's seg_keys are its own); only those parts come back, and
+`merged_parts` sums them and numbers the segments as `inputs_of` numbers them over all leads. The numbers
+are the same by construction: every part is a sum, and a lead's rows never span two buckets.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from funnel import schema as sc
+from funnel.analyses.aging import aging_counts, stay_risks
+from funnel.analyses.conversion import conversion_entries_of, deal_losses_query, step_counts
+from funnel.analyses.distribution import distribution_counts
+from funnel.analyses.inputs import (
+    SEG,
+    AnalysisInputs,
+    dimensions_of,
+    inputs_notes,
+    inputs_of,
+    segments_wanted,
+)
+from funnel.analyses.segments import lead_deals_query, segment_counts
+from funnel.config import Settings
+from funnel.filters import Filters
+from funnel.model.history import (
+    history_counts,
+    lead_facts_query,
+    lead_frame,
+    segment_values,
+    stage_history_of,
+    stage_history_query,
+)
+from funnel.model.stages import LEAD_GROUPS
+from funnel.store.db import registered
+
+__all__ = ["PART_KEYS", "engine_report_parts", "group_report_parts", "merged_parts", "report_parts",
+           "shell_inputs"]
+
+# Each part's keys besides the segment ("notes": one row of counts, no segment); its other columns are sums.
+PART_KEYS: dict[str, tuple[str, ...]] = {
+    "distribution": ("stage_rank",),
+    "conversion": ("stage_rank", "outcome"),
+    "aging": ("stage_rank",),
+    "stays": ("stage_rank", "_time"),
+    "segments": (),
+    "to_customer": ("_time",),
+    "notes": (),
+}
+PARTS_SCHEMA = pa.schema([("part", pa.string()), ("payload", pa.binary())])
+
+
+def report_parts(inputs: AnalysisInputs, losses: pl.DataFrame, deals: pl.DataFrame, *,
+                 window_days: int) -> dict[str, pl.DataFrame]:
+    """The counts behind the report for the leads of `inputs`, each part keyed by seg_key and `PART_KEYS`."""
+    counted, to_customer = segment_counts(inputs, deals)
+    undated = inputs.population.select(pl.col("first_seen").is_null().sum().cast(pl.Int64).alias("undated_leads"))
+    return {
+        "distribution": distribution_counts(inputs),
+        "conversion": step_counts(conversion_entries_of(inputs, losses, window_days=window_days)),
+        "aging": aging_counts(inputs),
+        "stays": stay_risks(inputs),
+        "segments": counted,
+        "to_customer": to_customer,
+        "notes": pl.concat([history_counts(inputs.history), undated], how="horizontal"),
+    }
+
+
+def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filters: Filters, settings: Settings,
+                       by: tuple[str, ...], window_days: int) -> pa.Table:
+    """`report_parts` of one group of leads from the rows of its queries (the stage history's, `lead_facts`',
+    the wanted segment values' when any is wanted, the deal losses' and the lead deals'), each part keyed by
+    segment values instead of seg_key and written as Arrow IPC: one row per part (part, payload)."""
+    *values, losses, deals = (pl.from_arrow(t) for t in rest)
+    rows = stage_history_of(pl.from_arrow(history), ladder=filters.ladder, settings=settings, as_of=filters.as_of)
+    inputs = inputs_of(pl.from_arrow(facts).sort(sc.LEAD_ID), rows, values[0] if values else None,
+                       filters=filters, settings=settings, by=by)
+    parts = report_parts(inputs, losses, deals, window_days=window_days)
+    names, payloads = [], []
+    for name, part in parts.items():
+        if by and SEG in part.columns:
+            part = part.join(inputs.segments, on=SEG, how="left").drop(SEG)
+        buffer = io.BytesIO()
+        part.drop(SEG, strict=False).write_ipc(buffer)
+        names.append(name)
+        payloads.append(buffer.getvalue())
+    return pa.table({"part": pa.array(names, pa.string()), "payload": pa.array(payloads, pa.binary())})
+
+
+def merged_parts(groups: pa.Table, *, by: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """(segments, parts) from every group's `group_report_parts`: each part summed over the groups key by key,
+    the segments numbered as `inputs_of` numbers them (their values sorted), each part keyed by seg_key again
+    (but "notes", one row of counts)."""
+    found: dict[str, list[pl.DataFrame]] = {}
+    for name, payload in zip(groups.column("part").to_pylist(), groups.column("payload").to_pylist(), strict=True):
+        found.setdefault(name, []).append(pl.read_ipc(io.BytesIO(payload)))
+    summed = {}
+    for name, frames in found.items():
+        keys = [*by, *PART_KEYS[name]] if name != "notes" else []
+        rows = pl.concat(frames)
+        sums = [pl.col(c).sum() for c in rows.columns if c not in keys]
+        summed[name] = rows.group_by(keys).agg(sums) if keys else rows.select(sums)
+    notes = summed.pop("notes")
+    if by:
+        segments = (summed["distribution"].select(by).unique().sort(by)
+                    .with_row_index(SEG).with_columns(pl.col(SEG).cast(pl.Int32)))
+        keyed = {name: part.join(segments, on=list(by), how="left").drop(by) for name, part in summed.items()}
+    else:
+        segments = pl.DataFrame({SEG: []}, schema={SEG: pl.Int32})
+        keyed = {name: part.with_columns(pl.lit(0, dtype=pl.Int32).alias(SEG)) for name, part in summed.items()}
+    return segments, {**keyed, "notes": notes}
+
+
+def shell_inputs(filters: Filters, *, settings: Settings, by: tuple[str, ...], segments: pl.DataFrame,
+                 notes: tuple[str, ...]) -> AnalysisInputs:
+    """Inputs without any lead's rows: what the second halves (`…_rows`) read besides the parts."""
+    empty = pl.DataFrame()
+    return AnalysisInputs(filters=filters, settings=settings, by=by, history=empty, timeline=empty,
+                          population=empty, segments=segments, notes=notes,
+                          lead_ids=pl.Series(sc.LEAD_ID, [], dtype=pl.String))
+
+
+def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
+                        by: str | Sequence[str] | None, window_days: int,
+                        groups: int = LEAD_GROUPS) -> tuple[AnalysisInputs, dict[str, pl.DataFrame]] | None:
+    """(shell inputs, parts) of the report counted inside the engine's tasks (`per_group`), one call per
+    bucket of leads; None when the stage history is not one query there (the funnel ladder without the lead
+    model's entries for these settings) or no lead has any row (then the report is computed as on one machine).
+    With segments, each lead's segment values are read once and given to the tasks with its rows."""
+    query = stage_history_query(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of)
+    if query is None:
+        return None
+    dims = dimensions_of(by)
+    wanted = segments_wanted(filters, dims)
+    tables = {}
+    if wanted:
+        leads = lead_frame(con, settings=settings, as_of=filters.as_of, dimensions=wanted)
+        tables["segment_values"] = segment_values(leads, wanted).to_arrow()
+    task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
+                             window_days=window_days)
+    with registered(con, tables) as names:
+        inputs = [query, lead_facts_query(settings),
+                  *[(f"SELECT * FROM {name}", {}) for name in names.values()],
+                  deal_losses_query(filters.as_of), lead_deals_query(filters.as_of)]
+        found = con.per_group(inputs, key=sc.LEAD_ID, groups=groups, function=task, schema=PARTS_SCHEMA)
+    if not found.num_rows:
+        return None
+    segments, parts = merged_parts(found, by=dims)
+    counts = parts.pop("notes").row(0, named=True)
+    notes = inputs_notes(counts, counts["undated_leads"], ladder=filters.ladder)
+    return shell_inputs(filters, settings=settings, by=dims, segments=segments, notes=notes), parts
