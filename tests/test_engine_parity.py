@@ -202,13 +202,16 @@ def test_lead_frame_is_the_same(edges):
     same(duck, lead_frame(engine, settings=settings, as_of=date(2026, 4, 1)), ordered=True)
 
 
-@pytest.mark.parametrize("ladder", sc.LADDERS)
-def test_metrics_document_is_the_same(edges, ladder):
+@pytest.mark.parametrize(("ladder", "by"), [(sc.LIFECYCLE, "source"), (sc.FUNNEL, "source"),
+                                           (sc.LIFECYCLE, "attr:tier"), (sc.LIFECYCLE, "seniority"),
+                                           (sc.LIFECYCLE, "size_band")])
+def test_metrics_document_is_the_same(edges, ladder, by):
+    """Segments read in the tasks from the leads, their attributes (a map) and their accounts."""
     con, engine = edges
     settings = load_settings(None)
     filters = Filters(as_of=date(2026, 4, 1), ladder=ladder)
-    duck = json.dumps(metrics_report(con, filters, settings=settings, by="source"))
-    assert duck == json.dumps(metrics_report(engine, filters, settings=settings, by="source"))
+    duck = json.dumps(metrics_report(con, filters, settings=settings, by=by))
+    assert duck == json.dumps(metrics_report(engine, filters, settings=settings, by=by))
 
 
 def test_both_engines_run_a_sql_file_with_bound_parameters(edges):

@@ -69,7 +69,7 @@ def when(day: int, hour: int) -> str:
 
 @st.composite
 def stores(draw) -> dict:
-    """Leads with and without dates, sources (some unknown-like) and countries; lifecycle stage events; deals
+    """Leads with and without dates, sources (some unknown-like), countries and titles; lifecycle stage events; deals
     with amounts that floats add up differently in different orders; activities for the funnel ladder."""
     tables: dict[str, list[dict]] = {"leads": [], "stage_events": [], "deals": [], "activities": []}
     for i in range(draw(st.integers(0, 9))):
@@ -79,7 +79,8 @@ def stores(draw) -> dict:
             "lead_id": lead, "created_at": None if created is None else when(created, 9),
             "lifecycle_stage": draw(st.one_of(st.none(), st.sampled_from(STAGES))),
             "source": draw(st.one_of(st.none(), st.sampled_from(("a", "b", "Unknown", " c ")))),
-            "country": draw(st.sampled_from(("DE", "FR", "")))})
+            "country": draw(st.sampled_from(("DE", "FR", ""))),
+            "title": draw(st.sampled_from((None, "VP Sales", "Marketing intern", "CEO")))})
         for day, hour, stage in draw(st.lists(st.tuples(st.integers(0, 120), st.integers(0, 2),
                                                         st.sampled_from(STAGES)), max_size=5)):
             tables["stage_events"].append({"lead_id": lead, "ladder": "lifecycle", "stage": stage,
@@ -100,7 +101,7 @@ def stores(draw) -> dict:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stores(), st.sampled_from(sc.LADDERS), st.sampled_from((None, "source", "country")),
+@given(stores(), st.sampled_from(sc.LADDERS), st.sampled_from((None, "source", "country", "seniority")),
        st.sampled_from(((), (("country", ("DE", "(unknown)")),))), st.sampled_from((1, 3, 64)),
        st.integers(-5, 160), st.booleans())
 def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, segments, groups, day, modelled):
@@ -142,3 +143,17 @@ def test_the_counts_come_back_per_group_and_are_summed_key_by_key():
     assert segments.get_column("leads").to_list() == [1, 2]
     assert segments.get_column("won_amount").cast(pl.Float64).to_list() == [0.0, 0.3]  # 0.1 + 0.2, exactly
     assert "notes" not in parts and shell.notes == ("history from stage events: 2 leads.",)
+
+
+def test_a_dimension_the_leads_lack_is_the_same_error_as_on_one_machine():
+    import pytest
+
+    from funnel.errors import FunnelError
+
+    con = store(leads=[{"lead_id": "L1", "created_at": when(0, 9), "source": "a"}])
+    filters = Filters(as_of=BASE + timedelta(days=30), ladder=sc.LIFECYCLE)
+    with pytest.raises(FunnelError) as whole:
+        metrics_report(con, filters, settings=SETTINGS, by="shoe_size")
+    with pytest.raises(FunnelError) as grouped:
+        metrics_report(Grouped(con, "grouped"), filters, settings=SETTINGS, by="shoe_size")
+    assert str(grouped.value) == str(whole.value) and "shoe_size" in str(whole.value)

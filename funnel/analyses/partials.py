@@ -41,15 +41,18 @@ from funnel.analyses.segments import lead_deals_query, segment_counts
 from funnel.config import Settings
 from funnel.filters import Filters
 from funnel.model.history import (
+    SCORE_COLUMNS,
     history_counts,
     lead_facts_query,
     lead_frame,
+    lead_frame_of,
+    lead_frame_queries,
     segment_values,
     stage_history_of,
     stage_history_query,
 )
 from funnel.model.stages import LEAD_GROUPS
-from funnel.store.db import registered
+from funnel.store.db import frame, registered
 
 __all__ = ["PART_KEYS", "engine_report_parts", "group_report_parts", "merged_parts", "report_parts",
            "shell_inputs"]
@@ -84,14 +87,21 @@ def report_parts(inputs: AnalysisInputs, losses: pl.DataFrame, deals: pl.DataFra
 
 
 def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filters: Filters, settings: Settings,
-                       by: tuple[str, ...], window_days: int) -> pa.Table:
-    """`report_parts` of one group of leads from the rows of its queries (the stage history's, `lead_facts`',
-    the wanted segment values' when any is wanted, the deal losses' and the lead deals'), each part keyed by
-    segment values instead of seg_key and written as Arrow IPC: one row per part (part, payload)."""
-    *values, losses, deals = (pl.from_arrow(t) for t in rest)
+                       by: tuple[str, ...], window_days: int, lead_rows: str | None) -> pa.Table:
+    """`report_parts` of one group of leads from the rows of its queries (see `report_inputs`): the stage
+    history's, `lead_facts`', the wanted segments' (`lead_rows`: "frame", the rows of `lead_frame_queries`;
+    "values", the segment values themselves; None: no segment is wanted), the deal losses' and the lead deals'.
+    Each part is keyed by segment values instead of seg_key and written as Arrow IPC: one row per part (part,
+    payload)."""
+    *leads, losses, deals = (pl.from_arrow(t) for t in rest)
+    wanted = segments_wanted(filters, by)
+    values = None
+    if lead_rows == "frame":
+        values = segment_values(lead_frame_of(leads, settings=settings, dimensions=wanted), wanted)
+    elif lead_rows == "values":
+        values = leads[0]
     rows = stage_history_of(pl.from_arrow(history), ladder=filters.ladder, settings=settings, as_of=filters.as_of)
-    inputs = inputs_of(pl.from_arrow(facts).sort(sc.LEAD_ID), rows, values[0] if values else None,
-                       filters=filters, settings=settings, by=by)
+    inputs = inputs_of(pl.from_arrow(facts).sort(sc.LEAD_ID), rows, values, filters=filters, settings=settings, by=by)
     parts = report_parts(inputs, losses, deals, window_days=window_days)
     names, payloads = [], []
     for name, part in parts.items():
@@ -142,23 +152,33 @@ def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, set
                         groups: int = LEAD_GROUPS) -> tuple[AnalysisInputs, dict[str, pl.DataFrame]] | None:
     """(shell inputs, parts) of the report counted inside the engine's tasks (`per_group`), one call per
     bucket of leads; None when the stage history is not one query there (the funnel ladder without the lead
-    model's entries for these settings) or no lead has any row (then the report is computed as on one machine).
-    With segments, each lead's segment values are read once and given to the tasks with its rows."""
+    model's entries for these settings), a segment dimension is not a lead column, or no lead has any row (then
+    the report is computed as on one machine).
+    The tasks read the segments from the tables too, but scores: those are computed here and each lead's values
+    handed to the tasks."""
     query = stage_history_query(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of)
     if query is None:
         return None
     dims = dimensions_of(by)
     wanted = segments_wanted(filters, dims)
-    tables = {}
-    if wanted:
+    # Segments the tasks read from the tables themselves; scores (icp, quadrant, tags) are computed here, once,
+    # and handed to the tasks as each lead's values.
+    lead_rows, tables, lead_queries = None, {}, []
+    if wanted and not set(wanted) & set(SCORE_COLUMNS):
+        lead_rows, lead_queries = "frame", lead_frame_queries(con, settings=settings, dimensions=wanted)
+        columns = lead_frame_of([frame(con, f"SELECT * FROM ({sql}) LIMIT 0", params) for sql, params in lead_queries],
+                                settings=settings, dimensions=wanted).columns
+        if not set(wanted) <= set(columns):
+            return None  # a dimension the leads lack: one machine's preparation says which, and what there is
+    elif wanted:
         leads = lead_frame(con, settings=settings, as_of=filters.as_of, dimensions=wanted)
-        tables["segment_values"] = segment_values(leads, wanted).to_arrow()
+        lead_rows, tables = "values", {"segment_values": segment_values(leads, wanted).to_arrow()}
     task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
-                             window_days=window_days)
+                             window_days=window_days, lead_rows=lead_rows)
     with registered(con, tables) as names:
-        inputs = [query, lead_facts_query(settings),
-                  *[(f"SELECT * FROM {name}", {}) for name in names.values()],
-                  deal_losses_query(filters.as_of), lead_deals_query(filters.as_of)]
+        lead_queries += [(f"SELECT * FROM {name}", {}) for name in names.values()]
+        inputs = [query, lead_facts_query(settings), *lead_queries, deal_losses_query(filters.as_of),
+                  lead_deals_query(filters.as_of)]
         found = con.per_group(inputs, key=sc.LEAD_ID, groups=groups, function=task, schema=PARTS_SCHEMA)
     if not found.num_rows:
         return None

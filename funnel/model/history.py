@@ -37,6 +37,8 @@ __all__ = [
     "lead_facts",
     "lead_facts_query",
     "lead_frame",
+    "lead_frame_of",
+    "lead_frame_queries",
     "lead_rows_of",
     "lifecycle_entries",
     "lifecycle_params",
@@ -268,33 +270,57 @@ def lead_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
     `as_of` is given. `dimensions` limits the columns (besides lead_id) to those named, and the
     work to what they need."""
     wanted = None if dimensions is None else list(dict.fromkeys(dimensions))
-    bands = settings.segments
-    base = [sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS, sc.COUNTRY, sc.INDUSTRY, sc.EMPLOYEES,
-            "size_band", sc.TITLE, sc.ACCOUNT_ID, sc.COMPANY, sc.CREATED_AT]
-    needed = base if wanted is None else [c for c in base if c in wanted or (c == sc.TITLE and "seniority" in wanted)]
-    columns = ", ".join(quote_ident(c) for c in [sc.LEAD_ID, *needed])
-    if set(needed) <= LEAD_ONLY:  # nothing from the account: skip the join
-        leads = frame(con, f"SELECT {columns} FROM leads WHERE lead_id IS NOT NULL")
-    else:
-        leads = frame(con, f"SELECT {columns} FROM ({sql_text('lead_dimensions')})",
-                      {"bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})
-    if wanted is None or "seniority" in wanted:
-        leads = leads.with_columns(seniority_by_title(leads.get_column(sc.TITLE), settings).alias("seniority"))
-    if wanted is None or any(w.startswith(ATTRIBUTE_PREFIX) for w in wanted):
-        attributes = attribute_columns(con)
-        if attributes is not None:
-            keep = [c for c in attributes.columns if wanted is None or c in wanted or c == sc.LEAD_ID]
-            leads = leads.join(attributes.select(keep), on=sc.LEAD_ID, how="left", maintain_order="left")
+    queries = lead_frame_queries(con, settings=settings, dimensions=wanted)
+    leads = lead_frame_of([frame(con, *query) for query in queries], settings=settings, dimensions=wanted)
     if as_of is not None and (wanted is None or any(w in SCORE_COLUMNS for w in wanted)):
         scores = lead_scores(con, settings=settings, as_of=as_of)
         if scores is not None:
             leads = leads.join(scores, on=sc.LEAD_ID, how="left", maintain_order="left")
-    order = [sc.LEAD_ID, *base[:7], "size_band", "seniority", *base[8:]]
-    first = [c for c in order if c in leads.columns]
-    leads = leads.select(first + [c for c in leads.columns if c not in first])
     if wanted is not None:
         leads = leads.select(sc.LEAD_ID, *[c for c in wanted if c in leads.columns])
     return leads
+
+
+LEAD_FRAME_BASE = (sc.SOURCE, sc.OWNER, sc.LIFECYCLE_STAGE, sc.LEAD_STATUS, sc.COUNTRY, sc.INDUSTRY, sc.EMPLOYEES,
+                   "size_band", sc.TITLE, sc.ACCOUNT_ID, sc.COMPANY, sc.CREATED_AT)
+
+
+def lead_frame_queries(con: duckdb.DuckDBPyConnection, *, settings: Settings,
+                       dimensions: Sequence[str] | None) -> list[tuple[str, dict]]:
+    """The queries (SQL and parameters) whose rows `lead_frame_of` makes the lead frame without its scores: the
+    lead columns' (joined to the account only when a column needs it), then the custom attributes' when one is
+    wanted (any, when `dimensions` is None) and the leads have any."""
+    wanted = None if dimensions is None else list(dimensions)
+    needed = list(LEAD_FRAME_BASE) if wanted is None else [
+        c for c in LEAD_FRAME_BASE if c in wanted or (c == sc.TITLE and "seniority" in wanted)]
+    columns = ", ".join(quote_ident(c) for c in [sc.LEAD_ID, *needed])
+    if set(needed) <= LEAD_ONLY:  # nothing from the account: skip the join
+        queries = [(f"SELECT {columns} FROM leads WHERE lead_id IS NOT NULL", {})]
+    else:
+        bands = settings.segments
+        queries = [(f"SELECT {columns} FROM ({sql_text('lead_dimensions')})",
+                    {"bands": list(bands.size_bands), "band_labels": list(bands.size_band_labels())})]
+    if wanted is None or any(w.startswith(ATTRIBUTE_PREFIX) for w in wanted):
+        attributes = attribute_columns_query(con)
+        if attributes is not None:
+            queries.append(attributes)
+    return queries
+
+
+def lead_frame_of(rows: Sequence[pl.DataFrame], *, settings: Settings,
+                  dimensions: Sequence[str] | None) -> pl.DataFrame:
+    """The lead frame without its scores from the rows of `lead_frame_queries` (same `dimensions`): seniority
+    from the title, the wanted attributes joined, the columns in their order. Pure: it runs wherever the rows
+    are, for all leads or any group of them."""
+    leads, *attributes = rows
+    if dimensions is None or "seniority" in dimensions:
+        leads = leads.with_columns(seniority_by_title(leads.get_column(sc.TITLE), settings).alias("seniority"))
+    for found in attributes:
+        keep = [c for c in found.columns if dimensions is None or c in dimensions or c == sc.LEAD_ID]
+        leads = leads.join(found.select(keep), on=sc.LEAD_ID, how="left", maintain_order="left")
+    order = [sc.LEAD_ID, *LEAD_FRAME_BASE[:7], "size_band", "seniority", *LEAD_FRAME_BASE[8:]]
+    first = [c for c in order if c in leads.columns]
+    return leads.select(first + [c for c in leads.columns if c not in first])
 
 
 def attribute_keys(con: duckdb.DuckDBPyConnection, table: str = "leads") -> list[str]:
@@ -334,8 +360,9 @@ def lead_dimension_named(con: duckdb.DuckDBPyConnection, name: str) -> str:
     return dimension_named(name, attribute_keys(con), LEAD_DIMENSIONS)
 
 
-def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    """lead_id and one text column `attr:<key>` per key found in leads.attributes (None: no keys)."""
+def attribute_columns_query(con: duckdb.DuckDBPyConnection) -> tuple[str, dict] | None:
+    """The query (SQL and parameters) of lead_id and one text column `attr:<key>` per key found in
+    leads.attributes, or None when the leads have no attributes."""
     names = attribute_keys(con)
     if not names:
         return None
@@ -343,7 +370,7 @@ def attribute_columns(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     params = {f"k{i}": k for i, k in enumerate(names)}
     columns = ", ".join(f"map_extract_value(attributes, ${p}) AS {quote_ident(ATTRIBUTE_PREFIX + k)}"
                         for p, k in params.items())
-    return frame(con, f"SELECT lead_id, {columns} FROM ({sql_text('lead_rows')})", params)
+    return f"SELECT lead_id, {columns} FROM ({sql_text('lead_rows')})", params
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> pl.DataFrame | None:
