@@ -11,8 +11,9 @@ export-tables` writes one), or `catalog:<database>` for tables already in the cl
 Every canonical table must be there; nothing is ever read from DuckDB instead.
 
 What comes back: only collected results, each at most $FUNNEL_SPARK_MAX_ROWS rows (default
-20,000,000): a larger result is an error. A local driver too small for a result (about 6g at a million
-leads, whose per-lead rows still come back) stops with an error naming $FUNNEL_SPARK_DRIVER_MEMORY.
+20,000,000): a larger result is an error. `funnel metrics` gets only counts back (funnel.analyses.partials);
+the commands that still bring per-lead rows back need a local driver of about 6g at a million leads, and one too
+small for a result stops with an error naming $FUNNEL_SPARK_DRIVER_MEMORY.
 """
 
 from __future__ import annotations
