@@ -5,23 +5,37 @@
 with
 
 touches as (
-    select lead_id, activity_type, regexp_replace(lower(trim(url)), '[?#].*$', '') as form, occurred_at
+    select lead_id, activity_type, url, occurred_at
     from {activities}
     where url is not null
       and lead_id is not null
       and occurred_at < $until
+      and (list_contains($forms, activity_type) or list_contains($views, activity_type))
+),
+
+-- Each distinct URL's form, worked out once per URL, not once per touch (a site has few URLs, a lead
+-- history many touches).
+paths as (
+    select url, regexp_replace(lower(trim(url)), '[?#].*$', '') as form
+    from (select distinct url from touches) as urls
+),
+
+keyed as (
+    select t.lead_id, t.activity_type, p.form, t.occurred_at
+    from touches as t
+    join paths as p on p.url = t.url
 ),
 
 submits as (
     select form, lead_id, min(occurred_at) as first_submit
-    from touches
+    from keyed
     where list_contains($forms, activity_type)
     group by form, lead_id
 ),
 
 views as (
     select form, lead_id, min(occurred_at) as first_view
-    from touches
+    from keyed
     where list_contains($views, activity_type)
       and form in (select form from submits)
     group by form, lead_id
