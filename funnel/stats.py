@@ -360,8 +360,20 @@ def km_quantiles_frame(
     censored."""
     keys = list(by or [])
     _check_outputs(keys, quantiles)
-    return km_quantiles_of_risks(km_risk_table(frame, duration=duration, observed=observed, by=keys), by=keys,
-                                 quantiles=quantiles)
+    for column in (duration, observed, *keys):
+        if column not in frame.columns:
+            raise ValueError(f"column {column!r} is not in the frame")
+    # Internally named copies selected by position: group columns may be named like the risk table's own
+    # columns (_time, _events, _removed) or like patterns ("*", "^a.*$").
+    internal = [f"_key{i}" for i in range(len(keys))]
+    work = frame.select(*[pl.nth(frame.get_column_index(k)).alias(n) for k, n in zip(keys, internal, strict=True)],
+                        pl.nth(frame.get_column_index(duration)).alias("_duration"),
+                        pl.nth(frame.get_column_index(observed)).alias("_observed"))
+    if not work.schema["_duration"].is_numeric():
+        raise TypeError(f"duration column {duration!r} must be numeric, not {frame.schema[duration]}")
+    risks = km_risk_table(work, duration="_duration", observed="_observed", by=internal)
+    result = km_quantiles_of_risks(risks, by=internal, quantiles=quantiles)
+    return result.rename(dict(zip(internal, keys, strict=True)))
 
 
 def _check_outputs(keys: Sequence[str], quantiles: Sequence[float]) -> list[str]:
@@ -382,6 +394,8 @@ def km_risk_table(frame: pl.DataFrame, *, duration: str, observed: str, by: Sequ
     for column in (duration, observed, *keys):
         if column not in frame.columns:
             raise ValueError(f"column {column!r} is not in the frame")
+    if reserved := {"_time", "_events", "_removed"} & set(keys):
+        raise ValueError(f"group columns named {sorted(reserved)} would clash with the risk table's own")
     if not frame.schema[duration].is_numeric():
         raise TypeError(f"duration column {duration!r} must be numeric, not {frame.schema[duration]}")
     # Work on internally named copies selected by position: user column names such as "*" or

@@ -214,6 +214,25 @@ def test_metrics_document_is_the_same(edges, ladder, by):
     assert duck == json.dumps(metrics_report(engine, filters, settings=settings, by=by))
 
 
+def test_attribute_keys_that_differ_in_case_only_stay_apart(spark_session, tmp_path):
+    """Spark compares names without case; the tasks' inputs are renamed by position, so `Tier` and `tier` stay
+    two segments there as in DuckDB."""
+    con = edge_store()
+    con.execute("UPDATE leads SET attributes = MAP {'Tier': 'silver'} WHERE lead_id = 'L2'")
+    engine = spark_engine(spark_session, con, tmp_path / "cased")
+    try:
+        settings = load_settings(None)
+        filters = Filters(as_of=date(2026, 4, 1), ladder=sc.LIFECYCLE)
+        for by in ("attr:tier", "attr:Tier"):
+            duck = metrics_report(con, filters, settings=settings, by=by)
+            assert [r["segment"] for r in duck["segments"]] == [None, "(unknown)", "gold" if by == "attr:tier"
+                                                                else "silver"]
+            assert json.dumps(metrics_report(engine, filters, settings=settings, by=by)) == json.dumps(duck)
+    finally:
+        engine.close()
+        con.close()
+
+
 def test_both_engines_run_a_sql_file_with_bound_parameters(edges):
     con, engine = edges
     from funnel.engine.duckdb import DuckDBEngine

@@ -41,7 +41,10 @@ from funnel.analyses.segments import lead_deals_query, segment_counts
 from funnel.config import Settings
 from funnel.filters import Filters
 from funnel.model.history import (
+    ATTRIBUTE_PREFIX,
+    LEAD_FRAME_BASE,
     SCORE_COLUMNS,
+    attribute_keys,
     history_counts,
     lead_facts_query,
     lead_frame,
@@ -52,7 +55,7 @@ from funnel.model.history import (
     stage_history_query,
 )
 from funnel.model.stages import LEAD_GROUPS
-from funnel.store.db import frame, registered
+from funnel.store.db import registered
 
 __all__ = ["PART_KEYS", "engine_report_parts", "group_report_parts", "merged_parts", "report_parts",
            "shell_inputs"]
@@ -165,11 +168,10 @@ def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, set
     # and handed to the tasks as each lead's values.
     lead_rows, tables, lead_queries = None, {}, []
     if wanted and not set(wanted) & set(SCORE_COLUMNS):
+        keys = attribute_keys(con) if any(w.startswith(ATTRIBUTE_PREFIX) for w in wanted) else []
+        if not set(wanted) <= {*LEAD_FRAME_BASE, "seniority", *(ATTRIBUTE_PREFIX + k for k in keys)}:
+            return None  # not a segment of the leads: one machine's preparation says why, and what there is
         lead_rows, lead_queries = "frame", lead_frame_queries(con, settings=settings, dimensions=wanted)
-        columns = lead_frame_of([frame(con, f"SELECT * FROM ({sql}) LIMIT 0", params) for sql, params in lead_queries],
-                                settings=settings, dimensions=wanted).columns
-        if not set(wanted) <= set(columns):
-            return None  # a dimension the leads lack: one machine's preparation says which, and what there is
     elif wanted:
         leads = lead_frame(con, settings=settings, as_of=filters.as_of, dimensions=wanted)
         lead_rows, tables = "values", {"segment_values": segment_values(leads, wanted).to_arrow()}

@@ -47,9 +47,13 @@ __all__ = [
 ]
 
 MAX_CROSSED = 2
-# Won amounts are summed as decimals (exact to 1e-9): the same total in any order of the leads, so a sum over
-# groups of leads (funnel.analyses.partials) is the sum over all of them.
+# Won amounts are summed as decimals of 9 places: the same total in any order of the leads, so a sum over groups
+# of leads (funnel.analyses.partials) is the sum over all of them. Amounts a decimal cannot hold (not finite, or
+# of a quadrillion or more: a mis-mapped id, say) are summed apart as floats, so they still show (NaN and
+# infinity as no number) instead of stopping the report; a billion leads of amounts under that stay within 38
+# digits.
 WON_AMOUNT = pl.Decimal(38, 9)
+DECIMAL_AMOUNT_LIMIT = 1e15
 
 
 def reported_stages(inputs: AnalysisInputs) -> tuple[str, ...]:
@@ -125,14 +129,18 @@ def segment_performance_of(inputs: AnalysisInputs, deals: pl.DataFrame, *, skipp
 def segment_counts(inputs: AnalysisInputs, deals: pl.DataFrame, *,
                    skipped: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """What the segment table adds up, per seg_key: leads, reached_<stage>, closed_deals, won_deals and
-    won_amount (a decimal sum, exact to 1e-9 and so the same in any order); and the Kaplan–Meier risk table
-    of days to customer. Both add up over groups of leads (see funnel.analyses.partials)."""
+    won_amount (a decimal sum, the same in any order) with won_amount_rest (what a decimal cannot hold, see
+    WON_AMOUNT); and the Kaplan–Meier risk table of days to customer. Both add up over groups of leads (see
+    funnel.analyses.partials)."""
     rows = segment_leads_of(inputs, deals, skipped=skipped)
     reach = [f"reached_{s}" for s in reported_stages(inputs)]
+    amount = pl.col("won_amount").cast(pl.Float64)
+    decimal = amount.is_finite() & (amount.abs() < DECIMAL_AMOUNT_LIMIT)
     counted = rows.group_by(SEG).agg(
         pl.len().cast(pl.Int64).alias("leads"), *[pl.col(r).sum().cast(pl.Int64) for r in reach],
         pl.col("closed_deals").sum().cast(pl.Int64), pl.col("won_deals").sum().cast(pl.Int64),
-        pl.col("won_amount").cast(WON_AMOUNT).sum())
+        pl.when(decimal).then(amount).otherwise(0.0).cast(WON_AMOUNT).sum().alias("won_amount"),
+        pl.when(decimal).then(0.0).otherwise(amount).sum().alias("won_amount_rest"))
     risks = km_risk_table(rows.filter(pl.col("days_to_customer").is_not_null()), duration="days_to_customer",
                           observed="customer_observed", by=[SEG])
     return counted, risks
@@ -143,7 +151,7 @@ def segment_rows(inputs: AnalysisInputs, counted: pl.DataFrame, risks: pl.DataFr
     seg = inputs.settings.segments
     stages = reported_stages(inputs)
     reach = [f"reached_{s}" for s in stages]
-    sums = ["leads", *reach, "closed_deals", "won_deals", "won_amount"]
+    sums = ["leads", *reach, "closed_deals", "won_deals", "won_amount", "won_amount_rest"]
     total = counted.select([pl.col(c).sum() for c in sums]).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))
     parts = [total]
     if inputs.by:
@@ -152,7 +160,8 @@ def segment_rows(inputs: AnalysisInputs, counted: pl.DataFrame, risks: pl.DataFr
     table = (
         inputs.segment_spine().join(counted, on=SEG, how="left", nulls_equal=True)
         .with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for c in ["leads", *reach, "closed_deals", "won_deals"]])
-        .with_columns(pl.col("won_amount").cast(pl.Float64).fill_null(0.0))
+        .with_columns((pl.col("won_amount").cast(pl.Float64).fill_null(0.0)
+                       + pl.col("won_amount_rest").fill_null(0.0)).alias("won_amount"))
     )
     everyone = int(table.filter(pl.col(SEG).is_null()).get_column("leads")[0])
     table = table.with_columns(

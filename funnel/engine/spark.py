@@ -274,7 +274,7 @@ class SparkEngine:
                   for sql, params in inputs]
 
         def result(*tables: pa.Table) -> pa.Table:
-            return function(*(t.drop_columns([bucket]) for t in tables)).select(schema.names).cast(schema)
+            return function(*(_plain(t.drop_columns([bucket])) for t in tables)).select(schema.names).cast(schema)
 
         def one(table: pa.Table) -> pa.Table:  # Spark reads the arity from the signature
             return result(table)
@@ -288,19 +288,22 @@ class SparkEngine:
         elif len(frames) == 2:
             out = frames[0].groupBy(bucket).cogroup(frames[1].groupBy(bucket)).applyInArrow(two, schema=spark_schema)
         else:
-            columns = [[c for c in frame.columns if c != bucket] for frame in frames]
+            # Renamed by position (toDF), never referred to by name: names that differ only in case, or hold a
+            # backtick, stay apart and intact.
+            columns = [frame.columns for frame in frames]
             union = None
             for i, (frame, names) in enumerate(zip(frames, columns, strict=True)):
-                own = frame.select(F.col(bucket), F.lit(i).alias(which),
-                                   *[F.col(f"`{c}`").alias(f"{i}:{c}") for c in names])
+                own = frame.toDF(*[bucket if c == bucket else f"_{i}_{j}" for j, c in enumerate(names)]) \
+                    .withColumn(which, F.lit(i))
                 union = own if union is None else union.unionByName(own, allowMissingColumns=True)
 
             def many(table: pa.Table) -> pa.Table:
                 import pyarrow.compute as pc
 
                 tags = table.column(which)
-                return result(*(table.filter(pc.equal(tags, i)).select([bucket, *[f"{i}:{c}" for c in names]])
-                                .rename_columns([bucket, *names]) for i, names in enumerate(columns)))
+                return result(*(table.filter(pc.equal(tags, i))
+                                .select([bucket if c == bucket else f"_{i}_{j}" for j, c in enumerate(names)])
+                                .rename_columns(names) for i, names in enumerate(columns)))
 
             out = union.groupBy(bucket).applyInArrow(many, schema=spark_schema)
         return self._bounded(out, None).cast(schema)
