@@ -25,12 +25,13 @@ def ts(text: str | None) -> datetime | None:
 
 def store(con: duckdb.DuckDBPyConnection | None = None, **tables: list[dict]) -> duckdb.DuckDBPyConnection:
     """An in-memory store holding exactly these rows (timestamps given as text). Given a store made
-    here, it is emptied and refilled (quicker than a new one)."""
+    here, it is emptied and refilled (quicker than a new one), its lead model forgotten with its rows."""
     if con is None:
         con = memory_connection()
     else:
         for name in sc.TABLES:
             con.execute(f"DELETE FROM {quote_ident(name)}")
+        con.execute(f"DELETE FROM {quote_ident(sc.MODEL_STATE)}")
     for name, rows in tables.items():
         if not rows:
             continue
