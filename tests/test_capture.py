@@ -61,6 +61,45 @@ def test_fill_rate_by_source_counts_the_accounts_firmographics(captured):
         cap.field_fill_rates(captured, by="nope")
 
 
+def entry_points_store():
+    """Lead 1: a first activity with neither campaign nor page, then two campaigns at one moment (activity ids b
+    then c), then a page; lead 2: a campaign only after D; lead 3: no activity."""
+    at = datetime(2026, 3, 10)
+    return store(
+        leads=[{sc.LEAD_ID: "1", sc.CREATED_AT: datetime(2026, 3, 1)}, {sc.LEAD_ID: "2", sc.CREATED_AT: None},
+               {sc.LEAD_ID: "3", sc.CREATED_AT: datetime(2026, 3, 2)}],
+        activities=[
+            {sc.ACTIVITY_ID: "a", sc.LEAD_ID: "1", sc.ACTIVITY_TYPE: "email_open", sc.OCCURRED_AT: datetime(2026, 3, 5)},
+            {sc.ACTIVITY_ID: "c", sc.LEAD_ID: "1", sc.ACTIVITY_TYPE: "ad_click", sc.CAMPAIGN: "spring",
+             sc.OCCURRED_AT: at},
+            {sc.ACTIVITY_ID: "b", sc.LEAD_ID: "1", sc.ACTIVITY_TYPE: "ad_click", sc.CAMPAIGN: "autumn",
+             sc.OCCURRED_AT: at},
+            {sc.ACTIVITY_ID: "d", sc.LEAD_ID: "1", sc.ACTIVITY_TYPE: "page_view", sc.URL: "/pricing",
+             sc.OCCURRED_AT: datetime(2026, 3, 20)},
+            {sc.ACTIVITY_ID: "e", sc.LEAD_ID: "1", sc.ACTIVITY_TYPE: "page_view", sc.URL: "/blog",
+             sc.OCCURRED_AT: datetime(2026, 3, 25)},
+            {sc.ACTIVITY_ID: "f", sc.LEAD_ID: "2", sc.ACTIVITY_TYPE: "ad_click", sc.CAMPAIGN: "summer",
+             sc.OCCURRED_AT: datetime(2026, 4, 3)},
+        ])
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["tables", "model"])
+def test_the_entry_point_is_the_first_campaign_and_page_recorded_by_d_ties_in_activity_id_order(stored):
+    con = entry_points_store()
+    if stored:
+        from funnel.model import materialised
+
+        assert materialised.write_first_touches(con) == 2
+        assert materialised.first_touches_are_current(con)
+    entry = {day: {lead: (campaign, url) for lead, campaign, url in cap.capture_frame(
+        con, settings=default_settings(), as_of=day).select(sc.LEAD_ID, sc.CAMPAIGN, sc.URL).iter_rows()}
+        for day in (date(2026, 3, 9), date(2026, 3, 22), D, date(2026, 4, 30))}
+    assert entry[date(2026, 3, 9)] == {"1": (None, None), "2": (None, None), "3": (None, None)}
+    assert entry[date(2026, 3, 22)] == {"1": ("autumn", "/pricing"), "2": (None, None), "3": (None, None)}
+    assert entry[D] == entry[date(2026, 3, 22)]  # a later page is not the first one
+    assert entry[date(2026, 4, 30)] == {"1": ("autumn", "/pricing"), "2": ("summer", None), "3": (None, None)}
+
+
 def test_fill_by_age_is_a_cross_section_at_d(captured):
     ages = cap.fill_by_age(captured, as_of=D).filter(pl.col("field") == "industry")
     assert ages.select("age", "leads", "filled").rows() == [("0-7 days", 2, 1), ("8-30 days", 1, 1),

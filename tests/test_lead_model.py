@@ -189,8 +189,8 @@ def run(*argv: str) -> str:
 
 def outputs(db: Path, folder: Path) -> dict[str, bytes]:
     """Every command whose numbers rest on the stage histories, on both ladders at three dates: metrics, leads,
-    the routing lint, the handoff review and its lead lists, the CRM audit (hygiene with its files) and the monthly
-    review."""
+    the routing lint, the handoff review and its lead lists, the capture audit by first campaign and page, the CRM
+    audit (hygiene with its files) and the monthly review."""
     texts = {}
     for day in DATES:
         for ladder in ("funnel", "lifecycle"):
@@ -199,6 +199,8 @@ def outputs(db: Path, folder: Path) -> dict[str, bytes]:
                                                           "--as-of", day, "--by", "source")
         texts[f"leads-{day}"] = run("leads", "--db", str(db), "--as-of", day, "--format", "csv")
         texts[f"rules-{day}"] = run("rules", "check", "--db", str(db), "--as-of", day, "--format", "csv")
+        for entry in ("campaign", "url"):  # the first campaign and page: stored first touches, or the activities
+            texts[f"capture-{entry}-{day}"] = run("capture", "--db", str(db), "--as-of", day, "--by", entry)
     con = connect(db, read_only=True)
     try:
         for day in DATES:
@@ -234,9 +236,10 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
         parts = materialised.model_parts(con)
     finally:
         con.close()
-    assert parts.get_column("part").to_list() == [materialised.FUNNEL_PART, materialised.IDENTITY_PART,
-                                                  materialised.INTENT_INPUTS_PART, materialised.LIFECYCLE_PART,
-                                                  materialised.SCORING_FACTS_PART, materialised.TABLE_SPANS_PART]
+    assert parts.get_column("part").to_list() == [materialised.FIRST_TOUCHES_PART, materialised.FUNNEL_PART,
+                                                  materialised.IDENTITY_PART, materialised.INTENT_INPUTS_PART,
+                                                  materialised.LIFECYCLE_PART, materialised.SCORING_FACTS_PART,
+                                                  materialised.TABLE_SPANS_PART]
     con = connect(sample_db, read_only=True)
     try:  # the stored spans are the tables' own, and give the default as-of date
         assert materialised.stored_table_spans(con).cast(inventory.SPAN_SCHEMA).equals(inventory.table_spans(con))
@@ -273,6 +276,7 @@ def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db
         assert not materialised.funnel_is_current(con, SETTINGS)
         assert not materialised.lifecycle_is_current(con, SETTINGS)
         assert materialised.stored_table_spans(con) is None
+        assert not materialised.first_touches_are_current(con)
         assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
     finally:
         con.close()

@@ -55,6 +55,9 @@ FRAMES = {
                               "evidence_type": ["deal"], "evidence_id": ["D2"]}).with_row_index("ref"),
     "evidence_ids": pl.DataFrame({"activity_id": ["A1"]}),
     "lead_ids": pl.DataFrame({"lead_id": ["L1"]}),
+    "first_touches": pl.DataFrame({"lead_id": ["L1", "L2"], "campaign_at": [datetime(2026, 1, 8), None],
+                                   "campaign": ["spring", None], "url_at": [datetime(2026, 1, 8), datetime(2026, 2, 9)],
+                                   "url": ["https://acme.test/pricing", "https://acme.test/"]}),
     "lifecycle_stages": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "stage": ["lead"]}),
     "given": pl.DataFrame({"as_of": [date(2026, 1, 31)], "lead_id": ["L1"], "funnel_stage": ["intent"]}),
     "entries": pl.DataFrame({"lead_id": ["L1", "L1"], "stage": ["interest", "intent"], "stage_rank": [1, 2],
@@ -98,7 +101,8 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     **{name: HYGIENE for name in FILES if name.startswith("hygiene_")},
     "model_funnel_stages_on": HYGIENE,
     "content_next_stage": {"spans": sql_text("funnel_spans", entries="entries")},
-    "capture_fields": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts")},
+    "capture_fields": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts"),
+                       "first_touch": sql_text("first_touches", activities="activities")},
     "lead_needs": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts")},
 }
 

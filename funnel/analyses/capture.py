@@ -2,7 +2,8 @@
 their place on a form (how much knowing them goes with later conversion).
 
 A field is filled when the lead has it, or its account does (firmographics). The entry point is
-the lead's source, or the campaign or URL of its first recorded activity. Conversion is reaching a
+the lead's source, or the first campaign or the first page (URL) its activities record by D (the
+earliest activity carrying one; at the same moment, the lowest activity id). Conversion is reaching a
 lifecycle stage (default `sql`) by D. Lift is a difference in conversion between leads with and
 without the field, with Wilson intervals for each rate and a two-proportion test, Benjamini–
 Hochberg controlled across the fields; it is association, not cause (fields filled late are
@@ -38,6 +39,7 @@ import polars as pl
 from funnel import schema as sc
 from funnel.config import Settings
 from funnel.errors import FunnelError
+from funnel.model import materialised
 from funnel.model.scoring import seniority_of
 from funnel.stats import bh_adjusted, two_proportion_p_value, wilson_interval
 from funnel.store.db import frame, scalar
@@ -88,8 +90,9 @@ def capture_frame(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     """One row per lead created by D (or undated): lead_id, source, campaign, url, created_at, a
     boolean per field in CAPTURE_FIELDS (seniority = the title names a level of the settings), one
     boolean per common attribute key (`attr:<key>`), owner, converted (reached `stage` by D)."""
-    sql = sql_text("capture_fields", fragments={"capture_leads": _capture_leads()},
-                   stage_events=sc.STAGE_EVENTS.name, activities=sc.ACTIVITIES.name)
+    sql = sql_text("capture_fields", fragments={"capture_leads": _capture_leads(),
+                                                "first_touch": materialised.first_touch_query(con)},
+                   stage_events=sc.STAGE_EVENTS.name)
     raw = frame(con, sql, {"stage": stage, "until": _until(as_of)})
     return _field_flags(raw, settings=settings, keys=_common_attribute_keys(raw))
 

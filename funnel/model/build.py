@@ -95,6 +95,10 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
     if not materialised.table_spans_are_current(con):
         materialised.write_table_spans(con)
         built = True
+    if not materialised.first_touches_are_current(con):
+        report("Finding each lead's first campaign and page", 0.88)
+        materialised.write_first_touches(con)
+        built = True
     built = build_scoring_parts(con, settings=settings, progress=report) or built
     report("The lead model is ready", 1.0)
     return built

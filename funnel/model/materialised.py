@@ -29,14 +29,17 @@ from funnel.config import Settings
 from funnel.engine import is_spark
 from funnel.filters import LAST_DAY, until
 from funnel.schema import (
+    ACTIVITIES,
     CREATED_AT,
     EVIDENCE_COLUMNS,
+    FIRST_TOUCHES_PART,
     FUNNEL_PART,
     IDENTITY_PART,
     INTENT_INPUTS_PART,
     LEAD_ID,
     LIFECYCLE,
     LIFECYCLE_PART,
+    MODEL_FIRST_TOUCHES,
     MODEL_FUNNEL_ENTRIES,
     MODEL_INTENT_DAYS,
     MODEL_LIFECYCLE_ENTRIES,
@@ -52,6 +55,7 @@ from funnel.store.inventory import table_spans
 from funnel.store.queries import sql_text
 
 __all__ = [
+    "FIRST_TOUCHES_PART",
     "FUNNEL_PART",
     "HORIZON",
     "IDENTITY_PART",
@@ -60,6 +64,8 @@ __all__ = [
     "SCORING_FACTS_PART",
     "TABLE_SPANS_PART",
     "clear_model",
+    "first_touch_query",
+    "first_touches_are_current",
     "funnel_is_current",
     "funnel_settings_key",
     "identity_is_current",
@@ -79,6 +85,7 @@ __all__ = [
     "stored_surge_days",
     "stored_table_spans",
     "table_spans_are_current",
+    "write_first_touches",
     "write_funnel_entries",
     "write_intent_inputs",
     "write_lifecycle_entries",
@@ -214,7 +221,7 @@ def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows:
     con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_LIFECYCLE_ENTRIES)} ({', '.join(LIFECYCLE_COLUMNS)})")
-    for table in SCORING_TABLES:
+    for table in (*SCORING_TABLES, MODEL_FIRST_TOUCHES):
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
                 {"part": IDENTITY_PART, "key": identity_settings_key(identity_for), "at": now or datetime.now(),
@@ -403,3 +410,36 @@ def stored_table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     if not table_spans_are_current(con):
         return None
     return frame(con, f"SELECT * FROM {quote_ident(MODEL_TABLE_SPANS)}")
+
+
+# ------------------------------------------------------------------------------------ first touches
+# Each lead's first campaign and first page (first_touches.sql to the horizon): the capture audit's entry points.
+# The pick is causal (the first campaign before D is the first one overall when that came before D), so a day D
+# reads the stored rows through first_touches_at.sql instead of grouping every activity by lead again.
+
+FIRST_TOUCHES_KEY = "every activity, whatever the settings"
+
+
+def first_touches_are_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the model holds the first touches of the current data."""
+    return _is_current(con, FIRST_TOUCHES_PART, FIRST_TOUCHES_KEY)
+
+
+def write_first_touches(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> int:
+    """Every lead's first campaign and first page over all the data, stored as the current part in one
+    transaction; returns the number of leads."""
+    started = time.perf_counter()
+    with _rewriting(con, FIRST_TOUCHES_PART):
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FIRST_TOUCHES)} AS "
+                    f"{sql_text('first_touches', activities=ACTIVITIES.name)}", {"until": until(HORIZON)})
+        rows = int(first_row(con, f"SELECT count(*) FROM {quote_ident(MODEL_FIRST_TOUCHES)}")[0])
+        _record(con, FIRST_TOUCHES_PART, FIRST_TOUCHES_KEY, rows=rows, started=started, now=now)
+    return rows
+
+
+def first_touch_query(con: duckdb.DuckDBPyConnection) -> str:
+    """The query of each lead's first campaign and first page as of the day its $until ends: a scan of the stored
+    first touches when the model holds them, else first_touches.sql over the activities."""
+    if first_touches_are_current(con):
+        return sql_text("first_touches_at", first_touches=MODEL_FIRST_TOUCHES)
+    return sql_text("first_touches", activities=ACTIVITIES.name)

@@ -426,7 +426,8 @@ MODEL_PART_NAMES = {materialised.IDENTITY_PART: "Who is who across tools (identi
                     materialised.LIFECYCLE_PART: "Every lead's entries on the lifecycle ladder",
                     materialised.SCORING_FACTS_PART: "Every lead's fit, tags and routed fields",
                     materialised.INTENT_INPUTS_PART: "Every lead's buying signals per day",
-                    materialised.TABLE_SPANS_PART: "Each table's rows, dates and newest time"}
+                    materialised.TABLE_SPANS_PART: "Each table's rows, dates and newest time",
+                    materialised.FIRST_TOUCHES_PART: "Every lead's first campaign and page"}
 BUILDING = "Building the lead model"
 
 
@@ -456,7 +457,8 @@ def _model_status(db: str, version: tuple[int, int], saved_text: str, viewed_tex
             materialised.SCORING_FACTS_PART: {"the saved settings": materialised.scoring_facts_key(saved),
                                               "your draft": materialised.scoring_facts_key(viewed)},
             materialised.INTENT_INPUTS_PART: {"the data, whatever the settings": materialised.INTENT_INPUTS_KEY},
-            materialised.TABLE_SPANS_PART: {"the data, whatever the settings": materialised.TABLE_SPANS_KEY}}
+            materialised.TABLE_SPANS_PART: {"the data, whatever the settings": materialised.TABLE_SPANS_KEY},
+            materialised.FIRST_TOUCHES_PART: {"the data, whatever the settings": materialised.FIRST_TOUCHES_KEY}}
     with opened(db) as con:
         parts = materialised.model_parts(con)
         saved_current, viewed_current = materialised.model_is_current(con, saved), materialised.model_is_current(con, viewed)

@@ -1,8 +1,10 @@
 -- Grain: one row per lead (its latest stored row) with its entry point and whether each
 -- segmentation field is filled (lead value, else its account's), its created_at, title text and
 -- attributes (a list of {key, value}), and whether it reached `$stage`.
--- Relations: {activities}, {stage_events}.
--- Fragment: @capture_leads (the text of capture_leads.sql: the leads' rows and field flags).
+-- Relations: {stage_events}.
+-- Fragments: @capture_leads (the text of capture_leads.sql: the leads' rows and field flags), @first_touch
+-- (each lead's first campaign and page as of D: first_touches.sql on the activities, or first_touches_at.sql
+-- on the lead model's copy).
 -- Params: $stage (the stage whose logged entry counts as converted), $until (the first moment after day D).
 with
 
@@ -11,10 +13,7 @@ captured as (
 ),
 
 first_touch as (
-    select lead_id, arg_min(campaign, occurred_at) as campaign, arg_min(url, occurred_at) as url
-    from {activities}
-    where lead_id is not null and occurred_at < $until
-    group by lead_id
+/*@first_touch*/
 ),
 
 reached as (
