@@ -30,7 +30,7 @@ SURVIVOR_LABELS = {"oldest": "Oldest record", "most_complete": "Most complete re
 def capture_section() -> None:
     st.header("Capture: which fields leads carry")
     by = st.selectbox("Entry point", list(ENTRY_LABELS), format_func=ENTRY_LABELS.get, key="dq_entry")
-    audit = cache.capture_audit(filters.as_of, by=by)
+    audit = cache.capture_audit(filters.as_of)
     if note := store.database_only_text("The capture audit"):
         st.text(note)
     st.subheader("What the numbers on other pages rest on")
@@ -38,7 +38,7 @@ def capture_section() -> None:
     st.subheader("Fill rate by entry point")
     st.caption(f"A field counts as filled when the lead has it or its account does. Below "
                f"{FORM_COMPLETION_TARGET:.0%} is marked.")
-    widgets.table(audit.fill)
+    widgets.table(cache.fill_rates(filters.as_of, by=by))
     st.subheader("Fill rate by lead age")
     st.caption(audit.panel_note)
     if not audit.panel.is_empty():

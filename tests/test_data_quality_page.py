@@ -41,6 +41,33 @@ def test_the_page_recomputes_for_another_survivor_rule_and_crm(sample_db, monkey
     assert any("only one import of the leads table" in c.value for c in at.caption)
 
 
+def test_another_entry_point_regroups_the_fill_rates_without_reading_the_capture_audit_again(sample_db, monkeypatch):
+    from funnel.analyses import capture
+
+    reads = []
+    for name in ("capture_frame", "capture_audit"):
+        monkeypatch.setattr(capture, name, counted(getattr(capture, name), reads, name))
+    at = app(sample_db, monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/data_quality.py").run()
+    first = list(reads)
+    tables = {}
+    for entry in ("campaign", "url", "source"):
+        at.selectbox(key="dq_entry").set_value(entry).run()
+        assert not at.exception
+        tables[entry] = next(d.value for d in at.dataframe if "fill_rate" in d.value.columns)
+    assert reads == first and sorted(first) == ["capture_audit", "capture_frame"]
+    assert [table.columns[0] for table in tables.values()] == ["campaign", "url", "source"]
+    assert len({table["leads"].sum() for table in tables.values()}) == 1  # the same leads, grouped otherwise
+
+
+def counted(function, calls: list, name: str):
+    def call(*args, **kwargs):
+        calls.append(name)
+        return function(*args, **kwargs)
+    return call
+
+
 def test_the_hygiene_table_lists_the_crm_audit_beside_the_exact_checks(sample_db, monkeypatch):
     at = app(sample_db, monkeypatch, sample=False)
     at.run()

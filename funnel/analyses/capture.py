@@ -306,7 +306,6 @@ def form_funnels(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame
 class CaptureAudit:
     """The capture audit's tables (each documented where it is made)."""
 
-    fill: pl.DataFrame  # field_fill_rates
     age: pl.DataFrame  # fill_by_age (cross-section)
     panel: pl.DataFrame  # fill_panel (same leads over time)
     panel_note: str  # fill_panel_sentence
@@ -315,13 +314,15 @@ class CaptureAudit:
     quality: pl.DataFrame  # data_quality_note over every lead
 
 
-def capture_audit(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, by: str = "source",
-                  stage: str = "sql") -> CaptureAudit:
-    """Every capture table as of D, from one read of the store."""
-    captured = capture_frame(con, settings=settings, as_of=as_of, stage=stage)
+def capture_audit(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                  captured: pl.DataFrame | None = None) -> CaptureAudit:
+    """Every capture table as of D but the fill rates by entry point (`field_fill_rates` of the same
+    `captured`, the capture frame at D, read here when not given), from one read of the store."""
+    if captured is None:
+        captured = capture_frame(con, settings=settings, as_of=as_of)
     panel, note = same_lead_fill(con, captured, settings=settings, as_of=as_of)
-    return CaptureAudit(field_fill_rates(captured, by=by), fill_by_age(captured, as_of=as_of), panel, note,
-                        form_funnels(con, as_of=as_of), field_conversion_lift(captured), data_quality_note(captured))
+    return CaptureAudit(fill_by_age(captured, as_of=as_of), panel, note, form_funnels(con, as_of=as_of),
+                        field_conversion_lift(captured), data_quality_note(captured))
 
 
 def same_lead_fill(con: duckdb.DuckDBPyConnection, captured: pl.DataFrame, *, settings: Settings,

@@ -458,14 +458,33 @@ def _hygiene_leads(at: StoreKey, as_of: date, check: str) -> pl.DataFrame:
 # ------------------------------------------------------------------------ data quality and routing
 
 
+@st.cache_resource(max_entries=2, show_spinner=COMPUTING)
+def _capture_frame(at: StoreKey, as_of: date) -> pl.DataFrame:
+    """The capture frame at D (a cached resource: every capture table and each entry point's fill rates read it,
+    never copied), read from the database like the rest of the capture audit."""
+    with at.database_opened() as con:
+        return capture.capture_frame(con, settings=at.settings, as_of=as_of)
+
+
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
-def _capture_audit(at: StoreKey, as_of: date, by: str) -> capture.CaptureAudit:
+def _capture_audit(at: StoreKey, as_of: date) -> capture.CaptureAudit:
+    captured = _capture_frame(at, as_of)
     with at.database_opened() as con:  # the same-lead panel reads every imported version (raw.*__history)
-        return capture.capture_audit(con, settings=at.settings, as_of=as_of, by=by)
+        return capture.capture_audit(con, settings=at.settings, as_of=as_of, captured=captured)
 
 
-def capture_audit(as_of: date, *, by: str) -> capture.CaptureAudit:
-    return _capture_audit(key(), as_of, by)
+def capture_audit(as_of: date) -> capture.CaptureAudit:
+    return _capture_audit(key(), as_of)
+
+
+@st.cache_data(max_entries=8, show_spinner=COMPUTING)
+def _fill_rates(at: StoreKey, as_of: date, by: str) -> pl.DataFrame:
+    return capture.field_fill_rates(_capture_frame(at, as_of), by=by)
+
+
+def fill_rates(as_of: date, *, by: str) -> pl.DataFrame:
+    """The fill rate of each field by an entry point at D: another entry point reads the same capture frame."""
+    return _fill_rates(key(), as_of, by)
 
 
 @st.cache_resource(max_entries=2, show_spinner=COMPUTING)
