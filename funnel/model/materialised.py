@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 
@@ -262,10 +262,28 @@ def _rewriting(con: duckdb.DuckDBPyConnection, part: str) -> Iterator[None]:
         raise
 
 
-def _store_frame(con: duckdb.DuckDBPyConnection, table: str, data: pl.DataFrame) -> None:
-    """`data` as the table `table`, replacing it."""
+def _store_frame(con: duckdb.DuckDBPyConnection, table: str, data: pl.DataFrame) -> int:
+    """`data` as the table `table`, replacing it; returns its number of rows."""
     with registered(con, {"data": data.to_arrow()}) as names:
         con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS SELECT * FROM {quote_ident(names['data'])}")
+    return data.height
+
+
+def _created(con: duckdb.DuckDBPyConnection, table: str, query: str, params: dict[str, object]) -> int:
+    """The rows of `query` as the table `table`, replacing it; returns its number of rows."""
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS {query}", params)
+    return int(first_row(con, f"SELECT count(*) FROM {quote_ident(table)}")[0])
+
+
+def _written(con: duckdb.DuckDBPyConnection, part: str, key: str, write: Callable[[], int], *,
+             now: datetime | None) -> int:
+    """`part` written again by `write` (which returns its number of rows) and recorded as current for `key`, in
+    one transaction; returns the number of rows."""
+    started = time.perf_counter()
+    with _rewriting(con, part):
+        rows = write()
+        _record(con, part, key, rows=rows, started=started, now=now)
+    return rows
 
 
 def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Settings, params: dict,
@@ -273,16 +291,16 @@ def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Setting
     """lifecycle_entries.sql run once over all the data with `params` (funnel.model.history.lifecycle_params at
     HORIZON), stored ordered by lead and seq as the current lifecycle part for `settings` in one transaction;
     returns the number of entries."""
-    started = time.perf_counter()
     table = quote_ident(MODEL_LIFECYCLE_ENTRIES)
     columns = ", ".join(column.split()[0] for column in LIFECYCLE_COLUMNS)
-    with _rewriting(con, LIFECYCLE_PART):
+
+    def write() -> int:
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(LIFECYCLE_COLUMNS)})")
         con.execute(f"INSERT INTO {table} SELECT {columns} FROM ({sql_text('lifecycle_entries')}) "
                     "ORDER BY lead_id, seq", params)
-        rows = int(first_row(con, f"SELECT count(*) FROM {table}")[0])
-        _record(con, LIFECYCLE_PART, lifecycle_settings_key(settings), rows=rows, started=started, now=now)
-    return rows
+        return int(first_row(con, f"SELECT count(*) FROM {table}")[0])
+
+    return _written(con, LIFECYCLE_PART, lifecycle_settings_key(settings), write, now=now)
 
 
 # ------------------------------------------------------------------------------------ scoring parts
@@ -325,11 +343,8 @@ def write_scoring_facts(con: duckdb.DuckDBPyConnection, facts: pl.DataFrame, *, 
                         now: datetime | None = None) -> int:
     """The lead facts (funnel.model.scoring.scored_facts: one row per lead) stored as the current part for
     `settings` in one transaction; returns the number of rows."""
-    started = time.perf_counter()
-    with _rewriting(con, SCORING_FACTS_PART):
-        _store_frame(con, MODEL_SCORING_FACTS, facts)
-        _record(con, SCORING_FACTS_PART, scoring_facts_key(settings), rows=facts.height, started=started, now=now)
-    return facts.height
+    return _written(con, SCORING_FACTS_PART, scoring_facts_key(settings),
+                    lambda: _store_frame(con, MODEL_SCORING_FACTS, facts), now=now)
 
 
 def stored_scoring_facts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date | None = None,
@@ -353,15 +368,14 @@ def write_intent_inputs(con: duckdb.DuckDBPyConnection, *, now: datetime | None 
     """The inputs of intent over all the data (intent_days.sql and surge_days.sql to the horizon), stored
     ordered by day (a lookback reads only its days) as the current part in one transaction; returns the
     number of activity rows."""
-    started = time.perf_counter()
     window = {"since": EARLIEST, "until": until(HORIZON)}
-    with _rewriting(con, INTENT_INPUTS_PART):
-        for table, query in ((MODEL_INTENT_DAYS, "intent_days"), (MODEL_SURGE_DAYS, "surge_days")):
-            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS "
-                        f"SELECT * FROM ({sql_text(query)}) ORDER BY day, lead_id", window)
-        rows = int(first_row(con, f"SELECT count(*) FROM {quote_ident(MODEL_INTENT_DAYS)}")[0])
-        _record(con, INTENT_INPUTS_PART, INTENT_INPUTS_KEY, rows=rows, started=started, now=now)
-    return rows
+
+    def write() -> int:
+        _created(con, MODEL_SURGE_DAYS, f"SELECT * FROM ({sql_text('surge_days')}) ORDER BY day, lead_id", window)
+        return _created(con, MODEL_INTENT_DAYS, f"SELECT * FROM ({sql_text('intent_days')}) ORDER BY day, lead_id",
+                        window)
+
+    return _written(con, INTENT_INPUTS_PART, INTENT_INPUTS_KEY, write, now=now)
 
 
 def _window_params(since: date, as_of: date, lead_ids: Sequence[str] | None) -> tuple[dict[str, object], str]:
@@ -397,12 +411,9 @@ def table_spans_are_current(con: duckdb.DuckDBPyConnection) -> bool:
 def write_table_spans(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> int:
     """The current data's table spans (funnel.store.inventory.table_spans) stored as the current part in one
     transaction; returns the number of tables."""
-    started = time.perf_counter()
     spans = table_spans(con)
-    with _rewriting(con, TABLE_SPANS_PART):
-        _store_frame(con, MODEL_TABLE_SPANS, spans)
-        _record(con, TABLE_SPANS_PART, TABLE_SPANS_KEY, rows=spans.height, started=started, now=now)
-    return spans.height
+    return _written(con, TABLE_SPANS_PART, TABLE_SPANS_KEY, lambda: _store_frame(con, MODEL_TABLE_SPANS, spans),
+                    now=now)
 
 
 def stored_table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
@@ -428,13 +439,9 @@ def first_touches_are_current(con: duckdb.DuckDBPyConnection) -> bool:
 def write_first_touches(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> int:
     """Every lead's first campaign and first page over all the data, stored as the current part in one
     transaction; returns the number of leads."""
-    started = time.perf_counter()
-    with _rewriting(con, FIRST_TOUCHES_PART):
-        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FIRST_TOUCHES)} AS "
-                    f"{sql_text('first_touches', activities=ACTIVITIES.name)}", {"until": until(HORIZON)})
-        rows = int(first_row(con, f"SELECT count(*) FROM {quote_ident(MODEL_FIRST_TOUCHES)}")[0])
-        _record(con, FIRST_TOUCHES_PART, FIRST_TOUCHES_KEY, rows=rows, started=started, now=now)
-    return rows
+    query = sql_text("first_touches", activities=ACTIVITIES.name)
+    return _written(con, FIRST_TOUCHES_PART, FIRST_TOUCHES_KEY,
+                    lambda: _created(con, MODEL_FIRST_TOUCHES, query, {"until": until(HORIZON)}), now=now)
 
 
 def first_touch_query(con: duckdb.DuckDBPyConnection) -> str:
