@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,13 +42,14 @@ def test_the_page_recomputes_for_another_survivor_rule_and_crm(sample_db, monkey
     assert any("only one import of the leads table" in c.value for c in at.caption)
 
 
-def test_another_entry_point_regroups_the_fill_rates_without_reading_the_capture_audit_again(sample_db, monkeypatch):
+def test_another_entry_point_regroups_the_fill_rates_without_reading_the_capture_audit_again(sample_db, tmp_path,
+                                                                                              monkeypatch):
     from funnel.analyses import capture
 
     reads = []
     for name in ("capture_frame", "capture_audit"):
         monkeypatch.setattr(capture, name, counted(getattr(capture, name), reads, name))
-    at = app(sample_db, monkeypatch, sample=False)
+    at = app(copied(sample_db, tmp_path / "own.duckdb"), monkeypatch, sample=False)  # caches of its own
     at.run()
     at.switch_page("pages/data_quality.py").run()
     first = list(reads)
@@ -61,9 +63,28 @@ def test_another_entry_point_regroups_the_fill_rates_without_reading_the_capture
     assert len({table["leads"].sum() for table in tables.values()}) == 1  # the same leads, grouped otherwise
 
 
+def test_moving_the_as_of_date_within_a_month_computes_the_hygiene_flags_of_that_day_alone(sample_db, tmp_path,
+                                                                                          monkeypatch):
+    from funnel.analyses import hygiene
+
+    asked = []
+    monkeypatch.setattr(hygiene, "hygiene_flags", counted(hygiene.hygiene_flags, asked, "days"))
+    at = app(copied(sample_db, tmp_path / "own.duckdb"), monkeypatch, sample=False)
+    at.run()
+    at.switch_page("pages/handoff.py").run()
+    day = at.date_input(key="as_of").value
+    for moved in (day - timedelta(days=1), day - timedelta(days=2), day):
+        at.date_input(key="as_of").set_value(moved).run()
+        assert not at.exception
+    at.switch_page("pages/data_quality.py").run()
+    assert not at.exception
+    assert asked == [("days", [date(2026, 9, 30), day]), ("days", [day - timedelta(days=1)]),
+                     ("days", [day - timedelta(days=2)])]  # the month end before and D kept, whatever the page
+
+
 def counted(function, calls: list, name: str):
     def call(*args, **kwargs):
-        calls.append(name)
+        calls.append((name, sorted(kwargs["days"])) if name == "days" else name)
         return function(*args, **kwargs)
     return call
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime
+from threading import Lock
 
 import polars as pl
 import streamlit as st
@@ -438,14 +439,34 @@ def handoff_leads(filters: Filters, *, kind: str, by: str | None, segment: str |
     return _handoff_leads(key(), filters, kind, by, segment)
 
 
-@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+FLAG_DAYS_KEPT = 8  # days of hygiene flags kept per data version and settings (each up to ~100 MB at 1M leads)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _flag_days(at: StoreKey) -> tuple[dict[date, pl.DataFrame], Lock]:
+    """The hygiene flags of each day computed so far on this data and settings, oldest first, and the lock that
+    guards the dict (a cached resource, shared by every session)."""
+    return {}, Lock()
+
+
 def _hygiene_flags(at: StoreKey, as_of: date) -> dict[date, pl.DataFrame]:
-    """Every exact check's flagged leads at D and at the previous month end, both days in one pass (a cached
-    resource: computed once, never copied): the reports of both days and the leads of a selected check at D
-    read them."""
-    with at.opened() as con:
-        return hygiene_analyses.hygiene_flags(con, settings=at.settings,
-                                              days=(as_of, crm_audit_analyses.previous_month_end(as_of)))
+    """Every exact check's flagged leads at D and at the previous month end (never copied): the reports of both
+    days and the leads of a selected check at D read them. Each day is computed once (the days not yet computed
+    in one pass) and kept, so moving D within a month computes D alone: the month end before it is kept."""
+    days = (as_of, crm_audit_analyses.previous_month_end(as_of))
+    kept, lock = _flag_days(at)
+    with lock:
+        found = {day: kept[day] for day in days if day in kept}
+    missing = [day for day in days if day not in found]
+    if missing:
+        with st.spinner(COMPUTING), at.opened() as con:
+            computed = hygiene_analyses.hygiene_flags(con, settings=at.settings, days=missing)
+        found.update(computed)
+        with lock:
+            kept.update(computed)
+            for day in [day for day in kept if day not in days][:max(0, len(kept) - FLAG_DAYS_KEPT)]:
+                del kept[day]
+    return {day: found[day] for day in days}
 
 
 @st.cache_resource(max_entries=32, show_spinner=COMPUTING)
