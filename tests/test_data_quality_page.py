@@ -82,6 +82,37 @@ def test_moving_the_as_of_date_within_a_month_computes_the_hygiene_flags_of_that
                      ("days", [day - timedelta(days=2)])]  # the month end before and D kept, whatever the page
 
 
+def test_sessions_asking_for_the_same_days_at_once_compute_them_once(sample_db, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from funnel.analyses import hygiene
+    from pages.ui import cache
+    from pages.ui.store import StoreKey
+
+    asked = []
+    real = hygiene.hygiene_flags
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)  # long enough for every session to ask while the first computes
+        return counted(real, asked, "days")(*args, **kwargs)
+
+    monkeypatch.setattr(hygiene, "hygiene_flags", slow)
+    at = StoreKey(str(copied(sample_db, tmp_path / "own.duckdb")), (1, 0), "")
+    day = date(2026, 10, 20)
+    results = []
+    sessions = [threading.Thread(target=lambda: results.append(cache._hygiene_flags(at, day))) for _ in range(4)]
+    for session in sessions:
+        session.start()
+    for session in sessions:
+        session.join()
+    assert asked == [("days", [date(2026, 9, 30), day])]
+    assert len(results) == 4 and all(r[day] is results[0][day] for r in results)  # one frame, shared
+    for back in range(1, 6):  # four days kept: the least recently used goes first, the month end stays
+        cache._hygiene_flags(at, day - timedelta(days=back))
+    assert sorted(cache._flag_days(at).kept) == [date(2026, 9, 30), *(day - timedelta(days=b) for b in (5, 4, 3))]
+
+
 def counted(function, calls: list, name: str):
     def call(*args, **kwargs):
         calls.append((name, sorted(kwargs["days"])) if name == "days" else name)

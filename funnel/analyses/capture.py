@@ -3,7 +3,7 @@ their place on a form (how much knowing them goes with later conversion).
 
 A field is filled when the lead has it, or its account does (firmographics). The entry point is
 the lead's source, or the first campaign or the first page (URL) its activities record by D (the
-earliest activity carrying one; at the same moment, the lowest activity id). Conversion is reaching a
+earliest activity carrying one; at the same moment, the first activity id in text order). Conversion is reaching a
 lifecycle stage (default `sql`) by D. Lift is a difference in conversion between leads with and
 without the field, with Wilson intervals for each rate and a two-proportion test, Benjamini–
 Hochberg controlled across the fields; it is association, not cause (fields filled late are

@@ -411,9 +411,8 @@ def table_spans_are_current(con: duckdb.DuckDBPyConnection) -> bool:
 def write_table_spans(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> int:
     """The current data's table spans (funnel.store.inventory.table_spans) stored as the current part in one
     transaction; returns the number of tables."""
-    spans = table_spans(con)
-    return _written(con, TABLE_SPANS_PART, TABLE_SPANS_KEY, lambda: _store_frame(con, MODEL_TABLE_SPANS, spans),
-                    now=now)
+    return _written(con, TABLE_SPANS_PART, TABLE_SPANS_KEY,
+                    lambda: _store_frame(con, MODEL_TABLE_SPANS, table_spans(con)), now=now)
 
 
 def stored_table_spans(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:

@@ -7,7 +7,7 @@ pickled once and copied out again on every run of the page, at a million leads s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from threading import Lock
 
@@ -439,33 +439,55 @@ def handoff_leads(filters: Filters, *, kind: str, by: str | None, segment: str |
     return _handoff_leads(key(), filters, kind, by, segment)
 
 
-FLAG_DAYS_KEPT = 8  # days of hygiene flags kept per data version and settings (each up to ~100 MB at 1M leads)
+FLAG_DAYS_KEPT = 4  # days of hygiene flags kept per data version and settings (each up to ~100 MB at 1M leads)
+
+
+@dataclass
+class _FlagDays:
+    """The hygiene flags of each day computed so far on one data version and settings, least recently used first;
+    `lock` guards the dict, `computing` lets one session compute missing days while the others wait for them."""
+
+    kept: dict[date, pl.DataFrame] = field(default_factory=dict)
+    lock: Lock = field(default_factory=Lock)
+    computing: Lock = field(default_factory=Lock)
+
+    def found(self, days: tuple[date, ...]) -> dict[date, pl.DataFrame]:
+        with self.lock:
+            for day in days:
+                if day in self.kept:
+                    self.kept[day] = self.kept.pop(day)  # used now: evicted last
+            return {day: self.kept[day] for day in days if day in self.kept}
+
+    def keep(self, computed: dict[date, pl.DataFrame], days: tuple[date, ...]) -> None:
+        with self.lock:
+            self.kept.update(computed)
+            for day in [day for day in self.kept if day not in days][:max(0, len(self.kept) - FLAG_DAYS_KEPT)]:
+                del self.kept[day]
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _flag_days(at: StoreKey) -> tuple[dict[date, pl.DataFrame], Lock]:
-    """The hygiene flags of each day computed so far on this data and settings, oldest first, and the lock that
-    guards the dict (a cached resource, shared by every session)."""
-    return {}, Lock()
+def _flag_days(at: StoreKey) -> _FlagDays:
+    """The hygiene flags kept for this data and settings (a cached resource, shared by every session)."""
+    return _FlagDays()
 
 
 def _hygiene_flags(at: StoreKey, as_of: date) -> dict[date, pl.DataFrame]:
     """Every exact check's flagged leads at D and at the previous month end (never copied): the reports of both
     days and the leads of a selected check at D read them. Each day is computed once (the days not yet computed
-    in one pass) and kept, so moving D within a month computes D alone: the month end before it is kept."""
+    in one pass) and kept, so moving D within a month computes D alone: the month end before it is kept. Only
+    called by cached functions, whose spinner shows meanwhile."""
     days = (as_of, crm_audit_analyses.previous_month_end(as_of))
-    kept, lock = _flag_days(at)
-    with lock:
-        found = {day: kept[day] for day in days if day in kept}
-    missing = [day for day in days if day not in found]
-    if missing:
-        with st.spinner(COMPUTING), at.opened() as con:
-            computed = hygiene_analyses.hygiene_flags(con, settings=at.settings, days=missing)
-        found.update(computed)
-        with lock:
-            kept.update(computed)
-            for day in [day for day in kept if day not in days][:max(0, len(kept) - FLAG_DAYS_KEPT)]:
-                del kept[day]
+    flag_days = _flag_days(at)
+    found = flag_days.found(days)
+    if len(found) < len(days):
+        with flag_days.computing:  # another session computing the same days: wait, then take them
+            found = flag_days.found(days)
+            missing = [day for day in days if day not in found]
+            if missing:
+                with at.opened() as con:
+                    computed = hygiene_analyses.hygiene_flags(con, settings=at.settings, days=missing)
+                flag_days.keep(computed, days)
+                found.update(computed)
     return {day: found[day] for day in days}
 
 
