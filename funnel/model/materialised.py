@@ -371,9 +371,10 @@ def write_intent_inputs(con: duckdb.DuckDBPyConnection, *, now: datetime | None 
     window = {"since": EARLIEST, "until": until(HORIZON)}
 
     def write() -> int:
-        _created(con, MODEL_SURGE_DAYS, f"SELECT * FROM ({sql_text('surge_days')}) ORDER BY day, lead_id", window)
-        return _created(con, MODEL_INTENT_DAYS, f"SELECT * FROM ({sql_text('intent_days')}) ORDER BY day, lead_id",
+        rows = _created(con, MODEL_INTENT_DAYS, f"SELECT * FROM ({sql_text('intent_days')}) ORDER BY day, lead_id",
                         window)
+        _created(con, MODEL_SURGE_DAYS, f"SELECT * FROM ({sql_text('surge_days')}) ORDER BY day, lead_id", window)
+        return rows
 
     return _written(con, INTENT_INPUTS_PART, INTENT_INPUTS_KEY, write, now=now)
 
