@@ -76,6 +76,30 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
     assert len(at.dataframe) == len(duck.dataframe)
     for spark, duckdb in zip(at.dataframe, duck.dataframe, strict=True):
         assert spark.value.equals(duckdb.value)
+    # Segments: the table, its notes and data-quality sentence from the counts taken in the tasks; no lead's rows
+    # are prepared here for them
+    from funnel.analyses import inputs
+
+    prepared = []
+    real = inputs.analysis_inputs
+    monkeypatch.setattr(inputs, "analysis_inputs", lambda *a, **k: prepared.append(k.get("by")) or real(*a, **k))
+    for app_, engine in ((duck, None), (at, "spark")):
+        if engine is None:  # each run reads the engine from the environment, as a server started with it would
+            monkeypatch.delenv("FUNNEL_ENGINE")
+        else:
+            monkeypatch.setenv("FUNNEL_ENGINE", engine)
+        app_.switch_page("pages/segments.py").run()
+        app_.selectbox(key="seg_by").set_value("industry").run()
+        app_.selectbox(key="seg_by2").set_value("country").run()
+        assert not app_.exception
+    assert prepared == [("source",), ("industry",), ("industry", "country")], "only DuckDB prepares every lead's rows"
+    spark_tables = [d.value for d in at.dataframe]
+    assert len(spark_tables) == len(duck.dataframe) > 1
+    for spark, duckdb in zip(spark_tables, (d.value for d in duck.dataframe), strict=True):
+        assert spark.equals(duckdb)
+    assert [c.value for c in at.caption] == [c.value for c in duck.caption]
+    assert any("Data behind these numbers: of 3,000 leads" in c.value for c in at.caption)
+    assert any(t.value.startswith("Engine: Spark") for t in at.sidebar.text)
     at.switch_page("pages/data.py").run()
     assert not at.exception
     assert any("written to the DuckDB database sample.duckdb" in t.value and "funnel export-tables" in t.value

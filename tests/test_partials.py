@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnel import schema as sc
-from funnel.analyses import partials
+from funnel.analyses import capture, partials
+from funnel.analyses.inputs import analysis_inputs
 from funnel.analyses.report import metrics_report
 from funnel.engine import is_spark
 from funnel.engine.duckdb import DuckDBEngine
@@ -141,6 +142,10 @@ def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, s
         or whole.startswith("error")
     assert (counted is None) == here
     assert report(engine) == whole
+    if counted is not None:  # what the leads behind the numbers lack, as the pages' sentence counts it here
+        population = analysis_inputs(con, filters, settings=SETTINGS, by=by).population.get_column("lead_id")
+        alone = capture.data_quality_note(capture.lead_needs(con, as_of=filters.as_of), lead_ids=population)
+        assert capture.data_quality_note_of(counted[1]["quality"]).equals(alone)
 
 
 def test_the_counts_come_back_per_group_and_are_summed_key_by_key():
@@ -167,6 +172,8 @@ def test_the_counts_come_back_per_group_and_are_summed_key_by_key():
     assert segments.get_column("leads").to_list() == [1, 2]
     assert segments.get_column("won_amount").cast(pl.Float64).to_list() == [0.0, 0.3]  # 0.1 + 0.2, exactly
     assert "notes" not in parts and shell.notes == ("history from stage events: 2 leads.",)
+    assert parts["quality"].to_dicts() == [{"leads": 3, "creation date": 0, "owner": 3,
+                                            "firmographics (industry and size)": 3}]
 
 
 def test_a_dimension_the_leads_lack_is_the_same_error_as_on_one_machine():

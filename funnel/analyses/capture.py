@@ -53,7 +53,9 @@ __all__ = [
     "audited_fields",
     "capture_audit",
     "capture_frame",
+    "data_quality_counts",
     "data_quality_note",
+    "data_quality_note_of",
     "field_conversion_lift",
     "field_fill_rates",
     "fill_by_age",
@@ -63,6 +65,7 @@ __all__ = [
     "form_funnels",
     "lead_imports",
     "lead_needs",
+    "lead_needs_query",
     "lead_versions",
     "same_lead_fill",
 ]
@@ -168,16 +171,30 @@ def field_conversion_lift(captured: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(pl.Series("q_value", bh_adjusted(out["p_value"].to_list()), dtype=pl.Float64))
 
 
+NEEDS: dict[str, pl.Expr] = {"creation date": pl.col(sc.CREATED_AT).is_not_null(), "owner": pl.col("owner"),
+                             "firmographics (industry and size)": pl.col("industry") & pl.col("employees")}
+
+
 def data_quality_note(captured: pl.DataFrame, *, lead_ids: pl.Series | None = None) -> pl.DataFrame:
     """One row per thing a page's numbers need (creation date, owner, firmographics = industry and
     employees): leads (those behind the numbers, all when `lead_ids` is None), lacking, share
     (null when there are none)."""
+    return data_quality_note_of(data_quality_counts(captured, lead_ids=lead_ids))
+
+
+def data_quality_counts(captured: pl.DataFrame, *, lead_ids: pl.Series | None = None) -> pl.DataFrame:
+    """What `data_quality_note` adds up, one row: leads, then the leads lacking each need (named as in NEEDS).
+    The counts of two groups of leads, summed, are the counts of both."""
     leads = captured if lead_ids is None else captured.join(lead_ids.to_frame(sc.LEAD_ID), on=sc.LEAD_ID, how="semi")
-    needs = {"creation date": pl.col(sc.CREATED_AT).is_not_null(), "owner": pl.col("owner"),
-             "firmographics (industry and size)": pl.col("industry") & pl.col("employees")}
-    n = leads.height
-    rows = [{"need": need, "leads": n, "lacking": int(leads.select((~expr).sum()).item() or 0)}
-            for need, expr in needs.items()]
+    return leads.select(pl.len().cast(pl.Int64).alias("leads"),
+                        *[(~expr).sum().cast(pl.Int64).alias(need) for need, expr in NEEDS.items()])
+
+
+def data_quality_note_of(counts: pl.DataFrame) -> pl.DataFrame:
+    """`data_quality_note` from its counts (`data_quality_counts`, summed over groups of leads)."""
+    n = int(counts.get_column("leads")[0] or 0) if counts.height else 0
+    rows = [{"need": need, "leads": n, "lacking": int(counts.get_column(need)[0] or 0) if counts.height else 0}
+            for need in NEEDS]
     return pl.DataFrame(rows).with_columns(
         pl.when(pl.col("leads") > 0).then(pl.col("lacking") / pl.col("leads")).otherwise(None).alias("share"))
 
@@ -338,5 +355,10 @@ def same_lead_fill(con: duckdb.DuckDBPyConnection, captured: pl.DataFrame, *, se
 def lead_needs(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
     """One row per lead at D with only what `data_quality_note` reads (lead_needs.sql: no first touches,
     conversions or attributes): lead_id, created_at, owner, industry, employees (filled or not)."""
-    return frame(con, sql_text("lead_needs", fragments={"capture_leads": _capture_leads()}), {"until": _until(as_of)})
+    return frame(con, *lead_needs_query(as_of))
+
+
+def lead_needs_query(as_of: date) -> tuple[str, dict[str, object]]:
+    """(sql, params) of `lead_needs`: what an engine runs per group of leads."""
+    return sql_text("lead_needs", fragments={"capture_leads": _capture_leads()}), {"until": _until(as_of)}
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from funnel import schema as sc
 from funnel.analyses.aging import aging_counts, stay_risks
+from funnel.analyses.capture import data_quality_counts, lead_needs_query
 from funnel.analyses.conversion import conversion_entries_of, deal_losses_query, step_counts
 from funnel.analyses.distribution import distribution_counts
 from funnel.analyses.inputs import (
@@ -57,10 +58,11 @@ from funnel.model.history import (
 from funnel.model.stages import LEAD_GROUPS
 from funnel.store.db import registered
 
-__all__ = ["PART_KEYS", "engine_report_parts", "group_report_parts", "merged_parts", "report_parts",
+__all__ = ["PART_KEYS", "Counted", "engine_report_parts", "group_report_parts", "merged_parts", "report_parts",
            "shell_inputs"]
 
-# Each part's keys besides the segment ("notes": one row of counts, no segment); its other columns are sums.
+# Each part's keys besides the segment ("notes" and "quality": one row of counts, no segment); its other columns are
+# sums.
 PART_KEYS: dict[str, tuple[str, ...]] = {
     "distribution": ("stage_rank",),
     "conversion": ("stage_rank", "outcome"),
@@ -69,7 +71,9 @@ PART_KEYS: dict[str, tuple[str, ...]] = {
     "segments": (),
     "to_customer": ("_time",),
     "notes": (),
+    "quality": (),
 }
+UNKEYED = ("notes", "quality")  # one row of counts over every lead, whatever the segments
 PARTS_SCHEMA = pa.schema([("part", pa.string()), ("payload", pa.binary())])
 
 
@@ -93,10 +97,11 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
                        by: tuple[str, ...], window_days: int, lead_rows: str | None) -> pa.Table:
     """`report_parts` of one group of leads from the rows of its queries (see `report_inputs`): the stage
     history's, `lead_facts`', the wanted segments' (`lead_rows`: "frame", the rows of `lead_frame_queries`;
-    "values", the segment values themselves; None: no segment is wanted), the deal losses' and the lead deals'.
+    "values", the segment values themselves; None: no segment is wanted), the deal losses', the lead deals' and
+    the lead needs' (`lead_needs_query`: its "quality" part counts what the leads behind the numbers lack).
     Each part is keyed by segment values instead of seg_key and written as Arrow IPC: one row per part (part,
     payload)."""
-    *leads, losses, deals = (pl.from_arrow(t) for t in rest)
+    *leads, losses, deals, needs = (pl.from_arrow(t) for t in rest)
     wanted = segments_wanted(filters, by)
     values = None
     if lead_rows == "frame":
@@ -106,6 +111,7 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
     rows = stage_history_of(pl.from_arrow(history), ladder=filters.ladder, settings=settings, as_of=filters.as_of)
     inputs = inputs_of(pl.from_arrow(facts).sort(sc.LEAD_ID), rows, values, filters=filters, settings=settings, by=by)
     parts = report_parts(inputs, losses, deals, window_days=window_days)
+    parts["quality"] = data_quality_counts(needs, lead_ids=inputs.population.get_column(sc.LEAD_ID))
     names, payloads = [], []
     for name, part in parts.items():
         if by and SEG in part.columns:
@@ -120,17 +126,17 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
 def merged_parts(groups: pa.Table, *, by: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """(segments, parts) from every group's `group_report_parts`: each part summed over the groups key by key,
     the segments numbered as `inputs_of` numbers them (their values sorted), each part keyed by seg_key again
-    (but "notes", one row of counts)."""
+    (but the UNKEYED parts, one row of counts each)."""
     found: dict[str, list[pl.DataFrame]] = {}
     for name, payload in zip(groups.column("part").to_pylist(), groups.column("payload").to_pylist(), strict=True):
         found.setdefault(name, []).append(pl.read_ipc(io.BytesIO(payload)))
     summed = {}
     for name, frames in found.items():
-        keys = [*by, *PART_KEYS[name]] if name != "notes" else []
+        keys = [*by, *PART_KEYS[name]] if name not in UNKEYED else []
         rows = pl.concat(frames)
         sums = [pl.col(c).sum() for c in rows.columns if c not in keys]
         summed[name] = rows.group_by(keys).agg(sums) if keys else rows.select(sums)
-    notes = summed.pop("notes")
+    unkeyed = {name: summed.pop(name) for name in UNKEYED if name in summed}
     if by:
         segments = (summed["distribution"].select(by).unique().sort(by)
                     .with_row_index(SEG).with_columns(pl.col(SEG).cast(pl.Int32)))
@@ -138,7 +144,7 @@ def merged_parts(groups: pa.Table, *, by: tuple[str, ...]) -> tuple[pl.DataFrame
     else:
         segments = pl.DataFrame({SEG: []}, schema={SEG: pl.Int32})
         keyed = {name: part.with_columns(pl.lit(0, dtype=pl.Int32).alias(SEG)) for name, part in summed.items()}
-    return segments, {**keyed, "notes": notes}
+    return segments, {**keyed, **unkeyed}
 
 
 def shell_inputs(filters: Filters, *, settings: Settings, by: tuple[str, ...], segments: pl.DataFrame,
@@ -150,9 +156,12 @@ def shell_inputs(filters: Filters, *, settings: Settings, by: tuple[str, ...], s
                           lead_ids=pl.Series(sc.LEAD_ID, [], dtype=pl.String))
 
 
+Counted = tuple[AnalysisInputs, dict[str, pl.DataFrame]]  # shell inputs and the summed parts
+
+
 def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
                         by: str | Sequence[str] | None, window_days: int,
-                        groups: int = LEAD_GROUPS) -> tuple[AnalysisInputs, dict[str, pl.DataFrame]] | None:
+                        groups: int = LEAD_GROUPS) -> Counted | None:
     """(shell inputs, parts) of the report counted inside the engine's tasks (`per_group`), one call per
     bucket of leads; None when the stage history is not one query there (the funnel ladder without the lead
     model's entries for these settings), a segment dimension is not a lead column, or no lead has any row (then
@@ -180,7 +189,7 @@ def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, set
     with registered(con, tables) as names:
         lead_queries += [(f"SELECT * FROM {name}", {}) for name in names.values()]
         inputs = [query, lead_facts_query(settings), *lead_queries, deal_losses_query(filters.as_of),
-                  lead_deals_query(filters.as_of)]
+                  lead_deals_query(filters.as_of), lead_needs_query(filters.as_of)]
         found = con.per_group(inputs, key=sc.LEAD_ID, groups=groups, function=task, schema=PARTS_SCHEMA)
     if not found.num_rows:
         return None

@@ -23,6 +23,7 @@ from funnel.analyses import (
     fix_files,
     inputs,
     lead_search,
+    partials,
     segments,
     tool_exports,
 )
@@ -82,8 +83,23 @@ def _lead_deals(at: StoreKey, as_of: date) -> pl.DataFrame:
         return segments.lead_deals(con, as_of=as_of)
 
 
+@st.cache_resource(max_entries=8, show_spinner=COMPUTING)
+def _counted(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> partials.Counted | None:
+    """On Spark: the report's counts taken inside the engine's tasks (funnel.analyses.partials), so only counts
+    come back to this process. None on DuckDB, or where the engine cannot count them (then the page prepares every
+    lead's rows here, as on one machine)."""
+    if at.engine != "spark":
+        return None
+    window, _ = inputs.conversion_policy(at.settings, None, None)
+    with at.opened() as con:
+        return partials.engine_report_parts(con, filters, settings=at.settings, by=by or None, window_days=window)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _segment_performance(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    if (counted := _counted(at, filters, by)) is not None:
+        shell, parts = counted
+        return segments.segment_rows(shell, parts["segments"], parts["to_customer"])
     return segments.segment_performance_of(_analysis(at, filters, by), _lead_deals(at, filters.as_of))
 
 
@@ -615,15 +631,26 @@ def _lead_needs(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
-def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> str | None:
+def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...], counted: bool) -> str | None:
+    if counted and (found := _counted(at, filters, by)) is not None:
+        return capture.data_quality_sentence(capture.data_quality_note_of(found[1]["quality"]))
     population = _analysis(at, filters, by).population
     note = capture.data_quality_note(_lead_needs(at, filters.as_of), lead_ids=population.get_column("lead_id"))
     return capture.data_quality_sentence(note)
 
 
-def data_quality_sentence(filters: Filters, by: tuple[str, ...] = ()) -> str | None:
-    """What share of the leads behind a page's numbers lacked a creation date, an owner or firmographics."""
-    return _data_quality_sentence(key(), filters, by)
+def data_quality_sentence(filters: Filters, by: tuple[str, ...] = (), *, counted: bool = False) -> str | None:
+    """What share of the leads behind a page's numbers lacked a creation date, an owner or firmographics. With
+    `counted` (a page whose numbers are all counted where the data is), from the engine's counts when it takes
+    them."""
+    return _data_quality_sentence(key(), filters, tuple(by), counted)
+
+
+def analysis_notes(filters: Filters, by: tuple[str, ...] = (), *, counted: bool = False) -> tuple[str, ...]:
+    """What the numbers rest on (the history used, what was left out); with `counted`, as `data_quality_sentence`."""
+    if counted and (found := _counted(key(), filters, tuple(by))) is not None:
+        return found[0].notes
+    return analysis(filters, by).notes
 
 
 def people_across_tools() -> tuple[pl.DataFrame, pl.DataFrame]:
