@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 import polars as pl
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,7 @@ from funnel.engine import is_spark
 from funnel.engine.duckdb import DuckDBEngine
 from funnel.errors import FunnelError
 from funnel.filters import Filters
+from funnel.model import history
 from funnel.model.build import build_funnel_entries
 from funnel.store.db import arrow_table
 from tests.test_metrics_support import SETTINGS, store
@@ -186,3 +188,17 @@ def test_a_dimension_the_leads_lack_is_the_same_error_as_on_one_machine():
     with pytest.raises(FunnelError) as in_groups:
         metrics_report(grouped(con), filters, settings=SETTINGS, by="shoe_size")
     assert str(in_groups.value) == str(whole.value) and "shoe_size" in str(whole.value)
+
+
+@pytest.mark.parametrize("distinct", [0, 1, 199, 200, 201, 260])
+def test_the_segment_dimensions_found_per_group_of_leads_are_those_of_every_lead(distinct):
+    """A column is a segment with 1 to 200 distinct values: counted per bucket of leads (at most 201 values each),
+    the same columns as over every lead at once, however the values fall into buckets."""
+    con = store(leads=[{"lead_id": f"L{i}", "source": f"s{i % distinct}" if distinct else None,
+                        "country": "DE" if i % 2 else None, "owner": f"owner {i}", "industry": f"i{i % 7}"}
+                       for i in range(300)])
+    alone = history.segment_dimensions(history.lead_frame(con, settings=SETTINGS))
+    engine = grouped(con)
+    assert history.segment_dimensions_in(engine, settings=SETTINGS) == alone
+    assert engine.calls == 1 and engine.buckets > 1
+    assert ("source" in alone) == (1 <= distinct <= 200) and "owner" not in alone and "country" in alone

@@ -8,14 +8,17 @@ clock: everything is as of the D passed in.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from funnel import schema as sc
 from funnel.config import Settings
+from funnel.engine import is_spark
 from funnel.errors import FunnelError
 from funnel.filters import until
 from funnel.model import materialised, scoring, stages
@@ -27,9 +30,13 @@ from funnel.store.queries import bound_params, sql_text
 __all__ = [
     "BASIS_CURRENT_STAGE",
     "BASIS_STAGE_EVENT",
+    "DIMENSION_VALUES",
     "HISTORY_COLUMNS",
     "UNKNOWN",
     "conformed_history",
+    "dimension_values",
+    "dimensions_of_values",
+    "group_dimension_values",
     "history_counts",
     "history_note",
     "history_note_of",
@@ -44,6 +51,7 @@ __all__ = [
     "lifecycle_params",
     "newest_day",
     "segment_dimensions",
+    "segment_dimensions_in",
     "segment_text",
     "segment_values",
     "stage_history",
@@ -388,15 +396,50 @@ def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: da
 def segment_dimensions(leads: pl.DataFrame) -> list[str]:
     """The lead-frame columns worth segmenting by: text columns with at least one value and at most
     200 distinct ones (ids, names and raw numbers left out), in the frame's order."""
-    usable = []
-    for name, dtype in leads.schema.items():
-        if name in NOT_SEGMENTS or dtype not in (pl.String(), pl.Categorical()) and not isinstance(dtype, pl.Enum):
-            continue
-        column = leads.get_column(name)
-        distinct = column.drop_nulls().n_unique()
-        if 1 <= distinct <= MAX_SEGMENT_VALUES:
-            usable.append(name)
-    return usable
+    return dimensions_of_values(dimension_values(leads))
+
+
+DIMENSION_VALUES = pa.schema([("position", pa.int32()), ("column", pa.string()), ("value", pa.string())])
+
+
+def dimension_values(leads: pl.DataFrame) -> pa.Table:
+    """Per text column of a lead frame that could be a segment (its position, its name): its distinct values,
+    at most MAX_SEGMENT_VALUES + 1 of them (enough to tell that there are too many). The values of two groups
+    of leads together are the values of both, so `dimensions_of_values` gives the same answer over all leads
+    at once or over groups of them (DIMENSION_VALUES)."""
+    found = [pl.DataFrame({"value": leads.get_column(name).drop_nulls().unique().head(MAX_SEGMENT_VALUES + 1)
+                                    .cast(pl.String)})
+             .select(pl.lit(position, dtype=pl.Int32).alias("position"), pl.lit(name).alias("column"), "value")
+             for position, (name, dtype) in enumerate(leads.schema.items())
+             if name not in NOT_SEGMENTS and (dtype in (pl.String(), pl.Categorical()) or isinstance(dtype, pl.Enum))]
+    rows = pl.concat(found) if found else pl.DataFrame(schema={"position": pl.Int32, "column": pl.String,
+                                                               "value": pl.String})
+    return rows.to_arrow().cast(DIMENSION_VALUES)
+
+
+def dimensions_of_values(values: pa.Table) -> list[str]:
+    """`segment_dimensions` from the `dimension_values` of every group of leads: the columns with at least one and
+    at most MAX_SEGMENT_VALUES distinct values, in the frame's order."""
+    counted = (pl.from_arrow(values).group_by("position", "column").agg(pl.col("value").n_unique().alias("n"))
+               .filter(pl.col("n").is_between(1, MAX_SEGMENT_VALUES)).sort("position"))
+    return counted.get_column("column").to_list()
+
+
+def group_dimension_values(*tables: pa.Table, settings: Settings) -> pa.Table:
+    """`dimension_values` of one group of leads' frame, from the rows of its `lead_frame_queries` (run per group
+    of leads by an engine)."""
+    return dimension_values(lead_frame_of([pl.from_arrow(t) for t in tables], settings=settings, dimensions=None))
+
+
+def segment_dimensions_in(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> list[str]:
+    """`segment_dimensions` of the store's lead frame. On an engine that computes per group of leads (Spark) each
+    group's distinct values are taken inside its tasks and only those come back, never a row per lead."""
+    if not is_spark(con):
+        return segment_dimensions(lead_frame(con, settings=settings))
+    queries = lead_frame_queries(con, settings=settings, dimensions=None)
+    task = functools.partial(group_dimension_values, settings=settings)
+    return dimensions_of_values(con.per_group(queries, key=sc.LEAD_ID, groups=stages.LEAD_GROUPS, function=task,
+                                              schema=DIMENSION_VALUES))
 
 
 def segment_values(leads: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:

@@ -229,8 +229,7 @@ def behind(filters: Filters, **selectors) -> pl.DataFrame:
 @st.cache_data(max_entries=16, show_spinner=COMPUTING)
 def _segment_dimensions(at: StoreKey) -> list[str]:
     with at.opened() as con:
-        leads = history.lead_frame(con, settings=at.settings)
-    return [*history.segment_dimensions(leads), *history.SCORE_COLUMNS]
+        return [*history.segment_dimensions_in(con, settings=at.settings), *history.SCORE_COLUMNS]
 
 
 def segment_dimensions() -> list[str]:
