@@ -192,9 +192,8 @@ def data_quality_counts(captured: pl.DataFrame, *, lead_ids: pl.Series | None = 
 
 def data_quality_note_of(counts: pl.DataFrame) -> pl.DataFrame:
     """`data_quality_note` from its counts (`data_quality_counts`, summed over groups of leads)."""
-    n = int(counts.get_column("leads")[0] or 0) if counts.height else 0
-    rows = [{"need": need, "leads": n, "lacking": int(counts.get_column(need)[0] or 0) if counts.height else 0}
-            for need in NEEDS]
+    counted = counts.row(0, named=True)  # one row: sums of an empty frame are zeros
+    rows = [{"need": need, "leads": counted["leads"], "lacking": counted[need]} for need in NEEDS]
     return pl.DataFrame(rows).with_columns(
         pl.when(pl.col("leads") > 0).then(pl.col("lacking") / pl.col("leads")).otherwise(None).alias("share"))
 

@@ -272,6 +272,10 @@ def _store_frame(con: duckdb.DuckDBPyConnection, table: str, data: pl.DataFrame)
 def _created(con: duckdb.DuckDBPyConnection, table: str, query: str, params: dict[str, object]) -> int:
     """The rows of `query` as the table `table`, replacing it; returns its number of rows."""
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(table)} AS {query}", params)
+    return _row_count(con, table)
+
+
+def _row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(first_row(con, f"SELECT count(*) FROM {quote_ident(table)}")[0])
 
 
@@ -298,7 +302,7 @@ def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Setting
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(LIFECYCLE_COLUMNS)})")
         con.execute(f"INSERT INTO {table} SELECT {columns} FROM ({sql_text('lifecycle_entries')}) "
                     "ORDER BY lead_id, seq", params)
-        return int(first_row(con, f"SELECT count(*) FROM {table}")[0])
+        return _row_count(con, MODEL_LIFECYCLE_ENTRIES)
 
     return _written(con, LIFECYCLE_PART, lifecycle_settings_key(settings), write, now=now)
 
