@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnel import schema as sc
-from funnel.analyses import capture, partials
+from funnel.analyses import capture, conversion, distribution, partials
 from funnel.analyses.inputs import analysis_inputs
 from funnel.analyses.report import metrics_report
 from funnel.engine import is_spark
@@ -137,7 +137,8 @@ def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, s
 
     whole = report(con)
     engine = grouped(con)
-    counted = partials.engine_report_parts(engine, filters, settings=SETTINGS, by=by, window_days=30, groups=groups)
+    counted = partials.engine_report_parts(engine, filters, settings=SETTINGS, by=by, window_days=30, pages=True,
+                                           groups=groups)
     # Computed as on one machine: the funnel ladder without the lead model (its history is not one query), no
     # lead with any row, or a dimension the leads lack (one machine's preparation names it).
     here = ladder == sc.FUNNEL and not modelled or not rows["leads"] and not rows["stage_events"] \
@@ -145,9 +146,14 @@ def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, s
     assert (counted is None) == here
     assert report(engine) == whole
     if counted is not None:  # what the leads behind the numbers lack, as the pages' sentence counts it here
-        population = analysis_inputs(con, filters, settings=SETTINGS, by=by).population.get_column("lead_id")
-        alone = capture.data_quality_note(capture.lead_needs(con, as_of=filters.as_of), lead_ids=population)
-        assert capture.data_quality_note_of(counted[1]["quality"]).equals(alone)
+        inputs = analysis_inputs(con, filters, settings=SETTINGS, by=by)
+        alone = capture.data_quality_note(capture.lead_needs(con, as_of=filters.as_of),
+                                          lead_ids=inputs.population.get_column("lead_id"))
+        shell, parts = counted
+        assert capture.data_quality_note_of(parts["quality"]).equals(alone)
+        # and the pages' views besides the report: the monthly trend and the cumulative funnel
+        assert distribution.trend_rows(shell, parts["trend"]).equals(distribution.distribution_trend_of(inputs))
+        assert conversion.cumulative_rows(shell, parts["cumulative"]).equals(conversion.cumulative_conversion_of(inputs))
 
 
 def test_the_counts_come_back_per_group_and_are_summed_key_by_key():

@@ -55,6 +55,8 @@ __all__ = [
     "conversion_entries_of",
     "cumulative_conversion",
     "cumulative_conversion_of",
+    "cumulative_counts",
+    "cumulative_rows",
     "deal_losses",
     "deal_losses_query",
     "previous_period",
@@ -261,23 +263,36 @@ def cumulative_conversion_of(inputs: AnalysisInputs, *, skipped: str | None = No
     at least this far; under "strict", entered this very stage), rate = reached / cohort (Wilson
     interval rate_lo/rate_hi) and step_rate = the share of the leads that reached the stage before
     which also reached this one."""
+    return cumulative_rows(inputs, cumulative_counts(inputs, skipped=skipped))
+
+
+def cumulative_counts(inputs: AnalysisInputs, *, skipped: str | None = None) -> pl.DataFrame:
+    """seg_key, cohort, then reached<r> per main stage rank r and both<r> (reached r and r − 1) from r = 1: the
+    leads of the cumulative conversion's cohort per segment (counts that add up over groups of leads: see
+    funnel.analyses.partials)."""
     _, implicit = conversion_policy(inputs.settings, None, skipped)
     per_lead = inputs.population.select(SEG, "known", "first_entered_at", pl.col("furthest_rank").alias("furthest"))
     if not implicit:
         per_lead = per_lead.with_columns(entered_masks(inputs).alias("entered"))
     per_lead = per_lead.filter(pl.col("known").fill_null(False) & pl.col("first_entered_at").is_not_null()
                                & inputs.in_period("first_entered_at"))
-    ranks = pl.DataFrame({"stage_rank": list(range(len(inputs.main_stages)))}, schema={"stage_rank": pl.Int32})
 
     def flag(rank: int) -> pl.Expr:
         entered = pl.col("furthest") >= rank if implicit else has_rank_bit(pl.col("entered"), pl.lit(rank))
         return entered.fill_null(False)
 
-    sums = [pl.len().alias("cohort"),
-            *[flag(r).sum().alias(f"reached{r}") for r in range(len(inputs.main_stages))],
-            *[(flag(r) & flag(r - 1)).sum().alias(f"both{r}") for r in range(1, len(inputs.main_stages))]]
-    wide = pl.concat([per_lead.select(sums).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG)),
-                      per_lead.group_by(SEG).agg(sums)], how="diagonal_relaxed")
+    stages = range(len(inputs.main_stages))
+    return per_lead.group_by(SEG).agg(
+        pl.len().cast(pl.Int64).alias("cohort"),
+        *[flag(r).sum().cast(pl.Int64).alias(f"reached{r}") for r in stages],
+        *[(flag(r) & flag(r - 1)).sum().cast(pl.Int64).alias(f"both{r}") for r in stages if r])
+
+
+def cumulative_rows(inputs: AnalysisInputs, counts: pl.DataFrame) -> pl.DataFrame:
+    """`cumulative_conversion_of` from its counts (`cumulative_counts`), the total first."""
+    total = counts.select(pl.exclude(SEG).sum()).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))
+    wide = pl.concat([total, counts.with_columns(pl.col(SEG).cast(pl.Int32))], how="diagonal_relaxed")
+    ranks = pl.DataFrame({"stage_rank": list(range(len(inputs.main_stages)))}, schema={"stage_rank": pl.Int32})
     counted = (
         wide.unpivot(index=[SEG, "cohort"], variable_name="_name", value_name="_count")
         .with_columns(pl.col("_name").str.extract(r"^([a-z]+)").alias("_kind"),

@@ -30,6 +30,8 @@ __all__ = [
     "stage_distribution_of",
     "stage_flows",
     "stage_flows_of",
+    "trend_counts",
+    "trend_rows",
 ]
 
 
@@ -111,13 +113,16 @@ def distribution_trend(con: duckdb.DuckDBPyConnection, filters: Filters, *, sett
 def distribution_trend_of(inputs: AnalysisInputs) -> pl.DataFrame:
     """The distribution at each month end up to D and at D: one row per date, stage (null = no
     stage yet) and segment, with leads and share. Leads without any date are left out."""
-    first = inputs.population.get_column("first_seen").min()
-    points = month_ends(first.date() if first is not None else None, inputs.as_of)
-    ends = pl.Series("date", points, dtype=pl.Date)
+    return trend_rows(inputs, trend_counts(inputs))
+
+
+def trend_counts(inputs: AnalysisInputs) -> pl.DataFrame:
+    """seg_key, stage_rank (null: no stage yet), date, delta: how many leads came into the stage (+1 each) and
+    left it (−1 each) by each point of the trend, a day counting at the first point on or after it: its month's
+    end, or D when that is not before D (counts that add up over groups of leads: see funnel.analyses.partials)."""
 
     def point(column: str) -> pl.Expr:
-        """The first point on or after the timestamp's day (points run to D, every date is ≤ D)."""
-        return pl.lit(ends).search_sorted(pl.col(column).dt.date(), side="left").cast(pl.Int32).alias("point")
+        return pl.min_horizontal(pl.col(column).dt.date().dt.month_end(), pl.lit(inputs.as_of)).alias("date")
 
     timeline = inputs.timeline.lazy().select(SEG, "stage_rank", sc.ENTERED_AT, "next_at").filter(
         pl.col(sc.ENTERED_AT).is_not_null())
@@ -132,16 +137,21 @@ def distribution_trend_of(inputs: AnalysisInputs) -> pl.DataFrame:
         population.filter(pl.col("first_entered_at").is_not_null()).select(SEG, unstaged, point("first_entered_at"),
                                                                            pl.lit(-1).alias("delta")),
     ])
-    deltas = steps.group_by(SEG, "stage_rank", "point").agg(pl.col("delta").sum()).collect()
-    spine = pl.DataFrame({"point": list(range(len(points)))}, schema={"point": pl.Int32})
+    return steps.group_by(SEG, "stage_rank", "date").agg(pl.col("delta").sum().cast(pl.Int64)).collect()
+
+
+def trend_rows(inputs: AnalysisInputs, deltas: pl.DataFrame) -> pl.DataFrame:
+    """`distribution_trend_of` from its counts (`trend_counts`): the points run from the earliest one counted
+    (the month of the first lead seen) to D, and each stage's leads at a point are its deltas summed up to it."""
+    spine = pl.DataFrame({"date": month_ends(deltas.get_column("date").min(), inputs.as_of)},
+                         schema={"date": pl.Date})
     counts = (
         deltas.select(SEG, "stage_rank").unique().join(spine, how="cross")
-        .join(deltas, on=[SEG, "stage_rank", "point"], how="left", nulls_equal=True)
-        .sort(SEG, "stage_rank", "point", nulls_last=True)
+        .join(deltas, on=[SEG, "stage_rank", "date"], how="left", nulls_equal=True)
+        .sort(SEG, "stage_rank", "date", nulls_last=True)
         .with_columns(pl.col("delta").fill_null(0).cum_sum().over(SEG, "stage_rank").cast(pl.Int64).alias("leads"))
+        .select(SEG, "date", "stage_rank", "leads")
     )
-    counts = counts.with_columns(pl.Series("date", ends.gather(counts.get_column("point")), dtype=pl.Date)).select(
-        SEG, "date", "stage_rank", "leads")
     return distribution_rows(inputs, counts, extra=("date",))
 
 

@@ -5,7 +5,9 @@ Each of the report's four analyses comes in two halves: what it counts per segme
 the counts of two groups of leads, summed key by key, are the counts of both) and how its rows follow from
 those counts (`distribution_rows`, `step_rows`, `aging_rows`, `segment_rows`: totals, shares, rates,
 intervals, tests, quantiles). `report_parts` is the first half for one preparation; `metrics_report`
-finishes it.
+finishes it. Two views the pages show besides the report are split the same way (`page_parts`): the
+distribution's monthly trend (`trend_counts`, `trend_rows`) and the cumulative funnel (`cumulative_counts`,
+`cumulative_rows`).
 
 On one machine the report is both halves over all leads at once. On an engine that computes per group of
 leads (Spark), `engine_report_parts` runs `group_report_parts` inside the engine's tasks, once per bucket of
@@ -28,8 +30,13 @@ import pyarrow as pa
 from funnel import schema as sc
 from funnel.analyses.aging import aging_counts, stay_risks
 from funnel.analyses.capture import data_quality_counts, lead_needs_query
-from funnel.analyses.conversion import conversion_entries_of, deal_losses_query, step_counts
-from funnel.analyses.distribution import distribution_counts
+from funnel.analyses.conversion import (
+    conversion_entries_of,
+    cumulative_counts,
+    deal_losses_query,
+    step_counts,
+)
+from funnel.analyses.distribution import distribution_counts, trend_counts
 from funnel.analyses.inputs import (
     SEG,
     AnalysisInputs,
@@ -58,8 +65,8 @@ from funnel.model.history import (
 from funnel.model.stages import LEAD_GROUPS
 from funnel.store.db import registered
 
-__all__ = ["PART_KEYS", "Counted", "engine_report_parts", "group_report_parts", "merged_parts", "report_parts",
-           "shell_inputs"]
+__all__ = ["PART_KEYS", "Counted", "engine_report_parts", "group_report_parts", "merged_parts", "page_parts",
+           "report_parts", "shell_inputs"]
 
 # Each part's keys besides the segment ("notes" and "quality": one row of counts, no segment); its other columns are
 # sums.
@@ -72,6 +79,8 @@ PART_KEYS: dict[str, tuple[str, ...]] = {
     "to_customer": ("_time",),
     "notes": (),
     "quality": (),
+    "trend": ("stage_rank", "date"),
+    "cumulative": (),
 }
 UNKEYED = ("notes", "quality")  # one row of counts over every lead, whatever the segments
 PARTS_SCHEMA = pa.schema([("part", pa.string()), ("payload", pa.binary())])
@@ -93,14 +102,20 @@ def report_parts(inputs: AnalysisInputs, losses: pl.DataFrame, deals: pl.DataFra
     }
 
 
+def page_parts(inputs: AnalysisInputs) -> dict[str, pl.DataFrame]:
+    """The counts the pages read besides the report's: the distribution's monthly trend (`trend_counts`) and the
+    cumulative funnel under the settings' skipped-stage policy (`cumulative_counts`)."""
+    return {"trend": trend_counts(inputs), "cumulative": cumulative_counts(inputs)}
+
+
 def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filters: Filters, settings: Settings,
-                       by: tuple[str, ...], window_days: int, lead_rows: str | None) -> pa.Table:
+                       by: tuple[str, ...], window_days: int, lead_rows: str | None, pages: bool) -> pa.Table:
     """`report_parts` of one group of leads from the rows of its queries (see `report_inputs`): the stage
     history's, `lead_facts`', the wanted segments' (`lead_rows`: "frame", the rows of `lead_frame_queries`;
     "values", the segment values themselves; None: no segment is wanted), the deal losses', the lead deals' and
-    the lead needs' (`lead_needs_query`: its "quality" part counts what the leads behind the numbers lack).
-    Each part is keyed by segment values instead of seg_key and written as Arrow IPC: one row per part (part,
-    payload)."""
+    the lead needs' (`lead_needs_query`: its "quality" part counts what the leads behind the numbers lack);
+    with `pages`, the `page_parts` too. Each part is keyed by segment values instead of seg_key and written as
+    Arrow IPC: one row per part (part, payload)."""
     *leads, losses, deals, needs = (pl.from_arrow(t) for t in rest)
     wanted = segments_wanted(filters, by)
     values = None
@@ -112,6 +127,8 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
     inputs = inputs_of(pl.from_arrow(facts).sort(sc.LEAD_ID), rows, values, filters=filters, settings=settings, by=by)
     parts = report_parts(inputs, losses, deals, window_days=window_days)
     parts["quality"] = data_quality_counts(needs, lead_ids=inputs.population.get_column(sc.LEAD_ID))
+    if pages:
+        parts |= page_parts(inputs)
     names, payloads = [], []
     for name, part in parts.items():
         if by and SEG in part.columns:
@@ -160,12 +177,12 @@ Counted = tuple[AnalysisInputs, dict[str, pl.DataFrame]]  # shell inputs and the
 
 
 def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
-                        by: str | Sequence[str] | None, window_days: int,
+                        by: str | Sequence[str] | None, window_days: int, pages: bool = False,
                         groups: int = LEAD_GROUPS) -> Counted | None:
     """(shell inputs, parts) of the report counted inside the engine's tasks (`per_group`), one call per
-    bucket of leads; None when the stage history is not one query there (the funnel ladder without the lead
-    model's entries for these settings), a segment dimension is not a lead column, or no lead has any row (then
-    the report is computed as on one machine).
+    bucket of leads (with `pages`, the `page_parts` too); None when the stage history is not one query there (the
+    funnel ladder without the lead model's entries for these settings), a segment dimension is not a lead column,
+    or no lead has any row (then the report is computed as on one machine).
     The tasks read the segments from the tables too, but scores: those are computed here and each lead's values
     handed to the tasks."""
     query = stage_history_query(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of)
@@ -185,7 +202,7 @@ def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, set
         leads = lead_frame(con, settings=settings, as_of=filters.as_of, dimensions=wanted)
         lead_rows, tables = "values", {"segment_values": segment_values(leads, wanted).to_arrow()}
     task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
-                             window_days=window_days, lead_rows=lead_rows)
+                             window_days=window_days, lead_rows=lead_rows, pages=pages)
     with registered(con, tables) as names:
         lead_queries += [(f"SELECT * FROM {name}", {}) for name in names.values()]
         inputs = [query, lead_facts_query(settings), *lead_queries, deal_losses_query(filters.as_of),
