@@ -64,6 +64,15 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
     duck.switch_page("pages/distribution.py").run()
     assert not duck.exception and duck.dataframe
 
+    # On Spark the Overview (opened first: its KPIs, cumulative funnel and what moved), Distribution (its table,
+    # monthly trend and notes) and Segments show every table, chart, caption and note from the counts taken in the
+    # tasks; no lead's rows are prepared here for them
+    from funnel.analyses import inputs
+
+    prepared = []
+    real = inputs.analysis_inputs
+    monkeypatch.setattr(inputs, "analysis_inputs", lambda *a, **k: prepared.append(k.get("by")) or real(*a, **k))
+
     monkeypatch.setenv("FUNNEL_ENGINE", "spark")
     monkeypatch.setenv("FUNNEL_SPARK_DATA", str(tmp_path / "tables"))
     at = app(sample_db, monkeypatch, sample=False)
@@ -76,29 +85,35 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
     assert len(at.dataframe) == len(duck.dataframe)
     for spark, duckdb in zip(at.dataframe, duck.dataframe, strict=True):
         assert spark.value.equals(duckdb.value)
-    # Segments: the table, its notes and data-quality sentence from the counts taken in the tasks; no lead's rows
-    # are prepared here for them
-    from funnel.analyses import inputs
-
-    prepared = []
-    real = inputs.analysis_inputs
-    monkeypatch.setattr(inputs, "analysis_inputs", lambda *a, **k: prepared.append(k.get("by")) or real(*a, **k))
+    views = [("pages/segments.py", "seg_by", "industry"), (None, "seg_by2", "country"),
+             ("pages/distribution.py", "dist_by", "source"), ("pages/overview.py", None, None)]
+    seen, prepared_by = {}, {"spark": prepared[:]}
+    prepared.clear()
     for app_, engine in ((duck, None), (at, "spark")):
         if engine is None:  # each run reads the engine from the environment, as a server started with it would
             monkeypatch.delenv("FUNNEL_ENGINE")
         else:
             monkeypatch.setenv("FUNNEL_ENGINE", engine)
-        app_.switch_page("pages/segments.py").run()
-        app_.selectbox(key="seg_by").set_value("industry").run()
-        app_.selectbox(key="seg_by2").set_value("country").run()
-        assert not app_.exception
-    assert prepared == [("source",), ("industry",), ("industry", "country")], "only DuckDB prepares every lead's rows"
-    spark_tables = [d.value for d in at.dataframe]
-    assert len(spark_tables) == len(duck.dataframe) > 1
-    for spark, duckdb in zip(spark_tables, (d.value for d in duck.dataframe), strict=True):
-        assert spark.equals(duckdb)
-    assert [c.value for c in at.caption] == [c.value for c in duck.caption]
-    assert any("Data behind these numbers: of 3,000 leads" in c.value for c in at.caption)
+        seen[engine] = []
+        for page, box, value in views:
+            if page:
+                app_.switch_page(page).run()
+            if box:
+                app_.selectbox(key=box).set_value(value).run()
+            assert not app_.exception
+            seen[engine].append(([d.value for d in app_.dataframe], [c.value for c in app_.caption],
+                                 [m.value for m in app_.metric], [c.proto.spec for c in app_.get("plotly_chart")]))
+        prepared_by[engine] = prepared_by.get(engine, []) + prepared
+        prepared.clear()
+    assert prepared_by["spark"] == [], "on Spark no lead's rows are prepared here for these pages"
+    assert prepared_by[None] == [("source",), ("industry",), ("industry", "country")], \
+        "DuckDB prepares every lead's rows for each segmentation, as before"
+    for (spark_tables, *spark_rest), (duck_tables, *duck_rest) in zip(seen["spark"], seen[None], strict=True):
+        assert len(spark_tables) == len(duck_tables) > 0
+        assert all(a.equals(b) for a, b in zip(spark_tables, duck_tables, strict=True))
+        assert spark_rest == duck_rest  # captions (notes, data quality), KPIs, charts
+    assert [len(charts) for *_, charts in seen[None]] == [1, 1, 1, 1], "a rate chart, a trend, a funnel"
+    assert any("Data behind these numbers: of 3,000 leads" in c for _, captions, *_ in seen["spark"] for c in captions)
     assert any(t.value.startswith("Engine: Spark") for t in at.sidebar.text)
     at.switch_page("pages/data.py").run()
     assert not at.exception

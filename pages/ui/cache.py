@@ -85,14 +85,15 @@ def _lead_deals(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 @st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _counted(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> partials.Counted | None:
-    """On Spark: the report's counts taken inside the engine's tasks (funnel.analyses.partials), so only counts
-    come back to this process. None on DuckDB, or where the engine cannot count them (then the page prepares every
-    lead's rows here, as on one machine)."""
+    """On Spark: the report's counts and the pages' (the monthly trend, the cumulative funnel) taken inside the
+    engine's tasks (funnel.analyses.partials), so only counts come back to this process. None on DuckDB, or where
+    the engine cannot count them (then the page prepares every lead's rows here, as on one machine)."""
     if at.engine != "spark":
         return None
     window, _ = inputs.conversion_policy(at.settings, None, None)
     with at.opened() as con:
-        return partials.engine_report_parts(con, filters, settings=at.settings, by=by or None, window_days=window)
+        return partials.engine_report_parts(con, filters, settings=at.settings, by=by or None, window_days=window,
+                                            pages=True)
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
@@ -114,6 +115,9 @@ def reported_stages(filters: Filters) -> tuple[str, ...]:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _stage_distribution(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    if (counted := _counted(at, filters, by)) is not None:
+        shell, parts = counted
+        return distribution.distribution_rows(shell, parts["distribution"])
     return distribution.stage_distribution_of(_analysis(at, filters, by))
 
 
@@ -123,6 +127,9 @@ def stage_distribution(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFra
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _distribution_trend(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    if (counted := _counted(at, filters, by)) is not None:
+        shell, parts = counted
+        return distribution.trend_rows(shell, parts["trend"])
     return distribution.distribution_trend_of(_analysis(at, filters, by))
 
 
@@ -141,6 +148,9 @@ def stage_flows(filters: Filters) -> pl.DataFrame:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _cumulative_conversion(at: StoreKey, filters: Filters, by: tuple[str, ...], skipped: str | None) -> pl.DataFrame:
+    if skipped is None and (counted := _counted(at, filters, by)) is not None:  # counted under the settings' policy
+        shell, parts = counted
+        return conversion.cumulative_rows(shell, parts["cumulative"])
     return conversion.cumulative_conversion_of(_analysis(at, filters, by), skipped=skipped)
 
 

@@ -168,7 +168,7 @@ def segment_of(row: dict, by: tuple[str, ...]) -> dict[str, str] | None:
 def notes(filters, by: tuple[str, ...] = (), *, counted: bool = False) -> None:
     """The plain-text notes an analysis carries (what history was used, what was left out), and what share of
     the leads behind the numbers lacked a creation date, an owner or firmographics (linked to Data quality).
-    `counted`: every number of the page is counted where the data is (cache.segment_performance on Spark)."""
+    `counted`: every number of the page is counted where the data is (on Spark: cache._counted)."""
     for note in cache.analysis_notes(filters, by, counted=counted):
         if note:
             st.caption(note)
