@@ -65,8 +65,9 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
     assert not duck.exception and duck.dataframe
 
     # On Spark the Overview (opened first: its KPIs, cumulative funnel and what moved), Distribution (its table,
-    # monthly trend and notes) and Segments show every table, chart, caption and note from the counts taken in the
-    # tasks; no lead's rows are prepared here for them
+    # monthly trend and notes), Aging and Segments show every table, chart, caption and note from the counts taken in
+    # the tasks, and a row's leads (Aging's over-SLA list, a selected row) are selected there: no lead's rows are
+    # prepared here for them
     from funnel.analyses import inputs
 
     prepared = []
@@ -85,8 +86,10 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
     assert len(at.dataframe) == len(duck.dataframe)
     for spark, duckdb in zip(at.dataframe, duck.dataframe, strict=True):
         assert spark.value.equals(duckdb.value)
-    views = [("pages/segments.py", "seg_by", "industry"), (None, "seg_by2", "country"),
-             ("pages/distribution.py", "dist_by", "source"), ("pages/overview.py", None, None)]
+    # (page, a selectbox and its value, a table whose row is then selected to list its leads)
+    views = [("pages/segments.py", "seg_by", "industry", None), (None, "seg_by2", "country", None),
+             ("pages/distribution.py", "dist_by", "source", "dist_table"), ("pages/aging.py", "aging_by", "source", None),
+             ("pages/overview.py", None, None, None)]
     seen, prepared_by = {}, {"spark": prepared[:]}
     prepared.clear()
     for app_, engine in ((duck, None), (at, "spark")):
@@ -95,11 +98,14 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
         else:
             monkeypatch.setenv("FUNNEL_ENGINE", engine)
         seen[engine] = []
-        for page, box, value in views:
+        for page, box, value, table in views:
             if page:
                 app_.switch_page(page).run()
             if box:
                 app_.selectbox(key=box).set_value(value).run()
+            if table:
+                app_.session_state[table] = {"selection": {"rows": [3], "columns": [], "cells": []}}
+                app_.run()
             assert not app_.exception
             seen[engine].append(([d.value for d in app_.dataframe], [c.value for c in app_.caption],
                                  [m.value for m in app_.metric], [c.proto.spec for c in app_.get("plotly_chart")]))
@@ -112,7 +118,8 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
         assert len(spark_tables) == len(duck_tables) > 0
         assert all(a.equals(b) for a, b in zip(spark_tables, duck_tables, strict=True))
         assert spark_rest == duck_rest  # captions (notes, data quality), KPIs, charts
-    assert [len(charts) for *_, charts in seen[None]] == [1, 1, 1, 1], "a rate chart, a trend, a funnel"
+    assert [len(charts) for *_, charts in seen[None]] == [1, 1, 1, 1, 1], "rates, a trend, aging, a funnel"
+    assert len(seen[None][2][0]) == 2 and len(seen[None][2][0][1]) > 0, "the selected row's leads, listed"
     assert any("Data behind these numbers: of 3,000 leads" in c for _, captions, *_ in seen["spark"] for c in captions)
     assert any(t.value.startswith("Engine: Spark") for t in at.sidebar.text)
     at.switch_page("pages/data.py").run()

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnel import schema as sc
-from funnel.analyses import capture, conversion, distribution, partials
+from funnel.analyses import aging, capture, conversion, distribution, drilldown, partials
 from funnel.analyses.inputs import analysis_inputs
 from funnel.analyses.report import metrics_report
 from funnel.engine import is_spark
@@ -151,9 +151,10 @@ def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, s
                                           lead_ids=inputs.population.get_column("lead_id"))
         shell, parts = counted
         assert capture.data_quality_note_of(parts["quality"]).equals(alone)
-        # and the pages' views besides the report: the monthly trend and the cumulative funnel
+        # and the pages' views besides the report: the monthly trend, the cumulative funnel, the aging buckets
         assert distribution.trend_rows(shell, parts["trend"]).equals(distribution.distribution_trend_of(inputs))
         assert conversion.cumulative_rows(shell, parts["cumulative"]).equals(conversion.cumulative_conversion_of(inputs))
+        assert aging.bucket_rows(shell, parts["aging"]).equals(aging.aging_buckets_of(inputs))
 
 
 def test_the_counts_come_back_per_group_and_are_summed_key_by_key():
@@ -208,3 +209,46 @@ def test_the_segment_dimensions_found_per_group_of_leads_are_those_of_every_lead
     assert history.segment_dimensions_in(engine, settings=SETTINGS) == alone
     assert engine.calls == 1 and engine.buckets > 1
     assert ("source" in alone) == (1 <= distinct <= 200) and "owner" not in alone and "country" in alone
+
+
+# Stages by their rank on the ladder drawn (2: its third stage), so every kind runs on both ladders.
+BEHIND = [("distribution", {}), ("distribution", {"stage": 2}), ("distribution", {"stage": "(no stage)"}),
+          ("conversion", {"from_stage": 1}), ("conversion", {"from_stage": 2, "outcome": "advanced"}),
+          ("conversion", {"from_stage": 3, "skipped": "strict", "window_days": 3}),
+          ("conversion", {"from_stage": 4, "outcome": "lost"}),
+          ("aging", {}), ("aging", {"over_sla": True}), ("aging", {"stage": 2, "bucket": "8–30"}),
+          ("segment", {}), ("segment", {"reached": "customer", "won": True}), ("segment", {"skipped": "strict"})]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stores(), st.sampled_from(sc.LADDERS), st.sampled_from(BEHIND), st.sampled_from((None, {"source": "a"},
+       {"country": "(unknown)"})), st.sampled_from((1, 3, 64)), st.integers(-5, 160))
+def test_the_rows_behind_a_number_selected_per_group_of_leads_are_those_over_every_lead(rows, ladder, wanted, segment,
+                                                                                      groups, day):
+    """A row's leads listed from the engine's tasks (only those rows come back) are the rows and order one machine
+    lists, for every kind, selector and segment; the store's lead model built."""
+    con = store(**{name: table for name, table in rows.items() if table})
+    build_funnel_entries(con, settings=SETTINGS)
+    filters = Filters(as_of=BASE + timedelta(days=day), ladder=ladder)
+    kind, selectors = wanted
+    stages = SETTINGS.ladders.stages(ladder)
+    selectors = {k: stages[v] if k in ("stage", "from_stage") and isinstance(v, int) else v for k, v in selectors.items()}
+    whole = drilldown.leads_behind(con, filters, settings=SETTINGS, kind=kind, segment=segment, **selectors)
+    engine = grouped(con)
+    behind = drilldown.leads_behind(engine, filters, settings=SETTINGS, kind=kind, segment=segment, **selectors)
+    assert behind.equals(whole)
+    assert engine.calls == 1
+
+
+def test_a_wrong_selector_is_the_same_error_before_any_task_runs():
+    con = store(leads=[{"lead_id": "L1", "created_at": when(0, 9), "source": "a"}])
+    filters = Filters(as_of=BASE + timedelta(days=30), ladder=sc.LIFECYCLE)
+    for options in ({"kind": "distribution", "stage": "nope"}, {"kind": "conversion"},
+                    {"kind": "conversion", "from_stage": "lead", "outcome": "maybe"},
+                    {"kind": "segment", "reached": "subscriber"}, {"kind": "shoes"}):
+        with pytest.raises(FunnelError) as whole:
+            drilldown.leads_behind(con, filters, settings=SETTINGS, **options)
+        engine = grouped(con)
+        with pytest.raises(FunnelError) as in_groups:
+            drilldown.leads_behind(engine, filters, settings=SETTINGS, **options)
+        assert str(in_groups.value) == str(whole.value) and getattr(engine, "calls", 0) == 0

@@ -21,7 +21,7 @@ from funnel.filters import Filters
 from funnel.stats import km_quantiles_of_risks, km_risk_table
 
 __all__ = ["aging_buckets", "aging_buckets_of", "aging_counts", "aging_leads", "aging_leads_of", "aging_rows",
-           "stage_aging", "stage_aging_of", "stay_risks"]
+           "bucket_rows", "stage_aging", "stage_aging_of", "stay_risks"]
 
 
 def aging_leads(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
@@ -76,22 +76,35 @@ def aging_buckets(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings:
 
 def aging_buckets_of(inputs: AnalysisInputs) -> pl.DataFrame:
     """One row per stage, bucket (null: entries without a date) and segment (total first): leads."""
-    rows = _aged(inputs).with_columns(inputs.stage_column("stage_rank", "stage"))
-    counted = rows.group_by(SEG, "stage", "bucket").agg(pl.len().cast(pl.Int64).alias("leads"))
-    total = counted.group_by("stage", "bucket").agg(pl.col("leads").sum()).with_columns(
+    return bucket_rows(inputs, aging_counts(inputs))
+
+
+def bucket_rows(inputs: AnalysisInputs, counted: pl.DataFrame) -> pl.DataFrame:
+    """`aging_buckets_of` from the counts of `aging_counts`: each bucket's leads, and the undated ones (leads
+    less dated) where there are any."""
+    labels = list(inputs.settings.aging.bucket_labels())
+    sums = ["leads", "dated", *labels]
+    total = counted.group_by("stage_rank").agg([pl.col(c).sum() for c in sums]).with_columns(
         pl.lit(None, dtype=pl.Int32).alias(SEG))
-    labels = inputs.settings.aging.bucket_labels()
-    grid = (pl.DataFrame({"stage": list(inputs.stage_names)}, schema={"stage": inputs.stage_dtype})
-            .join(pl.DataFrame({"bucket": list(labels)}, schema={"bucket": pl.Enum(list(labels))}), how="cross"))
-    spine = inputs.segment_spine().join(grid, how="cross")
-    merged = pl.concat([total.select(counted.columns), counted.with_columns(pl.col(SEG).cast(pl.Int32))])
-    undated = merged.filter(pl.col("bucket").is_null()).join(inputs.segment_spine(), on=SEG, nulls_equal=True)
+    merged = pl.concat([total.select(SEG, "stage_rank", *sums),
+                        counted.select(pl.col(SEG).cast(pl.Int32), "stage_rank", *sums)])
+    bucket = pl.Enum(labels)
+    dated = merged.unpivot(on=labels, index=[SEG, "stage_rank"], variable_name="bucket", value_name="_leads")
+    undated = (merged.filter(pl.col("leads") > pl.col("dated"))
+               .select(SEG, "stage_rank", pl.lit(None, dtype=bucket).alias("bucket"),
+                       (pl.col("leads") - pl.col("dated")).alias("_leads"))
+               .join(inputs.segment_spine(), on=SEG, nulls_equal=True))
+    grid = (pl.DataFrame({"stage_rank": list(range(len(inputs.stage_names)))}, schema={"stage_rank": pl.Int32})
+            .join(pl.DataFrame({"bucket": labels}, schema={"bucket": bucket}), how="cross"))
     result = (
-        pl.concat([spine.join(merged, on=[SEG, "stage", "bucket"], how="left", nulls_equal=True), undated])
-        .with_columns(pl.col("leads").fill_null(0))
+        pl.concat([inputs.segment_spine().join(grid, how="cross")
+                   .join(dated.with_columns(pl.col("bucket").cast(bucket)), on=[SEG, "stage_rank", "bucket"],
+                         how="left", nulls_equal=True),
+                   undated])
+        .with_columns(pl.col("_leads").fill_null(0).cast(pl.Int64))
         .with_columns(pl.col(SEG).is_null().alias("_total"))
-        .sort(["_total", SEG, "stage", "bucket"], descending=[True, False, False, False], nulls_last=True)
-        .select(SEG, "stage", "bucket", "leads")
+        .sort(["_total", SEG, "stage_rank", "bucket"], descending=[True, False, False, False], nulls_last=True)
+        .select(SEG, inputs.stage_column("stage_rank", "stage"), "bucket", pl.col("_leads").alias("leads"))
     )
     return inputs.with_segments(result)
 

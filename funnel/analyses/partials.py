@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
 import polars as pl
@@ -65,8 +65,8 @@ from funnel.model.history import (
 from funnel.model.stages import LEAD_GROUPS
 from funnel.store.db import registered
 
-__all__ = ["PART_KEYS", "Counted", "engine_report_parts", "group_report_parts", "merged_parts", "page_parts",
-           "report_parts", "shell_inputs"]
+__all__ = ["PART_KEYS", "Counted", "engine_per_group", "engine_report_parts", "frames_of", "group_inputs",
+           "group_report_parts", "merged_parts", "page_parts", "parts_table", "report_parts", "shell_inputs"]
 
 # Each part's keys besides the segment ("notes" and "quality": one row of counts, no segment); its other columns are
 # sums.
@@ -108,14 +108,13 @@ def page_parts(inputs: AnalysisInputs) -> dict[str, pl.DataFrame]:
     return {"trend": trend_counts(inputs), "cumulative": cumulative_counts(inputs)}
 
 
-def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filters: Filters, settings: Settings,
-                       by: tuple[str, ...], window_days: int, lead_rows: str | None, pages: bool) -> pa.Table:
-    """`report_parts` of one group of leads from the rows of its queries (see `report_inputs`): the stage
-    history's, `lead_facts`', the wanted segments' (`lead_rows`: "frame", the rows of `lead_frame_queries`;
-    "values", the segment values themselves; None: no segment is wanted), the deal losses', the lead deals' and
-    the lead needs' (`lead_needs_query`: its "quality" part counts what the leads behind the numbers lack);
-    with `pages`, the `page_parts` too. Each part is keyed by segment values instead of seg_key and written as
-    Arrow IPC: one row per part (part, payload)."""
+def group_inputs(history: pa.Table, facts: pa.Table, rest: Sequence[pa.Table], *, filters: Filters,
+                 settings: Settings, by: tuple[str, ...],
+                 lead_rows: str | None) -> tuple[AnalysisInputs, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(inputs, deal losses, lead deals, lead needs) of one group of leads from the rows of its queries (see
+    `engine_per_group`): the stage history's, `lead_facts`', the wanted segments' (`lead_rows`: "frame", the rows
+    of `lead_frame_queries`; "values", the segment values themselves; None: no segment is wanted), the deal
+    losses', the lead deals' and the lead needs' (`lead_needs_query`)."""
     *leads, losses, deals, needs = (pl.from_arrow(t) for t in rest)
     wanted = segments_wanted(filters, by)
     values = None
@@ -125,30 +124,51 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
         values = leads[0]
     rows = stage_history_of(pl.from_arrow(history), ladder=filters.ladder, settings=settings, as_of=filters.as_of)
     inputs = inputs_of(pl.from_arrow(facts).sort(sc.LEAD_ID), rows, values, filters=filters, settings=settings, by=by)
+    return inputs, losses, deals, needs
+
+
+def parts_table(parts: dict[str, pl.DataFrame]) -> pa.Table:
+    """Frames by name as the tasks send them back: one row per frame (part, payload: Arrow IPC)."""
+    payloads = []
+    for part in parts.values():
+        buffer = io.BytesIO()
+        part.write_ipc(buffer)
+        payloads.append(buffer.getvalue())
+    return pa.table({"part": pa.array(list(parts), pa.string()), "payload": pa.array(payloads, pa.binary())})
+
+
+def frames_of(found: pa.Table) -> dict[str, list[pl.DataFrame]]:
+    """Every task's frames (`parts_table`) by name."""
+    frames: dict[str, list[pl.DataFrame]] = {}
+    for name, payload in zip(found.column("part").to_pylist(), found.column("payload").to_pylist(), strict=True):
+        frames.setdefault(name, []).append(pl.read_ipc(io.BytesIO(payload)))
+    return frames
+
+
+def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filters: Filters, settings: Settings,
+                       by: tuple[str, ...], window_days: int, lead_rows: str | None, pages: bool) -> pa.Table:
+    """`report_parts` of one group of leads from the rows of its queries (`group_inputs`), and the "quality" part
+    (what the leads behind the numbers lack); with `pages`, the `page_parts` too. Each part is keyed by segment
+    values instead of seg_key (`parts_table`)."""
+    inputs, losses, deals, needs = group_inputs(history, facts, rest, filters=filters, settings=settings, by=by,
+                                                lead_rows=lead_rows)
     parts = report_parts(inputs, losses, deals, window_days=window_days)
     parts["quality"] = data_quality_counts(needs, lead_ids=inputs.population.get_column(sc.LEAD_ID))
     if pages:
         parts |= page_parts(inputs)
-    names, payloads = [], []
     for name, part in parts.items():
         if by and SEG in part.columns:
             part = part.join(inputs.segments, on=SEG, how="left").drop(SEG)
-        buffer = io.BytesIO()
-        part.drop(SEG, strict=False).write_ipc(buffer)
-        names.append(name)
-        payloads.append(buffer.getvalue())
-    return pa.table({"part": pa.array(names, pa.string()), "payload": pa.array(payloads, pa.binary())})
+        parts[name] = part.drop(SEG, strict=False)
+    return parts_table(parts)
 
 
 def merged_parts(groups: pa.Table, *, by: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """(segments, parts) from every group's `group_report_parts`: each part summed over the groups key by key,
     the segments numbered as `inputs_of` numbers them (their values sorted), each part keyed by seg_key again
     (but the UNKEYED parts, one row of counts each)."""
-    found: dict[str, list[pl.DataFrame]] = {}
-    for name, payload in zip(groups.column("part").to_pylist(), groups.column("payload").to_pylist(), strict=True):
-        found.setdefault(name, []).append(pl.read_ipc(io.BytesIO(payload)))
     summed = {}
-    for name, frames in found.items():
+    for name, frames in frames_of(groups).items():
         keys = [*by, *PART_KEYS[name]] if name not in UNKEYED else []
         rows = pl.concat(frames)
         sums = [pl.col(c).sum() for c in rows.columns if c not in keys]
@@ -176,22 +196,19 @@ def shell_inputs(filters: Filters, *, settings: Settings, by: tuple[str, ...], s
 Counted = tuple[AnalysisInputs, dict[str, pl.DataFrame]]  # shell inputs and the summed parts
 
 
-def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
-                        by: str | Sequence[str] | None, window_days: int, pages: bool = False,
-                        groups: int = LEAD_GROUPS) -> Counted | None:
-    """(shell inputs, parts) of the report counted inside the engine's tasks (`per_group`), one call per
-    bucket of leads (with `pages`, the `page_parts` too); None when the stage history is not one query there (the
-    funnel ladder without the lead model's entries for these settings), a segment dimension is not a lead column,
-    or no lead has any row (then the report is computed as on one machine).
+def engine_per_group(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings, by: tuple[str, ...],
+                     task: Callable[..., pa.Table], groups: int = LEAD_GROUPS) -> pa.Table | None:
+    """`task` run inside the engine's tasks (`per_group`), once per bucket of leads, on the rows of that bucket's
+    leads of the queries `group_inputs` reads (it is given `lead_rows`), each returning a `parts_table`; their rows
+    together. None when the stage history is not one query there (the funnel ladder without the lead model's
+    entries for these settings) or a segment dimension (of `by` or the filters) is not a lead column: then the
+    caller computes as on one machine.
     The tasks read the segments from the tables too, but scores: those are computed here and each lead's values
     handed to the tasks."""
     query = stage_history_query(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of)
     if query is None:
         return None
-    dims = dimensions_of(by)
-    wanted = segments_wanted(filters, dims)
-    # Segments the tasks read from the tables themselves; scores (icp, quadrant, tags) are computed here, once,
-    # and handed to the tasks as each lead's values.
+    wanted = segments_wanted(filters, by)
     lead_rows, tables, lead_queries = None, {}, []
     if wanted and not set(wanted) & set(SCORE_COLUMNS):
         keys = attribute_keys(con) if any(w.startswith(ATTRIBUTE_PREFIX) for w in wanted) else []
@@ -201,14 +218,25 @@ def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, set
     elif wanted:
         leads = lead_frame(con, settings=settings, as_of=filters.as_of, dimensions=wanted)
         lead_rows, tables = "values", {"segment_values": segment_values(leads, wanted).to_arrow()}
-    task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
-                             window_days=window_days, lead_rows=lead_rows, pages=pages)
     with registered(con, tables) as names:
         lead_queries += [(f"SELECT * FROM {name}", {}) for name in names.values()]
         inputs = [query, lead_facts_query(settings), *lead_queries, deal_losses_query(filters.as_of),
                   lead_deals_query(filters.as_of), lead_needs_query(filters.as_of)]
-        found = con.per_group(inputs, key=sc.LEAD_ID, groups=groups, function=task, schema=PARTS_SCHEMA)
-    if not found.num_rows:
+        return con.per_group(inputs, key=sc.LEAD_ID, groups=groups, function=functools.partial(task, lead_rows=lead_rows),
+                             schema=PARTS_SCHEMA)
+
+
+def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
+                        by: str | Sequence[str] | None, window_days: int, pages: bool = False,
+                        groups: int = LEAD_GROUPS) -> Counted | None:
+    """(shell inputs, parts) of the report counted inside the engine's tasks (`engine_per_group`, with `pages`
+    the `page_parts` too); None where the engine cannot count them (see `engine_per_group`) or no lead has any
+    row (then the report is computed as on one machine)."""
+    dims = dimensions_of(by)
+    task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
+                             window_days=window_days, pages=pages)
+    found = engine_per_group(con, filters, settings=settings, by=dims, task=task, groups=groups)
+    if found is None or not found.num_rows:
         return None
     segments, parts = merged_parts(found, by=dims)
     counts = parts.pop("notes").row(0, named=True)

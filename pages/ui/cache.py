@@ -204,6 +204,9 @@ def time_to_convert_curve(filters: Filters, *, from_stage: str, to_stage: str, s
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _stage_aging(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    if (counted := _counted(at, filters, by)) is not None:
+        shell, parts = counted
+        return aging_analyses.aging_rows(shell, parts["aging"], parts["stays"])
     return aging_analyses.stage_aging_of(_analysis(at, filters, by))
 
 
@@ -213,6 +216,9 @@ def stage_aging(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _aging_buckets(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
+    if (counted := _counted(at, filters, by)) is not None:
+        shell, parts = counted
+        return aging_analyses.bucket_rows(shell, parts["aging"])
     return aging_analyses.aging_buckets_of(_analysis(at, filters, by))
 
 
@@ -223,14 +229,16 @@ def aging_buckets(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
 @st.cache_resource(max_entries=64, show_spinner=COMPUTING)
 def _behind(at: StoreKey, filters: Filters, selectors: tuple) -> pl.DataFrame:
     options = {k: dict(v) if k == "segment" and v is not None else v for k, v in selectors}
-    prepared = _analysis(at, filters, ())
+    # On Spark the rows are selected in the engine's tasks, and only they come back: nothing prepared here.
+    prepared = _analysis(at, filters, ()) if at.engine != "spark" else None
     with at.opened() as con:
-        return drilldown.leads_behind(con, filters, settings=at.settings, history=prepared.history, prepared=prepared,
-                                      **options)
+        return drilldown.leads_behind(con, filters, settings=at.settings, prepared=prepared,
+                                      history=prepared.history if prepared is not None else None, **options)
 
 
 def behind(filters: Filters, **selectors) -> pl.DataFrame:
-    """The leads behind a number (`leads_behind`), reusing the prepared stage history; cached."""
+    """The leads behind a number (`leads_behind`), reusing the prepared stage history (on Spark, selected in its
+    tasks); cached."""
     frozen = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, Mapping) else v)
                           for k, v in selectors.items()))
     return _behind(key(), filters, frozen)
