@@ -24,7 +24,7 @@ from funnel.analyses.inputs import analysis_inputs
 from funnel.analyses.report import metrics_report
 from funnel.engine import is_spark
 from funnel.engine.duckdb import DuckDBEngine
-from funnel.errors import FunnelError
+from funnel.errors import EngineError, FunnelError
 from funnel.filters import Filters
 from funnel.model import history
 from funnel.model.build import build_funnel_entries
@@ -252,3 +252,15 @@ def test_a_wrong_selector_is_the_same_error_before_any_task_runs():
         with pytest.raises(FunnelError) as in_groups:
             drilldown.leads_behind(engine, filters, settings=SETTINGS, **options)
         assert str(in_groups.value) == str(whole.value) and getattr(engine, "calls", 0) == 0
+
+
+def test_the_rows_behind_a_number_keep_the_engines_bound_on_rows_brought_back():
+    """Past $FUNNEL_SPARK_MAX_ROWS the rows behind a number stop with the engine's error, as any result does."""
+    con = store(leads=[{"lead_id": f"L{i}", "created_at": when(i, 9), "source": "a"} for i in range(3)])
+    filters = Filters(as_of=BASE + timedelta(days=30), ladder=sc.LIFECYCLE)
+    engine = grouped(con)
+    engine.max_rows = 3
+    assert drilldown.leads_behind(engine, filters, settings=SETTINGS, kind="distribution").height == 3
+    engine.max_rows = 2
+    with pytest.raises(EngineError, match="more than 2 rows would come back"):
+        drilldown.leads_behind(engine, filters, settings=SETTINGS, kind="distribution")

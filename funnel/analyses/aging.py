@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, moves_known
+from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, moves_known, with_total
 from funnel.config import Settings
 from funnel.filters import Filters
 from funnel.stats import km_quantiles_of_risks, km_risk_table
@@ -84,10 +84,7 @@ def bucket_rows(inputs: AnalysisInputs, counted: pl.DataFrame) -> pl.DataFrame:
     less dated) where there are any."""
     labels = list(inputs.settings.aging.bucket_labels())
     sums = ["leads", "dated", *labels]
-    total = counted.group_by("stage_rank").agg([pl.col(c).sum() for c in sums]).with_columns(
-        pl.lit(None, dtype=pl.Int32).alias(SEG))
-    merged = pl.concat([total.select(SEG, "stage_rank", *sums),
-                        counted.select(pl.col(SEG).cast(pl.Int32), "stage_rank", *sums)])
+    merged = with_total(counted, keys=["stage_rank"]).select(SEG, "stage_rank", *sums)
     bucket = pl.Enum(labels)
     dated = merged.unpivot(on=labels, index=[SEG, "stage_rank"], variable_name="bucket", value_name="_leads")
     undated = (merged.filter(pl.col("leads") > pl.col("dated"))
@@ -155,9 +152,7 @@ def aging_rows(inputs: AnalysisInputs, counted: pl.DataFrame, risks: pl.DataFram
     labels = list(aging.bucket_labels())
     names = inputs.stage_names
     sums = ["leads", "dated", "over_sla", *labels]
-    total = counted.group_by("stage_rank").agg([pl.col(c).sum() for c in sums]).with_columns(
-        pl.lit(None, dtype=pl.Int32).alias(SEG))
-    counted = pl.concat([total.select(counted.columns), counted.with_columns(pl.col(SEG).cast(pl.Int32))])
+    counted = with_total(counted, keys=["stage_rank"])
     quantiles = [km_quantiles_of_risks(risks, by=["stage_rank"]).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))]
     if inputs.by and risks.height:
         quantiles.append(km_quantiles_of_risks(risks, by=[SEG, "stage_rank"]))

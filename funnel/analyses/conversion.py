@@ -39,6 +39,7 @@ from funnel.analyses.inputs import (
     entered_masks,
     has_rank_bit,
     moves_known,
+    with_total,
 )
 from funnel.config import Settings
 from funnel.errors import FunnelError
@@ -186,9 +187,7 @@ def step_rows(inputs: AnalysisInputs, per_outcome: pl.DataFrame, *, extra: Seque
         pl.col("_implied").sum().alias("implied"),
     )
     metrics = ["entered", *OUTCOMES, "excluded", "implied"]
-    total = counted.group_by(*extra, "stage_rank").agg([pl.col(m).sum() for m in metrics]).with_columns(
-        pl.lit(None, dtype=pl.Int32).alias(SEG))
-    counted = pl.concat([total.select(counted.columns), counted.with_columns(pl.col(SEG).cast(pl.Int32))])
+    counted = with_total(counted, keys=[*extra, "stage_rank"])
     steps = pl.DataFrame({"stage_rank": list(range(len(inputs.main_stages) - 1))}, schema={"stage_rank": pl.Int32})
     spine = inputs.segment_spine().join(steps, how="cross")
     if extra:
@@ -290,8 +289,7 @@ def cumulative_counts(inputs: AnalysisInputs, *, skipped: str | None = None) -> 
 
 def cumulative_rows(inputs: AnalysisInputs, counts: pl.DataFrame) -> pl.DataFrame:
     """`cumulative_conversion_of` from its counts (`cumulative_counts`), the total first."""
-    total = counts.select(pl.exclude(SEG).sum()).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))
-    wide = pl.concat([total, counts.with_columns(pl.col(SEG).cast(pl.Int32))], how="diagonal_relaxed")
+    wide = with_total(counts, keys=[])
     ranks = pl.DataFrame({"stage_rank": list(range(len(inputs.main_stages)))}, schema={"stage_rank": pl.Int32})
     counted = (
         wide.unpivot(index=[SEG, "cohort"], variable_name="_name", value_name="_count")

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs
+from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, with_total
 from funnel.config import Settings
 from funnel.filters import Filters
 from funnel.stats import rate_or_null
@@ -66,9 +66,7 @@ def distribution_rows(inputs: AnalysisInputs, counts: pl.DataFrame, *, extra: Se
     """Counts per (seg_key, [extra], stage_rank) completed with zero rows, the total added, shares."""
     ranks = pl.DataFrame({"stage_rank": list(range(len(inputs.stage_names))) + [None]},
                          schema={"stage_rank": pl.Int32})
-    total = counts.group_by(*extra, "stage_rank").agg(pl.col("leads").sum()).with_columns(
-        pl.lit(None, dtype=pl.Int32).alias(SEG))
-    counts = pl.concat([total.select(counts.columns), counts.with_columns(pl.col(SEG).cast(pl.Int32))])
+    counts = with_total(counts, keys=[*extra, "stage_rank"])
     spine = inputs.segment_spine().join(ranks, how="cross")
     if extra:
         spine = counts.select(extra).unique().join(spine, how="cross")

@@ -20,7 +20,7 @@ from funnel.analyses.inputs import SEG, AnalysisInputs, analysis_inputs, convers
 from funnel.analyses.partials import engine_per_group, frames_of, group_inputs, parts_table, shell_inputs
 from funnel.analyses.segments import lead_deals, reported_stages, segment_leads_of
 from funnel.config import Settings
-from funnel.engine import is_spark
+from funnel.engine import bound_rows, is_spark
 from funnel.errors import FunnelError
 from funnel.filters import Filters
 from funnel.model.stages import LEAD_GROUPS
@@ -176,4 +176,6 @@ def engine_rows_behind(con: duckdb.DuckDBPyConnection, filters: Filters, *, sett
     found = engine_per_group(con, filters, settings=settings, by=(), task=task, groups=groups)
     if found is None or not found.num_rows:
         return None
-    return pl.concat(frames_of(found)["rows"], how="vertical_relaxed")
+    rows = pl.concat(frames_of(found)["rows"], how="vertical_relaxed")
+    bound_rows(con, rows.height)  # the engine's bound on a result brought back ($FUNNEL_SPARK_MAX_ROWS)
+    return rows

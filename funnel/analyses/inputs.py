@@ -191,6 +191,15 @@ def inputs_of(facts: pl.DataFrame, history: pl.DataFrame, values: pl.DataFrame |
                           lead_ids=summary.get_column(sc.LEAD_ID))
 
 
+def with_total(counts: pl.DataFrame, *, keys: Sequence[str]) -> pl.DataFrame:
+    """Counts per seg_key and `keys`, the total over every segment first (seg_key null): each other column summed
+    per `keys`."""
+    sums = [pl.col(c).sum() for c in counts.columns if c not in (SEG, *keys)]
+    total = counts.group_by(keys).agg(sums) if keys else counts.select(sums)
+    return pl.concat([total.with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG)).select(counts.columns),
+                      counts.with_columns(pl.col(SEG).cast(pl.Int32))])
+
+
 def inputs_notes(history: dict[str, int], undated: int, *, ladder: str) -> tuple[str, ...]:
     """What the numbers rest on: `history_note_of` the history's counts, and how many leads have no date."""
     notes = [history_note_of(history, ladder=ladder)]

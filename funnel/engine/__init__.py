@@ -22,8 +22,8 @@ from pathlib import Path
 from funnel.engine.duckdb import DuckDBEngine
 from funnel.errors import EngineError
 
-__all__ = ["ENGINES", "DuckDBEngine", "EngineError", "dataset_version", "engine_caption", "engine_name", "is_spark",
-           "open_engine", "spark_data"]
+__all__ = ["ENGINES", "DuckDBEngine", "EngineError", "bound_rows", "dataset_version", "engine_caption", "engine_name",
+           "is_spark", "open_engine", "spark_data", "too_many_rows"]
 
 ENGINES = ("duckdb", "spark")
 
@@ -51,6 +51,20 @@ def open_engine(name: str, *, db: Path | str | None = None, data: str | None = N
 
         return SparkEngine.open(spark_data(data))
     raise EngineError(f"unknown engine {name!r}", hint=f"Use one of: {', '.join(ENGINES)}")
+
+
+def too_many_rows(cap: int) -> EngineError:
+    """The error for a result of more than `cap` rows coming back to this machine ($FUNNEL_SPARK_MAX_ROWS)."""
+    return EngineError(f"a result of more than {cap:,} rows would come back to this machine",
+                       hint="Raise FUNNEL_SPARK_MAX_ROWS, or narrow the question")
+
+
+def bound_rows(con, rows: int) -> None:
+    """Raises `too_many_rows` when `rows` rows brought back by an engine's tasks pass its bound (`max_rows`, the
+    Spark engine's; DuckDB has none)."""
+    cap = getattr(con, "max_rows", None)
+    if cap is not None and rows > cap:
+        raise too_many_rows(cap)
 
 
 def is_spark(con) -> bool:

@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from funnel.engine import too_many_rows
 from funnel.engine.translate import spark_sql
 from funnel.errors import EngineError
 from funnel.schema import MODEL_PART_TABLES, MODEL_STATE, TABLES
@@ -246,8 +247,7 @@ class SparkEngine:
                               hint="Raise FUNNEL_SPARK_DRIVER_MEMORY (say 6g for a million leads), "
                                    "or use a cluster (FUNNEL_SPARK_REMOTE)") from exc
         if limit is None and table.num_rows > cap:
-            raise EngineError(f"a result of more than {cap:,} rows would come back to this machine",
-                              hint="Raise FUNNEL_SPARK_MAX_ROWS, or narrow the question")
+            raise too_many_rows(cap)
         return _plain(table)
 
     def run(self, name: str, params: dict | None = None, *, fragments: dict[str, str] | None = None,

@@ -83,7 +83,7 @@ def _lead_deals(at: StoreKey, as_of: date) -> pl.DataFrame:
         return segments.lead_deals(con, as_of=as_of)
 
 
-@st.cache_resource(max_entries=8, show_spinner=COMPUTING)
+@st.cache_resource(max_entries=32, show_spinner=COMPUTING)
 def _counted(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> partials.Counted | None:
     """On Spark: the report's counts and the pages' (the monthly trend, the cumulative funnel) taken inside the
     engine's tasks (funnel.analyses.partials), so only counts come back to this process. None on DuckDB, or where
