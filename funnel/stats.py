@@ -23,6 +23,7 @@ __all__ = [
     "expected_counts",
     "fisher_exact_p_value",
     "kaplan_meier",
+    "kaplan_meier_of_risks",
     "km_quantile",
     "km_quantiles_frame",
     "km_quantiles_of_risks",
@@ -324,6 +325,18 @@ def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> pl.Dat
     """The Kaplan–Meier table: one row per distinct time (events and censorings), with columns
     time, at_risk, events, censored and survival S(t) just after t."""
     return pl.DataFrame(_km_rows(durations, observed), schema=_KM_SCHEMA, orient="row")
+
+
+def kaplan_meier_of_risks(risks: pl.DataFrame) -> pl.DataFrame:
+    """`kaplan_meier` from a risk table (`km_risk_table`, or the sum of several; every group summed into one
+    curve): the same rows, the same floats."""
+    steps = (risks.group_by("_time").agg(pl.col("_events").sum(), pl.col("_removed").sum()).sort("_time")
+             .with_columns(pl.col("_removed").cum_sum(reverse=True).alias("at_risk")))
+    return steps.select(
+        pl.col("_time").cast(pl.Float64).alias("time"), pl.col("at_risk").cast(pl.Int64),
+        pl.col("_events").cast(pl.Int64).alias("events"),
+        (pl.col("_removed") - pl.col("_events")).cast(pl.Int64).alias("censored"),
+        (1.0 - pl.col("_events").cast(pl.Float64) / pl.col("at_risk").cast(pl.Float64)).cum_prod().alias("survival"))
 
 
 def _check_quantile(q: float) -> None:

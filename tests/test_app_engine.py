@@ -65,9 +65,9 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
     assert not duck.exception and duck.dataframe
 
     # On Spark the Overview (opened first: its KPIs, cumulative funnel and what moved), Distribution (its table,
-    # monthly trend and notes), Aging and Segments show every table, chart, caption and note from the counts taken in
-    # the tasks, and a row's leads (Aging's over-SLA list, a selected row) are selected there: no lead's rows are
-    # prepared here for them
+    # monthly trend and notes), Aging, Conversion and Segments show every table, chart, caption and note from the
+    # counts taken in the tasks, and a row's leads (Aging's over-SLA list, a selected row) are selected there: no
+    # lead's rows are prepared here for them
     from funnel.analyses import inputs
 
     prepared = []
@@ -89,7 +89,7 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
     # (page, a selectbox and its value, a table whose row is then selected to list its leads)
     views = [("pages/segments.py", "seg_by", "industry", None), (None, "seg_by2", "country", None),
              ("pages/distribution.py", "dist_by", "source", "dist_table"), ("pages/aging.py", "aging_by", "source", None),
-             ("pages/overview.py", None, None, None)]
+             ("pages/conversion.py", "conv_by", "source", "conv_table"), ("pages/overview.py", None, None, None)]
     seen, prepared_by = {}, {"spark": prepared[:]}
     prepared.clear()
     for app_, engine in ((duck, None), (at, "spark")):
@@ -118,7 +118,8 @@ def test_on_spark_the_pages_read_the_dataset_and_show_duckdbs_numbers(spark_sess
         assert len(spark_tables) == len(duck_tables) > 0
         assert all(a.equals(b) for a, b in zip(spark_tables, duck_tables, strict=True))
         assert spark_rest == duck_rest  # captions (notes, data quality), KPIs, charts
-    assert [len(charts) for *_, charts in seen[None]] == [1, 1, 1, 1, 1], "rates, a trend, aging, a funnel"
+    assert [len(charts) for *_, charts in seen[None]] == [1, 1, 1, 1, 5, 1], \
+        "rates, a trend, aging, conversion (funnel, outcomes, cohorts, flows, time to convert), a funnel"
     assert len(seen[None][2][0]) == 2 and len(seen[None][2][0][1]) > 0, "the selected row's leads, listed"
     assert any("Data behind these numbers: of 3,000 leads" in c for _, captions, *_ in seen["spark"] for c in captions)
     assert any(t.value.startswith("Engine: Spark") for t in at.sidebar.text)

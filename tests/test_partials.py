@@ -119,8 +119,10 @@ def stores(draw) -> dict:
 @given(stores(), st.sampled_from(sc.LADDERS),
        st.sampled_from((None, "source", "country", "seniority", "size_band", "attr:tier", "attr:Tier", "icp")),
        st.sampled_from(((), (("country", ("DE", "(unknown)")),))), st.sampled_from((1, 3, 64)),
-       st.integers(-5, 160), st.booleans())
-def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, segments, groups, day, modelled):
+       st.integers(-5, 160), st.booleans(), st.sampled_from(((30, None), (7, "strict"), (0, "implicit"))),
+       st.sampled_from(((0, 5), (1, 3), (2, 4))))
+def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, segments, groups, day, modelled,
+                                                             policy, pair):
     con = store(**{name: table for name, table in rows.items() if table})  # a fresh one: no lead model yet
     for i, lead in enumerate(row["lead_id"] for row in rows["leads"]):  # attribute keys that differ in case only
         tiers = ("MAP {'tier': 'gold'}", "MAP {'Tier': ' silver', 'region': 'emea'}", "NULL")
@@ -137,8 +139,9 @@ def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, s
 
     whole = report(con)
     engine = grouped(con)
-    counted = partials.engine_report_parts(engine, filters, settings=SETTINGS, by=by, window_days=30, pages=True,
-                                           groups=groups)
+    window, skipped = policy
+    counted = partials.engine_report_parts(engine, filters, settings=SETTINGS, by=by, window_days=window,
+                                           skipped=skipped, pages=True, groups=groups)
     # Computed as on one machine: the funnel ladder without the lead model (its history is not one query), no
     # lead with any row, or a dimension the leads lack (one machine's preparation names it).
     here = ladder == sc.FUNNEL and not modelled or not rows["leads"] and not rows["stage_events"] \
@@ -151,10 +154,26 @@ def test_the_report_counted_per_group_of_leads_is_the_report(rows, ladder, by, s
                                           lead_ids=inputs.population.get_column("lead_id"))
         shell, parts = counted
         assert capture.data_quality_note_of(parts["quality"]).equals(alone)
-        # and the pages' views besides the report: the monthly trend, the cumulative funnel, the aging buckets
+        # and the pages' views besides the report: the monthly trend, the aging buckets
         assert distribution.trend_rows(shell, parts["trend"]).equals(distribution.distribution_trend_of(inputs))
-        assert conversion.cumulative_rows(shell, parts["cumulative"]).equals(conversion.cumulative_conversion_of(inputs))
         assert aging.bucket_rows(shell, parts["aging"]).equals(aging.aging_buckets_of(inputs))
+        # and the Conversion page's, under the window and skipped-stage policy asked for
+        losses = conversion.deal_losses(con, as_of=filters.as_of)
+        assert conversion.step_rows(shell, parts["conversion"]).equals(
+            conversion.stage_conversion_of(inputs, losses, window_days=window, skipped=skipped))
+        assert conversion.cumulative_rows(shell, parts["cumulative"]).equals(
+            conversion.cumulative_conversion_of(inputs, skipped=skipped))
+        whole = analysis_inputs(con, filters, settings=SETTINGS)  # the views drawn over every lead
+        cohorts = parts["cohorts"].with_columns(pl.lit(0, dtype=pl.Int32).alias("seg_key"))
+        assert conversion.step_rows(partials.unsegmented(shell), cohorts, extra=("cohort_month",)).equals(
+            conversion.conversion_cohorts_of(whole, losses, window_days=window, skipped=skipped))
+        assert distribution.flow_rows(shell, parts["flows"]).equals(distribution.stage_flows_of(whole))
+        main = SETTINGS.ladders.stages(ladder)
+        ends = {"from_stage": main[pair[0]], "to_stage": main[pair[1]]}
+        risks = conversion.pair_risks(shell, parts["convert"], **ends)
+        assert conversion.time_to_convert_rows(shell, risks, **ends).equals(
+            conversion.time_to_convert_of(inputs, skipped=skipped, **ends))
+        assert conversion.curve_rows(risks).equals(conversion.time_to_convert_curve_of(whole, skipped=skipped, **ends))
 
 
 def test_the_counts_come_back_per_group_and_are_summed_key_by_key():

@@ -18,8 +18,10 @@ from funnel.stats import (
     expected_counts,
     fisher_exact_p_value,
     kaplan_meier,
+    kaplan_meier_of_risks,
     km_quantile,
     km_quantiles_frame,
+    km_risk_table,
     normal_cdf,
     normal_quantile,
     quantile_column_name,
@@ -490,3 +492,22 @@ def test_segment_vs_rest_uses_fisher_when_an_expected_count_is_under_5() -> None
     assert segment_vs_rest_p_value(3, 3, 13, 103) > 1e-3
     # Large counts everywhere → the z-test, as before.
     assert segment_vs_rest_p_value(30, 100, 50, 200) == pytest.approx(0.102470, abs=1e-6)
+
+
+def test_kaplan_meier_of_a_risk_table_given_expect():
+    """Days 2 (event), 2 (censored), 5 (event), 5 (event) in two groups: at 2, 4 at risk, one event → 0.75; at 5,
+    2 at risk, two events → 0."""
+    frame = pl.DataFrame({"days": [2, 2, 5, 5], "done": [True, False, True, True], "g": [0, 1, 1, 0]})
+    table = kaplan_meier_of_risks(km_risk_table(frame, duration="days", observed="done", by=["g"]))
+    assert table.rows() == [(2.0, 4, 1, 1, 0.75), (5.0, 2, 2, 0, 0.0)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.booleans(), st.integers(0, 3)), max_size=60))
+def test_kaplan_meier_of_risk_tables_summed_over_groups_is_kaplan_meier(rows):
+    """The risk tables of parts of the rows, summed, give the very table (the same floats) `kaplan_meier` gives
+    over all of them: the curve can be finished where the tasks' counts come back."""
+    frame = pl.DataFrame(rows, schema={"days": pl.Int64, "done": pl.Boolean, "g": pl.Int32}, orient="row")
+    risks = km_risk_table(frame, duration="days", observed="done", by=["g"])
+    expected = kaplan_meier([r[0] for r in rows], [r[1] for r in rows])
+    assert kaplan_meier_of_risks(risks).equals(expected)

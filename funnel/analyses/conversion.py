@@ -44,22 +44,28 @@ from funnel.analyses.inputs import (
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import Filters, until
-from funnel.stats import kaplan_meier, km_quantiles_frame, rate_or_null, with_rate
+from funnel.stats import kaplan_meier_of_risks, km_quantiles_of_risks, km_risk_table, rate_or_null, with_rate
 from funnel.store.db import frame
 from funnel.store.queries import sql_text
 
 __all__ = [
     "ALL_OUTCOMES",
     "OUTCOMES",
+    "cohort_counts",
     "conversion_cohorts",
     "conversion_cohorts_of",
     "conversion_entries_of",
+    "convert_risks",
     "cumulative_conversion",
     "cumulative_conversion_of",
     "cumulative_counts",
     "cumulative_rows",
+    "curve_rows",
     "deal_losses",
     "deal_losses_query",
+    "every_convert_risks",
+    "pair_ranks",
+    "pair_risks",
     "previous_period",
     "stage_conversion",
     "stage_conversion_of",
@@ -69,6 +75,7 @@ __all__ = [
     "time_to_convert_curve",
     "time_to_convert_curve_of",
     "time_to_convert_of",
+    "time_to_convert_rows",
 ]
 
 OUTCOMES = ("advanced", "lost", "expired", "open")
@@ -243,9 +250,17 @@ def conversion_cohorts_of(inputs: AnalysisInputs, losses: pl.DataFrame, *, windo
     """The step table per cohort month (the month of the entry): cohort_month first, then the
     columns of `stage_conversion_of`. Every step appears for every month with an entry into any stage
     (zeros included); months without any entry are left out."""
+    return step_rows(inputs, cohort_counts(inputs, losses, window_days=window_days, skipped=skipped),
+                     extra=("cohort_month",))
+
+
+def cohort_counts(inputs: AnalysisInputs, losses: pl.DataFrame, *, window_days: int | None = None,
+                  skipped: str | None = None) -> pl.DataFrame:
+    """seg_key, cohort_month, stage_rank, outcome, _n, _implied: `step_counts` per entry month (counts that add
+    up over groups of leads: see funnel.analyses.partials)."""
     entries = conversion_entries_of(inputs, losses, window_days=window_days, skipped=skipped).with_columns(
         pl.col(sc.ENTERED_AT).dt.date().dt.month_start().alias("cohort_month"))
-    return step_rows(inputs, step_counts(entries, extra=("cohort_month",)), extra=("cohort_month",))
+    return step_counts(entries, extra=("cohort_month",))
 
 
 def cumulative_conversion(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
@@ -343,14 +358,20 @@ def _shift_months(day: date, months: int) -> date:
 # ------------------------------------------------------------------------------- time to convert
 
 
-def _durations(inputs: AnalysisInputs, from_stage: str, to_stage: str, skipped: str | None) -> pl.DataFrame:
-    """One row per lead that reached from_stage in the cohort period: lead_id, seg_key, started_at,
-    finished_at, days (to reaching to_stage, or to D while it has not), converted."""
-    _, implicit = conversion_policy(inputs.settings, None, skipped)
+def pair_ranks(inputs: AnalysisInputs, from_stage: str, to_stage: str) -> tuple[int, int]:
+    """The main-stage ranks of a time-to-convert pair; FunnelError unless to_stage comes after from_stage."""
     start_rank = inputs.rank_of(from_stage, main_only=True)
     end_rank = inputs.rank_of(to_stage, main_only=True)
     if end_rank <= start_rank:
         raise FunnelError(f"{to_stage!r} does not come after {from_stage!r} on the {inputs.ladder} ladder")
+    return start_rank, end_rank
+
+
+def _durations(inputs: AnalysisInputs, from_stage: str, to_stage: str, skipped: str | None) -> pl.DataFrame:
+    """One row per lead that reached from_stage in the cohort period: lead_id, seg_key, started_at,
+    finished_at, days (to reaching to_stage, or to D while it has not), converted."""
+    _, implicit = conversion_policy(inputs.settings, None, skipped)
+    start_rank, end_rank = pair_ranks(inputs, from_stage, to_stage)
     moves = inputs.timeline.filter(moves_known() & ~pl.col("is_side")).select(
         sc.LEAD_ID, SEG, "stage_rank", sc.ENTERED_AT)
 
@@ -387,11 +408,42 @@ def time_to_convert_of(inputs: AnalysisInputs, *, from_stage: str, to_stage: str
     period), converted (reached to_stage by D), median_days, p80_days, p90_days (Kaplan–Meier: leads
     not converted yet are censored at D; null when too few converted to reach the quantile). The
     clock starts at the lead's first reaching of from_stage in the period; recycles do not restart it."""
-    durations = _durations(inputs, from_stage, to_stage, skipped)
-    parts = [km_quantiles_frame(durations, duration="days", observed="converted", by=None)
-             .with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))]
-    if inputs.by and durations.height:
-        parts.append(km_quantiles_frame(durations, duration="days", observed="converted", by=[SEG]))
+    return time_to_convert_rows(inputs, convert_risks(inputs, from_stage=from_stage, to_stage=to_stage,
+                                                      skipped=skipped), from_stage=from_stage, to_stage=to_stage)
+
+
+def convert_risks(inputs: AnalysisInputs, *, from_stage: str, to_stage: str,
+                  skipped: str | None = None) -> pl.DataFrame:
+    """seg_key, _time, _events, _removed: the Kaplan–Meier risk table (`km_risk_table`) of the time from
+    from_stage to to_stage per segment (counts that add up over groups of leads: see funnel.analyses.partials)."""
+    return km_risk_table(_durations(inputs, from_stage, to_stage, skipped), duration="days", observed="converted",
+                         by=[SEG])
+
+
+def every_convert_risks(inputs: AnalysisInputs, *, skipped: str | None = None) -> pl.DataFrame:
+    """from_rank, to_rank, then `convert_risks` for every pair of main stages (the later one after the earlier)."""
+    main = inputs.main_stages
+    empty = pl.DataFrame(schema={"from_rank": pl.Int32, "to_rank": pl.Int32, SEG: pl.Int32, "_time": pl.Int64,
+                                 "_events": pl.Int64, "_removed": pl.Int64})
+    return pl.concat([empty, *[
+        convert_risks(inputs, from_stage=main[start], to_stage=main[end], skipped=skipped).select(
+            pl.lit(start, dtype=pl.Int32).alias("from_rank"), pl.lit(end, dtype=pl.Int32).alias("to_rank"),
+            pl.col(SEG).cast(pl.Int32), pl.col("_time").cast(pl.Int64), "_events", "_removed")
+        for start in range(len(main)) for end in range(start + 1, len(main))]])
+
+
+def pair_risks(inputs: AnalysisInputs, risks: pl.DataFrame, *, from_stage: str, to_stage: str) -> pl.DataFrame:
+    """The risk table of one pair of stages out of `every_convert_risks`' (as `convert_risks` gives it)."""
+    start, end = pair_ranks(inputs, from_stage, to_stage)
+    return risks.filter((pl.col("from_rank") == start) & (pl.col("to_rank") == end)).drop("from_rank", "to_rank")
+
+
+def time_to_convert_rows(inputs: AnalysisInputs, risks: pl.DataFrame, *, from_stage: str,
+                         to_stage: str) -> pl.DataFrame:
+    """`time_to_convert_of` from its risk table (`convert_risks`)."""
+    parts = [km_quantiles_of_risks(risks, by=None).with_columns(pl.lit(None, dtype=pl.Int32).alias(SEG))]
+    if inputs.by and risks.height:
+        parts.append(km_quantiles_of_risks(risks, by=[SEG]))
     quantiles = pl.concat([p.select(SEG, "p50", "p80", "p90", "n", "events") for p in parts], how="vertical_relaxed")
     rows = (
         inputs.segment_spine().join(quantiles, on=SEG, how="left", nulls_equal=True)
@@ -416,6 +468,10 @@ def time_to_convert_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, s
 def time_to_convert_curve_of(inputs: AnalysisInputs, *, from_stage: str, to_stage: str,
                              skipped: str | None = None) -> pl.DataFrame:
     """`time_to_convert_curve` on prepared inputs (not segmented: every lead is in the curve)."""
-    durations = _durations(inputs, from_stage, to_stage, skipped)
-    table = kaplan_meier(durations.get_column("days").to_list(), durations.get_column("converted").to_list())
-    return table.rename({"time": "days"}).with_columns((1.0 - pl.col("survival")).alias("converted_share"))
+    return curve_rows(convert_risks(inputs, from_stage=from_stage, to_stage=to_stage, skipped=skipped))
+
+
+def curve_rows(risks: pl.DataFrame) -> pl.DataFrame:
+    """`time_to_convert_curve_of` from its risk table (`convert_risks`, every segment summed)."""
+    return kaplan_meier_of_risks(risks).rename({"time": "days"}).with_columns(
+        (1.0 - pl.col("survival")).alias("converted_share"))

@@ -25,6 +25,8 @@ __all__ = [
     "distribution_rows",
     "distribution_trend",
     "distribution_trend_of",
+    "flow_counts",
+    "flow_rows",
     "month_ends",
     "stage_distribution",
     "stage_distribution_of",
@@ -163,7 +165,13 @@ def stage_flows_of(inputs: AnalysisInputs) -> pl.DataFrame:
     """How leads moved, for a Sankey: from_stage (null = the lead's first entry), to_stage, direction
     (start, up, down = recycled, side = to a side state, back = from a side state onto the ladder),
     moves (entries), leads (distinct leads). Dated entries whose day lies in the cohort period."""
-    moves = (
+    return flow_rows(inputs, flow_counts(inputs))
+
+
+def flow_counts(inputs: AnalysisInputs) -> pl.DataFrame:
+    """prev_rank, stage_rank, direction, moves, leads: the moves of `stage_flows_of` over every segment (counts
+    that add up over groups of leads, a lead's moves never in two: see funnel.analyses.partials)."""
+    return (
         inputs.timeline.filter(pl.col(sc.ENTERED_AT).is_not_null() & inputs.in_period(sc.ENTERED_AT))
         .with_columns(
             pl.when(pl.col("prev_rank").is_null()).then(pl.lit("start"))
@@ -173,7 +181,11 @@ def stage_flows_of(inputs: AnalysisInputs) -> pl.DataFrame:
             .otherwise(pl.lit("down")).alias("direction"))
         .group_by("prev_rank", "stage_rank", "direction")
         .agg(pl.len().cast(pl.Int64).alias("moves"), pl.col("lead_index").n_unique().cast(pl.Int64).alias("leads"))
-        .sort("prev_rank", "stage_rank", nulls_last=False)
     )
-    return moves.select(inputs.stage_column("prev_rank", "from_stage"), inputs.stage_column("stage_rank", "to_stage"),
-                        "direction", "moves", "leads")
+
+
+def flow_rows(inputs: AnalysisInputs, counts: pl.DataFrame) -> pl.DataFrame:
+    """`stage_flows_of` from its counts (`flow_counts`)."""
+    return counts.sort("prev_rank", "stage_rank", nulls_last=False).select(
+        inputs.stage_column("prev_rank", "from_stage"), inputs.stage_column("stage_rank", "to_stage"), "direction",
+        "moves", "leads")

@@ -5,9 +5,11 @@ Each of the report's four analyses comes in two halves: what it counts per segme
 the counts of two groups of leads, summed key by key, are the counts of both) and how its rows follow from
 those counts (`distribution_rows`, `step_rows`, `aging_rows`, `segment_rows`: totals, shares, rates,
 intervals, tests, quantiles). `report_parts` is the first half for one preparation; `metrics_report`
-finishes it. Two views the pages show besides the report are split the same way (`page_parts`): the
-distribution's monthly trend (`trend_counts`, `trend_rows`) and the cumulative funnel (`cumulative_counts`,
-`cumulative_rows`).
+finishes it. The views the pages show besides the report are split the same way (`page_parts`): the
+distribution's monthly trend (`trend_counts`, `trend_rows`), the cumulative funnel (`cumulative_counts`,
+`cumulative_rows`), the conversion cohorts (`cohort_counts`, `step_rows`), the moves between stages
+(`flow_counts`, `flow_rows`) and the time to convert (Kaplan–Meier risk tables: `every_convert_risks`, then
+`time_to_convert_rows` and `curve_rows`).
 
 On one machine the report is both halves over all leads at once. On an engine that computes per group of
 leads (Spark), `engine_report_parts` runs `group_report_parts` inside the engine's tasks, once per bucket of
@@ -22,6 +24,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import duckdb
 import polars as pl
@@ -31,12 +34,14 @@ from funnel import schema as sc
 from funnel.analyses.aging import aging_counts, stay_risks
 from funnel.analyses.capture import data_quality_counts, lead_needs_query
 from funnel.analyses.conversion import (
+    cohort_counts,
     conversion_entries_of,
     cumulative_counts,
     deal_losses_query,
+    every_convert_risks,
     step_counts,
 )
-from funnel.analyses.distribution import distribution_counts, trend_counts
+from funnel.analyses.distribution import distribution_counts, flow_counts, trend_counts
 from funnel.analyses.inputs import (
     SEG,
     AnalysisInputs,
@@ -66,7 +71,8 @@ from funnel.model.stages import LEAD_GROUPS
 from funnel.store.db import registered
 
 __all__ = ["PART_KEYS", "Counted", "engine_per_group", "engine_report_parts", "frames_of", "group_inputs",
-           "group_report_parts", "merged_parts", "page_parts", "parts_table", "report_parts", "shell_inputs"]
+           "group_report_parts", "merged_parts", "page_parts", "parts_table", "report_parts", "shell_inputs",
+           "unsegmented"]
 
 # Each part's keys besides the segment ("notes" and "quality": one row of counts, no segment); its other columns are
 # sums.
@@ -81,19 +87,24 @@ PART_KEYS: dict[str, tuple[str, ...]] = {
     "quality": (),
     "trend": ("stage_rank", "date"),
     "cumulative": (),
+    "cohorts": ("cohort_month", "stage_rank", "outcome"),
+    "flows": ("prev_rank", "stage_rank", "direction"),
+    "convert": ("from_rank", "to_rank", "_time"),
 }
 UNKEYED = ("notes", "quality")  # one row of counts over every lead, whatever the segments
+UNSEGMENTED = ("cohorts", "flows")  # counted over every lead, whatever the segments, by their own keys
 PARTS_SCHEMA = pa.schema([("part", pa.string()), ("payload", pa.binary())])
 
 
 def report_parts(inputs: AnalysisInputs, losses: pl.DataFrame, deals: pl.DataFrame, *,
-                 window_days: int) -> dict[str, pl.DataFrame]:
-    """The counts behind the report for the leads of `inputs`, each part keyed by seg_key and `PART_KEYS`."""
+                 window_days: int, skipped: str | None = None) -> dict[str, pl.DataFrame]:
+    """The counts behind the report for the leads of `inputs`, each part keyed by seg_key and `PART_KEYS` (the
+    conversion steps under `skipped`, None: the settings' policy)."""
     counted, to_customer = segment_counts(inputs, deals)
     undated = inputs.population.select(pl.col("first_seen").is_null().sum().cast(pl.Int64).alias("undated_leads"))
     return {
         "distribution": distribution_counts(inputs),
-        "conversion": step_counts(conversion_entries_of(inputs, losses, window_days=window_days)),
+        "conversion": step_counts(conversion_entries_of(inputs, losses, window_days=window_days, skipped=skipped)),
         "aging": aging_counts(inputs),
         "stays": stay_risks(inputs),
         "segments": counted,
@@ -102,10 +113,22 @@ def report_parts(inputs: AnalysisInputs, losses: pl.DataFrame, deals: pl.DataFra
     }
 
 
-def page_parts(inputs: AnalysisInputs) -> dict[str, pl.DataFrame]:
-    """The counts the pages read besides the report's: the distribution's monthly trend (`trend_counts`) and the
-    cumulative funnel under the settings' skipped-stage policy (`cumulative_counts`)."""
-    return {"trend": trend_counts(inputs), "cumulative": cumulative_counts(inputs)}
+def page_parts(inputs: AnalysisInputs, losses: pl.DataFrame, *, window_days: int,
+               skipped: str | None) -> dict[str, pl.DataFrame]:
+    """The counts the pages read besides the report's: the distribution's monthly trend (`trend_counts`), the
+    cumulative funnel (`cumulative_counts`), the conversion cohorts by entry month (`cohort_counts`) and the
+    moves between stages (`flow_counts`), both over every segment, and the time to convert between every pair of
+    main stages (`every_convert_risks`)."""
+    cohorts = cohort_counts(inputs, losses, window_days=window_days, skipped=skipped)
+    return {"trend": trend_counts(inputs), "cumulative": cumulative_counts(inputs, skipped=skipped),
+            "cohorts": cohorts.group_by(PART_KEYS["cohorts"]).agg(pl.col("_n").sum(), pl.col("_implied").sum()),
+            "flows": flow_counts(inputs), "convert": every_convert_risks(inputs, skipped=skipped)}
+
+
+def unsegmented(shell: AnalysisInputs) -> AnalysisInputs:
+    """The shell inputs of the whole population, for the UNSEGMENTED parts (given seg_key 0, as one machine
+    numbers every lead without segments)."""
+    return replace(shell, by=(), segments=pl.DataFrame({SEG: []}, schema={SEG: pl.Int32}))
 
 
 def group_inputs(history: pa.Table, facts: pa.Table, rest: Sequence[pa.Table], *, filters: Filters,
@@ -146,16 +169,17 @@ def frames_of(found: pa.Table) -> dict[str, list[pl.DataFrame]]:
 
 
 def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filters: Filters, settings: Settings,
-                       by: tuple[str, ...], window_days: int, lead_rows: str | None, pages: bool) -> pa.Table:
+                       by: tuple[str, ...], window_days: int, skipped: str | None, lead_rows: str | None,
+                       pages: bool) -> pa.Table:
     """`report_parts` of one group of leads from the rows of its queries (`group_inputs`), and the "quality" part
     (what the leads behind the numbers lack); with `pages`, the `page_parts` too. Each part is keyed by segment
     values instead of seg_key (`parts_table`)."""
     inputs, losses, deals, needs = group_inputs(history, facts, rest, filters=filters, settings=settings, by=by,
                                                 lead_rows=lead_rows)
-    parts = report_parts(inputs, losses, deals, window_days=window_days)
+    parts = report_parts(inputs, losses, deals, window_days=window_days, skipped=skipped)
     parts["quality"] = data_quality_counts(needs, lead_ids=inputs.population.get_column(sc.LEAD_ID))
     if pages:
-        parts |= page_parts(inputs)
+        parts |= page_parts(inputs, losses, window_days=window_days, skipped=skipped)
     for name, part in parts.items():
         if by and SEG in part.columns:
             part = part.join(inputs.segments, on=SEG, how="left").drop(SEG)
@@ -166,14 +190,14 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
 def merged_parts(groups: pa.Table, *, by: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """(segments, parts) from every group's `group_report_parts`: each part summed over the groups key by key,
     the segments numbered as `inputs_of` numbers them (their values sorted), each part keyed by seg_key again
-    (but the UNKEYED parts, one row of counts each)."""
+    (but the UNKEYED parts, one row of counts each, and the UNSEGMENTED ones, keyed by their own keys alone)."""
     summed = {}
     for name, frames in frames_of(groups).items():
-        keys = [*by, *PART_KEYS[name]] if name not in UNKEYED else []
+        keys = [] if name in UNKEYED else list(PART_KEYS[name]) if name in UNSEGMENTED else [*by, *PART_KEYS[name]]
         rows = pl.concat(frames)
         sums = [pl.col(c).sum() for c in rows.columns if c not in keys]
         summed[name] = rows.group_by(keys).agg(sums) if keys else rows.select(sums)
-    unkeyed = {name: summed.pop(name) for name in UNKEYED if name in summed}
+    unkeyed = {name: summed.pop(name) for name in (*UNKEYED, *UNSEGMENTED) if name in summed}
     if by:
         segments = (summed["distribution"].select(by).unique().sort(by)
                     .with_row_index(SEG).with_columns(pl.col(SEG).cast(pl.Int32)))
@@ -227,14 +251,14 @@ def engine_per_group(con: duckdb.DuckDBPyConnection, filters: Filters, *, settin
 
 
 def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
-                        by: str | Sequence[str] | None, window_days: int, pages: bool = False,
-                        groups: int = LEAD_GROUPS) -> Counted | None:
+                        by: str | Sequence[str] | None, window_days: int, skipped: str | None = None,
+                        pages: bool = False, groups: int = LEAD_GROUPS) -> Counted | None:
     """(shell inputs, parts) of the report counted inside the engine's tasks (`engine_per_group`, with `pages`
     the `page_parts` too); None where the engine cannot count them (see `engine_per_group`) or no lead has any
     row (then the report is computed as on one machine)."""
     dims = dimensions_of(by)
     task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
-                             window_days=window_days, pages=pages)
+                             window_days=window_days, skipped=skipped, pages=pages)
     found = engine_per_group(con, filters, settings=settings, by=dims, task=task, groups=groups)
     if found is None or not found.num_rows:
         return None

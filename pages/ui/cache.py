@@ -84,21 +84,28 @@ def _lead_deals(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 
 @st.cache_resource(max_entries=32, show_spinner=COMPUTING)
-def _counted(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> partials.Counted | None:
-    """On Spark: the report's counts and the pages' (the monthly trend, the cumulative funnel) taken inside the
-    engine's tasks (funnel.analyses.partials), so only counts come back to this process. None on DuckDB, or where
-    the engine cannot count them (then the page prepares every lead's rows here, as on one machine)."""
+def _counted(at: StoreKey, filters: Filters, by: tuple[str, ...], window_days: int,
+             skipped: str) -> partials.Counted | None:
+    with at.opened() as con:
+        return partials.engine_report_parts(con, filters, settings=at.settings, by=by or None, window_days=window_days,
+                                            skipped=skipped, pages=True)
+
+
+def _counts(at: StoreKey, filters: Filters, by: tuple[str, ...], *, window_days: int | None = None,
+            skipped: str | None = None) -> partials.Counted | None:
+    """On Spark: the report's counts and the pages' (`partials.page_parts`) taken inside the engine's tasks, under
+    the conversion window and skipped-stage policy (None: the settings'), so only counts come back to this process.
+    None on DuckDB, or where the engine cannot count them (then the page prepares every lead's rows here, as on one
+    machine)."""
     if at.engine != "spark":
         return None
-    window, _ = inputs.conversion_policy(at.settings, None, None)
-    with at.opened() as con:
-        return partials.engine_report_parts(con, filters, settings=at.settings, by=by or None, window_days=window,
-                                            pages=True)
+    window, implicit = inputs.conversion_policy(at.settings, window_days, skipped)
+    return _counted(at, filters, by, window, "implicit" if implicit else "strict")
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _segment_performance(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    if (counted := _counted(at, filters, by)) is not None:
+    if (counted := _counts(at, filters, by)) is not None:
         shell, parts = counted
         return segments.segment_rows(shell, parts["segments"], parts["to_customer"])
     return segments.segment_performance_of(_analysis(at, filters, by), _lead_deals(at, filters.as_of))
@@ -115,7 +122,7 @@ def reported_stages(filters: Filters) -> tuple[str, ...]:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _stage_distribution(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    if (counted := _counted(at, filters, by)) is not None:
+    if (counted := _counts(at, filters, by)) is not None:
         shell, parts = counted
         return distribution.distribution_rows(shell, parts["distribution"])
     return distribution.stage_distribution_of(_analysis(at, filters, by))
@@ -127,7 +134,7 @@ def stage_distribution(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFra
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _distribution_trend(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    if (counted := _counted(at, filters, by)) is not None:
+    if (counted := _counts(at, filters, by)) is not None:
         shell, parts = counted
         return distribution.trend_rows(shell, parts["trend"])
     return distribution.distribution_trend_of(_analysis(at, filters, by))
@@ -139,6 +146,9 @@ def distribution_trend(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFra
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _stage_flows(at: StoreKey, filters: Filters) -> pl.DataFrame:
+    if (counted := _counts(at, filters, ())) is not None:
+        shell, parts = counted
+        return distribution.flow_rows(shell, parts["flows"])
     return distribution.stage_flows_of(_analysis(at, filters, ()))
 
 
@@ -148,7 +158,7 @@ def stage_flows(filters: Filters) -> pl.DataFrame:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _cumulative_conversion(at: StoreKey, filters: Filters, by: tuple[str, ...], skipped: str | None) -> pl.DataFrame:
-    if skipped is None and (counted := _counted(at, filters, by)) is not None:  # counted under the settings' policy
+    if (counted := _counts(at, filters, by, skipped=skipped)) is not None:
         shell, parts = counted
         return conversion.cumulative_rows(shell, parts["cumulative"])
     return conversion.cumulative_conversion_of(_analysis(at, filters, by), skipped=skipped)
@@ -161,6 +171,9 @@ def cumulative_conversion(filters: Filters, by: tuple[str, ...] = (), *, skipped
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _stage_conversion(at: StoreKey, filters: Filters, by: tuple[str, ...], window_days: int,
                       skipped: str) -> pl.DataFrame:
+    if (counted := _counts(at, filters, by, window_days=window_days, skipped=skipped)) is not None:
+        shell, parts = counted
+        return conversion.step_rows(shell, parts["conversion"])
     return conversion.stage_conversion_of(_analysis(at, filters, by), _deal_losses(at, filters.as_of),
                                           window_days=window_days, skipped=skipped)
 
@@ -171,6 +184,10 @@ def stage_conversion(filters: Filters, by: tuple[str, ...] = (), *, window_days:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _conversion_cohorts(at: StoreKey, filters: Filters, window_days: int, skipped: str) -> pl.DataFrame:
+    if (counted := _counts(at, filters, (), window_days=window_days, skipped=skipped)) is not None:
+        shell, parts = counted
+        cohorts = parts["cohorts"].with_columns(pl.lit(0, dtype=pl.Int32).alias(inputs.SEG))
+        return conversion.step_rows(partials.unsegmented(shell), cohorts, extra=("cohort_month",))
     return conversion.conversion_cohorts_of(_analysis(at, filters, ()), _deal_losses(at, filters.as_of),
                                             window_days=window_days, skipped=skipped)
 
@@ -182,6 +199,10 @@ def conversion_cohorts(filters: Filters, *, window_days: int, skipped: str) -> p
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _time_to_convert(at: StoreKey, filters: Filters, by: tuple[str, ...], from_stage: str, to_stage: str,
                      skipped: str) -> pl.DataFrame:
+    if (counted := _counts(at, filters, by, skipped=skipped)) is not None:
+        shell, parts = counted
+        risks = conversion.pair_risks(shell, parts["convert"], from_stage=from_stage, to_stage=to_stage)
+        return conversion.time_to_convert_rows(shell, risks, from_stage=from_stage, to_stage=to_stage)
     return conversion.time_to_convert_of(_analysis(at, filters, by), from_stage=from_stage, to_stage=to_stage,
                                          skipped=skipped)
 
@@ -194,6 +215,10 @@ def time_to_convert(filters: Filters, by: tuple[str, ...] = (), *, from_stage: s
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _time_to_convert_curve(at: StoreKey, filters: Filters, from_stage: str, to_stage: str,
                            skipped: str) -> pl.DataFrame:
+    if (counted := _counts(at, filters, (), skipped=skipped)) is not None:
+        shell, parts = counted
+        return conversion.curve_rows(conversion.pair_risks(shell, parts["convert"], from_stage=from_stage,
+                                                           to_stage=to_stage))
     return conversion.time_to_convert_curve_of(_analysis(at, filters, ()), from_stage=from_stage, to_stage=to_stage,
                                                skipped=skipped)
 
@@ -204,7 +229,7 @@ def time_to_convert_curve(filters: Filters, *, from_stage: str, to_stage: str, s
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _stage_aging(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    if (counted := _counted(at, filters, by)) is not None:
+    if (counted := _counts(at, filters, by)) is not None:
         shell, parts = counted
         return aging_analyses.aging_rows(shell, parts["aging"], parts["stays"])
     return aging_analyses.stage_aging_of(_analysis(at, filters, by))
@@ -216,7 +241,7 @@ def stage_aging(filters: Filters, by: tuple[str, ...] = ()) -> pl.DataFrame:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _aging_buckets(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> pl.DataFrame:
-    if (counted := _counted(at, filters, by)) is not None:
+    if (counted := _counts(at, filters, by)) is not None:
         shell, parts = counted
         return aging_analyses.bucket_rows(shell, parts["aging"])
     return aging_analyses.aging_buckets_of(_analysis(at, filters, by))
@@ -649,7 +674,7 @@ def _lead_needs(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...], counted: bool) -> str | None:
-    if counted and (found := _counted(at, filters, by)) is not None:
+    if counted and (found := _counts(at, filters, by)) is not None:
         return capture.data_quality_sentence(capture.data_quality_note_of(found[1]["quality"]))
     population = _analysis(at, filters, by).population
     note = capture.data_quality_note(_lead_needs(at, filters.as_of), lead_ids=population.get_column("lead_id"))
@@ -665,7 +690,7 @@ def data_quality_sentence(filters: Filters, by: tuple[str, ...] = (), *, counted
 
 def analysis_notes(filters: Filters, by: tuple[str, ...] = (), *, counted: bool = False) -> tuple[str, ...]:
     """What the numbers rest on (the history used, what was left out); with `counted`, as `data_quality_sentence`."""
-    if counted and (found := _counted(key(), filters, tuple(by))) is not None:
+    if counted and (found := _counts(key(), filters, tuple(by))) is not None:
         return found[0].notes
     return analysis(filters, by).notes
 
