@@ -95,7 +95,7 @@ from_stage = pick_left.selectbox("From", starts, index=default_start, key="ttc_f
                                  format_func=stage_label)
 ends = time_to_convert_ends(settings, filters.ladder, from_stage)
 to_stage = pick_right.selectbox("To", ends, index=len(ends) - 1, key="ttc_to", format_func=stage_label)
-curve = cache.time_to_convert_curve(filters, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
+curve = cache.time_to_convert_curve(filters, by, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 summary = cache.time_to_convert(filters, by, from_stage=from_stage, to_stage=to_stage, skipped=skipped)
 st.caption("Kaplan–Meier: leads that have not converted yet count as censored at the as-of date, not as failures, "
            "so slow segments are not flattered by leaving their open leads out.")

@@ -63,9 +63,7 @@ __all__ = [
     "curve_rows",
     "deal_losses",
     "deal_losses_query",
-    "every_convert_risks",
     "pair_ranks",
-    "pair_risks",
     "previous_period",
     "stage_conversion",
     "stage_conversion_of",
@@ -418,24 +416,6 @@ def convert_risks(inputs: AnalysisInputs, *, from_stage: str, to_stage: str,
     from_stage to to_stage per segment (counts that add up over groups of leads: see funnel.analyses.partials)."""
     return km_risk_table(_durations(inputs, from_stage, to_stage, skipped), duration="days", observed="converted",
                          by=[SEG])
-
-
-def every_convert_risks(inputs: AnalysisInputs, *, skipped: str | None = None) -> pl.DataFrame:
-    """from_rank, to_rank, then `convert_risks` for every pair of main stages (the later one after the earlier)."""
-    main = inputs.main_stages
-    empty = pl.DataFrame(schema={"from_rank": pl.Int32, "to_rank": pl.Int32, SEG: pl.Int32, "_time": pl.Int64,
-                                 "_events": pl.Int64, "_removed": pl.Int64})
-    return pl.concat([empty, *[
-        convert_risks(inputs, from_stage=main[start], to_stage=main[end], skipped=skipped).select(
-            pl.lit(start, dtype=pl.Int32).alias("from_rank"), pl.lit(end, dtype=pl.Int32).alias("to_rank"),
-            pl.col(SEG).cast(pl.Int32), pl.col("_time").cast(pl.Int64), "_events", "_removed")
-        for start in range(len(main)) for end in range(start + 1, len(main))]])
-
-
-def pair_risks(inputs: AnalysisInputs, risks: pl.DataFrame, *, from_stage: str, to_stage: str) -> pl.DataFrame:
-    """The risk table of one pair of stages out of `every_convert_risks`' (as `convert_risks` gives it)."""
-    start, end = pair_ranks(inputs, from_stage, to_stage)
-    return risks.filter((pl.col("from_rank") == start) & (pl.col("to_rank") == end)).drop("from_rank", "to_rank")
 
 
 def time_to_convert_rows(inputs: AnalysisInputs, risks: pl.DataFrame, *, from_stage: str,

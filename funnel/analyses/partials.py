@@ -8,8 +8,8 @@ intervals, tests, quantiles). `report_parts` is the first half for one preparati
 finishes it. The views the pages show besides the report are split the same way (`page_parts`): the
 distribution's monthly trend (`trend_counts`, `trend_rows`), the cumulative funnel (`cumulative_counts`,
 `cumulative_rows`), the conversion cohorts (`cohort_counts`, `step_rows`), the moves between stages
-(`flow_counts`, `flow_rows`) and the time to convert (Kaplan–Meier risk tables: `every_convert_risks`, then
-`time_to_convert_rows` and `curve_rows`).
+(`flow_counts`, `flow_rows`) and the time to convert between two stages (Kaplan–Meier risk tables:
+`convert_risks`, then `time_to_convert_rows` and `curve_rows`).
 
 On one machine the report is both halves over all leads at once. On an engine that computes per group of
 leads (Spark), `engine_report_parts` runs `group_report_parts` inside the engine's tasks, once per bucket of
@@ -36,9 +36,10 @@ from funnel.analyses.capture import data_quality_counts, lead_needs_query
 from funnel.analyses.conversion import (
     cohort_counts,
     conversion_entries_of,
+    convert_risks,
     cumulative_counts,
     deal_losses_query,
-    every_convert_risks,
+    pair_ranks,
     step_counts,
 )
 from funnel.analyses.distribution import distribution_counts, flow_counts, trend_counts
@@ -89,7 +90,7 @@ PART_KEYS: dict[str, tuple[str, ...]] = {
     "cumulative": (),
     "cohorts": ("cohort_month", "stage_rank", "outcome"),
     "flows": ("prev_rank", "stage_rank", "direction"),
-    "convert": ("from_rank", "to_rank", "_time"),
+    "convert": ("_time",),
 }
 UNKEYED = ("notes", "quality")  # one row of counts over every lead, whatever the segments
 UNSEGMENTED = ("cohorts", "flows")  # counted over every lead, whatever the segments, by their own keys
@@ -113,16 +114,20 @@ def report_parts(inputs: AnalysisInputs, losses: pl.DataFrame, deals: pl.DataFra
     }
 
 
-def page_parts(inputs: AnalysisInputs, losses: pl.DataFrame, *, window_days: int,
-               skipped: str | None) -> dict[str, pl.DataFrame]:
+def page_parts(inputs: AnalysisInputs, losses: pl.DataFrame, *, window_days: int, skipped: str | None,
+               pair: tuple[str, str] | None) -> dict[str, pl.DataFrame]:
     """The counts the pages read besides the report's: the distribution's monthly trend (`trend_counts`), the
     cumulative funnel (`cumulative_counts`), the conversion cohorts by entry month (`cohort_counts`) and the
-    moves between stages (`flow_counts`), both over every segment, and the time to convert between every pair of
-    main stages (`every_convert_risks`)."""
+    moves between stages (`flow_counts`), both over every segment, and with a `pair` of stages (from, to), the
+    time to convert between them (`convert_risks`: a risk table per segment and day, asked for apart, as every pair
+    of every segment's days would be many rows)."""
     cohorts = cohort_counts(inputs, losses, window_days=window_days, skipped=skipped)
-    return {"trend": trend_counts(inputs), "cumulative": cumulative_counts(inputs, skipped=skipped),
-            "cohorts": cohorts.group_by(PART_KEYS["cohorts"]).agg(pl.col("_n").sum(), pl.col("_implied").sum()),
-            "flows": flow_counts(inputs), "convert": every_convert_risks(inputs, skipped=skipped)}
+    parts = {"trend": trend_counts(inputs), "cumulative": cumulative_counts(inputs, skipped=skipped),
+             "cohorts": cohorts.group_by(PART_KEYS["cohorts"]).agg(pl.col("_n").sum(), pl.col("_implied").sum()),
+             "flows": flow_counts(inputs)}
+    if pair is not None:
+        parts["convert"] = convert_risks(inputs, from_stage=pair[0], to_stage=pair[1], skipped=skipped)
+    return parts
 
 
 def unsegmented(shell: AnalysisInputs) -> AnalysisInputs:
@@ -170,7 +175,7 @@ def frames_of(found: pa.Table) -> dict[str, list[pl.DataFrame]]:
 
 def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filters: Filters, settings: Settings,
                        by: tuple[str, ...], window_days: int, skipped: str | None, lead_rows: str | None,
-                       pages: bool) -> pa.Table:
+                       pages: bool, pair: tuple[str, str] | None = None) -> pa.Table:
     """`report_parts` of one group of leads from the rows of its queries (`group_inputs`), and the "quality" part
     (what the leads behind the numbers lack); with `pages`, the `page_parts` too. Each part is keyed by segment
     values instead of seg_key (`parts_table`)."""
@@ -179,7 +184,7 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
     parts = report_parts(inputs, losses, deals, window_days=window_days, skipped=skipped)
     parts["quality"] = data_quality_counts(needs, lead_ids=inputs.population.get_column(sc.LEAD_ID))
     if pages:
-        parts |= page_parts(inputs, losses, window_days=window_days, skipped=skipped)
+        parts |= page_parts(inputs, losses, window_days=window_days, skipped=skipped, pair=pair)
     for name, part in parts.items():
         if by and SEG in part.columns:
             part = part.join(inputs.segments, on=SEG, how="left").drop(SEG)
@@ -252,13 +257,16 @@ def engine_per_group(con: duckdb.DuckDBPyConnection, filters: Filters, *, settin
 
 def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
                         by: str | Sequence[str] | None, window_days: int, skipped: str | None = None,
-                        pages: bool = False, groups: int = LEAD_GROUPS) -> Counted | None:
-    """(shell inputs, parts) of the report counted inside the engine's tasks (`engine_per_group`, with `pages`
-    the `page_parts` too); None where the engine cannot count them (see `engine_per_group`) or no lead has any
-    row (then the report is computed as on one machine)."""
+                        pages: bool = False, pair: tuple[str, str] | None = None,
+                        groups: int = LEAD_GROUPS) -> Counted | None:
+    """(shell inputs, parts) of the report counted inside the engine's tasks (`engine_per_group`; with `pages`
+    the `page_parts` too, with `pair` the time to convert between its stages); None where the engine cannot count
+    them (see `engine_per_group`) or no lead has any row (then the report is computed as on one machine)."""
     dims = dimensions_of(by)
+    if pair is not None:  # a pair the ladder does not have is the same error as on one machine, before any task
+        pair_ranks(shell_inputs(filters, settings=settings, by=(), segments=pl.DataFrame(), notes=()), *pair)
     task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
-                             window_days=window_days, skipped=skipped, pages=pages)
+                             window_days=window_days, skipped=skipped, pages=pages, pair=pair)
     found = engine_per_group(con, filters, settings=settings, by=dims, task=task, groups=groups)
     if found is None or not found.num_rows:
         return None

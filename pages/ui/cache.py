@@ -84,23 +84,24 @@ def _lead_deals(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 
 @st.cache_resource(max_entries=32, show_spinner=COMPUTING)
-def _counted(at: StoreKey, filters: Filters, by: tuple[str, ...], window_days: int,
-             skipped: str) -> partials.Counted | None:
+def _counted(at: StoreKey, filters: Filters, by: tuple[str, ...], window_days: int, skipped: str,
+             pair: tuple[str, str] | None) -> partials.Counted | None:
     with at.opened() as con:
         return partials.engine_report_parts(con, filters, settings=at.settings, by=by or None, window_days=window_days,
-                                            skipped=skipped, pages=True)
+                                            skipped=skipped, pages=True, pair=pair)
 
 
 def _counts(at: StoreKey, filters: Filters, by: tuple[str, ...], *, window_days: int | None = None,
-            skipped: str | None = None) -> partials.Counted | None:
+            skipped: str | None = None, pair: tuple[str, str] | None = None) -> partials.Counted | None:
     """On Spark: the report's counts and the pages' (`partials.page_parts`) taken inside the engine's tasks, under
-    the conversion window and skipped-stage policy (None: the settings'), so only counts come back to this process.
+    the conversion window and skipped-stage policy (None: the settings'), with a `pair` of stages the time to
+    convert between them, so only counts come back to this process.
     None on DuckDB, or where the engine cannot count them (then the page prepares every lead's rows here, as on one
     machine)."""
     if at.engine != "spark":
         return None
     window, implicit = inputs.conversion_policy(at.settings, window_days, skipped)
-    return _counted(at, filters, by, window, "implicit" if implicit else "strict")
+    return _counted(at, filters, by, window, "implicit" if implicit else "strict", pair)
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
@@ -199,10 +200,9 @@ def conversion_cohorts(filters: Filters, *, window_days: int, skipped: str) -> p
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _time_to_convert(at: StoreKey, filters: Filters, by: tuple[str, ...], from_stage: str, to_stage: str,
                      skipped: str) -> pl.DataFrame:
-    if (counted := _counts(at, filters, by, skipped=skipped)) is not None:
+    if (counted := _counts(at, filters, by, skipped=skipped, pair=(from_stage, to_stage))) is not None:
         shell, parts = counted
-        risks = conversion.pair_risks(shell, parts["convert"], from_stage=from_stage, to_stage=to_stage)
-        return conversion.time_to_convert_rows(shell, risks, from_stage=from_stage, to_stage=to_stage)
+        return conversion.time_to_convert_rows(shell, parts["convert"], from_stage=from_stage, to_stage=to_stage)
     return conversion.time_to_convert_of(_analysis(at, filters, by), from_stage=from_stage, to_stage=to_stage,
                                          skipped=skipped)
 
@@ -213,18 +213,20 @@ def time_to_convert(filters: Filters, by: tuple[str, ...] = (), *, from_stage: s
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
-def _time_to_convert_curve(at: StoreKey, filters: Filters, from_stage: str, to_stage: str,
+def _time_to_convert_curve(at: StoreKey, filters: Filters, by: tuple[str, ...], from_stage: str, to_stage: str,
                            skipped: str) -> pl.DataFrame:
-    if (counted := _counts(at, filters, (), skipped=skipped)) is not None:
-        shell, parts = counted
-        return conversion.curve_rows(conversion.pair_risks(shell, parts["convert"], from_stage=from_stage,
-                                                           to_stage=to_stage))
+    # every lead is in the curve; on Spark it sums the risk tables the page's summary (segmented by `by`) counts
+    if (counted := _counts(at, filters, by, skipped=skipped, pair=(from_stage, to_stage))) is not None:
+        return conversion.curve_rows(counted[1]["convert"])
     return conversion.time_to_convert_curve_of(_analysis(at, filters, ()), from_stage=from_stage, to_stage=to_stage,
                                                skipped=skipped)
 
 
-def time_to_convert_curve(filters: Filters, *, from_stage: str, to_stage: str, skipped: str) -> pl.DataFrame:
-    return _time_to_convert_curve(key(), filters, from_stage, to_stage, skipped)
+def time_to_convert_curve(filters: Filters, by: tuple[str, ...] = (), *, from_stage: str, to_stage: str,
+                          skipped: str) -> pl.DataFrame:
+    """Every lead's time to convert (not segmented: `by` is the page's segmentation, which on Spark shares the
+    summary's counts)."""
+    return _time_to_convert_curve(key(), filters, tuple(by), from_stage, to_stage, skipped)
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
