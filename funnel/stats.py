@@ -330,13 +330,29 @@ def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> pl.Dat
 def kaplan_meier_of_risks(risks: pl.DataFrame) -> pl.DataFrame:
     """`kaplan_meier` from a risk table (`km_risk_table`, or the sum of several; every group summed into one
     curve): the same rows, the same floats."""
-    steps = (risks.group_by("_time").agg(pl.col("_events").sum(), pl.col("_removed").sum()).sort("_time")
-             .with_columns(pl.col("_removed").cum_sum(reverse=True).alias("at_risk")))
+    steps = _km_steps(risks.lazy().select(pl.lit(0).alias("_all"), "_time", "_events", "_removed"), ["_all"])
     return steps.select(
-        pl.col("_time").cast(pl.Float64).alias("time"), pl.col("at_risk").cast(pl.Int64),
+        pl.col("_time").cast(pl.Float64).alias("time"), pl.col("_at_risk").cast(pl.Int64).alias("at_risk"),
         pl.col("_events").cast(pl.Int64).alias("events"),
         (pl.col("_removed") - pl.col("_events")).cast(pl.Int64).alias("censored"),
-        (1.0 - pl.col("_events").cast(pl.Float64) / pl.col("at_risk").cast(pl.Float64)).cum_prod().alias("survival"))
+        pl.col("_survival").alias("survival")).collect()
+
+
+def _km_steps(work: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """A risk table (`_time`, `_events`, `_removed` per `keys`) summed per group and time, sorted, with each time's
+    `_at_risk` (everyone whose duration is ≥ t: events come before censorings at a tie) and `_survival` S(t)."""
+    return (
+        work.group_by([*keys, "_time"])
+        .agg(pl.col("_events").sum(), pl.col("_removed").sum())
+        .sort([*keys, "_time"], nulls_last=True)
+        .with_columns(pl.col("_removed").cum_sum(reverse=True).over(keys).alias("_at_risk"))
+        .with_columns(
+            (1.0 - pl.col("_events").cast(pl.Float64) / pl.col("_at_risk").cast(pl.Float64))
+            .cum_prod()
+            .over(keys)
+            .alias("_survival")
+        )
+    )
 
 
 def _check_quantile(q: float) -> None:
@@ -448,19 +464,7 @@ def km_quantiles_of_risks(risks: pl.DataFrame, *, by: Sequence[str] | None,
         *([pl.lit(0).alias("_all")] if not keys else []),
         "_time", "_events", "_removed",
     )
-    steps = (
-        work.group_by([*key_names, "_time"])
-        .agg(pl.col("_events").sum(), pl.col("_removed").sum())
-        .sort([*key_names, "_time"], nulls_last=True)
-        # at risk at t: everyone whose duration is ≥ t (events come before censorings at a tie)
-        .with_columns(pl.col("_removed").cum_sum(reverse=True).over(key_names).alias("_at_risk"))
-        .with_columns(
-            (1.0 - pl.col("_events").cast(pl.Float64) / pl.col("_at_risk").cast(pl.Float64))
-            .cum_prod()
-            .over(key_names)
-            .alias("_survival")
-        )
-    )
+    steps = _km_steps(work, key_names)
     result = (
         steps.group_by(key_names, maintain_order=True)
         .agg(

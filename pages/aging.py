@@ -18,7 +18,7 @@ st.caption("Days in the current stage at the as-of date (the as-of date minus th
            "percentiles count leads still in a stage as censored, so a stage that holds leads for long is not made "
            "to look fast by leaving them out.")
 by = widgets.segment_picker(key="aging", crossed=False)
-widgets.notes(filters, by, counted=True)  # on Spark the table's and the buckets' own counts
+widgets.notes(filters, by)
 
 table = cache.stage_aging(filters, by)
 buckets = cache.aging_buckets(filters, by)

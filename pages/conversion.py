@@ -35,7 +35,7 @@ skipped = middle.selectbox("Skipped stages", SKIPPED_POLICIES, index=SKIPPED_POL
     help="implicit: a lead that jumps a stage counts as having passed it; strict: it is left out of that step.")
 with right:
     by = widgets.segment_picker(key="conv", crossed=False)
-widgets.notes(filters, by, counted=True)  # on Spark every number of the page is counted in the tasks
+widgets.notes(filters, by)
 
 steps = cache.stage_conversion(filters, by, window_days=window, skipped=skipped)
 chart_left, chart_right = st.columns(2)

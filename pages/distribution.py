@@ -18,7 +18,7 @@ st.caption("Each lead created on or before the as-of date, counted once in the s
 by = widgets.segment_picker(key="dist", crossed=True)
 
 table = named_stages(cache.stage_distribution(filters, by))
-widgets.notes(filters, by, counted=True)  # on Spark the table's and the trend's own counts
+widgets.notes(filters, by)
 
 left, right = st.columns([2, 3])
 below = st.container()

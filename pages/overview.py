@@ -25,7 +25,7 @@ if sidebar.undated():
     st.info(sidebar.UNDATED_NOTE, icon=":material/event_busy:")
     st.subheader("Now in each stage")
     widgets.table(named_stages(cache.stage_distribution(filters)), key="overview_now")
-    widgets.notes(filters, counted=True)
+    widgets.notes(filters)
     st.page_link("pages/segments.py", label="Which segments drive these numbers", icon=":material/category:")
     st.stop()
 earlier = comparison_filters(filters)
@@ -52,7 +52,7 @@ with right:
     widgets.table(changes, key="overview_changes", column_config_overrides={
         "leads": st.column_config.NumberColumn("Now in", format="localized"),
         "leads_before": st.column_config.NumberColumn(f"Now in, {COMPARISON_DAYS} days earlier", format="localized")})
-widgets.notes(filters, counted=True)  # on Spark from the counts its numbers come from
+widgets.notes(filters)
 if has_no_leads(now):
     st.info("No lead exists on or before this date: pick a later as-of date.")
 st.page_link("pages/segments.py", label="Which segments drive these numbers", icon=":material/category:")

@@ -30,7 +30,7 @@ if not by:
     st.info("Pick a segment (source, industry, size band, ICP, quadrant, owner, a tag or any attribute) to compare "
             "its segments with each other; the row with empty segment columns is everyone.")
 table = cache.segment_performance(filters, by)
-widgets.notes(filters, by, counted=True)  # on Spark the table's own counts: no lead's rows come back for them
+widgets.notes(filters, by)
 if note := segment_only_wins_note(table):
     st.warning(note, icon=":material/warning:")
 

@@ -58,7 +58,7 @@ def leads_behind(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: 
     selectors = Selectors(kind=kind, stage=stage, from_stage=from_stage, outcome=outcome, cohort_month=cohort_month,
                           bucket=bucket, over_sla=over_sla, reached=reached, won=won, window_days=window_days,
                           skipped=skipped)
-    checked(shell_inputs(filters, settings=settings, by=(), segments=pl.DataFrame(), notes=()), selectors)
+    checked(shell_inputs(filters, settings=settings), selectors)
     rows = engine_rows_behind(con, filters, settings=settings, selectors=selectors) \
         if is_spark(con) and prepared is None and history is None and leads is None else None
     if rows is None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 import duckdb
 import polars as pl
@@ -133,7 +132,7 @@ def page_parts(inputs: AnalysisInputs, losses: pl.DataFrame, *, window_days: int
 def unsegmented(shell: AnalysisInputs) -> AnalysisInputs:
     """The shell inputs of the whole population, for the UNSEGMENTED parts (given seg_key 0, as one machine
     numbers every lead without segments)."""
-    return replace(shell, by=(), segments=pl.DataFrame({SEG: []}, schema={SEG: pl.Int32}))
+    return shell_inputs(shell.filters, settings=shell.settings, notes=shell.notes)
 
 
 def group_inputs(history: pa.Table, facts: pa.Table, rest: Sequence[pa.Table], *, filters: Filters,
@@ -195,14 +194,17 @@ def group_report_parts(history: pa.Table, facts: pa.Table, *rest: pa.Table, filt
 def merged_parts(groups: pa.Table, *, by: tuple[str, ...]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """(segments, parts) from every group's `group_report_parts`: each part summed over the groups key by key,
     the segments numbered as `inputs_of` numbers them (their values sorted), each part keyed by seg_key again
-    (but the UNKEYED parts, one row of counts each, and the UNSEGMENTED ones, keyed by their own keys alone)."""
+    (but the UNKEYED parts, one row of counts each; the UNSEGMENTED ones are keyed by their own keys and seg_key 0,
+    as one machine numbers every lead without segments: read them with `unsegmented` inputs)."""
     summed = {}
     for name, frames in frames_of(groups).items():
         keys = [] if name in UNKEYED else list(PART_KEYS[name]) if name in UNSEGMENTED else [*by, *PART_KEYS[name]]
         rows = pl.concat(frames)
         sums = [pl.col(c).sum() for c in rows.columns if c not in keys]
         summed[name] = rows.group_by(keys).agg(sums) if keys else rows.select(sums)
-    unkeyed = {name: summed.pop(name) for name in (*UNKEYED, *UNSEGMENTED) if name in summed}
+    unkeyed = {name: summed.pop(name) for name in UNKEYED if name in summed}
+    whole = {name: summed.pop(name).with_columns(pl.lit(0, dtype=pl.Int32).alias(SEG))
+             for name in UNSEGMENTED if name in summed}
     if by:
         segments = (summed["distribution"].select(by).unique().sort(by)
                     .with_row_index(SEG).with_columns(pl.col(SEG).cast(pl.Int32)))
@@ -210,13 +212,15 @@ def merged_parts(groups: pa.Table, *, by: tuple[str, ...]) -> tuple[pl.DataFrame
     else:
         segments = pl.DataFrame({SEG: []}, schema={SEG: pl.Int32})
         keyed = {name: part.with_columns(pl.lit(0, dtype=pl.Int32).alias(SEG)) for name, part in summed.items()}
-    return segments, {**keyed, **unkeyed}
+    return segments, {**keyed, **unkeyed, **whole}
 
 
-def shell_inputs(filters: Filters, *, settings: Settings, by: tuple[str, ...], segments: pl.DataFrame,
-                 notes: tuple[str, ...]) -> AnalysisInputs:
-    """Inputs without any lead's rows: what the second halves (`…_rows`) read besides the parts."""
+def shell_inputs(filters: Filters, *, settings: Settings, by: tuple[str, ...] = (),
+                 segments: pl.DataFrame | None = None, notes: tuple[str, ...] = ()) -> AnalysisInputs:
+    """Inputs without any lead's rows: what the second halves (`…_rows`) read besides the parts (without
+    segments: the ladders' stages alone, as the checks of a question read them)."""
     empty = pl.DataFrame()
+    segments = pl.DataFrame({SEG: []}, schema={SEG: pl.Int32}) if segments is None else segments
     return AnalysisInputs(filters=filters, settings=settings, by=by, history=empty, timeline=empty,
                           population=empty, segments=segments, notes=notes,
                           lead_ids=pl.Series(sc.LEAD_ID, [], dtype=pl.String))
@@ -264,7 +268,7 @@ def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, set
     them (see `engine_per_group`) or no lead has any row (then the report is computed as on one machine)."""
     dims = dimensions_of(by)
     if pair is not None:  # a pair the ladder does not have is the same error as on one machine, before any task
-        pair_ranks(shell_inputs(filters, settings=settings, by=(), segments=pl.DataFrame(), notes=()), *pair)
+        pair_ranks(shell_inputs(filters, settings=settings), *pair)
     task = functools.partial(group_report_parts, filters=filters, settings=settings, by=dims,
                              window_days=window_days, skipped=skipped, pages=pages, pair=pair)
     found = engine_per_group(con, filters, settings=settings, by=dims, task=task, groups=groups)

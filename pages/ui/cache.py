@@ -187,8 +187,7 @@ def stage_conversion(filters: Filters, by: tuple[str, ...] = (), *, window_days:
 def _conversion_cohorts(at: StoreKey, filters: Filters, window_days: int, skipped: str) -> pl.DataFrame:
     if (counted := _counts(at, filters, (), window_days=window_days, skipped=skipped)) is not None:
         shell, parts = counted
-        cohorts = parts["cohorts"].with_columns(pl.lit(0, dtype=pl.Int32).alias(inputs.SEG))
-        return conversion.step_rows(partials.unsegmented(shell), cohorts, extra=("cohort_month",))
+        return conversion.step_rows(partials.unsegmented(shell), parts["cohorts"], extra=("cohort_month",))
     return conversion.conversion_cohorts_of(_analysis(at, filters, ()), _deal_losses(at, filters.as_of),
                                             window_days=window_days, skipped=skipped)
 
@@ -675,24 +674,23 @@ def _lead_needs(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
-def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...], counted: bool) -> str | None:
-    if counted and (found := _counts(at, filters, by)) is not None:
+def _data_quality_sentence(at: StoreKey, filters: Filters, by: tuple[str, ...]) -> str | None:
+    if (found := _counts(at, filters, by)) is not None:
         return capture.data_quality_sentence(capture.data_quality_note_of(found[1]["quality"]))
     population = _analysis(at, filters, by).population
     note = capture.data_quality_note(_lead_needs(at, filters.as_of), lead_ids=population.get_column("lead_id"))
     return capture.data_quality_sentence(note)
 
 
-def data_quality_sentence(filters: Filters, by: tuple[str, ...] = (), *, counted: bool = False) -> str | None:
-    """What share of the leads behind a page's numbers lacked a creation date, an owner or firmographics. With
-    `counted` (a page whose numbers are all counted where the data is), from the engine's counts when it takes
-    them."""
-    return _data_quality_sentence(key(), filters, tuple(by), counted)
+def data_quality_sentence(filters: Filters, by: tuple[str, ...] = ()) -> str | None:
+    """What share of the leads behind a page's numbers lacked a creation date, an owner or firmographics (on
+    Spark, from the engine's counts)."""
+    return _data_quality_sentence(key(), filters, tuple(by))
 
 
-def analysis_notes(filters: Filters, by: tuple[str, ...] = (), *, counted: bool = False) -> tuple[str, ...]:
-    """What the numbers rest on (the history used, what was left out); with `counted`, as `data_quality_sentence`."""
-    if counted and (found := _counts(key(), filters, tuple(by))) is not None:
+def analysis_notes(filters: Filters, by: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """What the numbers rest on (the history used, what was left out); on Spark, from the engine's counts."""
+    if (found := _counts(key(), filters, tuple(by))) is not None:
         return found[0].notes
     return analysis(filters, by).notes
 

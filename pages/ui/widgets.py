@@ -165,14 +165,14 @@ def segment_of(row: dict, by: tuple[str, ...]) -> dict[str, str] | None:
     return {d: str(row[d]) for d in by}
 
 
-def notes(filters, by: tuple[str, ...] = (), *, counted: bool = False) -> None:
+def notes(filters, by: tuple[str, ...] = ()) -> None:
     """The plain-text notes an analysis carries (what history was used, what was left out), and what share of
-    the leads behind the numbers lacked a creation date, an owner or firmographics (linked to Data quality).
-    `counted`: every number of the page is counted where the data is (on Spark: cache._counted)."""
-    for note in cache.analysis_notes(filters, by, counted=counted):
+    the leads behind the numbers lacked a creation date, an owner or firmographics (linked to Data quality); on
+    Spark from the counts the page's numbers come from."""
+    for note in cache.analysis_notes(filters, by):
         if note:
             st.caption(note)
-    quality = cache.data_quality_sentence(filters, by, counted=counted)
+    quality = cache.data_quality_sentence(filters, by)
     if quality:
         st.caption(quality)
         st.page_link("pages/data_quality.py", label="Data quality: which fields are missing, where, and how to fix them",
