@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -28,6 +27,7 @@ from funnel.model.identity import rebuild_identity
 from funnel.schema import DUCKDB_TYPE, IMPORTS, SOURCE_ROW, TABLES
 from funnel.store.db import connect, frame, memory_connection, scalar, table_counts
 from funnel.store.inventory import import_history
+from tests.in_process import imports_in_process
 
 SETTINGS = default_settings()
 
@@ -183,7 +183,7 @@ def test_decimal_comma_amounts():
 
 
 def test_corpus_deals_report_every_bad_cell(shared_dir, parse_once, monkeypatch):
-    monkeypatch.setattr(importer, "prepared_in_worker", partial(importer.prepared_here, parse=parse_once))
+    imports_in_process(monkeypatch, parse_once)
     path = shared_dir / "data" / "badinput" / "synthetic" / "deals_mixed_dates_amounts.csv"
     with pytest.raises(ValidationError) as caught:
         prepare_import(path, table="deals")
@@ -385,7 +385,7 @@ def test_missing_required_column_and_empty_key_are_named():
 
 
 def test_injection_in_headers_and_values_is_stored_verbatim(shared_dir, parse_once, monkeypatch):
-    monkeypatch.setattr(importer, "prepared_in_worker", partial(importer.prepared_here, parse=parse_once))
+    imports_in_process(monkeypatch, parse_once)
     path = shared_dir / "data" / "badinput" / "synthetic" / "leads_sql_path_injection.csv"
     leak_before = Path("/tmp/leak.csv").exists()
     con = memory_connection()
@@ -464,7 +464,7 @@ def test_a_failed_import_leaves_the_database_byte_for_byte_unchanged(row, baseli
                                                                     tmp_path, monkeypatch, capsys):
     if row is None:
         pytest.skip("bad-input manifest not found")
-    monkeypatch.setattr(importer, "prepared_in_worker", partial(importer.prepared_here, parse=parse_once))
+    imports_in_process(monkeypatch, parse_once)
     db = tmp_path / "funnel.duckdb"
     shutil.copy(baseline_db, db)
     before = sha256(db)
@@ -503,7 +503,7 @@ def test_a_worker_error_reaches_the_cli_as_one_line(baseline_db, shared_dir, tmp
 
 def test_one_bad_file_among_good_ones_imports_nothing(baseline_db, shared_dir, parse_once, tmp_path, monkeypatch,
                                                       capsys):
-    monkeypatch.setattr(importer, "prepared_in_worker", partial(importer.prepared_here, parse=parse_once))
+    imports_in_process(monkeypatch, parse_once)
     db = tmp_path / "funnel.duckdb"
     shutil.copy(baseline_db, db)
     before = sha256(db)
