@@ -16,12 +16,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from funnel.cli import main as cli
 from funnel.config import default_settings
 from funnel.errors import FunnelError, MappingError, StoreError, ValidationError
 from funnel.ingest import importer
-from funnel.ingest.importer import canonical_import, prepare_import
+from funnel.ingest.importer import attribute_entries, canonical_import, prepare_import
 from funnel.ingest.mapping import identity_section, load_mapping, mapping_from_text
 from funnel.model.identity import rebuild_identity
 from funnel.schema import DUCKDB_TYPE, IMPORTS, SOURCE_ROW, TABLES
@@ -529,3 +531,36 @@ def test_unknown_table_and_unrecognised_files_are_mapping_errors(tmp_path):
     with pytest.raises(MappingError):
         prepare_import(path, table="nosuch")
     assert issubclass(MappingError, FunnelError)
+
+
+def entries_cell_by_cell(frame: pl.DataFrame, unmapped: list[str]) -> list:
+    """The attribute lists as they were first built: a {key, value} struct per cell, each row's list filtered."""
+    entries = [pl.struct(pl.lit(h).alias("key"), pl.col(h).cast(pl.String).str.strip_chars().alias("value"))
+               for h in unmapped]
+    return frame.select(pl.concat_list(entries).list.filter(
+        pl.element().struct.field("value").is_not_null() & (pl.element().struct.field("value") != ""))).to_series().to_list()
+
+
+CELLS = st.one_of(st.none(), st.sampled_from(["", " ", "a", " b ", "0", "row", "\t"]), st.text(max_size=4))
+HEADERS = st.lists(st.sampled_from(["Lead Origin", "row", "col", "0", "1", "key", "value", "Tags", "Score"]),
+                   min_size=1, max_size=6, unique=True)
+
+
+@given(HEADERS.flatmap(lambda headers: st.tuples(
+    st.just(headers), st.lists(st.tuples(*[CELLS] * len(headers)), max_size=8),
+    st.lists(st.sampled_from(headers), unique=True))))
+def test_attributes_keep_every_filled_unmapped_cell_in_column_order(case):
+    headers, rows, unmapped = case
+    frame = pl.DataFrame(rows, schema={h: pl.String for h in headers}, orient="row")
+    kept = attribute_entries(frame, unmapped)
+    assert kept.name == "attributes" and kept.len() == frame.height
+    if unmapped:
+        assert kept.to_list() == entries_cell_by_cell(frame, unmapped)
+    else:
+        assert kept.null_count() == frame.height
+
+
+def test_attributes_of_numbers_are_their_text_and_a_row_without_any_has_an_empty_list():
+    frame = pl.DataFrame({"Score": [3, None], "Tags": [" hot ", "  "]})
+    assert attribute_entries(frame, ["Tags", "Score"]).to_list() == [
+        [{"key": "Tags", "value": "hot"}, {"key": "Score", "value": "3"}], []]

@@ -722,16 +722,24 @@ def digest_strings(values: pl.Series) -> pl.Series:
 
 
 def attribute_entries(frame: pl.DataFrame, unmapped: list[str]) -> pl.Series:
-    """Unmapped columns kept per row as a list of {key, value} (empty values left out)."""
+    """Unmapped columns kept per row as a list of {key, value} in the columns' order (empty values left out; a row
+    with none gets an empty list). Built from the long form (one row per filled cell), which costs a third of
+    building a struct per cell and filtering each row's list (X Education: 9,240 rows, 35 columns)."""
+    dtype = pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
     if not unmapped:
-        return pl.Series(ATTRIBUTES, [], dtype=pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
-                         ).extend_constant(None, frame.height)
-    entries = [pl.struct(pl.lit(h).alias("key"), pl.col(h).cast(pl.String).str.strip_chars().alias("value"))
-               for h in unmapped]
-    listed = frame.select(pl.concat_list(entries).list.filter(
-        pl.element().struct.field("value").is_not_null() & (pl.element().struct.field("value") != "")
-    ).alias(ATTRIBUTES))
-    return listed.to_series()
+        return pl.Series(ATTRIBUTES, [], dtype=dtype).extend_constant(None, frame.height)
+    keys = pl.DataFrame({"col": pl.Series(range(len(unmapped)), dtype=pl.UInt32), "key": unmapped})
+    filled = (frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+                           *[pl.col(h).cast(pl.String).str.strip_chars().alias(str(i)) for i, h in enumerate(unmapped)])
+              .unpivot(index="row", variable_name="col", value_name="value")
+              .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+              .with_columns(pl.col("col").cast(pl.UInt32))
+              .join(keys, on="col", how="left")
+              .sort("row", "col")
+              .group_by("row", maintain_order=True).agg(pl.struct("key", "value").alias(ATTRIBUTES)))
+    rows = pl.int_range(frame.height, dtype=pl.UInt32, eager=True).alias("row").to_frame()
+    return (rows.join(filled, on="row", how="left", maintain_order="left")
+            .select(pl.col(ATTRIBUTES).cast(dtype).fill_null(pl.lit([], dtype=dtype))).to_series())
 
 
 def stage_entries(frame: pl.DataFrame, result: pl.DataFrame, stage_dates: tuple[StageDate, ...],
