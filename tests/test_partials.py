@@ -28,6 +28,7 @@ from funnel.errors import EngineError, FunnelError
 from funnel.filters import Filters
 from funnel.model import history
 from funnel.model.build import build_funnel_entries
+from funnel.model.stages import LEAD_GROUPS, LEADS_PER_GROUP, groups_for
 from funnel.store.db import arrow_table
 from tests.test_metrics_support import SETTINGS, store
 from tests.test_stages import TYPES
@@ -57,6 +58,11 @@ class Grouped(DuckDBEngine):
 
     def unregister(self, name):
         self.connection.unregister(name)
+
+    def rows_in(self, table):
+        """As many leads as a dataset split into the most groups, so steps that choose their own number of groups
+        (`lead_groups`) split these small stores into many buckets (no figure may depend on it)."""
+        return LEAD_GROUPS * LEADS_PER_GROUP
 
     def per_group(self, inputs, *, key, groups, function, schema):
         self.calls = getattr(self, "calls", 0) + 1
@@ -299,3 +305,14 @@ def test_a_time_to_convert_pair_out_of_order_is_the_error_of_one_machine_before_
         partials.engine_report_parts(engine, filters, settings=SETTINGS, by=None, window_days=30, pages=True,
                                      pair=("customer", "lead"))
     assert str(in_groups.value) == str(whole.value) and getattr(engine, "calls", 0) == 0
+
+
+def test_leads_are_split_into_one_group_per_ten_thousand_between_one_and_sixty_four():
+    assert [groups_for(n) for n in (0, 1, 3_000, 10_000, 10_001, 250_000, 640_000, 1_000_000, 10**8)] == \
+        [1, 1, 1, 1, 2, 25, 64, 64, 64]
+    assert LEADS_PER_GROUP == 10_000 and LEAD_GROUPS == 64
+
+
+def test_an_engine_counts_the_leads_it_splits():
+    con = store(leads=[{"lead_id": f"L{i}", "created_at": "2026-01-01"} for i in range(3)])
+    assert DuckDBEngine(con, "store").rows_in("leads") == 3

@@ -23,7 +23,6 @@ from funnel.config import Settings
 from funnel.engine import bound_rows, is_spark
 from funnel.errors import FunnelError
 from funnel.filters import Filters
-from funnel.model.stages import LEAD_GROUPS
 from funnel.store.db import frame, registered
 from funnel.store.queries import sql_text
 
@@ -168,7 +167,7 @@ def group_rows_behind(history: pa.Table, facts: pa.Table, *rest: pa.Table, filte
 
 
 def engine_rows_behind(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
-                       selectors: Selectors, groups: int = LEAD_GROUPS) -> pl.DataFrame | None:
+                       selectors: Selectors, groups: int | None = None) -> pl.DataFrame | None:
     """`rows_behind` selected inside the engine's tasks, once per bucket of leads (`engine_per_group`): only the
     rows behind the number come back, not every lead's. None where the engine cannot (see `engine_per_group`) or
     no lead has any row: then they are selected as on one machine."""

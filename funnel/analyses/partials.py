@@ -67,7 +67,7 @@ from funnel.model.history import (
     stage_history_of,
     stage_history_query,
 )
-from funnel.model.stages import LEAD_GROUPS
+from funnel.model.stages import lead_groups
 from funnel.store.db import registered
 
 __all__ = ["PART_KEYS", "Counted", "engine_per_group", "engine_report_parts", "frames_of", "group_inputs",
@@ -230,14 +230,14 @@ Counted = tuple[AnalysisInputs, dict[str, pl.DataFrame]]  # shell inputs and the
 
 
 def engine_per_group(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings, by: tuple[str, ...],
-                     task: Callable[..., pa.Table], groups: int = LEAD_GROUPS) -> pa.Table | None:
+                     task: Callable[..., pa.Table], groups: int | None = None) -> pa.Table | None:
     """`task` run inside the engine's tasks (`per_group`), once per bucket of leads, on the rows of that bucket's
     leads of the queries `group_inputs` reads (it is given `lead_rows`), each returning a `parts_table`; their rows
     together. None when the stage history is not one query there (the funnel ladder without the lead model's
     entries for these settings) or a segment dimension (of `by` or the filters) is not a lead column: then the
     caller computes as on one machine.
     The tasks read the segments from the tables too, but scores: those are computed here and each lead's values
-    handed to the tasks."""
+    handed to the tasks. `groups`: how many buckets (default `lead_groups`, one per 10,000 leads)."""
     query = stage_history_query(con, ladder=filters.ladder, settings=settings, as_of=filters.as_of)
     if query is None:
         return None
@@ -255,14 +255,15 @@ def engine_per_group(con: duckdb.DuckDBPyConnection, filters: Filters, *, settin
         lead_queries += [(f"SELECT * FROM {name}", {}) for name in names.values()]
         inputs = [query, lead_facts_query(settings), *lead_queries, deal_losses_query(filters.as_of),
                   lead_deals_query(filters.as_of), lead_needs_query(filters.as_of)]
-        return con.per_group(inputs, key=sc.LEAD_ID, groups=groups, function=functools.partial(task, lead_rows=lead_rows),
+        return con.per_group(inputs, key=sc.LEAD_ID, groups=groups or lead_groups(con),
+                             function=functools.partial(task, lead_rows=lead_rows),
                              schema=PARTS_SCHEMA)
 
 
 def engine_report_parts(con: duckdb.DuckDBPyConnection, filters: Filters, *, settings: Settings,
                         by: str | Sequence[str] | None, window_days: int, skipped: str | None = None,
                         pages: bool = False, pair: tuple[str, str] | None = None,
-                        groups: int = LEAD_GROUPS) -> Counted | None:
+                        groups: int | None = None) -> Counted | None:
     """(shell inputs, parts) of the report counted inside the engine's tasks (`engine_per_group`; with `pages`
     the `page_parts` too, with `pair` the time to convert between its stages); None where the engine cannot count
     them (see `engine_per_group`) or no lead has any row (then the report is computed as on one machine)."""

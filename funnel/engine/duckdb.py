@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from funnel.schema import TABLES
-from funnel.store.db import arrow_table, connect
+from funnel.store.db import arrow_table, connect, quote_ident
 from funnel.store.queries import sql_text
 
 __all__ = ["DuckDBEngine"]
@@ -35,6 +35,10 @@ class DuckDBEngine:
     def tables(self) -> list[str]:
         """The canonical tables this engine reads."""
         return list(TABLES)
+
+    def rows_in(self, table: str) -> int:
+        """How many rows one of the store's tables holds."""
+        return int(self.collect(f"SELECT count(*) AS n FROM {quote_ident(table)}").column("n")[0].as_py())
 
     def run(self, name: str, params: dict | None = None, *, fragments: dict[str, str] | None = None,
             **relations: str) -> pl.DataFrame:

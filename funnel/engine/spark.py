@@ -31,7 +31,7 @@ from funnel.engine import too_many_rows
 from funnel.engine.translate import spark_sql
 from funnel.errors import EngineError
 from funnel.schema import MODEL_PART_TABLES, MODEL_STATE, TABLES
-from funnel.store.db import BOOKKEEPING_COLUMNS
+from funnel.store.db import BOOKKEEPING_COLUMNS, quote_ident
 from funnel.store.queries import sql_text
 
 __all__ = ["SESSION_CONF", "SparkEngine", "spark_session"]
@@ -164,6 +164,7 @@ class SparkEngine:
         self.max_rows = max_rows
         self._registered: set[str] = set()
         self._present: set[str] = set()
+        self._counted: dict[str, int] = {}
 
     @classmethod
     def open(cls, data: str | None) -> SparkEngine:
@@ -213,6 +214,14 @@ class SparkEngine:
         if missing:
             raise EngineError(f"the dataset lacks the table(s) {', '.join(missing)}", file=data,
                               hint="Write every table with: funnel export-tables --db STORE --out DIR")
+
+    def rows_in(self, table: str) -> int:
+        """How many rows one of the dataset's tables holds, counted once per engine (its tables do not change
+        under it: a rewritten dataset is opened as a new engine)."""
+        if table not in self._counted:
+            self._counted[table] = int(self.collect(f"SELECT count(*) AS n FROM {quote_ident(table)}").column("n")[0]
+                                       .as_py())
+        return self._counted[table]
 
     def tables(self) -> list[str]:
         """The tables this dataset holds (every canonical one; the lead model's when it was exported too)."""

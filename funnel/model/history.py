@@ -438,7 +438,7 @@ def segment_dimensions_in(con: duckdb.DuckDBPyConnection, *, settings: Settings)
         return segment_dimensions(lead_frame(con, settings=settings))
     queries = lead_frame_queries(con, settings=settings, dimensions=None)
     task = functools.partial(group_dimension_values, settings=settings)
-    return dimensions_of_values(con.per_group(queries, key=sc.LEAD_ID, groups=stages.LEAD_GROUPS, function=task,
+    return dimensions_of_values(con.per_group(queries, key=sc.LEAD_ID, groups=stages.lead_groups(con), function=task,
                                               schema=DIMENSION_VALUES))
 
 
