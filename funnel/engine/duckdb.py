@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from funnel.schema import TABLES
-from funnel.store.db import arrow_table, connect, quote_ident
+from funnel.store.db import arrow_table, connect, quote_ident, scalar
 from funnel.store.queries import sql_text
 
 __all__ = ["DuckDBEngine"]
@@ -38,7 +38,7 @@ class DuckDBEngine:
 
     def rows_in(self, table: str) -> int:
         """How many rows one of the store's tables holds."""
-        return int(self.collect(f"SELECT count(*) AS n FROM {quote_ident(table)}").column("n")[0].as_py())
+        return scalar(self.connection, f"SELECT count(*) FROM {quote_ident(table)}")
 
     def run(self, name: str, params: dict | None = None, *, fragments: dict[str, str] | None = None,
             **relations: str) -> pl.DataFrame:

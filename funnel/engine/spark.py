@@ -31,7 +31,7 @@ from funnel.engine import too_many_rows
 from funnel.engine.translate import spark_sql
 from funnel.errors import EngineError
 from funnel.schema import MODEL_PART_TABLES, MODEL_STATE, TABLES
-from funnel.store.db import BOOKKEEPING_COLUMNS, quote_ident
+from funnel.store.db import BOOKKEEPING_COLUMNS, quote_ident, scalar
 from funnel.store.queries import sql_text
 
 __all__ = ["SESSION_CONF", "SparkEngine", "spark_session"]
@@ -219,8 +219,7 @@ class SparkEngine:
         """How many rows one of the dataset's tables holds, counted once per engine (its tables do not change
         under it: a rewritten dataset is opened as a new engine)."""
         if table not in self._counted:
-            self._counted[table] = int(self.collect(f"SELECT count(*) AS n FROM {quote_ident(table)}").column("n")[0]
-                                       .as_py())
+            self._counted[table] = scalar(self, f"SELECT count(*) FROM {quote_ident(table)}")
         return self._counted[table]
 
     def tables(self) -> list[str]:

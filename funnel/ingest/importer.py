@@ -723,8 +723,8 @@ def digest_strings(values: pl.Series) -> pl.Series:
 
 def attribute_entries(frame: pl.DataFrame, unmapped: list[str]) -> pl.Series:
     """Unmapped columns kept per row as a list of {key, value} in the columns' order (empty values left out; a row
-    with none gets an empty list). Built from the long form (one row per filled cell), which costs a third of
-    building a struct per cell and filtering each row's list (X Education: 9,240 rows, 35 columns)."""
+    with none gets an empty list). Built from the long form (one row per filled cell), which costs about a fifth of
+    building a struct per cell and filtering each row's list (184,800 rows of 35 columns: 0.85 s against 3.95 s)."""
     dtype = pl.List(pl.Struct({"key": pl.String, "value": pl.String}))
     if not unmapped:
         return pl.Series(ATTRIBUTES, [], dtype=dtype).extend_constant(None, frame.height)
