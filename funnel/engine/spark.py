@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -64,8 +64,9 @@ def driver_memory() -> str:
     return os.environ.get("FUNNEL_SPARK_DRIVER_MEMORY", "1g")
 
 
-def spark_session():
-    """The process's Spark session (Spark Connect, the active one, or a local one started once)."""
+def spark_session(conf: Mapping[str, str] | None = None):
+    """The process's Spark session (Spark Connect, the active one, or a local one started once). `conf`: more
+    settings for a local session this call starts (the tests' tuning for tiny data), ignored otherwise."""
     if "session" in _shared:
         return _shared["session"]
     SparkSession = _pyspark()
@@ -90,7 +91,7 @@ def spark_session():
                        .config("spark.driver.extraJavaOptions", "-XX:+ExitOnOutOfMemoryError")
                        .config("spark.sql.shuffle.partitions", os.environ.get("FUNNEL_SPARK_PARTITIONS", "8"))
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
-            for key, value in SESSION_CONF.items():
+            for key, value in {**SESSION_CONF, **(conf or {})}.items():
                 builder = builder.config(key, value)
             session = builder.getOrCreate()
             session.sparkContext.setLogLevel("ERROR")
