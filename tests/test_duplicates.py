@@ -115,6 +115,30 @@ def test_people_match_on_email_key_initial_form_and_phone_but_not_near_misses():
     assert "same phone" in found[("L7", "L8")]
 
 
+def test_each_leads_match_keys_are_the_key_functions_of_its_own_fields():
+    """The keys are computed once per distinct value, a domain once for the e-mails and the accounts that share
+    it: each lead still gets exactly the key of its own fields."""
+    con = store(accounts=[{sc.ACCOUNT_ID: "A1", sc.DOMAIN: "https://www.Acme.com/about"},
+                          {sc.ACCOUNT_ID: "A2", sc.DOMAIN: "eu.shop.initech.co.uk"},
+                          {sc.ACCOUNT_ID: "A3", sc.DOMAIN: None}],
+                leads=[lead("L1", "jo@acme.com", "Jo Park", account_id="A1", company="Acme, Inc."),
+                       lead("L2", "ann@gmail.com", "Ann Lee", account_id="A1", company="ACME"),
+                       lead("L3", "raj@initech.co.uk", "Raj Rao", account_id="A2"),
+                       lead("L4", "kim@gmail.com", "Kim Cho", account_id="A2"),
+                       lead("L5", "no-address", "Lu Wei", account_id="A3"),
+                       lead("L6", None, "Ann Lee")])
+    got = dup.person_records(con).sort(sc.LEAD_ID)
+    assert got.get_column("org_domain").to_list() == ["acme.com", "acme.com", "initech.co.uk", "initech.co.uk",
+                                                      None, None]
+    expected = got.select(
+        st.hygiene_name_key(pl.col(sc.NAME)).alias("name_key"),
+        st.hygiene_company_key(pl.col(sc.COMPANY)).alias("company_key"),
+        st.hygiene_domain_key(pl.col("account_domain")).alias("account_key"))
+    assert got.select("name_key", "company_key").equals(expected.select("name_key", "company_key"))
+    assert expected.get_column("account_key").to_list() == ["acme.com", "acme.com", "initech.co.uk",
+                                                            "initech.co.uk", None, None]
+
+
 def test_companies_match_on_domain_and_name_but_not_a_longer_name_at_another_domain():
     con = store(accounts=[
         {sc.ACCOUNT_ID: "C1", sc.NAME: "ACME, Inc.", sc.DOMAIN: "https://www.acme.com/"},

@@ -143,10 +143,11 @@ def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         hygiene_email_key(pl.col(sc.EMAIL)).alias("email_key"), full_name.alias("_full_name"),
     ).with_columns(pl.col("email_key").str.split("@").list.last().alias("_mail_host"))
     keyed = keyed.with_columns(
-        _keyed_once(keyed.get_column("_full_name"), hygiene_name_key, "name_key"),
-        _keyed_once(keyed.get_column("_mail_host"), hygiene_domain_key, "_mail_domain"),
-        _keyed_once(keyed.get_column("account_domain"), hygiene_domain_key, "_account_domain"),
-        _keyed_once(keyed.get_column(sc.COMPANY), hygiene_company_key, "company_key"),
+        *_keyed_once(hygiene_name_key, name_key=keyed.get_column("_full_name")),
+        # one key per domain, whether an e-mail's or an account's (most leads' are the same domains)
+        *_keyed_once(hygiene_domain_key, _mail_domain=keyed.get_column("_mail_host"),
+                     _account_domain=keyed.get_column("account_domain")),
+        *_keyed_once(hygiene_company_key, company_key=keyed.get_column(sc.COMPANY)),
     )
     keyed = keyed.with_columns(
         pl.col("name_key").str.split(" ").list.first().alias("first_key"),
@@ -171,14 +172,15 @@ def with_last_activity(con: duckdb.DuckDBPyConnection, records: pl.DataFrame,
     return records.join(found, on=sc.LEAD_ID, how="left", maintain_order="left")
 
 
-def _keyed_once(values: pl.Series, key: Callable[[pl.Expr], pl.Expr], alias: str) -> pl.Series:
-    """`key` of each value, named `alias`, computed once per distinct value (domains, company and person names
-    repeat across leads). The values are a computed column, never a lazy plan: a plan read twice (for its
-    distinct values and for the join) is computed twice, and four nested keys computed the records 16 times."""
-    source = values.name
-    distinct = values.unique().to_frame().with_columns(key(pl.col(source)).alias(alias))
-    return (values.to_frame().join(distinct, on=source, how="left", nulls_equal=True, maintain_order="left")
-            .get_column(alias))
+def _keyed_once(key: Callable[[pl.Expr], pl.Expr], **columns: pl.Series) -> list[pl.Series]:
+    """`key` of each value of each column, named by its keyword, computed once per distinct value of them all
+    (domains, company and person names repeat across leads, and across columns). The values are computed
+    columns, never a lazy plan: a plan read twice (for its distinct values and for the join) is computed twice,
+    and four nested keys computed the records 16 times."""
+    values = [column.rename("value") for column in columns.values()]
+    distinct = pl.concat(values).unique().to_frame().with_columns(key(pl.col("value")).alias("key"))
+    return [value.to_frame().join(distinct, on="value", how="left", nulls_equal=True, maintain_order="left")
+            .get_column("key").alias(alias) for alias, value in zip(columns, values, strict=True)]
 
 
 def _prior(records: int, expected_duplicate_share: float) -> float:
