@@ -139,9 +139,10 @@ def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         return raw
     full_name = pl.coalesce(pl.col(sc.NAME), pl.concat_str(sc.FIRST_NAME, sc.LAST_NAME, separator=" ",
                                                            ignore_nulls=True))
-    keyed = raw.with_columns(
+    # lazy, so the parts each key expression reads several times are computed once (eager runs skip that)
+    keyed = raw.lazy().with_columns(
         hygiene_email_key(pl.col(sc.EMAIL)).alias("email_key"), full_name.alias("_full_name"),
-    ).with_columns(pl.col("email_key").str.split("@").list.last().alias("_mail_host"))
+    ).with_columns(pl.col("email_key").str.split("@").list.last().alias("_mail_host")).collect()
     keyed = keyed.with_columns(
         *_keyed_once(hygiene_name_key, name_key=keyed.get_column("_full_name")),
         # one key per domain, whether an e-mail's or an account's (most leads' are the same domains)
@@ -178,7 +179,7 @@ def _keyed_once(key: Callable[[pl.Expr], pl.Expr], **columns: pl.Series) -> list
     columns, never a lazy plan: a plan read twice (for its distinct values and for the join) is computed twice,
     and four nested keys computed the records 16 times."""
     values = [column.rename("value") for column in columns.values()]
-    distinct = pl.concat(values).unique().to_frame().with_columns(key(pl.col("value")).alias("key"))
+    distinct = pl.concat(values).unique().to_frame().lazy().with_columns(key(pl.col("value")).alias("key")).collect()
     return [value.to_frame().join(distinct, on="value", how="left", nulls_equal=True, maintain_order="left")
             .get_column("key").alias(alias) for alias, value in zip(columns, values, strict=True)]
 

@@ -102,7 +102,8 @@ def _suggestions(records: pl.DataFrame, table: str) -> pl.DataFrame:
     if table == sc.LEADS.name:
         out = out.with_columns(phone_national(records.get_column(sc.PHONE), codes).alias(f"{sc.PHONE}__suggested"))
     else:
-        out = out.with_columns(hygiene_domain_key(pl.col(sc.DOMAIN)).alias(f"{sc.DOMAIN}__suggested"))
+        # lazy: the parts the key reads several times are computed once (an eager run skips that)
+        out = out.lazy().with_columns(hygiene_domain_key(pl.col(sc.DOMAIN)).alias(f"{sc.DOMAIN}__suggested")).collect()
     for header in _attribute_keys(records):
         if sc.normalise_name(header) in STATE_HEADERS:
             value = _attribute(header)
