@@ -155,9 +155,13 @@ def sample_files(leads: int) -> dict[str, list[Path]]:
 
 
 def model_store(leads: int) -> Path:
-    """The store of the `leads`-lead sample imported with `funnel import` (the lead model built), made once."""
+    """The store of the `leads`-lead sample imported with `funnel import` (the lead model built), made once. A
+    store kept from an older checkout lacks the model parts added since (its pages would compute them from the
+    tables): `funnel model --build` adds them, and does nothing when the model is current."""
     store = CACHE / f"model-{leads}.duckdb"
     if store.exists():
+        subprocess.run([sys.executable, "-m", "funnel.cli.main", "model", "--build", "--db", str(store)], check=True,
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL)
         return store
     files = sample_files(leads)
     partial = CACHE / f"model-{leads}.partial.duckdb"
