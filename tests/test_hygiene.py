@@ -17,7 +17,7 @@ from funnel.analyses import hygiene
 from funnel.config import default_settings
 from funnel.errors import FunnelError
 from funnel.model.build import build_funnel_entries
-from funnel.model.materialised import funnel_is_current
+from funnel.model.materialised import funnel_is_current, intent_inputs_are_current, write_intent_inputs
 from funnel.store.db import memory_connection
 from tests.stores import store
 
@@ -289,6 +289,37 @@ def test_no_owner_reads_the_stored_funnel_stages_of_every_day_as_the_engine_plac
         each_day_alone_equals_all_days_at_once(con, days)
     finally:
         con.close()
+
+
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=small_stores(), days=st.lists(st.sampled_from(DAYS), min_size=1, max_size=4, unique=True))
+def test_no_engagement_from_the_models_activity_days_is_no_engagement_from_the_activities(tables, days):
+    """With the lead model's activity days (one row per lead, type and day) the check flags the same leads with the
+    same texts as from the activities themselves, whatever the moments around midnight."""
+    con = store(**tables)
+    try:
+        from_activities = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_engagement"])
+        write_intent_inputs(con)
+        assert intent_inputs_are_current(con)
+        from_days = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_engagement"])
+        for day in days:
+            assert_frame_equal(by_lead(from_days[day]), by_lead(from_activities[day]))
+    finally:
+        con.close()
+
+
+def test_no_engagement_reads_the_models_activity_days_when_it_holds_them():
+    con = store(leads=[lead("E1", lifecycle="mql", created="2025-09-01 10:00")],
+                activities=[activity("E1", "page_view", "2026-01-31 23:59"),
+                            activity("E1", "email_open", "2026-03-01 00:00")],
+                accounts=ACCOUNTS)
+    write_intent_inputs(con)
+    con.execute("DELETE FROM activities")  # read no more: the model's days answer
+    flags = hygiene.hygiene_flags(con, settings=SETTINGS, days=[date(2026, 5, 1), date(2026, 5, 2)],
+                                  checks=["no_engagement"])
+    assert flags[date(2026, 5, 1)].is_empty(), "90 days since the page view late on Jan 31: not more than 90"
+    assert flags[date(2026, 5, 2)].get_column("detail").to_list() == [
+        "91 days since the last meaningful engagement (mql)"], "the e-mail open on Mar 1 is no engagement"
 
 
 def test_a_day_asked_twice_is_one_day_and_no_day_is_no_report(con):

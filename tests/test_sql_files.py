@@ -46,7 +46,7 @@ PARAM_VALUES: dict[str, object] = {
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
 RELATIONS = {"imports": "imports", "target": "leads", "history": "leads__history", "source": "stage_events",
-             "lead_rows": "leads"}
+             "lead_rows": "leads", "intent_days": "model_intent_days"}
 FRAMES = {
     "milestones": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 5)], "stage_rank": [0],
                                 "evidence_type": ["created"], "evidence_id": [None]},
@@ -74,7 +74,8 @@ LEAD_FILTER = ' and list_contains($lead_ids, "lead_id")'
 HYGIENE = {"days": sql_file("hygiene_days"),
            "population": sql_text("hygiene_population", fragments={"days": sql_file("hygiene_days")}, lead_rows="leads"),
            "lifecycle_entries": sql_file("lifecycle_entries"),
-           "funnel_stages": sql_text("model_funnel_stages_on", fragments={"days": sql_file("hygiene_days")})}
+           "funnel_stages": sql_text("model_funnel_stages_on", fragments={"days": sql_file("hygiene_days")}),
+           "activity_times": sql_text("hygiene_activity_times", activities="activities")}
 FRAGMENTS: dict[str, dict[str, str]] = {
     "activity_types": {"lead_filter": LEAD_FILTER},
     "stages_milestones": {"lead_filter": LEAD_FILTER},
@@ -163,7 +164,7 @@ def test_sql_file_runs_on_a_tiny_store(name):
     if name.startswith("identity_"):  # the identity build's own tables and temp tables, as it makes them
         rebuild_identity(con)
         identity_work_tables(con, settings=default_settings())
-    if name in ("model_intent_days", "model_surge_days"):  # the lead model's tables, as its build makes them
+    if name in ("model_intent_days", "model_surge_days", "model_activity_days"):  # the lead model's tables, as built
         write_intent_inputs(con)
     for token, table in FRAMES.items():  # a fragment may read one too (content_next_stage's spans)
         con.register(token, table.to_arrow())

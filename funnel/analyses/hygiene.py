@@ -27,7 +27,7 @@ from funnel.errors import FunnelError
 from funnel.model import stages
 from funnel.model.history import lead_rows_of, lifecycle_entries_sql, lifecycle_params
 from funnel.model.identity import identity_findings, identity_is_built
-from funnel.model.materialised import funnel_is_current
+from funnel.model.materialised import funnel_is_current, intent_inputs_are_current
 from funnel.store.db import arrow_table, frame, registered
 from funnel.store.queries import bound_params, sql_file, sql_text
 
@@ -158,6 +158,15 @@ def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: tuple
         return _query(con, "hygiene_no_owner", params, relations, funnel_stages=stages_sql)
 
 
+def _activity_times(con: duckdb.DuckDBPyConnection) -> str:
+    """The activities' lead, type and moment as the no-engagement check reads them: from the lead model's activity
+    days when it holds them (no activity is read again, nor matched to its person again), else from the
+    activities."""
+    if intent_inputs_are_current(con):
+        return sql_text("model_activity_days", intent_days=sc.MODEL_INTENT_DAYS)
+    return sql_text("hygiene_activity_times", activities=sc.ACTIVITIES.name)
+
+
 def _params(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: tuple[date, ...]) -> dict:
     params = lifecycle_params(settings, as_of=max(days))  # the ladder read once, as of the latest day
     known = set(settings.ladders.lifecycle + settings.ladders.lifecycle_side)
@@ -179,6 +188,8 @@ def _check_flags(con: duckdb.DuckDBPyConnection, check: str, *, settings: Settin
     """One check's flags on every day: as_of, then FLAG_SCHEMA's columns."""
     if check == "no_owner":
         flagged = _no_owner(con, settings=settings, days=days, params=params, relations=relations)
+    elif check == "no_engagement":
+        flagged = _query(con, "hygiene_no_engagement", params, relations, activity_times=_activity_times(con))
     else:
         flagged = _query(con, f"hygiene_{check}", params, relations)
     return flagged.select(pl.col("as_of").cast(pl.Date), *FLAG_SCHEMA).cast(FLAG_SCHEMA)

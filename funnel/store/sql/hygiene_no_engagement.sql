@@ -2,7 +2,8 @@
 -- engagement (activity or last_engagement_at) for more than $days days, on each day D.
 -- Grain: one row per day and flagged lead. Columns: as_of (the day D), lead_id, group (null), detail.
 -- Relations: {lifecycle_stages} (hygiene_lifecycle_stages.sql, read once). Fragments: @days (the text of
--- hygiene_days.sql), @population (the text of hygiene_population.sql).
+-- hygiene_days.sql), @population (the text of hygiene_population.sql), @activity_times (the activities' lead,
+-- type and moment: hygiene_activity_times.sql, or model_activity_days.sql when the lead model holds them).
 -- Params: $as_of_days (see hygiene_days.sql), $until (the first moment after the latest day), $active (the
 -- active stages), $not_meaningful (activity types that are no engagement), $days (the days without
 -- engagement that are too many).
@@ -16,6 +17,10 @@ population as (
 /*@population*/
 ),
 
+activity_times as (
+/*@activity_times*/
+),
+
 -- the activities are read once, up to the latest day, and reduced to each lead's last one per bucket: bucket
 -- b holds those after the ends of the first b days (in order), so they count for the days after the first b
 ends as (
@@ -26,7 +31,7 @@ ends as (
 bucketed as (
     select a.lead_id, len(list_filter(e.untils, lambda u: u <= a.occurred_at)) as bucket,
            max(a.occurred_at) as last_activity
-    from activities as a
+    from activity_times as a
     cross join ends as e
     where a.lead_id is not null
       and a.occurred_at < $until
