@@ -1,6 +1,6 @@
 -- The activities the no-engagement check reads (hygiene_no_engagement.sql), read from the activities: each
--- activity of a lead with its type and moment.
--- Grain: one row per activity with a lead. Columns: lead_id, activity_type, occurred_at.
+-- activity's lead, type and moment (the check keeps those with a lead).
+-- Grain: one row per activity. Columns: lead_id, activity_type, occurred_at.
 -- Relations: {activities}.
 -- Params: none.
 with
@@ -8,7 +8,6 @@ with
 final as (
     select lead_id, activity_type, occurred_at
     from {activities}
-    where lead_id is not null
 )
 
 select * from final
