@@ -28,8 +28,9 @@ from common import CACHE, child
 PERSON = """
 from funnel.store.db import connect
 from funnel.analyses import duplicates as d
+from funnel.model.records import person_records
 con = connect({db!r}, read_only=True)
-records = d.person_records(con)
+records = person_records(con)
 pairs = d.person_duplicate_pairs(records, threshold=0.9)
 merges = d.merge_suggestions(records, pairs, id_column="lead_id", survivor="oldest")
 pairs.write_parquet({out!r})
@@ -57,8 +58,9 @@ print("@@", time.process_time() - start)
 COMPANY = """
 from funnel.store.db import connect
 from funnel.analyses import duplicates as d
+from funnel.model.records import company_records
 con = connect({db!r}, read_only=True)
-records = d.company_records(con)
+records = company_records(con)
 pairs = d.company_duplicate_pairs(records, threshold=0.9)
 """
 
@@ -88,11 +90,12 @@ def blocked_comparisons(db: Path) -> int:
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     from funnel.analyses import duplicates as d
+    from funnel.model.records import person_records
     from funnel.store.db import connect
 
     con = connect(db, read_only=True)
-    records = d.person_records(con).select("lead_id", "email_key", "phone_key", "org_domain", "last_key",
-                                           "first_key", "company_key")
+    records = person_records(con).select("lead_id", "email_key", "phone_key", "org_domain", "last_key",
+                                         "first_key", "company_key")
     con.close()
     scratch = duckdb.connect()
     api = DuckDBAPI(scratch)

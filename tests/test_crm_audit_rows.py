@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from funnel import schema as sc
 from funnel.analyses import crm_audit as ca
 from funnel.analyses import duplicates as dup
-from funnel.analyses.fix_files import FINDING_SCHEMA
 from funnel.analyses.hygiene import CHECKS, REPORT_SCHEMA, hygiene_report
 from funnel.config import default_settings
+from funnel.model.records import FINDING_SCHEMA
 from tests.stores import store
 
 D = date(2026, 10, 31)

@@ -12,14 +12,18 @@ import pytest
 
 from funnel import schema as sc
 from funnel.analyses import duplicates as dup
-from funnel.analyses import standardise as st
 from funnel.analyses.crm_audit import crm_audit
-from funnel.analyses.fix_files import CRM_COLUMNS, fix_file, fix_file_bytes, standardisation_findings
+from funnel.analyses.fix_files import CRM_COLUMNS, fix_file, fix_file_bytes
+from funnel.config import default_settings
 from funnel.errors import FunnelError
 from funnel.ingest.importer import prepare_import, write_import
 from funnel.ingest.presets import recognised_preset
 from funnel.ingest.sample import planted_duplicate_pairs, sample_tables
+from funnel.model import materialised
+from funnel.model import standardise as st
+from funnel.model.build import ensure_model
 from funnel.model.identity import rebuild_identity
+from funnel.model.records import audit_inputs, company_records, person_records, standardisation_findings
 from funnel.store.db import memory_connection, raw_tables
 from tests.stores import store
 
@@ -93,7 +97,7 @@ def lead(i: str, email: str | None, name: str, **more) -> dict:
 
 
 def pairs_of(con, threshold=0.9):
-    found = dup.person_duplicate_pairs(dup.person_records(con), threshold=threshold)
+    found = dup.person_duplicate_pairs(person_records(con), threshold=threshold)
     return {(a, b): e for a, b, e in found.select("id_l", "id_r", "evidence").iter_rows()}
 
 
@@ -127,7 +131,7 @@ def test_each_leads_match_keys_are_the_key_functions_of_its_own_fields():
                        lead("L4", "kim@gmail.com", "Kim Cho", account_id="A2"),
                        lead("L5", "no-address", "Lu Wei", account_id="A3"),
                        lead("L6", None, "Ann Lee")])
-    got = dup.person_records(con).sort(sc.LEAD_ID)
+    got = person_records(con).sort(sc.LEAD_ID)
     assert got.get_column("org_domain").to_list() == ["acme.com", "acme.com", "initech.co.uk", "initech.co.uk",
                                                       None, None]
     expected = got.select(
@@ -146,7 +150,7 @@ def test_companies_match_on_domain_and_name_but_not_a_longer_name_at_another_dom
         {sc.ACCOUNT_ID: "C3", sc.NAME: "Acme", sc.DOMAIN: "acme.com"},
         {sc.ACCOUNT_ID: "C4", sc.NAME: "Acme Health", sc.DOMAIN: "acmehealth.com"},
         *[{sc.ACCOUNT_ID: f"X{i}", sc.NAME: f"Firm {i}", sc.DOMAIN: f"firm{i}.com"} for i in range(40)]])
-    found = dup.company_duplicate_pairs(dup.company_records(con), threshold=0.9)
+    found = dup.company_duplicate_pairs(company_records(con), threshold=0.9)
     assert set(zip(found["id_l"], found["id_r"], strict=True)) == {("C1", "C2"), ("C1", "C3"), ("C2", "C3")}
 
 
@@ -177,7 +181,7 @@ def merge_con():
                                                 ("most_recent_activity", "L3")])
 def test_survivor_rule_picks_the_record_kept(rule, survivor):
     con = merge_con()
-    records = dup.with_last_activity(con, dup.person_records(con))
+    records = dup.with_last_activity(con, person_records(con))
     merges = dup.merge_suggestions(records, dup.person_duplicate_pairs(records), id_column=sc.LEAD_ID,
                                    survivor=rule)
     assert set(merges["survivor"]) == {survivor}
@@ -186,7 +190,7 @@ def test_survivor_rule_picks_the_record_kept(rule, survivor):
 
 def test_merge_fills_the_survivors_empty_fields_from_the_newest_duplicate():
     con = merge_con()
-    records = dup.person_records(con)
+    records = person_records(con)
     merges = dup.merge_suggestions(records, dup.person_duplicate_pairs(records), id_column=sc.LEAD_ID,
                                    survivor="oldest")
     fills = {f: (s, src) for f, s, src, c in merges.select("field", "suggested", "from_id", "change").iter_rows()
@@ -202,7 +206,7 @@ def test_merge_fills_the_survivors_empty_fields_from_the_newest_duplicate():
 
 def test_last_activity_is_read_for_the_leads_asked_only():
     con = merge_con()
-    records = dup.person_records(con)
+    records = person_records(con)
     everyone = dup.with_last_activity(con, records)
     one = dup.with_last_activity(con, records, pl.Series(["L3"]))
     assert one.get_column("lead_id").to_list() == records.get_column("lead_id").to_list()
@@ -218,7 +222,8 @@ def test_the_audit_reads_the_last_activity_for_the_rule_that_needs_it():
 
 # ---------------------------------------------------------------------------- fix file
 
-def test_fix_file_round_trip_removes_the_findings_and_keeps_everything_else(tmp_path):
+def messy_leads_con():
+    """Three leads as a HubSpot export holds them: countries, industries, a phone and a state not in standard form."""
     from funnel.ingest.importer import upsert
     con = memory_connection()
     leads = pl.DataFrame({
@@ -237,6 +242,11 @@ def test_fix_file_round_trip_removes_the_findings_and_keeps_everything_else(tmp_
     with raw_tables(con):  # as an import writes them; the identity model resolves them for the analyses
         upsert(con, sc.LEADS, leads, 1)
     rebuild_identity(con)
+    return con
+
+
+def test_fix_file_round_trip_removes_the_findings_and_keeps_everything_else(tmp_path):
+    con = messy_leads_con()
     before = standardisation_findings(con, table="leads")
     assert sorted(before.select("id", "field", "suggested").iter_rows()) == [
         ("1", "attr:State/Region", "CA"), ("1", "country", "US"), ("1", "industry", "Software"),
@@ -255,13 +265,34 @@ def test_fix_file_round_trip_removes_the_findings_and_keeps_everything_else(tmp_
                         {"State/Region": "CA", "Segment": "'=1+1"})  # the neutralising quote is kept
 
 
+def test_the_lead_model_keeps_the_findings_until_an_import_changes_the_data(tmp_path):
+    """The audit reads the findings stored in the lead model once it is built: the same rows as computed from
+    the tables; the fix file's import drops them with the rest of the model, and the next build finds none."""
+    con = messy_leads_con()
+    computed = audit_inputs(con)  # no model built yet: from the tables
+    assert not materialised.audit_records_are_current(con)
+    ensure_model(con, settings=default_settings())
+    stored = materialised.stored_audit_records(con)
+    assert stored is not None and stored["lead_findings"].height == 6
+    for name, table in vars(computed).items():
+        assert stored[name].sort(table.columns).equals(table.sort(table.columns)), name
+    path = tmp_path / "leads_fix.csv"
+    path.write_bytes(fix_file_bytes(con, table="leads"))
+    write_import(con, prepare_import(path))
+    rebuild_identity(con)  # what every import runs: every other part of the model is dropped
+    assert materialised.stored_audit_records(con) is None
+    assert audit_inputs(con).lead_findings.is_empty()
+    ensure_model(con, settings=default_settings())
+    assert materialised.stored_audit_records(con)["lead_findings"].is_empty()
+
+
 # ------------------------------------------------------------------------- precision/recall
 
 def test_precision_and_recall_on_the_samples_planted_duplicates():
     tables = sample_tables(leads=3000, seed=7)
     con = store(**{name: f.to_dicts() for name, f in tables.items() if name in ("leads", "accounts")})
     planted = planted_duplicate_pairs(leads=3000, seed=7).rename({"lead_id": "id_l", "original_id": "id_r"})
-    found = dup.person_duplicate_pairs(dup.person_records(con), threshold=0.9)
+    found = dup.person_duplicate_pairs(person_records(con), threshold=0.9)
     precision, recall = dup.precision_recall(found, planted)
     print(f"sample 3000 leads: {planted.height} planted pairs, precision {precision:.3f}, recall {recall:.3f}")
     assert precision >= 0.95 and recall >= 0.95
@@ -273,7 +304,7 @@ def test_precision_and_recall_on_a_hand_made_messy_hubspot_export():
     rebuild_identity(con)
     labels = pl.read_csv(FIXTURES / "messy_crm_contacts.csv", infer_schema=False)
     truth = labels.select(pl.col("Record ID").alias("id_l"), pl.col("duplicate_of").alias("id_r")).drop_nulls()
-    found = dup.person_duplicate_pairs(dup.person_records(con), threshold=0.9)
+    found = dup.person_duplicate_pairs(person_records(con), threshold=0.9)
     precision, recall = dup.precision_recall(found, truth)
     print(f"messy export: {truth.height} labelled pairs, {found.height} found, precision {precision:.3f}, "
           f"recall {recall:.3f}")
@@ -287,7 +318,7 @@ def test_precision_and_recall_of_company_matching_on_a_hand_made_messy_export():
     rebuild_identity(con)
     labels = pl.read_csv(FIXTURES / "messy_crm_companies.csv", infer_schema=False)
     truth = labels.select(pl.col("Record ID").alias("id_l"), pl.col("duplicate_of").alias("id_r")).drop_nulls()
-    found = dup.company_duplicate_pairs(dup.company_records(con), threshold=0.9)
+    found = dup.company_duplicate_pairs(company_records(con), threshold=0.9)
     precision, recall = dup.precision_recall(found, truth)
     print(f"messy companies: {truth.height} labelled pairs, {found.height} found, precision {precision:.3f}, "
           f"recall {recall:.3f}")

@@ -17,7 +17,7 @@ from funnel.analyses.handoff import handoff_leads, handoff_review
 from funnel.cli.main import main
 from funnel.config import settings_from_text
 from funnel.filters import Filters
-from funnel.model import history, materialised, stages
+from funnel.model import history, materialised, records, stages
 from funnel.model.build import build_funnel_entries, ensure_model
 from funnel.model.identity import rebuild_identity
 from funnel.schema import MODEL_STATE
@@ -236,10 +236,10 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
         parts = materialised.model_parts(con)
     finally:
         con.close()
-    assert parts.get_column("part").to_list() == [materialised.FIRST_TOUCHES_PART, materialised.FUNNEL_PART,
-                                                  materialised.IDENTITY_PART, materialised.INTENT_INPUTS_PART,
-                                                  materialised.LIFECYCLE_PART, materialised.SCORING_FACTS_PART,
-                                                  materialised.TABLE_SPANS_PART]
+    assert parts.get_column("part").to_list() == [materialised.AUDIT_RECORDS_PART, materialised.FIRST_TOUCHES_PART,
+                                                  materialised.FUNNEL_PART, materialised.IDENTITY_PART,
+                                                  materialised.INTENT_INPUTS_PART, materialised.LIFECYCLE_PART,
+                                                  materialised.SCORING_FACTS_PART, materialised.TABLE_SPANS_PART]
     con = connect(sample_db, read_only=True)
     try:  # the stored spans are the tables' own, and give the default as-of date
         assert materialised.stored_table_spans(con).cast(inventory.SPAN_SCHEMA).equals(inventory.table_spans(con))
@@ -277,6 +277,7 @@ def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db
         assert not materialised.lifecycle_is_current(con, SETTINGS)
         assert materialised.stored_table_spans(con) is None
         assert not materialised.first_touches_are_current(con)
+        assert materialised.stored_audit_records(con) is None
         assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
     finally:
         con.close()
@@ -357,3 +358,20 @@ def test_removing_an_import_rebuilds_the_model_from_what_is_left(tmp_path: Path)
         assert after.filter(pl.col("evidence_type") == "deal").is_empty()  # no deal is evidence any more
     finally:
         con.close()
+
+
+def test_the_stored_audit_records_are_the_ones_computed_from_the_tables(sample_db: Path):
+    """The CRM audit's records read from the model: every lead's and account's match keys and each value not in
+    its standard form, the same frames (columns, types and rows; the tables give the rows in no set order, and
+    the audit never reads their order) as computed from the tables."""
+    con = connect(sample_db, read_only=True)
+    try:
+        stored = materialised.stored_audit_records(con)
+        computed = vars(records.computed_audit_inputs(con))
+    finally:
+        con.close()
+    assert stored is not None and stored.keys() == computed.keys()
+    for name, table in computed.items():
+        assert stored[name].schema == table.schema, name
+        assert stored[name].sort(table.columns).equals(table.sort(table.columns)), name
+    assert computed["people"].height == 3000 and computed["companies"].height == 750

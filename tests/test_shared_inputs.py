@@ -17,7 +17,7 @@ from funnel.analyses import routing as ra
 from funnel.config import load_settings
 from funnel.filters import Filters
 from funnel.ingest.importer import prepare_import, write_import
-from funnel.model import matrix, scoring, stages
+from funnel.model import matrix, records, scoring, stages
 from funnel.model.identity import rebuild_identity
 from funnel.store.db import connect
 
@@ -56,7 +56,7 @@ def test_one_set_of_handoff_rows_serves_the_review_the_reasons_and_every_list(co
 
 def test_hygiene_reports_and_audit_inputs_passed_in_give_the_same_tables(con):
     day = DAYS[0]
-    inputs = ca.audit_inputs(con)
+    inputs = records.audit_inputs(con)
     audit, alone = ca.crm_audit(con, as_of=day, inputs=inputs), ca.crm_audit(con, as_of=day)
     for part in ca.CrmAudit.__dataclass_fields__:
         same(getattr(audit, part), getattr(alone, part))

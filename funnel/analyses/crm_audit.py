@@ -24,11 +24,11 @@ import polars as pl
 
 from funnel import schema as sc
 from funnel.analyses import duplicates as dup
-from funnel.analyses.fix_files import standardisation_findings
 from funnel.analyses.hygiene import REPORT_SCHEMA, flagged_lead_rows, hygiene_reports, lead_population
 from funnel.config import Settings
 from funnel.errors import FunnelError
 from funnel.filters import until
+from funnel.model.records import AuditInputs, audit_inputs
 from funnel.store.db import frame
 
 DEFAULT_THRESHOLD = 0.9  # match probability from which a pair is a duplicate (page and CLI default)
@@ -61,24 +61,6 @@ def _pairs_by(pairs: pl.DataFrame, records: pl.DataFrame, until: datetime) -> in
              .join(born.rename({"id": "id_r", sc.CREATED_AT: "c_r"}), on="id_r", how="left"))
     return dated.filter((pl.col("c_l").is_null() | (pl.col("c_l") < until))
                         & (pl.col("c_r").is_null() | (pl.col("c_r") < until))).height
-
-
-@dataclass(frozen=True)
-class AuditInputs:
-    """What the audit reads that does not change with D or the threshold: every lead's match record
-    (`person_records`), every account's (`company_records`) and the standardisation findings of both tables."""
-
-    people: pl.DataFrame
-    companies: pl.DataFrame
-    lead_findings: pl.DataFrame
-    account_findings: pl.DataFrame
-
-
-def audit_inputs(con: duckdb.DuckDBPyConnection) -> AuditInputs:
-    """The audit's inputs that every as-of date and threshold share (read once per data version)."""
-    return AuditInputs(dup.person_records(con), dup.company_records(con),
-                       standardisation_findings(con, table=sc.LEADS.name),
-                       standardisation_findings(con, table=sc.ACCOUNTS.name))
 
 
 def crm_audit(con: duckdb.DuckDBPyConnection, *, as_of: date, threshold: float = DEFAULT_THRESHOLD,

@@ -10,11 +10,12 @@ the prior that two records match is `expected_duplicate_share / (records − 1)`
 Each pair carries its match probability, match weight and the evidence in words (which fields
 agree and how). `merge_suggestions` groups pairs above the threshold into clusters (connected
 components), picks a survivor by a configurable rule and lists the fields the merge would fill.
+The records compared (each lead's and account's fields and match keys) are funnel.model.records', kept in
+the lead model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,15 +26,6 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from funnel import schema as sc
-from funnel.analyses.standardise import (
-    FREE_MAIL_DOMAINS,
-    country_code,
-    hygiene_company_key,
-    hygiene_domain_key,
-    hygiene_email_key,
-    hygiene_name_key,
-    hygiene_phone_key,
-)
 from funnel.errors import FunnelError
 from funnel.store.db import frame, registered
 from funnel.store.queries import sql_text
@@ -43,10 +35,8 @@ __all__ = [
     "PAIR_SCHEMA",
     "PERSON_SURVIVOR_RULES",
     "company_duplicate_pairs",
-    "company_records",
     "merge_suggestions",
     "person_duplicate_pairs",
-    "person_records",
     "precision_recall",
     "with_last_activity",
 ]
@@ -130,36 +120,6 @@ PERSON_BLOCKING: tuple[tuple[str, ...], ...] = (("email_key",), ("phone_key",), 
                                                  ("org_domain", "first_key"), ("company_key", "last_key"))
 
 
-def person_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """One row per lead: the stored fields merges read, plus the match keys (email_key, name_key,
-    first_key, last_key, org_domain (the e-mail's domain unless free mail, else the account's),
-    company_key, phone_key)."""
-    raw = frame(con, sql_text("hygiene_people", leads=sc.LEADS.name, accounts=sc.ACCOUNTS.name))
-    if raw.is_empty():
-        return raw
-    full_name = pl.coalesce(pl.col(sc.NAME), pl.concat_str(sc.FIRST_NAME, sc.LAST_NAME, separator=" ",
-                                                           ignore_nulls=True))
-    # lazy, so the parts each key expression reads several times are computed once (eager runs skip that)
-    keyed = raw.lazy().with_columns(
-        hygiene_email_key(pl.col(sc.EMAIL)).alias("email_key"), full_name.alias("_full_name"),
-    ).with_columns(pl.col("email_key").str.split("@").list.last().alias("_mail_host")).collect()
-    keyed = keyed.with_columns(
-        *_keyed_once(hygiene_name_key, name_key=keyed.get_column("_full_name")),
-        # one key per domain, whether an e-mail's or an account's (most leads' are the same domains)
-        *_keyed_once(hygiene_domain_key, _mail_domain=keyed.get_column("_mail_host"),
-                     _account_domain=keyed.get_column("account_domain")),
-        *_keyed_once(hygiene_company_key, company_key=keyed.get_column(sc.COMPANY)),
-    )
-    keyed = keyed.with_columns(
-        pl.col("name_key").str.split(" ").list.first().alias("first_key"),
-        pl.col("name_key").str.split(" ").list.last().alias("last_key"),
-        pl.when(pl.col("_mail_domain").is_in(FREE_MAIL_DOMAINS).not_()).then(pl.col("_mail_domain"))
-        .otherwise(pl.col("_account_domain")).alias("org_domain"),
-    ).drop("_full_name", "_mail_host", "_mail_domain", "_account_domain")
-    regions = country_code(keyed.get_column(sc.COUNTRY))
-    return keyed.with_columns(hygiene_phone_key(keyed.get_column(sc.PHONE), regions).alias("phone_key"))
-
-
 def with_last_activity(con: duckdb.DuckDBPyConnection, records: pl.DataFrame,
                        lead_ids: pl.Series | None = None) -> pl.DataFrame:
     """`records` (`person_records`) with last_activity_at, the later of the lead's latest activity and its
@@ -171,17 +131,6 @@ def with_last_activity(con: duckdb.DuckDBPyConnection, records: pl.DataFrame,
         found = frame(con, sql_text("hygiene_last_activity", lead_ids=names["lead_ids"], leads=sc.LEADS.name,
                                     activities=sc.ACTIVITIES.name))
     return records.join(found, on=sc.LEAD_ID, how="left", maintain_order="left")
-
-
-def _keyed_once(key: Callable[[pl.Expr], pl.Expr], **columns: pl.Series) -> list[pl.Series]:
-    """`key` of each value of each column, named by its keyword, computed once per distinct value of them all
-    (domains, company and person names repeat across leads, and across columns). The values are computed
-    columns, never a lazy plan: a plan read twice (for its distinct values and for the join) is computed twice,
-    and four nested keys computed the records 16 times."""
-    values = [column.rename("value") for column in columns.values()]
-    distinct = pl.concat(values).unique().to_frame().lazy().with_columns(key(pl.col("value")).alias("key")).collect()
-    return [value.to_frame().join(distinct, on="value", how="left", nulls_equal=True, maintain_order="left")
-            .get_column("key").alias(alias) for alias, value in zip(columns, values, strict=True)]
 
 
 def _prior(records: int, expected_duplicate_share: float) -> float:
@@ -248,16 +197,6 @@ _COMPANY_NAME_LEVELS = (Level("same name (legal form ignored)", 0.70, 0.0005),
                         Level("similar name (Jaro-Winkler ≥ 0.9)", 0.10, 0.005),
                         Level("different names", 0.05, 1.0 - 0.0065))
 COMPANY_BLOCKING: tuple[tuple[str, ...], ...] = (("domain_key",), ("company_key",), ("compact_key",))
-
-
-def company_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """One row per account: its stored fields, its number of leads, and the match keys (domain_key,
-    company_key, compact_key = the name key without spaces)."""
-    raw = frame(con, sql_text("hygiene_companies", accounts=sc.ACCOUNTS.name, leads=sc.LEADS.name))
-    return raw.lazy().with_columns(
-        hygiene_domain_key(pl.col(sc.DOMAIN)).alias("domain_key"),
-        hygiene_company_key(pl.col(sc.NAME)).alias("company_key"),
-    ).with_columns(pl.col("company_key").str.replace_all(" ", "").alias("compact_key")).collect()
 
 
 def company_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9,

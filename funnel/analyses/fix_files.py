@@ -1,4 +1,4 @@
-"""Standardisation findings and the fix files that carry them back to the CRM.
+"""The fix files that carry the standardisation findings (funnel.model.records) back to the CRM.
 
 A finding is one record's field whose stored value is not in its standard form: a country that is
 not its ISO 3166-1 alpha-2 code, an industry not on the one list, a website that is not a bare
@@ -22,23 +22,17 @@ import duckdb
 import polars as pl
 
 from funnel import schema as sc
-from funnel.analyses.standardise import (
-    country_code,
-    hygiene_domain_key,
-    industry_of,
-    phone_national,
-    state_code,
-)
 from funnel.errors import FunnelError
 from funnel.export import csv_bytes
-from funnel.store.db import frame, quote_ident
+from funnel.model.records import (
+    RECORD_ID,
+    attribute_keys,
+    attribute_value,
+    latest_records,
+    standardisation_findings,
+)
 
-__all__ = ["CRM_COLUMNS", "FINDING_SCHEMA", "fix_file", "fix_file_bytes", "standardisation_findings"]
-
-FINDING_SCHEMA: dict[str, pl.DataType] = {
-    "table": pl.String(), "id": pl.String(), "field": pl.String(), "current": pl.String(),
-    "suggested": pl.String(), "rule": pl.String(),
-}
+__all__ = ["CRM_COLUMNS", "fix_file", "fix_file_bytes"]
 
 # The CRM's import column for each canonical column, per table (headers of HubSpot's "Record ID"
 # exports and of Salesforce's Lead and Account exports; the presets map each back).
@@ -73,81 +67,7 @@ CRM_COLUMNS: dict[str, dict[str, dict[str, str]]] = {
         },
     },
 }
-_ID = {sc.LEADS.name: sc.LEAD_ID, sc.ACCOUNTS.name: sc.ACCOUNT_ID}
-# Attribute columns (kept from the export under their own header) that hold a US state or Canadian
-# province, by normalised header; their standard form is the two-letter code.
-STATE_HEADERS: tuple[str, ...] = ("state", "state_region", "state_province", "province", "billing_state",
-                                  "state_code", "mailing_state")
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def _records(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
-    """The stored rows of a table, the last import's row per id: canonical columns and attributes
-    (a list of {key, value})."""
-    spec = sc.TABLES[table]
-    key = quote_ident(_ID[table])
-    cols = ", ".join([*(quote_ident(c) for c in spec.column_names),
-                      f"map_entries({quote_ident(sc.ATTRIBUTES)}) AS {quote_ident(sc.ATTRIBUTES)}"])
-    return frame(con, f"SELECT {cols} FROM {quote_ident(table)} WHERE {key} IS NOT NULL "
-                      f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {quote_ident(sc.IMPORT_ID)} DESC) = 1")
-
-
-def _suggestions(records: pl.DataFrame, table: str) -> pl.DataFrame:
-    """The records with a `<field>__suggested` column per standardised field (null = leave as is)."""
-    codes = country_code(records.get_column(sc.COUNTRY))
-    out = records.with_columns(
-        codes.alias(f"{sc.COUNTRY}__suggested"),
-        industry_of(records.get_column(sc.INDUSTRY)).alias(f"{sc.INDUSTRY}__suggested"),
-    )
-    if table == sc.LEADS.name:
-        out = out.with_columns(phone_national(records.get_column(sc.PHONE), codes).alias(f"{sc.PHONE}__suggested"))
-    else:
-        # lazy: the parts the key reads several times are computed once (an eager run skips that)
-        out = out.lazy().with_columns(hygiene_domain_key(pl.col(sc.DOMAIN)).alias(f"{sc.DOMAIN}__suggested")).collect()
-    for header in _attribute_keys(records):
-        if sc.normalise_name(header) in STATE_HEADERS:
-            value = _attribute(header)
-            out = out.with_columns(value.alias(f"attr:{header}")).with_columns(
-                state_code(out.select(value).to_series(), codes).alias(f"attr:{header}__suggested"))
-    return out
-
-
-def _attribute_keys(records: pl.DataFrame) -> list[str]:
-    """The attribute headers the records carry, in first-seen order."""
-    if records.is_empty() or not isinstance(records.schema.get(sc.ATTRIBUTES), pl.List):
-        return []
-    keys = records.select(pl.col(sc.ATTRIBUTES).list.eval(pl.element().struct.field("key")).explode().drop_nulls())
-    return list(dict.fromkeys(keys.to_series().to_list()))
-
-
-def _attribute(header: str) -> pl.Expr:
-    """The value of one attribute of each record (null when absent)."""
-    return (pl.col(sc.ATTRIBUTES).list.eval(pl.element().filter(pl.element().struct.field("key") == header)
-                                            .struct.field("value")).list.first())
-
-
-_RULES = {sc.COUNTRY: "country as its ISO 3166-1 alpha-2 code", sc.INDUSTRY: "industry on the one list",
-          sc.PHONE: "phone number in its country's national format", sc.DOMAIN: "website as its bare registrable domain"}
-
-
-def standardisation_findings(con: duckdb.DuckDBPyConnection, *, table: str) -> pl.DataFrame:
-    """One row per record and field not in its standard form: table, id, field, current,
-    suggested, rule. Values no library or list recognises are left alone (not findings)."""
-    if table not in _ID:
-        raise FunnelError(f"there are no standardisation checks for {table!r}", hint="Use leads or accounts")
-    records = _suggestions(_records(con, table), table)
-    parts = []
-    rules = _RULES | {c.removesuffix("__suggested"): "US state or Canadian province as its two-letter code"
-                      for c in records.columns if c.startswith("attr:") and c.endswith("__suggested")}
-    for field, rule in rules.items():
-        column = f"{field}__suggested"
-        if column not in records.columns:
-            continue
-        parts.append(records.filter(pl.col(column).is_not_null() & (pl.col(field) != pl.col(column))).select(
-            pl.lit(table).alias("table"), pl.col(_ID[table]).alias("id"), pl.lit(field).alias("field"),
-            pl.col(field).cast(pl.String).alias("current"), pl.col(column).alias("suggested"),
-            pl.lit(rule).alias("rule")))
-    return pl.concat(parts).cast(FINDING_SCHEMA) if parts else pl.DataFrame(schema=FINDING_SCHEMA)
 
 
 def fix_file(con: duckdb.DuckDBPyConnection, *, table: str, crm: str = "hubspot",
@@ -159,18 +79,18 @@ def fix_file(con: duckdb.DuckDBPyConnection, *, table: str, crm: str = "hubspot"
         raise FunnelError(f"there is no fix-file format for {crm!r}", hint=f"Use one of: {', '.join(CRM_COLUMNS)}")
     if findings is None:
         findings = standardisation_findings(con, table=table)
-    records = _records(con, table).join(findings.select(pl.col("id").alias(_ID[table])).unique(), on=_ID[table],
+    records = latest_records(con, table).join(findings.select(pl.col("id").alias(RECORD_ID[table])).unique(), on=RECORD_ID[table],
                                         how="semi")
     columns = CRM_COLUMNS[crm][table]
     named = set(columns.values())
-    extra = [h for h in _attribute_keys(records) if h not in named]  # kept so a re-import keeps them
-    records = records.with_columns([_attribute(h).alias(f"attr:{h}") for h in extra])
+    extra = [h for h in attribute_keys(records) if h not in named]  # kept so a re-import keeps them
+    records = records.with_columns([attribute_value(h).alias(f"attr:{h}") for h in extra])
     for field in findings.get_column("field").unique().sort().to_list():
-        fixes = findings.filter(pl.col("field") == field).select(pl.col("id").alias(_ID[table]),
+        fixes = findings.filter(pl.col("field") == field).select(pl.col("id").alias(RECORD_ID[table]),
                                                                  pl.col("suggested").alias("_fix"))
-        records = (records.join(fixes, on=_ID[table], how="left")
+        records = (records.join(fixes, on=RECORD_ID[table], how="left")
                    .with_columns(pl.coalesce("_fix", pl.col(field).cast(pl.String)).alias(field)).drop("_fix"))
-    return records.sort(_ID[table]).select(
+    return records.sort(RECORD_ID[table]).select(
         [(pl.col(c).dt.strftime(_DATETIME_FORMAT) if records.schema[c] == pl.Datetime("us") else pl.col(c))
          .alias(header) for c, header in columns.items()]
         + [pl.col(f"attr:{h}").alias(h) for h in extra])

@@ -17,7 +17,7 @@ import polars as pl
 from funnel.config import Settings
 from funnel.engine import is_spark
 from funnel.errors import ConfigError
-from funnel.model import history, materialised, scoring, stages
+from funnel.model import history, materialised, records, scoring, stages
 from funnel.model.identity import rebuild_identity
 from funnel.schema import ACTIVITIES
 from funnel.store.db import quote_ident, scalar
@@ -98,6 +98,10 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
     if not materialised.first_touches_are_current(con):
         report("Finding each lead's first campaign and page", 0.88)
         materialised.write_first_touches(con)
+        built = True
+    if not materialised.audit_records_are_current(con):
+        report("Reading every lead's and account's match keys", 0.89)
+        materialised.write_audit_records(con, vars(records.computed_audit_inputs(con)))
         built = True
     built = build_scoring_parts(con, settings=settings, progress=report) or built
     report("The lead model is ready", 1.0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 
@@ -30,6 +30,7 @@ from funnel.engine import is_spark
 from funnel.filters import LAST_DAY, until
 from funnel.schema import (
     ACTIVITIES,
+    AUDIT_RECORDS_PART,
     CREATED_AT,
     EVIDENCE_COLUMNS,
     FIRST_TOUCHES_PART,
@@ -39,10 +40,14 @@ from funnel.schema import (
     LEAD_ID,
     LIFECYCLE,
     LIFECYCLE_PART,
+    MODEL_ACCOUNT_FINDINGS,
+    MODEL_COMPANY_RECORDS,
     MODEL_FIRST_TOUCHES,
     MODEL_FUNNEL_ENTRIES,
     MODEL_INTENT_DAYS,
+    MODEL_LEAD_FINDINGS,
     MODEL_LIFECYCLE_ENTRIES,
+    MODEL_PERSON_RECORDS,
     MODEL_SCORING_FACTS,
     MODEL_STATE,
     MODEL_SURGE_DAYS,
@@ -55,6 +60,7 @@ from funnel.store.inventory import table_spans
 from funnel.store.queries import sql_text
 
 __all__ = [
+    "AUDIT_RECORDS_PART",
     "FIRST_TOUCHES_PART",
     "FUNNEL_PART",
     "HORIZON",
@@ -63,6 +69,7 @@ __all__ = [
     "LIFECYCLE_PART",
     "SCORING_FACTS_PART",
     "TABLE_SPANS_PART",
+    "audit_records_are_current",
     "clear_model",
     "first_touch_query",
     "first_touches_are_current",
@@ -77,6 +84,7 @@ __all__ = [
     "model_parts",
     "scoring_facts_is_current",
     "scoring_facts_key",
+    "stored_audit_records",
     "stored_funnel_entrants",
     "stored_funnel_history",
     "stored_funnel_history_query",
@@ -85,6 +93,7 @@ __all__ = [
     "stored_surge_days",
     "stored_table_spans",
     "table_spans_are_current",
+    "write_audit_records",
     "write_first_touches",
     "write_funnel_entries",
     "write_intent_inputs",
@@ -221,7 +230,7 @@ def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows:
     con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_LIFECYCLE_ENTRIES)} ({', '.join(LIFECYCLE_COLUMNS)})")
-    for table in (*SCORING_TABLES, MODEL_FIRST_TOUCHES):
+    for table in (*SCORING_TABLES, MODEL_FIRST_TOUCHES, *AUDIT_RECORDS_TABLES.values()):
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
                 {"part": IDENTITY_PART, "key": identity_settings_key(identity_for), "at": now or datetime.now(),
@@ -454,3 +463,39 @@ def first_touch_query(con: duckdb.DuckDBPyConnection) -> str:
     if first_touches_are_current(con):
         return sql_text("first_touches_at", first_touches=MODEL_FIRST_TOUCHES)
     return sql_text("first_touches", activities=ACTIVITIES.name)
+
+
+# ------------------------------------------------------------------------------------ the CRM audit's records
+# Each lead's and account's match record and the values not in their standard form (funnel.model.records): the
+# CRM audit at every as-of date and threshold reads them, and no setting shapes them.
+
+AUDIT_RECORDS_KEY = "the data, whatever the settings"
+# The table each of the audit's inputs is kept in, by its name in funnel.model.records.AuditInputs.
+AUDIT_RECORDS_TABLES = {"people": MODEL_PERSON_RECORDS, "companies": MODEL_COMPANY_RECORDS,
+                        "lead_findings": MODEL_LEAD_FINDINGS, "account_findings": MODEL_ACCOUNT_FINDINGS}
+
+
+def audit_records_are_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the model holds the CRM audit's records of the current data."""
+    return _is_current(con, AUDIT_RECORDS_PART, AUDIT_RECORDS_KEY)
+
+
+def write_audit_records(con: duckdb.DuckDBPyConnection, inputs: Mapping[str, pl.DataFrame], *,
+                        now: datetime | None = None) -> int:
+    """The CRM audit's inputs (funnel.model.records.computed_audit_inputs, by name) stored as the current part
+    in one transaction; returns the number of lead records."""
+
+    def write() -> int:
+        for name, table in AUDIT_RECORDS_TABLES.items():
+            _store_frame(con, table, inputs[name])
+        return inputs["people"].height
+
+    return _written(con, AUDIT_RECORDS_PART, AUDIT_RECORDS_KEY, write, now=now)
+
+
+def stored_audit_records(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame] | None:
+    """The stored CRM audit's inputs by name (each in the order written), or None when the model holds none for
+    the current data."""
+    if not audit_records_are_current(con):
+        return None
+    return {name: frame(con, f"SELECT * FROM {quote_ident(table)}") for name, table in AUDIT_RECORDS_TABLES.items()}

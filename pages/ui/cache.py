@@ -34,7 +34,7 @@ from funnel.analyses import hygiene as hygiene_analyses
 from funnel.analyses import routing as routing_analyses
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
-from funnel.model import history, identity, matrix, scoring, stages
+from funnel.model import history, identity, matrix, records, scoring, stages
 from funnel.schema import LIFECYCLE
 from funnel.store.inventory import data_days
 from pages.ui.store import COMPUTING, StoreKey, inventory_of, key
@@ -590,11 +590,11 @@ def fill_rates(as_of: date, *, by: str) -> pl.DataFrame:
 
 
 @st.cache_resource(max_entries=2, show_spinner=COMPUTING)
-def _audit_inputs(at: StoreKey) -> crm_audit_analyses.AuditInputs:
+def _audit_inputs(at: StoreKey) -> records.AuditInputs:
     """The CRM audit's match records and standardisation findings, the same at every as-of date and threshold
-    (a cached resource: read once per data version, never copied)."""
+    (a cached resource: read once per data version, never copied; stored in the lead model once it is built)."""
     with at.opened() as con:
-        return crm_audit_analyses.audit_inputs(con)
+        return records.audit_inputs(con)
 
 
 @st.cache_data(max_entries=8, show_spinner=COMPUTING)
