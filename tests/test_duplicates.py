@@ -9,6 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as hst
 
 from funnel import schema as sc
 from funnel.analyses import duplicates as dup
@@ -19,7 +22,7 @@ from funnel.errors import FunnelError
 from funnel.ingest.importer import prepare_import, write_import
 from funnel.ingest.presets import recognised_preset
 from funnel.ingest.sample import planted_duplicate_pairs, sample_tables
-from funnel.model import materialised
+from funnel.model import materialised, records
 from funnel.model import standardise as st
 from funnel.model.build import ensure_model
 from funnel.model.identity import rebuild_identity
@@ -325,6 +328,80 @@ def test_precision_and_recall_of_company_matching_on_a_hand_made_messy_export():
     pairs = set(zip(found["id_l"], found["id_r"], strict=True))
     assert ("201", "203") not in pairs and ("202", "203") not in pairs  # Acme vs Acme Health
     assert {("201", "202"), ("204", "205"), ("208", "209")} <= pairs
+
+
+# ------------------------------------------------------------- candidate pairs scored at D = Splink's prediction
+
+def splinks_own_pairs(records: pl.DataFrame, *, id_column: str, keys: tuple[str, ...], comparisons: list,
+                      blocking: tuple, levels: dict, prior: float, threshold: float) -> pl.DataFrame:
+    """Splink's prediction run over `records` at `prior` with `threshold`, as PAIR_SCHEMA rows: what the audit
+    computed at every as-of date before the candidate pairs were found once."""
+    import duckdb
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    connection = duckdb.connect()
+    db = DuckDBAPI(connection)
+    table = db.register(records.select(pl.col(id_column).alias("unique_id"), *keys).to_arrow(), table_name="records")
+    settings = SettingsCreator(link_type="dedupe_only", unique_id_column_name="unique_id",
+                               probability_two_random_records_match=prior, comparisons=comparisons,
+                               blocking_rules_to_generate_predictions=[block_on(*b) for b in blocking],
+                               retain_intermediate_calculation_columns=True)
+    pairs = (Linker(table, settings, log_level="WARNING").inference
+             .predict(threshold_match_probability=threshold, warning_mode="never").as_duckdbpyrelation().pl())
+    connection.close()
+    if pairs.is_empty():
+        return pl.DataFrame(schema=dup.PAIR_SCHEMA)
+    evidence = []
+    for column, said_by in levels.items():
+        gamma, top, said = pl.col(f"gamma_{column}"), len(said_by) - 1, pl.lit(None, dtype=pl.String)
+        for i, level in enumerate(said_by):
+            said = pl.when(gamma == top - i).then(pl.lit(level.words)).otherwise(said)
+        evidence.append(said)
+    return pairs.select(pl.min_horizontal("unique_id_l", "unique_id_r").alias("id_l"),
+                        pl.max_horizontal("unique_id_l", "unique_id_r").alias("id_r"),
+                        "match_probability", "match_weight",
+                        pl.concat_str(evidence, separator="; ", ignore_nulls=True).alias("evidence"),
+                        ).cast(dup.PAIR_SCHEMA).sort(["match_probability", "id_l", "id_r"], descending=[True, False, False])
+
+
+@pytest.fixture(scope="module")
+def sample_records() -> dict[str, pl.DataFrame]:
+    """The sample's lead match records, a messy export's account match records, and the candidate pairs found
+    once over all of each."""
+    tables = sample_tables(leads=1500, seed=11)
+    con = store(**{name: f.to_dicts() for name, f in tables.items() if name in ("leads", "accounts")})
+    people = person_records(con)
+    con = memory_connection()  # the sample's company names never collide: the hand-made export's do
+    write_import(con, prepare_import(FIXTURES / "messy_crm_companies.csv"))
+    rebuild_identity(con)
+    companies = company_records(con)
+    return {"people": people, "companies": companies, "person_candidates": records.person_candidates(people),
+            "company_candidates": records.company_candidates(companies)}
+
+
+@hsettings(max_examples=10, deadline=None)
+@given(share=hst.floats(0.02, 1.0), threshold=hst.sampled_from([0.05, 0.5, 0.9, 0.999]),
+       seed=hst.integers(0, 2**31), expected=hst.sampled_from([0.05, 0.5]))
+def test_candidates_found_once_and_scored_at_d_are_splinks_prediction_over_the_records_of_d(
+        sample_records, share, threshold, seed, expected):
+    """The leads of D (any subset of the leads), and any subset of the accounts: the candidate pairs found once
+    over every record, kept to those of the subset and scored at its prior, are exactly (bit for bit) the pairs
+    Splink's prediction finds over the subset alone."""
+    people = sample_records["people"].sample(fraction=share, seed=seed)
+    got = dup.person_duplicate_pairs(people, threshold=threshold, expected_duplicate_share=expected,
+                                     candidates=sample_records["person_candidates"])
+    want = splinks_own_pairs(people, id_column=sc.LEAD_ID, keys=records.PERSON_KEYS,
+                             comparisons=records.person_comparisons(), blocking=records.PERSON_BLOCKING,
+                             levels=records.PERSON_LEVELS, prior=dup._prior(people.height, expected), threshold=threshold)
+    assert got.equals(want)
+    companies = sample_records["companies"].sample(fraction=max(share, 0.5), seed=seed)
+    got = dup.company_duplicate_pairs(companies, threshold=threshold, expected_duplicate_share=expected,
+                                      candidates=sample_records["company_candidates"])
+    want = splinks_own_pairs(companies, id_column=sc.ACCOUNT_ID, keys=records.COMPANY_KEYS,
+                             comparisons=records.company_comparisons(), blocking=records.COMPANY_BLOCKING,
+                             levels=records.COMPANY_LEVELS, prior=dup._prior(companies.height, expected),
+                             threshold=threshold)
+    assert got.equals(want)
 
 
 @pytest.mark.parametrize(("crm", "table"), [(c, t) for c, tables in CRM_COLUMNS.items() for t in tables])

@@ -77,8 +77,8 @@ def crm_audit(con: duckdb.DuckDBPyConnection, *, as_of: date, threshold: float =
     if not people.is_empty():
         people = people.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < until))
     companies = inputs.companies
-    person_pairs = dup.person_duplicate_pairs(people, threshold=threshold)
-    company_pairs = dup.company_duplicate_pairs(companies, threshold=threshold)
+    person_pairs = dup.person_duplicate_pairs(people, threshold=threshold, candidates=inputs.person_candidates)
+    company_pairs = dup.company_duplicate_pairs(companies, threshold=threshold, candidates=inputs.company_candidates)
     if person_survivor == "most_recent_activity" and not people.is_empty():
         paired = pl.concat([person_pairs.get_column("id_l"), person_pairs.get_column("id_r")])
         people = dup.with_last_activity(con, people, paired)

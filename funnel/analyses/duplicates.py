@@ -10,23 +10,30 @@ the prior that two records match is `expected_duplicate_share / (records − 1)`
 Each pair carries its match probability, match weight and the evidence in words (which fields
 agree and how). `merge_suggestions` groups pairs above the threshold into clusters (connected
 components), picks a survivor by a configurable rule and lists the fields the merge would fill.
-The records compared (each lead's and account's fields and match keys) are funnel.model.records', kept in
-the lead model.
+The records compared (each lead's and account's fields and match keys), the comparisons and the blocks are
+funnel.model.records'. A pair's blocks and each comparison's level and weight depend on its two records alone,
+so the candidate pairs are found once per data version and kept in the lead model; `scored_pairs` applies the
+prior of D (from the number of records at D) and the threshold to them, as Splink's prediction would over the
+records of D, bit for bit (a property test runs Splink itself to compare).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from typing import Literal
 
 import duckdb
 import polars as pl
-import splink.comparison_level_library as cll
-import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from funnel import schema as sc
 from funnel.errors import FunnelError
+from funnel.model.records import (
+    COMPANY_LEVELS,
+    PERSON_LEVELS,
+    Level,
+    company_candidates,
+    person_candidates,
+)
 from funnel.store.db import frame, registered
 from funnel.store.queries import sql_text
 
@@ -38,6 +45,7 @@ __all__ = [
     "merge_suggestions",
     "person_duplicate_pairs",
     "precision_recall",
+    "scored_pairs",
     "with_last_activity",
 ]
 
@@ -58,68 +66,6 @@ PAIR_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-@dataclass(frozen=True)
-class Level:
-    """One comparison level: its words in the evidence, and P(level | same) and P(level | different)."""
-
-    words: str
-    m: float
-    u: float
-
-
-# --------------------------------------------------------------------------------- people
-
-# Priors: of true duplicates, ~75% keep the same address once case, spaces, +tags and Gmail dots
-# are ignored and ~15% retype it as an initial form (j.smith@ for john.smith@); of different
-# people, almost none share an address. Names of one person agree exactly ~80% of the time.
-_EMAIL_LEVELS = (Level("same e-mail", 0.75, 1e-6),
-                 Level("e-mail in initial form (j.smith@ / john.smith@)", 0.15, 1e-5),
-                 Level("different e-mails", 0.10, 1.0 - 1.1e-5))
-_NAME_LEVELS = (Level("same name", 0.80, 0.0005), Level("name nearly the same (Jaro-Winkler ≥ 0.95)", 0.10, 0.001),
-                Level("similar name (Jaro-Winkler ≥ 0.88)", 0.05, 0.01),
-                Level("different names", 0.05, 1.0 - 0.0115))
-_ORG_LEVELS = (Level("same organisation domain", 0.90, 0.002), Level("same company name", 0.06, 0.001),
-               Level("different organisations", 0.04, 1.0 - 0.003))
-_PHONE_LEVELS = (Level("same phone", 0.60, 1e-5), Level("different phones", 0.40, 1.0 - 1e-5))
-
-_INITIAL_FORM = ("split_part(email_key_l, '@', 2) = split_part(email_key_r, '@', 2) "
-                 "and left(email_key_l, 1) = left(email_key_r, 1) "
-                 "and (regexp_matches(split_part(email_key_l, '@', 1), '^[a-z]\\.[^.]+$') "
-                 "or regexp_matches(split_part(email_key_r, '@', 1), '^[a-z]\\.[^.]+$')) "
-                 "and regexp_extract(split_part(email_key_l, '@', 1), '[^.]+$') "
-                 "= regexp_extract(split_part(email_key_r, '@', 1), '[^.]+$')")
-
-
-def _levels(column: str, null: bool, levels: tuple[Level, ...], conditions: list) -> list:
-    out = [cll.NullLevel(column)] if null else []
-    for level, condition in zip(levels, conditions, strict=True):
-        out.append(condition.configure(m_probability=level.m, u_probability=level.u,
-                                       label_for_charts=level.words))
-    return out
-
-
-def _person_comparisons() -> list:
-    email = cl.CustomComparison(output_column_name="email_key", comparison_levels=_levels(
-        "email_key", True, _EMAIL_LEVELS,
-        [cll.ExactMatchLevel("email_key"), cll.CustomLevel(_INITIAL_FORM), cll.ElseLevel()]))
-    name = cl.CustomComparison(output_column_name="name_key", comparison_levels=_levels(
-        "name_key", True, _NAME_LEVELS,
-        [cll.ExactMatchLevel("name_key"), cll.JaroWinklerLevel("name_key", 0.95),
-         cll.JaroWinklerLevel("name_key", 0.88), cll.ElseLevel()]))
-    org = cl.CustomComparison(output_column_name="org_domain", comparison_levels=[
-        cll.CustomLevel("(org_domain_l is null or org_domain_r is null) "
-                        "and (company_key_l is null or company_key_r is null)").configure(is_null_level=True),
-        *_levels("org_domain", False, _ORG_LEVELS,
-                 [cll.ExactMatchLevel("org_domain"), cll.ExactMatchLevel("company_key"), cll.ElseLevel()])])
-    phone = cl.CustomComparison(output_column_name="phone_key", comparison_levels=_levels(
-        "phone_key", True, _PHONE_LEVELS, [cll.ExactMatchLevel("phone_key"), cll.ElseLevel()]))
-    return [email, name, org, phone]
-
-
-PERSON_BLOCKING: tuple[tuple[str, ...], ...] = (("email_key",), ("phone_key",), ("org_domain", "last_key"),
-                                                 ("org_domain", "first_key"), ("company_key", "last_key"))
-
-
 def with_last_activity(con: duckdb.DuckDBPyConnection, records: pl.DataFrame,
                        lead_ids: pl.Series | None = None) -> pl.DataFrame:
     """`records` (`person_records`) with last_activity_at, the later of the lead's latest activity and its
@@ -137,83 +83,64 @@ def _prior(records: int, expected_duplicate_share: float) -> float:
     return min(0.5, expected_duplicate_share / max(records - 1, 1))
 
 
-def _scored_pairs(records: pl.DataFrame, *, id_column: str, keys: list[str], comparisons: list,
-                  blocking: tuple[tuple[str, ...], ...], prior: float, threshold: float,
-                  words: dict[str, tuple[Level, ...]]) -> pl.DataFrame:
-    """Splink's predictions above `threshold` for the records' keys, as PAIR_SCHEMA rows."""
-    if records.height < 2:
-        return pl.DataFrame(schema=PAIR_SCHEMA)
-    data = records.select(pl.col(id_column).alias("unique_id"), *keys)
-    connection = duckdb.connect()  # Splink's own scratch database, never the store
-    db = DuckDBAPI(connection)
-    try:
-        table = db.register(data.to_arrow(), table_name="records")
-        settings = SettingsCreator(
-            link_type="dedupe_only", unique_id_column_name="unique_id", probability_two_random_records_match=prior,
-            comparisons=comparisons, blocking_rules_to_generate_predictions=[block_on(*b) for b in blocking],
-            retain_intermediate_calculation_columns=True, retain_matching_columns=True)
-        linker = Linker(table, settings, log_level="WARNING")
-        predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-        pairs = predictions.as_duckdbpyrelation().pl()
-    finally:
-        connection.close()
-    if pairs.is_empty():
-        return pl.DataFrame(schema=PAIR_SCHEMA)
-    parts = []
-    for column, levels in words.items():
+def _match_weight(probability: float) -> float:
+    """log2 of the odds: how Splink turns a probability (the prior, the threshold) into a match weight."""
+    return math.log2(probability / (1 - probability)) if probability != 1 else math.inf
+
+
+def scored_pairs(candidates: pl.DataFrame, *, ids: pl.Series, prior: float, threshold: float,
+                 levels: dict[str, tuple[Level, ...]]) -> pl.DataFrame:
+    """The candidate pairs (funnel.model.records.candidate_pairs) of two of `ids` whose match probability at
+    `prior` is at least `threshold`, as PAIR_SCHEMA rows, computed as Splink's prediction computes them: the
+    prior's match weight plus each comparison's, in order; the probability from the total."""
+    among = ids.to_frame("id")
+    pairs = (candidates.join(among.rename({"id": "id_l"}), on="id_l", how="semi")
+             .join(among.rename({"id": "id_r"}), on="id_r", how="semi"))
+    weight = pl.lit(_match_weight(prior), dtype=pl.Float64)
+    for column in levels:
+        weight = weight + pl.col(f"mw_{column}")
+    two = pl.lit(2.0, dtype=pl.Float64)
+    probability = (pl.when(pl.col("match_weight") >= 0).then(1.0 / (1.0 + two.pow(-pl.col("match_weight"))))
+                   .otherwise(two.pow(pl.col("match_weight")) / (1.0 + two.pow(pl.col("match_weight")))))
+    evidence = []
+    for column, said_by in levels.items():
         gamma = pl.col(f"gamma_{column}")
-        top = len(levels) - 1
+        top = len(said_by) - 1
         said = pl.lit(None, dtype=pl.String)
-        for i, level in enumerate(levels):  # gamma counts down from the best level; -1 is null
+        for i, level in enumerate(said_by):  # gamma counts down from the best level; -1 is null
             said = pl.when(gamma == top - i).then(pl.lit(level.words)).otherwise(said)
-        parts.append(said)
-    return pairs.select(
-        pl.min_horizontal("unique_id_l", "unique_id_r").alias("id_l"),
-        pl.max_horizontal("unique_id_l", "unique_id_r").alias("id_r"),
-        "match_probability", "match_weight",
-        pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("evidence"),
-    ).cast(PAIR_SCHEMA).sort(["match_probability", "id_l", "id_r"], descending=[True, False, False])
+        evidence.append(said)
+    return (pairs.lazy().with_columns(weight.alias("match_weight"))
+            .filter(pl.col("match_weight") >= _match_weight(threshold))
+            .select("id_l", "id_r", probability.alias("match_probability"), "match_weight",
+                    pl.concat_str(evidence, separator="; ", ignore_nulls=True).alias("evidence"))
+            .collect().cast(PAIR_SCHEMA).sort(["match_probability", "id_l", "id_r"], descending=[True, False, False]))
 
 
-def person_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9,
-                           expected_duplicate_share: float = 0.05) -> pl.DataFrame:
+def person_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9, expected_duplicate_share: float = 0.05,
+                           candidates: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per pair of leads that are probably one person (match probability ≥ threshold):
-    id_l < id_r, match_probability, match_weight, evidence. `records` is `person_records(...)`."""
+    id_l < id_r, match_probability, match_weight, evidence. `records` is `person_records(...)` (or some of
+    them), `candidates` the candidate pairs of a set of leads holding them (default: found among `records`)."""
     _check_threshold(threshold)
-    return _scored_pairs(records, id_column=sc.LEAD_ID,
-                         keys=["email_key", "name_key", "first_key", "last_key", "org_domain", "company_key",
-                               "phone_key"],
-                         comparisons=_person_comparisons(), blocking=PERSON_BLOCKING,
-                         prior=_prior(records.height, expected_duplicate_share), threshold=threshold,
-                         words={"email_key": _EMAIL_LEVELS, "name_key": _NAME_LEVELS, "org_domain": _ORG_LEVELS,
-                                "phone_key": _PHONE_LEVELS})
+    if candidates is None:
+        candidates = person_candidates(records)
+    return scored_pairs(candidates, ids=records.get_column(sc.LEAD_ID),
+                        prior=_prior(records.height, expected_duplicate_share), threshold=threshold,
+                        levels=PERSON_LEVELS)
 
 
-# ------------------------------------------------------------------------------- companies
-
-_DOMAIN_LEVELS = (Level("same domain", 0.85, 1e-4), Level("different domains", 0.15, 1.0 - 1e-4))
-_COMPANY_NAME_LEVELS = (Level("same name (legal form ignored)", 0.70, 0.0005),
-                        Level("name nearly the same (Jaro-Winkler ≥ 0.95)", 0.15, 0.001),
-                        Level("similar name (Jaro-Winkler ≥ 0.9)", 0.10, 0.005),
-                        Level("different names", 0.05, 1.0 - 0.0065))
-COMPANY_BLOCKING: tuple[tuple[str, ...], ...] = (("domain_key",), ("company_key",), ("compact_key",))
-
-
-def company_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9,
-                            expected_duplicate_share: float = 0.05) -> pl.DataFrame:
+def company_duplicate_pairs(records: pl.DataFrame, *, threshold: float = 0.9, expected_duplicate_share: float = 0.05,
+                            candidates: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per pair of accounts that are probably one company: id_l < id_r, match_probability,
-    match_weight, evidence. `records` is `company_records(...)`."""
+    match_weight, evidence. `records` is `company_records(...)`, `candidates` their candidate pairs (default:
+    found among `records`)."""
     _check_threshold(threshold)
-    domain = cl.CustomComparison(output_column_name="domain_key", comparison_levels=_levels(
-        "domain_key", True, _DOMAIN_LEVELS, [cll.ExactMatchLevel("domain_key"), cll.ElseLevel()]))
-    name = cl.CustomComparison(output_column_name="company_key", comparison_levels=_levels(
-        "company_key", True, _COMPANY_NAME_LEVELS,
-        [cll.ExactMatchLevel("company_key"), cll.JaroWinklerLevel("company_key", 0.95),
-         cll.JaroWinklerLevel("company_key", 0.9), cll.ElseLevel()]))
-    return _scored_pairs(records, id_column=sc.ACCOUNT_ID, keys=["domain_key", "company_key", "compact_key"],
-                         comparisons=[domain, name], blocking=COMPANY_BLOCKING,
-                         prior=_prior(records.height, expected_duplicate_share), threshold=threshold,
-                         words={"domain_key": _DOMAIN_LEVELS, "company_key": _COMPANY_NAME_LEVELS})
+    if candidates is None:
+        candidates = company_candidates(records)
+    return scored_pairs(candidates, ids=records.get_column(sc.ACCOUNT_ID),
+                        prior=_prior(records.height, expected_duplicate_share), threshold=threshold,
+                        levels=COMPANY_LEVELS)
 
 
 def _check_threshold(threshold: float) -> None:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from funnel import schema as sc
 from funnel.errors import FunnelError
@@ -34,9 +37,10 @@ from funnel.model.standardise import (
 from funnel.store.db import frame, quote_ident
 from funnel.store.queries import sql_text
 
-__all__ = ["FINDING_SCHEMA", "RECORD_ID", "STATE_HEADERS", "AuditInputs", "attribute_keys", "attribute_value",
-           "audit_inputs", "company_records", "computed_audit_inputs", "latest_records", "person_records",
-           "standardisation_findings"]
+__all__ = ["COMPANY_BLOCKING", "COMPANY_LEVELS", "FINDING_SCHEMA", "PERSON_BLOCKING", "PERSON_LEVELS", "RECORD_ID",
+           "STATE_HEADERS", "AuditInputs", "Level", "attribute_keys", "attribute_value", "audit_inputs",
+           "candidate_pairs", "candidate_schema", "company_candidates", "company_records", "computed_audit_inputs",
+           "latest_records", "person_candidates", "person_records", "standardisation_findings"]
 
 # --------------------------------------------------------------------------------- match records
 
@@ -175,26 +179,169 @@ def standardisation_findings(con: duckdb.DuckDBPyConnection, *, table: str) -> p
     return pl.concat(parts).cast(FINDING_SCHEMA) if parts else pl.DataFrame(schema=FINDING_SCHEMA)
 
 
+# --------------------------------------------------------------------------------- candidate pairs
+# Splink's model of a duplicate (Fellegi–Sunter record linkage with fixed m and u probabilities; see
+# funnel.analyses.duplicates): the pairs its blocking rules bring together, and each comparison's level and match
+# weight, depend on the two records alone. So they are found once per data version; the prior (from the number of
+# records at D) and the threshold are applied at D by funnel.analyses.duplicates.scored_pairs, as Splink's
+# prediction applies them.
+
+@dataclass(frozen=True)
+class Level:
+    """One comparison level: its words in the evidence, and P(level | same) and P(level | different)."""
+
+    words: str
+    m: float
+    u: float
+
+
+# Priors: of true duplicates, ~75% keep the same address once case, spaces, +tags and Gmail dots
+# are ignored and ~15% retype it as an initial form (j.smith@ for john.smith@); of different
+# people, almost none share an address. Names of one person agree exactly ~80% of the time.
+_EMAIL_LEVELS = (Level("same e-mail", 0.75, 1e-6),
+                 Level("e-mail in initial form (j.smith@ / john.smith@)", 0.15, 1e-5),
+                 Level("different e-mails", 0.10, 1.0 - 1.1e-5))
+_NAME_LEVELS = (Level("same name", 0.80, 0.0005), Level("name nearly the same (Jaro-Winkler ≥ 0.95)", 0.10, 0.001),
+                Level("similar name (Jaro-Winkler ≥ 0.88)", 0.05, 0.01),
+                Level("different names", 0.05, 1.0 - 0.0115))
+_ORG_LEVELS = (Level("same organisation domain", 0.90, 0.002), Level("same company name", 0.06, 0.001),
+               Level("different organisations", 0.04, 1.0 - 0.003))
+_PHONE_LEVELS = (Level("same phone", 0.60, 1e-5), Level("different phones", 0.40, 1.0 - 1e-5))
+
+_INITIAL_FORM = ("split_part(email_key_l, '@', 2) = split_part(email_key_r, '@', 2) "
+                 "and left(email_key_l, 1) = left(email_key_r, 1) "
+                 "and (regexp_matches(split_part(email_key_l, '@', 1), '^[a-z]\\.[^.]+$') "
+                 "or regexp_matches(split_part(email_key_r, '@', 1), '^[a-z]\\.[^.]+$')) "
+                 "and regexp_extract(split_part(email_key_l, '@', 1), '[^.]+$') "
+                 "= regexp_extract(split_part(email_key_r, '@', 1), '[^.]+$')")
+
+
+def _levels(column: str, null: bool, levels: tuple[Level, ...], conditions: list) -> list:
+    out = [cll.NullLevel(column)] if null else []
+    for level, condition in zip(levels, conditions, strict=True):
+        out.append(condition.configure(m_probability=level.m, u_probability=level.u,
+                                       label_for_charts=level.words))
+    return out
+
+
+def person_comparisons() -> list:
+    email = cl.CustomComparison(output_column_name="email_key", comparison_levels=_levels(
+        "email_key", True, _EMAIL_LEVELS,
+        [cll.ExactMatchLevel("email_key"), cll.CustomLevel(_INITIAL_FORM), cll.ElseLevel()]))
+    name = cl.CustomComparison(output_column_name="name_key", comparison_levels=_levels(
+        "name_key", True, _NAME_LEVELS,
+        [cll.ExactMatchLevel("name_key"), cll.JaroWinklerLevel("name_key", 0.95),
+         cll.JaroWinklerLevel("name_key", 0.88), cll.ElseLevel()]))
+    org = cl.CustomComparison(output_column_name="org_domain", comparison_levels=[
+        cll.CustomLevel("(org_domain_l is null or org_domain_r is null) "
+                        "and (company_key_l is null or company_key_r is null)").configure(is_null_level=True),
+        *_levels("org_domain", False, _ORG_LEVELS,
+                 [cll.ExactMatchLevel("org_domain"), cll.ExactMatchLevel("company_key"), cll.ElseLevel()])])
+    phone = cl.CustomComparison(output_column_name="phone_key", comparison_levels=_levels(
+        "phone_key", True, _PHONE_LEVELS, [cll.ExactMatchLevel("phone_key"), cll.ElseLevel()]))
+    return [email, name, org, phone]
+
+
+PERSON_BLOCKING: tuple[tuple[str, ...], ...] = (("email_key",), ("phone_key",), ("org_domain", "last_key"),
+                                                 ("org_domain", "first_key"), ("company_key", "last_key"))
+
+
+PERSON_KEYS = ("email_key", "name_key", "first_key", "last_key", "org_domain", "company_key", "phone_key")
+# Each comparison's levels by its column, in the order Splink sums their match weights.
+PERSON_LEVELS: dict[str, tuple[Level, ...]] = {"email_key": _EMAIL_LEVELS, "name_key": _NAME_LEVELS,
+                                               "org_domain": _ORG_LEVELS, "phone_key": _PHONE_LEVELS}
+
+_DOMAIN_LEVELS = (Level("same domain", 0.85, 1e-4), Level("different domains", 0.15, 1.0 - 1e-4))
+_COMPANY_NAME_LEVELS = (Level("same name (legal form ignored)", 0.70, 0.0005),
+                        Level("name nearly the same (Jaro-Winkler ≥ 0.95)", 0.15, 0.001),
+                        Level("similar name (Jaro-Winkler ≥ 0.9)", 0.10, 0.005),
+                        Level("different names", 0.05, 1.0 - 0.0065))
+COMPANY_BLOCKING: tuple[tuple[str, ...], ...] = (("domain_key",), ("company_key",), ("compact_key",))
+COMPANY_KEYS = ("domain_key", "company_key", "compact_key")
+COMPANY_LEVELS: dict[str, tuple[Level, ...]] = {"domain_key": _DOMAIN_LEVELS, "company_key": _COMPANY_NAME_LEVELS}
+
+
+def company_comparisons() -> list:
+    domain = cl.CustomComparison(output_column_name="domain_key", comparison_levels=_levels(
+        "domain_key", True, _DOMAIN_LEVELS, [cll.ExactMatchLevel("domain_key"), cll.ElseLevel()]))
+    name = cl.CustomComparison(output_column_name="company_key", comparison_levels=_levels(
+        "company_key", True, _COMPANY_NAME_LEVELS,
+        [cll.ExactMatchLevel("company_key"), cll.JaroWinklerLevel("company_key", 0.95),
+         cll.JaroWinklerLevel("company_key", 0.9), cll.ElseLevel()]))
+    return [domain, name]
+
+
+def candidate_schema(levels: dict[str, tuple[Level, ...]]) -> dict[str, pl.DataType]:
+    """The columns of candidate pairs: id_l < id_r, then per comparison its level (gamma_<column>: the best
+    level counts highest, -1 is null) and its match weight (mw_<column>), in the order Splink sums them."""
+    per_comparison = {name: dtype for column in levels
+                      for name, dtype in ((f"gamma_{column}", pl.Int32()), (f"mw_{column}", pl.Float64()))}
+    return {"id_l": pl.String(), "id_r": pl.String(), **per_comparison}
+
+
+def candidate_pairs(records: pl.DataFrame, *, id_column: str, keys: tuple[str, ...], comparisons: list,
+                    blocking: tuple[tuple[str, ...], ...], levels: dict[str, tuple[Level, ...]]) -> pl.DataFrame:
+    """Every pair of records Splink's blocking rules bring together, with each comparison's level and match
+    weight (`candidate_schema`): what a prediction at any prior and threshold reads."""
+    schema = candidate_schema(levels)
+    if records.height < 2:
+        return pl.DataFrame(schema=schema)
+    data = records.select(pl.col(id_column).alias("unique_id"), *keys)
+    connection = duckdb.connect()  # Splink's own scratch database, never the store
+    db = DuckDBAPI(connection)
+    try:
+        table = db.register(data.to_arrow(), table_name="records")
+        settings = SettingsCreator(  # the prior does not enter a comparison's weight: scored_pairs applies it
+            link_type="dedupe_only", unique_id_column_name="unique_id", probability_two_random_records_match=0.5,
+            comparisons=comparisons, blocking_rules_to_generate_predictions=[block_on(*b) for b in blocking],
+            retain_intermediate_calculation_columns=True)
+        linker = Linker(table, settings, log_level="WARNING")
+        pairs = linker.inference.predict(warning_mode="never").as_duckdbpyrelation().pl()
+    finally:
+        connection.close()
+    if pairs.is_empty():
+        return pl.DataFrame(schema=schema)
+    return pairs.select(pl.min_horizontal("unique_id_l", "unique_id_r").alias("id_l"),
+                        pl.max_horizontal("unique_id_l", "unique_id_r").alias("id_r"),
+                        *(c for c in schema if c not in ("id_l", "id_r"))).cast(schema)
+
+
+def person_candidates(people: pl.DataFrame) -> pl.DataFrame:
+    """The candidate pairs of leads (`person_records`)."""
+    return candidate_pairs(people, id_column=sc.LEAD_ID, keys=PERSON_KEYS, comparisons=person_comparisons(),
+                           blocking=PERSON_BLOCKING, levels=PERSON_LEVELS)
+
+
+def company_candidates(companies: pl.DataFrame) -> pl.DataFrame:
+    """The candidate pairs of accounts (`company_records`)."""
+    return candidate_pairs(companies, id_column=sc.ACCOUNT_ID, keys=COMPANY_KEYS, comparisons=company_comparisons(),
+                           blocking=COMPANY_BLOCKING, levels=COMPANY_LEVELS)
+
+
 # --------------------------------------------------------------------------------- the audit's inputs
 
 
 @dataclass(frozen=True)
 class AuditInputs:
     """What the audit reads that does not change with D, the threshold or the settings: every lead's match
-    record (`person_records`), every account's (`company_records`) and the standardisation findings of both
-    tables. The field names are the part's names in funnel.model.materialised.AUDIT_RECORDS_TABLES."""
+    record (`person_records`), every account's (`company_records`), the standardisation findings of both
+    tables, and the candidate pairs of leads and of accounts. The field names are the part's names in
+    funnel.model.materialised.AUDIT_RECORDS_TABLES."""
 
     people: pl.DataFrame
     companies: pl.DataFrame
     lead_findings: pl.DataFrame
     account_findings: pl.DataFrame
+    person_candidates: pl.DataFrame
+    company_candidates: pl.DataFrame
 
 
 def computed_audit_inputs(con: duckdb.DuckDBPyConnection) -> AuditInputs:
     """The audit's inputs computed from the tables (what the model stores)."""
-    return AuditInputs(person_records(con), company_records(con),
-                       standardisation_findings(con, table=sc.LEADS.name),
-                       standardisation_findings(con, table=sc.ACCOUNTS.name))
+    people, companies = person_records(con), company_records(con)
+    return AuditInputs(people, companies, standardisation_findings(con, table=sc.LEADS.name),
+                       standardisation_findings(con, table=sc.ACCOUNTS.name), person_candidates(people),
+                       company_candidates(companies))
 
 
 def audit_inputs(con: duckdb.DuckDBPyConnection) -> AuditInputs:
