@@ -318,8 +318,6 @@ MODEL_PERSON_RECORDS = "model_person_records"
 MODEL_COMPANY_RECORDS = "model_company_records"
 MODEL_LEAD_FINDINGS = "model_lead_findings"
 MODEL_ACCOUNT_FINDINGS = "model_account_findings"
-MODEL_PERSON_CANDIDATES = "model_person_candidates"
-MODEL_COMPANY_CANDIDATES = "model_company_candidates"
 # The columns of a funnel entry that name the row behind it (type, id, time): shown on explanations, never counted.
 EVIDENCE_COLUMNS = ("evidence_type", "evidence_id", "evidence_at")
 # The parts of the lead model, as model_state names them.
@@ -330,14 +328,14 @@ SCORING_FACTS_PART = "scoring_facts"
 INTENT_INPUTS_PART = "intent_inputs"
 TABLE_SPANS_PART = "table_spans"  # rows, date span and newest timestamp of each canonical table
 FIRST_TOUCHES_PART = "first_touches"  # each lead's first campaign and first page (the capture audit's entry points)
-AUDIT_RECORDS_PART = "audit_records"  # the CRM audit's match keys, candidate pairs, values not in standard form
+AUDIT_RECORDS_PART = "audit_records"  # each lead's and account's match keys, each value not in standard form (CRM audit)
 # The tables each part is kept in (the identity part is the resolved canonical tables themselves): a copy of
 # the store (funnel export-tables) carries a part only with its tables.
 MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), LIFECYCLE_PART: (MODEL_LIFECYCLE_ENTRIES,),
                      SCORING_FACTS_PART: (MODEL_SCORING_FACTS,), INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS),
                      TABLE_SPANS_PART: (MODEL_TABLE_SPANS,), FIRST_TOUCHES_PART: (MODEL_FIRST_TOUCHES,),
                      AUDIT_RECORDS_PART: (MODEL_PERSON_RECORDS, MODEL_COMPANY_RECORDS, MODEL_LEAD_FINDINGS,
-                                          MODEL_ACCOUNT_FINDINGS, MODEL_PERSON_CANDIDATES, MODEL_COMPANY_CANDIDATES)}
+                                          MODEL_ACCOUNT_FINDINGS)}
 
 
 @lru_cache(maxsize=1024)  # recognising a file normalises each header once per preset tried

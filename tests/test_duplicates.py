@@ -272,12 +272,12 @@ def test_the_lead_model_keeps_the_findings_until_an_import_changes_the_data(tmp_
     """The audit reads the findings stored in the lead model once it is built: the same rows as computed from
     the tables; the fix file's import drops them with the rest of the model, and the next build finds none."""
     con = messy_leads_con()
-    computed = audit_inputs(con)  # no model built yet: from the tables
+    computed = records.computed_audit_records(con)
     assert not materialised.audit_records_are_current(con)
     ensure_model(con, settings=default_settings())
     stored = materialised.stored_audit_records(con)
     assert stored is not None and stored["lead_findings"].height == 6
-    for name, table in vars(computed).items():
+    for name, table in computed.items():
         assert stored[name].sort(table.columns).equals(table.sort(table.columns)), name
     path = tmp_path / "leads_fix.csv"
     path.write_bytes(fix_file_bytes(con, table="leads"))

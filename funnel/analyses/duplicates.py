@@ -12,9 +12,9 @@ agree and how). `merge_suggestions` groups pairs above the threshold into cluste
 components), picks a survivor by a configurable rule and lists the fields the merge would fill.
 The records compared (each lead's and account's fields and match keys), the comparisons and the blocks are
 funnel.model.records'. A pair's blocks and each comparison's level and weight depend on its two records alone,
-so the candidate pairs are found once per data version and kept in the lead model; `scored_pairs` applies the
-prior of D (from the number of records at D) and the threshold to them, as Splink's prediction would over the
-records of D, bit for bit (a property test runs Splink itself to compare).
+so the candidate pairs are found once per data version (funnel.model.records.audit_inputs); `scored_pairs`
+applies the prior of D (from the number of records at D) and the threshold to them, as Splink's prediction would
+over the records of D, bit for bit (a property test runs Splink itself to compare).
 """
 
 from __future__ import annotations

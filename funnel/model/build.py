@@ -101,7 +101,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
         built = True
     if not materialised.audit_records_are_current(con):
         report("Reading every lead's and account's match keys", 0.89)
-        materialised.write_audit_records(con, vars(records.computed_audit_inputs(con)))
+        materialised.write_audit_records(con, records.computed_audit_records(con))
         built = True
     built = build_scoring_parts(con, settings=settings, progress=report) or built
     report("The lead model is ready", 1.0)

@@ -41,14 +41,12 @@ from funnel.schema import (
     LIFECYCLE,
     LIFECYCLE_PART,
     MODEL_ACCOUNT_FINDINGS,
-    MODEL_COMPANY_CANDIDATES,
     MODEL_COMPANY_RECORDS,
     MODEL_FIRST_TOUCHES,
     MODEL_FUNNEL_ENTRIES,
     MODEL_INTENT_DAYS,
     MODEL_LEAD_FINDINGS,
     MODEL_LIFECYCLE_ENTRIES,
-    MODEL_PERSON_CANDIDATES,
     MODEL_PERSON_RECORDS,
     MODEL_SCORING_FACTS,
     MODEL_STATE,
@@ -468,15 +466,13 @@ def first_touch_query(con: duckdb.DuckDBPyConnection) -> str:
 
 
 # ------------------------------------------------------------------------------------ the CRM audit's records
-# Each lead's and account's match record, the pairs of them Splink's blocking brings together (with each
-# comparison's weight) and the values not in their standard form (funnel.model.records): the CRM audit at every
-# as-of date and threshold reads them, and no setting shapes them.
+# Each lead's and account's match record and the values not in their standard form (funnel.model.records): the
+# CRM audit at every as-of date and threshold reads them, and no setting shapes them.
 
 AUDIT_RECORDS_KEY = "the data, whatever the settings"
 # The table each of the audit's inputs is kept in, by its name in funnel.model.records.AuditInputs.
 AUDIT_RECORDS_TABLES = {"people": MODEL_PERSON_RECORDS, "companies": MODEL_COMPANY_RECORDS,
-                        "lead_findings": MODEL_LEAD_FINDINGS, "account_findings": MODEL_ACCOUNT_FINDINGS,
-                        "person_candidates": MODEL_PERSON_CANDIDATES, "company_candidates": MODEL_COMPANY_CANDIDATES}
+                        "lead_findings": MODEL_LEAD_FINDINGS, "account_findings": MODEL_ACCOUNT_FINDINGS}
 
 
 def audit_records_are_current(con: duckdb.DuckDBPyConnection) -> bool:
@@ -486,7 +482,7 @@ def audit_records_are_current(con: duckdb.DuckDBPyConnection) -> bool:
 
 def write_audit_records(con: duckdb.DuckDBPyConnection, inputs: Mapping[str, pl.DataFrame], *,
                         now: datetime | None = None) -> int:
-    """The CRM audit's inputs (funnel.model.records.computed_audit_inputs, by name) stored as the current part
+    """The CRM audit's records (funnel.model.records.computed_audit_records, by name) stored as the current part
     in one transaction; returns the number of lead records."""
 
     def write() -> int:
@@ -498,7 +494,7 @@ def write_audit_records(con: duckdb.DuckDBPyConnection, inputs: Mapping[str, pl.
 
 
 def stored_audit_records(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame] | None:
-    """The stored CRM audit's inputs by name (each in the order written), or None when the model holds none for
+    """The stored CRM audit's records by name (each in the order written), or None when the model holds none for
     the current data."""
     if not audit_records_are_current(con):
         return None

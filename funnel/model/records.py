@@ -4,8 +4,9 @@ Every lead's match record (`person_records`: the fields a merge reads and the ma
 (`company_records`) and the standardisation findings of both tables (`standardisation_findings`: a stored
 value not in its standard form, with the suggested one). They are a part of the lead model
 (funnel.model.materialised), built once per data version: `audit_inputs` reads them stored when the part is
-current, else computes them from the tables, with the same result. The audit itself (Splink's pairs at D, the
-merges, the trend) is funnel.analyses.crm_audit.
+current, else computes them from the tables, with the same result. The pairs of records Splink's blocking brings
+together, with each comparison's weight, are found from them once per data version too (`candidate_pairs`). The
+audit itself (the pairs at D, the merges, the trend) is funnel.analyses.crm_audit.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from funnel.store.queries import sql_text
 
 __all__ = ["COMPANY_BLOCKING", "COMPANY_LEVELS", "FINDING_SCHEMA", "PERSON_BLOCKING", "PERSON_LEVELS", "RECORD_ID",
            "STATE_HEADERS", "AuditInputs", "Level", "attribute_keys", "attribute_value", "audit_inputs",
-           "candidate_pairs", "candidate_schema", "company_candidates", "company_records", "computed_audit_inputs",
+           "candidate_pairs", "candidate_schema", "company_candidates", "company_records", "computed_audit_records",
            "latest_records", "person_candidates", "person_records", "standardisation_findings"]
 
 # --------------------------------------------------------------------------------- match records
@@ -182,9 +183,9 @@ def standardisation_findings(con: duckdb.DuckDBPyConnection, *, table: str) -> p
 # --------------------------------------------------------------------------------- candidate pairs
 # Splink's model of a duplicate (Fellegi–Sunter record linkage with fixed m and u probabilities; see
 # funnel.analyses.duplicates): the pairs its blocking rules bring together, and each comparison's level and match
-# weight, depend on the two records alone. So they are found once per data version; the prior (from the number of
-# records at D) and the threshold are applied at D by funnel.analyses.duplicates.scored_pairs, as Splink's
-# prediction applies them.
+# weight, depend on the two records alone. So they are found once per data version (per process: not kept in the
+# model, see `audit_inputs`); the prior (from the number of records at D) and the threshold are applied at D by
+# funnel.analyses.duplicates.scored_pairs, as Splink's prediction applies them.
 
 @dataclass(frozen=True)
 class Level:
@@ -325,8 +326,8 @@ def company_candidates(companies: pl.DataFrame) -> pl.DataFrame:
 class AuditInputs:
     """What the audit reads that does not change with D, the threshold or the settings: every lead's match
     record (`person_records`), every account's (`company_records`), the standardisation findings of both
-    tables, and the candidate pairs of leads and of accounts. The field names are the part's names in
-    funnel.model.materialised.AUDIT_RECORDS_TABLES."""
+    tables (kept in the lead model under these names: funnel.model.materialised.AUDIT_RECORDS_TABLES), and the
+    candidate pairs of leads and of accounts."""
 
     people: pl.DataFrame
     companies: pl.DataFrame
@@ -336,16 +337,19 @@ class AuditInputs:
     company_candidates: pl.DataFrame
 
 
-def computed_audit_inputs(con: duckdb.DuckDBPyConnection) -> AuditInputs:
-    """The audit's inputs computed from the tables (what the model stores)."""
-    people, companies = person_records(con), company_records(con)
-    return AuditInputs(people, companies, standardisation_findings(con, table=sc.LEADS.name),
-                       standardisation_findings(con, table=sc.ACCOUNTS.name), person_candidates(people),
-                       company_candidates(companies))
+def computed_audit_records(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """The audit's records computed from the tables, by their names in AuditInputs: what the lead model keeps."""
+    return {"people": person_records(con), "companies": company_records(con),
+            "lead_findings": standardisation_findings(con, table=sc.LEADS.name),
+            "account_findings": standardisation_findings(con, table=sc.ACCOUNTS.name)}
 
 
 def audit_inputs(con: duckdb.DuckDBPyConnection) -> AuditInputs:
-    """The audit's inputs that every as-of date and threshold share: stored in the lead model when current for
-    the data (a scan of each table), else computed from the tables."""
-    stored = materialised.stored_audit_records(con)
-    return computed_audit_inputs(con) if stored is None else AuditInputs(**stored)
+    """The audit's inputs that every as-of date and threshold share: the records stored in the lead model when
+    current for the data (else computed from the tables) and their candidate pairs. The pairs are found here, not
+    kept in the model: at 10M leads Splink's blocking of the people outgrew the 24 GB the model build has."""
+    found = materialised.stored_audit_records(con)
+    if found is None:
+        found = computed_audit_records(con)
+    return AuditInputs(**found, person_candidates=person_candidates(found["people"]),
+                       company_candidates=company_candidates(found["companies"]))
