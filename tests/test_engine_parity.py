@@ -20,6 +20,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from funnel import schema as sc
+from funnel.analyses.crm_audit import CrmAudit, crm_audit
 from funnel.analyses.report import metrics_report
 from funnel.cli.main import main
 from funnel.config import load_settings
@@ -29,8 +30,15 @@ from funnel.filters import Filters
 from funnel.ingest.sample import sample_tables
 from funnel.model.build import build_funnel_entries, build_scoring_parts
 from funnel.model.history import lead_frame, stage_history
-from funnel.model.materialised import funnel_is_current, stored_funnel_history
+from funnel.model.materialised import (
+    audit_records_are_current,
+    funnel_is_current,
+    stored_funnel_history,
+    write_audit_records,
+)
+from funnel.model.records import computed_audit_records
 from funnel.model.stages import computed_funnel_history
+from funnel.schema import AUDIT_RECORDS_PART, MODEL_PART_TABLES
 from funnel.store.db import connect, quote_ident
 from funnel.store.queries import sql_text
 from tests.stores import store
@@ -348,8 +356,8 @@ def test_funnel_leads_gives_the_same_rows(sample, capsys):
 
 @pytest.fixture(scope="module")
 def modelled(sample, tmp_path_factory) -> tuple[Path, Path]:
-    """The generated sample with its lead model built (funnel entries, scoring facts, intent inputs), exported
-    with it."""
+    """The generated sample with its lead model built (funnel entries, scoring facts, intent inputs, the CRM
+    audit's records), exported with it."""
     folder = tmp_path_factory.mktemp("modelled")
     path = folder / "funnel.duckdb"
     path.write_bytes(sample[0].read_bytes())
@@ -357,6 +365,7 @@ def modelled(sample, tmp_path_factory) -> tuple[Path, Path]:
     try:
         build_funnel_entries(con, settings=load_settings(None))
         build_scoring_parts(con, settings=load_settings(None))
+        write_audit_records(con, computed_audit_records(con))
     finally:
         con.close()
     assert main(["export-tables", "--db", str(path), "--out", str(folder / "parquet")]) == 0
@@ -382,6 +391,35 @@ def test_spark_reads_the_exported_lead_model_and_gives_the_same_figures(modelled
     for extra in (("--ladder", "funnel", "--by", "source"), ("--ladder", "funnel", "--as-of", "2026-06-30")):
         duck = output(capsys, "metrics", "--db", str(db), *extra)
         assert output(capsys, "metrics", "--engine", "spark", "--data", str(data), *extra) == duck
+
+
+def test_the_crm_audit_on_spark_reads_the_exported_records_and_is_duckdbs(modelled):
+    """The CRM audit (pairs, merges, findings, summary) at two dates from the records the dataset carries, and
+    from a dataset without them (computed on Spark from the tables): DuckDB's frames."""
+    db, data = modelled
+    bare = data.parent / "without_audit_records"
+    bare.mkdir(exist_ok=True)
+    for table in data.glob("*.parquet"):
+        if table.stem not in MODEL_PART_TABLES[AUDIT_RECORDS_PART]:
+            (bare / table.name).write_bytes(table.read_bytes())
+    days = (date(2026, 9, 30), date(2026, 3, 31))
+    con = connect(db, read_only=True)
+    try:
+        expected = [crm_audit(con, as_of=day) for day in days]
+    finally:
+        con.close()
+    for folder, stored in ((data, True), (bare, False)):
+        engine = SparkEngine.open(str(folder))
+        try:
+            assert audit_records_are_current(engine) is stored
+            for day, duck in zip(days, expected, strict=True):
+                audit = crm_audit(engine, as_of=day)
+                for part in CrmAudit.__dataclass_fields__:
+                    want, got = getattr(duck, part), getattr(audit, part)
+                    assert got.sort(got.columns).equals(want.sort(want.columns)), (folder.name, day, part)
+        finally:
+            engine.close()
+    assert expected[0].person_pairs.height > 0
 
 
 def test_spark_counts_the_report_in_its_tasks_and_only_the_counts_come_back(modelled, monkeypatch):
