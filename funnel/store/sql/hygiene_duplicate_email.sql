@@ -15,16 +15,18 @@ normalised as (
     where email is not null
 ),
 
+-- an address only one lead has is shared on no day (a day's leads are some of them), so only the others are
+-- kept on each day
 keyed as (
     select d.as_of, n.lead_id, n.k
     from normalised as n
+    semi join (select k from normalised where k <> '' group by k having count(*) > 1) as g on g.k = n.k
     join days as d on n.created_at is null or n.created_at < d.until
 ),
 
 shared as (
     select as_of, k, count(*) as leads
     from keyed
-    where k <> ''
     group by as_of, k
     having count(*) > 1
 ),
