@@ -268,6 +268,12 @@ CANONICAL_ACTIVITY_TYPES: tuple[str, ...] = (
 # engagement = any activity type except passive ones"), the default of funnel_rules.not_meaningful.
 PASSIVE_ACTIVITY_TYPES: tuple[str, ...] = ("email_open", "email_sent", "email_delivered", "email_bounced",
                                            "email_unsubscribe")
+# The activity types that submit a form, and those that view a page (the capture audit's form funnels).
+FORM_TYPES: tuple[str, ...] = ("form_fill", "demo_request", "contact_form", "trial_signup", "newsletter_signup",
+                               "webinar_registration", "content_download")
+VIEW_TYPES: tuple[str, ...] = ("page_view", "content_view", "pricing_page_view", "product_page_view",
+                               "case_study_view", "comparison_page_view", "integration_page_view",
+                               "implementation_page_view")
 
 # Identity rows: how a tool names a person (kept beside the canonical tables, never activities).
 TOOL_ID = "tool_id"
@@ -318,6 +324,7 @@ MODEL_PERSON_RECORDS = "model_person_records"
 MODEL_COMPANY_RECORDS = "model_company_records"
 MODEL_LEAD_FINDINGS = "model_lead_findings"
 MODEL_ACCOUNT_FINDINGS = "model_account_findings"
+MODEL_FORM_TOUCHES = "model_form_touches"
 # The columns of a funnel entry that name the row behind it (type, id, time): shown on explanations, never counted.
 EVIDENCE_COLUMNS = ("evidence_type", "evidence_id", "evidence_at")
 # The parts of the lead model, as model_state names them.
@@ -328,6 +335,7 @@ SCORING_FACTS_PART = "scoring_facts"
 INTENT_INPUTS_PART = "intent_inputs"
 TABLE_SPANS_PART = "table_spans"  # rows, date span and newest timestamp of each canonical table
 FIRST_TOUCHES_PART = "first_touches"  # each lead's first campaign and first page (the capture audit's entry points)
+FORM_TOUCHES_PART = "form_touches"  # each lead's first submission and first view of each form (form funnels)
 AUDIT_RECORDS_PART = "audit_records"  # each lead's and account's match keys, each value not in standard form (CRM audit)
 # The tables each part is kept in (the identity part is the resolved canonical tables themselves): a copy of
 # the store (funnel export-tables) carries a part only with its tables.
@@ -335,7 +343,8 @@ MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), LIFECYCLE_PART: (MODE
                      SCORING_FACTS_PART: (MODEL_SCORING_FACTS,), INTENT_INPUTS_PART: (MODEL_INTENT_DAYS, MODEL_SURGE_DAYS),
                      TABLE_SPANS_PART: (MODEL_TABLE_SPANS,), FIRST_TOUCHES_PART: (MODEL_FIRST_TOUCHES,),
                      AUDIT_RECORDS_PART: (MODEL_PERSON_RECORDS, MODEL_COMPANY_RECORDS, MODEL_LEAD_FINDINGS,
-                                          MODEL_ACCOUNT_FINDINGS)}
+                                          MODEL_ACCOUNT_FINDINGS),
+                     FORM_TOUCHES_PART: (MODEL_FORM_TOUCHES,)}
 
 
 @lru_cache(maxsize=1024)  # recognising a file normalises each header once per preset tried

@@ -3,15 +3,19 @@ field's lift on conversion, and the data-quality note."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from funnel import schema as sc
 from funnel.analyses import capture as cap
 from funnel.config import default_settings
 from funnel.errors import FunnelError
+from funnel.model import materialised
 from tests.stores import store
 
 D = date(2026, 3, 31)
@@ -87,8 +91,6 @@ def entry_points_store():
 def test_the_entry_point_is_the_first_campaign_and_page_recorded_by_d_ties_in_activity_id_order(stored):
     con = entry_points_store()
     if stored:
-        from funnel.model import materialised
-
         assert materialised.write_first_touches(con) == 2
         assert materialised.first_touches_are_current(con)
     entry = {day: {lead: (campaign, url) for lead, campaign, url in cap.capture_frame(
@@ -116,12 +118,40 @@ def test_lift_of_knowing_a_field_with_intervals_and_bh(captured):
     assert phone["leads_with"] == 0 and phone["rate_with"] is None and phone["lift"] is None
 
 
-def test_form_funnels_count_views_before_submission_and_leave_unviewed_forms_null():
-    forms = cap.form_funnels(con_of(), as_of=D)
+@pytest.mark.parametrize("stored", [False, True], ids=["tables", "model"])
+def test_form_funnels_count_views_before_submission_and_leave_unviewed_forms_null(stored):
+    con = con_of()
+    if stored:
+        assert materialised.write_form_touches(con) == 3  # /demo: leads 1 and 2; /lp/guide: lead 5
+        assert materialised.form_touches_are_current(con)
+    forms = cap.form_funnels(con, as_of=D)
     got = {f: (v, s, both, c) for f, v, s, both, c, _ in forms.iter_rows()}
     assert got["/demo"] == (2, 1, 1, 0.5)
     assert got["/lp/guide"] == (0, 1, 0, None)
     assert forms.filter(pl.col("form") == "/demo")["below_target"].item() is True
+
+
+FORM_PAGES = ("/demo", "/Demo?utm=x", "/demo#top", "/lp/guide", "/pricing")
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(touches=st.lists(st.tuples(st.sampled_from(["1", "2", "3"]), st.sampled_from(["demo_request", "form_fill",
+                                                                                        "page_view", "pricing_page_view",
+                                                                                        "email_open"]),
+                                  st.sampled_from(FORM_PAGES), st.integers(0, 40), st.integers(0, 23)), max_size=14),
+       day=st.integers(0, 45))
+def test_form_funnels_from_the_stored_touches_cut_at_d_are_those_from_the_activities(touches, day):
+    """Any activities, any day: the funnels from the lead model's form touches (one run to the horizon, cut at D)
+    are those read from the activities up to D."""
+    start = datetime(2026, 3, 1)
+    con = store(leads=[{sc.LEAD_ID: lead, sc.CREATED_AT: start} for lead in ("1", "2", "3")],
+                activities=[{sc.ACTIVITY_ID: f"a{i}", sc.LEAD_ID: lead, sc.ACTIVITY_TYPE: kind, sc.URL: url,
+                             sc.OCCURRED_AT: start + timedelta(days=days, hours=hours)}
+                            for i, (lead, kind, url, days, hours) in enumerate(touches)])
+    as_of = date(2026, 3, 1) + timedelta(days=day)
+    from_tables = cap.form_funnels(con, as_of=as_of)
+    materialised.write_form_touches(con)
+    assert cap.form_funnels(con, as_of=as_of).equals(from_tables)
 
 
 def test_data_quality_note_for_the_leads_behind_a_number(captured):

@@ -189,8 +189,8 @@ def run(*argv: str) -> str:
 
 def outputs(db: Path, folder: Path) -> dict[str, bytes]:
     """Every command whose numbers rest on the stage histories, on both ladders at three dates: metrics, leads,
-    the routing lint, the handoff review and its lead lists, the capture audit by first campaign and page, the CRM
-    audit (hygiene with its files) and the monthly review."""
+    the routing lint, the handoff review and its lead lists, the capture audit by first campaign and page and its
+    form funnels, the CRM audit (hygiene with its files) and the monthly review."""
     texts = {}
     for day in DATES:
         for ladder in ("funnel", "lifecycle"):
@@ -201,6 +201,7 @@ def outputs(db: Path, folder: Path) -> dict[str, bytes]:
         texts[f"rules-{day}"] = run("rules", "check", "--db", str(db), "--as-of", day, "--format", "csv")
         for entry in ("campaign", "url"):  # the first campaign and page: stored first touches, or the activities
             texts[f"capture-{entry}-{day}"] = run("capture", "--db", str(db), "--as-of", day, "--by", entry)
+        texts[f"capture-forms-{day}"] = run("capture", "--db", str(db), "--as-of", day, "--section", "forms")
     con = connect(db, read_only=True)
     try:
         for day in DATES:
@@ -237,6 +238,7 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
     finally:
         con.close()
     assert parts.get_column("part").to_list() == [materialised.AUDIT_RECORDS_PART, materialised.FIRST_TOUCHES_PART,
+                                                  materialised.FORM_TOUCHES_PART,
                                                   materialised.FUNNEL_PART, materialised.IDENTITY_PART,
                                                   materialised.INTENT_INPUTS_PART, materialised.LIFECYCLE_PART,
                                                   materialised.SCORING_FACTS_PART, materialised.TABLE_SPANS_PART]
@@ -278,6 +280,7 @@ def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db
         assert materialised.stored_table_spans(con) is None
         assert not materialised.first_touches_are_current(con)
         assert materialised.stored_audit_records(con) is None
+        assert not materialised.form_touches_are_current(con)
         assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
     finally:
         con.close()

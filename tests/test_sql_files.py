@@ -105,6 +105,7 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     "capture_fields": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts"),
                        "first_touch": sql_text("first_touches", activities="activities")},
     "lead_needs": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts")},
+    "form_funnels": {"form_touches": sql_text("form_touches", activities="activities")},
 }
 
 

@@ -23,9 +23,10 @@ never holds more leads than the cross-section; with one leads import there is no
 counts at both points.
 
 Form funnels (`form_funnels`) count known leads only: a view is any recorded activity of a lead
-on the form's page (a page-view type, VIEW_TYPES) before it submitted. Anonymous visitors who never submitted are in web
-analytics, not in CRM or marketing exports, so completion here is an upper bound on the true
-form completion rate; a form with no recorded views has no completion rate (null), not 0.
+on the form's page (a page-view type, funnel.schema.VIEW_TYPES) before it submitted. Anonymous visitors who never
+submitted are in web analytics, not in CRM or marketing exports, so completion here is an upper bound on the true
+form completion rate; a form with no recorded views has no completion rate (null), not 0. Each lead's first
+submission and view of each form are kept in the lead model, cut at D when read.
 """
 
 from __future__ import annotations
@@ -43,12 +44,11 @@ from funnel.model import materialised
 from funnel.model.scoring import seniority_of
 from funnel.stats import bh_adjusted, two_proportion_p_value, wilson_interval
 from funnel.store.db import frame, scalar
-from funnel.store.queries import sql_text
+from funnel.store.queries import bound_params, sql_text
 
 __all__ = [
     "CAPTURE_FIELDS",
     "ENTRY_POINTS",
-    "FORM_TYPES",
     "CaptureAudit",
     "audited_fields",
     "capture_audit",
@@ -71,11 +71,6 @@ __all__ = [
 ]
 
 CAPTURE_FIELDS: tuple[str, ...] = ("title", "seniority", "phone", "company", "industry", "employees", "country")
-FORM_TYPES: tuple[str, ...] = ("form_fill", "demo_request", "contact_form", "trial_signup", "newsletter_signup",
-                               "webinar_registration", "content_download")
-VIEW_TYPES: tuple[str, ...] = ("page_view", "content_view", "pricing_page_view", "product_page_view",
-                               "case_study_view", "comparison_page_view", "integration_page_view",
-                               "implementation_page_view")
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (("0-7 days", 0, 7), ("8-30 days", 8, 30),
                                                          ("31-90 days", 31, 90), ("90+ days", 91, None))
 PANEL_DAYS: tuple[int, ...] = (30, 90)  # the later points of the same-lead panel
@@ -309,9 +304,8 @@ def form_funnels(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame
     """One row per form (URL path of a submission): form, viewers, submitters, viewed_then_submitted,
     completion (viewed_then_submitted / viewers; null with no recorded views), below_target (< 60%),
     known leads only (see the module note)."""
-    sql = sql_text("form_funnels", activities=sc.ACTIVITIES.name)
-    forms = frame(con, sql, {"forms": list(FORM_TYPES), "views": list(VIEW_TYPES),
-                                "until": _until(as_of)})
+    sql = sql_text("form_funnels", fragments={"form_touches": materialised.form_touch_query(con)})
+    forms = frame(con, sql, bound_params(sql, materialised.FORM_TOUCH_TYPES | {"until": _until(as_of)}))
     return forms.with_columns(
         pl.when(pl.col("viewers") > 0).then(pl.col("viewed_then_submitted") / pl.col("viewers"))
         .otherwise(None).alias("completion")

@@ -99,6 +99,10 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
         report("Finding each lead's first campaign and page", 0.88)
         materialised.write_first_touches(con)
         built = True
+    if not materialised.form_touches_are_current(con):
+        report("Finding each lead's first submission and view of each form", 0.885)
+        materialised.write_form_touches(con)
+        built = True
     if not materialised.audit_records_are_current(con):
         report("Reading every lead's and account's match keys", 0.89)
         materialised.write_audit_records(con, records.computed_audit_records(con))

@@ -34,6 +34,8 @@ from funnel.schema import (
     CREATED_AT,
     EVIDENCE_COLUMNS,
     FIRST_TOUCHES_PART,
+    FORM_TOUCHES_PART,
+    FORM_TYPES,
     FUNNEL_PART,
     IDENTITY_PART,
     INTENT_INPUTS_PART,
@@ -43,6 +45,7 @@ from funnel.schema import (
     MODEL_ACCOUNT_FINDINGS,
     MODEL_COMPANY_RECORDS,
     MODEL_FIRST_TOUCHES,
+    MODEL_FORM_TOUCHES,
     MODEL_FUNNEL_ENTRIES,
     MODEL_INTENT_DAYS,
     MODEL_LEAD_FINDINGS,
@@ -54,6 +57,7 @@ from funnel.schema import (
     MODEL_TABLE_SPANS,
     SCORING_FACTS_PART,
     TABLE_SPANS_PART,
+    VIEW_TYPES,
 )
 from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident, registered
 from funnel.store.inventory import table_spans
@@ -62,6 +66,7 @@ from funnel.store.queries import sql_text
 __all__ = [
     "AUDIT_RECORDS_PART",
     "FIRST_TOUCHES_PART",
+    "FORM_TOUCHES_PART",
     "FUNNEL_PART",
     "HORIZON",
     "IDENTITY_PART",
@@ -73,6 +78,8 @@ __all__ = [
     "clear_model",
     "first_touch_query",
     "first_touches_are_current",
+    "form_touch_query",
+    "form_touches_are_current",
     "funnel_is_current",
     "funnel_settings_key",
     "identity_is_current",
@@ -95,6 +102,7 @@ __all__ = [
     "table_spans_are_current",
     "write_audit_records",
     "write_first_touches",
+    "write_form_touches",
     "write_funnel_entries",
     "write_intent_inputs",
     "write_lifecycle_entries",
@@ -230,7 +238,7 @@ def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows:
     con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_LIFECYCLE_ENTRIES)} ({', '.join(LIFECYCLE_COLUMNS)})")
-    for table in (*SCORING_TABLES, MODEL_FIRST_TOUCHES, *AUDIT_RECORDS_TABLES.values()):
+    for table in (*SCORING_TABLES, MODEL_FIRST_TOUCHES, MODEL_FORM_TOUCHES, *AUDIT_RECORDS_TABLES.values()):
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
                 {"part": IDENTITY_PART, "key": identity_settings_key(identity_for), "at": now or datetime.now(),
@@ -464,6 +472,38 @@ def first_touch_query(con: duckdb.DuckDBPyConnection) -> str:
         return sql_text("first_touches_at", first_touches=MODEL_FIRST_TOUCHES)
     return sql_text("first_touches", activities=ACTIVITIES.name)
 
+
+# ------------------------------------------------------------------------------------ form touches
+# Each lead's first submission and first view of each form (form_touches.sql to the horizon): the capture audit's
+# form funnels. The firsts are causal, so a day D reads the stored rows cut at D (form_funnels.sql) instead of
+# reading every form submission and page view again.
+
+FORM_TOUCHES_KEY = "every form and page view, whatever the settings"
+# What form_touches.sql binds besides $until: the activity types that submit a form, and those that view a page.
+FORM_TOUCH_TYPES = {"forms": list(FORM_TYPES), "views": list(VIEW_TYPES)}
+
+
+def form_touches_are_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the model holds the form touches of the current data."""
+    return _is_current(con, FORM_TOUCHES_PART, FORM_TOUCHES_KEY)
+
+
+def write_form_touches(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> int:
+    """Every form's and lead's first submission and first view over all the data, stored as the current part in
+    one transaction; returns the number of rows."""
+    query = sql_text("form_touches", activities=ACTIVITIES.name)
+    return _written(con, FORM_TOUCHES_PART, FORM_TOUCHES_KEY,
+                    lambda: _created(con, MODEL_FORM_TOUCHES, query, FORM_TOUCH_TYPES | {"until": until(HORIZON)}),
+                    now=now)
+
+
+def form_touch_query(con: duckdb.DuckDBPyConnection) -> str:
+    """The query of each form's and lead's first submission and first view, for form_funnels.sql to cut at the
+    day its $until ends: the stored form touches when the model holds them, else form_touches.sql over the
+    activities (binding FORM_TOUCH_TYPES and $until)."""
+    if form_touches_are_current(con):
+        return f"select form, lead_id, first_submit, first_view from {quote_ident(MODEL_FORM_TOUCHES)}"
+    return sql_text("form_touches", activities=ACTIVITIES.name)
 
 # ------------------------------------------------------------------------------------ the CRM audit's records
 # Each lead's and account's match record and the values not in their standard form (funnel.model.records): the
