@@ -169,6 +169,15 @@ def test_a_bad_threshold_is_a_clear_error():
         dup.person_duplicate_pairs(pl.DataFrame(), threshold=0)
 
 
+def test_a_threshold_of_one_asks_for_certainty_which_no_pair_reaches():
+    """A probability of 1 is a match weight of +infinity: no finite evidence reaches it, so no pair is listed (Splink's
+    own prediction failed on that threshold: its SQL named a column "inf")."""
+    con = store(leads=[lead("L1", "Jon.Park+x@acme.com", "Jon Park", phone="(415) 555-2671", country="US"),
+                       lead("L2", "jon.park@acme.com", "Jon Park", phone="+1 415 555 2671", country="US"), *FILLER])
+    assert dup.person_duplicate_pairs(person_records(con), threshold=0.999999).height == 1
+    assert dup.person_duplicate_pairs(person_records(con), threshold=1.0).is_empty()
+
+
 # ----------------------------------------------------------------------------- survivor rule
 
 def merge_con():

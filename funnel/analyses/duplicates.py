@@ -4,8 +4,8 @@ Matching is Splink's (Fellegi–Sunter record linkage on DuckDB, the same model 
 records are compared only within blocks (same e-mail key, same phone, same organisation domain
 and last or first name, same company and last name; for companies the same name key, the same
 name without spaces, the same domain), never all pairs. The m and u probabilities are fixed
-priors written below (not trained by expectation maximisation, which is fragile on CRM data), and
-the prior that two records match is `expected_duplicate_share / (records − 1)`.
+priors written in funnel.model.records (not trained by expectation maximisation, which is fragile on
+CRM data), and the prior that two records match is `expected_duplicate_share / (records − 1)`.
 
 Each pair carries its match probability, match weight and the evidence in words (which fields
 agree and how). `merge_suggestions` groups pairs above the threshold into clusters (connected
