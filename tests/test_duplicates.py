@@ -146,6 +146,16 @@ def test_each_leads_match_keys_are_the_key_functions_of_its_own_fields():
                                                             "initech.co.uk", None, None]
 
 
+def test_people_keyed_a_slice_at_a_time_are_the_people_keyed_at_once(monkeypatch):
+    con = store(leads=[lead("L1", "Jon.Park+x@acme.com", "Jon Park", phone="(415) 555-2671", country="US",
+                            account_id="A1"),
+                       lead("L2", "ana@gmail.com", "Ana Silva", account_id="A1"), *FILLER],
+                accounts=[{sc.ACCOUNT_ID: "A1", sc.DOMAIN: "www.acme.com"}])
+    whole = person_records(con)
+    monkeypatch.setattr(records, "PEOPLE_PER_SLICE", 7)
+    assert person_records(con).equals(whole)
+
+
 def test_companies_match_on_domain_and_name_but_not_a_longer_name_at_another_domain():
     con = store(accounts=[
         {sc.ACCOUNT_ID: "C1", sc.NAME: "ACME, Inc.", sc.DOMAIN: "https://www.acme.com/"},
