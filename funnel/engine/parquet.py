@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from funnel.engine.spark import MODEL_TABLES, table_names
+from funnel.engine.spark import table_names
 from funnel.errors import StoreError
-from funnel.store.db import quote_ident
+from funnel.store.db import MODEL_TABLES, quote_ident
 
 __all__ = ["write_tables"]
 

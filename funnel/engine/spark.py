@@ -31,7 +31,7 @@ from funnel.engine import too_many_rows
 from funnel.engine.translate import spark_sql
 from funnel.errors import EngineError
 from funnel.schema import MODEL_PART_TABLES, MODEL_STATE, TABLES
-from funnel.store.db import BOOKKEEPING_COLUMNS, quote_ident, scalar
+from funnel.store.db import BOOKKEEPING_COLUMNS, MODEL_TABLES, quote_ident, scalar
 from funnel.store.queries import sql_text
 
 __all__ = ["SESSION_CONF", "SparkEngine", "spark_session"]
@@ -106,11 +106,6 @@ def _engine_session():
     for key, value in SESSION_CONF.items():
         session.conf.set(key, value)
     return session
-
-
-# The lead model's tables beyond its state (funnel.model.materialised), each there only when its part was built.
-MODEL_TABLES = tuple(dict.fromkeys(t for tables in MODEL_PART_TABLES.values() for t in tables
-                                   if t not in BOOKKEEPING_COLUMNS))
 
 
 def table_names() -> list[str]:

@@ -59,7 +59,7 @@ from funnel.schema import (
     TABLE_SPANS_PART,
     VIEW_TYPES,
 )
-from funnel.store.db import BOOKKEEPING_COLUMNS, first_row, frame, quote_ident, registered
+from funnel.store.db import BOOKKEEPING_COLUMNS, MODEL_TABLES, first_row, frame, quote_ident, registered
 from funnel.store.inventory import table_spans
 from funnel.store.queries import sql_text
 
@@ -238,7 +238,7 @@ def clear_model(con: duckdb.DuckDBPyConnection, *, identity_for: Settings, rows:
     con.execute(f"DELETE FROM {quote_ident(MODEL_STATE)}")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_FUNNEL_ENTRIES)} ({', '.join(ENTRY_COLUMNS)})")
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(MODEL_LIFECYCLE_ENTRIES)} ({', '.join(LIFECYCLE_COLUMNS)})")
-    for table in (*SCORING_TABLES, MODEL_FIRST_TOUCHES, MODEL_FORM_TOUCHES, *AUDIT_RECORDS_TABLES.values()):
+    for table in MODEL_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
     con.execute(f"INSERT INTO {quote_ident(MODEL_STATE)} VALUES ($part, $key, $at, $rows, $seconds)",
                 {"part": IDENTITY_PART, "key": identity_settings_key(identity_for), "at": now or datetime.now(),
@@ -330,7 +330,6 @@ def write_lifecycle_entries(con: duckdb.DuckDBPyConnection, *, settings: Setting
 # and the days an account surged, so the intent at D is an aggregate over the stored rows dated in D's
 # lookback. Weights, decay, caps and the lookback are applied when read: no setting shapes those rows.
 
-SCORING_TABLES = (MODEL_SCORING_FACTS, MODEL_INTENT_DAYS, MODEL_SURGE_DAYS)
 INTENT_INPUTS_KEY = "every activity and surge"  # the part depends on the data only
 # The window the stored intent inputs cover: every dated row up to the model's horizon.
 EARLIEST = date(1, 1, 1)
@@ -504,6 +503,7 @@ def form_touch_query(con: duckdb.DuckDBPyConnection) -> str:
     if form_touches_are_current(con):
         return f"select form, lead_id, first_submit, first_view from {quote_ident(MODEL_FORM_TOUCHES)}"
     return sql_text("form_touches", activities=ACTIVITIES.name)
+
 
 # ------------------------------------------------------------------------------------ the CRM audit's records
 # Each lead's and account's match record and the values not in their standard form (funnel.model.records): the

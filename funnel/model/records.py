@@ -45,7 +45,6 @@ __all__ = ["COMPANY_BLOCKING", "COMPANY_LEVELS", "FINDING_SCHEMA", "PERSON_BLOCK
 
 # --------------------------------------------------------------------------------- match records
 
-
 # Leads keyed at a time: the key expressions hold several copies of what they read, so at 10M leads keying all at
 # once peaked at 12.3 GB for a 2.4 GB result.
 PEOPLE_PER_SLICE = 1_000_000

@@ -24,6 +24,7 @@ from funnel.schema import (
     IMPORTS,
     MODEL_FUNNEL_ENTRIES,
     MODEL_LIFECYCLE_ENTRIES,
+    MODEL_PART_TABLES,
     MODEL_STATE,
     RAW_SCHEMA,
     REVIEW_VERDICTS,
@@ -62,6 +63,10 @@ BOOKKEEPING_COLUMNS: dict[str, tuple[str, ...]] = {
     MODEL_LIFECYCLE_ENTRIES: ("lead_id VARCHAR", "stage_rank INTEGER", "entered_at TIMESTAMP", "reason VARCHAR",
                               "basis VARCHAR", "seq BIGINT", "prev_rank INTEGER"),
 }
+# The lead model's tables beyond its state and its entries (funnel.model.materialised), each there only while its
+# part is built: every rebuild of the data drops them.
+MODEL_TABLES = tuple(dict.fromkeys(t for tables in MODEL_PART_TABLES.values() for t in tables
+                                   if t not in BOOKKEEPING_COLUMNS))
 
 
 def default_db_path() -> Path:
