@@ -3,6 +3,7 @@ and the same table whether the stays are read from the stored lead model or from
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import polars as pl
@@ -16,7 +17,7 @@ from funnel.analyses.routing import content_next_stage
 from funnel.config import default_settings
 from funnel.model import stages
 from funnel.model.build import build_funnel_entries
-from funnel.model.materialised import funnel_is_current
+from funnel.model.materialised import content_views_are_current, funnel_is_current, write_content_views
 from tests.stores import store
 
 SETTINGS = default_settings()  # window 90 days; content_view and webinar_registration are content types
@@ -105,7 +106,34 @@ def test_the_stored_lead_model_gives_the_table_the_engine_history_gives(tables, 
         assert funnel_is_current(con, SETTINGS)
         stored = content_next_stage(con, settings=SETTINGS, as_of=as_of)
         assert_frame_equal(stored, computed)
+        write_content_views(con, settings=SETTINGS)  # the stays' first views to the horizon, cut at D when read
+        assert content_views_are_current(con, SETTINGS)
+        assert_frame_equal(content_next_stage(con, settings=SETTINGS, as_of=as_of), computed)
         assert (stored.get_column("advanced") <= stored.get_column("decided")).all()
         assert (stored.get_column("decided") <= stored.get_column("leads")).all()
+    finally:
+        con.close()
+
+
+def test_the_stored_first_views_follow_the_content_types_and_the_funnel_rules():
+    """Other content types or funnel rules make the stored first views stale: the table is computed again (from
+    the stored funnel entries), and the part written for the new settings gives the same table."""
+    con = store(leads=[{sc.LEAD_ID: "A", sc.CREATED_AT: datetime(2025, 9, 1)}],
+                activities=[view("a1", "A", "content_view", "2026-01-05 09:00"),
+                            view("a2", "A", "case_study_view", "2026-01-06 09:00"),
+                            view("a3", "A", "demo_request", "2026-02-01 09:00")])
+    try:
+        build_funnel_entries(con, settings=SETTINGS)
+        write_content_views(con, settings=SETTINGS)
+        assert content_views_are_current(con, SETTINGS)
+        other = replace(SETTINGS, routing=replace(SETTINGS.routing, content_types=("case_study_view",)))
+        assert not content_views_are_current(con, other)
+        computed = content_next_stage(con, settings=other, as_of=D)
+        assert computed.get_column("activity_type").to_list() == ["case_study_view"]
+        write_content_views(con, settings=other)
+        assert content_views_are_current(con, other) and not content_views_are_current(con, SETTINGS)
+        assert_frame_equal(content_next_stage(con, settings=other, as_of=D), computed)
+        tuned = replace(other, funnel_rules=replace(other.funnel_rules, reactivation_after_days=30))
+        assert not content_views_are_current(con, tuned)
     finally:
         con.close()

@@ -65,6 +65,10 @@ FRAMES = {
                              "entry_order": [0, 1], "reason": [None, None], "evidence_type": ["created", "activity"],
                              "evidence_id": [None, "A1"], "evidence_at": [datetime(2026, 1, 5), datetime(2026, 1, 20)]},
                             schema_overrides={"reason": pl.String, "evidence_id": pl.String}),
+    "content_views": pl.DataFrame({"lead_id": ["L1"], "stage": ["interest"], "stage_rank": [1],
+                                   "entered_at": [datetime(2026, 1, 5)], "next_at": [datetime(2026, 1, 20)],
+                                   "next_rank": [2], "next_side": [False], "activity_type": ["content_view"],
+                                   "viewed_at": [datetime(2026, 1, 7)]}),
 }
 
 # /*@fragments*/ as the callers build them (identifiers quoted, values as $params); unlisted ones empty.
@@ -101,7 +105,9 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     "identity_person_rows": {"dedupe": STAGE_ENTRY_ONCE},
     **{name: HYGIENE for name in FILES if name.startswith("hygiene_")},
     "model_funnel_stages_on": HYGIENE,
-    "content_next_stage": {"spans": sql_text("funnel_spans", entries="entries")},
+    "content_first_views": {"spans": sql_text("funnel_spans", entries="entries")},
+    "content_next_stage": {"first_views": sql_text("content_first_views",
+                                                   fragments={"spans": sql_text("funnel_spans", entries="entries")})},
     "capture_fields": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts"),
                        "first_touch": sql_text("first_touches", activities="activities")},
     "lead_needs": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts")},

@@ -38,11 +38,16 @@ from funnel.analyses.handoff import SALES_TOUCH
 from funnel.config import Settings, with_routing_text
 from funnel.filters import until
 from funnel.model import routing, stages
-from funnel.model.materialised import funnel_is_current
+from funnel.model.materialised import (
+    content_views_are_current,
+    content_views_query,
+    funnel_is_current,
+    stored_content_views_query,
+)
 from funnel.model.scoring import FIT_SCORE, ICP, SENIORITY, TAGS, lead_facts, lead_fields, lead_scores
 from funnel.stats import wilson_interval
 from funnel.store.db import frame, quote_ident, registered, scalar
-from funnel.store.queries import sql_text
+from funnel.store.queries import bound_params, sql_text
 
 __all__ = [
     "content_next_stage",
@@ -328,28 +333,32 @@ def content_next_stage(con: duckdb.DuckDBPyConnection, *, settings: Settings, as
     """One row per funnel stage and content type: stage, activity_type, leads, advanced, decided,
     rate, low, high (Wilson), median_days, p80_days (first view to the next stage).
 
-    The stays at each stage (funnel_spans.sql) are read in the database from the stored lead model when it
-    holds a run for these settings, else from `history` (`stages.funnel_history` as of D, computed when not
-    given) registered for the query: the per-lead history never comes into Python when it is stored."""
+    Each stay's first views are read from the lead model cut at D when it holds them for these settings;
+    else they are found in the database from the stored funnel entries when the model holds a run for these
+    settings, else from `history` (`stages.funnel_history` as of D, computed when not given) registered for
+    the query: the per-lead history never comes into Python when it is stored."""
     params = {"until": until(as_of), "as_of": as_of, "window": settings.conversion.window_days,
-              "types": list(settings.routing.content_types)}
-    if history is None and funnel_is_current(con, settings):
-        table = _content_table(con, sc.MODEL_FUNNEL_ENTRIES, params)
+              "types": list(settings.routing.content_types) or [""]}
+    if history is None and content_views_are_current(con, settings):
+        table = _content_table(con, stored_content_views_query(), params)
+    elif history is None and funnel_is_current(con, settings):
+        table = _content_table(con, content_views_query(sc.MODEL_FUNNEL_ENTRIES), params)
     else:
         if history is None:
             history = stages.funnel_history(con, settings=settings, as_of=as_of)
         entries = history.select(sc.LEAD_ID, sc.STAGE, stages.STAGE_RANK, sc.ENTERED_AT, stages.IS_SIDE,
                                  stages.ENTRY_ORDER).to_arrow()
         with registered(con, {"funnel_history": entries}) as names:
-            table = _content_table(con, names["funnel_history"], params)
+            table = _content_table(con, content_views_query(names["funnel_history"]), params)
     return _with_wilson(table, "decided", "advanced").select(
         "stage", "activity_type", "leads", "advanced", "decided", "rate", "low", "high", "median_days", "p80_days")
 
 
-def _content_table(con: duckdb.DuckDBPyConnection, entries: str, params: dict) -> pl.DataFrame:
-    """content_next_stage.sql with its spans read from the funnel entries in the relation `entries`."""
-    spans = sql_text("funnel_spans", entries=entries)
-    table = frame(con, sql_text("content_next_stage", fragments={"spans": spans}), params)
+def _content_table(con: duckdb.DuckDBPyConnection, first_views: str, params: dict) -> pl.DataFrame:
+    """content_next_stage.sql over the stays' first views `first_views` (a query binding $until, and $types when
+    it reads the activities)."""
+    sql = sql_text("content_next_stage", fragments={"first_views": first_views})
+    table = frame(con, sql, bound_params(sql, params))
     return table.cast({"leads": pl.Int64, "advanced": pl.Int64, "decided": pl.Int64,
                        "median_days": pl.Float64, "p80_days": pl.Float64})
 

@@ -103,6 +103,10 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
         report("Finding each lead's first submission and view of each form", 0.885)
         materialised.write_form_touches(con)
         built = True
+    if not materialised.content_views_are_current(con, settings):
+        report("Finding each stay's first view of each content type", 0.887)
+        materialised.write_content_views(con, settings=settings)
+        built = True
     if not materialised.audit_records_are_current(con):
         report("Reading every lead's and account's match keys", 0.89)
         materialised.write_audit_records(con, records.computed_audit_records(con))

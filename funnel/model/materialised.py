@@ -31,6 +31,7 @@ from funnel.filters import LAST_DAY, until
 from funnel.schema import (
     ACTIVITIES,
     AUDIT_RECORDS_PART,
+    CONTENT_VIEWS_PART,
     CREATED_AT,
     EVIDENCE_COLUMNS,
     FIRST_TOUCHES_PART,
@@ -44,6 +45,7 @@ from funnel.schema import (
     LIFECYCLE_PART,
     MODEL_ACCOUNT_FINDINGS,
     MODEL_COMPANY_RECORDS,
+    MODEL_CONTENT_VIEWS,
     MODEL_FIRST_TOUCHES,
     MODEL_FORM_TOUCHES,
     MODEL_FUNNEL_ENTRIES,
@@ -65,6 +67,7 @@ from funnel.store.queries import sql_text
 
 __all__ = [
     "AUDIT_RECORDS_PART",
+    "CONTENT_VIEWS_PART",
     "FIRST_TOUCHES_PART",
     "FORM_TOUCHES_PART",
     "FUNNEL_PART",
@@ -76,6 +79,9 @@ __all__ = [
     "TABLE_SPANS_PART",
     "audit_records_are_current",
     "clear_model",
+    "content_views_are_current",
+    "content_views_key",
+    "content_views_query",
     "first_touch_query",
     "first_touches_are_current",
     "form_touch_query",
@@ -92,6 +98,7 @@ __all__ = [
     "scoring_facts_is_current",
     "scoring_facts_key",
     "stored_audit_records",
+    "stored_content_views_query",
     "stored_funnel_entrants",
     "stored_funnel_history",
     "stored_funnel_history_query",
@@ -101,6 +108,7 @@ __all__ = [
     "stored_table_spans",
     "table_spans_are_current",
     "write_audit_records",
+    "write_content_views",
     "write_first_touches",
     "write_form_touches",
     "write_funnel_entries",
@@ -503,6 +511,46 @@ def form_touch_query(con: duckdb.DuckDBPyConnection) -> str:
     if form_touches_are_current(con):
         return f"select form, lead_id, first_submit, first_view from {quote_ident(MODEL_FORM_TOUCHES)}"
     return sql_text("form_touches", activities=ACTIVITIES.name)
+
+
+# ------------------------------------------------------------------------------------ content views
+# Each stay at a funnel stage with its first view of each content type (content_first_views.sql over the stored
+# funnel entries, to the horizon): the Routing page's content followed by the next stage. A stay's first view and
+# its next entry are causal, so a day D reads the stored rows cut at D (model_content_views.sql) instead of
+# joining every content view to every stay again.
+
+
+def content_views_key(settings: Settings) -> str:
+    """A short fingerprint of what the first views depend on beyond the data: the funnel run they read (its
+    settings key) and the content types."""
+    shaping = (funnel_settings_key(settings), settings.routing.content_types)
+    return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
+
+
+def content_views_are_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the model holds the stays' first views for these settings on the current data."""
+    return _is_current(con, CONTENT_VIEWS_PART, content_views_key(settings))
+
+
+def content_views_query(entries: str) -> str:
+    """content_first_views.sql with its stays read from the funnel entries in the relation `entries` (binding
+    $until and $types)."""
+    spans = sql_text("funnel_spans", entries=entries)
+    return sql_text("content_first_views", fragments={"spans": spans})
+
+
+def write_content_views(con: duckdb.DuckDBPyConnection, *, settings: Settings, now: datetime | None = None) -> int:
+    """Every stay's first view of each content type over all the data, from the stored funnel entries (current
+    for `settings`), stored as the current part in one transaction; returns the number of rows."""
+    params = {"until": until(HORIZON), "types": list(settings.routing.content_types) or [""]}
+    query = content_views_query(MODEL_FUNNEL_ENTRIES)
+    return _written(con, CONTENT_VIEWS_PART, content_views_key(settings),
+                    lambda: _created(con, MODEL_CONTENT_VIEWS, query, params), now=now)
+
+
+def stored_content_views_query() -> str:
+    """The stored first views cut at the day its $until ends (model_content_views.sql)."""
+    return sql_text("model_content_views", content_views=MODEL_CONTENT_VIEWS)
 
 
 # ------------------------------------------------------------------------------------ the CRM audit's records

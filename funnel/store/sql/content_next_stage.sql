@@ -3,31 +3,13 @@
 -- (stays at the stage with a view of that type), advanced (the next entry was a higher main stage
 -- within $window days of the first such view), decided (advanced, or $window days passed by $as_of),
 -- median_days and p80_days (first view to the next stage, advanced stays only).
--- Fragment: @spans (the text of funnel_spans.sql: one row per stay at a stage with lead_id, stage,
--- stage_rank, entered_at, next_at, next_rank, next_side).
--- Params: $until (first moment after D), $as_of, $window, $types (content types).
+-- Fragment: @first_views (each stay's first view of each content type by the end of D:
+-- content_first_views.sql, or the lead model's stored run of it cut at D, model_content_views.sql).
+-- Params: $as_of, $window, and those of the first views.
 with
 
-spans as (
-/*@spans*/
-),
-
--- materialized: resolved to leads first, then joined by lead (else DuckDB may join every view to every stay
--- by time before matching the lead: seconds on 3,000 leads)
-content as materialized (
-    select lead_id, activity_type, occurred_at
-    from activities
-    where lead_id is not null and occurred_at < $until and list_contains($types, activity_type)
-),
-
 first_views as (
-    select s.lead_id, s.stage, s.stage_rank, s.entered_at, s.next_at, s.next_rank, s.next_side,
-           c.activity_type, min(c.occurred_at) as viewed_at
-    from spans as s
-    join content as c
-      on c.lead_id = s.lead_id and c.occurred_at >= s.entered_at
-     and (s.next_at is null or c.occurred_at < s.next_at)
-    group by all
+/*@first_views*/
 ),
 
 judged as (
