@@ -19,6 +19,7 @@ from funnel.model.matrix import (
     QUEUES,
     REACTIVATION_QUEUE,
     matrix_cells,
+    matrix_scores,
     quadrant_action,
     with_thresholds,
     work_queue,
@@ -236,3 +237,27 @@ def test_an_empty_cohort_has_no_rate(sample):
     assert cells.get_column("leads").sum() > 0
     assert cells.get_column("cohort").to_list() == [0, 0, 0, 0]
     assert cells.get_column("rate").null_count() == 4
+
+
+def test_the_scores_every_page_shares_are_the_matrix_lint_and_sample_scores_at_the_saved_thresholds(sample, scores):
+    """The dashboard scores every lead once per D and hands the result to the matrix at the saved thresholds, the
+    Routing page's check of the rules in force and the handoff review sample: each gives what it computes alone."""
+    from polars.testing import assert_frame_equal
+
+    from funnel.analyses.review_sample import review_sample
+    from funnel.analyses.routing import edit_lint
+    from funnel.config import routing_text_in_force
+
+    saved = matrix_scores(sample, settings=SETTINGS, as_of=SAMPLE_D, fit_threshold=SETTINGS.fit.high_threshold,
+                          intent_threshold=SETTINGS.intent.high_threshold)
+    assert_frame_equal(saved, scores)
+    in_force = routing_text_in_force("")
+    alone = edit_lint(sample, settings=SETTINGS, routing_text=in_force, as_of=SAMPLE_D)
+    shared = edit_lint(sample, settings=SETTINGS, routing_text=in_force, as_of=SAMPLE_D, scores=scores)
+    assert alone.keys() == shared.keys()
+    for name in alone:
+        assert_frame_equal(shared[name], alone[name])
+    period = (date(SAMPLE_D.year, 1, 1), SAMPLE_D)
+    drawn = review_sample(sample, settings=SETTINGS, as_of=SAMPLE_D, start=period[0], end=period[1], scores=scores)
+    assert drawn.height > 0 and drawn.get_column("next_owner").null_count() == 0
+    assert_frame_equal(drawn, review_sample(sample, settings=SETTINGS, as_of=SAMPLE_D, start=period[0], end=period[1]))

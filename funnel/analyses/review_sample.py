@@ -93,10 +93,11 @@ def _draw_order(seed: int, lead_id: str) -> str:
 
 
 def review_sample(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, start: date, end: date,
-                  size: int = 30, seed: int = 7) -> pl.DataFrame:
+                  size: int = 30, seed: int = 7, scores: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per sampled lead (by stage, owner, then draw order): lead_id, stage, entered_at, owner,
     name, email, company, title, source, lead_status, next_action_at, next_owner, next_action,
-    next_action_due (the rules' routing), funnel_stage, fit_score, icp, quadrant."""
+    next_action_due (the rules' routing), funnel_stage, fit_score, icp, quadrant. `scores`: `lead_scores` at D
+    with these settings, when the caller has them."""
     if size < 1:
         raise FunnelError("the sample needs at least one lead", value=str(size))
     if start > end:
@@ -133,7 +134,9 @@ def review_sample(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
     )
     # Every lead is scored and routed (round robin hands owners out across all of them); only the columns the
     # review asks about are kept.
-    routing = lead_scores(con, settings=settings, as_of=as_of).select(sc.LEAD_ID, *empty_columns)
+    if scores is None:
+        scores = lead_scores(con, settings=settings, as_of=as_of)
+    routing = scores.select(sc.LEAD_ID, *empty_columns)
     stage_order = {s: i for i, s in enumerate(SAMPLED_STAGES)}
     return (drawn.join(routing, on=sc.LEAD_ID, how="left")
             .with_columns(pl.col("stage").replace_strict(stage_order, return_dtype=pl.Int32).alias("_stage"))

@@ -69,12 +69,14 @@ UNCOVERED, CLAIMED, NOTHING, NEVER_WINS, CAPACITY, NO_OWNER, OUTSIDE = (
 
 
 def routing_inputs(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-                   history: pl.DataFrame | None = None) -> pl.DataFrame:
+                   history: pl.DataFrame | None = None, scores: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lead at D: its scores, route and the lead fields routing reads (what the lint,
     the tracks and the exports start from). The lead facts are read from the lead model when it holds them (they
-    are the lead fields with tags and fit), not scored again."""
+    are the lead fields with tags and fit), not scored again. `scores`: `lead_scores` at D with these settings,
+    when the caller has them."""
     facts = lead_facts(con, settings=settings)
-    scores = lead_scores(con, settings=settings, as_of=as_of, facts=facts, history=history)
+    if scores is None:
+        scores = lead_scores(con, settings=settings, as_of=as_of, facts=facts, history=history)
     return scores.join(facts.drop(SENIORITY, TAGS, FIT_SCORE, ICP), on=sc.LEAD_ID, how="left")
 
 
@@ -301,11 +303,12 @@ def _with_wilson(table: pl.DataFrame, trials: str, successes: str) -> pl.DataFra
 
 
 def edit_lint(con: duckdb.DuckDBPyConnection, *, settings: Settings, routing_text: str,
-              as_of: date) -> dict[str, pl.DataFrame]:
+              as_of: date, scores: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """`routing_lint` of the leads at D routed by `settings` with the routing of `routing_text` (an
-    unsaved [routing] edit), plus `leads` (those routed leads)."""
+    unsaved [routing] edit), plus `leads` (those routed leads). `scores`: `lead_scores` at D with `settings`,
+    when the caller has them (read only when the edit routes as `settings` do)."""
     proposed = with_routing_text(settings, routing_text)
-    leads = routing_inputs(con, settings=proposed, as_of=as_of)
+    leads = routing_inputs(con, settings=proposed, as_of=as_of, scores=scores if proposed == settings else None)
     return routing_lint(leads, settings=proposed) | {"leads": leads}
 
 

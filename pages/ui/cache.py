@@ -32,6 +32,7 @@ from funnel.analyses import deals as deal_analyses
 from funnel.analyses import handoff as handoff_analyses
 from funnel.analyses import hygiene as hygiene_analyses
 from funnel.analyses import routing as routing_analyses
+from funnel.config import with_routing_text
 from funnel.display import lead as lead_display
 from funnel.filters import Filters
 from funnel.model import history, identity, matrix, records, scoring, stages
@@ -383,11 +384,33 @@ def intent_explanation(lead_id: str, as_of: date) -> pl.DataFrame:
 
 
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
-def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
-    """The scores at D the cells and every work queue read (a cached resource: computed once, never copied)."""
+def _lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
+    """Every lead's scores and route at D by the settings in view (a cached resource: computed once per D, shared
+    by every page and session, never copied): the Overview's and the Routing page's alerts, the matrix at the
+    saved thresholds and its score check, the Routing page's check of the rules in force and the handoff review's
+    sample read it."""
+    with at.opened() as con:
+        return scoring.lead_scores(con, settings=at.settings, as_of=as_of)
+
+
+def shared_lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
+    """The lead scores at D every page shares, for a cache of another module that holds its store key."""
+    return _lead_scores(at, as_of)
+
+
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _tuned_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     with at.opened() as con:
         return matrix.matrix_scores(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
                                     intent_threshold=intent_threshold)
+
+
+def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    """The scores at D the cells and every work queue read: at the saved thresholds, the lead scores every page
+    shares (the matrix's scores are those); at the sliders' other thresholds, scored with them."""
+    if (fit_threshold, intent_threshold) == (at.settings.fit.high_threshold, at.settings.intent.high_threshold):
+        return _lead_scores(at, as_of)
+    return _tuned_scores(at, as_of, fit_threshold, intent_threshold)
 
 
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
@@ -716,8 +739,11 @@ def fix_file(*, table: str, crm: str) -> pl.DataFrame:
 # leads, and cache_data copied it on every rerun (most of the Routing page's 5 s rerun and of its peak).
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _edit_lint(at: StoreKey, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
+    unchanged = with_routing_text(at.settings, routing_text) == at.settings  # the rules in force: the shared scores
+    scores = _lead_scores(at, as_of) if unchanged else None
     with at.opened() as con:
-        return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of)
+        return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of,
+                                          scores=scores)
 
 
 def edit_lint(*, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
@@ -754,14 +780,16 @@ def _since_last_import(at: StoreKey) -> datetime | None:
 @st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _import_alerts(at: StoreKey, as_of: date, _routed: pl.DataFrame | None) -> pl.DataFrame:
     since = _since_last_import(at)
+    routed = _routed if _routed is not None else _lead_scores(at, as_of)
     with at.opened() as con:
-        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, routed=_routed)
+        return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, routed=routed)
 
 
 def import_alerts(as_of: date, *, routed: pl.DataFrame | None = None) -> pl.DataFrame:
     """The leads that newly met an alert rule with the latest import, with their owner. `routed`: the leads the
-    Routing page's check of the rules in force already routed (held by that check's cache); the alerts are the
-    same with or without them, so they are not part of the cache key (a leading underscore: not hashed)."""
+    Routing page's check of the rules in force already routed (held by that check's cache), else the shared lead
+    scores at D; the alerts are the same with either, so they are not part of the cache key (a leading
+    underscore: not hashed)."""
     return _import_alerts(key(), as_of, routed)
 
 

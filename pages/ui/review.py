@@ -15,6 +15,7 @@ from funnel.analyses import monthly, review_sample
 from funnel.charts.monthly import figure_dicts, review_figures
 from funnel.display.report import data_provenance, review_document, review_html
 from funnel.filters import Filters
+from pages.ui import cache
 from pages.ui.access import allowed, require, role_note
 from pages.ui.store import COMPUTING, StoreKey, inventory, key, opened, writing
 from pages.ui.widgets import table as readable_table
@@ -98,9 +99,10 @@ def report_downloads(result: monthly.MonthlyReview, invest: dict | None, *, name
 
 @st.cache_data(max_entries=16, show_spinner=COMPUTING)
 def _sample(at: StoreKey, as_of: date, start: date, end: date, size: int, seed: int) -> pl.DataFrame:
+    scores = cache.shared_lead_scores(at, as_of)  # every lead is routed for the sample: the scores every page shares
     with at.opened() as con:
         return review_sample.review_sample(con, settings=at.settings, as_of=as_of, start=start, end=end, size=size,
-                                           seed=seed)
+                                           seed=seed, scores=scores)
 
 
 def sample(filters: Filters, start: date, end: date, size: int, seed: int) -> pl.DataFrame:
