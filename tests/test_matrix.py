@@ -19,6 +19,7 @@ from funnel.model.matrix import (
     QUEUES,
     REACTIVATION_QUEUE,
     matrix_cells,
+    matrix_quadrants,
     matrix_scores,
     quadrant_action,
     with_thresholds,
@@ -261,3 +262,18 @@ def test_the_scores_every_page_shares_are_the_matrix_lint_and_sample_scores_at_t
     drawn = review_sample(sample, settings=SETTINGS, as_of=SAMPLE_D, start=period[0], end=period[1], scores=scores)
     assert drawn.height > 0 and drawn.get_column("next_owner").null_count() == 0
     assert_frame_equal(drawn, review_sample(sample, settings=SETTINGS, as_of=SAMPLE_D, start=period[0], end=period[1]))
+
+
+@pytest.mark.parametrize("day", [SAMPLE_D, date(2026, 3, 31), date(2025, 6, 30)])
+def test_the_scores_without_the_route_are_those_of_the_routed_scores(sample, day):
+    """The cells' later conversion and the score check read each lead's scores at the validation cutoff without
+    routing every lead: the same values as the routed scores' columns, for every lead at that day."""
+    from polars.testing import assert_frame_equal
+
+    from funnel.model.scoring import QUADRANT_SCHEMA, lead_quadrants
+
+    routed = lead_scores(sample, settings=SETTINGS, as_of=day)
+    assert_frame_equal(lead_quadrants(sample, settings=SETTINGS, as_of=day), routed.select(list(QUADRANT_SCHEMA)))
+    tuned = matrix_quadrants(sample, settings=SETTINGS, as_of=day, fit_threshold=30, intent_threshold=10)
+    assert_frame_equal(tuned, matrix_scores(sample, settings=SETTINGS, as_of=day, fit_threshold=30,
+                                            intent_threshold=10).select(list(QUADRANT_SCHEMA)))

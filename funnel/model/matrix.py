@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from funnel.config import QUADRANTS, Settings
-from funnel.model.scoring import lead_facts, lead_scores, quadrant_of, validation_cutoff
+from funnel.model.scoring import lead_facts, lead_quadrants, lead_scores, quadrant_of, validation_cutoff
 from funnel.model.stages import funnel_entrants, funnel_history
 from funnel.stats import with_rate
 
@@ -55,6 +55,15 @@ def matrix_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
         quadrant_of(pl.col("fit_score"), pl.col("intent_score"), tuned).alias("quadrant"))
 
 
+def matrix_quadrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, fit_threshold: float,
+                     intent_threshold: float, history: pl.DataFrame | None = None,
+                     facts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`matrix_scores` without the route (`lead_quadrants` with the matrix's thresholds): what the cells' later
+    conversion reads at the validation cutoff."""
+    tuned = with_thresholds(settings, fit=fit_threshold, intent=intent_threshold)
+    return lead_quadrants(con, settings=tuned, as_of=as_of, history=history, facts=facts)
+
+
 def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date, fit_threshold: float,
                  intent_threshold: float, outcome: str = "opportunity",
                  scores: pl.DataFrame | None = None, then: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -62,8 +71,8 @@ def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
     later conversion measured on history: of the leads in the cell one conversion window (W days)
     before D that had not reached `outcome` yet, the share that entered it (or a later stage) after that
     day and by D (converted, cohort, rate, rate_lo, rate_hi, small_sample; rate null for an empty cohort).
-    `scores` and `then` are `matrix_scores` at D and at the cutoff (`validation_cutoff`) with these thresholds
-    when the caller has them already.
+    `scores` and `then` are `matrix_scores` at D and `matrix_quadrants` (or `matrix_scores`) at the cutoff
+    (`validation_cutoff`) with these thresholds when the caller has them already.
 
     Without `scores` or `then`, the funnel history as of D is read once: it gives the stages at D, at the cutoff
     and the later entries; with both, only the leads that entered a later stage are read."""
@@ -77,8 +86,8 @@ def matrix_cells(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: d
         history=history, facts=facts)
     cutoff = validation_cutoff(settings, as_of)
     if then is None:
-        then = matrix_scores(con, settings=settings, as_of=cutoff, fit_threshold=fit_threshold,
-                             intent_threshold=intent_threshold, history=history, facts=facts)
+        then = matrix_quadrants(con, settings=settings, as_of=cutoff, fit_threshold=fit_threshold,
+                                intent_threshold=intent_threshold, history=history, facts=facts)
     ladder = settings.ladders.funnel
     later = ladder[ladder.index(outcome):] if outcome in ladder else ()
     reached = funnel_entrants(con, settings=tuned, stages=later, after=cutoff, as_of=as_of,

@@ -44,6 +44,7 @@ from funnel.store.db import frame, quote_ident, registered
 from funnel.store.queries import sql_text
 
 __all__ = [
+    "QUADRANT_SCHEMA",
     "SCORE_SCHEMA",
     "activity_points",
     "fit_explanation",
@@ -53,6 +54,7 @@ __all__ = [
     "intent_scores",
     "lead_facts",
     "lead_fields",
+    "lead_quadrants",
     "lead_scores",
     "leads_report",
     "rules_backtest",
@@ -101,6 +103,10 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     TRACK: pl.String(),
     routing.RECYCLE_REASON: pl.String(),
 }
+# The columns of `lead_quadrants`: those of `lead_scores` that do not come from routing.
+QUADRANT_SCHEMA: dict[str, pl.DataType] = {c: t for c, t in SCORE_SCHEMA.items()
+                                           if c in (sc.LEAD_ID, FIT_SCORE, ICP, INTENT_SCORE, QUADRANT, TAGS, SENIORITY,
+                                                    stages.FUNNEL_STAGE)}
 # The inputs of intent (intent_days, surge_days), whether read from the lead model or the tables.
 INTENT_DAYS_SCHEMA: dict[str, pl.DataType] = {sc.LEAD_ID: pl.String(), sc.ACTIVITY_TYPE: pl.String(),
                                               "day": pl.Date(), "activities": pl.Int64()}
@@ -354,10 +360,11 @@ def lifecycle_stages(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
 # ------------------------------------------------------------------------------------- scores
 
 
-def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
-            facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
-            current: pl.DataFrame | None = None) -> pl.DataFrame:
-    """lead_scores with parts that do not change between dates passed in (the backtest reuses them)."""
+def _quadrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+               facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
+               current: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The lead facts of the leads at D with intent, funnel stage, recycle reason and quadrant at D set beside
+    them (what routing starts from)."""
     if facts is None:
         facts = lead_facts(con, settings=settings)
     facts = facts.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))
@@ -369,18 +376,36 @@ def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
         routing.recycle_reason_of(pl.col(stages.IS_SIDE), pl.col(sc.REASON)).alias(routing.RECYCLE_REASON))
     del history
     intent = intent_scores(con, settings=settings, as_of=as_of)
-    lifecycle = lifecycle_stages(con, settings=settings, as_of=as_of)
     # The values at D joined to the lead ids alone and set beside the facts (rows in the facts' order): the wide
     # facts are never copied by a join.
     at_d = (facts.select(sc.LEAD_ID)
             .join(intent.select(sc.LEAD_ID, INTENT_SCORE), on=sc.LEAD_ID, how="left", maintain_order="left")
-            .join(current, on=sc.LEAD_ID, how="left", maintain_order="left")
-            .join(lifecycle, on=sc.LEAD_ID, how="left", maintain_order="left"))
+            .join(current, on=sc.LEAD_ID, how="left", maintain_order="left"))
     scored = facts.hstack(at_d.drop(sc.LEAD_ID).get_columns()).with_columns(
         pl.col(INTENT_SCORE).fill_null(0.0), pl.col(FIT_SCORE).fill_null(0))
-    scored = scored.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
+    return scored.with_columns(quadrant_of(pl.col(FIT_SCORE), pl.col(INTENT_SCORE), settings).alias(QUADRANT))
+
+
+def _scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+            facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
+            current: pl.DataFrame | None = None) -> pl.DataFrame:
+    """lead_scores with parts that do not change between dates passed in (the backtest reuses them)."""
+    scored = _quadrants(con, settings=settings, as_of=as_of, facts=facts, history=history, current=current)
+    lifecycle = lifecycle_stages(con, settings=settings, as_of=as_of)
+    scored = scored.hstack(scored.select(sc.LEAD_ID).join(lifecycle, on=sc.LEAD_ID, how="left", maintain_order="left")
+                           .drop(sc.LEAD_ID).get_columns())
     scored = routing.routed_leads(scored, settings=settings, as_of=as_of)
     return scored.select([pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items()])
+
+
+def lead_quadrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
+                   facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`lead_scores` without the route, for what reads only the scores (the matrix's later conversion and the
+    score check at the validation cutoff): one row per lead created at or before the end of `as_of` with the
+    columns of QUADRANT_SCHEMA, the same values as `lead_scores` gives them, without reading each lead's
+    lifecycle stage or routing it."""
+    scored = _quadrants(con, settings=settings, as_of=as_of, facts=facts, history=history)
+    return scored.select([pl.col(c).cast(t) for c, t in QUADRANT_SCHEMA.items()])
 
 
 def lead_scores(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date,
@@ -554,8 +579,8 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
     type seen in the lookback before the cutoff): leads and conversions with and without it, rates
     with Wilson intervals, lift = rate with / rate without with a 95% interval (MOVER from the two
     Wilson intervals), small_sample (either group below `segments.min_sample`, or under 5
-    conversions or non-conversions). `scores` is `lead_scores` at the cutoff (`validation_cutoff`) when the
-    caller has it (the Fit × intent cells read the same)."""
+    conversions or non-conversions). `scores` is `lead_quadrants` (or `lead_scores`) at the cutoff
+    (`validation_cutoff`) when the caller has it (the Fit × intent cells read the same)."""
     ladder = settings.ladders.funnel
     if outcome not in ladder[1:]:
         raise FunnelError(f"{outcome!r} is not a funnel stage after the first", value=outcome,
@@ -573,8 +598,8 @@ def score_validation(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_o
                                    history=history)
     fields = lead_facts(con, settings=settings, as_of=cutoff)
     if scores is None:
-        scores = _scores(con, settings=settings, as_of=cutoff, facts=fields,
-                         history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
+        scores = lead_quadrants(con, settings=settings, as_of=cutoff, facts=fields,
+                                history=history.filter(pl.col(sc.ENTERED_AT) < stages.until(cutoff)))
     population = (scores.join(before, on=sc.LEAD_ID, how="anti")
                   .join(after.with_columns(pl.lit(True).alias("converted")), on=sc.LEAD_ID, how="left")
                   .with_columns(pl.col("converted").fill_null(False)))

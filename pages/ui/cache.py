@@ -395,8 +395,7 @@ def _held_lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
 
 def _lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
     """`scoring.lead_scores` at D, shared: the Overview's and the Routing page's alerts, the matrix at the saved
-    thresholds and its score check, the Routing page's check of the rules in force and the handoff review's
-    sample read it."""
+    thresholds, the Routing page's check of the rules in force and the handoff review's sample read it."""
     return _held_lead_scores(at, as_of).with_columns(pl.col(pl.Categorical).cast(pl.String))
 
 
@@ -420,10 +419,19 @@ def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_thres
     return _tuned_scores(at, as_of, fit_threshold, intent_threshold)
 
 
+@st.cache_resource(max_entries=4, show_spinner=COMPUTING)
+def _cutoff_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
+    """The scores without the route at D's validation cutoff: the cells' later conversion and the score check
+    read them (a cached resource: never copied)."""
+    with at.opened() as con:
+        return matrix.matrix_quadrants(con, settings=at.settings, as_of=scoring.validation_cutoff(at.settings, as_of),
+                                       fit_threshold=fit_threshold, intent_threshold=intent_threshold)
+
+
 @st.cache_data(max_entries=32, show_spinner=COMPUTING)
 def _matrix_cells(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
     scores = _matrix_scores(at, as_of, fit_threshold, intent_threshold)
-    then = _matrix_scores(at, scoring.validation_cutoff(at.settings, as_of), fit_threshold, intent_threshold)
+    then = _cutoff_scores(at, as_of, fit_threshold, intent_threshold)
     with at.opened() as con:
         return matrix.matrix_cells(con, settings=at.settings, as_of=as_of, fit_threshold=fit_threshold,
                                    intent_threshold=intent_threshold, scores=scores, then=then)
@@ -459,8 +467,7 @@ def work_queue(as_of: date, *, queue: str, fit_threshold: float, intent_threshol
 @st.cache_data(max_entries=16, show_spinner=COMPUTING)
 def _score_validation(at: StoreKey, as_of: date) -> dict[str, pl.DataFrame]:
     settings = at.settings  # the scores at the cutoff with the saved thresholds: the cells' at the sliders' defaults
-    scores = _matrix_scores(at, scoring.validation_cutoff(settings, as_of), settings.fit.high_threshold,
-                            settings.intent.high_threshold)
+    scores = _cutoff_scores(at, as_of, settings.fit.high_threshold, settings.intent.high_threshold)
     with at.opened() as con:
         return scoring.score_validation(con, settings=settings, as_of=as_of, scores=scores)
 
