@@ -326,6 +326,7 @@ MODEL_LEAD_FINDINGS = "model_lead_findings"
 MODEL_ACCOUNT_FINDINGS = "model_account_findings"
 MODEL_FORM_TOUCHES = "model_form_touches"
 MODEL_CONTENT_VIEWS = "model_content_views"
+MODEL_ENGAGEMENT_DAYS = "model_engagement_days"
 # The columns of a funnel entry that name the row behind it (type, id, time): shown on explanations, never counted.
 EVIDENCE_COLUMNS = ("evidence_type", "evidence_id", "evidence_at")
 # The parts of the lead model, as model_state names them.
@@ -338,6 +339,7 @@ TABLE_SPANS_PART = "table_spans"  # rows, date span and newest timestamp of each
 FIRST_TOUCHES_PART = "first_touches"  # each lead's first campaign and first page (the capture audit's entry points)
 FORM_TOUCHES_PART = "form_touches"  # each lead's first submission and first view of each form (form funnels)
 CONTENT_VIEWS_PART = "content_views"  # each funnel stay's first view of each content type (content → next stage)
+ENGAGEMENT_PART = "engagement_days"  # each lead's days with a meaningful activity (hygiene: no engagement)
 AUDIT_RECORDS_PART = "audit_records"  # each lead's and account's match keys, each value not in standard form (CRM audit)
 # The tables each part is kept in (the identity part is the resolved canonical tables themselves): a copy of
 # the store (funnel export-tables) carries a part only with its tables.
@@ -346,7 +348,8 @@ MODEL_PART_TABLES = {FUNNEL_PART: (MODEL_FUNNEL_ENTRIES,), LIFECYCLE_PART: (MODE
                      TABLE_SPANS_PART: (MODEL_TABLE_SPANS,), FIRST_TOUCHES_PART: (MODEL_FIRST_TOUCHES,),
                      AUDIT_RECORDS_PART: (MODEL_PERSON_RECORDS, MODEL_COMPANY_RECORDS, MODEL_LEAD_FINDINGS,
                                           MODEL_ACCOUNT_FINDINGS),
-                     FORM_TOUCHES_PART: (MODEL_FORM_TOUCHES,), CONTENT_VIEWS_PART: (MODEL_CONTENT_VIEWS,)}
+                     FORM_TOUCHES_PART: (MODEL_FORM_TOUCHES,), CONTENT_VIEWS_PART: (MODEL_CONTENT_VIEWS,),
+                     ENGAGEMENT_PART: (MODEL_ENGAGEMENT_DAYS,)}
 
 
 @lru_cache(maxsize=1024)  # recognising a file normalises each header once per preset tried

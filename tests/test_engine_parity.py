@@ -60,7 +60,8 @@ pytestmark = pytest.mark.spark
 # same-lead capture panel (every imported version, in raw.leads__history). They are still translated by
 # tests/test_engine_translate.py.
 STORE_ONLY = {name for name in FILES if name.startswith(("import_", "identity_"))} | {
-    "capture_lead_versions", "view_state", "model_intent_days", "model_surge_days", "model_activity_days"}
+    "capture_lead_versions", "view_state", "model_intent_days", "model_surge_days", "model_activity_days",
+    "model_engaged"}
 
 
 def same(duck: pl.DataFrame, spark: pl.DataFrame, *, ordered: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from types import SimpleNamespace
 
@@ -17,7 +18,13 @@ from funnel.analyses import hygiene
 from funnel.config import default_settings
 from funnel.errors import FunnelError
 from funnel.model.build import build_funnel_entries
-from funnel.model.materialised import funnel_is_current, intent_inputs_are_current, write_intent_inputs
+from funnel.model.materialised import (
+    engagement_days_are_current,
+    funnel_is_current,
+    intent_inputs_are_current,
+    write_engagement_days,
+    write_intent_inputs,
+)
 from funnel.store.db import memory_connection
 from tests.stores import store
 
@@ -304,6 +311,28 @@ def test_no_engagement_from_the_models_activity_days_is_no_engagement_from_the_a
         from_days = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_engagement"])
         for day in days:
             assert_frame_equal(by_lead(from_days[day]), by_lead(from_activities[day]))
+        write_engagement_days(con, settings=SETTINGS)  # each lead's meaningful days, one picked per lead and day
+        assert engagement_days_are_current(con, SETTINGS)
+        from_engagement = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_engagement"])
+        for day in days:
+            assert_frame_equal(by_lead(from_engagement[day]), by_lead(from_activities[day]))
+    finally:
+        con.close()
+
+
+def test_the_stored_engagement_days_follow_the_types_that_are_no_engagement():
+    con = store(leads=[lead("E1", lifecycle="mql", created="2025-09-01 10:00")],
+                activities=[activity("E1", "page_view", "2026-01-31 23:59"),
+                            activity("E1", "email_open", "2026-03-01 00:00")],
+                accounts=ACCOUNTS)
+    try:
+        write_engagement_days(con, settings=SETTINGS)
+        con.execute("DELETE FROM activities")  # read no more: the stored days answer
+        flags = hygiene.hygiene_flags(con, settings=SETTINGS, days=[date(2026, 5, 2)], checks=["no_engagement"])
+        assert flags[date(2026, 5, 2)].get_column("detail").to_list() == [
+            "91 days since the last meaningful engagement (mql)"]
+        opens = replace(SETTINGS, funnel_rules=replace(SETTINGS.funnel_rules, not_meaningful=("email_sent",)))
+        assert not engagement_days_are_current(con, opens)  # opens count for these rules: the days are not theirs
     finally:
         con.close()
 

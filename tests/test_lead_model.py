@@ -238,7 +238,7 @@ def test_every_command_gives_the_same_figures_from_the_model_and_from_the_tables
     finally:
         con.close()
     assert parts.get_column("part").to_list() == [materialised.AUDIT_RECORDS_PART, materialised.CONTENT_VIEWS_PART,
-                                                  materialised.FIRST_TOUCHES_PART,
+                                                  materialised.ENGAGEMENT_PART, materialised.FIRST_TOUCHES_PART,
                                                   materialised.FORM_TOUCHES_PART,
                                                   materialised.FUNNEL_PART, materialised.IDENTITY_PART,
                                                   materialised.INTENT_INPUTS_PART, materialised.LIFECYCLE_PART,
@@ -283,6 +283,7 @@ def test_a_rebuild_of_the_data_drops_the_model_until_it_is_built_again(sample_db
         assert materialised.stored_audit_records(con) is None
         assert not materialised.form_touches_are_current(con)
         assert not materialised.content_views_are_current(con, SETTINGS)
+        assert not materialised.engagement_days_are_current(con, SETTINGS)
         assert materialised.stored_funnel_history(con, settings=SETTINGS, as_of=date(2026, 9, 30)) is None
     finally:
         con.close()

@@ -12,7 +12,7 @@ import pytest
 
 from funnel.config import default_settings
 from funnel.model.identity import STAGE_ENTRY_ONCE, identity_work_tables, rebuild_identity
-from funnel.model.materialised import write_intent_inputs
+from funnel.model.materialised import write_engagement_days, write_intent_inputs
 from funnel.schema import TABLES
 from funnel.store.db import quote_ident, raw_tables
 from funnel.store.queries import SQL_DIR, sql_file, sql_text
@@ -46,7 +46,7 @@ PARAM_VALUES: dict[str, object] = {
 
 # {relation} tokens: the canonical or bookkeeping table, or a small frame registered under that name.
 RELATIONS = {"imports": "imports", "target": "leads", "history": "leads__history", "source": "stage_events",
-             "lead_rows": "leads", "intent_days": "model_intent_days"}
+             "lead_rows": "leads", "intent_days": "model_intent_days", "engagement_days": "model_engagement_days"}
 FRAMES = {
     "milestones": pl.DataFrame({"lead_id": ["L1"], "t": [datetime(2026, 1, 5)], "stage_rank": [0],
                                 "evidence_type": ["created"], "evidence_id": [None]},
@@ -80,6 +80,7 @@ HYGIENE = {"days": sql_file("hygiene_days"),
            "lifecycle_entries": sql_file("lifecycle_entries"),
            "funnel_stages": sql_text("model_funnel_stages_on", fragments={"days": sql_file("hygiene_days")}),
            "activity_times": sql_text("hygiene_activity_times", activities="activities")}
+HYGIENE["engaged"] = sql_text("hygiene_engaged", fragments=HYGIENE)
 FRAGMENTS: dict[str, dict[str, str]] = {
     "activity_types": {"lead_filter": LEAD_FILTER},
     "stages_milestones": {"lead_filter": LEAD_FILTER},
@@ -106,6 +107,9 @@ FRAGMENTS: dict[str, dict[str, str]] = {
     **{name: HYGIENE for name in FILES if name.startswith("hygiene_")},
     "model_funnel_stages_on": HYGIENE,
     "content_first_views": {"spans": sql_text("funnel_spans", entries="entries")},
+    "hygiene_engaged": HYGIENE,
+    "model_engaged": HYGIENE,
+    "engagement_days": HYGIENE,
     "content_next_stage": {"first_views": sql_text("content_first_views",
                                                    fragments={"spans": sql_text("funnel_spans", entries="entries")})},
     "capture_fields": {"capture_leads": sql_text("capture_leads", leads="leads", accounts="accounts"),
@@ -173,6 +177,8 @@ def test_sql_file_runs_on_a_tiny_store(name):
         identity_work_tables(con, settings=default_settings())
     if name in ("model_intent_days", "model_surge_days", "model_activity_days"):  # the lead model's tables, as built
         write_intent_inputs(con)
+    if name == "model_engaged":
+        write_engagement_days(con, settings=default_settings())
     for token, table in FRAMES.items():  # a fragment may read one too (content_next_stage's spans)
         con.register(token, table.to_arrow())
     relations = {t: RELATIONS.get(t, t) for t in tokens}

@@ -27,7 +27,12 @@ from funnel.errors import FunnelError
 from funnel.model import stages
 from funnel.model.history import lead_rows_of, lifecycle_entries_sql, lifecycle_params
 from funnel.model.identity import identity_findings, identity_is_built
-from funnel.model.materialised import funnel_is_current, intent_inputs_are_current
+from funnel.model.materialised import (
+    activity_times_query,
+    engagement_days_are_current,
+    funnel_is_current,
+    stored_engaged_query,
+)
 from funnel.store.db import arrow_table, frame, registered
 from funnel.store.queries import bound_params, sql_file, sql_text
 
@@ -158,13 +163,14 @@ def _no_owner(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: tuple
         return _query(con, "hygiene_no_owner", params, relations, funnel_stages=stages_sql)
 
 
-def _activity_times(con: duckdb.DuckDBPyConnection) -> str:
-    """The activities' lead, type and moment as the no-engagement check reads them: from the lead model's activity
-    days when it holds them (no activity is read again, nor matched to its person again), else from the
-    activities."""
-    if intent_inputs_are_current(con):
-        return sql_text("model_activity_days", intent_days=sc.MODEL_INTENT_DAYS)
-    return sql_text("hygiene_activity_times", activities=sc.ACTIVITIES.name)
+def _engaged(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """Each lead's last meaningful activity at each day, as the no-engagement check reads it: from the lead model's
+    engagement days when it holds them for these settings (one row per lead and day picked), else from the
+    activities (the model's activity days when it holds them) grouped by lead."""
+    days = sql_file("hygiene_days")
+    if engagement_days_are_current(con, settings):
+        return stored_engaged_query(days)
+    return sql_text("hygiene_engaged", fragments={"days": days, "activity_times": activity_times_query(con)})
 
 
 def _params(con: duckdb.DuckDBPyConnection, *, settings: Settings, days: tuple[date, ...]) -> dict:
@@ -189,7 +195,7 @@ def _check_flags(con: duckdb.DuckDBPyConnection, check: str, *, settings: Settin
     if check == "no_owner":
         flagged = _no_owner(con, settings=settings, days=days, params=params, relations=relations)
     elif check == "no_engagement":
-        flagged = _query(con, "hygiene_no_engagement", params, relations, activity_times=_activity_times(con))
+        flagged = _query(con, "hygiene_no_engagement", params, relations, engaged=_engaged(con, settings))
     else:
         flagged = _query(con, f"hygiene_{check}", params, relations)
     return flagged.select(pl.col("as_of").cast(pl.Date), *FLAG_SCHEMA).cast(FLAG_SCHEMA)

@@ -112,6 +112,10 @@ def ensure_model(con: duckdb.DuckDBPyConnection, *, settings: Settings, progress
         materialised.write_audit_records(con, records.computed_audit_records(con))
         built = True
     built = build_scoring_parts(con, settings=settings, progress=report) or built
+    if not materialised.engagement_days_are_current(con, settings):  # after the intent inputs: it reads their days
+        report("Finding each lead's days of meaningful engagement", 0.97)
+        materialised.write_engagement_days(con, settings=settings)
+        built = True
     report("The lead model is ready", 1.0)
     return built
 

@@ -33,6 +33,7 @@ from funnel.schema import (
     AUDIT_RECORDS_PART,
     CONTENT_VIEWS_PART,
     CREATED_AT,
+    ENGAGEMENT_PART,
     EVIDENCE_COLUMNS,
     FIRST_TOUCHES_PART,
     FORM_TOUCHES_PART,
@@ -46,6 +47,7 @@ from funnel.schema import (
     MODEL_ACCOUNT_FINDINGS,
     MODEL_COMPANY_RECORDS,
     MODEL_CONTENT_VIEWS,
+    MODEL_ENGAGEMENT_DAYS,
     MODEL_FIRST_TOUCHES,
     MODEL_FORM_TOUCHES,
     MODEL_FUNNEL_ENTRIES,
@@ -68,6 +70,7 @@ from funnel.store.queries import sql_text
 __all__ = [
     "AUDIT_RECORDS_PART",
     "CONTENT_VIEWS_PART",
+    "ENGAGEMENT_PART",
     "FIRST_TOUCHES_PART",
     "FORM_TOUCHES_PART",
     "FUNNEL_PART",
@@ -77,11 +80,14 @@ __all__ = [
     "LIFECYCLE_PART",
     "SCORING_FACTS_PART",
     "TABLE_SPANS_PART",
+    "activity_times_query",
     "audit_records_are_current",
     "clear_model",
     "content_views_are_current",
     "content_views_key",
     "content_views_query",
+    "engagement_days_are_current",
+    "engagement_key",
     "first_touch_query",
     "first_touches_are_current",
     "form_touch_query",
@@ -99,6 +105,7 @@ __all__ = [
     "scoring_facts_key",
     "stored_audit_records",
     "stored_content_views_query",
+    "stored_engaged_query",
     "stored_funnel_entrants",
     "stored_funnel_history",
     "stored_funnel_history_query",
@@ -109,6 +116,7 @@ __all__ = [
     "table_spans_are_current",
     "write_audit_records",
     "write_content_views",
+    "write_engagement_days",
     "write_first_touches",
     "write_form_touches",
     "write_funnel_entries",
@@ -551,6 +559,47 @@ def write_content_views(con: duckdb.DuckDBPyConnection, *, settings: Settings, n
 def stored_content_views_query() -> str:
     """The stored first views cut at the day its $until ends (model_content_views.sql)."""
     return sql_text("model_content_views", content_views=MODEL_CONTENT_VIEWS)
+
+
+# ------------------------------------------------------------------------------------ engagement days
+# Each lead's days with a meaningful activity, each with its next one (engagement_days.sql to the horizon): the
+# hygiene check of no meaningful engagement reads, at each day D, the one row per lead whose day is on or before D
+# and whose next day is after it (model_engaged.sql), instead of grouping every activity again.
+
+
+def engagement_key(settings: Settings) -> str:
+    """A short fingerprint of what the engagement days depend on beyond the data: the activity types that are no
+    engagement."""
+    return hashlib.sha256(repr(tuple(settings.funnel_rules.not_meaningful)).encode()).hexdigest()[:16]
+
+
+def engagement_days_are_current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether the model holds the leads' engagement days for these settings on the current data."""
+    return _is_current(con, ENGAGEMENT_PART, engagement_key(settings))
+
+
+def activity_times_query(con: duckdb.DuckDBPyConnection) -> str:
+    """The activities' lead, type and moment as the engagement checks read them: from the lead model's activity
+    days when it holds them (no activity is read again, nor matched to its person again; a day's start stands for
+    its activities, since the checks count whole days), else from the activities."""
+    if intent_inputs_are_current(con):
+        return sql_text("model_activity_days", intent_days=MODEL_INTENT_DAYS)
+    return sql_text("hygiene_activity_times", activities=ACTIVITIES.name)
+
+
+def write_engagement_days(con: duckdb.DuckDBPyConnection, *, settings: Settings, now: datetime | None = None) -> int:
+    """Every lead's days with a meaningful activity over all the data, each with the next one, stored as the
+    current part for `settings` in one transaction; returns the number of rows."""
+    query = sql_text("engagement_days", fragments={"activity_times": activity_times_query(con)})
+    params = {"until": until(HORIZON), "not_meaningful": list(settings.funnel_rules.not_meaningful) or [""]}
+    return _written(con, ENGAGEMENT_PART, engagement_key(settings),
+                    lambda: _created(con, MODEL_ENGAGEMENT_DAYS, query, params), now=now)
+
+
+def stored_engaged_query(days: str) -> str:
+    """Each lead's last meaningful activity at each day of the text `days` (hygiene_days.sql), from the stored
+    engagement days (model_engaged.sql)."""
+    return sql_text("model_engaged", fragments={"days": days}, engagement_days=MODEL_ENGAGEMENT_DAYS)
 
 
 # ------------------------------------------------------------------------------------ the CRM audit's records

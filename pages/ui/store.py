@@ -430,6 +430,7 @@ MODEL_PART_NAMES = {materialised.IDENTITY_PART: "Who is who across tools (identi
                     materialised.FIRST_TOUCHES_PART: "Every lead's first campaign and page",
                     materialised.FORM_TOUCHES_PART: "Every lead's first submission and view of each form",
                     materialised.CONTENT_VIEWS_PART: "Each stay's first view of each content type",
+                    materialised.ENGAGEMENT_PART: "Every lead's days of meaningful engagement",
                     materialised.AUDIT_RECORDS_PART: "Every lead's and account's match keys"}
 BUILDING = "Building the lead model"
 
@@ -465,6 +466,8 @@ def _model_status(db: str, version: tuple[int, int], saved_text: str, viewed_tex
             materialised.FORM_TOUCHES_PART: {"the data, whatever the settings": materialised.FORM_TOUCHES_KEY},
             materialised.CONTENT_VIEWS_PART: {"the saved settings": materialised.content_views_key(saved),
                                               "your draft": materialised.content_views_key(viewed)},
+            materialised.ENGAGEMENT_PART: {"the saved settings": materialised.engagement_key(saved),
+                                           "your draft": materialised.engagement_key(viewed)},
             materialised.AUDIT_RECORDS_PART: {"the data, whatever the settings": materialised.AUDIT_RECORDS_KEY}}
     with opened(db) as con:
         parts = materialised.model_parts(con)

@@ -2,11 +2,10 @@
 -- engagement (activity or last_engagement_at) for more than $days days, on each day D.
 -- Grain: one row per day and flagged lead. Columns: as_of (the day D), lead_id, group (null), detail.
 -- Relations: {lifecycle_stages} (hygiene_lifecycle_stages.sql, read once). Fragments: @days (the text of
--- hygiene_days.sql), @population (the text of hygiene_population.sql), @activity_times (the activities' lead,
--- type and moment: hygiene_activity_times.sql, or model_activity_days.sql when the lead model holds them).
--- Params: $as_of_days (see hygiene_days.sql), $until (the first moment after the latest day), $active (the
--- active stages), $not_meaningful (activity types that are no engagement), $days (the days without
--- engagement that are too many).
+-- hygiene_days.sql), @population (the text of hygiene_population.sql), @engaged (each lead's last meaningful
+-- activity at each day: hygiene_engaged.sql, or model_engaged.sql when the lead model holds the engagement days).
+-- Params: $as_of_days (see hygiene_days.sql), $active (the active stages), $days (the days without engagement
+-- that are too many), and those of @engaged.
 with
 
 days as (
@@ -17,38 +16,9 @@ population as (
 /*@population*/
 ),
 
-activity_times as (
-/*@activity_times*/
-),
-
--- the activities are read once, up to the latest day, and reduced to each lead's last one per bucket: bucket
--- b holds those after the ends of the first b days (in order), so they count for the days after the first b
-ends as (
-    select list(distinct until order by until) as untils
-    from days
-),
-
-bucketed as (
-    select a.lead_id, len(list_filter(e.untils, lambda u: u <= a.occurred_at)) as bucket,
-           max(a.occurred_at) as last_activity
-    from activity_times as a
-    cross join ends as e
-    where a.lead_id is not null
-      and a.occurred_at < $until
-      and not list_contains($not_meaningful, a.activity_type)
-    group by a.lead_id, bucket
-),
-
-placed_days as (
-    select as_of, row_number() over (order by as_of) as place
-    from days
-),
-
+-- each lead's last meaningful activity before the end of each day D
 engaged as (
-    select d.as_of, b.lead_id, max(b.last_activity) as last_activity
-    from bucketed as b
-    join placed_days as d on b.bucket < d.place
-    group by d.as_of, b.lead_id
+/*@engaged*/
 ),
 
 anchored as (
