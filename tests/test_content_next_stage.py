@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from polars.testing import assert_frame_equal
 from funnel import schema as sc
 from funnel.analyses.routing import content_next_stage
 from funnel.config import default_settings
+from funnel.errors import FunnelError
 from funnel.model import stages
 from funnel.model.build import build_funnel_entries
 from funnel.model.materialised import content_views_are_current, funnel_is_current, write_content_views
@@ -134,6 +136,19 @@ def test_the_stored_first_views_follow_the_content_types_and_the_funnel_rules():
         assert content_views_are_current(con, other) and not content_views_are_current(con, SETTINGS)
         assert_frame_equal(content_next_stage(con, settings=other, as_of=D), computed)
         tuned = replace(other, funnel_rules=replace(other.funnel_rules, reactivation_after_days=30))
+        assert not content_views_are_current(con, tuned)
+    finally:
+        con.close()
+
+
+def test_the_first_views_are_stored_only_from_a_funnel_run_of_the_same_settings():
+    con = store(leads=[{sc.LEAD_ID: "A", sc.CREATED_AT: datetime(2025, 9, 1)}],
+                activities=[view("a1", "A", "content_view", "2026-01-05 09:00")])
+    try:
+        build_funnel_entries(con, settings=SETTINGS)
+        tuned = replace(SETTINGS, funnel_rules=replace(SETTINGS.funnel_rules, reactivation_after_days=30))
+        with pytest.raises(FunnelError, match="no funnel run for these settings"):
+            write_content_views(con, settings=tuned)
         assert not content_views_are_current(con, tuned)
     finally:
         con.close()

@@ -384,7 +384,8 @@ def import_alerts(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: 
                   since: datetime | None, routed: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per alert rule and lead that newly meets it since `since` (None: ever), with its
     owner: alert, lead_id, owner, team, at, detail, route_rule (sorted by owner, then moment). `routed`: every
-    lead at `as_of` scored and routed by these settings (`routing_inputs`), when already computed."""
+    lead at `as_of` scored and routed by these settings (`lead_scores`, or `routing_inputs`), when already
+    computed."""
     # Each lead's latest entry is all an alert reads of the funnel: scanned from the stored model, not the whole
     # history replayed in memory (at 1M leads that was most of the Overview page's time and memory).
     current = stages.funnel_stages_at(con, settings=settings, as_of=as_of)

@@ -27,6 +27,7 @@ import polars as pl
 
 from funnel.config import Settings
 from funnel.engine import is_spark
+from funnel.errors import FunnelError
 from funnel.filters import LAST_DAY, until
 from funnel.schema import (
     ACTIVITIES,
@@ -550,6 +551,9 @@ def content_views_query(entries: str) -> str:
 def write_content_views(con: duckdb.DuckDBPyConnection, *, settings: Settings, now: datetime | None = None) -> int:
     """Every stay's first view of each content type over all the data, from the stored funnel entries (current
     for `settings`), stored as the current part in one transaction; returns the number of rows."""
+    if not funnel_is_current(con, settings):  # the stays are read from the stored run: never another settings' run
+        raise FunnelError("the lead model holds no funnel run for these settings to read the stays from",
+                          hint="Build the lead model first (funnel model --build)")
     params = {"until": until(HORIZON), "types": list(settings.routing.content_types) or [""]}
     query = content_views_query(MODEL_FUNNEL_ENTRIES)
     return _written(con, CONTENT_VIEWS_PART, content_views_key(settings),

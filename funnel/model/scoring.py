@@ -103,7 +103,7 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     TRACK: pl.String(),
     routing.RECYCLE_REASON: pl.String(),
 }
-# The columns of `lead_quadrants`: those of `lead_scores` that do not come from routing.
+# The columns of `lead_quadrants`: those of `lead_scores` without the lifecycle stage, the recycle reason and the route.
 QUADRANT_SCHEMA: dict[str, pl.DataType] = {c: t for c, t in SCORE_SCHEMA.items()
                                            if c in (sc.LEAD_ID, FIT_SCORE, ICP, INTENT_SCORE, QUADRANT, TAGS, SENIORITY,
                                                     stages.FUNNEL_STAGE)}
@@ -364,7 +364,7 @@ def _quadrants(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: dat
                facts: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
                current: pl.DataFrame | None = None) -> pl.DataFrame:
     """The lead facts of the leads at D with intent, funnel stage, recycle reason and quadrant at D set beside
-    them (what routing starts from)."""
+    them (what routing starts from, with the lifecycle stage at D)."""
     if facts is None:
         facts = lead_facts(con, settings=settings)
     facts = facts.filter(pl.col(sc.CREATED_AT).is_null() | (pl.col(sc.CREATED_AT) < stages.until(as_of)))

@@ -412,8 +412,9 @@ def _tuned_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_thresh
 
 
 def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_threshold: float) -> pl.DataFrame:
-    """The scores at D the cells and every work queue read: at the saved thresholds, the lead scores every page
-    shares (the matrix's scores are those); at the sliders' other thresholds, scored with them."""
+    """The scores at D the cells and every work queue read: at the thresholds of the settings in view (the saved
+    ones, or the draft previewed), the lead scores every page shares (the matrix's scores are those); at the
+    sliders' other thresholds, scored with them."""
     if (fit_threshold, intent_threshold) == (at.settings.fit.high_threshold, at.settings.intent.high_threshold):
         return _lead_scores(at, as_of)
     return _tuned_scores(at, as_of, fit_threshold, intent_threshold)
