@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
+from functools import partial
 from types import SimpleNamespace
 
 import polars as pl
@@ -313,6 +314,8 @@ def test_no_engagement_from_the_models_activity_days_is_no_engagement_from_the_a
             assert_frame_equal(by_lead(from_days[day]), by_lead(from_activities[day]))
         write_engagement_days(con, settings=SETTINGS)  # each lead's meaningful days, one picked per lead and day
         assert engagement_days_are_current(con, SETTINGS)
+        opens = replace(SETTINGS, funnel_rules=replace(SETTINGS.funnel_rules, not_meaningful=("email_sent",)))
+        assert not engagement_days_are_current(con, opens)  # opens count for these rules: the days are not theirs
         from_engagement = hygiene.hygiene_flags(con, settings=SETTINGS, days=days, checks=["no_engagement"])
         for day in days:
             assert_frame_equal(by_lead(from_engagement[day]), by_lead(from_activities[day]))
@@ -320,29 +323,14 @@ def test_no_engagement_from_the_models_activity_days_is_no_engagement_from_the_a
         con.close()
 
 
-def test_the_stored_engagement_days_follow_the_types_that_are_no_engagement():
+@pytest.mark.parametrize("write", [write_intent_inputs, partial(write_engagement_days, settings=SETTINGS)],
+                         ids=["activity days", "engagement days"])
+def test_no_engagement_reads_the_model_when_it_holds_the_days(write):
     con = store(leads=[lead("E1", lifecycle="mql", created="2025-09-01 10:00")],
                 activities=[activity("E1", "page_view", "2026-01-31 23:59"),
                             activity("E1", "email_open", "2026-03-01 00:00")],
                 accounts=ACCOUNTS)
-    try:
-        write_engagement_days(con, settings=SETTINGS)
-        con.execute("DELETE FROM activities")  # read no more: the stored days answer
-        flags = hygiene.hygiene_flags(con, settings=SETTINGS, days=[date(2026, 5, 2)], checks=["no_engagement"])
-        assert flags[date(2026, 5, 2)].get_column("detail").to_list() == [
-            "91 days since the last meaningful engagement (mql)"]
-        opens = replace(SETTINGS, funnel_rules=replace(SETTINGS.funnel_rules, not_meaningful=("email_sent",)))
-        assert not engagement_days_are_current(con, opens)  # opens count for these rules: the days are not theirs
-    finally:
-        con.close()
-
-
-def test_no_engagement_reads_the_models_activity_days_when_it_holds_them():
-    con = store(leads=[lead("E1", lifecycle="mql", created="2025-09-01 10:00")],
-                activities=[activity("E1", "page_view", "2026-01-31 23:59"),
-                            activity("E1", "email_open", "2026-03-01 00:00")],
-                accounts=ACCOUNTS)
-    write_intent_inputs(con)
+    write(con)
     con.execute("DELETE FROM activities")  # read no more: the model's days answer
     flags = hygiene.hygiene_flags(con, settings=SETTINGS, days=[date(2026, 5, 1), date(2026, 5, 2)],
                                   checks=["no_engagement"])
