@@ -393,15 +393,10 @@ def _held_lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
     return scores.with_columns(pl.col(pl.String).exclude(LEAD_ID).cast(pl.Categorical))
 
 
-def _lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
+def shared_lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
     """`scoring.lead_scores` at D, shared: the Overview's and the Routing page's alerts, the matrix at the saved
     thresholds, the Routing page's check of the rules in force and the handoff review's sample read it."""
     return _held_lead_scores(at, as_of).with_columns(pl.col(pl.Categorical).cast(pl.String))
-
-
-def shared_lead_scores(at: StoreKey, as_of: date) -> pl.DataFrame:
-    """The lead scores at D every page shares, for a cache of another module that holds its store key."""
-    return _lead_scores(at, as_of)
 
 
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
@@ -416,7 +411,7 @@ def _matrix_scores(at: StoreKey, as_of: date, fit_threshold: float, intent_thres
     ones, or the draft previewed), the lead scores every page shares (the matrix's scores are those); at the
     sliders' other thresholds, scored with them."""
     if (fit_threshold, intent_threshold) == (at.settings.fit.high_threshold, at.settings.intent.high_threshold):
-        return _lead_scores(at, as_of)
+        return shared_lead_scores(at, as_of)
     return _tuned_scores(at, as_of, fit_threshold, intent_threshold)
 
 
@@ -755,7 +750,7 @@ def fix_file(*, table: str, crm: str) -> pl.DataFrame:
 @st.cache_resource(max_entries=4, show_spinner=COMPUTING)
 def _edit_lint(at: StoreKey, routing_text: str, as_of: date) -> dict[str, pl.DataFrame]:
     unchanged = with_routing_text(at.settings, routing_text) == at.settings  # the rules in force: the shared scores
-    scores = _lead_scores(at, as_of) if unchanged else None
+    scores = shared_lead_scores(at, as_of) if unchanged else None
     with at.opened() as con:
         return routing_analyses.edit_lint(con, settings=at.settings, routing_text=routing_text, as_of=as_of,
                                           scores=scores)
@@ -795,7 +790,7 @@ def _since_last_import(at: StoreKey) -> datetime | None:
 @st.cache_resource(max_entries=8, show_spinner=COMPUTING)
 def _import_alerts(at: StoreKey, as_of: date, _routed: pl.DataFrame | None) -> pl.DataFrame:
     since = _since_last_import(at)
-    routed = _routed if _routed is not None else _lead_scores(at, as_of)
+    routed = _routed if _routed is not None else shared_lead_scores(at, as_of)
     with at.opened() as con:
         return routing_analyses.import_alerts(con, settings=at.settings, as_of=as_of, since=since, routed=routed)
 
